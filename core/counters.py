@@ -1,0 +1,69 @@
+"""Campaign counters recomputed from the messages themselves (the reconciliation path).
+
+The drain keeps the counters exact incrementally; this GROUP BY is the definition they must
+equal (DESIGN.md's metric definitions), used by the seed loader and MonitorCampaignJob.
+
+Safe beside a concurrent drain: we lock the campaign rows first, then tally in a second
+statement. Under READ COMMITTED that statement sees every drain batch that committed before
+our lock; a batch that commits later has to wait for our lock before it adds its deltas to the
+counters, and its message changes are not in our tally, so nothing is counted twice or lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
+
+from core.models import Campaign
+
+COUNTER_COLUMNS = (
+    "messages_count",
+    "sent_count",
+    "delivered_count",
+    "read_count",
+    "failed_count",
+    "clicked_count",
+)
+
+_LOCK = text(f"""
+    SELECT id, {", ".join(COUNTER_COLUMNS)} FROM campaigns
+     WHERE shop_id = :shop_id AND id = ANY(:campaign_ids)
+     ORDER BY id
+       FOR UPDATE
+""")
+
+_TALLY = text("""
+    SELECT c.id,
+           count(m.id) AS messages_count,
+           count(m.wamid) AS sent_count,
+           count(*) FILTER (WHERE m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL) AS delivered_count,
+           count(m.read_at) AS read_count,
+           count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count,
+           count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM clicks k WHERE k.shop_id = m.shop_id AND k.message_id = m.id)) AS clicked_count
+      FROM campaigns c
+      LEFT JOIN messages m ON m.shop_id = c.shop_id AND m.campaign_id = c.id
+     WHERE c.shop_id = :shop_id AND c.id = ANY(:campaign_ids)
+     GROUP BY c.id
+""")
+
+
+def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
+    """Set the campaigns' counters to the GROUP BY of their messages. Answers one entry per
+    campaign whose counters had drifted, with the old and new values, for the caller to log."""
+    if not campaign_ids:
+        return []
+    params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
+    before = {row.id: row._mapping for row in session.execute(_LOCK, params)}
+    drifts = []
+    for row in session.execute(_TALLY, params):
+        new = {col: getattr(row, col) for col in COUNTER_COLUMNS}
+        old = {col: before[row.id][col] for col in COUNTER_COLUMNS}
+        if new != old:
+            session.execute(
+                update(Campaign).where(Campaign.shop_id == shop_id, Campaign.id == row.id).values(**new)
+            )
+            drifts.append({"campaign_id": row.id, "old": old, "new": new})
+    return drifts

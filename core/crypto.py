@@ -1,0 +1,24 @@
+"""Access tokens at rest: encrypted with Fernet (AES-128-CBC + HMAC-SHA256).
+
+``TOKEN_ENCRYPTION_KEY`` may list several comma-separated keys: the first encrypts, all of them
+decrypt, so a key can be rotated without a migration.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, MultiFernet
+
+from core.settings import get_settings
+
+
+def _fernet() -> MultiFernet:
+    keys = [key.strip() for key in get_settings().token_encryption_key.split(",") if key.strip()]
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def encrypt_token(token: str | None) -> bytes | None:
+    return None if token is None else _fernet().encrypt(token.encode())
+
+
+def decrypt_token(ciphertext: bytes | None) -> str | None:
+    return None if ciphertext is None else _fernet().decrypt(bytes(ciphertext)).decode()

@@ -1,0 +1,127 @@
+"""``make run``: the whole app on embedded defaults, for a newcomer or a demo.
+
+Starts (or joins) the embedded PostgreSQL and Redis servers unless DATABASE_URL / REDIS_URL
+name real ones, migrates, loads the demo document, then runs the web server (gunicorn) and one
+RQ worker as child processes. Ctrl-C (or SIGTERM) stops every child by process id, then the
+servers this process started. If a child dies on its own, everything stops with an error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.settings import PROJECT_ROOT
+
+DEMO_DOCUMENT = PROJECT_ROOT / "sim" / "demo_seed.json"
+DEMO_SHOP = "demo.myshopify.com"
+STOP_TIMEOUT_S = 10
+
+
+def child_commands(port: int) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "web": [
+            str(Path(python).with_name("gunicorn")),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+            "web:create_app()",
+        ],
+        "worker": [python, "-m", "jobs.worker", "--name", f"devstack-{os.getpid()}"],
+    }
+
+
+def prepare() -> dict[str, int]:
+    from core import migrate
+    from core.embedded import ensure_services
+
+    started = ensure_services()
+    migrate.upgrade(os.environ["DATABASE_URL"])
+    _seed_demo()
+    return started
+
+
+def _seed_demo() -> None:
+    import json
+
+    from core import seed
+    from core.db import session_scope
+
+    document = seed.parse_document(json.loads(DEMO_DOCUMENT.read_text()))
+    with session_scope() as session:
+        created = seed.load(session, document)
+    print("demo data: created " + ", ".join(f"{n} {kind}" for kind, n in created.items()), flush=True)
+
+
+def spawn(commands: dict[str, list[str]]) -> dict[str, subprocess.Popen]:
+    # Each child leads its own process group so we can stop it and its own children
+    # (gunicorn's workers, RQ's work horses) together, and so the terminal's Ctrl-C reaches
+    # only us: we stop the children in order instead of racing them.
+    return {
+        name: subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
+        for name, cmd in commands.items()
+    }
+
+
+def stop(children: dict[str, subprocess.Popen]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(*_args) -> None:
+    raise _Stop
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    started = prepare()
+    if started:
+        print("embedded servers (pid): " + ", ".join(f"{k} {v}" for k, v in started.items()), flush=True)
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    children = spawn(child_commands(port))
+    print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
+    print(
+        f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    status = 0
+    try:
+        while True:
+            dead = [name for name, child in children.items() if child.poll() is not None]
+            if dead:
+                print(f"{', '.join(dead)} stopped unexpectedly; stopping everything", flush=True)
+                status = 1
+                break
+            time.sleep(0.5)
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop(children)
+        print("stopped (pid): " + ", ".join(str(c.pid) for c in children.values()), flush=True)
+    return status  # the embedded servers stop at exit (core/embedded.py)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Alembic environment: the URL comes from the settings (DATABASE_URL), never from a file."""
+
+from alembic import context
+
+from core.db import get_engine
+from core.models import Base
+
+config = context.config
+
+
+def run_migrations() -> None:
+    url = config.attributes.get("database_url")
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, compare_server_default=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations()

@@ -1,0 +1,22 @@
+"""SQLAlchemy models. Every shop-owned table carries ``shop_id`` first in its primary and
+unique keys, so the tables can later be distributed by shop (Citus) without code changes."""
+
+from core.models.base import Base
+from core.models.campaign import Campaign
+from core.models.click import Click
+from core.models.customer import Customer
+from core.models.inbox import InboxEvent, ParkedStatus
+from core.models.message import Message
+from core.models.shop import Shop, ShopAlert
+
+__all__ = [
+    "Base",
+    "Campaign",
+    "Click",
+    "Customer",
+    "InboxEvent",
+    "Message",
+    "ParkedStatus",
+    "Shop",
+    "ShopAlert",
+]

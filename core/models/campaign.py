@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Identity, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column
+
+
+def _counter() -> Mapped[int]:
+    return mapped_column(server_default=text("0"))
+
+
+class Campaign(Base):
+    """A WhatsApp template broadcast. The counters are denormalised so a page reads them in
+    constant time; the drain keeps them exact in the same transaction as the messages, and
+    MonitorCampaignJob reconciles them against a GROUP BY (see DESIGN.md's metric definitions)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "name"),
+        Index(None, "shop_id", "created_at", "id"),  # keyset paging of the campaigns list
+        Index(None, "shop_id", "status"),
+    )
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), server_default="DRAFT")
+    template_name: Mapped[str] = mapped_column(Text)
+    template_language: Mapped[str] = mapped_column(String(16))
+    template_category: Mapped[str] = mapped_column(String(32))
+    template_format: Mapped[str | None] = mapped_column(String(32))
+    audience: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    estimated_audience: Mapped[int] = _counter()
+    created_at: Mapped[datetime] = created_at_column()
+    scheduled_at: Mapped[datetime | None]
+    launched_at: Mapped[datetime | None]
+    dispatch_started_at: Mapped[datetime | None]
+    dispatch_finished_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    halted_reason: Mapped[str | None] = mapped_column(Text)
+    messages_count: Mapped[int] = _counter()
+    sent_count: Mapped[int] = _counter()
+    delivered_count: Mapped[int] = _counter()
+    read_count: Mapped[int] = _counter()
+    failed_count: Mapped[int] = _counter()
+    clicked_count: Mapped[int] = _counter()

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Identity, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column
+
+
+class Customer(Base):
+    """A Shopify customer as we last heard of them (Admin API sync and webhooks)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("shop_id", "shopify_customer_id"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    shopify_customer_id: Mapped[int]
+    first_name: Mapped[str] = mapped_column(Text, server_default="")
+    last_name: Mapped[str] = mapped_column(Text, server_default="")
+    phone: Mapped[str | None] = mapped_column(String(64))  # as Shopify holds it
+    phone_e164: Mapped[str | None] = mapped_column(String(20))  # null when it does not parse
+    country_code: Mapped[str | None] = mapped_column(String(2))  # default address, ISO-2
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    consent: Mapped[str] = mapped_column(String(16), server_default="UNKNOWN")
+    consent_updated_at: Mapped[datetime | None]
+    shopify_updated_at: Mapped[datetime | None]  # to drop stale webhooks
+    created_at: Mapped[datetime] = created_at_column()
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Computed,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column
+from core.statuses import rank_sql
+
+
+class Message(Base):
+    """One template message to one customer in one campaign.
+
+    ``status_rank`` is derived by PostgreSQL from ``status`` (core/statuses.py), so the ratchet
+    ``UPDATE ... WHERE status_rank < :new_rank`` can never disagree with the status it guards.
+    Stage times are first-seen times, each set once, from Meta's own timestamps.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "campaign_id"], ["campaigns.shop_id", "campaigns.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["shop_id", "customer_id"],
+            ["customers.shop_id", "customers.id"],
+            ondelete="SET NULL (customer_id)",
+        ),
+        UniqueConstraint("shop_id", "wamid"),
+        # One message per recipient per campaign: dispatch retries cannot double-send.
+        UniqueConstraint("shop_id", "campaign_id", "customer_id"),
+        Index(None, "shop_id", "campaign_id", "status", "id"),
+        Index(None, "shop_id", "campaign_id", "error_code", "id", postgresql_where="error_code IS NOT NULL"),
+    )
+
+    shop_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    campaign_id: Mapped[int]
+    customer_id: Mapped[int | None]
+    phone: Mapped[str | None] = mapped_column(String(64))  # the number we sent to, as it was
+    wamid: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    status_rank: Mapped[int] = mapped_column(SmallInteger, Computed(rank_sql(), persisted=True))
+    created_at: Mapped[datetime] = created_at_column()
+    accepted_at: Mapped[datetime | None]
+    held_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_category: Mapped[str | None] = mapped_column(String(16))
+    error_title: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    error_href: Mapped[str | None] = mapped_column(Text)
+    error_source: Mapped[str | None] = mapped_column(String(8))  # "ours" or "meta"
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    pricing_type: Mapped[str | None] = mapped_column(String(32))
+    pricing_billable: Mapped[bool | None]
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    conversation_origin: Mapped[str | None] = mapped_column(String(32))
+    recipient_user_id: Mapped[str | None] = mapped_column(String(160))  # Meta's BSUID
+    send_attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Identity, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column
+
+
+class Shop(Base):
+    """A Shopify shop that installed the app. Access tokens are stored encrypted
+    (core/crypto.py); the columns hold ciphertext, never a usable token."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token_expires_at: Mapped[datetime | None]
+    refresh_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_expires_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(Text, server_default="")
+    installed_at: Mapped[datetime] = created_at_column()
+    uninstalled_at: Mapped[datetime | None]
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    locale: Mapped[str] = mapped_column(String(16), server_default="en")
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    # Meta routes status webhooks by phone number id; one number per shop for now.
+    meta_phone_number_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    meta_waba_id: Mapped[str | None] = mapped_column(String(64))
+    meta_access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    messages_per_second: Mapped[int] = mapped_column(Integer, server_default=text("80"))
+    credits: Mapped[int] = mapped_column(server_default=text("0"))
+
+
+class ShopAlert(Base):
+    """Something the merchant must know about their WhatsApp account: Meta's account-level
+    errors (``value.errors`` webhooks) and campaigns halted by account or template codes."""
+
+    __tablename__ = "shop_alerts"
+    __table_args__ = (Index(None, "shop_id", "created_at"),)
+
+    shop_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    campaign_id: Mapped[int | None]
+    code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text, server_default="")
+    details: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = created_at_column()
+    resolved_at: Mapped[datetime | None]

@@ -1,0 +1,152 @@
+"""One typed settings object, read from the environment.
+
+Development and test runs get placeholder secrets so a newcomer can start the app with no
+configuration; a production start refuses to run without the real ones and names what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("development", "test", "production")
+
+# Secrets that production must be given. Each has a development-only placeholder.
+SECRET_PLACEHOLDERS = {
+    "SHOPIFY_API_KEY": "dev-shopify-api-key",
+    "SHOPIFY_API_SECRET": "dev-only-shopify-api-secret-not-for-production",
+    "META_APP_SECRET": "dev-only-meta-app-secret-not-for-production",
+    "META_VERIFY_TOKEN": "dev-meta-verify-token",
+    # Fernet key (urlsafe base64 of 32 bytes) for access tokens at rest.
+    "TOKEN_ENCRYPTION_KEY": "ZGV2LW9ubHktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzI=",
+    "FLASK_SECRET_KEY": "dev-flask-secret-key",
+}
+
+
+# Every environment variable the settings read; create_app(config) may override any of them.
+ENV_VARIABLES = (
+    "APP_ENV",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SHOPIFY_API_VERSION",
+    "SHOPIFY_ADMIN_URL",
+    "META_GRAPH_URL",
+    "META_API_VERSION",
+    "INSTANCE_PATH",
+    "MESSAGE_TTL_DAYS",
+    "META_MESSAGES_PER_SECOND",
+    *SECRET_PLACEHOLDERS,
+)
+
+
+class SettingsError(RuntimeError):
+    """The environment cannot make a valid settings object; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    shopify_api_key: str = SECRET_PLACEHOLDERS["SHOPIFY_API_KEY"]
+    shopify_api_secret: str = field(default=SECRET_PLACEHOLDERS["SHOPIFY_API_SECRET"], repr=False)
+    shopify_api_version: str = "2026-10"
+    shopify_admin_url: str | None = None  # the Shopify stand-in in development; None = the shop itself
+    meta_app_secret: str = field(default=SECRET_PLACEHOLDERS["META_APP_SECRET"], repr=False)
+    meta_verify_token: str = field(default=SECRET_PLACEHOLDERS["META_VERIFY_TOKEN"], repr=False)
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_api_version: str = "v25.0"
+    token_encryption_key: str = field(default=SECRET_PLACEHOLDERS["TOKEN_ENCRYPTION_KEY"], repr=False)
+    flask_secret_key: str = field(default=SECRET_PLACEHOLDERS["FLASK_SECRET_KEY"], repr=False)
+    instance_path: Path = PROJECT_ROOT / "instance"
+    message_ttl_days: int = 30
+    default_messages_per_second: int = 80
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def may_mint_dev_tokens(self) -> bool:
+        """Only a development run mints its own session tokens (see web/dev.py)."""
+        return self.app_env == "development"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    app_env = env.get("APP_ENV", "development").strip() or "development"
+    if app_env not in ENVIRONMENTS:
+        raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+    secrets = _secrets(env, production=app_env == "production")
+    return Settings(
+        app_env=app_env,
+        database_url=env.get("DATABASE_URL") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        shopify_api_key=secrets["SHOPIFY_API_KEY"],
+        shopify_api_secret=secrets["SHOPIFY_API_SECRET"],
+        shopify_api_version=env.get("SHOPIFY_API_VERSION") or Settings.shopify_api_version,
+        shopify_admin_url=env.get("SHOPIFY_ADMIN_URL") or None,
+        meta_app_secret=secrets["META_APP_SECRET"],
+        meta_verify_token=secrets["META_VERIFY_TOKEN"],
+        meta_graph_url=(env.get("META_GRAPH_URL") or Settings.meta_graph_url).rstrip("/"),
+        meta_api_version=env.get("META_API_VERSION") or Settings.meta_api_version,
+        token_encryption_key=secrets["TOKEN_ENCRYPTION_KEY"],
+        flask_secret_key=secrets["FLASK_SECRET_KEY"],
+        instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
+        message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
+        default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
+    )
+
+
+def _secrets(env: Mapping[str, str], *, production: bool) -> dict[str, str]:
+    values = {}
+    missing = []
+    for name, placeholder in SECRET_PLACEHOLDERS.items():
+        value = env.get(name, "")
+        if value:
+            values[name] = value
+        elif production:
+            missing.append(name)
+        else:
+            values[name] = placeholder
+    # Production never starts embedded servers: it must be told where its database and Redis are.
+    if production:
+        missing += [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
+    if missing:
+        raise SettingsError("production start refused: set " + ", ".join(missing) + " in the environment")
+    return values
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def use_settings(settings: Settings) -> Settings:
+    """Install ``settings`` as the process-wide object (app factory, tests)."""
+    global _current
+    _current = settings
+    return settings

@@ -1,0 +1,56 @@
+"""``python -m jobs.worker [--burst]``: one RQ worker on every queue, with the scheduler.
+
+``--burst`` works until nothing is queued or due, then exits: RQ's own burst mode moves due
+scheduled jobs only once, at start, so we go round again while jobs keep falling due (a job
+that schedules a follow-up a moment later is still finished before we exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rq import Worker
+from rq.registry import ScheduledJobRegistry
+
+from core.embedded import start_embedded_services_unless_production
+from core.settings import get_settings
+from jobs.queues import all_queues
+
+log = logging.getLogger("jobs.worker")
+
+MAX_BURST_ROUNDS = 1000
+
+
+def _due_jobs(queues) -> int:
+    return sum(len(ScheduledJobRegistry(queue=q).get_jobs_to_schedule()) for q in queues)
+
+
+def run_worker(*, burst: bool, name: str | None = None, worker_class: type[Worker] = Worker) -> None:
+    queues = all_queues()
+    worker = worker_class(queues, connection=queues[0].connection, name=name)
+    if not burst:
+        worker.work(with_scheduler=True)
+        return
+    for _ in range(MAX_BURST_ROUNDS):
+        worker.work(burst=True, with_scheduler=True)
+        if not _due_jobs(queues) and not any(q.count for q in queues):
+            return
+    log.warning("burst stopped after %d rounds with jobs still due", MAX_BURST_ROUNDS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--burst", action="store_true", help="exit when nothing is queued or due")
+    parser.add_argument("--name", help="worker name (default: RQ's)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    start_embedded_services_unless_production()
+    get_settings()  # a production start with a missing secret stops here, naming it
+    run_worker(burst=args.burst, name=args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Test fixtures in the spirit of Flask's tutorial: ``app``, ``client``, ``runner``.
+
+Real parts only: a database of its own for this test session (a unique name, so runs can go
+in parallel) created and migrated on the PostgreSQL server of ``DATABASE_URL``, a Redis
+database of its own cleaned before each test, and jobs run by a real RQ worker in burst mode.
+With no ``DATABASE_URL`` / ``REDIS_URL`` the embedded servers are started, as for ``make run``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from core.db import get_engine, normalise_url
+from core.embedded import ensure_services
+from core.models import Base
+from core.redis import get_redis
+from tests.factories import Factories
+
+
+def _libpq_url(sqlalchemy_url: str, database: str) -> str:
+    url = make_url(normalise_url(sqlalchemy_url)).set(drivername="postgresql", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def _redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query)) | {"db": str(db)}
+        return f"unix://{parts.path}?{urlencode(query)}"  # urlunsplit would drop the "//"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _worker_number() -> int:
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session")
+def service_urls():
+    """DATABASE_URL of a fresh, migrated database and REDIS_URL of a Redis database, both for
+    this session alone; exported to the environment so jobs and CLI commands use them too."""
+    env = os.environ
+    ensure_services(env)
+    server_url = env["DATABASE_URL"]
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq_url(server_url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = (
+        make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
+    )
+    redis_url = _redis_url_with_db(env["REDIS_URL"], 1 + _worker_number() % 15)
+    saved = {k: env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test")
+
+    from core import migrate
+
+    migrate.upgrade(database_url)
+    yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url}
+
+    get_engine(database_url).dispose()
+    with psycopg.connect(_libpq_url(server_url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for key, value in saved.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, service_urls):
+    """Each test starts with empty tables and an empty Redis database."""
+    get_redis(service_urls["redis_url"]).flushdb()
+    yield
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine(service_urls["database_url"]).begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def app(service_urls):
+    from web import create_app
+
+    return create_app({"APP_ENV": "test", "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(service_urls) -> Factories:
+    """Factories that write shops, customers, campaigns and messages straight to the database."""
+    return Factories(get_engine(service_urls["database_url"]))
+
+
+@pytest.fixture
+def run_jobs(service_urls):
+    """Run every queued (and due) RQ job with a real worker in burst mode."""
+    from jobs.worker import run_worker
+
+    def run() -> None:
+        run_worker(burst=True, name=f"test-{uuid.uuid4().hex[:8]}")
+
+    return run

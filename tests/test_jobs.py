@@ -1,0 +1,76 @@
+"""RQ jobs run by a real worker: in-process (burst helper) and as `python -m jobs.worker --burst`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.models import Campaign
+from jobs.monitor import reconcile_campaign_counters
+from jobs.queues import MONITOR, enqueue, queue
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _drifted_campaign(make):
+    shop = make.shop()
+    campaign = make.campaign(shop, "Drifted")
+    for n in range(3):
+        make.message(campaign, make.customer(shop), wamid=f"w{n}", status="sent")
+    with Session(make.engine) as session, session.begin():
+        session.execute(update(Campaign).values(sent_count=99, messages_count=1))
+    return campaign
+
+
+def _counters(make, campaign):
+    with Session(make.engine) as session:
+        c = session.get(Campaign, (campaign.shop_id, campaign.id))
+        return c.messages_count, c.sent_count
+
+
+def test_burst_worker_runs_queued_jobs(make, run_jobs):
+    """A queued reconciliation job, run by a real worker, sets drifted counters right."""
+    campaign = _drifted_campaign(make)
+    enqueue(MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id)
+    run_jobs()
+    assert _counters(make, campaign) == (3, 3)
+
+
+def test_unique_jobs_are_enqueued_once_while_pending(make, run_jobs):
+    """At most one pending job per id: the second enqueue is a no-op until the first has run."""
+    campaign = _drifted_campaign(make)
+    job_id = f"reconcile-{campaign.id}"
+    first = enqueue(
+        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
+    )
+    second = enqueue(
+        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
+    )
+    assert first is not None and second is None
+    assert queue(MONITOR).count == 1
+    run_jobs()
+    again = enqueue(
+        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
+    )
+    assert again is not None  # the id freed up once the job finished
+
+
+def test_worker_cli_burst_runs_due_scheduled_jobs_and_exits(make):
+    """`python -m jobs.worker --burst` runs what is queued and what falls due, then exits."""
+    campaign = _drifted_campaign(make)
+    enqueue(MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, delay=timedelta(seconds=0))
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs.worker", "--burst"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _counters(make, campaign) == (3, 3)

@@ -1,0 +1,61 @@
+"""The Flask app: the embedded app home, the JSON API, webhooks and the CLI commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from core.settings import ENV_VARIABLES, load_settings, use_settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` may override any environment variable the settings read
+    (``DATABASE_URL``, ``APP_ENV``, ...); other keys go to Flask's config. Nothing connects here:
+    connections are made on first use."""
+    config = dict(config or {})
+    env = dict(os.environ)
+    env.update({name: str(config.pop(name)) for name in ENV_VARIABLES if name in config})
+    if env.get("APP_ENV") != "production":
+        _start_embedded_services(env)
+    settings = use_settings(load_settings(env))
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.flask_secret_key,
+        # Meta's webhook bodies reach 3 MB; leave room so the endpoint itself can answer 413.
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+        SETTINGS=settings,
+    )
+    app.config.update(config)
+    app.json.sort_keys = False
+    _register(app)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _start_embedded_services(env: dict[str, str]) -> None:
+    """Outside production, a missing DATABASE_URL or REDIS_URL means: start (or join) the
+    embedded server, and publish its URL to this process's environment so that jobs and CLI
+    commands run from here agree with the app."""
+    if env.get("DATABASE_URL") and env.get("REDIS_URL"):
+        return
+    from core.embedded import ensure_services
+
+    ensure_services(env)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ[name] = env[name]
+
+
+def _register(app: Flask) -> None:
+    from web import api, cli, database, dev, headers, home
+
+    app.register_blueprint(home.blueprint)
+    app.register_blueprint(api.blueprint, url_prefix="/api")
+    app.register_blueprint(dev.blueprint, url_prefix="/dev")
+    headers.init_app(app)
+    database.init_app(app)
+    cli.init_app(app)

@@ -1,0 +1,37 @@
+"""The JSON API behind the embedded pages. Every request carries a Shopify session token in
+``Authorization: Bearer``; the shop it names is the only shop the request can see."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from web.auth import InvalidSessionToken, bearer_token
+from web.tenancy import authenticate
+
+blueprint = Blueprint("api", __name__)
+
+
+@blueprint.before_request
+def require_session_token():
+    try:
+        shop = authenticate(bearer_token(request.headers.get("Authorization")))
+    except InvalidSessionToken as error:
+        # App Bridge reads this header, fetches a fresh token and retries the request once.
+        response = jsonify(error="invalid_session_token", message=str(error))
+        response.status_code = 401
+        response.headers["X-Shopify-Retry-Invalid-Session-Request"] = "1"
+        return response
+    if shop is None:
+        return jsonify(
+            error="shop_not_installed", message="Open the app from the Shopify admin to install it."
+        ), 403
+    return None
+
+
+@blueprint.errorhandler(HTTPException)
+def json_error(error: HTTPException):
+    return jsonify(error=error.name.lower().replace(" ", "_"), message=error.description), error.code
+
+
+from web.api import campaigns  # noqa: E402,F401  (registers its routes on the blueprint)

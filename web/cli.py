@@ -1,0 +1,45 @@
+"""CLI commands: ``flask --app web db upgrade``, ``flask --app web seed FILE``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from core import migrate, seed
+from core.db import session_scope
+
+db_cli = AppGroup("db", help="Database schema commands.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database at DATABASE_URL to REVISION (the newest by default). Idempotent."""
+    migrate.upgrade(current_app.config["SETTINGS"].database_url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command("seed")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def seed_command(file: Path) -> None:
+    """Load a seed document (CONTRACT.md); creates what is missing, overwrites nothing."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{file} is not JSON: {error}") from None
+    try:
+        document = seed.parse_document(raw)
+    except seed.SeedError as error:
+        raise click.ClickException(f"{file} is not a valid seed document:\n{error}") from None
+    with session_scope() as session:
+        created = seed.load(session, document)
+    click.echo("created " + ", ".join(f"{count} {kind}" for kind, count in created.items()))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_command)

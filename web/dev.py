@@ -1,0 +1,80 @@
+"""Development only: mint session tokens for a shop, so the app opens in a plain browser.
+
+Outside the Shopify admin there is no App Bridge to sign session tokens. In development, and
+only from a loopback address, the app signs them itself with the same secret, and every request
+still goes through the same verification as in production. Production never registers a route
+that answers here (the blueprint refuses every request).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import time
+import uuid
+from urllib.parse import urlencode
+
+import jwt
+from flask import Blueprint, abort, current_app, jsonify, redirect, request
+from shopify.utils.shop_url import sanitize_shop_domain
+
+from core.settings import Settings
+
+blueprint = Blueprint("dev", __name__)
+
+TOKEN_LIFETIME_S = 60  # as App Bridge's
+
+
+def mint_session_token(settings: Settings, shop: str, *, lifetime_s: int = TOKEN_LIFETIME_S) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{shop}/admin",
+        "dest": f"https://{shop}",
+        "aud": settings.shopify_api_key,
+        "sub": "1",
+        "exp": now + lifetime_s,
+        "nbf": now,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "sid": "dev-session",
+    }
+    return jwt.encode(claims, settings.shopify_api_secret, algorithm="HS256")
+
+
+@blueprint.before_request
+def only_local_development():
+    settings: Settings = current_app.config["SETTINGS"]
+    if (
+        not settings.may_mint_dev_tokens
+        or not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback
+    ):
+        abort(404)
+
+
+def _shop_arg() -> str:
+    shop = sanitize_shop_domain(request.args.get("shop", ""))
+    if not shop:
+        abort(400, description="shop must be a myshopify domain")
+    return shop
+
+
+@blueprint.get("/login")
+def login():
+    """Open the app home for ``shop`` as the admin would, with a fresh session token."""
+    shop = _shop_arg()
+    settings = current_app.config["SETTINGS"]
+    host = (
+        base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode())
+        .decode()
+        .rstrip("=")
+    )
+    query = urlencode(
+        {"embedded": "1", "shop": shop, "host": host, "id_token": mint_session_token(settings, shop)}
+    )
+    return redirect("/?" + query)
+
+
+@blueprint.get("/session-token")
+def session_token():
+    """What App Bridge's ``shopify.idToken()`` answers inside the admin."""
+    return jsonify(token=mint_session_token(current_app.config["SETTINGS"], _shop_arg()))

@@ -37,8 +37,12 @@ def _redis_url_with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
-def _worker_number() -> int:
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+def _redis_db() -> int:
+    """A Redis database of this run's own: TEST_REDIS_DB when set (several suites sharing one
+    server), otherwise one per xdist worker."""
+    if os.environ.get("TEST_REDIS_DB"):
+        return int(os.environ["TEST_REDIS_DB"])
+    return 1 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 15
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +58,7 @@ def service_urls():
     database_url = (
         make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
     )
-    redis_url = _redis_url_with_db(env["REDIS_URL"], 1 + _worker_number() % 15)
+    redis_url = _redis_url_with_db(env["REDIS_URL"], _redis_db())
     saved = {k: env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test")
 

@@ -12,7 +12,7 @@ they are taken again and nothing is lost or applied twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,7 +36,7 @@ _CANDIDATES = text(
     """
     SELECT id, octet_length(body) AS size
       FROM inbox_events
-     WHERE processed_at IS NULL AND source = :source
+     WHERE processed_at IS NULL AND source = :source AND NOT (id = ANY(CAST(:skip AS bigint[])))
      ORDER BY id
      LIMIT :limit
        FOR UPDATE SKIP LOCKED
@@ -116,15 +116,19 @@ def store(
     return result.rowcount == 1
 
 
-def claim(session: Session, source: str, *, limit: int, max_bytes: int) -> list[InboxEvent]:
-    """Lock and read the oldest unprocessed events of ``source`` that no other drain holds.
+def claim(
+    session: Session, source: str, *, limit: int, max_bytes: int, skip: Collection[int] = ()
+) -> list[InboxEvent]:
+    """Lock and read the oldest unprocessed events of ``source`` that no other drain holds
+    (leaving out the ids in ``skip``: events that already failed in this drain).
 
     At most ``limit`` events and, beyond the first, at most ``max_bytes`` of bodies: Meta's
     bodies reach 3 MB, and a batch must fit in a worker's memory. Rows locked but left out by
     the byte budget stay unprocessed and are taken by the next batch.
     """
     ids, total = [], 0
-    for row in session.execute(_CANDIDATES, {"source": source, "limit": limit}):
+    params = {"source": source, "limit": limit, "skip": list(skip)}
+    for row in session.execute(_CANDIDATES, params):
         if ids and total + row.size > max_bytes:
             break
         ids.append(row.id)

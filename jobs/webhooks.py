@@ -60,7 +60,7 @@ def drain_meta_inbox() -> dict:
     started, total, batches = time.monotonic(), DrainReport(), 0
     while True:
         with session_scope() as session:
-            report = drain_batch(session)
+            report = drain_batch(session, skip=total.failed_ids)
         if report is None:
             break
         total.add(report)
@@ -80,7 +80,7 @@ def drain_meta_inbox() -> dict:
             total.clicks,
             total.preferences,
             total.alerts,
-            total.failed_events,
+            len(total.failed_ids),
             dict(total.outcomes),
         )
     return {"events": total.events, "statuses": total.statuses, "parked": total.parked}

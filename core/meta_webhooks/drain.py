@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -45,12 +46,13 @@ class DrainReport:
     clicks: int = 0
     preferences: int = 0
     alerts: int = 0
-    failed_events: int = 0
+    failed_ids: list[int] = field(default_factory=list)  # events that could not be applied
     outcomes: Counter = field(default_factory=Counter)
 
     def add(self, other: DrainReport) -> None:
-        for name in ("events", "statuses", "parked", "clicks", "preferences", "alerts", "failed_events"):
+        for name in ("events", "statuses", "parked", "clicks", "preferences", "alerts"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed_ids += other.failed_ids
         self.outcomes.update(other.outcomes)
 
 
@@ -79,10 +81,12 @@ class _Routed:
 
 
 def drain_batch(
-    session: Session, *, limit: int = BATCH_EVENTS, max_bytes: int = BATCH_BYTES
+    session: Session, *, limit: int | None = None, max_bytes: int | None = None, skip: Collection[int] = ()
 ) -> DrainReport | None:
-    """Drain one batch in the caller's transaction; None when no event was waiting."""
-    events = inbox.claim(session, SOURCE, limit=limit, max_bytes=max_bytes)
+    """Drain one batch in the caller's transaction; None when no event was waiting. Events in
+    ``skip`` (failed earlier in the same drain) wait for a later drain: no tight retry loop."""
+    limit, max_bytes = limit or BATCH_EVENTS, max_bytes or BATCH_BYTES
+    events = inbox.claim(session, SOURCE, limit=limit, max_bytes=max_bytes, skip=skip)
     if not events:
         return None
     for attempt in (1, 2):
@@ -112,10 +116,16 @@ def _apply_one_by_one(session: Session, events: list[inbox.InboxEvent]) -> Drain
             continue  # left unprocessed for the next drain
         except Exception as error:
             log.warning("inbox event %s could not be applied: %s", event.id, type(error).__name__)
-            inbox.record_failure(session, event.id, f"{type(error).__name__}: {error}")
+            inbox.record_failure(session, event.id, _describe(error))
             report.events += 1
-            report.failed_events += 1
+            report.failed_ids.append(event.id)
     return report
+
+
+def _describe(error: Exception) -> str:
+    """The error as the database (or Python) put it, without the statement and its values."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
 
 
 def _is_rollback_class(error: DBAPIError) -> bool:

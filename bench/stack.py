@@ -33,8 +33,10 @@ from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
 
 BENCH_SECRET = "bench-meta-app-secret"
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
-# gunicorn as production runs it here: sync workers, one per core and one more.
-GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "3"))
+# gunicorn as we run it in production: a process per core, threads that wait on the database
+# together (their inbox writes are group-committed: core/inbox_writer.py).
+GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "16"))
 
 
 def _libpq(url: str, database: str) -> str:

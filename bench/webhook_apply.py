@@ -44,7 +44,7 @@ _RECOUNT = text(
 
 def _drain(lanes: int) -> int:
     """The drain job's own function, run here without RQ's fork."""
-    return drain_meta_inbox(lanes)["statuses"]
+    return drain_meta_inbox(lanes, linger_s=0)["statuses"]
 
 
 def _raw_update(engine: Engine, numbers: list[int]) -> None:

@@ -7,6 +7,10 @@ the request itself; so the first waiting request writes everything queued so far
 statement, and the requests that arrive meanwhile queue for the next write. Each request still
 returns only after its own body is committed, and sees the error if its write failed. With one
 request at a time (a sync gunicorn worker, the test client) every write holds one body.
+
+The writing request runs ``after_commit`` (queueing a drain) once its batch is committed and the
+others are released, so they may be acknowledged a moment before it runs; if the process dies
+in that moment the bodies are still stored, and the inbox sweeper queues their drain.
 """
 
 from __future__ import annotations

@@ -402,3 +402,50 @@ def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(
     )
     assert meta.counters(make.engine, campaign)["delivered"] == 2
     assert meta.drift(make.engine, campaign) == []
+
+
+def test_the_first_failure_keeps_its_error(client, make, shop, campaign):
+    """Of several failures the first in Meta's clock keeps its code, title, details and href;
+    within one second the one stored first stays."""
+    _messages(make, shop, campaign, 1)
+    steps = [
+        (meta.failed("wamid.m-0", 1700000100, 131049, "Held back", "first", href="/a"), "131049"),
+        (meta.failed("wamid.m-0", 1700000100, 131026, "Undeliverable", "same second"), "131049"),
+        (meta.failed("wamid.m-0", 1700000200, 131000, "Unknown", "later"), "131049"),
+        (meta.failed("wamid.m-0", 1700000050, 131026, "Undeliverable", "earlier", href="/b"), "131026"),
+    ]
+    for status, kept in steps:
+        meta.post(client, meta.statuses_body(PHONE, status))
+        meta.drain()
+        assert meta.message(make.engine, shop.id, "wamid.m-0").error_code == kept
+    m = meta.message(make.engine, shop.id, "wamid.m-0")
+    assert (m.error_title, m.error_details, m.error_href, meta.ts(m.failed_at)) == (
+        "Undeliverable",
+        "earlier",
+        "/b",
+        "1700000050",
+    )
+    assert meta.counters(make.engine, campaign)["failed"] == 1
+
+
+def test_an_expired_message_is_upgraded_by_a_late_delivery_but_not_by_a_late_sent(
+    client, make, shop, campaign
+):
+    """Expired counts as failed; a late sent leaves it expired, a late delivered wins and moves
+    the counters from failed to delivered."""
+    make.message(
+        campaign, make.customer(shop), wamid="wamid.old", status="expired", error_code="MESSAGE_EXPIRED"
+    )
+    make.recount(campaign)
+    assert meta.counters(make.engine, campaign)["failed"] == 1
+    meta.post(client, meta.statuses_body(PHONE, meta.status("wamid.old", "sent", 1700000000)))
+    meta.drain()
+    assert meta.message(make.engine, shop.id, "wamid.old").status == "expired"
+    meta.post(client, meta.statuses_body(PHONE, meta.status("wamid.old", "delivered", 1700000100)))
+    meta.drain()
+    assert meta.message(make.engine, shop.id, "wamid.old").status == "delivered"
+    assert (
+        meta.counters(make.engine, campaign)["failed"],
+        meta.counters(make.engine, campaign)["delivered"],
+    ) == (0, 1)
+    assert meta.drift(make.engine, campaign) == []

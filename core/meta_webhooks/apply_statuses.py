@@ -68,7 +68,7 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
         f"""
         UPDATE messages AS m SET {sets}
           FROM {unnest_sql(keys, groups)}
-         WHERE m.shop_id = u.shop_id AND m.id = u.id AND {changes}
+         WHERE m.shop_id = u.shop_id AND m.id = u.id AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
         RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read

@@ -12,8 +12,10 @@ same rows:
   "first seen" time in Meta's clock, never the order of our queue;
 - ``read`` implies delivered: Meta skips ``delivered`` when the user is inside the chat, so a
   read time is also a delivered time;
-- the error kept is the first failure (earliest time; ties broken by the error's own fields), and
-  it stays for the record when a later ``delivered``/``read`` outranks the failure;
+- the error kept is the first failure: the earliest in Meta's clock, and within one second the
+  one stored first (Meta's clock is what orders a message's failures; two different failures
+  in the same second are the one case where arrival decides). It stays for the record when a
+  later ``delivered``/``read`` outranks the failure;
 - pricing, conversation and BSUID fields are filled when empty: Meta sends them on ``sent`` and
   on one of ``delivered``/``read``, with the same values.
 """
@@ -58,7 +60,7 @@ class StatusRow:
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     failed_at: datetime | None = None
-    first_failure: tuple | None = None  # _failure_key of the failure whose error is kept
+    first_failure: datetime | None = None  # time of the failure whose error is kept
     error: MetaError | None = None
     filled: dict[str, object] = field(default_factory=dict)
 
@@ -73,10 +75,11 @@ class StatusRow:
         setattr(self, stage, _earliest(getattr(self, stage), event.at))
         if event.status == MessageStatus.READ:
             self.delivered_at = _earliest(self.delivered_at, event.at)
-        if event.status == MessageStatus.FAILED:
-            key = _failure_key(event)
-            if self.first_failure is None or key < self.first_failure:
-                self.first_failure, self.error = key, event.error
+        # Events come in the order they were stored, so on a tie the first stored stays.
+        if event.status == MessageStatus.FAILED and (
+            self.first_failure is None or event.at < self.first_failure
+        ):
+            self.first_failure, self.error = event.at, event.error
 
     def fill_once_fields(self) -> None:
         # In Meta's time order, so a batch agrees with the same events applied one by one.
@@ -89,13 +92,6 @@ class StatusRow:
 
 def _earliest(current: datetime | None, new: datetime) -> datetime:
     return new if current is None or new < current else current
-
-
-def _failure_key(event: StatusEvent) -> tuple:
-    """The order that picks the first failure: its time, then the error's own fields. The SQL
-    below compares the same tuple, with the byte-order "C" collation (Python's string order)."""
-    e = event.error or MetaError(None, None, None, None)
-    return (event.at, e.code or "", e.title or "", e.details or "", e.href or "")
 
 
 def reduce_statuses(routed: Iterable[tuple[int, StatusEvent]]) -> list[StatusRow]:
@@ -112,11 +108,8 @@ def reduce_statuses(routed: Iterable[tuple[int, StatusEvent]]) -> list[StatusRow
     return [rows[key] for key in sorted(rows)]
 
 
-_FIRST_ERROR = """u.failed_at IS NOT NULL AND (m.failed_at IS NULL OR
-    ROW(u.failed_at, COALESCE(u.error_code, '') COLLATE "C", COALESCE(u.error_title, '') COLLATE "C",
-        COALESCE(u.error_details, '') COLLATE "C", COALESCE(u.error_href, '') COLLATE "C")
-  < ROW(m.failed_at, COALESCE(m.error_code, '') COLLATE "C", COALESCE(m.error_title, '') COLLATE "C",
-        COALESCE(m.error_details, '') COLLATE "C", COALESCE(m.error_href, '') COLLATE "C"))"""
+# The batch's failure is earlier than the stored one (a tie keeps the stored one).
+_FIRST_ERROR = "u.failed_at IS NOT NULL AND (m.failed_at IS NULL OR u.failed_at < m.failed_at)"
 
 ERROR_COLUMNS = ("error_code", "error_category", "error_title", "error_details", "error_href", "error_source")
 # Each group: the batch's columns it ships (name, type) and what it sets (column, expression).

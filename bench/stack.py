@@ -174,16 +174,16 @@ def run_wrk(
     threads: int = 2,
     connections: int = 32,
     duration_s: float = 5,
-    pause_ms: int = 0,
+    rate: int = 0,
 ) -> dict:
-    """Run wrk against ``url`` with the pre-signed bodies; answers its RESULT line as a dict
-    (requests, duration_us, p50_us, p99_us, errors...)."""
+    """Run wrk against ``url`` with the pre-signed bodies, as fast as it goes or at ``rate``
+    POSTs a second; answers its RESULT line as a dict (requests, duration_us, p50_us, ...)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     path = urlsplit(url).path
     command = [
         "wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s",
-        "-s", str(WRK_SCRIPT), url, "--", str(bodies), path, str(threads), str(pause_ms),
+        "-s", str(WRK_SCRIPT), url, "--", str(bodies), path, str(threads), str(rate),
     ]  # fmt: skip
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=True

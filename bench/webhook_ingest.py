@@ -44,9 +44,8 @@ def measure(base: str, bodies: Path) -> dict[str, float]:
             else:
                 bare_requests += result["requests"]
     seconds = ROUNDS * ROUND_S
-    pause_ms = int(PACED_CONNECTIONS * 1000 / PACED_RATE)
     paced = stack.run_wrk(
-        base + "/webhooks/meta", bodies, connections=PACED_CONNECTIONS, duration_s=PACED_S, pause_ms=pause_ms
+        base + "/webhooks/meta", bodies, connections=PACED_CONNECTIONS, duration_s=PACED_S, rate=PACED_RATE
     )
     _check(paced, "/webhooks/meta (paced)")
     return {

@@ -1,9 +1,22 @@
 -- wrk script: POST pre-signed webhook bodies, each at most once, to the path given on the
 -- command line. The bodies file holds one "<signature>\t<body>" per line; thread n of N sends
 -- lines n, n+N, n+2N... so no two requests carry the same body (the inbox would dedupe them).
--- Usage: wrk -s wrk_post.lua <url> -- <bodies file> <path> <threads> [<pause ms per request>]
+-- Usage: wrk -s wrk_post.lua <url> -- <bodies file> <path> <threads> [<POSTs a second>]
+-- With a rate, each thread sends on a fixed schedule (its share of the rate), whatever the
+-- answers' latency, as long as it has a free connection; without one, as fast as it can.
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+  int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local clock = ffi.new("bench_timeval")
 local counter = 0
 local threads = {}
+
+local function now_ms()
+  ffi.C.gettimeofday(clock, nil)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_usec) / 1000
+end
 
 function setup(thread)
   thread:set("id", counter)
@@ -13,7 +26,9 @@ end
 
 function init(args)
   local file, path, total = args[1], args[2], tonumber(args[3])
-  pause = tonumber(args[4] or "0")
+  local rate = tonumber(args[4] or "0")
+  interval = rate > 0 and (1000 * total / rate) or 0
+  next_at = nil
   requests = {}
   local n = 0
   for line in io.lines(file) do
@@ -31,7 +46,12 @@ function init(args)
 end
 
 function delay()
-  return pause
+  if interval == 0 then
+    return 0
+  end
+  local now = now_ms()
+  next_at = (next_at or now) + interval
+  return math.max(0, next_at - now)
 end
 
 function request()

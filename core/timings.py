@@ -38,8 +38,11 @@ def _bucket_columns(column: str) -> str:
 
 _DISTRIBUTIONS = text(f"""
     WITH d AS (
-        SELECT greatest(extract(epoch FROM delivered_at - sent_at), 0) AS deliver_s,
-               greatest(extract(epoch FROM read_at - sent_at), 0) AS read_s
+        -- greatest() skips NULLs, so an unread message needs its CASE to stay unread.
+        SELECT CASE WHEN delivered_at IS NOT NULL
+                    THEN greatest(extract(epoch FROM delivered_at - sent_at), 0) END AS deliver_s,
+               CASE WHEN read_at IS NOT NULL
+                    THEN greatest(extract(epoch FROM read_at - sent_at), 0) END AS read_s
           FROM messages
          WHERE shop_id = :shop_id AND campaign_id = :campaign_id
            AND status IN ('delivered', 'read') AND sent_at IS NOT NULL

@@ -11,9 +11,10 @@ from werkzeug.http import generate_etag
 
 from core.campaigns import CampaignStatus, CampaignType
 from core.models import Campaign
-from core.reports import campaign_report, failures_by_code, missing_calling_code
+from core.reports import campaign_report
 from web.api import blueprint
 from web.api.paging import decode_cursor, encode_cursor, page_limit
+from web.api.report_cache import cached_calling_code, cached_failures
 from web.database import db
 from web.formatting import shop_zone
 from web.tenancy import current_shop
@@ -98,7 +99,7 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
 def list_campaigns():
     shop = current_shop()
     page, next_cursor = campaigns_page(shop, request.args)
-    errors = failures_by_code(db(), shop.id, [c.id for c in page])
+    errors = cached_failures(shop.id, page)
     return jsonify(
         campaigns=[campaign_json(c, errors.get(c.id, [])) for c in page],
         next_cursor=next_cursor,
@@ -120,9 +121,9 @@ def show_campaign(campaign_id: int):
 
 def campaign_detail(campaign: Campaign) -> dict:
     """The contract's Campaign, plus the failures' customers who lack a country code."""
-    errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
+    errors = cached_failures(campaign.shop_id, [campaign])
     body = campaign_json(campaign, errors.get(campaign.id, []))
-    body["missing_calling_code"] = missing_calling_code(db(), campaign.shop_id, campaign.id)
+    body["missing_calling_code"] = cached_calling_code(campaign)
     return body
 
 

@@ -8,10 +8,11 @@ from core.campaigns import SETTLED_STATUSES, CampaignStatus, CampaignType
 from core.errors import Category
 from core.metrics import signal_rules
 from core.models import Campaign
-from core.reports import campaign_report, failures_by_code, missing_calling_code
+from core.reports import campaign_report
 from core.trends import type_medians
 from web.api.campaigns import campaigns_page, detail_etag
 from web.api.insights import cached_timings
+from web.api.report_cache import cached_calling_code, cached_failures
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.pages import blueprint, embedded_page
@@ -100,7 +101,7 @@ def grouped_failures(errors: list[dict]) -> list[dict]:
 
 
 def campaign_context(shop, campaign: Campaign) -> dict:
-    errors = failures_by_code(db(), shop.id, [campaign.id]).get(campaign.id, [])
+    errors = cached_failures(shop.id, [campaign]).get(campaign.id, [])
     report = campaign_report(campaign, errors)
     bars, failed_bar = funnel(report["metrics"], campaign.estimated_audience)
     settled = campaign.status in SETTLED_STATUSES
@@ -117,7 +118,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "settled": settled,
         "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
         "medians": type_medians(db(), shop.id).get(campaign.type, {}),
-        "calling_code": missing_calling_code(db(), shop.id, campaign.id),
+        "calling_code": cached_calling_code(campaign),
         **labels(),
     }
 

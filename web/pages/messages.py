@@ -7,10 +7,9 @@ from werkzeug.datastructures import MultiDict
 
 from core.errors import Category, OurCode
 from core.message_list import MessageFilter
-from core.reports import failures_by_code, missing_calling_code
 from core.statuses import FAILED_STATUSES, MessageStatus
 from web.api.messages import csv_response, filters_from, message_page
-from web.database import db
+from web.api.report_cache import cached_calling_code, cached_failures
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels, shop_campaign
 
@@ -55,10 +54,10 @@ def messages_page(shop, campaign_id: int):
         filters={k: args.get(k, "") for k in FILTER_KEYS},
         filtered=bool(filters.error_code or filters.category or filters.search),
         first_page=not args.get("cursor"),
-        codes=failures_by_code(db(), shop.id, [campaign.id]).get(campaign.id, []),
+        codes=cached_failures(shop.id, [campaign]).get(campaign.id, []),
         categories=list(Category),
         status_choices=STATUS_CHOICES,
-        calling_code=missing_calling_code(db(), shop.id, campaign.id),
+        calling_code=cached_calling_code(campaign),
         calling_code_value=OurCode.CUSTOMER_IS_MISSING_CALLING_CODE.value,
         **labels(),
     )

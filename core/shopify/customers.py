@@ -156,7 +156,7 @@ def upsert_profiles(session: Session, shop_id: int, records: Iterable[CustomerRe
 
 
 def _upsert_group(session: Session, shop_id: int, records: list[CustomerRecord]) -> int:
-    statement = insert(Customer).values([_profile_row(shop_id, r) for r in records])
+    statement = insert(Customer.__table__).values([_profile_row(shop_id, r) for r in records])
     excluded = statement.excluded
     newer = or_(
         Customer.shopify_updated_at.is_(None), excluded.shopify_updated_at >= Customer.shopify_updated_at
@@ -166,15 +166,15 @@ def _upsert_group(session: Session, shop_id: int, records: list[CustomerRecord])
         columns.append("tags")
     keys = ["shop_id", "shopify_customer_id"]
     if records[0].consent is None:
-        # Profile only: a stale row is not touched at all (its rowcount says so).
+        # Profile only: a stale row is not touched at all (and not counted).
         values = {name: getattr(excluded, name) for name in columns}
-        return session.execute(
-            statement.on_conflict_do_update(index_elements=keys, set_=values, where=newer)
-        ).rowcount
+        return _written(
+            session, statement.on_conflict_do_update(index_elements=keys, set_=values, where=newer)
+        )
     # Profile and consent each follow their own clock: one may be stale while the other is not.
     values = {name: case((newer, getattr(excluded, name)), else_=getattr(Customer, name)) for name in columns}
     values |= _consent_set(excluded)
-    return session.execute(statement.on_conflict_do_update(index_elements=keys, set_=values)).rowcount
+    return _written(session, statement.on_conflict_do_update(index_elements=keys, set_=values))
 
 
 @dataclass(frozen=True)
@@ -202,14 +202,20 @@ def apply_consents(session: Session, shop_id: int, changes: Iterable[ConsentChan
     ]
     if not rows:
         return 0
-    statement = insert(Customer).values(rows)
+    statement = insert(Customer.__table__).values(rows)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["shop_id", "shopify_customer_id"],
         set_={name: getattr(excluded, name) for name in ("consent", "consent_source", "consent_updated_at")},
         where=_consent_wins(excluded.consent_source, excluded.consent_updated_at),
     )
-    return session.execute(statement).rowcount
+    return _written(session, statement)
+
+
+def _written(session: Session, statement) -> int:
+    """Rows an upsert inserted or updated (an upsert's rowcount is not reported: count what it
+    returns; a row its WHERE kept is not returned)."""
+    return len(session.execute(statement.returning(Customer.__table__.c.id)).all())
 
 
 def remove_customers(session: Session, shop_id: int, ids: Iterable[int], reason: str) -> int:
@@ -219,7 +225,7 @@ def remove_customers(session: Session, shop_id: int, ids: Iterable[int], reason:
     ids = sorted(set(ids))
     if not ids:
         return 0
-    tombstones = insert(CustomerTombstone).values(
+    tombstones = insert(CustomerTombstone.__table__).values(
         [{"shop_id": shop_id, "shopify_customer_id": i, "reason": reason} for i in ids]
     )
     # A redaction outranks a deletion: the record must say the data was erased.

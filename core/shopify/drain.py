@@ -159,11 +159,12 @@ def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tupl
 
 def _first_delivery(session: Session, shop_id: int, delivery: Delivery) -> bool:
     statement = (
-        insert(ShopifyWebhookDelivery)
+        insert(ShopifyWebhookDelivery.__table__)
         .values(shop_id=shop_id, webhook_id=delivery.webhook_id[:255], topic=delivery.topic[:128])
         .on_conflict_do_nothing()
+        .returning(ShopifyWebhookDelivery.__table__.c.webhook_id)
     )
-    return session.execute(statement).rowcount == 1
+    return session.execute(statement).first() is not None
 
 
 def _mark(session: Session, outcomes: dict[int, tuple[str, str | None]]) -> None:

@@ -45,7 +45,7 @@ def install_or_renew(settings: Settings, domain: str, session_token: str) -> Ins
 
 def save_installation(session: Session, domain: str, token: OfflineToken) -> Installation:
     columns = token_columns(token)
-    statement = insert(Shop).values(domain=domain, **columns)
+    statement = insert(Shop.__table__).values(domain=domain, **columns)
     statement = statement.on_conflict_do_update(
         index_elements=["domain"],
         set_={

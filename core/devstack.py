@@ -99,16 +99,27 @@ def spawn(commands: dict[str, list[str]]) -> dict[str, subprocess.Popen]:
 
 
 def stop(children: dict[str, subprocess.Popen]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for child in children.values():
+    """Last started, first stopped: the worker and the web server finish what they are doing
+    while the stand-ins they call still answer."""
+    for child in reversed(list(children.values())):
+        _stop_one(child)
+
+
+def _stop_one(child: subprocess.Popen) -> None:
+    # A second SIGTERM is RQ's cold shutdown, which also ends the work horse: RQ runs it in a
+    # session of its own, so the process-group signal does not reach it.
+    for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGTERM, 5), (signal.SIGKILL, None)):
+        if child.poll() is not None:
+            return
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=timeout)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            continue
 
 
 class _Stop(Exception):

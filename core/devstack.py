@@ -50,6 +50,9 @@ def child_commands(port: int, shopify_port: int | None = None) -> dict[str, list
             "2",
             "--access-logfile",
             "-",
+            # The path without the query string: document URLs carry session tokens (id_token).
+            "--access-logformat",
+            '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss',
             "web:create_app()",
         ],
         "worker": [python, "-m", "jobs.worker", "--name", f"devstack-{os.getpid()}"],

@@ -41,6 +41,15 @@ class Message(Base):
         UniqueConstraint("shop_id", "campaign_id", "customer_id"),
         Index(None, "shop_id", "campaign_id", "status", "id"),
         Index(None, "shop_id", "campaign_id", "error_code", "id", postgresql_where="error_code IS NOT NULL"),
+        # The failure breakdown by code, index-only (migration 0004_pages).
+        Index(
+            "ix_messages_failures",
+            "shop_id",
+            "campaign_id",
+            "error_code",
+            postgresql_include=["wamid"],
+            postgresql_where="status IN ('failed', 'expired')",
+        ),
     )
 
     shop_id: Mapped[int] = mapped_column(primary_key=True)

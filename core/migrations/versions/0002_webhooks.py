@@ -1,14 +1,14 @@
 """parked statuses by time: the inbox sweeper's recent parks and the expiry of old ones
 
 Revision ID: 0002_webhooks
-Revises: 0001
+Revises: 0005_shopify
 Create Date: 2026-11-27 06:25:00.000000
 """
 
 from alembic import op
 
 revision = '0002_webhooks'
-down_revision = '0001'
+down_revision = '0005_shopify'
 branch_labels = None
 depends_on = None
 

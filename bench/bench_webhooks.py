@@ -6,8 +6,13 @@ webhook server run as production runs it (gunicorn):
 - naive_speedup (target >= 50): end to end against one RQ job per webhook, ORM per status;
 - freshness p99 (target < 1 s) while 3,000 statuses a second arrive.
 
+Workload: bodies shaped like Meta's, one status each (the worst case for every per-body cost),
+except the freshness run, which sends 300 POSTs a second of 10 statuses each (one gunicorn
+and one worker on two cores do not take 3,000 single-status POSTs a second; see the issue note).
+gunicorn runs 2 processes of 16 threads (README, production); the drain runs its 2 lanes.
+
 Uses the servers of DATABASE_URL / REDIS_URL (a fresh database of its own, dropped at the end;
-Redis database BENCH_REDIS_DB, flushed) or the embedded ones. About three minutes on 2 cores.
+Redis database BENCH_REDIS_DB, flushed) or the embedded ones. About two minutes on 2 cores.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Storing is one ``INSERT ... ON CONFLICT DO NOTHING`` on the body's SHA-256 diges
 redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is one
 row whatever the timing: the unique constraint decides atomically, never a read-then-write.
 
-Draining claims rows with ``FOR UPDATE SKIP LOCKED``: two drains never take the same row, and
-a drain that dies (killed worker, lost connection) releases its rows with its transaction, so
-they are taken again and nothing is lost or applied twice.
+Draining claims rows with ``FOR UPDATE SKIP LOCKED`` and marks them processed in the same
+statement and transaction as it applies them: two drains never take the same row, and a drain
+that dies (killed worker, lost connection) releases its rows with its transaction, so they are
+taken again and nothing is lost or applied twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session
 # After this many failed attempts an event is set aside (processed, outcome "failed", its last
 # error kept) so that one body we cannot apply never blocks the ones behind it.
 MAX_ATTEMPTS = 5
+# Bodies up to this size come with the claim; bigger ones are read when the budget allows.
+INLINE_BODY_BYTES = 64 * 1024
 
 _STORE = text(
     """
@@ -32,44 +35,53 @@ _STORE = text(
     """
 ).bindparams(bindparam("headers", type_=JSONB))
 
-_CANDIDATES = text(
+# Claiming marks the events processed (outcome "applied") in the drain's own transaction: if
+# the drain commits, that is the truth, with the rare other outcome set after; if it dies or
+# rolls back, the mark goes with it. One statement instead of a lock and a later update.
+_CLAIM = text(
     """
-    SELECT id, octet_length(body) AS size
-      FROM inbox_events
-     WHERE processed_at IS NULL AND source = :source AND NOT (id = ANY(CAST(:skip AS bigint[])))
-     ORDER BY id
-     LIMIT :limit
-       FOR UPDATE SKIP LOCKED
-    """
-)
-
-_BODIES = text(
-    """
-    SELECT id, body, received_at, attempts
-      FROM inbox_events
-     WHERE id = ANY(CAST(:ids AS bigint[]))
-     ORDER BY id
-    """
-)
-
-_MARK = text(
-    """
+    WITH claimed AS (
+        SELECT id FROM inbox_events
+         WHERE processed_at IS NULL AND source = :source AND NOT (id = ANY(CAST(:skip AS bigint[])))
+         ORDER BY id
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
     UPDATE inbox_events AS e
-       SET processed_at = now(), attempts = e.attempts + 1, outcome = o.outcome, last_error = o.note
+       SET processed_at = now(), attempts = e.attempts + 1, outcome = 'applied', last_error = NULL
+      FROM claimed WHERE e.id = claimed.id
+    RETURNING e.id, octet_length(e.body) AS size, e.received_at, e.attempts,
+              CASE WHEN octet_length(e.body) <= :inline THEN e.body END AS body
+    """
+)
+
+_BODIES = text("SELECT id, body FROM inbox_events WHERE id = ANY(CAST(:ids AS bigint[]))")
+
+_UNCLAIM = text(
+    """
+    UPDATE inbox_events SET processed_at = NULL, attempts = attempts - 1, outcome = NULL
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+
+_OUTCOME = text(
+    """
+    UPDATE inbox_events AS e SET outcome = o.outcome, last_error = o.note
       FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[]), CAST(:notes AS text[]))
            AS o(id, outcome, note)
      WHERE e.id = o.id
     """
 )
 
+# A failed attempt (already counted by the claim) leaves the event waiting, or, at the last
+# allowed attempt, sets it aside as "failed".
 _FAIL = text(
     """
     UPDATE inbox_events
-       SET attempts = attempts + 1,
-           last_error = :error,
-           processed_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END,
-           outcome = CASE WHEN attempts + 1 >= :max_attempts THEN 'failed' END
-     WHERE id = :id AND processed_at IS NULL
+       SET last_error = :error,
+           processed_at = CASE WHEN attempts >= :max_attempts THEN now() END,
+           outcome = CASE WHEN attempts >= :max_attempts THEN 'failed' END
+     WHERE id = :id
     """
 )
 
@@ -82,7 +94,7 @@ _BACKLOG = text(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InboxEvent:
     id: int
     body: bytes
@@ -119,45 +131,52 @@ def store(
 def claim(
     session: Session, source: str, *, limit: int, max_bytes: int, skip: Collection[int] = ()
 ) -> list[InboxEvent]:
-    """Lock and read the oldest unprocessed events of ``source`` that no other drain holds
-    (leaving out the ids in ``skip``: events that already failed in this drain).
+    """Lock, mark processed (in the caller's transaction) and read the oldest unprocessed events
+    of ``source`` that no other drain holds, leaving out the ids in ``skip`` (events that
+    already failed in this drain). Events whose outcome is not "applied" are corrected with
+    set_outcomes(); failures with record_failure().
 
     At most ``limit`` events and, beyond the first, at most ``max_bytes`` of bodies: Meta's
-    bodies reach 3 MB, and a batch must fit in a worker's memory. Rows locked but left out by
-    the byte budget stay unprocessed and are taken by the next batch.
+    bodies reach 3 MB, and a batch must fit in a worker's memory. Small bodies come with the
+    claim; big ones are read once the budget says they fit; events over budget are handed back
+    (still locked by this transaction, so no other drain takes them until it ends).
     """
-    ids, total = [], 0
-    params = {"source": source, "limit": limit, "skip": list(skip)}
-    for row in session.execute(_CANDIDATES, params):
-        if ids and total + row.size > max_bytes:
-            break
-        ids.append(row.id)
+    params = {"source": source, "limit": limit, "skip": list(skip), "inline": INLINE_BODY_BYTES}
+    rows = sorted(session.execute(_CLAIM, params).all(), key=lambda row: row.id)
+    events, total, missing, leftover = [], 0, [], []
+    for row in rows:
+        if leftover or (events and total + row.size > max_bytes):
+            leftover.append(row.id)
+            continue
         total += row.size
-    if not ids:
-        return []
-    return [
-        InboxEvent(row.id, bytes(row.body), row.received_at, row.attempts)
-        for row in session.execute(_BODIES, {"ids": ids})
+        events.append(InboxEvent(row.id, row.body, row.received_at, row.attempts))
+        if row.body is None:
+            missing.append(row.id)
+    if leftover:
+        session.execute(_UNCLAIM, {"ids": leftover})
+    if missing:
+        bodies = dict(session.execute(_BODIES, {"ids": missing}).all())
+        for event in events:
+            if event.body is None:
+                event.body = bodies[event.id]
+    return events
+
+
+def set_outcomes(session: Session, outcomes: Mapping[int, tuple[str, str | None]]) -> None:
+    """Record outcomes other than a plain "applied" (``not_json``, ... or a note of problems)."""
+    other = [
+        (event_id, o, note) for event_id, (o, note) in outcomes.items() if (o, note) != ("applied", None)
     ]
-
-
-def mark_processed(session: Session, outcomes: Mapping[int, tuple[str, str | None]]) -> None:
-    """Record each event's outcome (``applied``, ``not_json``, ...) with an optional note."""
-    if not outcomes:
-        return
-    ids = list(outcomes)
-    session.execute(
-        _MARK,
-        {
-            "ids": ids,
-            "outcomes": [outcomes[i][0] for i in ids],
-            "notes": [outcomes[i][1] for i in ids],
-        },
-    )
+    if other:
+        session.execute(
+            _OUTCOME,
+            {"ids": [x[0] for x in other], "outcomes": [x[1] for x in other], "notes": [x[2] for x in other]},
+        )
 
 
 def record_failure(session: Session, event_id: int, error: str) -> None:
-    """Count a failed attempt; the last allowed one sets the event aside as ``failed``."""
+    """The claimed event could not be applied: it waits for a later drain, or, at its last
+    allowed attempt, is set aside as "failed" with the error kept."""
     session.execute(_FAIL, {"id": event_id, "error": error[:2000], "max_attempts": MAX_ATTEMPTS})
 
 

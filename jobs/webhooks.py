@@ -1,18 +1,21 @@
 """Webhook jobs on the WEBHOOKS queue: the Meta inbox drain and its sweeper.
 
 One drain pending at a time, not one job per POST: the endpoint sets a Redis flag with
-``SET NX`` after storing a body, and only the POST that sets it enqueues a drain. The drain
-clears the flag as it starts, before it reads the inbox, so a body stored after that moment
-finds the flag clear and queues the next drain: no stored body is left without a drain coming.
-If Redis is down when a body arrives it is still acknowledged (it is safe in the inbox), and the
-periodic sweeper queues a drain for anything left waiting.
+``SET NX`` after storing a body, and only the POST that sets it enqueues a drain. The flag
+means "a drain will look at the inbox after now": a queued drain, or a working one. A drain
+clears it just before its last look, so a body stored after that look finds the flag clear and
+queues the next drain: no stored body is left without a drain coming. If Redis is down when a
+body arrives it is still acknowledged (it is safe in the inbox), and the periodic sweeper
+queues a drain for anything left waiting.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from core.db import session_scope
@@ -28,10 +31,16 @@ log = logging.getLogger(__name__)
 
 DRAIN_PENDING_KEY = "webhooks:meta:drain-pending"
 DRAIN_JOB_PREFIX = "meta-drain-"
-# The flag outlives a lost enqueue by this much at most; the sweeper covers the gap.
-PENDING_TTL_S = 300
+# The flag outlives a lost enqueue, or a drain that died, by this much at most (a working
+# drain refreshes it); the sweeper covers the gap.
+PENDING_TTL_S = 30
 # A drain hands over to a fresh job after this long, so other webhook jobs get their turn.
 DRAIN_TIME_BUDGET_S = 60
+# Batch loops a drain runs side by side (see drain_meta_inbox).
+DRAIN_LANES = 2
+# How long a drain watches an empty inbox before it lets go, and how often it looks.
+DRAIN_LINGER_S = 0.25
+POLL_S = 0.01
 # Events older than this with no drain queued are re-queued by the sweeper.
 STALE_AFTER = timedelta(seconds=5)
 
@@ -54,36 +63,99 @@ def _enqueue_drain() -> None:
     enqueue(WEBHOOKS, drain_meta_inbox, job_id=DRAIN_JOB_PREFIX + uuid.uuid4().hex)
 
 
-def drain_meta_inbox() -> dict:
-    """The drain job: apply stored Meta webhooks, batch after batch, until none is waiting."""
-    get_redis().delete(DRAIN_PENDING_KEY)  # from here on, a new body queues the next drain
-    started, total, batches = time.monotonic(), DrainReport(), 0
+def drain_meta_inbox(lanes: int | None = None, linger_s: float | None = None) -> dict:
+    """The drain job: apply stored Meta webhooks, batch after batch, until none is waiting.
+
+    It runs ``lanes`` batch loops side by side, each with its own transaction: while one lane
+    parses a batch in Python, PostgreSQL applies the other's. Lanes never take the same event
+    (SKIP LOCKED) and lock messages and campaigns in key order, as concurrent drains do.
+
+    While it works it holds the pending flag, so POSTs queue no other drain, and it watches an
+    empty inbox for ``linger_s`` before it lets go: a steady stream of webhooks is applied by
+    one drain polling every few milliseconds, not by a job (a fork, new connections) per burst.
+    """
+    redis = get_redis()
+    run = _DrainRun(lanes or DRAIN_LANES, DRAIN_LINGER_S if linger_s is None else linger_s)
     while True:
+        redis.set(DRAIN_PENDING_KEY, b"1", ex=PENDING_TTL_S)
+        run.until_quiet()
+        # Let go of the flag before the last look: a body stored after this moment sets it
+        # again and queues the next drain; one stored before it is seen by this look.
+        redis.delete(DRAIN_PENDING_KEY)
+        if run.out_of_time:
+            request_drain()  # hand over to a fresh job, so other webhook jobs get their turn
+            break
+        if not run.one_more_look():
+            break
+    if run.batches:
+        _log_drain(run.total, run.batches, run.started)
+    return {"events": run.total.events, "statuses": run.total.statuses, "parked": run.total.parked}
+
+
+class _DrainRun:
+    """The state the lanes of one drain job share."""
+
+    def __init__(self, lanes: int, linger_s: float) -> None:
+        self.lanes, self.linger_s = lanes, linger_s
+        self.started = self.flag_refreshed = time.monotonic()
+        self.total, self.batches, self.out_of_time = DrainReport(), 0, False
+        self._lock = threading.Lock()
+
+    def until_quiet(self) -> None:
+        if self.lanes == 1:
+            self._lane(self.linger_s)
+            return
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix="drain-lane") as pool:
+            list(pool.map(lambda _: self._lane(self.linger_s), range(self.lanes)))
+
+    def one_more_look(self) -> bool:
+        before = self.batches
+        self._lane(0.0)
+        return self.batches > before
+
+    def _lane(self, linger_s: float) -> None:
+        quiet_since = None
+        while not self.out_of_time:
+            if self._batch():
+                quiet_since = None
+                continue
+            now = time.monotonic()
+            quiet_since = quiet_since or now
+            if now - quiet_since >= linger_s:
+                return
+            time.sleep(POLL_S)
+
+    def _batch(self) -> bool:
         with session_scope() as session:
-            report = drain_batch(session, skip=total.failed_ids)
+            report = drain_batch(session, skip=list(self.total.failed_ids))
         if report is None:
-            break
-        total.add(report)
-        batches += 1
-        if time.monotonic() - started > DRAIN_TIME_BUDGET_S:
-            request_drain()
-            break
-    if batches:
-        log.info(
-            "drained %d meta webhooks in %d batches (%.0f ms): %d statuses applied, %d parked, "
-            "%d clicks, %d preferences, %d alerts, %d set aside; outcomes %s",
-            total.events,
-            batches,
-            (time.monotonic() - started) * 1000,
-            total.statuses,
-            total.parked,
-            total.clicks,
-            total.preferences,
-            total.alerts,
-            len(total.failed_ids),
-            dict(total.outcomes),
-        )
-    return {"events": total.events, "statuses": total.statuses, "parked": total.parked}
+            return False
+        with self._lock:
+            self.total.add(report)
+            self.batches += 1
+            now = time.monotonic()
+            self.out_of_time = now - self.started > DRAIN_TIME_BUDGET_S
+            if now - self.flag_refreshed > PENDING_TTL_S / 3:  # still working: keep the flag
+                self.flag_refreshed = now
+                get_redis().expire(DRAIN_PENDING_KEY, PENDING_TTL_S)
+        return True
+
+
+def _log_drain(total: DrainReport, batches: int, started: float) -> None:
+    log.info(
+        "drained %d meta webhooks in %d batches (%.0f ms): %d statuses applied, %d parked, "
+        "%d clicks, %d preferences, %d alerts, %d set aside; outcomes %s",
+        total.events,
+        batches,
+        (time.monotonic() - started) * 1000,
+        total.statuses,
+        total.parked,
+        total.clicks,
+        total.preferences,
+        total.alerts,
+        len(total.failed_ids),
+        dict(total.outcomes),
+    )
 
 
 def sweep_meta_inbox() -> dict:

@@ -74,10 +74,11 @@ def post(client, body: dict | bytes, *, signature: str | None = None, secret: st
 
 
 def drain() -> dict:
-    """Run the drain job's function in this process (the job itself, minus RQ's fork)."""
+    """Run the drain job's function in this process (the job itself, minus RQ's fork, and
+    without watching the empty inbox afterwards)."""
     from jobs.webhooks import drain_meta_inbox
 
-    return drain_meta_inbox()
+    return drain_meta_inbox(linger_s=0)
 
 
 def message(engine, shop_id: int, wamid: str) -> Message:

@@ -20,7 +20,7 @@ from core.inbox import MAX_ATTEMPTS
 from core.meta_webhooks import drain as drain_module
 from core.meta_webhooks.drain import drain_batch
 from core.models import Click, Customer
-from jobs.webhooks import request_drain, sweep_meta_inbox
+from jobs.webhooks import sweep_meta_inbox
 from tests import meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -345,7 +345,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
     assert {row.processed_at for row in meta.inbox_rows(make.engine)} == {None}
     assert meta.counters(make.engine, campaign)["read"] == 0
     assert {s.status for s in _final_states(make, shop)} == {"accepted"}
-    assert request_drain()  # the next POST, or the sweeper, queues the next drain
+    # The dead drain still holds the pending flag (until it expires), so no POST queues a
+    # drain: the sweeper does, for events left waiting longer than a drain takes.
+    with make.engine.begin() as connection:
+        connection.execute(text("UPDATE inbox_events SET received_at = now() - interval '1 minute'"))
+    assert sweep_meta_inbox()["requeued"]
     run_jobs()
     assert {(row.outcome, row.attempts) for row in meta.inbox_rows(make.engine)} == {("applied", 1)}
     assert meta.counters(make.engine, campaign)["read"] == 20
@@ -397,4 +401,51 @@ def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(
         True,
     )
     assert meta.counters(make.engine, campaign)["delivered"] == 2
+    assert meta.drift(make.engine, campaign) == []
+
+
+def test_the_first_failure_keeps_its_error(client, make, shop, campaign):
+    """Of several failures the first in Meta's clock keeps its code, title, details and href;
+    within one second the one stored first stays."""
+    _messages(make, shop, campaign, 1)
+    steps = [
+        (meta.failed("wamid.m-0", 1700000100, 131049, "Held back", "first", href="/a"), "131049"),
+        (meta.failed("wamid.m-0", 1700000100, 131026, "Undeliverable", "same second"), "131049"),
+        (meta.failed("wamid.m-0", 1700000200, 131000, "Unknown", "later"), "131049"),
+        (meta.failed("wamid.m-0", 1700000050, 131026, "Undeliverable", "earlier", href="/b"), "131026"),
+    ]
+    for status, kept in steps:
+        meta.post(client, meta.statuses_body(PHONE, status))
+        meta.drain()
+        assert meta.message(make.engine, shop.id, "wamid.m-0").error_code == kept
+    m = meta.message(make.engine, shop.id, "wamid.m-0")
+    assert (m.error_title, m.error_details, m.error_href, meta.ts(m.failed_at)) == (
+        "Undeliverable",
+        "earlier",
+        "/b",
+        "1700000050",
+    )
+    assert meta.counters(make.engine, campaign)["failed"] == 1
+
+
+def test_an_expired_message_is_upgraded_by_a_late_delivery_but_not_by_a_late_sent(
+    client, make, shop, campaign
+):
+    """Expired counts as failed; a late sent leaves it expired, a late delivered wins and moves
+    the counters from failed to delivered."""
+    make.message(
+        campaign, make.customer(shop), wamid="wamid.old", status="expired", error_code="MESSAGE_EXPIRED"
+    )
+    make.recount(campaign)
+    assert meta.counters(make.engine, campaign)["failed"] == 1
+    meta.post(client, meta.statuses_body(PHONE, meta.status("wamid.old", "sent", 1700000000)))
+    meta.drain()
+    assert meta.message(make.engine, shop.id, "wamid.old").status == "expired"
+    meta.post(client, meta.statuses_body(PHONE, meta.status("wamid.old", "delivered", 1700000100)))
+    meta.drain()
+    assert meta.message(make.engine, shop.id, "wamid.old").status == "delivered"
+    assert (
+        meta.counters(make.engine, campaign)["failed"],
+        meta.counters(make.engine, campaign)["delivered"],
+    ) == (0, 1)
     assert meta.drift(make.engine, campaign) == []

@@ -34,9 +34,12 @@ message = st.tuples(
 )
 
 
-def _status(n: int, wamid: str, message_id: int, ev: tuple, known: bool, category: str) -> dict:
+def _status(n: int, wamid: str, message_id: int, ev: tuple, known: bool, category: str, codes: dict) -> dict:
     name, offset, code, priced = ev
     seconds = 1760000000 + n * 100 + offset
+    # Meta's clock orders a message's failures: two different failures in one second are not
+    # modelled (there, the one stored first is kept, which depends on arrival by definition).
+    code = codes.setdefault(seconds, code)
     extra = {} if known else {"biz_opaque_callback_data": str(message_id)}
     if priced:
         extra["pricing"] = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": category}
@@ -62,7 +65,8 @@ def _world(make, histories):
             wamid=wamid if known else None,
             status="accepted" if known else "queued",
         )
-        statuses += [_status(i, wamid, row.id, ev, known, category) for ev in events]
+        codes: dict[int, int] = {}
+        statuses += [_status(i, wamid, row.id, ev, known, category, codes) for ev in events]
     make.recount(campaign)
     ordered = sorted(enumerate(statuses), key=lambda pair: (int(pair[1]["timestamp"]), pair[0]))
     return phone, campaign, [s for _, s in ordered]

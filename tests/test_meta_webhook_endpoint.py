@@ -4,15 +4,19 @@ and exactly one drain pending however many POSTs arrive."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 
 import pytest
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import text
 
 from core.meta_webhooks.signature import HEADER, sign
+from core.redis import get_redis
 from core.settings import load_settings, use_settings
 from jobs.periodic import PERIODIC_JOBS, schedule_next
 from jobs.queues import WEBHOOKS, queue
+from jobs.webhooks import DRAIN_PENDING_KEY, drain_meta_inbox
 from tests import meta
 
 PHONE = "1234567890"
@@ -168,6 +172,25 @@ def test_many_posts_leave_one_drain_pending_which_applies_them_all(client, make,
     run_jobs()
     assert meta.counters(make.engine, campaign)["read"] == 1
     assert meta.drift(make.engine, campaign) == []
+
+
+def test_a_working_drain_applies_bodies_stored_meanwhile_and_no_other_drain_is_queued(client, make, campaign):
+    """While a drain works (here: watches the empty inbox) it holds the pending flag, so a POST
+    queues no other drain, and that same drain applies the body before it lets go."""
+    result: dict = {}
+    drainer = threading.Thread(target=lambda: result.update(drain_meta_inbox(linger_s=2.0)))
+    drainer.start()
+    try:
+        while not get_redis().exists(DRAIN_PENDING_KEY):
+            time.sleep(0.01)
+        body = meta.statuses_body(PHONE, meta.status("wamid.cm-2", "read", 1700000000))
+        assert meta.post(client, body).status_code == 200
+        assert queue(WEBHOOKS).count == 0
+    finally:
+        drainer.join()
+    assert result["statuses"] == 1
+    assert meta.counters(make.engine, campaign)["read"] == 1
+    assert not get_redis().exists(DRAIN_PENDING_KEY)  # let go: the next body queues a drain
 
 
 def test_database_down_answers_503_so_meta_retries(other_app):

@@ -14,11 +14,8 @@ import time
 
 from flask import Blueprint, Response, current_app, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from core import inbox
-from core.db import get_engine
+from core.inbox_writer import StoreFailed, writer
 from core.meta_webhooks import signature
 from core.meta_webhooks.drain import SOURCE
 from core.settings import Settings
@@ -72,13 +69,11 @@ def receive() -> Response:
         return _plain("bad signature", 401)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
     try:
-        with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            inbox.store(connection, SOURCE, body, headers=headers)
-    except (DBAPIError, PoolTimeout) as error:
+        writer(SOURCE, after_commit=_request_drain).store(SOURCE, body, headers)
+    except StoreFailed as error:
         # Not stored, so not acknowledged: Meta retries it.
-        log.error("could not store a meta webhook: %s", type(error).__name__)
+        log.error("could not store a meta webhook: %s", error)
         return _plain("temporarily unavailable", 503)
-    _request_drain()
     return _plain("", 200)
 
 

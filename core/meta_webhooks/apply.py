@@ -7,17 +7,23 @@ transaction, right after recording the wamids Meta returned for a send.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from core.meta_webhooks import parked
+from core.meta_webhooks.apply_statuses import apply_by_message_id, apply_by_wamid
 from core.meta_webhooks.clicks import record_clicks
 from core.meta_webhooks.parse import PreferenceChange, ReplyClick, StatusEvent
 from core.meta_webhooks.preferences import apply_preferences, unsubscribe_recipients
-from core.meta_webhooks.ratchet import apply_status_rows, reduce_statuses
+from core.meta_webhooks.ratchet import StatusRow, reduce_statuses
 from core.meta_webhooks.tally import CounterChanges
 from core.meta_webhooks.targets import lock_messages
+
+# Meta's "the user stopped marketing messages from this business": a consent change, too.
+STOPPED_MARKETING = "131050"
 
 
 @dataclass
@@ -33,27 +39,47 @@ def apply_updates(
     session: Session,
     statuses: list[tuple[int, StatusEvent]],
     clicks: list[tuple[int, ReplyClick]],
-    preferences: list[tuple[int, PreferenceChange]] = (),
+    preferences: Sequence[tuple[int, PreferenceChange]] = (),
 ) -> ApplyResult:
     """Apply statuses, clicks and preference changes already routed to their shop:
-    ``(shop_id, item)`` pairs. Rows are locked messages first, then customers, then campaigns,
-    the one order every writer here follows, so concurrent drains cannot deadlock."""
+    ``(shop_id, item)`` pairs, in the caller's transaction.
+
+    Rows are locked messages first, then customers, then campaigns. Messages are locked in key
+    order within each statement; statuses that need our message id and clicks lock theirs in a
+    second statement, so two drains crossing on those rare paths can deadlock: PostgreSQL then
+    stops one, whose batch is retried (drain.py)."""
     rows = reduce_statuses(statuses)
-    wanted = [(row.shop_id, row.wamid, row.message_id) for row in rows]
+    changes = CounterChanges()
+    by_wamid = apply_by_wamid(session, rows, changes)
+    binding = [row for row in by_wamid.unmatched if row.message_id is not None]
+    wanted = [(row.shop_id, row.wamid, row.message_id) for row in binding]
     wanted += [(shop_id, click.context_wamid, None) for shop_id, click in clicks]
     locked = lock_messages(session, wanted)
-    changes = CounterChanges()
-    ratcheted = apply_status_rows(session, rows, locked, changes)
+    by_id = apply_by_message_id(session, binding, locked, changes)
+    unmatched = [row for row in by_wamid.unmatched if row.message_id is None] + by_id.unmatched
     result = ApplyResult(
-        applied=ratcheted.applied,
+        applied=by_wamid.events + by_id.events,
         clicks=record_clicks(session, clicks, locked, changes),
-        parked=parked.park(session, ratcheted.unmatched),
+        parked=parked.park(session, unmatched),
         changes=changes,
     )
-    result.consents = unsubscribe_recipients(session, ratcheted.stopped)
+    result.consents = unsubscribe_recipients(session, _stops(rows, unmatched))
     result.consents += apply_preferences(session, list(preferences))
     changes.apply(session)
     return result
+
+
+def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[tuple[int, str], datetime]:
+    """Applied rows with a 131050 failure ("the user stopped marketing messages"), to its time."""
+    parked_rows = {id(row) for row in unmatched}
+    stops = {}
+    for row in rows:
+        if id(row) in parked_rows:
+            continue
+        times = [e.at for e in row.events if e.error is not None and e.error.code == STOPPED_MARKETING]
+        if times:
+            stops[(row.shop_id, row.wamid)] = min(times)
+    return stops
 
 
 def release_parked(session: Session, shop_id: int, wamids: list[str]) -> int:

@@ -113,13 +113,20 @@ def _apply_one_by_one(session: Session, events: list[inbox.InboxEvent]) -> Drain
         except OperationalError as error:
             if not _is_rollback_class(error):
                 raise
-            continue  # left unprocessed for the next drain
+            _set_aside_for_now(session, report, event, error)
         except Exception as error:
-            log.warning("inbox event %s could not be applied: %s", event.id, type(error).__name__)
-            inbox.record_failure(session, event.id, _describe(error))
-            report.events += 1
-            report.failed_ids.append(event.id)
+            _set_aside_for_now(session, report, event, error)
     return report
+
+
+def _set_aside_for_now(
+    session: Session, report: DrainReport, event: inbox.InboxEvent, error: Exception
+) -> None:
+    """Leave the event for a later drain (or, at its last attempt, aside for good)."""
+    log.warning("inbox event %s could not be applied: %s", event.id, type(error).__name__)
+    inbox.record_failure(session, event.id, _describe(error))
+    report.events += 1
+    report.failed_ids.append(event.id)
 
 
 def _describe(error: Exception) -> str:
@@ -139,9 +146,9 @@ def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainRepo
     shops = shops_by_phone_number(session, phone_numbers)
     routed, outcomes = _Routed(), {}
     for event in events:
-        outcome = routed.add(parsed[event.id], shops)
-        note = "; ".join(parsed[event.id].problems)[:MAX_NOTE] or None
-        outcomes[event.id] = (outcome, note)
+        body = parsed[event.id]
+        note = "; ".join(body.problems)[:MAX_NOTE] if body.problems else None
+        outcomes[event.id] = (routed.add(body, shops), note)
     result = apply_updates(session, routed.statuses, routed.clicks, routed.preferences)
     report = DrainReport(
         events=len(events),
@@ -152,5 +159,5 @@ def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainRepo
         alerts=store_alerts(session, routed.errors),
         outcomes=Counter(outcome for outcome, _ in outcomes.values()),
     )
-    inbox.mark_processed(session, outcomes)
+    inbox.set_outcomes(session, outcomes)
     return report

@@ -36,14 +36,18 @@ _TAKE = text(
     """
 )
 
+# Only recent parks: the race the sweeper closes lasts seconds, and a status for a message that
+# is not ours (another app on the number) must not be looked up again every sweep for 30 days.
 _RECORDED = text(
     """
     SELECT DISTINCT p.shop_id, p.wamid
       FROM parked_statuses p JOIN messages m ON m.shop_id = p.shop_id AND m.wamid = p.wamid
+     WHERE p.parked_at > now() - CAST(:window AS interval)
      ORDER BY p.shop_id, p.wamid
      LIMIT :limit
     """
 )
+RECENT_WINDOW = "15 minutes"
 
 _EXPIRE = text("DELETE FROM parked_statuses WHERE parked_at < now() - CAST(:age AS interval)")
 
@@ -75,9 +79,9 @@ def take(session: Session, shop_id: int, wamids: list[str]) -> list[StatusEvent]
 
 
 def recorded_wamids(session: Session, *, limit: int = 5000) -> dict[int, list[str]]:
-    """Parked wamids that a message now carries, by shop."""
+    """Recently parked wamids that a message now carries, by shop."""
     by_shop: dict[int, list[str]] = {}
-    for row in session.execute(_RECORDED, {"limit": limit}):
+    for row in session.execute(_RECORDED, {"limit": limit, "window": RECENT_WINDOW}):
         by_shop.setdefault(row.shop_id, []).append(row.wamid)
     return by_shop
 

@@ -9,6 +9,7 @@ skipped, never allowed to lose the rest of the body. Nothing here touches the da
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ class BadItem(ValueError):
     """One status, message or preference we cannot use; the rest of the body still counts."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MetaError:
     code: str | None
     title: str | None
@@ -40,7 +41,7 @@ class MetaError:
     href: str | None  # newer payloads give a relative path: stored as given, never validated
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StatusEvent:
     wamid: str
     status: MessageStatus
@@ -56,7 +57,7 @@ class StatusEvent:
     recipient_user_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplyClick:
     """A quick-reply (template button) or reply-button answer to one of our messages."""
 
@@ -65,7 +66,7 @@ class ReplyClick:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreferenceChange:
     wa_id: str  # the customer's number, digits only
     value: str  # "stop", "resume", "signup"
@@ -118,14 +119,17 @@ def document_object(document: Any) -> Any:
     return document.get("object") if isinstance(document, dict) else None
 
 
+_ITEMS = ("statuses", "messages", "user_preferences", "errors")
+
+
 def _parse_change(change: Any, where: str, received_at: datetime, parsed: ParsedBody) -> None:
     value = change.get("value") if isinstance(change, dict) else None
     if not isinstance(value, dict):
         return
     metadata = value.get("metadata")
     phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-    if not isinstance(phone_number_id, str | int) or not str(phone_number_id):
-        if any(value.get(key) for key in ("statuses", "messages", "errors", "user_preferences")):
+    if not isinstance(phone_number_id, (str, int)) or phone_number_id == "":
+        if any(value.get(key) for key in _ITEMS):
             parsed.problems.append(f"{where}: no metadata.phone_number_id to route by")
         return
     update = PhoneNumberUpdates(str(phone_number_id))
@@ -136,7 +140,9 @@ def _parse_change(change: Any, where: str, received_at: datetime, parsed: Parsed
         ("errors", _parse_account_error, update.errors),
     ):
         items = value.get(key)
-        for i, item in enumerate(items if isinstance(items, list) else []):
+        if not items or not isinstance(items, list):
+            continue
+        for i, item in enumerate(items):
             try:
                 found = parse_item(item, received_at)
             except BadItem as problem:
@@ -151,29 +157,31 @@ def parse_status(item: Any, fallback_at: datetime) -> StatusEvent | None:
     """One status object; None for a status we store but do not apply (``deleted``, ...)."""
     if not isinstance(item, dict):
         raise BadItem("not an object")
-    wamid = _identifier(item.get("id"), "id")
+    wamid = item.get("id")
+    if not isinstance(wamid, str) or not wamid or len(wamid) > MAX_ID_LENGTH:
+        raise BadItem("id is missing or not an id")
     name = item.get("status")
     if not isinstance(name, str):
         raise BadItem("status is missing")
     status = APPLIED_STATUSES.get(name)
     if status is None:  # On-Premises-only "deleted", "warning", or a status Meta adds later
         return None
-    pricing = _object(item.get("pricing"))
-    conversation = _object(item.get("conversation"))
-    return StatusEvent(
-        wamid=wamid,
-        status=status,
-        at=meta_time(item.get("timestamp"), fallback_at),
-        raw=item,
-        error=_first_error(item.get("errors")) if status == MessageStatus.FAILED else None,
-        message_id=_our_message_id(item.get("biz_opaque_callback_data")),
-        pricing_category=_text(pricing.get("category"), 32),
-        pricing_type=_text(pricing.get("type"), 32),
-        pricing_billable=pricing.get("billable") if isinstance(pricing.get("billable"), bool) else None,
-        conversation_id=_text(conversation.get("id"), 255),
-        conversation_origin=_text(_object(conversation.get("origin")).get("type"), 32),
-        recipient_user_id=_text(item.get("recipient_user_id"), 160),
-    )
+    event = StatusEvent(wamid, status, meta_time(item.get("timestamp"), fallback_at), item)
+    if status is MessageStatus.FAILED:
+        event.error = _first_error(item.get("errors"))
+    if (opaque := item.get("biz_opaque_callback_data")) is not None:
+        event.message_id = _our_message_id(opaque)
+    if isinstance(pricing := item.get("pricing"), dict):
+        event.pricing_category = _text(pricing.get("category"), 32)
+        event.pricing_type = _text(pricing.get("type"), 32)
+        billable = pricing.get("billable")
+        event.pricing_billable = billable if isinstance(billable, bool) else None
+    if isinstance(conversation := item.get("conversation"), dict):
+        event.conversation_id = _text(conversation.get("id"), 255)
+        event.conversation_origin = _text(_object(conversation.get("origin")).get("type"), 32)
+    if (user_id := item.get("recipient_user_id")) is not None:
+        event.recipient_user_id = _text(user_id, 160)
+    return event
 
 
 def _parse_click(item: Any, fallback_at: datetime) -> ReplyClick | None:
@@ -202,7 +210,7 @@ def _parse_preference(item: Any, fallback_at: datetime) -> PreferenceChange | No
     if item.get("category", "marketing_messages") != "marketing_messages":
         return None
     wa_id, value = item.get("wa_id"), item.get("value")
-    if not isinstance(wa_id, str | int) or not str(wa_id).isdigit() or not isinstance(value, str):
+    if not isinstance(wa_id, (str, int)) or not str(wa_id).isdigit() or not isinstance(value, str):
         raise BadItem("needs a numeric wa_id and a value")
     return PreferenceChange(str(wa_id), value, meta_time(item.get("timestamp"), fallback_at))
 
@@ -217,10 +225,15 @@ def _parse_account_error(item: Any, _fallback_at: datetime) -> MetaError:
 def meta_time(value: Any, fallback: datetime) -> datetime:
     """Meta's timestamps are Unix seconds, as a string in statuses and a number elsewhere."""
     try:
-        seconds = int(value)
-        return datetime.fromtimestamp(seconds, UTC)
+        return _from_seconds(int(value))
     except (TypeError, ValueError, OverflowError, OSError):
         return fallback
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_seconds(seconds: int) -> datetime:
+    # A busy second brings thousands of statuses with the same timestamp.
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _first_error(errors: Any) -> MetaError | None:
@@ -237,7 +250,7 @@ def _meta_error(item: Any) -> MetaError | None:
     code = item.get("code")
     details = _object(item.get("error_data")).get("details")
     return MetaError(
-        code=_text(code, 64) if isinstance(code, int | str) and not isinstance(code, bool) else None,
+        code=_text(code, 64) if isinstance(code, (int, str)) and not isinstance(code, bool) else None,
         title=_text(item.get("title") or item.get("message"), 10_000),
         details=_text(details, 10_000),
         href=_text(item.get("href"), 2_000),
@@ -259,7 +272,7 @@ def _identifier(value: Any, name: str) -> str:
 
 
 def _text(value: Any, limit: int) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     return str(value).replace("\x00", "")[:limit]  # PostgreSQL text cannot hold NUL
 

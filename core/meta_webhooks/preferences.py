@@ -41,9 +41,9 @@ _STOPPED_BY_FAILURE = text(
     f"""
     UPDATE customers c
        SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at
-      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:message_ids AS bigint[]), CAST(:ats AS timestamptz[]))
-           AS o(shop_id, message_id, at)
-      JOIN messages m ON m.shop_id = o.shop_id AND m.id = o.message_id
+      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:ats AS timestamptz[]))
+           AS o(shop_id, wamid, at)
+      JOIN messages m ON m.shop_id = o.shop_id AND m.wamid = o.wamid
      WHERE c.shop_id = m.shop_id AND c.id = m.customer_id
        AND c.consent <> '{Consent.REDACTED}'
        AND (c.consent_updated_at IS NULL OR c.consent_updated_at <= o.at)
@@ -51,15 +51,15 @@ _STOPPED_BY_FAILURE = text(
 )
 
 
-def unsubscribe_recipients(session: Session, stops: dict[tuple[int, int], datetime]) -> int:
-    """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, message id)``
-    to the failure's time. Answers how many customer rows changed."""
+def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
+    """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, wamid)`` to
+    the failure's time. Answers how many customer rows changed."""
     if not stops:
         return 0
     keys = sorted(stops)
     params = {
         "shop_ids": [k[0] for k in keys],
-        "message_ids": [k[1] for k in keys],
+        "wamids": [k[1] for k in keys],
         "ats": [stops[k] for k in keys],
     }
     return session.execute(_STOPPED_BY_FAILURE, params).rowcount

@@ -12,8 +12,10 @@ same rows:
   "first seen" time in Meta's clock, never the order of our queue;
 - ``read`` implies delivered: Meta skips ``delivered`` when the user is inside the chat, so a
   read time is also a delivered time;
-- the error kept is the first failure (earliest time; ties broken by the error's own fields), and
-  it stays for the record when a later ``delivered``/``read`` outranks the failure;
+- the error kept is the first failure: the earliest in Meta's clock, and within one second the
+  one stored first (Meta's clock is what orders a message's failures; two different failures
+  in the same second are the one case where arrival decides). It stays for the record when a
+  later ``delivered``/``read`` outranks the failure;
 - pricing, conversation and BSUID fields are filled when empty: Meta sends them on ``sent`` and
   on one of ``delivered``/``read``, with the same values.
 """
@@ -24,13 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from core.errors import category_of
 from core.meta_webhooks.parse import MetaError, StatusEvent
-from core.meta_webhooks.tally import CounterChanges, Funnel
-from core.meta_webhooks.targets import LockedMessages
 from core.statuses import RANK, MessageStatus
 
 STAGE_OF = {
@@ -63,7 +60,7 @@ class StatusRow:
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     failed_at: datetime | None = None
-    first_failure: tuple | None = None  # _failure_key of the failure whose error is kept
+    first_failure: datetime | None = None  # time of the failure whose error is kept
     error: MetaError | None = None
     filled: dict[str, object] = field(default_factory=dict)
 
@@ -78,10 +75,11 @@ class StatusRow:
         setattr(self, stage, _earliest(getattr(self, stage), event.at))
         if event.status == MessageStatus.READ:
             self.delivered_at = _earliest(self.delivered_at, event.at)
-        if event.status == MessageStatus.FAILED:
-            key = _failure_key(event)
-            if self.first_failure is None or key < self.first_failure:
-                self.first_failure, self.error = key, event.error
+        # Events come in the order they were stored, so on a tie the first stored stays.
+        if event.status == MessageStatus.FAILED and (
+            self.first_failure is None or event.at < self.first_failure
+        ):
+            self.first_failure, self.error = event.at, event.error
 
     def fill_once_fields(self) -> None:
         # In Meta's time order, so a batch agrees with the same events applied one by one.
@@ -94,13 +92,6 @@ class StatusRow:
 
 def _earliest(current: datetime | None, new: datetime) -> datetime:
     return new if current is None or new < current else current
-
-
-def _failure_key(event: StatusEvent) -> tuple:
-    """The order that picks the first failure: its time, then the error's own fields. The SQL
-    below compares the same tuple, with the byte-order "C" collation (Python's string order)."""
-    e = event.error or MetaError(None, None, None, None)
-    return (event.at, e.code or "", e.title or "", e.details or "", e.href or "")
 
 
 def reduce_statuses(routed: Iterable[tuple[int, StatusEvent]]) -> list[StatusRow]:
@@ -117,132 +108,90 @@ def reduce_statuses(routed: Iterable[tuple[int, StatusEvent]]) -> list[StatusRow
     return [rows[key] for key in sorted(rows)]
 
 
-_FIRST_ERROR = """u.failed_at IS NOT NULL AND (m.failed_at IS NULL OR
-    ROW(u.failed_at, COALESCE(u.error_code, '') COLLATE "C", COALESCE(u.error_title, '') COLLATE "C",
-        COALESCE(u.error_details, '') COLLATE "C", COALESCE(u.error_href, '') COLLATE "C")
-  < ROW(m.failed_at, COALESCE(m.error_code, '') COLLATE "C", COALESCE(m.error_title, '') COLLATE "C",
-        COALESCE(m.error_details, '') COLLATE "C", COALESCE(m.error_href, '') COLLATE "C"))"""
+# The batch's failure is earlier than the stored one (a tie keeps the stored one).
+_FIRST_ERROR = "u.failed_at IS NOT NULL AND (m.failed_at IS NULL OR u.failed_at < m.failed_at)"
 
-NEW_VALUES = {
-    "wamid": "COALESCE(m.wamid, u.wamid)",
-    "status": "CASE WHEN u.rank > m.status_rank THEN u.status ELSE m.status END",
-    "sent_at": "LEAST(m.sent_at, u.sent_at)",
-    "delivered_at": "LEAST(m.delivered_at, u.delivered_at)",
-    "read_at": "LEAST(m.read_at, u.read_at)",
-    "failed_at": "LEAST(m.failed_at, u.failed_at)",
-    **{
-        column: f"CASE WHEN {_FIRST_ERROR} THEN u.{column} ELSE m.{column} END"
-        for column in (
-            "error_code",
-            "error_category",
-            "error_title",
-            "error_details",
-            "error_href",
-            "error_source",
-        )
-    },
-    **{column: f"COALESCE(m.{column}, u.{column})" for column in FILLED_ONCE},
+ERROR_COLUMNS = ("error_code", "error_category", "error_title", "error_details", "error_href", "error_source")
+# Each group: the batch's columns it ships (name, type) and what it sets (column, expression).
+# A batch ships only the groups it needs: most hold no failure and no pricing, and the error
+# comparisons cost more than the rest of the statement.
+GROUPS = {
+    "stages": (
+        (
+            ("rank", "int"),
+            ("status", "text"),
+            ("sent_at", "timestamptz"),
+            ("delivered_at", "timestamptz"),
+            ("read_at", "timestamptz"),
+            ("failed_at", "timestamptz"),
+        ),
+        {
+            "status": "CASE WHEN u.rank > m.status_rank THEN u.status ELSE m.status END",
+            "sent_at": "LEAST(m.sent_at, u.sent_at)",
+            "delivered_at": "LEAST(m.delivered_at, u.delivered_at)",
+            "read_at": "LEAST(m.read_at, u.read_at)",
+            "failed_at": "LEAST(m.failed_at, u.failed_at)",
+        },
+    ),
+    "errors": (
+        tuple((column, "text") for column in ERROR_COLUMNS),
+        {column: f"CASE WHEN {_FIRST_ERROR} THEN u.{column} ELSE m.{column} END" for column in ERROR_COLUMNS},
+    ),
+    "filled": (
+        tuple((column, "boolean" if column == "pricing_billable" else "text") for column in FILLED_ONCE),
+        {column: f"COALESCE(m.{column}, u.{column})" for column in FILLED_ONCE},
+    ),
 }
 
-_INPUT = (
-    ("shop_id", "bigint"),
-    ("id", "bigint"),
-    ("wamid", "text"),
-    ("rank", "int"),
-    ("status", "text"),
-    ("sent_at", "timestamptz"),
-    ("delivered_at", "timestamptz"),
-    ("read_at", "timestamptz"),
-    ("failed_at", "timestamptz"),
-    ("error_code", "text"),
-    ("error_category", "text"),
-    ("error_title", "text"),
-    ("error_details", "text"),
-    ("error_href", "text"),
-    ("error_source", "text"),
-    ("pricing_category", "text"),
-    ("pricing_type", "text"),
-    ("pricing_billable", "boolean"),
-    ("conversation_id", "text"),
-    ("conversation_origin", "text"),
-    ("recipient_user_id", "text"),
-)
 
-_UPDATE = text(
-    f"""
-    UPDATE messages AS m
-       SET {", ".join(f"{column} = {expression}" for column, expression in NEW_VALUES.items())}
-      FROM unnest({", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _INPUT)})
-           AS u({", ".join(name for name, _ in _INPUT)})
-     WHERE m.shop_id = u.shop_id AND m.id = u.id
-       AND ({", ".join(f"m.{column}" for column in NEW_VALUES)})
-           IS DISTINCT FROM ({", ".join(NEW_VALUES.values())})
-    RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
-              m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered, m.read_at IS NOT NULL AS read
-    """
-)
+def groups_of(rows: list[StatusRow]) -> tuple[str, ...]:
+    """The column groups this batch needs."""
+    needed = ["stages"]
+    if any(row.error is not None for row in rows):
+        needed.append("errors")
+    if any(row.filled for row in rows):
+        needed.append("filled")
+    return tuple(needed)
 
 
-# Meta's "the user stopped marketing messages from this business": a consent change, too.
-STOPPED_MARKETING = "131050"
+def update_sql(groups: tuple[str, ...], extra: dict[str, str] | None = None) -> tuple[str, str]:
+    """The SET list, and the condition that the row changes (rows that would not are not
+    written: a duplicate costs a read, not a write)."""
+    values = dict(extra or {})
+    for group in groups:
+        values.update(GROUPS[group][1])
+    current = ", ".join(f"m.{column}" for column in values)
+    sets = ", ".join(f"{column} = {expression}" for column, expression in values.items())
+    return sets, f"({current}) IS DISTINCT FROM ({', '.join(values.values())})"
 
 
-@dataclass
-class RatchetResult:
-    applied: int = 0  # status events that found their message
-    unmatched: list[StatusRow] = field(default_factory=list)
-    # (shop_id, message id) -> the earliest 131050 failure: their customers withdrew consent
-    stopped: dict[tuple[int, int], datetime] = field(default_factory=dict)
+def unnest_sql(keys: tuple[tuple[str, str], ...], groups: tuple[str, ...]) -> str:
+    """``unnest(CAST(:a AS t[]), ...) AS u(a, ...)`` over ``keys`` and the groups' columns."""
+    columns = keys + tuple(column for group in groups for column in GROUPS[group][0])
+    casts = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns)
+    return f"unnest({casts}) AS u({', '.join(name for name, _ in columns)})"
 
 
-def apply_status_rows(
-    session: Session, rows: list[StatusRow], locked: LockedMessages, changes: CounterChanges
-) -> RatchetResult:
-    """Fold ``rows`` into their (already locked) messages; rows whose message is unknown are
-    answered back, for parking."""
-    result = RatchetResult()
-    matched: list[tuple[int, StatusRow]] = []
-    for row in rows:
-        message, _binds = locked.for_status(row.shop_id, row.wamid, row.message_id)
-        if message is None:
-            result.unmatched.append(row)
-            continue
-        matched.append((message.id, row))
-        result.applied += len(row.events)
-        stops = [e.at for e in row.events if e.error is not None and e.error.code == STOPPED_MARKETING]
-        if stops:
-            result.stopped[(row.shop_id, message.id)] = min(stops)
-    if not matched:
-        return result
-    for moved in session.execute(_UPDATE, _columns(matched)):
-        before = locked.by_id[(moved.shop_id, moved.id)].before
-        after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
-        changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
-    return result
-
-
-def _columns(matched: list[tuple[int, StatusRow]]) -> dict[str, list]:
-    columns: dict[str, list] = {name: [] for name, _ in _INPUT}
-    for message_id, row in matched:
-        error = row.error if row.failed_at is not None else None
-        values = {
-            "shop_id": row.shop_id,
-            "id": message_id,
-            "wamid": row.wamid,
-            "rank": row.rank,
-            "status": row.status,
-            "sent_at": row.sent_at,
-            "delivered_at": row.delivered_at,
-            "read_at": row.read_at,
-            "failed_at": row.failed_at,  # the time of the kept error: the earliest failure
-            "error_code": error.code if error else None,
-            "error_category": str(category_of(error.code)) if error and error.code else None,
-            "error_title": error.title if error else None,
-            "error_details": error.details if error else None,
-            "error_href": error.href if error else None,
-            "error_source": "meta" if row.failed_at is not None else None,
-            **{name: row.filled.get(name) for name in FILLED_ONCE},
-        }
-        for name, value in values.items():
-            columns[name].append(value)
-    return columns
+def columns(rows: list[StatusRow], groups: tuple[str, ...]) -> dict[str, list]:
+    """The groups' columns of the batch, as parallel lists for unnest_sql()."""
+    out: dict[str, list] = {
+        "wamid": [row.wamid for row in rows],
+        "rank": [row.rank for row in rows],
+        "status": [row.status for row in rows],
+        "sent_at": [row.sent_at for row in rows],
+        "delivered_at": [row.delivered_at for row in rows],
+        "read_at": [row.read_at for row in rows],
+        "failed_at": [row.failed_at for row in rows],  # the time of the kept error: the earliest failure
+    }
+    if "errors" in groups:
+        errors = [row.error if row.failed_at is not None else None for row in rows]
+        out["error_code"] = [e.code if e else None for e in errors]
+        out["error_category"] = [str(category_of(e.code)) if e and e.code else None for e in errors]
+        out["error_title"] = [e.title if e else None for e in errors]
+        out["error_details"] = [e.details if e else None for e in errors]
+        out["error_href"] = [e.href if e else None for e in errors]
+        out["error_source"] = ["meta" if row.failed_at is not None else None for row in rows]
+    if "filled" in groups:
+        for name in FILLED_ONCE:
+            out[name] = [row.filled.get(name) for row in rows]
+    return out

@@ -72,6 +72,13 @@ class CounterChanges:
         for i, name in enumerate(FUNNEL[:-1]):
             totals[i] += int(getattr(new, name)) - int(getattr(old, name))
 
+    def add(self, shop_id: int, campaign_id: int, delivered: int, read: int, failed: int) -> None:
+        """Changes already summed by SQL (messages that had their wamid: sent does not move)."""
+        totals = self._by_campaign[(shop_id, campaign_id)]
+        totals[1] += delivered
+        totals[2] += read
+        totals[3] += failed
+
     def message_clicked(self, shop_id: int, campaign_id: int) -> None:
         self._by_campaign[(shop_id, campaign_id)][-1] += 1
 

@@ -44,7 +44,11 @@ class ParkedStatus(Base):
     Applied, with the same ratchet, as soon as the wamid is stored."""
 
     __tablename__ = "parked_statuses"
-    __table_args__ = (Index(None, "shop_id", "wamid"),)
+    __table_args__ = (
+        Index(None, "shop_id", "wamid"),
+        # The sweeper looks at recent parks only, and expires old ones: both by time.
+        Index(None, "parked_at"),
+    )
 
     shop_id: Mapped[int] = mapped_column(primary_key=True)
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

@@ -1,0 +1,192 @@
+"""What the webhook benchmarks run on: a fresh database of their own, a Redis database of their
+own, the app under gunicorn configured as in production, RQ workers, and Debian's ``wrk``.
+
+Every process started here is stopped here, by its process id. The database is dropped at the
+end. Redis: the database ``BENCH_REDIS_DB`` (default 14) of ``REDIS_URL``'s server is flushed,
+so point it at a scratch database when the server is shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import requests
+from sqlalchemy.engine import make_url
+
+from core.db import get_engine, normalise_url
+from core.embedded import ensure_services
+from core.meta_webhooks.signature import sign
+from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
+
+BENCH_SECRET = "bench-meta-app-secret"
+WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
+# gunicorn as we run it in production: a process per core, threads that wait on the database
+# together (their inbox writes are group-committed: core/inbox_writer.py).
+GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "16"))
+
+
+def _libpq(url: str, database: str) -> str:
+    return (
+        make_url(normalise_url(url)).set(drivername="postgresql", database=database).render_as_string(False)
+    )
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh, migrated database on the server of DATABASE_URL (or the embedded one)."""
+    from core import migrate
+
+    ensure_services()
+    server = os.environ["DATABASE_URL"]
+    name = f"bench_webhooks_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_libpq(server, "postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with psycopg.connect(_libpq(server, "postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_redis_url() -> str:
+    """REDIS_URL's server, database BENCH_REDIS_DB, flushed."""
+    import redis
+
+    ensure_services()
+    parts = urlsplit(os.environ["REDIS_URL"])
+    db = os.environ.get("BENCH_REDIS_DB", "14")
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query)) | {"db": db}
+        url = f"unix://{parts.path}?{urlencode(query)}"
+    else:
+        url = urlunsplit(parts._replace(path=f"/{db}"))
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def app_environment(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a production start: every secret set, both servers named."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS",)}
+    env.update({name: value for name, value in SECRET_PLACEHOLDERS.items()})
+    env.update(
+        APP_ENV="production",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        META_APP_SECRET=BENCH_SECRET,
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], log_name: str) -> Iterator[subprocess.Popen]:
+    """A child process in its own process group, stopped (group and all) at the end."""
+    log = open(Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"{log_name}.log", "w")  # noqa: SIM115
+    child = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield child
+    finally:
+        stop(child)
+        log.close()
+
+
+def stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = GUNICORN_WORKERS, threads: int = 1) -> Iterator[str]:
+    """The bench app under gunicorn; answers its base URL once it serves."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--backlog", "2048",
+        "--no-control-socket",  # several gunicorns may run on this machine
+        "bench.webhook_app:create_bench_app()",
+    ]  # fmt: skip
+    with process(command, env, "bench-gunicorn") as child:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_serving(base, child)
+        yield base
+
+
+def _wait_until_serving(base: str, child: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise RuntimeError("gunicorn exited; see /tmp/bench-gunicorn.log")
+        try:
+            requests.post(base + "/bench/bare", timeout=5)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start serving")
+
+
+def write_bodies(path: Path, bodies: Iterable[bytes], secret: str = BENCH_SECRET) -> int:
+    """One "<signature>\\t<body>" line per body, for wrk_post.lua; answers how many."""
+    count = 0
+    with path.open("wb") as out:
+        for body in bodies:
+            out.write(sign(secret, body).encode() + b"\t" + body + b"\n")
+            count += 1
+    return count
+
+
+def run_wrk(
+    url: str,
+    bodies: Path,
+    *,
+    threads: int = 2,
+    connections: int = 32,
+    duration_s: float = 5,
+    rate: int = 0,
+) -> dict:
+    """Run wrk against ``url`` with the pre-signed bodies, as fast as it goes or at ``rate``
+    POSTs a second; answers its RESULT line as a dict (requests, duration_us, p50_us, ...)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    path = urlsplit(url).path
+    command = [
+        "wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s",
+        "-s", str(WRK_SCRIPT), url, "--", str(bodies), path, str(threads), str(rate),
+    ]  # fmt: skip
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration_s + 60, check=True
+    ).stdout
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])

@@ -1,0 +1,151 @@
+"""Group commit for the acknowledgement path: the webhook requests that one process is serving
+at the same moment share one INSERT, one commit and one after-commit step.
+
+Meta waits for our 200, and the 200 may only be sent once the body is committed. A commit costs
+a WAL flush and every statement a network round trip, which in a busy process cost more than
+the request itself; so the first waiting request writes everything queued so far in one
+statement, and the requests that arrive meanwhile queue for the next write. Each request still
+returns only after its own body is committed, and sees the error if its write failed. With one
+request at a time (a sync gunicorn worker, the test client) every write holds one body.
+
+The writing request runs ``after_commit`` (queueing a drain) once its batch is committed and the
+others are released, so they may be acknowledged a moment before it runs; if the process dies
+in that moment the bodies are still stored, and the inbox sweeper queues their drain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+
+from core.db import get_engine
+from core.inbox import digest
+from core.settings import get_settings
+
+_INSERT = """
+    INSERT INTO inbox_events (source, digest, headers, body)
+    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[]::jsonb[], %s::bytea[])
+    ON CONFLICT (source, digest) DO NOTHING
+"""
+
+
+_INSERT_ONE = """
+    INSERT INTO inbox_events (source, digest, headers, body) VALUES (%s, %s, %s::jsonb, %s)
+    ON CONFLICT (source, digest) DO NOTHING
+"""
+
+
+class StoreFailed(Exception):
+    """The body was not committed: do not acknowledge it."""
+
+
+@dataclass(eq=False)
+class _Body:
+    source: str
+    body: bytes
+    headers: Mapping[str, str]
+    woken: threading.Event = field(default_factory=threading.Event)
+    done: bool = False  # written (error None) or failed (error set)
+    error: BaseException | None = None
+
+
+class InboxWriter:
+    """Each waiting request is woken exactly once: when its body is written, or to write the
+    next batch itself (leader hand-off), so a busy process does not pay for a thundering herd."""
+
+    def __init__(self, after_commit: Callable[[], None] | None = None) -> None:
+        self._after_commit = after_commit  # run once per write by the writing request
+        self._lock = threading.Lock()
+        self._queued: list[_Body] = []
+        self._writing = False
+        self._connection = None  # a pooled connection this writer keeps between writes
+        self._url: str | None = None
+
+    def store(self, source: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        """Return once ``body`` is committed; raise StoreFailed if it could not be."""
+        mine = _Body(source, body, headers or {})
+        with self._lock:
+            self._queued.append(mine)
+            leads = not self._writing
+            self._writing = True
+        if not leads:
+            mine.woken.wait()
+        if not mine.done:  # we lead: write everything queued, ours included
+            self._write_queued()
+            if mine.error is None and self._after_commit is not None:
+                self._after_commit()
+        if mine.error is not None:
+            raise StoreFailed(type(mine.error).__name__) from mine.error
+
+    def _write_queued(self) -> None:
+        with self._lock:
+            batch, self._queued = self._queued, []
+        error = None
+        try:
+            self._insert(batch)
+        except Exception as failure:
+            error = failure
+        for waiting in batch:
+            waiting.done, waiting.error = True, error
+            waiting.woken.set()
+        with self._lock:
+            if self._queued:  # hand over: the oldest waiter writes the next batch
+                self._queued[0].woken.set()
+            else:
+                self._writing = False
+
+    def _insert(self, batch: list[_Body]) -> None:
+        url = get_settings().database_url
+        if self._connection is not None and self._url != url:  # the app was reconfigured
+            self._connection.invalidate()
+            self._connection = None
+        if self._connection is None:
+            self._connection, self._url = get_engine(url).raw_connection(), url
+            self._connection.driver_connection.autocommit = True  # one statement, one commit
+        if len(batch) == 1:  # the common case outside bursts: no arrays to build
+            b = batch[0]
+            query, params = _INSERT_ONE, (b.source, digest(b.body), json.dumps(dict(b.headers)), b.body)
+        else:
+            query, params = (
+                _INSERT,
+                (
+                    [b.source for b in batch],
+                    [digest(b.body) for b in batch],
+                    [json.dumps(dict(b.headers)) for b in batch],
+                    [b.body for b in batch],
+                ),
+            )
+        try:
+            self._connection.driver_connection.execute(query, params, prepare=True)
+        except psycopg.Error:
+            kept, self._connection = self._connection, None
+            kept.invalidate()  # the next write opens a fresh connection
+            raise
+
+    def forget_connection(self) -> None:
+        """After a fork: the parent's socket is not ours to use."""
+        self._connection = None
+
+
+_writers: dict[str, InboxWriter] = {}
+
+
+def writer(name: str, after_commit: Callable[[], None] | None = None) -> InboxWriter:
+    """The process's writer of that name, made on first use."""
+    found = _writers.get(name)
+    if found is None:
+        found = _writers[name] = InboxWriter(after_commit)
+    return found
+
+
+def _forget_in_child() -> None:
+    for found in _writers.values():
+        found.forget_connection()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

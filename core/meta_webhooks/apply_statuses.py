@@ -1,0 +1,132 @@
+"""The two statements that fold reduced status rows (ratchet.py) into messages.
+
+``apply_by_wamid`` is the path of nearly every status: one statement locks the messages in key
+order (so concurrent drains cannot deadlock on them), reads their funnel flags under the lock,
+applies the ratchet, and sums each campaign's old-to-new changes, all in one round trip.
+
+``apply_by_message_id`` takes the few statuses whose wamid is not recorded yet but whose
+``biz_opaque_callback_data`` names our message: it records the wamid (counting the message as
+sent, as whoever records a wamid does) and applies the ratchet, through targets.py's lock.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.orm import Session
+
+from core.meta_webhooks.ratchet import StatusRow, columns, groups_of, unnest_sql, update_sql
+from core.meta_webhooks.tally import CounterChanges, Funnel
+from core.meta_webhooks.targets import LockedMessages
+from core.statuses import FAILED_STATUSES
+
+_FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)
+
+
+@functools.cache
+def _by_wamid(groups: tuple[str, ...]) -> TextClause:
+    sets, changes = update_sql(groups)
+    return text(
+        f"""
+        WITH u AS (
+            SELECT * FROM {unnest_sql((("idx", "int"), ("shop_id", "bigint"), ("wamid", "text")), groups)}
+        ), old AS (
+            SELECT u.idx, m.shop_id, m.id,
+                   m.status IN ({_FAILED}) AS failed,
+                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
+                   m.read_at IS NOT NULL AS read
+              FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
+             ORDER BY m.shop_id, m.id
+               FOR UPDATE OF m
+        ), moved AS (
+            UPDATE messages AS m SET {sets}
+              FROM old o JOIN u ON u.idx = o.idx
+             WHERE m.shop_id = o.shop_id AND m.id = o.id AND {changes}
+            RETURNING m.shop_id, m.campaign_id,
+                      (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)::int - o.delivered::int
+                          AS delivered,
+                      (m.read_at IS NOT NULL)::int - o.read::int AS read,
+                      (m.status IN ({_FAILED}))::int - o.failed::int AS failed
+        )
+        SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
+               NULL::int AS unmatched
+          FROM moved GROUP BY shop_id, campaign_id
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, u.idx
+          FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
+        """
+    )
+
+
+@functools.cache
+def _by_id(groups: tuple[str, ...]) -> TextClause:
+    sets, changes = update_sql(groups, {"wamid": "COALESCE(m.wamid, u.wamid)"})
+    keys = (("shop_id", "bigint"), ("id", "bigint"), ("wamid", "text"))
+    return text(
+        f"""
+        UPDATE messages AS m SET {sets}
+          FROM {unnest_sql(keys, groups)}
+         WHERE m.shop_id = u.shop_id AND m.id = u.id AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
+        RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
+                  m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
+                  m.read_at IS NOT NULL AS read
+        """
+    )
+
+
+@dataclass
+class Applied:
+    events: int = 0  # status events that found their message
+    unmatched: list[StatusRow] = field(default_factory=list)
+
+
+def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChanges) -> Applied:
+    """Apply rows to the messages carrying their wamid; answers the rows that found none."""
+    result = Applied()
+    if not rows:
+        return result
+    groups = groups_of(rows)
+    params = columns(rows, groups)
+    params["idx"] = list(range(len(rows)))
+    params["shop_id"] = [row.shop_id for row in rows]
+    unmatched = set()
+    for line in session.execute(_by_wamid(groups), params):
+        if line.unmatched is not None:
+            unmatched.add(line.unmatched)
+        else:
+            changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
+    for i, row in enumerate(rows):
+        if i in unmatched:
+            result.unmatched.append(row)
+        else:
+            result.events += len(row.events)
+    return result
+
+
+def apply_by_message_id(
+    session: Session, rows: list[StatusRow], locked: LockedMessages, changes: CounterChanges
+) -> Applied:
+    """Apply rows whose wamid no message carries to the message their biz_opaque_callback_data
+    names, when that message has no wamid yet (locked beforehand by targets.lock_messages)."""
+    result, matched = Applied(), []
+    for row in rows:
+        message, _records_wamid = locked.for_status(row.shop_id, row.wamid, row.message_id)
+        if message is None:
+            result.unmatched.append(row)
+            continue
+        matched.append((message.id, row))
+        result.events += len(row.events)
+    if not matched:
+        return result
+    rows = [row for _, row in matched]
+    groups = groups_of(rows)
+    params = columns(rows, groups)
+    params["shop_id"] = [row.shop_id for row in rows]
+    params["id"] = [message_id for message_id, _ in matched]
+    for moved in session.execute(_by_id(groups), params):
+        before = locked.by_id[(moved.shop_id, moved.id)].before
+        after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
+        changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
+    return result

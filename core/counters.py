@@ -26,9 +26,14 @@ COUNTER_COLUMNS = (
     "failed_count",
     "clicked_count",
 )
+# Dispatch progress, kept by dispatch alone (the drain never moves them): submitted = handed
+# to Meta (a wamid, or a request whose answer we await); failed before send = failed without
+# ever reaching Meta (our pre-send codes, or left unsent when a campaign was halted).
+PROGRESS_COLUMNS = ("submitted_count", "failed_before_send_count")
+_TRACKED = COUNTER_COLUMNS + PROGRESS_COLUMNS
 
 _LOCK = text(f"""
-    SELECT id, {", ".join(COUNTER_COLUMNS)} FROM campaigns
+    SELECT id, {", ".join(_TRACKED)} FROM campaigns
      WHERE shop_id = :shop_id AND id = ANY(:campaign_ids)
      ORDER BY id
        FOR UPDATE
@@ -42,7 +47,10 @@ _TALLY = text("""
            count(m.read_at) AS read_count,
            count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count,
            count(*) FILTER (WHERE EXISTS (
-               SELECT 1 FROM clicks k WHERE k.shop_id = m.shop_id AND k.message_id = m.id)) AS clicked_count
+               SELECT 1 FROM clicks k WHERE k.shop_id = m.shop_id AND k.message_id = m.id)) AS clicked_count,
+           count(*) FILTER (WHERE m.submitted_at IS NOT NULL OR m.wamid IS NOT NULL) AS submitted_count,
+           count(*) FILTER (WHERE m.status = 'failed' AND m.submitted_at IS NULL AND m.wamid IS NULL)
+               AS failed_before_send_count
       FROM campaigns c
       LEFT JOIN messages m ON m.shop_id = c.shop_id AND m.campaign_id = c.id
      WHERE c.shop_id = :shop_id AND c.id = ANY(:campaign_ids)
@@ -59,8 +67,8 @@ def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list
     before = {row.id: row._mapping for row in session.execute(_LOCK, params)}
     drifts = []
     for row in session.execute(_TALLY, params):
-        new = {col: getattr(row, col) for col in COUNTER_COLUMNS}
-        old = {col: before[row.id][col] for col in COUNTER_COLUMNS}
+        new = {col: getattr(row, col) for col in _TRACKED}
+        old = {col: before[row.id][col] for col in _TRACKED}
         if new != old:
             session.execute(
                 update(Campaign).where(Campaign.shop_id == shop_id, Campaign.id == row.id).values(**new)

@@ -22,6 +22,7 @@ from core.embedded import ensure_services
 from core.models import Base
 from core.redis import get_redis
 from tests.factories import Factories
+from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 
 
 def _libpq_url(sqlalchemy_url: str, database: str) -> str:

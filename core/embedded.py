@@ -13,11 +13,13 @@ when a process exits without closing its client.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import MutableMapping
@@ -92,7 +94,7 @@ def start_redis(instance_path: Path) -> EmbeddedRedis:
 
     directory = instance_path / "redis"
     directory.mkdir(parents=True, exist_ok=True)
-    socket_path, owner_file = directory / "redis.sock", directory / "owner.json"
+    socket_path, owner_file = _redis_socket_path(directory), directory / "owner.json"
     joined = _join_live_server(socket_path, owner_file)
     if joined:
         return joined
@@ -126,6 +128,22 @@ def start_redis(instance_path: Path) -> EmbeddedRedis:
         time.sleep(0.02)
     owner_file.write_text(json.dumps({"owner": os.getpid(), "server": process.pid}))
     return EmbeddedRedis(socket_path, process.pid, process=process)
+
+
+# A Unix socket path must fit in sun_path (108 bytes on Linux, with the terminating NUL).
+MAX_SOCKET_PATH = 100
+
+
+def _redis_socket_path(directory: Path) -> Path:
+    """The socket beside the data, or, when that path is too long for a Unix socket (a deep
+    checkout), in a short folder of the temp dir named after the data folder."""
+    beside = directory / "redis.sock"
+    if len(str(beside)) <= MAX_SOCKET_PATH:
+        return beside
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"wa-redis-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
 
 
 def _join_live_server(socket_path: Path, owner_file: Path) -> EmbeddedRedis | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,6 +19,14 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_TIMEOUT_S = 90
+
+
+@pytest.fixture
+def short_tmp_path():
+    """A temporary folder with a short path: PostgreSQL's socket path must fit in 107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="wa-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -41,13 +52,13 @@ def _pids(line: str) -> list[int]:
 
 
 @pytest.mark.smoke
-def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(tmp_path):
+def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(short_tmp_path):
     """From nothing (no DATABASE_URL, no REDIS_URL, an empty instance folder) the stack starts
     the embedded servers, migrates, seeds, serves the demo shop's page; SIGINT then stops every
     process it started, verified by process id."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
-    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(INSTANCE_PATH=str(short_tmp_path / "instance"), PORT=str(port), PYTHONUNBUFFERED="1")
     stack = subprocess.Popen(
         [sys.executable, "-m", "core.devstack"],
         cwd=ROOT,
@@ -85,3 +96,43 @@ def _wait_for_page(url: str) -> requests.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _processes_using(path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(path) in part for part in process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.smoke
+def test_a_test_session_on_embedded_servers_leaves_no_server_behind(short_tmp_path):
+    """A pytest session with no DATABASE_URL / REDIS_URL starts the embedded servers and, when
+    it ends, no PostgreSQL or Redis process of its data folder is left running."""
+    instance = short_tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS")}
+    env.update(INSTANCE_PATH=str(instance))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_seed.py::test_a_file_that_is_not_json_is_refused_clearly",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (instance / "pg" / "PG_VERSION").exists() and (instance / "redis").exists()
+    leftovers = [p for p in _processes_using(instance) if p.status() != psutil.STATUS_ZOMBIE]
+    assert leftovers == []

@@ -1,8 +1,9 @@
 """``make run``: the whole app on embedded defaults, for a newcomer or a demo.
 
 Starts (or joins) the embedded PostgreSQL and Redis servers unless DATABASE_URL / REDIS_URL
-name real ones, migrates, loads the demo document, then runs the web server (gunicorn) and one
-RQ worker as child processes. Ctrl-C (or SIGTERM) stops every child by process id, then the
+name real ones, migrates, loads the demo document, then runs the Meta stand-in (unless
+META_GRAPH_URL names a real Graph API), the web server (gunicorn) and one RQ worker as child
+processes. Ctrl-C (or SIGTERM) stops every child by process id, then the
 servers this process started. If a child dies on its own, everything stops with an error.
 """
 
@@ -22,9 +23,15 @@ DEMO_SHOP = "demo.myshopify.com"
 STOP_TIMEOUT_S = 10
 
 
-def child_commands(port: int) -> dict[str, list[str]]:
+def child_commands(port: int, meta_port: int | None = None) -> dict[str, list[str]]:
+    """The processes to run. With ``meta_port``, the Meta stand-in first (so the app can reach
+    it from its first request), posting its status webhooks to the web server."""
     python = sys.executable
-    return {
+    commands = {}
+    if meta_port is not None:
+        webhook_url = f"http://127.0.0.1:{port}/webhooks/meta"
+        commands["meta"] = [python, "-m", "sim.meta", "--port", str(meta_port), "--webhook-url", webhook_url]
+    return commands | {
         "web": [
             str(Path(python).with_name("gunicorn")),
             "--bind",
@@ -92,17 +99,32 @@ def _raise_stop(*_args) -> None:
     raise _Stop
 
 
+def use_meta_stand_in(port: int) -> int | None:
+    """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
+    (the children inherit the variable). Answers the stand-in's port, or None."""
+    if os.environ.get("META_GRAPH_URL"):
+        return None
+    meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))
+    os.environ["META_GRAPH_URL"] = f"http://127.0.0.1:{meta_port}"
+    return meta_port
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
+    meta_port = use_meta_stand_in(port)
     started = prepare()
     if started:
         print("embedded servers (pid): " + ", ".join(f"{k} {v}" for k, v in started.items()), flush=True)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    children = spawn(child_commands(port))
+    children = spawn(child_commands(port, meta_port))
     print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
     print(
-        f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n  Ctrl-C stops everything.\n",
+        f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n"
+        f"  Launch a demo campaign (Meta stand-in at {os.environ['META_GRAPH_URL']}):\n"
+        f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
+        f"'Spring teaser' --shop {DEMO_SHOP}\n"
+        "  Ctrl-C stops everything.\n",
         flush=True,
     )
     status = 0

@@ -5,7 +5,7 @@ Meta's guidance (reference/whatsapp.md 3.4) sorts its codes in three kinds:
 - transient: throughput and rate limits, temporary outages. The message is retried with
   exponential backoff, a bounded number of times. 131056 (too many messages to one recipient)
   backs off that recipient only, by Meta's 4^X seconds; the number-wide limits (130429, 4,
-  80007) also slow the whole phone number down, since every send from it would meet them.
+  80007) also pause the whole phone number briefly, since every send from it would meet them.
 - account or template: the payment method, a restricted or locked account, an expired token, a
   paused or disabled template. Every further message would fail the same way and each failure
   hurts the number's quality rating, so the campaign halts and the merchant is alerted.
@@ -29,14 +29,16 @@ class Verdict(StrEnum):
 class Retry:
     max_attempts: int
     base_s: float
-    number_wide: bool = False
+    number_pause_s: float = 0.0  # a limit of the whole number (or app, or account): every send waits
     recipient_backoff: bool = False  # Meta's 4^X seconds for the pair rate limit
 
 
 RETRYABLE: dict[str, Retry] = {
-    "130429": Retry(8, 1.0, number_wide=True),
-    "4": Retry(6, 5.0, number_wide=True),
-    "80007": Retry(6, 5.0, number_wide=True),
+    # The token bucket already keeps the pace; a 130429 means a few sends arrived early
+    # (network jitter), so a short breather for the number is enough.
+    "130429": Retry(8, 1.0, number_pause_s=0.25),
+    "4": Retry(6, 5.0, number_pause_s=5.0),
+    "80007": Retry(6, 5.0, number_pause_s=5.0),
     "131056": Retry(5, 4.0, recipient_backoff=True),
     "1": Retry(3, 2.0),
     "2": Retry(5, 2.0),
@@ -69,7 +71,7 @@ MAX_BACKOFF_S = 15 * 60.0
 class Decision:
     verdict: Verdict
     delay_s: float = 0.0
-    number_wide: bool = False
+    number_pause_s: float = 0.0
 
 
 def decide(code: str, attempts: int) -> Decision:
@@ -79,7 +81,7 @@ def decide(code: str, attempts: int) -> Decision:
     rule = RETRYABLE.get(code)
     if rule is None or attempts >= rule.max_attempts:
         return Decision(Verdict.FAIL)
-    return Decision(Verdict.RETRY, backoff_s(rule, attempts), rule.number_wide)
+    return Decision(Verdict.RETRY, backoff_s(rule, attempts), rule.number_pause_s)
 
 
 def backoff_s(rule: Retry, attempts: int) -> float:

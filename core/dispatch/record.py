@@ -141,8 +141,7 @@ def _sort(outcomes: list[Outcome]):
                 retry_at = now + timedelta(seconds=decision.delay_s)
                 requeues.append((outcome.message_id, retry_at))
                 summary.retry_at.append(retry_at)
-                if decision.number_wide:
-                    summary.pause_number_s = max(summary.pause_number_s, decision.delay_s)
+                summary.pause_number_s = max(summary.pause_number_s, decision.number_pause_s)
                 continue
             failures.append((outcome.message_id, code, result))
             if decision.verdict == Verdict.HALT and summary.halt is None:

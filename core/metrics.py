@@ -70,44 +70,52 @@ def signals(m: Metrics, failures_by_category: dict[str, int], *, settled: bool) 
     return found
 
 
+@dataclass(frozen=True)
+class SignalRule:
+    """One row of the campaign page's signals table: when a signal fires and what it means."""
+
+    code: str
+    metric: str
+    condition: str  # the test, in words, as the page shows it
+    threshold: float | int
+    meaning: str
+
+
+_RATE_RULES = (
+    SignalRule(
+        "LOW_DELIVERY_RATE",
+        "delivery_rate",
+        f"delivery rate below the threshold, with at least {MIN_SAMPLE} messages sent",
+        LOW_DELIVERY_RATE,
+        "Many messages were sent but not delivered: the audience likely holds inactive or "
+        "invalid WhatsApp numbers. Clean the list before the next campaign.",
+    ),
+    SignalRule(
+        "LOW_READ_RATE",
+        "read_rate",
+        f"read rate below the threshold, with at least {MIN_SAMPLE} messages delivered",
+        LOW_READ_RATE,
+        "Messages arrived but few were opened: try a clearer first line or another send "
+        "time. (Read counts are a lower bound: some customers hide read receipts.)",
+    ),
+    SignalRule(
+        "LOW_CLICK_THROUGH_RATE",
+        "click_through_rate",
+        f"click-through below the threshold, with at least {MIN_SAMPLE} messages read",
+        LOW_CLICK_THROUGH_RATE,
+        "Customers read the message but few acted on it: strengthen the call to action or the offer.",
+    ),
+)
+# The sample each rate needs before its signal may fire: the rate's denominator.
+_SAMPLE_OF = {"delivery_rate": "sent", "read_rate": "delivered", "click_through_rate": "read"}
+
+
 def _rate_signals(m: Metrics, r: dict[str, float | None]) -> list[Signal]:
     found = []
-    if m.sent >= MIN_SAMPLE and r["delivery_rate"] is not None and r["delivery_rate"] < LOW_DELIVERY_RATE:
-        found.append(
-            Signal(
-                "LOW_DELIVERY_RATE",
-                "Many messages were sent but not delivered: the audience likely holds inactive or "
-                "invalid WhatsApp numbers. Clean the list before the next campaign.",
-                "delivery_rate",
-                r["delivery_rate"],
-                LOW_DELIVERY_RATE,
-            )
-        )
-    if m.delivered >= MIN_SAMPLE and r["read_rate"] is not None and r["read_rate"] < LOW_READ_RATE:
-        found.append(
-            Signal(
-                "LOW_READ_RATE",
-                "Messages arrived but few were opened: try a clearer first line or another send "
-                "time. (Read counts are a lower bound: some customers hide read receipts.)",
-                "read_rate",
-                r["read_rate"],
-                LOW_READ_RATE,
-            )
-        )
-    if (
-        m.read >= MIN_SAMPLE
-        and r["click_through_rate"] is not None
-        and r["click_through_rate"] < LOW_CLICK_THROUGH_RATE
-    ):
-        found.append(
-            Signal(
-                "LOW_CLICK_THROUGH_RATE",
-                "Customers read the message but few acted on it: strengthen the call to action or the offer.",
-                "click_through_rate",
-                r["click_through_rate"],
-                LOW_CLICK_THROUGH_RATE,
-            )
-        )
+    for rule in _RATE_RULES:
+        value = r[rule.metric]
+        if getattr(m, _SAMPLE_OF[rule.metric]) >= MIN_SAMPLE and value is not None and value < rule.threshold:
+            found.append(Signal(rule.code, rule.meaning, rule.metric, value, rule.threshold))
     return found
 
 
@@ -144,3 +152,18 @@ def _failure_signals(failures_by_category: dict[str, int]) -> list[Signal]:
         if count:
             found.append(Signal(code, message, f"failed_{category}", count, 0))
     return found
+
+
+def signal_rules() -> list[SignalRule]:
+    """Every signal the campaign page can raise, for its table of thresholds and meanings."""
+    failure_rules = [
+        SignalRule(
+            code,
+            f"failed_{category}",
+            f"any message failed for a {category.replace('_', ' ')} reason",
+            0,
+            meaning,
+        )
+        for category, (code, meaning) in _FAILURE_SIGNALS.items()
+    ]
+    return [*_RATE_RULES, *failure_rules]

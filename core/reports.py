@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.campaigns import SETTLED_STATUSES
-from core.errors import describe
+from core.errors import OurCode, describe
 from core.metrics import Metrics, rates, signals
-from core.models import Campaign, Message
+from core.models import Campaign, Customer, Message
 from core.statuses import FAILED_STATUSES
 
 
@@ -34,7 +34,7 @@ def failures_by_code(session: Session, shop_id: int, campaign_ids: Iterable[int]
         return {}
     code = func.coalesce(Message.error_code, "MESSAGE_EXPIRED")
     rows = session.execute(
-        select(Message.campaign_id, code, func.count())
+        select(Message.campaign_id, code, func.count(), func.count(Message.wamid))
         .where(
             Message.shop_id == shop_id,
             Message.campaign_id.in_(ids),
@@ -44,13 +44,15 @@ def failures_by_code(session: Session, shop_id: int, campaign_ids: Iterable[int]
         .order_by(func.count().desc(), code)
     )
     breakdown: dict[int, list[dict]] = defaultdict(list)
-    for campaign_id, error_code, count in rows:
+    for campaign_id, error_code, count, accepted in rows:
         info = describe(error_code)
         breakdown[campaign_id].append(
             {
                 "code": info.code,
                 "category": str(info.category),
                 "count": count,
+                # Failed before Meta accepted the message (no wamid): it never left the shop.
+                "at_submission": count - accepted,
                 "title": info.title,
                 "remedy": info.remedy,
             }
@@ -69,4 +71,46 @@ def campaign_report(campaign: Campaign, errors: list[dict]) -> dict:
         "rates": rates(metrics),
         "errors": errors,
         "signals": [signal.as_dict() for signal in found],
+        "audience_gap": audience_gap(campaign, errors),
     }
+
+
+def audience_gap(campaign: Campaign, errors: list[dict]) -> dict[str, int]:
+    """Why fewer messages were sent than the audience estimate promised, as exact counts.
+
+    The estimate is taken when the campaign is built; the audience is read again at send time,
+    so customers who changed consent or left in between get no message row at all
+    (``not_created``; negative when the audience grew). Of the rows that exist, some failed
+    before or at submission to Meta (ours: consent changed, no valid phone, no credit; Meta's:
+    the send call was refused), and while dispatch runs some are still waiting their turn.
+    """
+    at_submission = sum(e.get("at_submission", 0) for e in errors)
+    consent = sum(e.get("at_submission", 0) for e in errors if e["code"] == OurCode.CUSTOMER_IS_NOT_OPTED_IN)
+    return {
+        "estimated": campaign.estimated_audience,
+        "gap": campaign.estimated_audience - campaign.sent_count,
+        "not_created": campaign.estimated_audience - campaign.messages_count,
+        "consent_changed": consent,
+        "failed_at_submission": at_submission - consent,
+        "waiting": max(campaign.messages_count - campaign.sent_count - at_submission, 0),
+    }
+
+
+def missing_calling_code(session: Session, shop_id: int, campaign_id: int) -> dict[str, int]:
+    """Customers of the campaign whose message failed for a phone without its country code,
+    and how many of them have a valid number in Shopify by now."""
+    row = session.execute(
+        select(
+            func.count(Message.customer_id.distinct()),
+            func.count(Message.customer_id.distinct()).filter(Customer.phone_e164.is_not(None)),
+        )
+        .select_from(Message)
+        .outerjoin(Customer, (Customer.shop_id == Message.shop_id) & (Customer.id == Message.customer_id))
+        .where(
+            Message.shop_id == shop_id,
+            Message.campaign_id == campaign_id,
+            Message.error_code == OurCode.CUSTOMER_IS_MISSING_CALLING_CODE,
+            Message.status == "failed",
+        )
+    ).one()
+    return {"customers": row[0], "fixed": row[1]}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import jwt
 
 from core.settings import get_settings
+from web.dev import session_token_claims
 
 
 def session_token(
@@ -21,18 +19,7 @@ def session_token(
     **overrides,
 ) -> str:
     settings = get_settings()
-    now = int(time.time())
-    claims = {
-        "iss": f"https://{shop}/admin",
-        "dest": f"https://{shop}",
-        "aud": settings.shopify_api_key,
-        "sub": "42",
-        "exp": now + exp_in,
-        "nbf": now + nbf_in,
-        "iat": now - 1,
-        "jti": str(uuid.uuid4()),
-        "sid": "session-1",
-    }
+    claims = session_token_claims(settings, shop, exp_in=exp_in, nbf_in=nbf_in, user_id="42")
     claims.update(overrides)
     for name in drop:
         claims.pop(name)

@@ -51,9 +51,10 @@ def _start_embedded_services(env: dict[str, str]) -> None:
 
 
 def _register(app: Flask) -> None:
-    from web import api, cli, database, dev, headers, home
+    from web import api, cli, database, dev, headers, home, pages
 
     app.register_blueprint(home.blueprint)
+    app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(dev.blueprint, url_prefix="/dev")
     headers.init_app(app)

@@ -25,19 +25,26 @@ blueprint = Blueprint("dev", __name__)
 TOKEN_LIFETIME_S = 60  # as App Bridge's
 
 
-def mint_session_token(settings: Settings, shop: str, *, lifetime_s: int = TOKEN_LIFETIME_S) -> str:
+def session_token_claims(
+    settings: Settings, shop: str, *, exp_in: int = TOKEN_LIFETIME_S, nbf_in: int = 0, user_id: str = "1"
+) -> dict:
+    """The claims App Bridge puts in a session token for ``shop``."""
     now = int(time.time())
-    claims = {
+    return {
         "iss": f"https://{shop}/admin",
         "dest": f"https://{shop}",
         "aud": settings.shopify_api_key,
-        "sub": "1",
-        "exp": now + lifetime_s,
-        "nbf": now,
+        "sub": user_id,
+        "exp": now + exp_in,
+        "nbf": now + nbf_in,
         "iat": now,
         "jti": str(uuid.uuid4()),
-        "sid": "dev-session",
+        "sid": f"session-{user_id}",
     }
+
+
+def mint_session_token(settings: Settings, shop: str, *, lifetime_s: int = TOKEN_LIFETIME_S) -> str:
+    claims = session_token_claims(settings, shop, exp_in=lifetime_s)
     return jwt.encode(claims, settings.shopify_api_secret, algorithm="HS256")
 
 

@@ -57,6 +57,15 @@ class Message(Base):
             "submitted_at",
             postgresql_where="status = 'queued' AND submitted_at IS NOT NULL AND wamid IS NULL",
         ),
+        # The failure breakdown by code, index-only (migration 0004_pages).
+        Index(
+            "ix_messages_failures",
+            "shop_id",
+            "campaign_id",
+            "error_code",
+            postgresql_include=["wamid"],
+            postgresql_where="status IN ('failed', 'expired')",
+        ),
     )
 
     shop_id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,173 @@
+"""GET /api/campaigns/<id>/messages and messages.csv: shape, filters, keyset pages, fixes, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.scenarios import mixed_campaign
+from tests.tokens import bearer
+from web.exports import safe_cell, stream_csv
+
+CALLING = "CUSTOMER_IS_MISSING_CALLING_CODE"
+
+
+@pytest.fixture
+def scenario(make):
+    return mixed_campaign(make, make.shop("demo.myshopify.com", timezone="Europe/Madrid"))
+
+
+def _messages(client, campaign_id, **query):
+    response = client.get(f"/api/campaigns/{campaign_id}/messages", query_string=query, headers=bearer())
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _csv(client, campaign_id, **query):
+    response = client.get(f"/api/campaigns/{campaign_id}/messages.csv", query_string=query, headers=bearer())
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+@pytest.mark.smoke
+def test_a_message_has_the_contract_shape(client, scenario):
+    """Each message carries id, wamid, status, the customer as held now, error, stage times and fix."""
+    body = _messages(client, scenario.campaign.id, status="read", limit=1)
+    message = body["messages"][0]
+    reader = scenario.customers["reader0"]
+    assert message["id"] == scenario.messages["reader0"].id and message["wamid"] == "wamid.r0"
+    assert message["status"] == "read" and message["error"] is None and message["fix"] is None
+    assert message["customer"] == {
+        "shopify_id": reader.shopify_customer_id,
+        "name": f"Ana {reader.last_name}",
+        "phone": "+34612345678",
+    }
+    assert message["sent_at"].startswith("2026-11-01T12:00:00") and message["read_at"]
+    assert message["delivered_at"] and message["failed_at"] is None
+    assert body["next_cursor"] is not None  # three read messages, one per page
+
+
+def test_missing_calling_code_rows_carry_the_fix(client, scenario):
+    """The fix links to the customer in the admin and suggests E.164 only when the country gives one."""
+    body = _messages(client, scenario.campaign.id, error_code=CALLING)
+    fixes = {m["customer"]["name"]: m["fix"] for m in body["messages"]}
+    lopez, noor = scenario.customers["lopez"], scenario.customers["nocountry"]
+    assert fixes == {
+        "Lucía Lopez": {
+            "admin_url": f"shopify://admin/customers/{lopez.shopify_customer_id}",
+            "suggested_phone": "+34612345679",
+            "fixed": False,
+        },
+        "Noor Nocountry": {
+            "admin_url": f"shopify://admin/customers/{noor.shopify_customer_id}",
+            "suggested_phone": None,
+            "fixed": False,
+        },
+    }
+    error = body["messages"][0]["error"]
+    assert error["code"] == CALLING and error["category"] == "data_quality" and error["title"]
+
+
+def test_status_accepts_several_values_and_expired_reads_as_message_expired(client, scenario):
+    """status=failed,expired lists every failure; an expired message explains itself."""
+    body = _messages(client, scenario.campaign.id, status="failed,expired")
+    assert len(body["messages"]) == 6
+    expired = [m for m in body["messages"] if m["status"] == "expired"]
+    assert expired[0]["error"]["code"] == "MESSAGE_EXPIRED" and expired[0]["error"]["category"] == "delivery"
+    assert {m["status"] for m in _messages(client, scenario.campaign.id, status="failed")["messages"]} == {
+        "failed"
+    }
+
+
+def test_category_and_code_filters(client, scenario):
+    """category narrows to one category; error_code to one code (MESSAGE_EXPIRED included)."""
+    data_quality = _messages(client, scenario.campaign.id, category="data_quality")["messages"]
+    assert sorted(m["error"]["code"] for m in data_quality) == sorted(
+        ["131026", "131026", CALLING, CALLING, "CUSTOMER_HAS_NO_PHONE"]
+    )
+    delivery = _messages(client, scenario.campaign.id, category="delivery")["messages"]
+    assert [m["status"] for m in delivery] == ["expired"]
+    assert len(_messages(client, scenario.campaign.id, error_code="MESSAGE_EXPIRED")["messages"]) == 1
+
+
+def test_search_by_name_or_phone(client, scenario):
+    """q finds a customer by part of the name, or by digits however the phone was typed."""
+    by_name = _messages(client, scenario.campaign.id, q="lucía lo")["messages"]
+    assert [m["customer"]["name"] for m in by_name] == ["Lucía Lopez"]
+    by_phone = _messages(client, scenario.campaign.id, q="612 345 679")["messages"]
+    assert [m["customer"]["name"] for m in by_phone] == ["Lucía Lopez"]
+    assert _messages(client, scenario.campaign.id, q="100%_")["messages"] == []  # no wildcard injection
+
+
+def test_keyset_pages_walk_every_filtered_row_once(client, scenario):
+    """Following next_cursor yields each matching message exactly once, in id order."""
+    seen, cursor = [], None
+    while True:
+        query = {"status": "failed,expired", "limit": 4} | ({"cursor": cursor} if cursor else {})
+        body = _messages(client, scenario.campaign.id, **query)
+        seen += [m["id"] for m in body["messages"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    failed = [k for k in scenario.messages if scenario.messages[k].status in ("failed", "expired")]
+    assert seen == sorted(scenario.messages[k].id for k in failed)
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("status=lost", "status must be one or more of"),
+        ("category=weather", "category must be one of"),
+        ("cursor=WyJ4Il0", "cursor is not one this API gave out"),
+        ("limit=0", "limit must be between"),
+    ],
+)
+def test_bad_filters_are_400_with_a_message(client, scenario, query, message):
+    """A filter that names nothing real is refused with a clear message, never a 500."""
+    response = client.get(f"/api/campaigns/{scenario.campaign.id}/messages?{query}", headers=bearer())
+    assert response.status_code == 400 and message in response.get_json()["message"]
+
+
+def test_another_shops_campaign_is_404(client, make, scenario):
+    """A campaign of another shop does not exist for this shop's token, nor its CSV."""
+    other = make.shop("other.myshopify.com")
+    headers = bearer("other.myshopify.com")
+    assert other.id != scenario.shop.id
+    for path in ("messages", "messages.csv", "timings"):
+        response = client.get(f"/api/campaigns/{scenario.campaign.id}/{path}", headers=headers)
+        assert response.status_code == 404
+
+
+def test_csv_holds_exactly_the_filtered_rows(client, scenario):
+    """The CSV has a header and the same rows, in the same order, as the filtered list."""
+    listed = _messages(client, scenario.campaign.id, category="data_quality", limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id, category="data_quality")
+    assert [int(r["message_id"]) for r in rows] == [m["id"] for m in listed]
+    lopez = next(r for r in rows if r["customer_name"] == "Lucía Lopez")
+    assert lopez["error_code"] == CALLING and lopez["suggested_phone"] == "+34612345679"
+    assert lopez["customer_admin_url"].startswith("shopify://admin/customers/")
+    assert lopez["failed_at"] == "2026-11-01T13:00:00+01:00"  # the shop's time zone, with its offset
+
+
+def test_csv_streams_in_batches_without_losing_or_repeating_rows(scenario):
+    """Batches smaller than the result still give every row once, header first."""
+    from core.message_list import MessageFilter
+    from web.formatting import shop_zone
+
+    chunks = list(
+        stream_csv(scenario.shop.id, scenario.campaign.id, MessageFilter(), shop_zone("UTC"), batch=5)
+    )
+    assert len(chunks) == 1 + 3  # header, then 12 rows in batches of 5, 5 and 2
+    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert sorted(int(r["message_id"]) for r in rows) == sorted(m.id for m in scenario.messages.values())
+
+
+def test_csv_cells_cannot_become_formulas_but_phones_stay_intact():
+    """A name like =HYPERLINK(...) is quoted for spreadsheets; +34 612 345 678 is left alone."""
+    assert safe_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0"
+    assert safe_cell("+34 612 345 678") == "+34 612 345 678"
+    assert safe_cell("Ana") == "Ana" and safe_cell(42) == 42

@@ -1,0 +1,184 @@
+"""The pages in a real headless chromium, served by a real server, with Shopify's CDN unreachable."""
+
+from __future__ import annotations
+
+import csv
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.models import Campaign, Message
+from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.scenarios import T0, mixed_campaign
+from tests.tokens import session_token
+
+pytestmark = pytest.mark.browser
+
+SHOP = "demo.myshopify.com"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def base_url(service_urls):
+    from web import create_app
+
+    # Poll fast so the live test does not wait out the production interval of 5 s.
+    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    offline_cdn(tab)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def scenario(make):
+    return mixed_campaign(make, make.shop(SHOP, timezone="Europe/Madrid"), status="PENDING")
+
+
+def _open(page, base_url, path, **extra):
+    token = session_token(SHOP, exp=int(time.time()) + 600)
+    separator = "&" if "?" in path else "?"
+    page.goto(base_url + path + separator + admin_query(SHOP, token, **extra))
+
+
+def _counts(make, campaign_id) -> dict[str, int]:
+    with Session(make.engine) as session:
+        c = session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+        return {
+            "sent": c.sent_count,
+            "delivered": c.delivered_count,
+            "read": c.read_count,
+            "failed": c.failed_count,
+            "clicked": c.clicked_count,
+            "estimated": c.estimated_audience,
+        }
+
+
+def test_campaign_page_numbers_match_the_database(page, base_url, make, scenario):
+    """Opened with the admin's id_token and no CDN, the page shows the database's exact counts."""
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
+    counts = _counts(make, scenario.campaign.id)
+    table = page.locator("table.compact").first
+    for key, value in counts.items():
+        assert table.locator(f'[data-metric="{key}"]').inner_text() == str(value), key
+    assert page.locator("h1").inner_text() == "Autumn sale"
+    page.locator('[data-timing="deliver"] [data-median]').wait_for()
+    assert page.locator('[data-timing="deliver"] [data-median]').inner_text() == "22s"
+    screenshot(page, "campaign_page")
+
+
+def test_the_app_home_opens_a_campaign_with_a_fresh_token(page, base_url, scenario):
+    """Clicking a campaign in the list lands on its page: the link gets a session token on the way."""
+    _open(page, base_url, "/")
+    page.get_by_role("link", name="Autumn sale").click()
+    page.wait_for_url(f"**/campaigns/{scenario.campaign.id}?**")
+    assert "id_token=" in page.url and page.locator("h1").inner_text() == "Autumn sale"
+    screenshot(page, "campaigns_list_to_campaign")
+
+
+def test_a_fix_link_opens_the_customer_in_the_shopify_admin(page, base_url, scenario):
+    """The calling-code row's link leaves the app for the customer's page in the admin (top frame)."""
+    customer = scenario.customers["lopez"]
+    admin_pages = []
+
+    def admin(route):
+        admin_pages.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<title>Customer</title><h1>Customer</h1>")
+
+    page.route("https://admin.shopify.com/**", admin)
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
+    page.get_by_role("link", name="Review and fix these customers").click()
+    page.wait_for_url("**/messages?**")
+    row = page.locator(f'tr[data-message-id="{scenario.messages["lopez"].id}"]')
+    assert row.locator("[data-suggested]").inner_text() == "+34612345679"
+    link = row.get_by_role("link", name="Open customer in Shopify")
+    assert link.get_attribute("href") == f"shopify://admin/customers/{customer.shopify_customer_id}"
+    assert link.get_attribute("target") == "_top"
+    screenshot(page, "calling_code_fixes")
+    link.click()
+    page.wait_for_url(f"https://admin.shopify.com/store/demo/customers/{customer.shopify_customer_id}")
+    assert admin_pages == [f"https://admin.shopify.com/store/demo/customers/{customer.shopify_customer_id}"]
+
+
+def test_filter_failures_then_download_exactly_those_rows(page, base_url, scenario, tmp_path):
+    """Filtering by category and searching narrow the table; the CSV holds exactly those rows."""
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}/messages")
+    assert page.locator("tr[data-message-id]").count() == 6
+    page.get_by_label("Category").select_option("data_quality")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**category=data_quality**")
+    assert page.locator("tr[data-message-id]").count() == 5
+    page.get_by_label("Search by name or phone").fill("612 34 56")
+    page.get_by_label("Search by name or phone").press("Enter")
+    page.wait_for_url("**q=612**")
+    shown = sorted(int(r.get_attribute("data-message-id")) for r in page.locator("tr[data-message-id]").all())
+    assert shown == sorted([scenario.messages["lopez"].id, scenario.messages["nocountry"].id])
+    screenshot(page, "failed_messages_filtered")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download these rows as CSV").click()
+    path = tmp_path / "export.csv"
+    download.value.save_as(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(int(r["message_id"]) for r in rows) == shown
+    assert {r["error_category"] for r in rows} == {"data_quality"}
+
+
+def test_a_live_counter_changes_without_a_reload_and_stops_when_settled(page, base_url, make, scenario):
+    """While PENDING, a delivery written to the database shows up on its own; settling ends the polling."""
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
+    delivered = page.locator('table.compact [data-metric="delivered"]')
+    assert delivered.inner_text() == "5"
+    page.evaluate("window.__sameDocument = true")
+    with Session(make.engine) as session, session.begin():
+        session.execute(
+            update(Message)
+            .where(Message.id == scenario.messages["inflight"].id)
+            .values(status="delivered", delivered_at=T0 + timedelta(minutes=3))
+        )
+    make.recount(scenario.campaign)
+    page.wait_for_function(
+        "document.querySelector('table.compact [data-metric=\"delivered\"]').textContent.trim() === '6'"
+    )
+    assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
+    screenshot(page, "live_counter_changed")
+    with Session(make.engine) as session, session.begin():
+        session.execute(
+            update(Campaign).where(Campaign.id == scenario.campaign.id).values(status="PARTIALLY_SENT")
+        )
+    page.wait_for_function(
+        "document.querySelector('[data-live-status]').textContent.includes('Final numbers')"
+    )
+    assert page.locator('[data-status="PARTIALLY_SENT"]').first.inner_text() == "Partially sent"
+
+
+def test_pages_stay_usable_by_keyboard_without_the_cdn(page, base_url, scenario):
+    """Without Shopify's scripts the page still has its landmarks, labelled controls and a skip link."""
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}/messages")
+    assert page.get_by_role("navigation", name="App").is_visible()
+    assert page.get_by_role("main").is_visible()
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('select, input:not([type=hidden])')]"
+        ".filter(el => !el.labels || el.labels.length === 0).length"
+    )
+    assert unlabelled == 0
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    screenshot(page, "failed_messages_no_cdn")

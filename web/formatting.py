@@ -1,0 +1,81 @@
+"""Numbers, rates, times and durations as the shop reads them: its locale, its time zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal, format_percent
+
+DASH = "—"  # a rate whose denominator is zero is not 0 %: it does not exist yet
+
+
+def _locale(tag: str | None) -> Locale:
+    try:
+        return Locale.parse((tag or "en").replace("_", "-"), sep="-")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def shop_zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _one_decimal(pattern: str) -> str:
+    """The locale's own percent pattern ("#,##0%", "#,##0 %", "%#,##0") with one decimal."""
+    last_zero = pattern.rfind("0")
+    return pattern[: last_zero + 1] + ".0" + pattern[last_zero + 1 :]
+
+
+class ShopFormat:
+    """Formatting bound to one shop; templates reach it as ``fmt``."""
+
+    def __init__(self, locale: str | None, timezone: str | None):
+        self.locale = _locale(locale)
+        self.zone = shop_zone(timezone)
+        self.tag = str(self.locale).replace("_", "-")
+        self._percent = _one_decimal(self.locale.percent_formats[None].pattern)
+        # "Nov 1, 2026, 1:00 PM": the locale's medium date with its short time (no seconds).
+        self._datetime = (
+            str(self.locale.datetime_formats["medium"])
+            .replace("{1}", self.locale.date_formats["medium"].pattern)
+            .replace("{0}", self.locale.time_formats["short"].pattern)
+        )
+
+    def number(self, value: int | float | None) -> str:
+        return DASH if value is None else format_decimal(value, locale=self.locale)
+
+    def percent(self, value: float | None) -> str:
+        return DASH if value is None else format_percent(value, self._percent, locale=self.locale)
+
+    def points(self, value: float | None) -> str:
+        """A difference of two rates, in percentage points, signed: "+3.2 pts"."""
+        if value is None:
+            return DASH
+        points = round(value * 100, 1)
+        sign = "+" if points > 0 else ("−" if points < 0 else "±")
+        return f"{sign}{format_decimal(abs(points), '0.0', locale=self.locale)} pts"
+
+    def local(self, value: datetime) -> datetime:
+        return value.astimezone(self.zone)
+
+    def datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return DASH
+        return format_datetime(value, self._datetime, tzinfo=self.zone, locale=self.locale)
+
+    def date(self, value: date | None) -> str:
+        return DASH if value is None else format_date(value, "medium", locale=self.locale)
+
+    def duration(self, seconds: float | None) -> str:
+        if seconds is None:
+            return DASH
+        return format_timedelta(timedelta(seconds=seconds), threshold=2, format="narrow", locale=self.locale)
+
+    def zone_name(self) -> str:
+        return self.zone.key

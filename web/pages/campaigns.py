@@ -1,0 +1,142 @@
+"""The app home (the campaigns list) and the campaign page."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from core.campaigns import SETTLED_STATUSES, CampaignStatus, CampaignType
+from core.errors import Category
+from core.metrics import signal_rules
+from core.models import Campaign
+from core.reports import campaign_report
+from core.trends import type_medians
+from web.api.campaigns import campaigns_page, detail_etag
+from web.api.insights import cached_timings
+from web.api.report_cache import cached_calling_code, cached_failures
+from web.charts import FUNNEL_BAR_WIDTH, funnel
+from web.database import db
+from web.pages import blueprint, embedded_page
+
+STATUS_TONES = {
+    "DRAFT": "neutral",
+    "SCHEDULED": "info",
+    "PENDING": "info",
+    "SENT": "success",
+    "PARTIALLY_SENT": "warning",
+    "FAILED": "critical",
+    "CANCELLED": "neutral",
+}
+STATUS_LABELS = {
+    "DRAFT": "Draft",
+    "SCHEDULED": "Scheduled",
+    "PENDING": "Sending",
+    "SENT": "Sent",
+    "PARTIALLY_SENT": "Partially sent",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+}
+TYPE_LABELS = {"PROMOTIONAL": "Promotional", "INFORMATIONAL": "Informational", "CATALOG": "Catalog"}
+CATEGORY_LABELS = {
+    Category.CONSENT: "Consent",
+    Category.CREDIT: "Credit",
+    Category.DATA_QUALITY: "Phone data",
+    Category.DELIVERY: "Delivery",
+    Category.RATE_LIMIT: "Rate limit",
+    Category.TEMPLATE: "Template",
+    Category.ACCOUNT: "Account",
+    Category.UNKNOWN: "Unknown",
+}
+
+
+def dispatching(campaign: Campaign) -> bool:
+    return campaign.status == CampaignStatus.PENDING and campaign.dispatch_finished_at is None
+
+
+def labels() -> dict:
+    return {
+        "status_tones": STATUS_TONES,
+        "status_labels": STATUS_LABELS,
+        "type_labels": TYPE_LABELS,
+        "category_labels": {str(k): v for k, v in CATEGORY_LABELS.items()},
+        "dispatching": dispatching,
+    }
+
+
+@blueprint.get("/")
+@embedded_page
+def app_home(shop):
+    """The campaigns list: the app home Shopify loads with ``embedded=1&shop=&host=&id_token=``."""
+    page, next_cursor = campaigns_page(shop, request.args)
+    reports = {c.id: campaign_report(c, []) for c in page}
+    return render_template(
+        "campaigns.html",
+        shop=shop,
+        campaigns=page,
+        reports=reports,
+        next_cursor=next_cursor,
+        medians=type_medians(db(), shop.id),
+        filters={k: request.args.get(k, "") for k in ("status", "type", "from", "to")},
+        statuses=list(CampaignStatus),
+        types=list(CampaignType),
+        filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
+        **labels(),
+    )
+
+
+def shop_campaign(shop, campaign_id: int) -> Campaign:
+    campaign = db().get(Campaign, (shop.id, campaign_id))
+    if campaign is None:
+        abort(404, description="No such campaign in this shop.")
+    return campaign
+
+
+def grouped_failures(errors: list[dict]) -> list[dict]:
+    """Failures by category (largest first), each with its codes (largest first)."""
+    groups: dict[str, dict] = {}
+    for error in errors:
+        group = groups.setdefault(error["category"], {"category": error["category"], "count": 0, "codes": []})
+        group["count"] += error["count"]
+        group["codes"].append(error)
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["category"]))
+
+
+def campaign_context(shop, campaign: Campaign) -> dict:
+    errors = cached_failures(shop.id, [campaign]).get(campaign.id, [])
+    report = campaign_report(campaign, errors)
+    bars, failed_bar = funnel(report["metrics"], campaign.estimated_audience)
+    settled = campaign.status in SETTLED_STATUSES
+    return {
+        "shop": shop,
+        "campaign": campaign,
+        "report": report,
+        "bars": bars,
+        "failed_bar": failed_bar,
+        "bar_width": FUNNEL_BAR_WIDTH,
+        "groups": grouped_failures(errors),
+        "rules": signal_rules(),
+        "active_signals": {s["code"]: s for s in report["signals"]},
+        "settled": settled,
+        "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
+        "medians": type_medians(db(), shop.id).get(campaign.type, {}),
+        "calling_code": cached_calling_code(campaign),
+        **labels(),
+    }
+
+
+@blueprint.get("/campaigns/<int:campaign_id>")
+@embedded_page
+def campaign_page(shop, campaign_id: int):
+    campaign = shop_campaign(shop, campaign_id)
+    context = campaign_context(shop, campaign)
+    # Polling starts from the answer this page was rendered from: any change after it shows.
+    etag = detail_etag(campaign) if context["live"] else None
+    return render_template("campaign.html", etag=etag, **context)
+
+
+@blueprint.get("/campaigns/<int:campaign_id>/timings")
+@embedded_page
+def campaign_timings_fragment(shop, campaign_id: int):
+    """The time-to-deliver and time-to-read section alone: the campaign page loads it after
+    its first paint, because it scans every delivered message (cached by counters)."""
+    campaign = shop_campaign(shop, campaign_id)
+    return render_template("_timings.html", timings=cached_timings(campaign), campaign=campaign)

@@ -1,0 +1,70 @@
+"""The trends page: delivery and read rates over time by campaign type, like for like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import render_template, request
+from werkzeug.exceptions import BadRequest
+
+from core.campaigns import CampaignType
+from core.trends import campaigns_in_period, period_summary, rate_series, type_medians
+from web.api.insights import previous_period, trend_period
+from web.api.paging import decode_cursor, encode_cursor
+from web.charts import line_chart, y_of
+from web.database import db
+from web.formatting import shop_zone
+from web.pages import blueprint, embedded_page
+from web.pages.campaigns import labels
+
+PRESETS = (30, 90, 365)
+CAMPAIGNS_PER_PAGE = 50
+
+
+def _after(cursor: str | None) -> tuple[datetime, int] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(key[0]), int(key[1])
+    except (ValueError, IndexError, TypeError):
+        raise BadRequest("cursor is not one this page gave out") from None
+
+
+@blueprint.get("/trends")
+@embedded_page
+def trends_page(shop):
+    zone = shop_zone(shop.timezone)
+    today = datetime.now(zone).date()
+    start, end = trend_period(request.args, today)
+    prev = previous_period(start, end)
+    series = rate_series(db(), shop.id, zone, start, end)
+    rows = campaigns_in_period(
+        db(),
+        shop.id,
+        zone,
+        start,
+        end,
+        limit=CAMPAIGNS_PER_PAGE + 1,
+        after=_after(request.args.get("cursor")),
+    )
+    more, rows = len(rows) > CAMPAIGNS_PER_PAGE, rows[:CAMPAIGNS_PER_PAGE]
+    return render_template(
+        "trends.html",
+        shop=shop,
+        start=start,
+        end=end,
+        today=today,
+        presets=PRESETS,
+        previous=prev,
+        series=series,
+        charts={r: line_chart(series["points"], r, start, end) for r in ("delivery_rate", "read_rate")},
+        gridlines=[(rate, y_of(rate)) for rate in (0, 0.25, 0.5, 0.75, 1)],
+        current=period_summary(db(), shop.id, zone, start, end),
+        before=period_summary(db(), shop.id, zone, *prev),
+        medians=type_medians(db(), shop.id),
+        rows=rows,
+        next_cursor=encode_cursor(rows[-1].sent_on.isoformat(), rows[-1][0].id) if more else None,
+        types=[t.value for t in CampaignType],
+        **labels(),
+    )

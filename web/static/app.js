@@ -1,0 +1,179 @@
+// The app's own script: session tokens, navigation inside the app, live numbers, lazy sections.
+// Everything here enhances server-rendered HTML; without it the pages still read in full.
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const shop = body.dataset.shop;
+  const SETTLED = ["SENT", "PARTIALLY_SENT", "FAILED", "CANCELLED"];
+  let loadedToken = new URLSearchParams(location.search).get("id_token");
+
+  // ---- Session tokens --------------------------------------------------------------------
+  // Inside the Shopify admin, App Bridge signs a fresh token on demand. Outside it (tests, a
+  // page opened with a token in its URL) the token the page was loaded with serves until it
+  // expires; in local development the app itself mints one (loopback only, never production).
+
+  function secondsLeft(token) {
+    try {
+      const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      return claims.exp - Date.now() / 1000;
+    } catch (error) {
+      return -1;
+    }
+  }
+
+  async function sessionToken() {
+    if (window.shopify && typeof window.shopify.idToken === "function") {
+      return window.shopify.idToken();
+    }
+    if (loadedToken && secondsLeft(loadedToken) > 5) return loadedToken;
+    if (body.dataset.devTokens === "1") {
+      const response = await fetch("/dev/session-token?shop=" + encodeURIComponent(shop), { cache: "no-store" });
+      if (response.ok) return (await response.json()).token;
+    }
+    sessionEnded();
+    throw new Error("no session token");
+  }
+
+  function sessionEnded() {
+    const note = document.querySelector("[data-session-expired]");
+    if (note) note.hidden = false;
+  }
+
+  function withToken(url, token) {
+    const target = new URL(url, location.href);
+    target.searchParams.set("id_token", token);
+    return target.toString();
+  }
+
+  // An API call with a fresh token; a 401 carrying Shopify's retry header is retried once
+  // with a new token (the one in hand had just expired).
+  async function apiFetch(path, init) {
+    for (let attempt = 0; ; attempt++) {
+      const headers = new Headers((init && init.headers) || {});
+      headers.set("Authorization", "Bearer " + (await sessionToken()));
+      const response = await fetch(path, Object.assign({}, init, { headers: headers, cache: "no-store" }));
+      const retry = response.headers.get("X-Shopify-Retry-Invalid-Session-Request");
+      if (response.status !== 401 || !retry || attempt > 0) return response;
+      loadedToken = null;
+    }
+  }
+
+  // ---- Navigation inside the app ---------------------------------------------------------
+  // Document requests prove the shop with ?id_token=, as the admin's first load does: links
+  // and forms inside the app get a fresh one at the moment they are followed.
+
+  async function go(url) {
+    try {
+      location.assign(withToken(url, await sessionToken()));
+    } catch (error) {
+      /* the session note is showing */
+    }
+  }
+
+  function adminUrl(shopifyUrl) {
+    // Outside the admin there is no App Bridge to resolve shopify://admin/...: open the same
+    // page of this shop's admin directly.
+    const path = shopifyUrl.replace(/^shopify:\/\/admin\//, "");
+    return "https://admin.shopify.com/store/" + shop.replace(/\.myshopify\.com$/, "") + "/" + path;
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const link = event.target.closest("a[data-app-link]");
+    if (link) {
+      event.preventDefault();
+      go(link.href);
+      return;
+    }
+    const admin = event.target.closest('a[href^="shopify://admin/"]');
+    if (admin && !window.shopify) {
+      event.preventDefault();
+      window.open(adminUrl(admin.getAttribute("href")), "_top");
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-app-form]");
+    if (!form) return;
+    event.preventDefault();
+    const url = new URL(form.getAttribute("action"), location.href);
+    for (const [key, value] of new FormData(form)) {
+      if (value !== "") url.searchParams.append(key, value);
+    }
+    go(url.toString());
+  });
+
+  // ---- Sections loaded after the first paint ---------------------------------------------
+
+  async function fetchPage(url) {
+    const response = await fetch(withToken(url, await sessionToken()), { cache: "no-store" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    return response.text();
+  }
+
+  async function loadLazy(section) {
+    try {
+      section.innerHTML = await fetchPage(section.dataset.lazySrc);
+    } catch (error) {
+      const placeholder = section.querySelector("[data-lazy-placeholder]");
+      if (placeholder) placeholder.textContent = "This section could not be loaded. Reload the page to try again.";
+    }
+    section.removeAttribute("aria-busy");
+  }
+
+  document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
+
+  // ---- Live numbers while a campaign sends -----------------------------------------------
+  // Poll the campaign's JSON with its ETag (an empty 304 while nothing changed, at most every
+  // poll interval, paused while the tab is hidden); on a change, fetch the page once and swap
+  // the regions whose HTML differs, so every number keeps the server's locale formatting.
+
+  async function refreshRegions() {
+    const html = await fetchPage(location.href);
+    const fresh = new DOMParser().parseFromString(html, "text/html");
+    document.querySelectorAll("[data-live-region]").forEach(function (region) {
+      const next = fresh.getElementById(region.id);
+      if (next && next.innerHTML !== region.innerHTML) region.innerHTML = next.innerHTML;
+    });
+  }
+
+  function announce(text) {
+    const status = document.querySelector("[data-live-status]");
+    if (status) status.textContent = text;
+  }
+
+  function startLive(main) {
+    const api = main.dataset.liveApi;
+    const every = Math.max(Number(main.dataset.pollMs) || 5000, 200);
+    let etag = main.dataset.etag || null;
+
+    async function tick() {
+      if (!document.hidden) {
+        try {
+          const response = await apiFetch(api, { headers: etag ? { "If-None-Match": etag } : {} });
+          if (response.status === 200) {
+            etag = response.headers.get("ETag");
+            const campaign = await response.json();
+            await refreshRegions();
+            const time = new Date().toLocaleTimeString(document.documentElement.lang);
+            if (SETTLED.includes(campaign.status)) {
+              announce("Final numbers: the campaign has settled (" + time + ").");
+              document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
+              return; // settled: nothing will change any more
+            }
+            announce("Live: updated at " + time + ".");
+          }
+        } catch (error) {
+          if (!loadedToken && !window.shopify && body.dataset.devTokens !== "1") return;
+        }
+      }
+      setTimeout(tick, every);
+    }
+    setTimeout(tick, every);
+  }
+
+  const live = document.querySelector("main[data-live-api]");
+  if (live) startLive(live);
+})();

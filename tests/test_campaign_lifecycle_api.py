@@ -198,3 +198,19 @@ def test_templates_are_listed_with_the_campaign_type_they_give(client, make, met
     assert templates["new_arrivals_catalog"]["campaign_type"] == "CATALOG"
     assert templates["paused_promo"]["status"] == "PAUSED"
     assert templates["login_code"]["campaign_type"] is None
+
+
+def test_the_cli_launches_a_draft_by_name(runner, make, meta, run_jobs):
+    """`flask --app web campaigns launch NAME --shop DOMAIN` runs the same checks, then sends."""
+    shop = whatsapp_shop(make)
+    _audience(make, shop)
+    make.campaign(shop, "Demo", status="DRAFT", template_name="weekly_offer")
+    failed = runner.invoke(args=["campaigns", "launch", "Nope", "--shop", shop.domain])
+    assert failed.exit_code != 0 and "no campaign named 'Nope'" in failed.output
+    result = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])
+    assert result.exit_code == 0, result.output
+    assert "launched to 4 recipient(s)" in result.output
+    run_jobs()
+    assert len(meta.truth()["messages"]) == 3  # the fourth recipient has no calling code
+    again = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])
+    assert again.exit_code != 0 and "PENDING" in again.output

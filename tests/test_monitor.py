@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.counters import recount
 from core.db import session_scope
-from core.models import Campaign, Message
+from core.models import Campaign, Click, Message
 from core.monitor import monitor_campaign, next_interval_s
 from core.redis import get_redis
 from jobs.monitor import ensure_monitor, monitor_job_id, run_monitor
@@ -222,3 +222,23 @@ def test_flask_monitor_runs_every_open_campaign_now(make, runner, meta, run_jobs
     run_jobs()
     assert _status(make, due).status == "PENDING"
     assert [m["to"] for m in meta.truth()["messages"].values()] == ["+34612999999"]
+
+
+def test_reconciliation_counts_a_message_clicked_twice_once(make):
+    """Clicks are counted per message: two clicks on one message are one clicked message."""
+    campaign = _campaign(make, make.shop(), ["read", "read"])
+    with Session(make.engine) as session, session.begin():
+        first = session.query(Message).filter_by(campaign_id=campaign.id).order_by(Message.id).first()
+        for n in range(2):
+            session.add(
+                Click(
+                    shop_id=first.shop_id,
+                    message_id=first.id,
+                    kind="url_button",
+                    clicked_at=NOW,
+                    source_id=f"k{n}",
+                )
+            )
+    result = run_monitor(campaign.shop_id, campaign.id, reconcile=True)
+    assert [d["new"]["clicked_count"] for d in result.drifts] == [1]
+    assert _status(make, campaign).clicked_count == 1

@@ -192,3 +192,26 @@ def test_status_webhooks_are_signed_batched_duplicated_and_complete(meta, receiv
     failed = [s for s in posted if s["status"] == "failed"]
     assert failed and all(s["errors"][0]["code"] in (131026, 131049, 131050, 130472, 132015) for s in failed)
     assert all(s["biz_opaque_callback_data"] == truth[s["id"]]["callback"] for s in posted)
+
+
+def test_a_replay_posts_exactly_the_asked_number_of_statuses(meta, receiver):
+    """For messages the app holds, the stand-in posts every planned status plus duplicates up
+    to the exact total, shuffled, in bodies of up to max_batch statuses."""
+    url, bodies = receiver
+    meta.configure(webhook_url=url, adversity={"max_batch": 40})
+    messages = [[f"wamid.replay{n}", str(n), f"+3461234{n:04d}"] for n in range(50)]
+    answer = meta.http.post(
+        f"{meta.url}/sim/replay", json={"phone_number_id": PHONE_NUMBER_ID, "messages": messages, "events": 200}
+    ).json()
+    assert answer["total"] == 200 and answer["unique"] + answer["duplicates"] == 200
+    meta.wait_until_posted()
+    posted = [
+        s
+        for raw, _ in bodies
+        for entry in json.loads(raw)["entry"]
+        for change in entry["changes"]
+        for s in change["value"]["statuses"]
+    ]
+    assert len(posted) == 200 and len({(s["id"], s["status"]) for s in posted}) == answer["unique"]
+    truth = meta.http.get(f"{meta.url}/sim/truth", params={"compact": "1"}).json()["messages"]
+    assert set(truth) == {m[0] for m in messages} and all(len(v) == 5 for v in truth.values())

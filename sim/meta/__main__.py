@@ -21,6 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="JSON file with any SimConfig fields")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--cap", type=int, help="accepted sends per second per phone number")
+    parser.add_argument("--posters", type=int, help="concurrent webhook posters")
     parser.add_argument("--webhook-url", help="the app's POST /webhooks/meta (none: post nothing)")
     return parser.parse_args(argv)
 
@@ -31,7 +32,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         config.update(json.loads(args.config.read_text()))
     if os.environ.get("META_APP_SECRET"):
         config.app_secret = os.environ["META_APP_SECRET"]
-    for name in ("seed", "cap", "webhook_url"):
+    for name in ("seed", "cap", "webhook_url", "posters"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     return config

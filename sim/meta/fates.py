@@ -89,15 +89,27 @@ class Fate:
 def decide(
     config: SimConfig, phone_number_id: str, to: str, nth: int, callback: str | None, now: float
 ) -> Fate:
-    rng = _rng(config.seed, phone_number_id, to, nth)
+    """The fate of the ``nth`` accepted send to ``to`` (0 for the first)."""
+    wamid = make_wamid(config.seed, phone_number_id, to, nth)
+    return _fate(
+        config, _rng(config.seed, phone_number_id, to, nth), wamid, phone_number_id, to, callback, now
+    )
+
+
+def decide_for_wamid(
+    config: SimConfig, phone_number_id: str, wamid: str, to: str, callback: str | None, now: float
+) -> Fate:
+    """The fate of a message the app already holds (a replay): decided from its wamid."""
+    return _fate(config, _rng(config.seed, wamid), wamid, phone_number_id, to, callback, now)
+
+
+def _fate(config, rng, wamid, phone_number_id, to, callback, now) -> Fate:
     outcome = _outcome(config, rng)
     code = _failure_code(config, rng) if outcome in ("failed", "failed_then_delivered") else None
     held = code == 132015 or (code is None and rng.random() < config.delivery.held)
     if code == 132015:
         outcome = "failed"  # dropped by pacing: never sent, never delivered
-    fate = Fate(
-        make_wamid(config.seed, phone_number_id, to, nth), phone_number_id, to, callback, outcome, held, code
-    )
+    fate = Fate(wamid, phone_number_id, to, callback, outcome, held, code)
     fate.events = _events(config, rng, outcome, code, held, now)
     return fate
 

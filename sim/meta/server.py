@@ -4,6 +4,8 @@
   answer as the Graph API does (bodies, codes, paging);
 - ``GET /sim/truth``: every accepted message's fate; ``GET /sim/stats``: webhooks still to post;
   ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
+  ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
+  statuses for messages the app already holds, shuffled, duplicates included;
   ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration).
 
 A plain threading HTTP/1.1 server (keep-alive): it must take a thousand sends a second.
@@ -34,6 +36,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if match := _MESSAGES.match(path):
             return self._send_message(match.group(1))
+        if path == "/sim/replay":
+            return self._replay()
         if path == "/sim/reset":
             body = self._body()
             self.server.state.reset(config=isinstance(body, dict) and bool(body.get("config")))
@@ -54,8 +58,9 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if match := _TEMPLATES.match(url.path):
             return self._templates(match.group(1), parse_qs(url.query))
+        compact = parse_qs(url.query).get("compact") == ["1"]
         routes = {
-            "/sim/truth": state.truth,
+            "/sim/truth": lambda: state.truth(compact),
             "/sim/rate": state.rate,
             "/sim/config": state.config.as_dict,
             "/sim/stats": lambda: {"pending_webhooks": state.poster.pending(), **state.poster.stats},
@@ -86,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
                 "messages": [message],
             },
         )
+
+    def _replay(self) -> None:
+        body = self._body()
+        try:
+            answer = self.server.state.replay(body["phone_number_id"], body["messages"], int(body["events"]))
+        except (KeyError, TypeError, ValueError) as error:
+            return self._json(400, {"error": f"bad replay: {error}"})
+        return self._json(200, answer)
 
     def _templates(self, waba_id: str, query: dict) -> None:
         try:

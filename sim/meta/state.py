@@ -10,7 +10,7 @@ import time
 from collections import Counter, deque
 
 from sim.meta.config import SimConfig
-from sim.meta.fates import Fate, decide, status_object
+from sim.meta.fates import Fate, decide, decide_for_wamid
 from sim.meta.webhooks import WebhookPoster
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -151,18 +151,43 @@ class MetaState:
         start = time.monotonic()
         rng = random.Random(fate.wamid)
         for event in fate.events:
-            status = status_object(fate, event)
+            status = (fate, event)
             self.poster.schedule(fate.phone_number_id, status, start + event.post_after_s)
             if rng.random() < self.config.adversity.duplicates:  # Meta redelivers: the same status again
                 again = event.post_after_s + rng.uniform(0, max(self.config.adversity.post_delay_s[1], 0.05))
                 self.poster.schedule(fate.phone_number_id, status, start + again)
 
-    def truth(self) -> dict:
+    def truth(self, compact: bool = False) -> dict:
+        """Every accepted message's fate; ``compact``: [delivered, read, failed, error code,
+        callback] per wamid, for very large campaigns."""
         with self.lock:
-            return {
-                "messages": {wamid: fate.truth() for wamid, fate in self.fates.items()},
-                "refused": {str(code): n for code, n in self.refused.items()},
-            }
+            fates = list(self.fates.items())
+            refused = {str(code): n for code, n in self.refused.items()}
+        if compact:
+            messages = {}
+            for wamid, fate in fates:
+                t = fate.truth()
+                messages[wamid] = [t["delivered"], t["read"], t["failed"], t["error_code"], t["callback"]]
+        else:
+            messages = {wamid: fate.truth() for wamid, fate in fates}
+        return {"messages": messages, "refused": refused}
+
+    def replay(self, phone_number_id: str, messages: list, total_events: int) -> dict:
+        """Decide a fate for each message the app already holds ([wamid, callback, to]) and post
+        exactly ``total_events`` statuses at once: every planned status, plus duplicates of
+        random ones to make up the number, fully shuffled."""
+        now = time.time()
+        fates = [decide_for_wamid(self.config, phone_number_id, w, to, cb, now) for w, cb, to in messages]
+        events = [(fate, event) for fate in fates for event in fate.events]
+        if total_events < len(events):
+            raise ValueError(f"{len(events)} statuses are planned; total_events must be at least that")
+        rng = random.Random(self.config.seed)
+        everything = events + [events[rng.randrange(len(events))] for _ in range(total_events - len(events))]
+        rng.shuffle(everything)
+        with self.lock:
+            self.fates.update((fate.wamid, fate) for fate in fates)
+        self.poster.schedule_many(phone_number_id, everything, time.monotonic())
+        return {"unique": len(events), "duplicates": total_events - len(events), "total": total_events}
 
     def rate(self) -> dict:
         """The largest number of accepted sends in any one-second window, and the mean rate."""

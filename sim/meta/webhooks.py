@@ -19,6 +19,8 @@ import time
 
 import requests
 
+from sim.meta.fates import status_object
+
 MAX_POST_ATTEMPTS = 30
 
 
@@ -48,10 +50,19 @@ class WebhookPoster:
             self.stopping = True
             self.cond.notify_all()
 
-    def schedule(self, phone_number_id: str, status: dict, due: float, attempt: int = 0) -> None:
+    def schedule(self, phone_number_id: str, status, due: float, attempt: int = 0) -> None:
+        """Post ``status`` (a status object, or a (fate, event) pair turned into one when it is
+        posted, which keeps a million waiting events small) at ``due`` (monotonic time)."""
         with self.cond:
             heapq.heappush(self.heap, (due, next(self.order), phone_number_id, status, attempt))
             self.cond.notify()
+
+    def schedule_many(self, phone_number_id: str, statuses: list, due: float) -> None:
+        """Post all of ``statuses`` from ``due`` on, in the order given."""
+        with self.cond:
+            self.heap.extend((due, next(self.order), phone_number_id, status, 0) for status in statuses)
+            heapq.heapify(self.heap)
+            self.cond.notify_all()
 
     def clear(self) -> None:
         """Drop every event not posted yet (bodies being posted still go out)."""
@@ -131,7 +142,9 @@ class WebhookPoster:
         ``[0]`` lose statuses here."""
         by_number: dict[str, list] = {}
         for _due, _order, phone_number_id, status, _attempt in batch:
-            by_number.setdefault(phone_number_id, []).append(status)
+            by_number.setdefault(phone_number_id, []).append(
+                status if isinstance(status, dict) else status_object(*status)
+            )
         entries = []
         for phone_number_id, statuses in by_number.items():
             account = self.state.config.accounts.get(phone_number_id, {})

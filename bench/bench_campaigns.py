@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,7 @@ _CUSTOMERS = text("""
 
 
 def bench_dispatch() -> list[Figure]:
+    os.environ["META_MESSAGES_PER_SECOND"] = str(CAP)  # the workers inherit it
     with scratch_services(), meta_stand_in("--cap", str(CAP)) as meta_url:
         from jobs.dispatch import start_dispatch
 

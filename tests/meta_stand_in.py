@@ -67,11 +67,13 @@ def start_stand_in(*args: str) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="session")
 def _meta_process(service_urls):
     process, url = start_stand_in()
-    os.environ["META_GRAPH_URL"] = url
+    # The test shops' numbers, and the stand-in, run at Meta's top tier.
+    os.environ.update(META_GRAPH_URL=url, META_MESSAGES_PER_SECOND="1000")
     yield url
     process.terminate()
     process.wait(timeout=10)
-    os.environ.pop("META_GRAPH_URL", None)
+    for name in ("META_GRAPH_URL", "META_MESSAGES_PER_SECOND"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture

@@ -200,9 +200,8 @@ def test_a_replay_posts_exactly_the_asked_number_of_statuses(meta, receiver):
     url, bodies = receiver
     meta.configure(webhook_url=url, adversity={"max_batch": 40})
     messages = [[f"wamid.replay{n}", str(n), f"+3461234{n:04d}"] for n in range(50)]
-    answer = meta.http.post(
-        f"{meta.url}/sim/replay", json={"phone_number_id": PHONE_NUMBER_ID, "messages": messages, "events": 200}
-    ).json()
+    replay = {"phone_number_id": PHONE_NUMBER_ID, "messages": messages, "events": 200}
+    answer = meta.http.post(f"{meta.url}/sim/replay", json=replay).json()
     assert answer["total"] == 200 and answer["unique"] + answer["duplicates"] == 200
     meta.wait_until_posted()
     posted = [

@@ -151,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
 class MetaServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 1024  # hundreds of keep-alive connections open at once
 
     def __init__(self, address: tuple[str, int], state: MetaState) -> None:
         super().__init__(address, Handler)

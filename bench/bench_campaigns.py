@@ -2,8 +2,9 @@
 
 - ``dispatch_*``: a 15,000-recipient campaign sent by two worker processes against the Meta
   stand-in, the phone number's cap at 1,000 messages a second. The stand-in records when it
-  accepted each send: the mean rate over the whole run (target: within 5% of the cap) and the
-  busiest one-second window (target: never above the cap by more than 2%).
+  accepted each send: the mean rate over the whole run (target: within 5% of the cap), and when
+  each send arrived: the busiest one-second window of arrivals, refused ones included (target:
+  never above the cap by more than 2%).
 - ``monitor_ms_*``: one MonitorCampaignJob run on a 1,000,000-message campaign, on the counter
   path (target under 10 ms) and on the reconciliation path (target under 1 s).
 """
@@ -88,11 +89,12 @@ def bench_dispatch() -> list[Figure]:
         wall = time.monotonic() - started
         rate = requests.get(f"{meta_url}/sim/rate", timeout=60).json()
         refused = requests.get(f"{meta_url}/sim/truth", timeout=60).json()["refused"]
+    peak = rate["peak_arrivals_per_1s_window"] / CAP
     return [
         Figure("dispatch_accepted", rate["accepted"], "messages", f"= {RECIPIENTS}"),
         Figure("dispatch_rate", rate["mean_per_s"], "messages/s", f"{CAP * 0.95:.0f} to {CAP}"),
         Figure("dispatch_rate_of_cap", rate["mean_per_s"] / CAP, "ratio", ">= 0.95"),
-        Figure("dispatch_peak_1s_window_of_cap", rate["peak_per_1s_window"] / CAP, "ratio", "<= 1.02"),
+        Figure("dispatch_peak_1s_window_of_cap", peak, "ratio", "<= 1.02"),
         Figure("dispatch_refused_130429", int(refused.get("130429", 0)), "sends", "= 0"),
         Figure("dispatch_wall", wall, "s"),
     ]

@@ -54,6 +54,7 @@ class MetaState:
         self.rule_hits: Counter = Counter()
         self.windows: dict[str, deque] = {}
         self.accepted_at: list[float] = []  # wall-clock time of every accepted send
+        self.arrived_at: list[float] = []  # ... and of every send that reached the cap check
         self.refused: Counter = Counter()  # error code -> answers
 
     def account(self, phone_number_id: str, token: str | None) -> dict:
@@ -138,6 +139,7 @@ class MetaState:
         window = self.windows.setdefault(phone_number_id, deque())
         while window and window[0] <= now - 1.0:
             window.popleft()
+        self.arrived_at.append(time.time())
         if len(window) >= max(self.config.cap, int(self.config.cap * (1 + self.config.cap_tolerance))):
             raise self._refuse(
                 GraphError(130429, "Rate limit hit", "Cloud API message throughput has been reached.")
@@ -190,22 +192,30 @@ class MetaState:
         return {"unique": len(events), "duplicates": total_events - len(events), "total": total_events}
 
     def rate(self) -> dict:
-        """The largest number of accepted sends in any one-second window, and the mean rate."""
+        """The mean rate of accepted sends, and the largest number of sends in any one-second
+        window: of those accepted, and of all that arrived (refused ones too)."""
         with self.lock:
-            times = sorted(self.accepted_at)
-        peak, start = 0, 0
-        for end, at in enumerate(times):
-            while at - times[start] >= 1.0:
-                start += 1
-            peak = max(peak, end - start + 1)
+            times, arrivals = sorted(self.accepted_at), sorted(self.arrived_at)
         span = times[-1] - times[0] if len(times) > 1 else 0.0
         return {
             "accepted": len(times),
-            "peak_per_1s_window": peak,
+            "arrived": len(arrivals),
+            "peak_per_1s_window": _peak(times),
+            "peak_arrivals_per_1s_window": _peak(arrivals),
             "mean_per_s": (len(times) - 1) / span if span else None,
             "first": times[0] if times else None,
             "last": times[-1] if times else None,
         }
+
+
+def _peak(times: list[float]) -> int:
+    """The most of ``times`` (sorted) within any one-second window."""
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def _body_text(template: dict) -> str:

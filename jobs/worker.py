@@ -16,6 +16,7 @@ from rq.registry import ScheduledJobRegistry
 
 from core.embedded import start_embedded_services_unless_production
 from core.settings import get_settings
+from jobs.periodic import schedule_periodic_jobs
 from jobs.queues import all_queues
 
 log = logging.getLogger("jobs.worker")
@@ -29,6 +30,7 @@ def _due_jobs(queues) -> int:
 
 def run_worker(*, burst: bool, name: str | None = None, worker_class: type[Worker] = Worker) -> None:
     queues = all_queues()
+    schedule_periodic_jobs()
     worker = worker_class(queues, connection=queues[0].connection, name=name)
     if not burst:
         worker.work(with_scheduler=True)

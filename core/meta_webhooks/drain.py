@@ -1,0 +1,156 @@
+"""One drain batch: claim inbox events, parse them, route them to shops, apply everything in
+the caller's transaction and mark the events processed in that same transaction.
+
+Because the events are marked in the transaction that applies them, a worker killed mid-batch
+loses nothing and counts nothing twice: its transaction rolls back and the events stay
+unprocessed for the next drain. If applying a batch fails, each event is retried on its own
+(in a savepoint), so one body we cannot apply is set aside and the rest go through.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from core import inbox
+from core.meta_webhooks.alerts import store_alerts
+from core.meta_webhooks.apply import apply_updates
+from core.meta_webhooks.parse import (
+    MetaError,
+    ParsedBody,
+    PreferenceChange,
+    ReplyClick,
+    StatusEvent,
+    parse_body,
+)
+from core.meta_webhooks.routing import shops_by_phone_number
+
+log = logging.getLogger(__name__)
+
+SOURCE = "meta"
+BATCH_EVENTS = 2000
+BATCH_BYTES = 16 * 1024 * 1024
+MAX_NOTE = 2000
+
+
+@dataclass
+class DrainReport:
+    events: int = 0
+    statuses: int = 0  # applied to a message
+    parked: int = 0
+    clicks: int = 0
+    preferences: int = 0
+    alerts: int = 0
+    failed_ids: list[int] = field(default_factory=list)  # events that could not be applied
+    outcomes: Counter = field(default_factory=Counter)
+
+    def add(self, other: DrainReport) -> None:
+        for name in ("events", "statuses", "parked", "clicks", "preferences", "alerts"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed_ids += other.failed_ids
+        self.outcomes.update(other.outcomes)
+
+
+@dataclass
+class _Routed:
+    statuses: list[tuple[int, StatusEvent]] = field(default_factory=list)
+    clicks: list[tuple[int, ReplyClick]] = field(default_factory=list)
+    preferences: list[tuple[int, PreferenceChange]] = field(default_factory=list)
+    errors: list[tuple[int, MetaError]] = field(default_factory=list)
+
+    def add(self, parsed: ParsedBody, shops: dict[str, int]) -> str:
+        """Take what ``parsed`` holds for known shops; answers the event's outcome."""
+        if parsed.outcome:
+            return parsed.outcome
+        used = False
+        for update in parsed.updates:
+            shop_id = shops.get(update.phone_number_id)
+            if shop_id is None or not update.has_items():
+                continue  # a number we do not serve (Meta's dashboard samples, another app)
+            used = True
+            self.statuses += [(shop_id, item) for item in update.statuses]
+            self.clicks += [(shop_id, item) for item in update.clicks]
+            self.preferences += [(shop_id, item) for item in update.preferences]
+            self.errors += [(shop_id, item) for item in update.errors]
+        return "applied" if used else "unknown_phone_number"
+
+
+def drain_batch(
+    session: Session, *, limit: int | None = None, max_bytes: int | None = None, skip: Collection[int] = ()
+) -> DrainReport | None:
+    """Drain one batch in the caller's transaction; None when no event was waiting. Events in
+    ``skip`` (failed earlier in the same drain) wait for a later drain: no tight retry loop."""
+    limit, max_bytes = limit or BATCH_EVENTS, max_bytes or BATCH_BYTES
+    events = inbox.claim(session, SOURCE, limit=limit, max_bytes=max_bytes, skip=skip)
+    if not events:
+        return None
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                return _apply_events(session, events)
+        except OperationalError as error:
+            # A deadlock or serialization failure is worth one more try; anything else at this
+            # level is the connection or the server, and the whole transaction must go.
+            if attempt == 2 or not _is_rollback_class(error):
+                raise
+        except Exception:
+            log.exception("a batch of %d inbox events failed; applying them one by one", len(events))
+            break
+    return _apply_one_by_one(session, events)
+
+
+def _apply_one_by_one(session: Session, events: list[inbox.InboxEvent]) -> DrainReport:
+    report = DrainReport()
+    for event in events:
+        try:
+            with session.begin_nested():
+                report.add(_apply_events(session, [event]))
+        except OperationalError as error:
+            if not _is_rollback_class(error):
+                raise
+            continue  # left unprocessed for the next drain
+        except Exception as error:
+            log.warning("inbox event %s could not be applied: %s", event.id, type(error).__name__)
+            inbox.record_failure(session, event.id, _describe(error))
+            report.events += 1
+            report.failed_ids.append(event.id)
+    return report
+
+
+def _describe(error: Exception) -> str:
+    """The error as the database (or Python) put it, without the statement and its values."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
+def _is_rollback_class(error: DBAPIError) -> bool:
+    """SQLSTATE class 40: deadlock detected, serialization failure."""
+    return str(getattr(error.orig, "sqlstate", "") or "").startswith("40")
+
+
+def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainReport:
+    parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
+    phone_numbers = {u.phone_number_id for p in parsed.values() for u in p.updates if u.has_items()}
+    shops = shops_by_phone_number(session, phone_numbers)
+    routed, outcomes = _Routed(), {}
+    for event in events:
+        outcome = routed.add(parsed[event.id], shops)
+        note = "; ".join(parsed[event.id].problems)[:MAX_NOTE] or None
+        outcomes[event.id] = (outcome, note)
+    result = apply_updates(session, routed.statuses, routed.clicks, routed.preferences)
+    report = DrainReport(
+        events=len(events),
+        statuses=result.applied,
+        parked=result.parked,
+        clicks=result.clicks,
+        preferences=result.consents,
+        alerts=store_alerts(session, routed.errors),
+        outcomes=Counter(outcome for outcome, _ in outcomes.values()),
+    )
+    inbox.mark_processed(session, outcomes)
+    return report

@@ -1,0 +1,268 @@
+"""Parse a Meta webhook body into what we use: statuses, quick-reply clicks, marketing
+preference changes and account-level errors, grouped by the business phone number they concern.
+
+Meta batches: one body can hold several ``entry`` items, each with several ``changes``, each
+with several statuses and messages, and libraries that read only ``[0]`` silently lost data. So
+every level is a loop, and every item is parsed on its own: one malformed status is noted and
+skipped, never allowed to lose the rest of the body. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from core.statuses import META_STATUS_ALIASES, MessageStatus
+
+WHATSAPP_OBJECT = "whatsapp_business_account"
+APPLIED_STATUSES = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+    **META_STATUS_ALIASES,
+}
+MAX_ID_LENGTH = 255  # our wamid and click source columns
+BIGINT_MAX = 2**63 - 1
+
+
+class BadItem(ValueError):
+    """One status, message or preference we cannot use; the rest of the body still counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetaError:
+    code: str | None
+    title: str | None
+    details: str | None
+    href: str | None  # newer payloads give a relative path: stored as given, never validated
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    wamid: str
+    status: MessageStatus
+    at: datetime  # Meta's own time of the event
+    raw: dict  # the status object as Meta sent it, kept for parking
+    error: MetaError | None = None
+    message_id: int | None = None  # our message id, echoed in biz_opaque_callback_data
+    pricing_category: str | None = None
+    pricing_type: str | None = None
+    pricing_billable: bool | None = None
+    conversation_id: str | None = None
+    conversation_origin: str | None = None
+    recipient_user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyClick:
+    """A quick-reply (template button) or reply-button answer to one of our messages."""
+
+    context_wamid: str  # the message it answers
+    reply_id: str  # the reply's own wamid: a redelivery carries the same one
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    wa_id: str  # the customer's number, digits only
+    value: str  # "stop", "resume", "signup"
+    at: datetime
+
+
+@dataclass
+class PhoneNumberUpdates:
+    """Everything one body says about one business phone number (Meta's ``phone_number_id``)."""
+
+    phone_number_id: str
+    statuses: list[StatusEvent] = field(default_factory=list)
+    clicks: list[ReplyClick] = field(default_factory=list)
+    preferences: list[PreferenceChange] = field(default_factory=list)
+    errors: list[MetaError] = field(default_factory=list)
+
+    def has_items(self) -> bool:
+        return bool(self.statuses or self.clicks or self.preferences or self.errors)
+
+
+@dataclass
+class ParsedBody:
+    updates: list[PhoneNumberUpdates] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    outcome: str | None = None  # set when the body as a whole holds nothing we can use
+
+
+def parse_body(raw: bytes, received_at: datetime) -> ParsedBody:
+    """Parse one stored body. ``received_at`` stands in for a missing or unreadable timestamp."""
+    parsed = ParsedBody()
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        parsed.outcome = "not_json"
+        return parsed
+    entries = document.get("entry") if isinstance(document, dict) else None
+    if document_object(document) != WHATSAPP_OBJECT or not isinstance(entries, list):
+        parsed.outcome = "not_whatsapp"
+        return parsed
+    for e, entry in enumerate(entries):
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for c, change in enumerate(changes if isinstance(changes, list) else []):
+            _parse_change(change, f"entry[{e}].changes[{c}]", received_at, parsed)
+    if not any(update.has_items() for update in parsed.updates):
+        parsed.outcome = "nothing_used"
+    return parsed
+
+
+def document_object(document: Any) -> Any:
+    return document.get("object") if isinstance(document, dict) else None
+
+
+def _parse_change(change: Any, where: str, received_at: datetime, parsed: ParsedBody) -> None:
+    value = change.get("value") if isinstance(change, dict) else None
+    if not isinstance(value, dict):
+        return
+    metadata = value.get("metadata")
+    phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    if not isinstance(phone_number_id, str | int) or not str(phone_number_id):
+        if any(value.get(key) for key in ("statuses", "messages", "errors", "user_preferences")):
+            parsed.problems.append(f"{where}: no metadata.phone_number_id to route by")
+        return
+    update = PhoneNumberUpdates(str(phone_number_id))
+    for key, parse_item, target in (
+        ("statuses", parse_status, update.statuses),
+        ("messages", _parse_click, update.clicks),
+        ("user_preferences", _parse_preference, update.preferences),
+        ("errors", _parse_account_error, update.errors),
+    ):
+        items = value.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            try:
+                found = parse_item(item, received_at)
+            except BadItem as problem:
+                parsed.problems.append(f"{where}.value.{key}[{i}]: {problem}")
+                continue
+            if found is not None:
+                target.append(found)
+    parsed.updates.append(update)
+
+
+def parse_status(item: Any, fallback_at: datetime) -> StatusEvent | None:
+    """One status object; None for a status we store but do not apply (``deleted``, ...)."""
+    if not isinstance(item, dict):
+        raise BadItem("not an object")
+    wamid = _identifier(item.get("id"), "id")
+    name = item.get("status")
+    if not isinstance(name, str):
+        raise BadItem("status is missing")
+    status = APPLIED_STATUSES.get(name)
+    if status is None:  # On-Premises-only "deleted", "warning", or a status Meta adds later
+        return None
+    pricing = _object(item.get("pricing"))
+    conversation = _object(item.get("conversation"))
+    return StatusEvent(
+        wamid=wamid,
+        status=status,
+        at=meta_time(item.get("timestamp"), fallback_at),
+        raw=item,
+        error=_first_error(item.get("errors")) if status == MessageStatus.FAILED else None,
+        message_id=_our_message_id(item.get("biz_opaque_callback_data")),
+        pricing_category=_text(pricing.get("category"), 32),
+        pricing_type=_text(pricing.get("type"), 32),
+        pricing_billable=pricing.get("billable") if isinstance(pricing.get("billable"), bool) else None,
+        conversation_id=_text(conversation.get("id"), 255),
+        conversation_origin=_text(_object(conversation.get("origin")).get("type"), 32),
+        recipient_user_id=_text(item.get("recipient_user_id"), 160),
+    )
+
+
+def _parse_click(item: Any, fallback_at: datetime) -> ReplyClick | None:
+    """A message is a click only when it answers one of ours with a button: a template quick
+    reply (``type: button``) or an interactive reply button. Other inbound messages are kept
+    in the inbox but not used."""
+    if not isinstance(item, dict):
+        raise BadItem("not an object")
+    context = _object(item.get("context"))
+    interactive = _object(item.get("interactive"))
+    is_button = item.get("type") == "button" or (
+        item.get("type") == "interactive" and interactive.get("type") == "button_reply"
+    )
+    if not is_button or not context.get("id"):
+        return None
+    return ReplyClick(
+        context_wamid=_identifier(context.get("id"), "context.id"),
+        reply_id=_identifier(item.get("id"), "id"),
+        at=meta_time(item.get("timestamp"), fallback_at),
+    )
+
+
+def _parse_preference(item: Any, fallback_at: datetime) -> PreferenceChange | None:
+    if not isinstance(item, dict):
+        raise BadItem("not an object")
+    if item.get("category", "marketing_messages") != "marketing_messages":
+        return None
+    wa_id, value = item.get("wa_id"), item.get("value")
+    if not isinstance(wa_id, str | int) or not str(wa_id).isdigit() or not isinstance(value, str):
+        raise BadItem("needs a numeric wa_id and a value")
+    return PreferenceChange(str(wa_id), value, meta_time(item.get("timestamp"), fallback_at))
+
+
+def _parse_account_error(item: Any, _fallback_at: datetime) -> MetaError:
+    error = _meta_error(item)
+    if error is None:
+        raise BadItem("not an error object")
+    return error
+
+
+def meta_time(value: Any, fallback: datetime) -> datetime:
+    """Meta's timestamps are Unix seconds, as a string in statuses and a number elsewhere."""
+    try:
+        seconds = int(value)
+        return datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return fallback
+
+
+def _first_error(errors: Any) -> MetaError | None:
+    if isinstance(errors, list):
+        for item in errors:
+            if (error := _meta_error(item)) is not None:
+                return error
+    return None
+
+
+def _meta_error(item: Any) -> MetaError | None:
+    if not isinstance(item, dict):
+        return None
+    code = item.get("code")
+    details = _object(item.get("error_data")).get("details")
+    return MetaError(
+        code=_text(code, 64) if isinstance(code, int | str) and not isinstance(code, bool) else None,
+        title=_text(item.get("title") or item.get("message"), 10_000),
+        details=_text(details, 10_000),
+        href=_text(item.get("href"), 2_000),
+    )
+
+
+def _our_message_id(value: Any) -> int | None:
+    """We send our message id as ``biz_opaque_callback_data``; anything else set there (by
+    another app on the same number) is not ours to interpret."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= BIGINT_MAX:
+        return int(value)
+    return None
+
+
+def _identifier(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise BadItem(f"{name} is missing or not an id")
+    return value
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).replace("\x00", "")[:limit]  # PostgreSQL text cannot hold NUL
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}

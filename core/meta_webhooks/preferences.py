@@ -1,0 +1,90 @@
+"""Marketing consent that customers give or withdraw inside WhatsApp.
+
+``user_preferences`` webhooks: ``stop`` unsubscribes the customer; ``resume`` brings back one
+who had stopped. A message failing with 131050 ("the user stopped marketing messages from this
+business") is the same ``stop``, learned from a send. The latest change wins by Meta's timestamp
+(kept in ``consent_updated_at``; at the same second a stop wins, the safe side of consent), so a
+late ``stop`` cannot undo a newer ``resume`` nor the other way round. ``signup`` (a signup link)
+is not a consent we record here. A redacted customer is never touched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.campaigns import Consent
+from core.meta_webhooks.parse import PreferenceChange
+
+CHANGES = ("stop", "resume")
+
+_APPLY = text(
+    f"""
+    UPDATE customers c
+       SET consent = CASE WHEN p.value = 'stop' THEN '{Consent.UNSUBSCRIBED}'
+                          WHEN c.consent = '{Consent.UNSUBSCRIBED}' THEN '{Consent.SUBSCRIBED}'
+                          ELSE c.consent END,
+           consent_updated_at = p.at
+      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:phones AS text[]), CAST(:values AS text[]),
+                  CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
+     WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone
+       AND c.consent <> '{Consent.REDACTED}'
+       AND (c.consent_updated_at IS NULL OR c.consent_updated_at < p.at
+            OR (c.consent_updated_at = p.at AND p.value = 'stop'))
+    """
+)
+
+
+_STOPPED_BY_FAILURE = text(
+    f"""
+    UPDATE customers c
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at
+      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:message_ids AS bigint[]), CAST(:ats AS timestamptz[]))
+           AS o(shop_id, message_id, at)
+      JOIN messages m ON m.shop_id = o.shop_id AND m.id = o.message_id
+     WHERE c.shop_id = m.shop_id AND c.id = m.customer_id
+       AND c.consent <> '{Consent.REDACTED}'
+       AND (c.consent_updated_at IS NULL OR c.consent_updated_at <= o.at)
+    """
+)
+
+
+def unsubscribe_recipients(session: Session, stops: dict[tuple[int, int], datetime]) -> int:
+    """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, message id)``
+    to the failure's time. Answers how many customer rows changed."""
+    if not stops:
+        return 0
+    keys = sorted(stops)
+    params = {
+        "shop_ids": [k[0] for k in keys],
+        "message_ids": [k[1] for k in keys],
+        "ats": [stops[k] for k in keys],
+    }
+    return session.execute(_STOPPED_BY_FAILURE, params).rowcount
+
+
+def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChange]]) -> int:
+    """Answers how many customer rows changed."""
+    latest: dict[tuple[int, str], PreferenceChange] = {}
+    for shop_id, change in changes:
+        if change.value not in CHANGES:
+            continue
+        key = (shop_id, "+" + change.wa_id)
+        # Latest wins; at the same second a stop wins, the safe side of consent.
+        if key not in latest or (change.at, change.value == "stop") > (
+            latest[key].at,
+            latest[key].value == "stop",
+        ):
+            latest[key] = change
+    if not latest:
+        return 0
+    keys = sorted(latest)
+    params = {
+        "shop_ids": [k[0] for k in keys],
+        "phones": [k[1] for k in keys],
+        "values": [latest[k].value for k in keys],
+        "ats": [latest[k].at for k in keys],
+    }
+    return session.execute(_APPLY, params).rowcount

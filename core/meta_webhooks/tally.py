@@ -1,0 +1,95 @@
+"""Campaign counter changes folded into the campaigns in the caller's transaction.
+
+Each change is the old-to-new difference of one message's funnel flags (DESIGN.md's metric
+definitions), so the counters stay equal to the GROUP BY of core/counters.py whatever the order
+in which events arrive. Campaign rows are locked in key order, after the messages they count
+(the drain locks its messages first): core/counters.py locks campaigns first and then only
+reads messages, so the two orders cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.statuses import FAILED_STATUSES
+
+FUNNEL = ("sent", "delivered", "read", "failed", "clicked")
+
+_ADD = text(
+    """
+    WITH d AS (
+        SELECT * FROM unnest(
+            CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]), CAST(:sent AS bigint[]),
+            CAST(:delivered AS bigint[]), CAST(:read AS bigint[]), CAST(:failed AS bigint[]),
+            CAST(:clicked AS bigint[])
+        ) AS d(shop_id, campaign_id, sent, delivered, read, failed, clicked)
+    ), locked AS (
+        SELECT c.shop_id, c.id
+          FROM campaigns c JOIN d ON c.shop_id = d.shop_id AND c.id = d.campaign_id
+         ORDER BY c.shop_id, c.id
+           FOR UPDATE OF c
+    )
+    UPDATE campaigns c
+       SET sent_count = c.sent_count + d.sent,
+           delivered_count = c.delivered_count + d.delivered,
+           read_count = c.read_count + d.read,
+           failed_count = c.failed_count + d.failed,
+           clicked_count = c.clicked_count + d.clicked
+      FROM locked l JOIN d ON d.shop_id = l.shop_id AND d.campaign_id = l.id
+     WHERE c.shop_id = l.shop_id AND c.id = l.id
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """Where one message stands in the funnel: the flags the counters count."""
+
+    sent: bool
+    delivered: bool
+    read: bool
+    failed: bool
+
+    @classmethod
+    def of(cls, *, wamid: str | None, status: str, delivered: bool, read: bool) -> Funnel:
+        return cls(wamid is not None, delivered, read, status in FAILED_STATUSES)
+
+
+class CounterChanges:
+    """Per (shop, campaign): how much each counter moves."""
+
+    def __init__(self) -> None:
+        self._by_campaign: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * len(FUNNEL))
+
+    def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
+        if old == new:
+            return
+        totals = self._by_campaign[(shop_id, campaign_id)]
+        for i, name in enumerate(FUNNEL[:-1]):
+            totals[i] += int(getattr(new, name)) - int(getattr(old, name))
+
+    def message_clicked(self, shop_id: int, campaign_id: int) -> None:
+        self._by_campaign[(shop_id, campaign_id)][-1] += 1
+
+    def merge(self, other: CounterChanges) -> None:
+        for key, values in other._by_campaign.items():
+            totals = self._by_campaign[key]
+            for i, value in enumerate(values):
+                totals[i] += value
+
+    def as_dict(self) -> dict[tuple[int, int], dict[str, int]]:
+        return {key: dict(zip(FUNNEL, values, strict=True)) for key, values in self._by_campaign.items()}
+
+    def apply(self, session: Session) -> None:
+        """Add the changes to the campaigns' counters (one statement, campaigns in key order)."""
+        moved = [(key, values) for key, values in sorted(self._by_campaign.items()) if any(values)]
+        if not moved:
+            return
+        params = {"shop_ids": [k[0] for k, _ in moved], "campaign_ids": [k[1] for k, _ in moved]}
+        for i, name in enumerate(FUNNEL):
+            params[name] = [values[i] for _, values in moved]
+        session.execute(_ADD, params)

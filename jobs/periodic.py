@@ -1,0 +1,58 @@
+"""Periodic jobs, run by the ordinary workers through RQ's scheduler.
+
+Each run is a scheduled job whose id names its time slot (``periodic-<name>-<slot>``) and is
+enqueued with ``unique``: however many workers start, or runs overlap, one job exists per slot.
+A run schedules the next slot before it does its work, so a failing run does not stop the
+chain, and every worker start schedules the next slot again, which restarts a chain that a
+Redis flush lost. Definitions name their function by dotted path, so this module imports no job.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rq.utils import import_attribute
+
+from jobs.queues import WEBHOOKS, enqueue
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: str  # dotted path
+    interval_s: int
+    queue: str
+
+
+PERIODIC_JOBS = (PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),)
+_BY_NAME = {job.name: job for job in PERIODIC_JOBS}
+
+
+def schedule_next(job: PeriodicJob, after: float | None = None) -> bool:
+    """Schedule the run of the slot after the time ``after`` (now by default); answers False
+    when it already was."""
+    now = time.time()
+    slot = math.floor((now if after is None else after) / job.interval_s) + 1
+    scheduled = enqueue(
+        job.queue,
+        run_periodic,
+        job.name,
+        job_id=f"periodic-{job.name}-{slot}",
+        unique=True,
+        delay=timedelta(seconds=max(0.0, slot * job.interval_s - now)),
+    )
+    return scheduled is not None
+
+
+def run_periodic(name: str) -> object:
+    job = _BY_NAME[name]
+    schedule_next(job)
+    return import_attribute(job.func)()
+
+
+def schedule_periodic_jobs() -> None:
+    for job in PERIODIC_JOBS:
+        schedule_next(job)

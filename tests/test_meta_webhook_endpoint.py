@@ -1,0 +1,202 @@
+"""`/webhooks/meta`: the handshake, the signature, size limit, durable storage before the 200,
+and exactly one drain pending however many POSTs arrive."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import text
+
+from core.meta_webhooks.signature import HEADER, sign
+from core.settings import load_settings, use_settings
+from jobs.periodic import PERIODIC_JOBS, schedule_next
+from jobs.queues import WEBHOOKS, queue
+from tests import meta
+
+PHONE = "1234567890"
+
+
+@pytest.fixture
+def campaign(make):
+    shop = make.shop(meta_phone_number_id=PHONE)
+    campaign = make.campaign(shop, "Cyber Monday")
+    for n in range(3):
+        make.message(campaign, make.customer(shop), wamid=f"wamid.cm-{n}", status="accepted")
+    make.recount(campaign)
+    return campaign
+
+
+@pytest.fixture
+def other_app(service_urls):
+    """An app built with some settings overridden; the suite's settings come back afterwards."""
+    from web import create_app
+
+    def build(**overrides):
+        return create_app({"APP_ENV": "test", "TESTING": True, **overrides})
+
+    yield build
+    use_settings(load_settings())
+
+
+def _verify(client, **params):
+    query = {
+        "hub.mode": "subscribe",
+        "hub.challenge": "1158201444",
+        "hub.verify_token": "dev-meta-verify-token",
+    }
+    query.update(params)
+    return client.get(meta.URL, query_string={k: v for k, v in query.items() if v is not None})
+
+
+def test_handshake_echoes_the_challenge(client):
+    """Subscribe mode with our verify token answers 200 with the raw challenge as the body."""
+    response = _verify(client)
+    assert response.status_code == 200
+    assert response.get_data() == b"1158201444"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"hub.verify_token": "guess"}, {"hub.mode": "unsubscribe"}, {"hub.challenge": None}, {"hub.mode": None}],
+)
+def test_handshake_refuses_anything_else(client, params):
+    """A wrong token, another mode or a missing challenge gets 403 and no echo."""
+    response = _verify(client, **params)
+    assert response.status_code == 403
+    assert b"1158201444" not in response.get_data()
+
+
+def test_an_empty_verify_token_never_verifies(app):
+    """With an empty configured token, an empty hub.verify_token does not pass."""
+    app.config["SETTINGS"] = dataclasses.replace(app.config["SETTINGS"], meta_verify_token="")
+    response = _verify(app.test_client(), **{"hub.verify_token": ""})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "sha256=",
+        "sha1=" + "0" * 40,
+        sign("another-apps-secret", meta.encode(meta.statuses_body(PHONE, meta.status("w", "sent", 1)))),
+        "sha256=" + "ä" * 64,
+    ],
+)
+def test_a_missing_or_wrong_signature_gets_401_and_stores_nothing(client, make, header):
+    """Only the HMAC-SHA256 of the raw body with our app secret is accepted."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("w", "sent", 1)))
+    headers = {HEADER: header} if header is not None else {}
+    response = client.post(meta.URL, data=raw, headers=headers)
+    assert response.status_code == 401
+    assert meta.inbox_rows(make.engine) == []
+
+
+def test_a_body_signed_after_tampering_is_refused(client, make):
+    """A signature is over the exact bytes: one changed byte fails it."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("wamid.cm-0", "read", 1)))
+    signature = sign(load_settings().meta_app_secret, raw)
+    response = client.post(meta.URL, data=raw.replace(b"read", b"sent"), headers={HEADER: signature})
+    assert response.status_code == 401
+    assert meta.inbox_rows(make.engine) == []
+
+
+def test_a_signed_body_is_stored_and_acknowledged_with_exactly_200(client, make, campaign):
+    """The acknowledgement is exactly 200, and only once the raw body is in the inbox."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("wamid.cm-0", "delivered", 1700000000)))
+    response = meta.post(client, raw)
+    assert response.status_code == 200
+    with make.engine.connect() as connection:
+        stored = connection.execute(text("SELECT source, body, processed_at FROM inbox_events")).one()
+    assert (stored.source, bytes(stored.body), stored.processed_at) == ("meta", raw, None)
+
+
+def test_bodies_over_3_mb_get_413_and_are_not_stored(client, make):
+    """Meta's bodies are at most 3 MB: a bigger one, even correctly signed, is refused."""
+    raw = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    response = meta.post(client, raw)
+    assert response.status_code == 413
+    assert meta.inbox_rows(make.engine) == []
+
+
+def test_a_body_of_exactly_3_mb_is_accepted(client, make):
+    """The limit itself is allowed: no body Meta may send is refused."""
+    head = b'{"object": "whatsapp_business_account", "pad": "'
+    raw = head + b"x" * (3 * 1024 * 1024 - len(head) - 2) + b'"}'
+    assert len(raw) == 3 * 1024 * 1024
+    assert meta.post(client, raw).status_code == 200
+    assert len(meta.inbox_rows(make.engine)) == 1
+
+
+def test_useless_bodies_are_kept_marked_and_acknowledged(client, make):
+    """Bodies that are not JSON, not WhatsApp's or hold nothing we use still get 200; the drain
+    keeps them and marks why."""
+    bodies = {
+        b"not json at all": "not_json",
+        b'{"object": "page", "entry": []}': "not_whatsapp",
+        meta.encode(meta.envelope([meta.change(PHONE, messages=[])])): "nothing_used",
+    }
+    for raw in bodies:
+        assert meta.post(client, raw).status_code == 200
+    meta.drain()
+    rows = meta.inbox_rows(make.engine)
+    assert [row.outcome for row in rows] == list(bodies.values())
+    assert all(row.processed_at is not None for row in rows)
+
+
+def test_an_identical_redelivery_is_one_inbox_row(client, make, campaign):
+    """Meta's duplicates of the same bytes are stored once and both acknowledged."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("wamid.cm-0", "delivered", 1700000000)))
+    assert [meta.post(client, raw).status_code for _ in range(3)] == [200, 200, 200]
+    assert len(meta.inbox_rows(make.engine)) == 1
+
+
+def test_many_posts_leave_one_drain_pending_which_applies_them_all(client, make, campaign, run_jobs):
+    """Ten POSTs queue one drain job, not ten; a real worker runs it and every status counts."""
+    for n in range(10):
+        body = meta.statuses_body(PHONE, meta.status(f"wamid.cm-{n % 3}", "delivered", 1700000000 + n))
+        assert meta.post(client, body).status_code == 200
+    assert queue(WEBHOOKS).count == 1
+    run_jobs()
+    assert meta.counters(make.engine, campaign)["delivered"] == 3
+    assert all(row.outcome == "applied" for row in meta.inbox_rows(make.engine))
+    meta.post(client, meta.statuses_body(PHONE, meta.status("wamid.cm-0", "read", 1700000100)))
+    assert queue(WEBHOOKS).count == 1  # the next body queues the next drain
+    run_jobs()
+    assert meta.counters(make.engine, campaign)["read"] == 1
+    assert meta.drift(make.engine, campaign) == []
+
+
+def test_database_down_answers_503_so_meta_retries(other_app):
+    """When the body cannot be stored it is not acknowledged."""
+    app = other_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere")
+    response = meta.post(app.test_client(), meta.statuses_body(PHONE, meta.status("w", "sent", 1)))
+    assert response.status_code == 503
+
+
+def test_redis_down_still_acknowledges_and_the_sweeper_queues_the_drain(other_app, make, campaign, run_jobs):
+    """With Redis unreachable the body is stored and acknowledged; the periodic sweeper later
+    queues a drain for it, and a real worker applies it."""
+    app = other_app(REDIS_URL="redis://127.0.0.1:1/0")
+    body = meta.statuses_body(PHONE, meta.status("wamid.cm-1", "read", 1700000000))
+    assert meta.post(app.test_client(), body).status_code == 200
+    use_settings(load_settings())  # Redis is back
+    assert queue(WEBHOOKS).count == 0
+    with make.engine.begin() as connection:  # the body has waited longer than a drain takes
+        connection.execute(text("UPDATE inbox_events SET received_at = now() - interval '1 minute'"))
+    sweep = next(job for job in PERIODIC_JOBS if job.name == "meta-inbox-sweep")
+    schedule_next(sweep, after=0)  # a slot long past: due now
+    run_jobs()
+    assert meta.counters(make.engine, campaign)["read"] == 1
+    assert meta.inbox_rows(make.engine)[0].outcome == "applied"
+
+
+def test_the_worker_schedules_the_sweeper_once_per_slot(make, run_jobs):
+    """Starting workers schedules the next sweep with a stable id; a second start adds nothing."""
+    run_jobs()
+    run_jobs()
+    ids = ScheduledJobRegistry(queue=queue(WEBHOOKS)).get_job_ids()
+    assert len([i for i in ids if i.startswith("periodic-meta-inbox-sweep-")]) == 1

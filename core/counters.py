@@ -27,8 +27,9 @@ COUNTER_COLUMNS = (
     "clicked_count",
 )
 # Dispatch progress, kept by dispatch alone (the drain never moves them): submitted = handed
-# to Meta (a wamid, or a request whose answer we await); failed before send = failed without
-# ever reaching Meta (our pre-send codes, or left unsent when a campaign was halted).
+# to Meta (``submitted_at``, set before the request leaves, so also every message with a wamid);
+# failed before send = failed without ever reaching Meta (our pre-send codes, or left unsent
+# when a campaign was halted).
 PROGRESS_COLUMNS = ("submitted_count", "failed_before_send_count")
 _TRACKED = COUNTER_COLUMNS + PROGRESS_COLUMNS
 
@@ -49,7 +50,7 @@ _TALLY = text("""
            count(*) FILTER (WHERE m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL) AS delivered_count,
            count(m.read_at) AS read_count,
            count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count,
-           count(*) FILTER (WHERE m.submitted_at IS NOT NULL OR m.wamid IS NOT NULL) AS submitted_count,
+           count(m.submitted_at) AS submitted_count,
            count(*) FILTER (WHERE m.status = 'failed' AND m.submitted_at IS NULL AND m.wamid IS NULL)
                AS failed_before_send_count
       FROM messages m

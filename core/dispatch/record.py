@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.dispatch.halt import HaltReason, fail_unsent, mark_halted
 from core.errors import describe
 from core.meta_api import SendResult
+from core.meta_webhooks import release_parked
 from core.send_policy import Verdict, decide
 from core.statuses import RANK, MessageStatus
 
@@ -99,10 +100,9 @@ _REFUND = text("UPDATE shops SET credits = credits + :refund WHERE id = :shop_id
 
 
 def record_outcomes(
-    session: Session, shop_id: int, campaign_id: int, outcomes: list[Outcome], release_parked=None
+    session: Session, shop_id: int, campaign_id: int, outcomes: list[Outcome]
 ) -> RecordSummary:
-    """Write the batch's answers. ``release_parked(session, shop_id, wamids)`` applies statuses
-    that arrived before their wamid was stored (the webhook drain provides it)."""
+    """Write the batch's answers, in the caller's transaction."""
     summary, accepted, failures, requeues = _sort(outcomes)
     keys = {"shop_id": shop_id, "campaign_id": campaign_id}
     wamids = _accept(session, shop_id, accepted)
@@ -110,8 +110,10 @@ def record_outcomes(
     summary.failed = _fail(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
     unsent = fail_unsent(session, shop_id, campaign_id, summary.halt) if summary.halt else 0
-    if wamids and release_parked is not None:
-        release_parked(session, shop_id, wamids)
+    # Statuses that beat the send response and found no message (no callback data to tie them)
+    # were parked by the drain: they apply now, with the same ratchet, before anyone can read
+    # this message half-updated.
+    release_parked(session, shop_id, wamids)
     counts = {"sent": summary.accepted, "failed": summary.failed, "requeued": summary.requeued}
     session.execute(_COUNT, {**keys, **counts})
     if summary.halt is not None:

@@ -164,6 +164,7 @@ class SendLoop:
         self.totals = {"claimed": 0, "accepted": 0, "failed": 0, "requeued": 0, "unconfirmed": 0}
 
     def close(self) -> None:
+        self.totals["late_slots"] = self.throttle.late_slots
         self.redis.close()
 
     def run(self, budget_s: float) -> dict:

@@ -55,7 +55,7 @@ class PhoneNumberThrottle:
     phone_number_id: str
     messages_per_second: int
     max_wait_s: float = 1.0
-    max_late_s: float = 0.02
+    max_late_s: float = 0.01
 
     late_slots: int = 0  # slots given up by callers that woke too late (for the job's log)
 
@@ -88,8 +88,9 @@ class PhoneNumberThrottle:
         A caller that wakes more than ``max_late_s`` after its slot (a busy CPU, a long pause
         of the process) gives the slot up and takes a new one: sending late would bunch its
         send with those of later slots, and Meta counts arrivals, not our slots. With sends at
-        most L late, any one-second window holds at most rate x (1 + L) + 1 of them: 20 ms at
-        990 a second (dispatch paces 1% under the cap) is 1,011, within 2% of 1,000."""
+        most L late, any one-second window holds at most rate x (1 + L) + 1 of them: 10 ms at
+        990 a second (dispatch paces 1% under the cap) is 1,001, leaving the rest of a 2%
+        margin to the network between our check and Meta."""
         while stop is None or not stop.is_set():
             wait = self.reserve()
             if wait is None:

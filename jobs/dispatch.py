@@ -57,7 +57,7 @@ class Lane:
     def threads(self) -> int:
         # Sends in flight = rate x Meta's latency: at 1,000 a second and 250 ms, 250 of them,
         # spread over the lanes (lane_count). Threads mostly wait, for their slot or for Meta,
-        # but past a few dozen per process they fight over the interpreter and wake late.
+        # but past a few dozen per process they fight over the interpreter.
         return max(16, min(self.messages_per_second // 16, 64))
 
 
@@ -142,13 +142,6 @@ def _plan_next(shop_id: int, campaign_id: int, *, halted: bool) -> None:
         ensure_monitor(shop_id, campaign_id, delay=1)
 
 
-def paced_rate(cap: int) -> int:
-    """The rate the token bucket hands out slots at: 1% under the cap. Meta counts arrivals,
-    and a request can be held up for some milliseconds between its slot and Meta (a busy CPU,
-    the network), landing in the next second's window: the headroom absorbs that."""
-    return max(1, cap - max(cap // 100, 1)) if cap > 1 else 1
-
-
 def _throttle_redis(threads: int) -> Redis:
     """A client whose pool has a connection for every send thread (they all ask the bucket at
     once); a thread waits for a free connection rather than failing."""
@@ -165,16 +158,14 @@ class SendLoop:
     def __init__(self, lane: Lane) -> None:
         self.lane = lane
         self.redis = _throttle_redis(lane.threads)
-        self.throttle = PhoneNumberThrottle(
-            self.redis, lane.phone_number_id, paced_rate(lane.messages_per_second)
-        )
+        self.throttle = PhoneNumberThrottle(self.redis, lane.phone_number_id, lane.messages_per_second)
         self.stop = threading.Event()
         self.halted = False
         self.local = threading.local()
         self.totals = {"claimed": 0, "accepted": 0, "failed": 0, "requeued": 0, "unconfirmed": 0}
 
     def close(self) -> None:
-        self.totals["late_slots"] = self.throttle.late_slots
+        self.totals.update(late=self.throttle.late, held_back=self.throttle.held_back)
         self.redis.close()
 
     def run(self, budget_s: float) -> dict:

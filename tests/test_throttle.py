@@ -67,3 +67,12 @@ def test_caps_outside_metas_range_are_refused(service_urls, rate):
     """Meta's throughput is 1 to 1,000 messages per second per number."""
     with pytest.raises(ValueError, match="between 1 and 1000"):
         PhoneNumberThrottle(get_redis(service_urls["redis_url"]), "pn", rate)
+
+
+def test_the_send_log_lets_through_at_most_the_cap_in_any_second(service_urls):
+    """Callers who woke late cannot bunch: within one second the log lets 99 of 150 through at
+    a cap of 100 (1% is kept for the network), and tells the rest how long to wait."""
+    throttle = PhoneNumberThrottle(get_redis(service_urls["redis_url"]), "pn-3", 100)
+    answers = [throttle.let_through() for _ in range(150)]
+    assert answers.count(0) == 99
+    assert all(0 < wait <= 1.0 for wait in answers if wait)

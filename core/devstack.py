@@ -1,10 +1,11 @@
 """``make run``: the whole app on embedded defaults, for a newcomer or a demo.
 
 Starts (or joins) the embedded PostgreSQL and Redis servers unless DATABASE_URL / REDIS_URL
-name real ones, migrates, loads the demo document, then runs the Meta stand-in (unless
-META_GRAPH_URL names a real Graph API), the web server (gunicorn) and one RQ worker as child
-processes. Ctrl-C (or SIGTERM) stops every child by process id, then the
-servers this process started. If a child dies on its own, everything stops with an error.
+name real ones, migrates, loads the demo document, then runs the Shopify Admin stand-in (unless
+SHOPIFY_ADMIN_URL names another), the Meta stand-in (unless META_GRAPH_URL names a real Graph
+API), the web server (gunicorn) and one RQ worker as child processes. Ctrl-C (or SIGTERM)
+stops every child by process id, then the servers this process started. If a child dies on
+its own, everything stops with an error.
 """
 
 from __future__ import annotations
@@ -23,11 +24,27 @@ DEMO_SHOP = "demo.myshopify.com"
 STOP_TIMEOUT_S = 10
 
 
-def child_commands(port: int, meta_port: int | None = None) -> dict[str, list[str]]:
-    """The processes to run. With ``meta_port``, the Meta stand-in first (so the app can reach
-    it from its first request), posting its status webhooks to the web server."""
+def child_commands(
+    port: int, shopify_port: int | None = None, meta_port: int | None = None
+) -> dict[str, list[str]]:
+    """The processes to run. With ``shopify_port``, the Shopify stand-in first (so the app home
+    can exchange its session token from the first page load), serving the demo shop's
+    customers and posting its webhooks to the web server. With ``meta_port``, the Meta
+    stand-in too (campaigns are sent to it), posting its status webhooks to the web server."""
     python = sys.executable
     commands = {}
+    if shopify_port is not None:
+        commands["shopify"] = [
+            python,
+            "-m",
+            "sim.shopify",
+            "--port",
+            str(shopify_port),
+            "--seed-document",
+            str(DEMO_DOCUMENT),
+            "--webhook-url",
+            f"http://127.0.0.1:{port}/webhooks/shopify",
+        ]
     if meta_port is not None:
         webhook_url = f"http://127.0.0.1:{port}/webhooks/meta"
         commands["meta"] = [python, "-m", "sim.meta", "--port", str(meta_port), "--webhook-url", webhook_url]
@@ -40,10 +57,33 @@ def child_commands(port: int, meta_port: int | None = None) -> dict[str, list[st
             "2",
             "--access-logfile",
             "-",
+            # The path without the query string: document URLs carry session tokens (id_token).
+            "--access-logformat",
+            '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss',
             "web:create_app()",
         ],
         "worker": [python, "-m", "jobs.worker", "--name", f"devstack-{os.getpid()}"],
     }
+
+
+def use_shopify_stand_in(port: int) -> int | None:
+    """Unless SHOPIFY_ADMIN_URL names a Shopify to use, run the stand-in and point the app at
+    it (the children inherit the variable). Answers the stand-in's port, or None."""
+    if os.environ.get("SHOPIFY_ADMIN_URL"):
+        return None
+    shopify_port = int(os.environ.get("SHOPIFY_STAND_IN_PORT", port + 200))
+    os.environ["SHOPIFY_ADMIN_URL"] = f"http://127.0.0.1:{shopify_port}"
+    return shopify_port
+
+
+def use_meta_stand_in(port: int) -> int | None:
+    """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
+    (the children inherit the variable). Answers the stand-in's port, or None."""
+    if os.environ.get("META_GRAPH_URL"):
+        return None
+    meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))
+    os.environ["META_GRAPH_URL"] = f"http://127.0.0.1:{meta_port}"
+    return meta_port
 
 
 def prepare() -> dict[str, int]:
@@ -79,16 +119,27 @@ def spawn(commands: dict[str, list[str]]) -> dict[str, subprocess.Popen]:
 
 
 def stop(children: dict[str, subprocess.Popen]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for child in children.values():
+    """Last started, first stopped: the worker and the web server finish what they are doing
+    while the stand-ins they call still answer."""
+    for child in reversed(list(children.values())):
+        _stop_one(child)
+
+
+def _stop_one(child: subprocess.Popen) -> None:
+    # A second SIGTERM is RQ's cold shutdown, which also ends the work horse: RQ runs it in a
+    # session of its own, so the process-group signal does not reach it.
+    for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGTERM, 5), (signal.SIGKILL, None)):
+        if child.poll() is not None:
+            return
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=timeout)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            continue
 
 
 class _Stop(Exception):
@@ -99,29 +150,21 @@ def _raise_stop(*_args) -> None:
     raise _Stop
 
 
-def use_meta_stand_in(port: int) -> int | None:
-    """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
-    (the children inherit the variable). Answers the stand-in's port, or None."""
-    if os.environ.get("META_GRAPH_URL"):
-        return None
-    meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))
-    os.environ["META_GRAPH_URL"] = f"http://127.0.0.1:{meta_port}"
-    return meta_port
-
-
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
+    shopify_port = use_shopify_stand_in(port)
     meta_port = use_meta_stand_in(port)
     started = prepare()
     if started:
         print("embedded servers (pid): " + ", ".join(f"{k} {v}" for k, v in started.items()), flush=True)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    children = spawn(child_commands(port, meta_port))
+    children = spawn(child_commands(port, shopify_port, meta_port))
     print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
     print(
         f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n"
-        f"  Launch a demo campaign (Meta stand-in at {os.environ['META_GRAPH_URL']}):\n"
+        f"  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
+        f"  Meta Graph API: {os.environ['META_GRAPH_URL']}; launch a demo campaign from its page, or:\n"
         f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
         f"'Spring teaser' --shop {DEMO_SHOP}\n"
         "  Ctrl-C stops everything.\n",

@@ -27,7 +27,10 @@ class PeriodicJob:
     queue: str
 
 
-PERIODIC_JOBS = (PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),)
+PERIODIC_JOBS = (
+    PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),
+    PeriodicJob("shopify-inbox-sweep", "jobs.shopify.sweep_shopify_inbox", 10, WEBHOOKS),
+)
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 
 

@@ -23,6 +23,7 @@ from core.models import Base
 from core.redis import get_redis
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
+from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
 
 
 def _libpq_url(sqlalchemy_url: str, database: str) -> str:
@@ -60,8 +61,12 @@ def service_urls():
         make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
     )
     redis_url = _redis_url_with_db(env["REDIS_URL"], _redis_db())
-    saved = {k: env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
+    saved = {k: env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "SHOPIFY_ADMIN_URL")}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test")
+    # Tests never reach the real Shopify: unless a test starts the stand-in (tests/shopify_stand_in.py),
+    # the Admin API is a loopback port where nothing listens, so a page load's token exchange
+    # fails at once, as it would with Shopify down.
+    env["SHOPIFY_ADMIN_URL"] = UNREACHABLE_SHOPIFY
 
     from core import migrate
 

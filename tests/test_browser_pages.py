@@ -120,7 +120,7 @@ def test_filter_failures_then_download_exactly_those_rows(page, base_url, scenar
     _open(page, base_url, f"/campaigns/{scenario.campaign.id}/messages")
     assert page.locator("tr[data-message-id]").count() == 6
     page.get_by_label("Category").select_option("data_quality")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()  # not "Apply +34..." (a fix)
     page.wait_for_url("**category=data_quality**")
     assert page.locator("tr[data-message-id]").count() == 5
     page.get_by_label("Search by name or phone").fill("612 34 56")

@@ -54,11 +54,18 @@ def _pids(line: str) -> list[int]:
 @pytest.mark.smoke
 def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(short_tmp_path):
     """From nothing (no DATABASE_URL, no REDIS_URL, an empty instance folder) the stack starts
-    the embedded servers, migrates, seeds, serves the demo shop's page; SIGINT then stops every
-    process it started, verified by process id."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
-    env.update(INSTANCE_PATH=str(short_tmp_path / "instance"), PORT=str(port), PYTHONUNBUFFERED="1")
+    the embedded servers, migrates, seeds, serves the demo shop's page (installed through the
+    Shopify stand-in it started); SIGINT then stops every process it started, verified by
+    process id."""
+    port, shopify_port = _free_port(), _free_port()
+    unset = ("DATABASE_URL", "REDIS_URL", "APP_ENV", "SHOPIFY_ADMIN_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(
+        INSTANCE_PATH=str(short_tmp_path / "instance"),
+        PORT=str(port),
+        SHOPIFY_STAND_IN_PORT=str(shopify_port),
+        PYTHONUNBUFFERED="1",
+    )
     stack = subprocess.Popen(
         [sys.executable, "-m", "core.devstack"],
         cwd=ROOT,
@@ -74,6 +81,9 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(short_tmp_path)
         url = _read_until(stack, r"Open (http://\S+)", lines).group(1)
         page = _wait_for_page(url)
         assert page.status_code == 200 and "Black Friday preview" in page.text
+        # The app home exchanged its session token with the Shopify stand-in make run started.
+        stats = requests.get(f"http://127.0.0.1:{shopify_port}/sim/stats", timeout=10).json()
+        assert stats["exchanges"] == 1
         pids = _pids(servers) + _pids(children)
         pids += [p.pid for pid in _pids(children) for p in psutil.Process(pid).children(recursive=True)]
         assert len(pids) >= 5  # postgres, redis, gunicorn master + workers, RQ worker

@@ -51,13 +51,14 @@ def _start_embedded_services(env: dict[str, str]) -> None:
 
 
 def _register(app: Flask) -> None:
-    from web import api, cli, database, dev, headers, home, meta_webhooks, pages
+    from web import api, cli, database, dev, headers, home, meta_webhooks, pages, shopify_webhooks
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(dev.blueprint, url_prefix="/dev")
     app.register_blueprint(meta_webhooks.blueprint)
+    app.register_blueprint(shopify_webhooks.blueprint)
     headers.init_app(app)
     database.init_app(app)
     cli.init_app(app)

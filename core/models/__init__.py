@@ -8,15 +8,19 @@ from core.models.customer import Customer
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.shop import Shop, ShopAlert
+from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
 
 __all__ = [
     "Base",
     "Campaign",
     "Click",
     "Customer",
+    "CustomerDataRequest",
+    "CustomerTombstone",
     "InboxEvent",
     "Message",
     "ParkedStatus",
     "Shop",
     "ShopAlert",
+    "ShopifyWebhookDelivery",
 ]

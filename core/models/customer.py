@@ -26,6 +26,8 @@ class Customer(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     consent: Mapped[str] = mapped_column(String(16), server_default="UNKNOWN")
     consent_updated_at: Mapped[datetime | None]
+    # Which Shopify consent ``consent`` came from: "whatsapp" (API 2026-07+) wins over "sms".
+    consent_source: Mapped[str | None] = mapped_column(String(16))
     shopify_updated_at: Mapped[datetime | None]  # to drop stale webhooks
     created_at: Mapped[datetime] = created_at_column()
 

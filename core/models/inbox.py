@@ -21,6 +21,9 @@ class InboxEvent(Base):
         UniqueConstraint("source", "digest"),
         # The drain's queue: only unprocessed rows are in this index, so it stays small.
         Index("ix_inbox_events_unprocessed", "id", postgresql_where="processed_at IS NULL"),
+        # The Shopify drain's queue (processed_at IS NULL, by id) and its retention sweep
+        # (processed_at < cutoff), apart from Meta's much larger backlog (migration 0005_shopify).
+        Index("ix_inbox_events_shopify", "processed_at", "id", postgresql_where="source = 'shopify'"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

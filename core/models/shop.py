@@ -23,6 +23,7 @@ class Shop(Base):
     scopes: Mapped[str] = mapped_column(Text, server_default="")
     installed_at: Mapped[datetime] = created_at_column()
     uninstalled_at: Mapped[datetime | None]
+    customers_synced_at: Mapped[datetime | None]  # the last full import from the Admin API ended
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     locale: Mapped[str] = mapped_column(String(16), server_default="en")
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")

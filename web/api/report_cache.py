@@ -5,7 +5,8 @@ missing a calling code group over the failed rows: 150,000 of them in a campaign
 about a tenth of a second. The page polls every few seconds, so each answer is cached under the
 counters it depends on (a new message, send, delivery or failure changes the key at once) for at
 most a minute. What the key cannot see, and the minute bounds: an expired message turning into
-a Meta failure (a new code, same counts) and a customer whose phone was fixed in Shopify.
+a Meta failure (a new code, same counts) and a customer whose phone was fixed in Shopify (a fix
+made from our page forgets the affected keys at once: forget_calling_code).
 """
 
 from __future__ import annotations
@@ -53,3 +54,11 @@ def cached_calling_code(campaign: Campaign) -> dict[str, int]:
     found = missing_calling_code(db(), campaign.shop_id, campaign.id)
     redis.set(key, json.dumps(found), ex=TTL_S)
     return found
+
+
+def forget_calling_code(campaigns: list[Campaign]) -> None:
+    """A phone was fixed: the count of customers "now valid" of these campaigns changed while
+    their counters did not, so their cached answers go (the rest of the minute would show the
+    old count)."""
+    if campaigns:
+        get_redis().delete(*[_key("calling_code", c) for c in campaigns])

@@ -20,6 +20,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from web.auth import InvalidSessionToken
 from web.formatting import ShopFormat
 from web.home import admin_app_url, bounce_url
+from web.installation import connect_shop
 from web.tenancy import authenticate
 
 blueprint = Blueprint("pages", __name__)
@@ -43,8 +44,9 @@ def embedded_page(view: Callable) -> Callable:
             shop = authenticate(request.args.get("id_token"))
         except InvalidSessionToken:
             return redirect(bounce_url())
+        shop = connect_shop(shop, request.args["id_token"])
         if shop is None:
-            return render_template("not_installed.html"), 403
+            return render_template("not_installed.html"), 503
         g.fmt = ShopFormat(shop.locale, shop.timezone)
         return view(shop, *args, **kwargs)
 

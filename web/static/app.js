@@ -174,6 +174,62 @@
     setTimeout(tick, every);
   }
 
+  // ---- One-click phone fix -----------------------------------------------------------------
+  // The failed-messages page offers the corrected number of a phone saved without its country
+  // code; the button writes it to Shopify through our API and shows the answer in place.
+
+  function showFixResult(slot, text, tone) {
+    const result = slot.querySelector("[data-fix-result]");
+    result.textContent = text;
+    result.dataset.tone = tone;
+    result.setAttribute("role", tone === "critical" ? "alert" : "status");
+  }
+
+  function fixApplied(customerId, customer) {
+    document.querySelectorAll('[data-fix-slot][data-shopify-customer-id="' + customerId + '"]').forEach(function (slot) {
+      const button = slot.querySelector("[data-fix-apply]");
+      if (button) button.remove();
+      showFixResult(slot, "Fixed in Shopify: " + customer.phone, "success");
+      const phone = slot.closest("tr") && slot.closest("tr").querySelector(".phone");
+      if (phone) phone.textContent = customer.phone;
+    });
+  }
+
+  function fixMessage(status, answer) {
+    if (status === 422 && answer && answer.errors && answer.errors.length) {
+      return "Shopify did not accept it: " + answer.errors.map(function (e) { return e.message; }).join("; ");
+    }
+    return (answer && answer.message) || "The number could not be saved (HTTP " + status + "). Try again.";
+  }
+
+  async function applyFix(button) {
+    const slot = button.closest("[data-fix-slot]");
+    const customerId = slot.dataset.shopifyCustomerId;
+    button.disabled = true;
+    showFixResult(slot, "Saving in Shopify…", "info");
+    try {
+      const response = await apiFetch("/api/customers/" + encodeURIComponent(customerId) + "/fix-phone", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ phone: slot.dataset.suggestedPhone }),
+      });
+      const answer = await response.json().catch(function () { return null; });
+      if (response.ok) {
+        fixApplied(customerId, answer);
+        return;
+      }
+      showFixResult(slot, fixMessage(response.status, answer), "critical");
+    } catch (error) {
+      showFixResult(slot, "The number could not be saved. Check the connection and try again.", "critical");
+    }
+    button.disabled = false;
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("button[data-fix-apply]");
+    if (button && !button.disabled) applyFix(button);
+  });
+
   const live = document.querySelector("main[data-live-api]");
   if (live) startLive(live);
 

@@ -1,0 +1,105 @@
+"""Reading Shopify's two shapes of a customer: GraphQL nodes (the import) and REST webhook
+bodies. Anything missing or malformed reads as "not said", never as a guess."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.shopify.customers import SMS, WHATSAPP, ConsentChange, ConsentState, CustomerRecord, to_consent
+
+
+class BadPayload(ValueError):
+    """A body that lacks what its topic must carry (the message says what)."""
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def customer_id(value: object) -> int:
+    """A customer id from ``123``, ``"123"`` or ``"gid://shopify/Customer/123"``."""
+    tail = str(value or "").rsplit("/", 1)[-1]
+    if not tail.isdigit():
+        raise BadPayload(f"not a customer id: {value!r}")
+    return int(tail)
+
+
+def _state(consent: object, source: str, state_key: str, time_key: str) -> ConsentState | None:
+    if not isinstance(consent, dict) or not consent.get(state_key):
+        return None
+    return ConsentState(to_consent(consent[state_key]), source, parse_time(consent.get(time_key)))
+
+
+# ---- GraphQL -----------------------------------------------------------------------------------
+
+
+def from_graphql(node: dict) -> CustomerRecord:
+    phone_number = node.get("defaultPhoneNumber") or {}
+    address = node.get("defaultAddress") or {}
+    whatsapp = _state(
+        phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "marketingState", "consentUpdatedAt"
+    )
+    sms = _state(node.get("smsMarketingConsent"), SMS, "marketingState", "consentUpdatedAt")
+    updated_at = parse_time(node.get("updatedAt"))
+    if updated_at is None:
+        raise BadPayload(f"customer {node.get('id')!r} has no updatedAt")
+    return CustomerRecord(
+        shopify_customer_id=customer_id(node.get("id")),
+        first_name=node.get("firstName") or "",
+        last_name=node.get("lastName") or "",
+        phone=phone_number.get("phoneNumber") or node.get("phone"),
+        country_code=address.get("countryCodeV2"),
+        updated_at=updated_at,
+        tags=[str(t) for t in node.get("tags") or []],
+        consent=whatsapp or sms,
+    )
+
+
+# ---- Webhooks ----------------------------------------------------------------------------------
+
+
+def _tags(value: object) -> list[str] | None:
+    """API versions up to 2024-10 send tags as one comma-separated string; later ones none."""
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    if isinstance(value, list):
+        return [str(t) for t in value]
+    return None
+
+
+def from_webhook(body: dict) -> CustomerRecord:
+    """A ``customers/create`` or ``customers/update`` body."""
+    updated_at = parse_time(body.get("updated_at"))
+    if updated_at is None:
+        raise BadPayload("the customer has no updated_at")
+    address = body.get("default_address") if isinstance(body.get("default_address"), dict) else {}
+    return CustomerRecord(
+        shopify_customer_id=customer_id(body.get("id")),
+        first_name=body.get("first_name") or "",
+        last_name=body.get("last_name") or "",
+        phone=body.get("phone"),
+        country_code=address.get("country_code"),
+        updated_at=updated_at,
+        tags=_tags(body.get("tags")),
+        consent=_webhook_consent(body),
+    )
+
+
+def _webhook_consent(body: dict) -> ConsentState | None:
+    whatsapp = _state(body.get("whatsapp_marketing_consent"), WHATSAPP, "state", "consent_updated_at")
+    return whatsapp or _state(body.get("sms_marketing_consent"), SMS, "state", "consent_updated_at")
+
+
+def consent_change(body: dict) -> ConsentChange | None:
+    """A ``customers/marketing_consent_update`` body (SMS), or one that carries WhatsApp's
+    consent (the topic of WhatsApp consent is not confirmed: we read it wherever it comes)."""
+    state = _webhook_consent(body)
+    if state is None:
+        return None
+    return ConsentChange(customer_id(body.get("id") or body.get("customer_id")), body.get("phone"), state)

@@ -1,0 +1,98 @@
+"""What each Shopify topic does to our data. Every handler answers the event's outcome:
+``applied``, ``stale`` (older than what we hold, or from before the shop's last install),
+``ignored`` (a topic we do not use) ..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.models import Shop
+from core.shopify import privacy, shapes
+from core.shopify.customers import apply_consents, lock_customers, remove_customers, upsert_profiles
+from core.shopify.tokens import forget_tokens
+
+Handler = Callable[[Session, Shop, dict, datetime], str]
+
+
+def _customer_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    lock_customers(session, shop.id)
+    return "applied" if upsert_profiles(session, shop.id, [shapes.from_webhook(body)]) else "stale"
+
+
+def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    lock_customers(session, shop.id)
+    remove_customers(session, shop.id, [shapes.customer_id(body.get("id"))], "deleted")
+    return "applied"
+
+
+def _consent_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    change = shapes.consent_change(body)
+    if change is None:
+        return "ignored"
+    lock_customers(session, shop.id)
+    return "applied" if apply_consents(session, shop.id, [change]) else "stale"
+
+
+def _installed_since(shop: Shop, triggered: datetime) -> bool:
+    # Uninstall and reinstall can be seconds apart while the webhook is delivered late: a
+    # shop-level event from before the current install must not undo it.
+    return shop.uninstalled_at is None and shop.installed_at > triggered
+
+
+def _app_uninstalled(session: Session, shop: Shop, _body: dict, triggered: datetime) -> str:
+    if _installed_since(shop, triggered):
+        return "stale"
+    session.execute(
+        update(Shop).where(Shop.id == shop.id, Shop.uninstalled_at.is_(None)).values(uninstalled_at=triggered)
+    )
+    forget_tokens(session, shop.id)
+    return "applied"
+
+
+def _scopes_updated(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    current = body.get("current")
+    if not isinstance(current, list):
+        raise shapes.BadPayload("app/scopes_update without a list of current scopes")
+    session.execute(update(Shop).where(Shop.id == shop.id).values(scopes=",".join(map(str, current))))
+    return "applied"
+
+
+def _customer_redact(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    privacy.redact_customer(session, shop.id, shapes.customer_id((body.get("customer") or {}).get("id")))
+    return "applied"
+
+
+def _shop_redact(session: Session, shop: Shop, _body: dict, triggered: datetime) -> str:
+    if _installed_since(shop, triggered):
+        return "stale"
+    privacy.redact_shop(session, shop)
+    return "applied"
+
+
+def _data_request(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    customer = shapes.customer_id((body.get("customer") or {}).get("id"))
+    privacy.record_data_request(session, shop.id, body, customer)
+    return "applied"
+
+
+HANDLERS: dict[str, Handler] = {
+    "customers/create": _customer_changed,
+    "customers/update": _customer_changed,
+    "customers/delete": _customer_deleted,
+    "customers/marketing_consent_update": _consent_changed,
+    "customers/whatsapp_marketing_consent_update": _consent_changed,
+    "app/uninstalled": _app_uninstalled,
+    "app/scopes_update": _scopes_updated,
+    "customers/redact": _customer_redact,
+    "shop/redact": _shop_redact,
+    "customers/data_request": _data_request,
+}
+
+
+def apply_topic(session: Session, shop: Shop, topic: str, body: dict, triggered: datetime) -> str:
+    handler = HANDLERS.get(topic)
+    return handler(session, shop, body, triggered) if handler else "ignored"

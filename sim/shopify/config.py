@@ -1,0 +1,43 @@
+"""The stand-in's configuration. Defaults suit the demo (``make run``); tests change parts of
+it with ``PUT /sim/config`` or a JSON file given to ``python -m sim.shopify --config``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+# The app's development placeholders (core/settings.py), so the demo needs no configuration.
+DEV_API_KEY = "dev-shopify-api-key"
+DEV_API_SECRET = "dev-only-shopify-api-secret-not-for-production"
+
+
+@dataclass
+class SimConfig:
+    seed: int = 1
+    customers: int = 25  # generated for each shop that is not in the seed document
+    seed_document: str | None = None  # path of a seed document whose shops' customers to serve
+    api_key: str = DEV_API_KEY
+    api_secret: str = DEV_API_SECRET
+    scopes: str = "read_customers,write_customers"
+    access_token_ttl_s: int = 3600  # Shopify's expiring offline tokens live an hour
+    refresh_token_ttl_s: int = 90 * 24 * 3600
+    # The leaky bucket of the GraphQL Admin API, per shop (Standard plan: 100 points a second).
+    bucket: int = 2000
+    restore_rate: float = 100.0
+    max_query_cost: int = 1000  # a single query that would cost more is refused outright
+    max_page_size: int = 250
+    webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
+    webhook_api_version: str = "2026-10"
+    # Forced answers for the next GraphQL requests, in order: {"status": 503} or
+    # {"status": 429, "retry_after": 0.2} (retry_after is optional).
+    faults: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def update(self, changes: dict) -> None:
+        """Apply a partial update; unknown keys are refused."""
+        known = {f.name for f in fields(self)}
+        for key, value in changes.items():
+            if key not in known:
+                raise KeyError(key)
+            setattr(self, key, value)

@@ -1,0 +1,94 @@
+"""``POST /api/customers/<shopify_customer_id>/fix-phone``: write a corrected phone number back
+to Shopify (CONTRACT.md). Body ``{"phone": "+..."}``, or empty to apply our suggestion: the
+stored number read as national to the customer's address country (core/phones.py)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import BadRequest, NotFound
+
+from core.errors import OurCode
+from core.models import Campaign, Customer, Message
+from core.shopify.admin import (
+    AdminClient,
+    ReauthorizationRequired,
+    ShopifyError,
+    ShopifyUnavailable,
+    UserErrors,
+)
+from core.shopify.phone_fix import PhoneRejected, choose_phone, write_phone
+from web.api import blueprint
+from web.api.report_cache import forget_calling_code
+from web.database import db
+from web.tenancy import current_shop
+
+# The merchant is waiting on a click: fewer, shorter retries than a job's.
+INTERACTIVE = {"max_attempts": 3, "max_wait_s": 2.0}
+
+
+def customer_json(customer: Customer) -> dict:
+    return {
+        "shopify_id": customer.shopify_customer_id,
+        "name": customer.name,
+        "phone": customer.phone,
+        "phone_e164": customer.phone_e164,
+        "country_code": customer.country_code,
+        "consent": customer.consent,
+    }
+
+
+def _requested_phone() -> object:
+    """The ``phone`` of the body; None when the body is empty or names no phone."""
+    if not request.get_data(cache=True).strip():
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('The body must be empty or a JSON object like {"phone": "+34612345678"}.')
+    return body.get("phone")
+
+
+def _errors(code: str, errors: list[dict], status: int = 422):
+    return jsonify(error=code, errors=errors), status
+
+
+@blueprint.post("/customers/<int:shopify_customer_id>/fix-phone")
+def fix_phone(shopify_customer_id: int):
+    shop = current_shop()
+    customer = db().scalar(
+        select(Customer).where(
+            Customer.shop_id == shop.id, Customer.shopify_customer_id == shopify_customer_id
+        )
+    )
+    if customer is None:
+        raise NotFound("This shop has no such customer.")
+    try:
+        phone = choose_phone(customer, _requested_phone())
+    except PhoneRejected as rejected:
+        return _errors(rejected.code, [{"field": ["phone"], "message": str(rejected)}])
+    try:
+        with AdminClient(shop.id, **INTERACTIVE) as client:
+            updated = write_phone(client, customer, phone)
+    except UserErrors as refused:
+        return _errors("shopify_user_errors", refused.errors)
+    except ReauthorizationRequired:
+        message = "Shopify access has lapsed for this shop: open the app from the Shopify admin to renew it."
+        return jsonify(error="shopify_reauthorization_required", message=message), 409
+    except (ShopifyUnavailable, ShopifyError):
+        return jsonify(error="shopify_unavailable", message="Shopify did not answer; try again shortly."), 503
+    if updated is None:
+        raise NotFound("The customer was deleted meanwhile.")
+    forget_calling_code(_campaigns_to_refresh(shop.id, customer.id))
+    return jsonify(customer_json(updated))
+
+
+def _campaigns_to_refresh(shop_id: int, customer_id: int) -> list[Campaign]:
+    """Campaigns whose calling-code report counted this customer."""
+    failed_for_code = select(Message.campaign_id).where(
+        Message.shop_id == shop_id,
+        Message.customer_id == customer_id,
+        Message.error_code == OurCode.CUSTOMER_IS_MISSING_CALLING_CODE,
+    )
+    return list(
+        db().scalars(select(Campaign).where(Campaign.shop_id == shop_id, Campaign.id.in_(failed_for_code)))
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, not_, select
+from sqlalchemy import Select, Text, cast, func, literal, not_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from core.campaigns import Consent
@@ -22,6 +23,20 @@ def audience_query(
     return query
 
 
-def estimate(session: Session, shop_id: int, rule: dict) -> int:
+def recipient_key():
+    """Two customers with the same WhatsApp number are one recipient (a shared family phone, a
+    customer created twice): the number would otherwise get the campaign twice. Customers
+    without a usable number stay one recipient each, so their failure is reported."""
+    return func.coalesce(Customer.phone_e164, literal("customer:") + cast(Customer.id, Text))
+
+
+def recipients_query(shop_id: int, rule: dict) -> Select:
+    """The audience with one customer per recipient key (the earliest customer wins)."""
     query = audience_query(shop_id, rule.get("include_tags"), rule.get("exclude_tags"))
+    key = recipient_key()
+    return query.ext(distinct_on(key)).order_by(key, Customer.id)
+
+
+def estimate(session: Session, shop_id: int, rule: dict) -> int:
+    query = recipients_query(shop_id, rule)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

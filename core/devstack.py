@@ -2,9 +2,10 @@
 
 Starts (or joins) the embedded PostgreSQL and Redis servers unless DATABASE_URL / REDIS_URL
 name real ones, migrates, loads the demo document, then runs the Shopify Admin stand-in (unless
-SHOPIFY_ADMIN_URL names another), the web server (gunicorn) and one RQ worker as child
-processes. Ctrl-C (or SIGTERM) stops every child by process id, then the
-servers this process started. If a child dies on its own, everything stops with an error.
+SHOPIFY_ADMIN_URL names another), the Meta stand-in (unless META_GRAPH_URL names a real Graph
+API), the web server (gunicorn) and one RQ worker as child processes. Ctrl-C (or SIGTERM)
+stops every child by process id, then the servers this process started. If a child dies on
+its own, everything stops with an error.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ DEMO_SHOP = "demo.myshopify.com"
 STOP_TIMEOUT_S = 10
 
 
-def child_commands(port: int, shopify_port: int | None = None) -> dict[str, list[str]]:
+def child_commands(
+    port: int, shopify_port: int | None = None, meta_port: int | None = None
+) -> dict[str, list[str]]:
     """The processes to run. With ``shopify_port``, the Shopify stand-in first (so the app home
     can exchange its session token from the first page load), serving the demo shop's
-    customers and posting its webhooks to the web server."""
+    customers and posting its webhooks to the web server. With ``meta_port``, the Meta
+    stand-in too (campaigns are sent to it), posting its status webhooks to the web server."""
     python = sys.executable
     commands = {}
     if shopify_port is not None:
@@ -41,6 +45,9 @@ def child_commands(port: int, shopify_port: int | None = None) -> dict[str, list
             "--webhook-url",
             f"http://127.0.0.1:{port}/webhooks/shopify",
         ]
+    if meta_port is not None:
+        webhook_url = f"http://127.0.0.1:{port}/webhooks/meta"
+        commands["meta"] = [python, "-m", "sim.meta", "--port", str(meta_port), "--webhook-url", webhook_url]
     return commands | {
         "web": [
             str(Path(python).with_name("gunicorn")),
@@ -67,6 +74,16 @@ def use_shopify_stand_in(port: int) -> int | None:
     shopify_port = int(os.environ.get("SHOPIFY_STAND_IN_PORT", port + 200))
     os.environ["SHOPIFY_ADMIN_URL"] = f"http://127.0.0.1:{shopify_port}"
     return shopify_port
+
+
+def use_meta_stand_in(port: int) -> int | None:
+    """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
+    (the children inherit the variable). Answers the stand-in's port, or None."""
+    if os.environ.get("META_GRAPH_URL"):
+        return None
+    meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))
+    os.environ["META_GRAPH_URL"] = f"http://127.0.0.1:{meta_port}"
+    return meta_port
 
 
 def prepare() -> dict[str, int]:
@@ -136,16 +153,20 @@ def _raise_stop(*_args) -> None:
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     shopify_port = use_shopify_stand_in(port)
+    meta_port = use_meta_stand_in(port)
     started = prepare()
     if started:
         print("embedded servers (pid): " + ", ".join(f"{k} {v}" for k, v in started.items()), flush=True)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    children = spawn(child_commands(port, shopify_port))
+    children = spawn(child_commands(port, shopify_port, meta_port))
     print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
     print(
         f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n"
         f"  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
+        f"  Meta Graph API: {os.environ['META_GRAPH_URL']}; launch a demo campaign from its page, or:\n"
+        f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
+        f"'Spring teaser' --shop {DEMO_SHOP}\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -31,6 +31,17 @@ class OurCode(StrEnum):
     CUSTOMER_PHONE_IS_INVALID = "CUSTOMER_PHONE_IS_INVALID"
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
     MESSAGE_EXPIRED = "MESSAGE_EXPIRED"
+    SEND_UNCONFIRMED = "SEND_UNCONFIRMED"
+
+
+# Decided before the message reached Meta: never sent, never billed.
+PRE_SEND_CODES = (
+    OurCode.CUSTOMER_IS_NOT_OPTED_IN,
+    OurCode.CUSTOMER_HAS_NO_PHONE,
+    OurCode.CUSTOMER_IS_MISSING_CALLING_CODE,
+    OurCode.CUSTOMER_PHONE_IS_INVALID,
+    OurCode.INSUFFICIENT_CREDITS,
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,13 @@ _KNOWN: dict[str, ErrorInfo] = {
             Category.DELIVERY,
             "Not delivered within WhatsApp's 30-day window",
             "The phone was probably off or the app uninstalled; the message was dropped.",
+        ),
+        _info(
+            OurCode.SEND_UNCONFIRMED,
+            Category.UNKNOWN,
+            "WhatsApp never confirmed this message",
+            "The send request timed out and WhatsApp never reported on the message. The app did "
+            "not resend it, so the customer cannot get it twice; send it again if it matters.",
         ),
         _info(
             "131050",

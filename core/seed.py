@@ -279,6 +279,7 @@ def _message_row(campaign: Campaign, m: SeedMessage, customer_id: int, base: dat
         "customer_id": customer_id,
         "wamid": m.wamid,
         "status": str(status),
+        "submitted_at": base + timedelta(seconds=1) if m.wamid else None,
         "accepted_at": base + timedelta(seconds=1) if m.wamid else None,
         "sent_at": sent_at,
         "delivered_at": delivered_at,

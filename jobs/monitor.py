@@ -1,20 +1,99 @@
-"""Campaign reconciliation: counters set back to the GROUP BY of their messages.
+"""MonitorCampaignJob: watches a campaign during and after dispatch until it settles.
 
-This is the reconciliation path of MonitorCampaignJob; drift is logged, because any drift means
-an incremental path (the drain, dispatch) has a bug worth finding.
+One job per campaign (id ``monitor-<shop>-<campaign>``), scheduled with RQ's ``enqueue_in``
+and repeated by the worker under the same id (jobs/chains.py), at an interval that grows as the
+campaign ages. The work itself is core/monitor.py. Besides, each run:
+
+- launches a SCHEDULED campaign whose time has come (should its own scheduled job be lost);
+- restarts dispatch lanes that died (a killed work horse) while messages still wait;
+- takes the reconciliation path (a full GROUP BY) at most every few minutes, and whenever the
+  counters say the campaign could settle.
+
+A run that fails is logged and retried at the next interval: the watch never stops on an error.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from core.counters import recount
 from core.db import session_scope
+from core.monitor import MonitorResult, monitor_campaign
+from core.redis import get_redis
+from core.settings import get_settings
+from jobs.chains import ensure_job, run_again_in
+from jobs.queues import MONITOR
 
 log = logging.getLogger(__name__)
 
+RECONCILE_EVERY_S = 300
+RETRY_AFTER_ERROR_S = 60
+
+
+def monitor_job_id(shop_id: int, campaign_id: int) -> str:
+    return f"monitor-{shop_id}-{campaign_id}"
+
+
+def ensure_monitor(shop_id: int, campaign_id: int, delay: float | None = None) -> None:
+    """Make sure the campaign's monitor runs within ``delay`` seconds (at most one pending)."""
+    job_id = monitor_job_id(shop_id, campaign_id)
+    ensure_job(MONITOR, monitor_campaign_job, shop_id, campaign_id, job_id=job_id, delay=delay)
+
+
+def monitor_campaign_job(shop_id: int, campaign_id: int) -> dict:
+    """The RQ job. Answers what it found, for the job's log."""
+    try:
+        result = run_monitor(shop_id, campaign_id)
+    except Exception:
+        log.exception("monitor of campaign %s failed; trying again in %s s", campaign_id, RETRY_AFTER_ERROR_S)
+        run_again_in(RETRY_AFTER_ERROR_S)
+        return {"campaign_id": campaign_id, "error": True}
+    if result.next_in_s is not None:
+        run_again_in(result.next_in_s)
+    return {"campaign_id": campaign_id, "status": result.status_after, "expired": result.expired}
+
+
+def run_monitor(shop_id: int, campaign_id: int, *, reconcile: bool | None = None) -> MonitorResult:
+    """One run, followed by what only the job layer can do (launch, restart dispatch)."""
+    if reconcile is None:
+        reconcile = _reconcile_due(campaign_id)
+    with session_scope() as session:
+        ttl = timedelta(days=get_settings().message_ttl_days)
+        result = monitor_campaign(session, shop_id, campaign_id, ttl=ttl, reconcile=reconcile)
+    for drift in result.drifts:
+        log.warning(
+            "campaign %s counters drifted: was %s, now %s", drift["campaign_id"], drift["old"], drift["new"]
+        )
+    if result.due_for_launch:
+        from jobs.launch import launch_scheduled_campaign
+
+        launch_scheduled_campaign(shop_id, campaign_id)
+    elif result.status_after == "PENDING":
+        _keep_dispatch_alive(shop_id, campaign_id)
+    if result.settled:
+        log.info("campaign %s settled: %s", campaign_id, result.status_after)
+    return result
+
+
+def _keep_dispatch_alive(shop_id: int, campaign_id: int) -> None:
+    """A lane whose work horse was killed leaves messages waiting with no job to send them."""
+    from core.dispatch.progress import next_due
+    from jobs.dispatch import ensure_lanes
+
+    with session_scope() as session:
+        due = next_due(session, shop_id, campaign_id)
+    if due is not None:
+        ensure_lanes(shop_id, campaign_id, delay=max((due - datetime.now(UTC)).total_seconds(), 0))
+
+
+def _reconcile_due(campaign_id: int) -> bool:
+    """True at most once per RECONCILE_EVERY_S per campaign, across all workers."""
+    return bool(get_redis().set(f"monitor:reconciled:{campaign_id}", 1, nx=True, ex=RECONCILE_EVERY_S))
+
 
 def reconcile_campaign_counters(shop_id: int, campaign_id: int) -> list[dict]:
+    """The reconciliation path on its own: counters set back to the GROUP BY, drift logged."""
     with session_scope() as session:
         drifts = recount(session, shop_id, [campaign_id])
     for drift in drifts:

@@ -22,6 +22,7 @@ from core.embedded import ensure_services
 from core.models import Base
 from core.redis import get_redis
 from tests.factories import Factories
+from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
 
 

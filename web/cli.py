@@ -1,4 +1,5 @@
-"""CLI commands: ``flask --app web db upgrade``, ``flask --app web seed FILE``."""
+"""CLI commands: ``flask --app web db upgrade``, ``flask --app web seed FILE`` (campaign
+commands: web/cli_campaigns.py)."""
 
 from __future__ import annotations
 
@@ -41,5 +42,8 @@ def seed_command(file: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from web import cli_campaigns
+
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
+    cli_campaigns.init_app(app)

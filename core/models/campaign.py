@@ -34,6 +34,8 @@ class Campaign(Base):
     template_language: Mapped[str] = mapped_column(String(16))
     template_category: Mapped[str] = mapped_column(String(32))
     template_format: Mapped[str | None] = mapped_column(String(32))
+    # What fills the template's body placeholders {{1}}, {{2}}, ... (core/templates.py).
+    template_parameters: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     audience: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     estimated_audience: Mapped[int] = _counter()
     created_at: Mapped[datetime] = created_at_column()
@@ -49,3 +51,7 @@ class Campaign(Base):
     read_count: Mapped[int] = _counter()
     failed_count: Mapped[int] = _counter()
     clicked_count: Mapped[int] = _counter()
+    # Dispatch progress (core/counters.py PROGRESS_COLUMNS): messages handed to Meta, and
+    # messages that failed before reaching Meta. Queued = messages - submitted - failed before send.
+    submitted_count: Mapped[int] = _counter()
+    failed_before_send_count: Mapped[int] = _counter()

@@ -41,6 +41,22 @@ class Message(Base):
         UniqueConstraint("shop_id", "campaign_id", "customer_id"),
         Index(None, "shop_id", "campaign_id", "status", "id"),
         Index(None, "shop_id", "campaign_id", "error_code", "id", postgresql_where="error_code IS NOT NULL"),
+        # Dispatch's queue: only messages still waiting to be handed to Meta are in it.
+        Index(
+            "ix_messages_dispatch_queue",
+            "shop_id",
+            "campaign_id",
+            "id",
+            postgresql_where="status = 'queued' AND submitted_at IS NULL",
+        ),
+        # Sends whose outcome we do not know yet (in flight, or a timeout after the request left).
+        Index(
+            "ix_messages_unconfirmed",
+            "shop_id",
+            "campaign_id",
+            "submitted_at",
+            postgresql_where="status = 'queued' AND submitted_at IS NOT NULL AND wamid IS NULL",
+        ),
         # The failure breakdown by code, index-only (migration 0004_pages).
         Index(
             "ix_messages_failures",
@@ -57,6 +73,9 @@ class Message(Base):
     campaign_id: Mapped[int]
     customer_id: Mapped[int | None]
     phone: Mapped[str | None] = mapped_column(String(64))  # the number we sent to, as it was
+    # The customer's address country when we tried: it suggests the fix for a missing calling code.
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    wa_id: Mapped[str | None] = mapped_column(String(32))  # Meta's normalised number for ``phone``
     wamid: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), server_default="queued")
     status_rank: Mapped[int] = mapped_column(SmallInteger, Computed(rank_sql(), persisted=True))
@@ -81,3 +100,7 @@ class Message(Base):
     conversation_origin: Mapped[str | None] = mapped_column(String(32))
     recipient_user_id: Mapped[str | None] = mapped_column(String(160))  # Meta's BSUID
     send_attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    # Set when the request is handed to Meta, cleared only when Meta certainly did not take it
+    # (a retryable error): a message with it set and no wamid is never sent again blindly.
+    submitted_at: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]  # a retryable error's backoff: not sent again before this

@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
 from core.campaigns import CampaignStatus, CampaignType
+from core.dispatch.progress import progress
 from core.models import Campaign
 from core.reports import campaign_report
 from web.api import blueprint
@@ -41,6 +42,8 @@ def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
         "launched_at": _iso(campaign.launched_at),
         "dispatch_finished_at": _iso(campaign.dispatch_finished_at),
         "completed_at": _iso(campaign.completed_at),
+        "halted_reason": campaign.halted_reason,
+        "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }
 

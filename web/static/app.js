@@ -232,4 +232,31 @@
 
   const live = document.querySelector("main[data-live-api]");
   if (live) startLive(live);
+
+  // ---- Campaign actions (launch) ----------------------------------------------------------
+  // POST to the API; on success reload the page (it then follows the campaign live), on 422
+  // list each failed launch check.
+
+  document.addEventListener("click", async function (event) {
+    const button = event.target.closest("button[data-api-action]");
+    if (!button) return;
+    const result = button.parentElement.querySelector("[data-api-action-result]");
+    button.disabled = true;
+    try {
+      const response = await apiFetch(button.dataset.apiAction, { method: "POST" });
+      if (response.ok) return go(location.href);
+      const answer = await response.json();
+      const problems = answer.errors ? answer.errors.map(function (e) { return e.message; }) : [answer.message];
+      result.replaceChildren(...problems.map(function (text) {
+        const item = document.createElement("p");
+        item.textContent = text;
+        return item;
+      }));
+      result.hidden = false;
+    } catch (error) {
+      result.textContent = "The campaign could not be launched. Reload the page and try again.";
+      result.hidden = false;
+    }
+    button.disabled = false;
+  });
 })();

@@ -1,0 +1,183 @@
+"""Claim a batch of queued messages for sending, in one short transaction.
+
+Each claimed message is checked once more against the customer as we hold them now: consent
+withdrawn since launch, no phone, a phone without its country calling code, an impossible
+number, or no credit left all fail the message here, with our own code, and it never reaches
+Meta. The others are marked as handed to Meta (``submitted_at``) before any request leaves, so a
+worker that dies mid-batch can never cause the same message to be sent twice: a retry of the job
+claims only messages that were never handed over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.campaigns import Consent
+from core.errors import OurCode, describe
+from core.meta_api import send_request_body
+from core.phones import check_phone
+from core.templates import body_components, render_parameters
+
+
+@dataclass(frozen=True)
+class CampaignTemplate:
+    """What every message of a campaign shares."""
+
+    shop_id: int
+    campaign_id: int
+    name: str
+    language: str
+    parameters: list
+
+
+@dataclass(frozen=True)
+class Outbound:
+    message_id: int
+    attempt: int  # 1 for the first send, 2 for the first retry ...
+    body: dict  # the Graph API request body
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    message_id: int
+    code: OurCode
+    phone: str | None
+    country_code: str | None
+
+
+_PICK = text("""
+    SELECT m.id, m.send_attempts, c.phone, c.country_code, c.consent, c.first_name, c.last_name
+      FROM messages m
+      LEFT JOIN customers c ON c.shop_id = m.shop_id AND c.id = m.customer_id
+     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id
+       AND m.status = 'queued' AND m.submitted_at IS NULL
+       AND (m.retry_at IS NULL OR m.retry_at <= now())
+       AND EXISTS (SELECT 1 FROM campaigns k
+                    WHERE k.shop_id = m.shop_id AND k.id = m.campaign_id
+                      AND k.status = 'PENDING' AND k.halted_reason IS NULL)
+     ORDER BY m.id
+     LIMIT :limit
+       FOR UPDATE OF m SKIP LOCKED
+""")
+
+_LOCK_CAMPAIGN = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :campaign_id FOR UPDATE")
+
+# Credits are reserved for the batch before it is sent, and given back for every message Meta
+# does not take (record.py): the balance can never go negative, whatever the concurrency.
+_RESERVE_CREDITS = text("""
+    WITH balance AS (SELECT credits FROM shops WHERE id = :shop_id FOR UPDATE)
+    UPDATE shops SET credits = shops.credits - LEAST(GREATEST(balance.credits, 0), :wanted)
+      FROM balance
+     WHERE shops.id = :shop_id
+    RETURNING LEAST(GREATEST(balance.credits, 0), :wanted)
+""")
+
+_FAIL = text("""
+    UPDATE messages m
+       SET status = 'failed', failed_at = now(), error_code = f.code, error_category = f.category,
+           error_title = f.title, error_details = NULL, error_source = 'ours',
+           phone = f.phone, country_code = f.country_code, retry_at = NULL
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS text[]), CAST(:categories AS text[]),
+                  CAST(:titles AS text[]), CAST(:phones AS text[]), CAST(:countries AS text[]))
+           AS f(id, code, category, title, phone, country_code)
+     WHERE m.shop_id = :shop_id AND m.id = f.id
+""")
+
+_SUBMIT = text("""
+    UPDATE messages m
+       SET submitted_at = now(), send_attempts = m.send_attempts + 1, retry_at = NULL,
+           phone = s.phone, country_code = s.country_code
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:phones AS text[]), CAST(:countries AS text[]))
+           AS s(id, phone, country_code)
+     WHERE m.shop_id = :shop_id AND m.id = s.id
+""")
+
+_COUNT = text("""
+    UPDATE campaigns
+       SET failed_count = failed_count + :failed,
+           failed_before_send_count = failed_before_send_count + :failed,
+           submitted_count = submitted_count + :submitted
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> list[Outbound]:
+    """Claim up to ``limit`` due messages; fail those that must not be sent; answer the rest,
+    ready to send. Runs in the caller's transaction, which should commit at once."""
+    keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.campaign_id}
+    rows = session.execute(_PICK, {**keys, "limit": limit}).all()
+    if not rows:
+        return []
+    session.execute(_LOCK_CAMPAIGN, keys)
+    refusals, sendable = _presend_checks(rows)
+    granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
+    for row, _e164 in sendable[granted:]:
+        refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
+    sendable = sendable[:granted]
+    _write_refusals(session, campaign.shop_id, refusals)
+    _write_submitted(session, campaign.shop_id, sendable)
+    session.execute(_COUNT, {**keys, "failed": len(refusals), "submitted": len(sendable)})
+    return [_outbound(campaign, row, e164) for row, e164 in sendable]
+
+
+def _presend_checks(rows) -> tuple[list[_Refusal], list[tuple]]:
+    refusals, sendable = [], []
+    for row in rows:
+        if row.consent != Consent.SUBSCRIBED:  # also a customer deleted since launch
+            refusals.append(_Refusal(row.id, OurCode.CUSTOMER_IS_NOT_OPTED_IN, row.phone, row.country_code))
+            continue
+        check = check_phone(row.phone)
+        if check.problem is not None:
+            refusals.append(_Refusal(row.id, check.problem, row.phone, row.country_code))
+        else:
+            sendable.append((row, check.e164))
+    return refusals, sendable
+
+
+def _write_refusals(session: Session, shop_id: int, refusals: list[_Refusal]) -> None:
+    if not refusals:
+        return
+    infos = [describe(r.code) for r in refusals]
+    session.execute(
+        _FAIL,
+        {
+            "shop_id": shop_id,
+            "ids": [r.message_id for r in refusals],
+            "codes": [i.code for i in infos],
+            "categories": [str(i.category) for i in infos],
+            "titles": [i.title for i in infos],
+            "phones": [r.phone for r in refusals],
+            "countries": [r.country_code for r in refusals],
+        },
+    )
+
+
+def _write_submitted(session: Session, shop_id: int, sendable: list[tuple]) -> None:
+    if not sendable:
+        return
+    session.execute(
+        _SUBMIT,
+        {
+            "shop_id": shop_id,
+            "ids": [row.id for row, _ in sendable],
+            "phones": [e164 for _, e164 in sendable],
+            "countries": [row.country_code for row, _ in sendable],
+        },
+    )
+
+
+def _outbound(campaign: CampaignTemplate, row, e164: str) -> Outbound:
+    values = render_parameters(campaign.parameters, row.first_name or "", row.last_name or "")
+    body = send_request_body(
+        e164,
+        campaign.name,
+        campaign.language,
+        body_components(values),
+        # Our message id, echoed in every status webhook: it ties a status to its message even
+        # when the webhook arrives before we have stored the wamid.
+        callback=str(row.id),
+    )
+    return Outbound(row.id, row.send_attempts + 1, body)

@@ -1,0 +1,97 @@
+"""Halting a campaign when Meta answers with an account or template code.
+
+Every further message would meet the same refusal (a paused template, an expired token, a
+payment problem), and each refusal counts against the number's quality. So dispatch stops: the
+messages not yet handed to Meta fail with the code that stopped the campaign (marked as our
+decision, since Meta never saw them), the campaign records why, and the merchant gets an alert.
+Messages already with Meta go on as usual, so the campaign still settles once they have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.errors import describe
+from core.models import ShopAlert
+
+
+@dataclass(frozen=True)
+class HaltReason:
+    code: str
+    title: str | None
+    details: str | None
+
+    def sentence(self) -> str:
+        info = describe(self.code)
+        said = f": {self.details.rstrip('.')}" if self.details else ""
+        return f"WhatsApp answered {self.code} ({self.title or info.title}){said}. {info.remedy}"
+
+
+_FAIL_UNSENT = text("""
+    UPDATE messages
+       SET status = 'failed', failed_at = now(), error_code = :code, error_category = :category,
+           error_title = :title, error_details = :details, error_source = 'ours', retry_at = NULL
+     WHERE shop_id = :shop_id AND campaign_id = :campaign_id
+       AND status = 'queued' AND submitted_at IS NULL
+""")
+
+_COUNT = text("""
+    UPDATE campaigns
+       SET failed_count = failed_count + :failed,
+           failed_before_send_count = failed_before_send_count + :failed
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+_MARK = text("""
+    UPDATE campaigns SET halted_reason = :reason
+     WHERE shop_id = :shop_id AND id = :campaign_id AND halted_reason IS NULL
+    RETURNING id
+""")
+
+
+def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
+    """Fail every message not yet handed to Meta, record the reason and alert the merchant
+    (once, however many lanes meet the code). Answers how many messages were failed."""
+    failed = fail_unsent(session, shop_id, campaign_id, reason)
+    mark_halted(session, shop_id, campaign_id, reason, failed)
+    return failed
+
+
+def fail_unsent(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
+    """The message half of a halt (messages are locked before the campaign row)."""
+    info = describe(reason.code)
+    return session.execute(
+        _FAIL_UNSENT,
+        {
+            "shop_id": shop_id,
+            "campaign_id": campaign_id,
+            "code": info.code,
+            "category": str(info.category),
+            "title": info.title,
+            "details": f"Not sent: the campaign stopped when WhatsApp answered {reason.code} "
+            "for another message.",
+        },
+    ).rowcount
+
+
+def mark_halted(session: Session, shop_id: int, campaign_id: int, reason: HaltReason, failed: int) -> bool:
+    """The campaign half of a halt: count the unsent failures, record why, alert once.
+    True when this call halted the campaign (False: it was halted already)."""
+    keys = {"shop_id": shop_id, "campaign_id": campaign_id}
+    session.execute(_COUNT, {**keys, "failed": failed})
+    if session.execute(_MARK, {**keys, "reason": reason.sentence()}).first() is None:
+        return False
+    info = describe(reason.code)
+    session.add(
+        ShopAlert(
+            shop_id=shop_id,
+            campaign_id=campaign_id,
+            code=info.code,
+            title=f"Campaign stopped: {info.title}",
+            details=reason.sentence(),
+        )
+    )
+    return True

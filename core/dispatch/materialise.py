@@ -1,0 +1,50 @@
+"""Turn a launched campaign's audience into message rows, once.
+
+The audience is taken at launch (not at estimate time): segment membership and consent change
+in between, which is why the sent count can differ from the estimate. Consent is checked once
+more for each message just before it is sent (claim.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from core.audience import recipients_query
+from core.models import Message
+
+_LOCK_UNSTARTED = text("""
+    SELECT audience FROM campaigns
+     WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND dispatch_started_at IS NULL
+       FOR UPDATE
+""")
+
+_MARK_STARTED = text("""
+    UPDATE campaigns SET dispatch_started_at = now(), messages_count = messages_count + :created
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> int | None:
+    """Insert one queued message per recipient and mark dispatch as started. Answers how many
+    messages were created, or None when another worker did it already (or the campaign is not
+    launched). Locking the campaign row first makes concurrent callers wait, then find it done;
+    the messages do not exist yet, so no other transaction can hold their locks."""
+    params = {"shop_id": shop_id, "campaign_id": campaign_id}
+    rule = session.execute(_LOCK_UNSTARTED, params).scalar_one_or_none()
+    if rule is None:
+        return None
+    recipients = recipients_query(shop_id, rule).subquery()
+    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code"]
+    source = select(
+        recipients.c.shop_id,
+        literal(campaign_id),
+        recipients.c.id,
+        recipients.c.phone,
+        recipients.c.country_code,
+    )
+    inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
+    created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    session.execute(_MARK_STARTED, {**params, "created": created})
+    return created

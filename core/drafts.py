@@ -1,0 +1,107 @@
+"""Creating a campaign draft and changing its audience: checked input, template read from Meta."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.audience import estimate
+from core.campaigns import CampaignStatus
+from core.launch import LifecycleError, TemplateNotFound, find_template
+from core.models import Campaign, Shop
+from core.templates import derive_type, parameter_problems, placeholder_problem
+
+
+class DraftProblem(ValueError):
+    """The request cannot make a draft; ``errors`` name each bad field."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TemplateRef(StrictModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+
+
+class Audience(StrictModel):
+    include_tags: list[str] = []
+    exclude_tags: list[str] = []
+
+
+class NewCampaign(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    template: TemplateRef
+    audience: Audience = Audience()
+    parameters: list = []
+
+
+def parse(model: type[BaseModel], payload: object) -> BaseModel:
+    try:
+        return model.model_validate(payload if payload is not None else {})
+    except ValidationError as error:
+        raise DraftProblem(
+            [{"field": ".".join(map(str, p["loc"])) or "body", "message": p["msg"]} for p in error.errors()]
+        ) from None
+
+
+def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign:
+    """A DRAFT campaign whose type follows its template. Raises DraftProblem, or
+    MetaUnavailable when Meta cannot be asked about the template."""
+    problems = [{"field": "parameters", "message": m} for m in parameter_problems(request.parameters)]
+    if session.scalar(select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)):
+        problems.append({"field": "name", "message": "another campaign of this shop has this name"})
+    if problems:
+        raise DraftProblem(problems)
+    try:
+        template = find_template(shop, request.template.name, request.template.language)
+    except TemplateNotFound as error:
+        raise DraftProblem([{"field": "template", "message": str(error)}]) from None
+    kind = derive_type(template.category, template.format)
+    if kind is None:
+        raise DraftProblem(
+            [
+                {
+                    "field": "template",
+                    "message": f"{template.category.title()} templates cannot be sent as campaigns.",
+                }
+            ]
+        )
+    if problem := placeholder_problem(template, request.parameters):
+        raise DraftProblem([{"field": "parameters", "message": problem}])
+    rule = request.audience.model_dump()
+    campaign = Campaign(
+        shop_id=shop.id,
+        name=request.name,
+        type=str(kind),
+        status=str(CampaignStatus.DRAFT),
+        template_name=template.name,
+        template_language=template.language,
+        template_category=template.category,
+        template_format=template.format,
+        template_parameters=request.parameters,
+        audience=rule,
+        estimated_audience=estimate(session, shop.id, rule),
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def re_estimate(session: Session, campaign: Campaign, audience: Audience | None) -> int:
+    """Store a new audience rule (when given) and its reach estimate. Once launched, a
+    campaign's estimate is the one it launched with. Raises LifecycleError."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise LifecycleError(
+            f"A {campaign.status} campaign keeps the audience and estimate it launched with."
+        )
+    if audience is not None:
+        campaign.audience = audience.model_dump()
+    campaign.estimated_audience = estimate(session, campaign.shop_id, campaign.audience)
+    return campaign.estimated_audience

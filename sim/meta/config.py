@@ -1,0 +1,137 @@
+"""The stand-in's configuration: accounts, templates, and how adversarial delivery should be.
+
+Everything has a default that suits the demo (``make run``); tests replace parts of it with
+``PUT /sim/config`` or a JSON file given to ``python -m sim.meta --config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+DEMO_TEMPLATES = [
+    {
+        "name": "weekly_offer",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "BODY", "text": "This week only: 20% off everything in store. Tap below to shop."},
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "URL", "text": "Shop now", "url": "https://example.com"}],
+            },
+        ],
+    },
+    {
+        "name": "personal_offer",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Hi {{1}}, your code {{2}} takes 15% off today."}],
+    },
+    {
+        "name": "order_update",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Some orders are delayed by a day. Sorry for the wait!"}],
+    },
+    {
+        "name": "new_arrivals_catalog",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "BODY", "text": "New arrivals are in. Browse the catalog."},
+            {"type": "BUTTONS", "buttons": [{"type": "CATALOG", "text": "View catalog"}]},
+        ],
+    },
+    {
+        "name": "paused_promo",
+        "language": "en",
+        "status": "PAUSED",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Flash sale!"}],
+    },
+    {
+        "name": "rejected_promo",
+        "language": "en",
+        "status": "REJECTED",
+        "category": "MARKETING",
+        "rejected_reason": "INVALID_FORMAT",
+        "components": [{"type": "BODY", "text": "WIN WIN WIN"}],
+    },
+    {
+        "name": "login_code",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "AUTHENTICATION",
+        "components": [{"type": "BODY", "text": "{{1}} is your code."}],
+    },
+]
+
+DEMO_ACCOUNTS = {
+    "1234567890": {"token": "demo-meta-access-token", "waba_id": "5550001", "display": "15550001234"}
+}
+
+
+@dataclass
+class Delivery:
+    """What happens to accepted messages, as shares of them (the rest are delivered only)."""
+
+    read: float = 0.55
+    sent_only: float = 0.05  # never delivered (phone off): expires after the TTL
+    failed: float = 0.15
+    read_without_delivered: float = 0.05  # the user was in the chat: Meta skips "delivered"
+    failed_then_delivered: float = 0.03  # one device failed, another got it
+    held: float = 0.05  # answered held_for_quality_assessment, then released
+    # Weights of the failure codes (132015: dropped by pacing, answered as held at send time).
+    failure_codes: dict = field(
+        default_factory=lambda: {"131026": 4, "131049": 3, "131050": 1, "130472": 1, "132015": 1}
+    )
+
+
+@dataclass
+class Adversity:
+    """How the webhooks misbehave (Meta documents every one of these)."""
+
+    duplicates: float = 0.10  # share of status events posted twice
+    max_batch: int = 5  # statuses per body: 1 to max_batch
+    multi_entry: float = 0.2  # share of bodies split across several entries / changes
+    post_delay_s: tuple = (0.0, 1.0)  # each event is posted after a random delay: shuffled order
+    time_scale: float = 600.0  # Meta timestamps run this much faster than the posting
+
+
+@dataclass
+class SimConfig:
+    seed: int = 1
+    accounts: dict = field(default_factory=lambda: dict(DEMO_ACCOUNTS))
+    templates: list = field(default_factory=lambda: list(DEMO_TEMPLATES))
+    webhook_url: str | None = None
+    app_secret: str = "dev-only-meta-app-secret-not-for-production"
+    cap: int = 80  # accepted sends per second per phone number; above it: 130429
+    cap_tolerance: float = 0.02
+    posters: int = 2
+    delivery: Delivery = field(default_factory=Delivery)
+    adversity: Adversity = field(default_factory=Adversity)
+    # Per-recipient rules: {"to": "+34...", "error": 131056, "times": 1} answers that error to
+    # the first sends; {"to": ..., "disconnect": true} accepts, then drops the connection.
+    rules: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def update(self, changes: dict) -> None:
+        """Apply a partial update; nested sections are merged, unknown keys refused."""
+        for key, value in changes.items():
+            if key not in {f.name for f in fields(self)}:
+                raise KeyError(key)
+            current = getattr(self, key)
+            if isinstance(current, Delivery | Adversity):
+                known = {f.name for f in fields(current)}
+                for inner, inner_value in value.items():
+                    if inner not in known:
+                        raise KeyError(f"{key}.{inner}")
+                    setattr(current, inner, tuple(inner_value) if inner == "post_delay_s" else inner_value)
+            else:
+                setattr(self, key, value)

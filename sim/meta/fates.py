@@ -1,0 +1,203 @@
+"""What "Meta" decides for each accepted message, deterministically under the seed.
+
+A message's fate depends only on (seed, phone number id, recipient, how many times that
+recipient was sent to before), never on arrival order or timing, so a run with concurrent
+workers makes the same decisions as a sequential one. Each fate is a list of status events
+with Meta's timestamps and a posting delay; the truth summary is what the app's numbers must
+equal in the end: delivered if any device got it, read if it was read, failed if Meta reported
+a failure and no delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from dataclasses import dataclass, field
+
+from sim.meta.config import SimConfig
+
+ERROR_TEXTS = {
+    131026: ("Message undeliverable", "Unable to deliver message. The number may not be on WhatsApp."),
+    131049: (
+        "This message was not delivered to maintain healthy ecosystem engagement.",
+        "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+    ),
+    131050: (
+        "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages.",
+        "The user has opted out of marketing messages from this business.",
+    ),
+    130472: (
+        "User's number is part of an experiment",
+        "Failed to send message because this user's phone number is part of an experiment",
+    ),
+    132015: ("Template is paused", "The message was dropped while the template was paced for quality."),
+}
+ERROR_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
+PRICING = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"}
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def make_wamid(seed: int, phone_number_id: str, to: str, nth: int) -> str:
+    digest = hashlib.sha256(f"{seed}:{phone_number_id}:{to}:{nth}".encode()).digest()
+    return "wamid." + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:48]
+
+
+@dataclass
+class Event:
+    status: str
+    timestamp: int  # Meta's clock, Unix seconds
+    post_after_s: float  # when the stand-in posts it, counted from the send
+    error_code: int | None = None
+    pricing: bool = False
+
+
+@dataclass
+class Fate:
+    wamid: str
+    phone_number_id: str
+    to: str
+    callback: str | None
+    outcome: str
+    held: bool
+    error_code: int | None
+    events: list[Event] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)  # the body parameters it was sent with
+
+    def truth(self) -> dict:
+        statuses = {e.status for e in self.events}
+        delivered = bool(statuses & {"delivered", "read"})
+        return {
+            "to": self.to,
+            "callback": self.callback,
+            "outcome": self.outcome,
+            "held": self.held,
+            "error_code": self.error_code,
+            "sent": True,
+            "delivered": delivered,
+            "read": "read" in statuses,
+            "failed": "failed" in statuses and not delivered,
+            "events": [e.status for e in self.events],
+            "parameters": self.parameters,
+        }
+
+
+def decide(
+    config: SimConfig, phone_number_id: str, to: str, nth: int, callback: str | None, now: float
+) -> Fate:
+    """The fate of the ``nth`` accepted send to ``to`` (0 for the first)."""
+    wamid = make_wamid(config.seed, phone_number_id, to, nth)
+    return _fate(
+        config, _rng(config.seed, phone_number_id, to, nth), wamid, phone_number_id, to, callback, now
+    )
+
+
+def decide_for_wamid(
+    config: SimConfig, phone_number_id: str, wamid: str, to: str, callback: str | None, now: float
+) -> Fate:
+    """The fate of a message the app already holds (a replay): decided from its wamid."""
+    return _fate(config, _rng(config.seed, wamid), wamid, phone_number_id, to, callback, now)
+
+
+def _fate(config, rng, wamid, phone_number_id, to, callback, now) -> Fate:
+    outcome = _outcome(config, rng)
+    code = _failure_code(config, rng) if outcome in ("failed", "failed_then_delivered") else None
+    held = code == 132015 or (code is None and rng.random() < config.delivery.held)
+    if code == 132015:
+        outcome = "failed"  # dropped by pacing: never sent, never delivered
+    fate = Fate(wamid, phone_number_id, to, callback, outcome, held, code)
+    fate.events = _events(config, rng, outcome, code, held, now)
+    return fate
+
+
+def _outcome(config: SimConfig, rng: random.Random) -> str:
+    d = config.delivery
+    shares = [
+        ("read", d.read),
+        ("sent_only", d.sent_only),
+        ("failed", d.failed),
+        ("read_without_delivered", d.read_without_delivered),
+        ("failed_then_delivered", d.failed_then_delivered),
+    ]
+    draw, total = rng.random(), 0.0
+    for outcome, share in shares:
+        total += share
+        if draw < total:
+            return outcome
+    return "delivered"
+
+
+def _failure_code(config: SimConfig, rng: random.Random) -> int:
+    codes = config.delivery.failure_codes
+    return int(rng.choices(list(codes), weights=list(codes.values()))[0])
+
+
+def _events(config: SimConfig, rng: random.Random, outcome: str, code, held: bool, now: float) -> list[Event]:
+    sent = rng.uniform(1, 5) + (rng.uniform(60, 1800) if held else 0)
+    delivered = sent + rng.expovariate(1 / 20)
+    read = delivered + rng.expovariate(1 / 1800)
+    failed = sent + rng.uniform(1, 60)
+    plan = {
+        "sent_only": [("sent", sent)],
+        "delivered": [("sent", sent), ("delivered", delivered)],
+        "read": [("sent", sent), ("delivered", delivered), ("read", read)],
+        "read_without_delivered": [("sent", sent), ("read", delivered)],
+        "failed_then_delivered": [("sent", sent), ("failed", failed), ("delivered", failed + 5)],
+    }.get(outcome)
+    if plan is None:  # failed: dropped messages never got a "sent"; others sometimes did
+        plan = (
+            [("failed", failed)]
+            if code == 132015 or rng.random() < 0.5
+            else [("sent", sent), ("failed", failed)]
+        )
+    return _timed(config, rng, plan, code, now)
+
+
+def _timed(config: SimConfig, rng: random.Random, plan: list, code, now: float) -> list[Event]:
+    low, high = config.adversity.post_delay_s
+    priced = False
+    events = []
+    for status, offset in plan:
+        # Pricing rides on "sent" and on the first of delivered/read, never on "failed".
+        pricing = status == "sent" or (status in ("delivered", "read") and not priced)
+        priced = priced or status in ("delivered", "read")
+        events.append(
+            Event(
+                status=status,
+                timestamp=int(now + offset),
+                post_after_s=offset / config.adversity.time_scale + rng.uniform(low, high),
+                error_code=code if status == "failed" else None,
+                pricing=pricing,
+            )
+        )
+    return events
+
+
+def status_object(fate: Fate, event: Event) -> dict:
+    """The status as Meta's webhook carries it."""
+    status = {
+        "id": fate.wamid,
+        "status": event.status,
+        "timestamp": str(event.timestamp),
+        "recipient_id": fate.to.lstrip("+"),
+    }
+    if fate.callback is not None:
+        status["biz_opaque_callback_data"] = fate.callback
+    if event.pricing:
+        status["pricing"] = dict(PRICING)
+    if event.error_code is not None:
+        title, details = ERROR_TEXTS.get(event.error_code, ("Error", "Unknown error"))
+        status["errors"] = [
+            {
+                "code": event.error_code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": details},
+                "href": ERROR_HREF,
+            }
+        ]
+    return status

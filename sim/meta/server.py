@@ -1,0 +1,161 @@
+"""The stand-in's HTTP surface: Meta's two endpoints, and ``/sim/...`` for tests and benchmarks.
+
+- ``POST /{version}/{phone_number_id}/messages`` and ``GET /{version}/{waba_id}/message_templates``
+  answer as the Graph API does (bodies, codes, paging);
+- ``GET /sim/truth``: every accepted message's fate; ``GET /sim/stats``: webhooks still to post;
+  ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
+  ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
+  statuses for messages the app already holds, shuffled, duplicates included;
+  ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration).
+
+A plain threading HTTP/1.1 server (keep-alive): it must take a thousand sends a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from sim.meta.state import GraphError, MetaState
+
+_MESSAGES = re.compile(r"^/v[\d.]+/([^/]+)/messages$")
+_TEMPLATES = re.compile(r"^/v[\d.]+/([^/]+)/message_templates$")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: MetaServer
+
+    def log_message(self, format: str, *args) -> None:  # one line per request is too much at 1,000/s
+        pass
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if match := _MESSAGES.match(path):
+            return self._send_message(match.group(1))
+        if path == "/sim/replay":
+            return self._replay()
+        if path == "/sim/reset":
+            body = self._body()
+            self.server.state.reset(config=isinstance(body, dict) and bool(body.get("config")))
+            return self._json(200, {"ok": True})
+        return self._json(404, {"error": "not found"})
+
+    def do_PUT(self) -> None:
+        if urlsplit(self.path).path != "/sim/config":
+            return self._json(404, {"error": "not found"})
+        try:
+            self.server.state.config.update(self._body())
+        except (KeyError, AttributeError, TypeError, ValueError) as error:
+            return self._json(400, {"error": f"bad configuration: {error}"})
+        return self._json(200, self.server.state.config.as_dict())
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        state = self.server.state
+        if match := _TEMPLATES.match(url.path):
+            return self._templates(match.group(1), parse_qs(url.query))
+        compact = parse_qs(url.query).get("compact") == ["1"]
+        routes = {
+            "/sim/truth": lambda: state.truth(compact),
+            "/sim/rate": state.rate,
+            "/sim/config": state.config.as_dict,
+            "/sim/stats": lambda: {"pending_webhooks": state.poster.pending(), **state.poster.stats},
+            "/health": lambda: {"ok": True},
+        }
+        if url.path in routes:
+            return self._json(200, routes[url.path]())
+        return self._json(404, {"error": "not found"})
+
+    def _send_message(self, phone_number_id: str) -> None:
+        try:
+            fate, drop = self.server.state.send(phone_number_id, self._token(), self._body())
+        except GraphError as error:
+            return self._json(error.http_status, error.body())
+        if drop:  # accepted, but the answer never reaches the caller: an ambiguous timeout
+            self.close_connection = True
+            return None
+        to = fate.to
+        message = {
+            "id": fate.wamid,
+            "message_status": "held_for_quality_assessment" if fate.held else "accepted",
+        }
+        return self._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to[1:]}],
+                "messages": [message],
+            },
+        )
+
+    def _replay(self) -> None:
+        body = self._body()
+        try:
+            answer = self.server.state.replay(body["phone_number_id"], body["messages"], int(body["events"]))
+        except (KeyError, TypeError, ValueError) as error:
+            return self._json(400, {"error": f"bad replay: {error}"})
+        return self._json(200, answer)
+
+    def _templates(self, waba_id: str, query: dict) -> None:
+        try:
+            templates = self.server.state.waba_templates(waba_id, self._token())
+        except GraphError as error:
+            return self._json(error.http_status, error.body())
+        if name := (query.get("name") or [None])[0]:
+            templates = [t for t in templates if t["name"] == name]
+        try:
+            limit = max(1, min(int((query.get("limit") or ["25"])[0]), 100))
+            start = int(base64.b64decode((query.get("after") or ["MA=="])[0]).decode() or 0)
+        except ValueError:
+            return self._json(400, GraphError(100, "Invalid parameter", "Bad limit or cursor.").body())
+        page = templates[start : start + limit]
+        paging = {
+            "cursors": {
+                "before": base64.b64encode(str(start).encode()).decode(),
+                "after": base64.b64encode(str(start + len(page)).encode()).decode(),
+            }
+        }
+        if start + limit < len(templates):
+            after = paging["cursors"]["after"]
+            host = self.headers.get("Host", "127.0.0.1")
+            paging["next"] = f"http://{host}{urlsplit(self.path).path}?limit={limit}&after={after}" + (
+                f"&name={name}" if name else ""
+            )
+        return self._json(200, {"data": page, "paging": paging})
+
+    def _token(self) -> str | None:
+        header = self.headers.get("Authorization", "")
+        return header[7:] if header.startswith("Bearer ") else None
+
+    def _body(self) -> object:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            return None
+
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class MetaServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of keep-alive connections open at once
+
+    def __init__(self, address: tuple[str, int], state: MetaState) -> None:
+        super().__init__(address, Handler)
+        self.state = state
+
+    def start_posting(self) -> None:
+        self.state.poster.start(self.state.config.posters)

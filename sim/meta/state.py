@@ -1,0 +1,248 @@
+"""The stand-in's memory: what it accepted, what it decided, and its per-number send cap."""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+
+from sim.meta.config import SimConfig
+from sim.meta.fates import Fate, decide, decide_for_wamid
+from sim.meta.webhooks import WebhookPoster
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_PLACEHOLDER = re.compile(r"\{\{\s*[^}\s]+\s*\}\}")
+
+
+class GraphError(Exception):
+    """A Meta-shaped error answer."""
+
+    def __init__(self, code: int, title: str, details: str, http_status: int = 400):
+        super().__init__(title)
+        self.code, self.title, self.details, self.http_status = code, title, details, http_status
+
+    def body(self) -> dict:
+        return {
+            "error": {
+                "message": f"(#{self.code}) {self.title}",
+                "type": "OAuthException",
+                "code": self.code,
+                "error_data": {"messaging_product": "whatsapp", "details": self.details},
+                "fbtrace_id": "AStandInTrace",
+            }
+        }
+
+
+class MetaState:
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.initial = copy.deepcopy(config)
+        self.lock = threading.Lock()
+        self.poster = WebhookPoster(self)
+        self.reset()
+
+    def reset(self, config: bool = False) -> None:
+        """Forget every message; with ``config``, also go back to the start-up configuration."""
+        if config:
+            self.config = copy.deepcopy(self.initial)
+        self.poster.clear()
+        self.fates: dict[str, Fate] = {}
+        self.sends: Counter = Counter()  # (phone number id, to) -> accepted sends
+        self.rule_hits: Counter = Counter()
+        self.windows: dict[str, deque] = {}
+        self.accepted_at: list[float] = []  # wall-clock time of every accepted send
+        self.arrived_at: list[float] = []  # ... and of every send that reached the cap check
+        self.refused: Counter = Counter()  # error code -> answers
+
+    def account(self, phone_number_id: str, token: str | None) -> dict:
+        account = self.config.accounts.get(phone_number_id)
+        if account is None:
+            raise GraphError(
+                100,
+                "Unsupported post request",
+                f"Object with ID '{phone_number_id}' does not exist or lacks permissions.",
+            )
+        if token != account["token"]:
+            raise GraphError(
+                190, "Invalid OAuth access token", "The access token could not be decrypted.", 401
+            )
+        return account
+
+    def waba_templates(self, waba_id: str, token: str | None) -> list[dict]:
+        if not any(a["waba_id"] == waba_id and a["token"] == token for a in self.config.accounts.values()):
+            raise GraphError(
+                190, "Invalid OAuth access token", "The access token could not be decrypted.", 401
+            )
+        return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
+
+    def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, bool]:
+        """Accept or refuse one send. Answers the fate and whether to drop the connection."""
+        self.account(phone_number_id, token)
+        to, template, parameters = _validate(body)
+        self._check_template(template, len(parameters))
+        with self.lock:
+            rule = self._rule_for(to)
+            if rule is not None and "error" in rule:
+                raise self._refuse(GraphError(int(rule["error"]), "Stand-in rule", f"Rule for {to}"))
+            self._check_cap(phone_number_id)
+            nth = self.sends[(phone_number_id, to)]
+            self.sends[(phone_number_id, to)] += 1
+            fate = decide(
+                self.config, phone_number_id, to, nth, body.get("biz_opaque_callback_data"), time.time()
+            )
+            fate.parameters = parameters
+            self.fates[fate.wamid] = fate
+        self._post_later(fate)
+        return fate, bool(rule and rule.get("disconnect"))
+
+    def _refuse(self, error: GraphError) -> GraphError:
+        self.refused[error.code] += 1
+        return error
+
+    def _check_template(self, template: dict, parameters: int) -> None:
+        name, language = template.get("name"), (template.get("language") or {}).get("code")
+        found = next(
+            (t for t in self.config.templates if t["name"] == name and t["language"] == language), None
+        )
+        status = found["status"] if found else None
+        if status == "PAUSED":
+            raise self._refuse(GraphError(132015, "Template is paused", f"Template {name} is paused."))
+        if status == "DISABLED":
+            raise self._refuse(GraphError(132016, "Template is disabled", f"Template {name} is disabled."))
+        if status != "APPROVED":
+            raise self._refuse(
+                GraphError(132001, "Template name does not exist in the translation", f"{name} ({language})")
+            )
+        expected = len(set(_PLACEHOLDER.findall(_body_text(found))))
+        if parameters != expected:
+            raise self._refuse(
+                GraphError(
+                    132000,
+                    "Number of parameters does not match the expected number of params",
+                    f"body: number of localizable_params ({parameters}) "
+                    f"does not match the expected ({expected})",
+                )
+            )
+
+    def _rule_for(self, to: str) -> dict | None:
+        for index, rule in enumerate(self.config.rules):
+            if rule.get("to") == to and self.rule_hits[index] < int(rule.get("times", 1_000_000)):
+                self.rule_hits[index] += 1
+                return rule
+        return None
+
+    def _check_cap(self, phone_number_id: str) -> None:
+        now = time.monotonic()
+        window = self.windows.setdefault(phone_number_id, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        self.arrived_at.append(time.time())
+        if len(window) >= max(self.config.cap, int(self.config.cap * (1 + self.config.cap_tolerance))):
+            raise self._refuse(
+                GraphError(130429, "Rate limit hit", "Cloud API message throughput has been reached.")
+            )
+        window.append(now)
+        self.accepted_at.append(time.time())
+
+    def _post_later(self, fate: Fate) -> None:
+        if not self.config.webhook_url:
+            return
+        start = time.monotonic()
+        rng = random.Random(fate.wamid)
+        for event in fate.events:
+            status = (fate, event)
+            self.poster.schedule(fate.phone_number_id, status, start + event.post_after_s)
+            if rng.random() < self.config.adversity.duplicates:  # Meta redelivers: the same status again
+                again = event.post_after_s + rng.uniform(0, max(self.config.adversity.post_delay_s[1], 0.05))
+                self.poster.schedule(fate.phone_number_id, status, start + again)
+
+    def truth(self, compact: bool = False) -> dict:
+        """Every accepted message's fate; ``compact``: [delivered, read, failed, error code,
+        callback] per wamid, for very large campaigns."""
+        with self.lock:
+            fates = list(self.fates.items())
+            refused = {str(code): n for code, n in self.refused.items()}
+        if compact:
+            messages = {}
+            for wamid, fate in fates:
+                t = fate.truth()
+                messages[wamid] = [t["delivered"], t["read"], t["failed"], t["error_code"], t["callback"]]
+        else:
+            messages = {wamid: fate.truth() for wamid, fate in fates}
+        return {"messages": messages, "refused": refused}
+
+    def replay(self, phone_number_id: str, messages: list, total_events: int) -> dict:
+        """Decide a fate for each message the app already holds ([wamid, callback, to]) and post
+        exactly ``total_events`` statuses at once: every planned status, plus duplicates of
+        random ones to make up the number, fully shuffled."""
+        now = time.time()
+        fates = [decide_for_wamid(self.config, phone_number_id, w, to, cb, now) for w, cb, to in messages]
+        events = [(fate, event) for fate in fates for event in fate.events]
+        if total_events < len(events):
+            raise ValueError(f"{len(events)} statuses are planned; total_events must be at least that")
+        rng = random.Random(self.config.seed)
+        everything = events + [events[rng.randrange(len(events))] for _ in range(total_events - len(events))]
+        rng.shuffle(everything)
+        with self.lock:
+            self.fates.update((fate.wamid, fate) for fate in fates)
+        self.poster.schedule_many(phone_number_id, everything, time.monotonic())
+        return {"unique": len(events), "duplicates": total_events - len(events), "total": total_events}
+
+    def rate(self) -> dict:
+        """The mean rate of accepted sends, and the largest number of sends in any one-second
+        window: of those accepted, and of all that arrived (refused ones too)."""
+        with self.lock:
+            times, arrivals = sorted(self.accepted_at), sorted(self.arrived_at)
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return {
+            "accepted": len(times),
+            "arrived": len(arrivals),
+            "peak_per_1s_window": _peak(times),
+            "peak_arrivals_per_1s_window": _peak(arrivals),
+            "mean_per_s": (len(times) - 1) / span if span else None,
+            "first": times[0] if times else None,
+            "last": times[-1] if times else None,
+        }
+
+
+def _peak(times: list[float]) -> int:
+    """The most of ``times`` (sorted) within any one-second window."""
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+def _body_text(template: dict) -> str:
+    for component in template.get("components", []):
+        if component.get("type", "").upper() == "BODY":
+            return component.get("text", "")
+    return ""
+
+
+def _validate(body: object) -> tuple[str, dict, list[str]]:
+    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+        raise GraphError(100, "Invalid parameter", "messaging_product must be 'whatsapp'.")
+    if body.get("type") != "template" or not isinstance(body.get("template"), dict):
+        raise GraphError(100, "Invalid parameter", "The stand-in accepts template messages only.")
+    to = body.get("to")
+    if not isinstance(to, str) or not E164.match(to):
+        raise GraphError(131009, "Parameter value is not valid", f"'to' must be E.164 with '+': {to!r}")
+    callback = body.get("biz_opaque_callback_data")
+    if callback is not None and (not isinstance(callback, str) or len(callback) > 512):
+        raise GraphError(
+            100, "Invalid parameter", "biz_opaque_callback_data must be a string of 512 or fewer."
+        )
+    parameters: list[str] = []
+    for component in body["template"].get("components") or []:
+        if component.get("type") == "body":
+            values = component.get("parameters") or []
+            if any(p.get("type") != "text" or not str(p.get("text", "")).strip() for p in values):
+                raise GraphError(131008, "Required parameter is missing", "A body parameter is empty.")
+            parameters = [p["text"] for p in values]
+    return to, body["template"], parameters

@@ -1,0 +1,69 @@
+"""Launching a campaign from its page, in headless chromium against a real server: the launch
+checks speak for themselves, and a launched campaign fills in as it sends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.orm import Session
+
+from core.models import Campaign
+from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.meta_stand_in import whatsapp_shop
+from tests.tokens import session_token
+
+pytestmark = pytest.mark.browser
+
+SHOP = "demo.myshopify.com"
+
+
+@pytest.fixture
+def page(meta):
+    from web import create_app
+
+    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
+    with serve(app) as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        tab = context.new_page()
+        offline_cdn(tab)
+        tab.base = url
+        yield tab
+        context.close()
+
+
+def _open(page, campaign_id: int) -> None:
+    token = session_token(SHOP, exp=int(time.time()) + 600)
+    page.goto(f"{page.base}/campaigns/{campaign_id}?" + admin_query(SHOP, token))
+
+
+def _draft(make, template: str = "weekly_offer"):
+    shop = whatsapp_shop(make)
+    for n in range(12):
+        make.customer(shop, phone=f"+346120{n:05d}", phone_e164=f"+346120{n:05d}")
+    return make.campaign(shop, "Spring teaser", status="DRAFT", template_name=template, estimated_audience=12)
+
+
+def test_a_failed_launch_check_is_shown_on_the_page(page, make, meta):
+    """The template is paused at Meta: the button answers with the check's own sentence."""
+    campaign = _draft(make, template="paused_promo")
+    _open(page, campaign.id)
+    page.get_by_role("button", name="Launch now").click()
+    alert = page.locator("[data-api-action-result]")
+    alert.wait_for()
+    assert "paused by Meta" in alert.inner_text()
+    with Session(make.engine) as session:
+        assert session.get(Campaign, (campaign.shop_id, campaign.id)).status == "DRAFT"
+
+
+def test_a_launched_campaign_fills_in_on_the_page(page, make, meta, run_jobs):
+    """Launch from the page; the page reloads as a live campaign, and once the worker has
+    sent, the sent count shows without a reload."""
+    campaign = _draft(make)
+    _open(page, campaign.id)
+    page.get_by_role("button", name="Launch now").click()
+    page.locator("[data-live-status]").filter(has_text="Live").wait_for()
+    run_jobs()
+    page.locator('table.compact [data-metric="sent"]').filter(has_text="12").wait_for(timeout=20_000)
+    screenshot(page, "campaign-launched-and-sent")
+    assert len(meta.truth()["messages"]) == 12

@@ -1,0 +1,135 @@
+"""Campaign actions: create, estimate, schedule, launch, cancel, progress; and the templates.
+
+- ``POST /api/campaigns`` {name, template: {name, language}, audience?, parameters?}: 201, a DRAFT
+  whose type follows the template as Meta lists it;
+- ``POST /api/campaigns/<id>/estimate`` {audience?}: the reach estimate, stored;
+- ``POST /api/campaigns/<id>/launch``: 202 when dispatch starts, 422 {"errors": [{check,
+  message}]} naming each failed launch check, 409 when the campaign cannot be launched;
+- ``POST /api/campaigns/<id>/schedule`` {scheduled_at}: the checks run now and again at that time;
+- ``POST /api/campaigns/<id>/cancel``: DRAFT or SCHEDULED only;
+- ``GET /api/campaigns/<id>/progress``: queued / submitted / failed before send, for a progress bar;
+- ``GET /api/templates``: the shop's templates as Meta lists them, with the campaign type each gives.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from pydantic import AwareDatetime
+
+from core.crypto import decrypt_token
+from core.dispatch.progress import progress
+from core.drafts import Audience, DraftProblem, NewCampaign, StrictModel, create_draft, parse, re_estimate
+from core.launch import LifecycleError, cancel, launch, schedule
+from core.meta_api import MetaUnavailable, list_templates
+from core.reports import failures_by_code
+from core.templates import derive_type
+from jobs.dispatch import start_dispatch
+from jobs.launch import schedule_launch
+from web.api import blueprint
+from web.api.campaigns import campaign_json, campaign_of_shop
+from web.database import db
+from web.tenancy import current_shop
+
+
+class _EstimateRequest(StrictModel):
+    audience: Audience | None = None
+
+
+class _ScheduleRequest(StrictModel):
+    scheduled_at: AwareDatetime
+
+
+def _campaign_answer(campaign, status: int = 200):
+    errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
+    return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
+
+
+@blueprint.errorhandler(DraftProblem)
+def _draft_problem(error: DraftProblem):
+    return jsonify(errors=error.errors), 422
+
+
+@blueprint.errorhandler(LifecycleError)
+def _lifecycle_error(error: LifecycleError):
+    return jsonify(error="conflict", message=str(error)), 409
+
+
+@blueprint.errorhandler(MetaUnavailable)
+def _meta_unavailable(error: MetaUnavailable):
+    return jsonify(error="meta_unavailable", message=str(error)), 502
+
+
+@blueprint.post("/campaigns")
+def create_campaign():
+    new = parse(NewCampaign, request.get_json(silent=True))
+    campaign = create_draft(db(), current_shop(), new)
+    db().commit()
+    return _campaign_answer(campaign, 201)
+
+
+@blueprint.post("/campaigns/<int:campaign_id>/estimate")
+def estimate_campaign(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    body = parse(_EstimateRequest, request.get_json(silent=True))
+    reach = re_estimate(db(), campaign, body.audience)
+    db().commit()
+    return jsonify(estimated_audience=reach, audience=campaign.audience)
+
+
+@blueprint.post("/campaigns/<int:campaign_id>/launch")
+def launch_campaign(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    result = launch(db(), current_shop(), campaign)
+    db().commit()  # the estimate is kept even when a check failed
+    if result.failures:
+        return jsonify(errors=[f.as_dict() for f in result.failures]), 422
+    start_dispatch(campaign.shop_id, campaign.id)
+    return _campaign_answer(campaign, 202)
+
+
+@blueprint.post("/campaigns/<int:campaign_id>/schedule")
+def schedule_campaign(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    body = parse(_ScheduleRequest, request.get_json(silent=True))
+    result = schedule(db(), current_shop(), campaign, body.scheduled_at)
+    db().commit()
+    if result.failures:
+        return jsonify(errors=[f.as_dict() for f in result.failures]), 422
+    schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
+    return _campaign_answer(campaign)
+
+
+@blueprint.post("/campaigns/<int:campaign_id>/cancel")
+def cancel_campaign(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    cancel(db(), campaign)
+    db().commit()
+    return _campaign_answer(campaign)
+
+
+@blueprint.get("/campaigns/<int:campaign_id>/progress")
+def campaign_progress(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    return jsonify(status=campaign.status, halted_reason=campaign.halted_reason, **progress(campaign))
+
+
+@blueprint.get("/templates")
+def templates():
+    shop = current_shop()
+    if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
+        raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+    found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
+    return jsonify(
+        templates=[
+            {
+                "name": t.name,
+                "language": t.language,
+                "status": t.status,
+                "category": t.category,
+                "format": t.format,
+                "campaign_type": derive_type(t.category, t.format),
+                "parameters": len(t.body_placeholders),
+            }
+            for t in found
+        ]
+    )

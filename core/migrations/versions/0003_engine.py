@@ -1,7 +1,7 @@
 """campaign engine: template parameters, dispatch progress, send bookkeeping
 
 Revision ID: 0003_engine
-Revises: 0005_shopify
+Revises: 0002_webhooks
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0003_engine'
-down_revision = '0005_shopify'
+down_revision = '0002_webhooks'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.models import Campaign, Message
+from core.models import Campaign, Shop
+from tests import meta
 from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
 from tests.scenarios import T0, mixed_campaign
 from tests.tokens import session_token
@@ -139,19 +140,25 @@ def test_filter_failures_then_download_exactly_those_rows(page, base_url, scenar
     assert {r["error_category"] for r in rows} == {"data_quality"}
 
 
-def test_a_live_counter_changes_without_a_reload_and_stops_when_settled(page, base_url, make, scenario):
-    """While PENDING, a delivery written to the database shows up on its own; settling ends the polling."""
+def test_a_live_counter_changes_without_a_reload_and_stops_when_settled(
+    page, base_url, make, scenario, client
+):
+    """While PENDING, a signed delivery webhook, once drained, shows on its own; settling ends polling."""
     _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
     delivered = page.locator('table.compact [data-metric="delivered"]')
     assert delivered.inner_text() == "5"
     page.evaluate("window.__sameDocument = true")
-    with Session(make.engine) as session, session.begin():
-        session.execute(
-            update(Message)
-            .where(Message.id == scenario.messages["inflight"].id)
-            .values(status="delivered", delivered_at=T0 + timedelta(minutes=3))
-        )
-    make.recount(scenario.campaign)
+    with Session(make.engine) as session:
+        phone_number_id = session.get(Shop, scenario.campaign.shop_id).meta_phone_number_id
+    wamid = scenario.messages["inflight"].wamid
+    seconds = int((T0 + timedelta(minutes=3)).timestamp())
+    assert (
+        meta.post(
+            client, meta.statuses_body(phone_number_id, meta.status(wamid, "delivered", seconds))
+        ).status_code
+        == 200
+    )
+    assert meta.drain()
     page.wait_for_function(
         "document.querySelector('table.compact [data-metric=\"delivered\"]').textContent.trim() === '6'"
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
 from sim.meta.config import SimConfig
 from sim.meta.server import MetaServer
 from sim.meta.state import MetaState
+from sim.serving import serve_until_stopped
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,26 +38,12 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     return config
 
 
-def _interrupt(*_args) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     state = MetaState(build_config(args))
     server = MetaServer((args.host, args.port), state)
     server.start_posting()
-    signal.signal(signal.SIGTERM, _interrupt)
-    host, port = server.server_address[:2]
-    print(f"meta stand-in listening on http://{host}:{port}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        state.poster.stop()
-        server.server_close()
-    return 0
+    return serve_until_stopped(server, "meta stand-in", on_stop=state.poster.stop)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
+from sim.serving import serve_until_stopped
 from sim.shopify.config import SimConfig
 from sim.shopify.server import ShopifyServer
 from sim.shopify.state import ShopifyState
@@ -39,23 +39,10 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     return config
 
 
-def _interrupt(*_args) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     server = ShopifyServer((args.host, args.port), ShopifyState(build_config(args)))
-    signal.signal(signal.SIGTERM, _interrupt)
-    host, port = server.server_address[:2]
-    print(f"shopify stand-in listening on http://{host}:{port}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_stopped(server, "shopify stand-in")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from core.meta_webhooks import signature
 from core.meta_webhooks.drain import SOURCE
 from core.settings import Settings
 from jobs.webhooks import request_drain
+from web.webhook_bodies import plain, raw_body_within
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("meta_webhooks", __name__)
@@ -32,10 +33,6 @@ REDIS_PAUSE_S = 5.0
 STORED_HEADERS = ("Content-Type", "User-Agent", signature.HEADER)
 
 _redis_paused_until: dict[str, float] = {}
-
-
-def _plain(message: str, status: int) -> Response:
-    return Response(message, status=status, mimetype="text/plain")
 
 
 def _settings() -> Settings:
@@ -54,27 +51,25 @@ def verify_subscription() -> Response:
         and challenge is not None
         and hmac.compare_digest(given.encode(), token.encode())
     ):
-        return _plain(challenge, 200)
-    return _plain("verification refused", 403)
+        return plain(challenge, 200)
+    return plain("verification refused", 403)
 
 
 @blueprint.post("/webhooks/meta")
 def receive() -> Response:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return _plain("payload too large", 413)
-    body = request.get_data(cache=False)
-    if len(body) > MAX_BODY_BYTES:
-        return _plain("payload too large", 413)
+    body = raw_body_within(MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
     if not signature.is_valid(_settings().meta_app_secret, body, request.headers.get(signature.HEADER)):
-        return _plain("bad signature", 401)
+        return plain("bad signature", 401)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
     try:
         writer(SOURCE, after_commit=_request_drain).store(SOURCE, body, headers)
     except StoreFailed as error:
         # Not stored, so not acknowledged: Meta retries it.
         log.error("could not store a meta webhook: %s", error)
-        return _plain("temporarily unavailable", 503)
-    return _plain("", 200)
+        return plain("temporarily unavailable", 503)
+    return plain("", 200)
 
 
 def _request_drain() -> None:

@@ -21,6 +21,7 @@ from core.db import get_engine
 from core.shopify import signature
 from core.shopify.drain import API_VERSION, EVENT_ID, SHOP_DOMAIN, SOURCE, TOPIC, TRIGGERED_AT, WEBHOOK_ID
 from jobs.shopify import request_shopify_drain
+from web.webhook_bodies import plain, raw_body_within
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("shopify_webhooks", __name__)
@@ -34,32 +35,26 @@ REDIS_PAUSE_S = 5.0
 _redis_paused_until: dict[str, float] = {}
 
 
-def _plain(message: str, status: int) -> Response:
-    return Response(message, status=status, mimetype="text/plain")
-
-
 @blueprint.post("/webhooks/shopify")
 def receive() -> Response:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return _plain("payload too large", 413)
-    body = request.get_data(cache=False)
-    if len(body) > MAX_BODY_BYTES:
-        return _plain("payload too large", 413)
+    body = raw_body_within(MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
     secret = current_app.config["SETTINGS"].shopify_api_secret
     if not signature.is_valid(secret, body, request.headers.get(signature.HEADER)):
-        return _plain("bad signature", 401)
+        return plain("bad signature", 401)
     topic = request.headers.get(TOPIC, "").strip()
     if not topic or not request.headers.get(SHOP_DOMAIN):
-        return _plain(f"{TOPIC} and {SHOP_DOMAIN} are required", 400)
+        return plain(f"{TOPIC} and {SHOP_DOMAIN} are required", 400)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
     try:
         with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             inbox.store(connection, SOURCE, body, headers=headers, topic=topic[:128])
     except (DBAPIError, PoolTimeout) as error:
         log.error("could not store a shopify webhook: %s", type(error).__name__)
-        return _plain("temporarily unavailable", 503)  # not stored, so not acknowledged
+        return plain("temporarily unavailable", 503)  # not stored, so not acknowledged
     _request_drain()
-    return _plain("", 200)
+    return plain("", 200)
 
 
 def _request_drain() -> None:

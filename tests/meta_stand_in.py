@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 
 import pytest
 import requests
 
 from core.crypto import encrypt_token
 from core.settings import load_settings, use_settings
+from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The stand-in's demo account: the shop's phone number id, WhatsApp Business Account and token.
 PHONE_NUMBER_ID, WABA_ID, TOKEN = "1234567890", "5550001", "demo-meta-access-token"
 
@@ -43,25 +41,11 @@ class MetaStandIn:
 
     def wait_until_posted(self, timeout_s: float = 60) -> None:
         """Until every scheduled webhook has been posted (the stand-in's own queue is empty)."""
-        deadline = time.monotonic() + timeout_s
-        while self.stats()["pending_webhooks"]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"webhooks still pending: {self.stats()}")
-            time.sleep(0.05)
+        wait_until_no_pending_webhooks(self.stats, timeout_s)
 
 
 def start_stand_in(*args: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sim.meta", "--port", "0", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    if "listening on" not in line:
-        process.kill()
-        raise RuntimeError(f"the Meta stand-in did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[1].strip()
+    return start_process("sim.meta", "Meta", *args)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,9 +15,9 @@ import requests
 
 from core.crypto import encrypt_token
 from core.settings import get_settings, load_settings, use_settings
+from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 from tests.tokens import session_token
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where the Admin API is for every test that did not ask for the stand-in: a loopback port
 # where nothing listens (tests never reach the real Shopify).
 UNREACHABLE_SHOPIFY = "http://127.0.0.1:9"
@@ -84,11 +82,7 @@ class ShopifyStandIn:
         return self._ok(response)
 
     def wait_for_webhooks(self, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.stats()["pending_webhooks"]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"webhooks still pending: {self.stats()}")
-            time.sleep(0.05)
+        wait_until_no_pending_webhooks(self.stats, timeout_s)
 
 
 def start_stand_in(*args: str) -> tuple[subprocess.Popen, str]:
@@ -98,18 +92,7 @@ def start_stand_in(*args: str) -> tuple[subprocess.Popen, str]:
         "SHOPIFY_API_KEY": settings.shopify_api_key,
         "SHOPIFY_API_SECRET": settings.shopify_api_secret,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sim.shopify", "--port", "0", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    if "listening on" not in line:
-        process.kill()
-        raise RuntimeError(f"the Shopify stand-in did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[1].strip()
+    return start_process("sim.shopify", "Shopify", *args, env=env)
 
 
 @pytest.fixture(scope="session")

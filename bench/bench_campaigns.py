@@ -70,7 +70,7 @@ _CUSTOMERS = text("""
 def bench_dispatch() -> list[Figure]:
     os.environ["META_MESSAGES_PER_SECOND"] = str(CAP)  # the workers inherit it
     with scratch_services(), meta_stand_in("--cap", str(CAP)) as meta_url:
-        from jobs.dispatch import start_dispatch
+        from jobs.chains import start_dispatch
 
         with get_engine().begin() as conn:
             shop_id = _shop(conn, CAP)

@@ -79,3 +79,12 @@ def test_imports_run_one_way_between_the_layers():
         if target.split(".")[0] in FORBIDDEN[name.split(".")[0]]
     ]
     assert wrong == []
+
+
+def test_pages_import_nothing_from_the_json_api():
+    """What pages and the JSON API share lives outside web/api/ (web/reports.py, web/listings.py)."""
+    graph = _graph()
+    pages = {name: graph[name] for name in graph if name.startswith("web.pages")}
+    assert pages and {
+        name: {t for t in targets if t.startswith("web.api")} for name, targets in pages.items()
+    } == {name: set() for name in pages}

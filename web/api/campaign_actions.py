@@ -25,8 +25,9 @@ from core.reports import failures_by_code
 from core.templates import derive_type
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop
+from web.api.campaigns import campaign_of_shop
 from web.database import db
+from web.reports import campaign_json
 from web.tenancy import current_shop
 
 

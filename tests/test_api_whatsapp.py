@@ -234,3 +234,18 @@ def test_the_api_needs_a_session_token(api, meta, shop):
     """Without a session token the WhatsApp API answers 401, as every API route."""
     assert api.put("/api/whatsapp", json=CONNECT).status_code == 401
     assert api.delete("/api/whatsapp").status_code == 401
+
+
+def test_the_last_webhook_for_the_number_is_recorded(api, meta, make, shop):
+    """A signed status webhook for the connected number, once drained, shows as the last webhook."""
+    from tests import meta as meta_bodies
+
+    assert _put(api, CONNECT).json["last_webhook_at"] is None
+    body = meta_bodies.statuses_body(
+        PHONE_NUMBER_ID, meta_bodies.status("wamid.unknown", "sent", 1_790_000_000)
+    )
+    assert meta_bodies.post(api, body).status_code == 200
+    meta_bodies.drain()
+    seen = api.get("/api/whatsapp", headers=bearer(SHOP)).json["last_webhook_at"]
+    assert seen is not None
+    assert _row(make, shop.id).last_webhook_at.isoformat() == seen

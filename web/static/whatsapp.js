@@ -17,9 +17,19 @@
     result.hidden = false;
   }
 
+  const FIELD_LABELS = {
+    waba_id: "WhatsApp Business Account id",
+    phone_number_id: "Phone number id",
+    access_token: "Access token",
+    code: "Facebook sign-in",
+  };
+
   function problems(status, answer) {
     if (answer && answer.errors && answer.errors.length) {
-      return answer.errors.map(function (e) { return e.field ? e.field + ": " + e.message : e.message; });
+      return answer.errors.map(function (e) {
+        const label = FIELD_LABELS[e.field] || e.field;
+        return label ? label + ": " + e.message : e.message;
+      });
     }
     return [(answer && answer.message) || "WhatsApp could not be connected (HTTP " + status + "). Try again."];
   }

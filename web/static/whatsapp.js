@@ -86,7 +86,9 @@
       return;
     }
     if (!data || data.type !== "WA_EMBEDDED_SIGNUP") return;
-    if (data.event === "FINISH" || data.event === "FINISH_ONLY_WABA") {
+    // FINISH: a Cloud API number; FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: a number shared with
+    // the WhatsApp Business app; FINISH_ONLY_WABA: an account without a number yet.
+    if (["FINISH", "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING", "FINISH_ONLY_WABA"].includes(data.event)) {
       signup.waba_id = data.data.waba_id;
       signup.phone_number_id = data.data.phone_number_id;
       finishSignup();

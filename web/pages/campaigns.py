@@ -10,6 +10,7 @@ from core.metrics import signal_rules
 from core.models import Campaign
 from core.reports import campaign_report
 from core.trends import type_medians
+from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.listings import campaigns_page
@@ -78,6 +79,7 @@ def app_home(shop):
         statuses=list(CampaignStatus),
         types=list(CampaignType),
         filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
+        whatsapp_connected=is_connected(shop),
         **labels(),
     )
 

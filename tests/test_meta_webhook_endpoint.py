@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import pytest
 from rq.registry import ScheduledJobRegistry
@@ -18,6 +17,7 @@ from jobs.periodic import PERIODIC_JOBS, schedule_next
 from jobs.queues import WEBHOOKS, queue
 from jobs.webhooks import DRAIN_PENDING_KEY, drain_meta_inbox
 from tests import meta
+from tests.waiting import wait_for
 
 PHONE = "1234567890"
 
@@ -181,8 +181,7 @@ def test_a_working_drain_applies_bodies_stored_meanwhile_and_no_other_drain_is_q
     drainer = threading.Thread(target=lambda: result.update(drain_meta_inbox(linger_s=2.0)))
     drainer.start()
     try:
-        while not get_redis().exists(DRAIN_PENDING_KEY):
-            time.sleep(0.01)
+        wait_for(lambda: get_redis().exists(DRAIN_PENDING_KEY), 30, "the drain to take the pending flag")
         body = meta.statuses_body(PHONE, meta.status("wamid.cm-2", "read", 1700000000))
         assert meta.post(client, body).status_code == 200
         assert queue(WEBHOOKS).count == 0

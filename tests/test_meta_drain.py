@@ -370,9 +370,8 @@ def poison_trigger(make):
         connection.execute(text("DROP FUNCTION refuse_poison()"))
 
 
-def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(
-    client, make, shop, campaign, poison_trigger
-):
+@pytest.mark.usefixtures("poison_trigger")
+def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(client, make, shop, campaign):
     """The rest of its batch applies; it is retried, then kept aside as failed with its error."""
     make.message(campaign, make.customer(shop), wamid="wamid.poison", status="accepted")
     _messages(make, shop, campaign, 2)

@@ -125,10 +125,6 @@ class ShopifyState:
             "consent": (customer["whatsapp"] or customer["sms"] or {}).get("state", "UNKNOWN"),
         }
 
-    def delete_customer(self, domain: str, customer_id: int) -> dict | None:
-        with self.lock:
-            return self.shop(domain).customers.pop(customer_id, None)
-
     def list_customers(self, domain: str) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(c) for _, c in sorted(self.shop(domain).customers.items())]

@@ -94,6 +94,10 @@ def _newest(records: Iterable, key, stamp) -> list:
     return list(chosen.values())
 
 
+def newest_records(records: Iterable[CustomerRecord]) -> list[CustomerRecord]:
+    return _newest(records, lambda r: r.shopify_customer_id, lambda r: r.updated_at)
+
+
 def _order(moment: datetime | None) -> tuple:
     return (moment is not None, moment.timestamp() if moment else 0.0)
 
@@ -126,7 +130,7 @@ def _consent_row(state: ConsentState) -> dict:
     }
 
 
-def _profile_row(shop_id: int, r: CustomerRecord) -> dict:
+def profile_row(shop_id: int, r: CustomerRecord) -> dict:
     phone = (r.phone or "").strip()[:PHONE_MAX] or None
     row = {
         "shop_id": shop_id,
@@ -149,14 +153,14 @@ def _profile_row(shop_id: int, r: CustomerRecord) -> dict:
 def upsert_profiles(session: Session, shop_id: int, records: Iterable[CustomerRecord]) -> int:
     """Insert or update customers from profile data (import pages, create/update webhooks);
     answers how many rows were written. The caller holds lock_customers()."""
-    records = _newest(records, lambda r: r.shopify_customer_id, lambda r: r.updated_at)
+    records = newest_records(records)
     gone = tombstoned(session, shop_id, (r.shopify_customer_id for r in records))
     records = [r for r in records if r.shopify_customer_id not in gone]
     written = 0
     # Rows of one statement must name the same columns: group by what the source told us.
     for said in {_said(r) for r in records}:
         group = [r for r in records if _said(r) == said]
-        statement = insert(Customer.__table__).values([_profile_row(shop_id, r) for r in group])
+        statement = insert(Customer.__table__).values([profile_row(shop_id, r) for r in group])
         written += _written(session, upsert_statement(statement, *said))
     return written
 

@@ -1,7 +1,7 @@
 """shopify schema: WhatsApp and SMS consent apart, consent write-back, bulk import, re-sync
 
 Revision ID: 0007_shopify_schema
-Revises: 0003_engine
+Revises: 0006_whatsapp
 
 Customers keep Shopify's SMS consent beside the WhatsApp consent (``consent``) instead of
 falling back on it; a shop chooses whether SMS consent counts (off by default). A stop Meta
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007_shopify_schema'
-down_revision = '0003_engine'
+down_revision = '0006_whatsapp'
 branch_labels = None
 depends_on = None
 

@@ -48,7 +48,7 @@ def _measure(stand_in: str) -> list[Figure]:
     _wait_until_up(stand_in)
     # The stand-in makes the shop's customers on first mention (half a million take a while):
     # not part of the import, and not while the token exchange waits.
-    requests.post(f"{stand_in}/sim/shops/{SHOP}/expire-tokens", timeout=900).raise_for_status()
+    requests.get(f"{stand_in}/sim/shops/{SHOP}/count", timeout=900).raise_for_status()
     shop_id = _installed_shop()
     import jobs.shopify as shopify_jobs
     from core.shopify import bulk_import

@@ -15,11 +15,13 @@ from core.db import session_scope
 from core.models import Customer
 from core.shopify.consent_writeback import queue_consent_writeback
 from jobs.shopify import sync_customers, write_back_consents
+from tests import meta
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer
 
 SHOP = "demo.myshopify.com"
+PHONE = "1234567890"  # the Meta phone number id the stops arrive for
 PEOPLE = [
     {
         "shopify_id": 1,
@@ -123,3 +125,32 @@ def test_a_stop_inside_whatsapp_is_written_back_to_shopify(make, shopify):
     assert whatsapp["state"] == "UNSUBSCRIBED" and whatsapp["updated_at"].startswith("2026-11-29T12:00:00")
     assert _customers(make, shop)[1].consent_writeback_at is None
     assert write_back_consents() == {"shops": 0, "written": 0, "refused": 0}
+
+
+def test_a_stop_reported_by_meta_reaches_shopify(client, make, shopify):
+    """Meta's user_preferences stop unsubscribes the customer here and marks the write-back; a
+    later resume before the write-back cancels it; the job then writes only a standing stop."""
+    shopify.put_customers(SHOP, PEOPLE)
+    shop = installed_shop(make, shopify, SHOP, meta_phone_number_id=PHONE)
+    sync_customers(shop.id)
+    meta.post(client, _preference("34612000001", "stop", 1_790_000_000))
+    meta.post(client, _preference("34612000004", "stop", 1_790_000_000))
+    meta.post(client, _preference("34612000004", "resume", 1_790_000_100))
+    meta.drain()
+    ours = _customers(make, shop)
+    assert ours[1].consent == "UNSUBSCRIBED" and ours[1].consent_writeback_at is not None
+    assert ours[4].consent_writeback_at is None
+    assert write_back_consents()["written"] == 1
+    assert shopify.customer(SHOP, 1)["whatsapp"]["state"] == "UNSUBSCRIBED"
+    assert shopify.customer(SHOP, 4)["whatsapp"]["state"] == "PENDING"
+
+
+def _preference(wa_id: str, value: str, seconds: int) -> dict:
+    preference = {
+        "wa_id": wa_id,
+        "detail": "",
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": seconds,
+    }
+    return meta.envelope([meta.change(PHONE, field="user_preferences", user_preferences=[preference])])

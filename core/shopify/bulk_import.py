@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -91,16 +92,25 @@ def forget_export(shop_id: int, operation: str) -> None:
 
 def ingest(shop_id: int, url: str | None, http: requests.Session | None = None) -> IngestResult:
     """Stream the export's JSON lines into the shop's customers, BATCH at a time. A completed
-    export of a shop without customers has no file (``url`` null)."""
+    export of a shop without customers has no file (``url`` null).
+
+    Reading and parsing a batch overlaps with writing the one before (a second thread waits on
+    PostgreSQL while this one parses): the two take about as long as each other."""
     customers = written = skipped = 0
     if url is None:
         return IngestResult(0, 0, 0)
     http = http or requests.Session()
-    with http.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
+    with (
+        http.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-import-writer") as writer,
+    ):
         response.raise_for_status()
+        pending: Future | None = None
         for batch, bad in _batches(response.iter_lines(chunk_size=1 << 16)):
             customers, skipped = customers + len(batch), skipped + bad
-            written += _write(shop_id, batch)
+            written += pending.result() if pending else 0
+            pending = writer.submit(_write, shop_id, batch)
+        written += pending.result() if pending else 0
     return IngestResult(customers, written, skipped)
 
 

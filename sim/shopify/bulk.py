@@ -11,6 +11,7 @@ import copy
 import json
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute, parse, value_from_ast_untyped
@@ -76,6 +77,7 @@ class BulkExports:
 
     def _run(self, number: int, document, shop: str, base_url: str) -> None:
         self._set(number, status="RUNNING")
+        time.sleep(self.state.config.bulk_delay_s)
         try:
             count = self._export(number, document, shop)
         except Exception:  # the operation fails as Shopify's do: a status and an error code

@@ -5,6 +5,7 @@
 - ``GET``/``PUT /sim/config``; ``POST /sim/reset`` ({"config": true} also restores the config);
   ``GET /sim/stats``: exchanges, refreshes, throttled answers, webhooks posted and pending;
 - ``GET``/``PUT``/``POST /sim/shops/{shop}/customers``: list, replace (seed format), change one;
+  ``GET /sim/shops/{shop}/count``: how many customers (makes the shop's customers if needed);
 - ``POST /sim/shops/{shop}/expire-tokens``, ``POST /sim/shops/{shop}/uninstall``;
 - ``GET /sim/bulk/<n>.jsonl``: the result of a finished bulk export (its ``url``);
 - ``POST /sim/webhooks`` {shop, topic, customer_id?, payload?, webhook_id?, triggered_at?}:
@@ -77,6 +78,8 @@ class Handler(BaseHTTPRequestHandler):
         match = _SHOP.match(path)
         if match and match.group(2) == "customers":
             return self._json(200, self.state.list_customers(match.group(1)))
+        if match and match.group(2) == "count":
+            return self._json(200, {"customers": self.state.count_customers(match.group(1))})
         if match := _BULK_FILE.match(path):
             return self._bulk_file(int(match.group(1)))
         return self._json(404, {"errors": "Not Found"})

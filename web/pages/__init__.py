@@ -97,4 +97,5 @@ def _todate(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-from web.pages import campaigns, messages, settings_page, trends  # noqa: E402,F401  (registers the pages' routes)
+# Settings sections (settings_*.py) register themselves with settings_page when imported here.
+from web.pages import campaigns, messages, settings_consent, settings_page, trends  # noqa: E402,F401  (registers the pages' routes)

@@ -2,8 +2,8 @@
 
 To add a section, write ``templates/settings/_NAME.html`` (it reads its values from
 ``section``) and a function of the shop answering that context, decorated with
-``@settings_section("settings/_NAME.html", order=N)``, in a module imported at the bottom of
-this file. Sections show in ``order``; the WhatsApp connection comes first.
+``@settings_section("settings/_NAME.html", order=N)``, in a module ``web/pages/settings_*.py``
+that web/pages/__init__.py imports. Sections show in ``order``; the WhatsApp connection comes first.
 """
 
 from __future__ import annotations
@@ -82,6 +82,3 @@ def whatsapp_section(shop: Shop) -> dict:
         "meta_config_id": settings.meta_config_id,
         "graph_version": settings.meta_api_version,
     }
-
-
-# Other sections register themselves when their module is imported here.

@@ -13,9 +13,10 @@ is stored in any of those cases.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from core.crypto import decrypt_token
+from core.settings import get_settings
 from core.whatsapp import graph
 from core.whatsapp.connect import (
     ConnectionRefused,
@@ -63,7 +64,7 @@ def disconnect_whatsapp():
 
 def _exchanged_request() -> ConnectRequest:
     """The Embedded Signup's ids with the token its code is exchanged for."""
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     fields = parse_fields(request.get_json(silent=True), ("code", "waba_id", "phone_number_id"))
     if not settings.embedded_signup_offered:
         raise ConnectionRefused(
@@ -99,7 +100,7 @@ def _answer(make_request):
         if number_taken(db(), shop_id, (connect := make_request()).phone_number_id):
             raise NumberTaken()
         db().rollback()  # hold no transaction (nor the shop's row) while Meta is asked
-        facts = check_with_meta(connect, current_app.config["SETTINGS"].meta_app_id)
+        facts = check_with_meta(connect, get_settings().meta_app_id)
         store_connection(db(), shop_id, connect, facts)
         db().commit()
     except ConnectionRefused as refusal:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import render_template
 
 from core.models import Shop
+from core.settings import get_settings
 from core.whatsapp.state import describe
 from web.database import db
 from web.pages import blueprint, embedded_page
@@ -69,7 +70,7 @@ def settings_page(shop):
 @settings_section("settings/_whatsapp.html", order=10)
 def whatsapp_section(shop: Shop) -> dict:
     """The shop's WhatsApp connection, and whether Embedded Signup can be offered."""
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     connection = describe(db(), shop)
     last_webhook = connection.get("last_webhook_at")
     return {

@@ -1,0 +1,100 @@
+import {useCallback, useEffect, useState} from 'preact/hooks';
+
+import {ApiError, applyPhone, loadCustomer, type CustomerWhatsApp} from './api';
+import {ConsentRow} from './ConsentRow';
+import type {Locale} from './locale';
+import {MessageList} from './MessageList';
+import {PhoneSection, type ApplyState} from './PhoneSection';
+
+type Load =
+  | {kind: 'loading'}
+  | {kind: 'failed'; error: ApiError}
+  | {kind: 'missing'}
+  | {kind: 'ready'; data: CustomerWhatsApp};
+
+const IDLE: ApplyState = {busy: false, error: null, applied: null};
+
+/** The block: loads the customer's WhatsApp state from our app and renders every state of it. */
+export function WhatsAppBlock({customerId, locale}: {customerId: string | null; locale: Locale}) {
+  const [load, setLoad] = useState<Load>({kind: 'loading'});
+  const [apply, setApply] = useState<ApplyState>(IDLE);
+
+  const refresh = useCallback(async () => {
+    if (!customerId) return setLoad({kind: 'missing'});
+    try {
+      const data = await loadCustomer(customerId);
+      setLoad(data ? {kind: 'ready', data} : {kind: 'missing'});
+    } catch (error) {
+      setLoad({kind: 'failed', error: error as ApiError});
+    }
+  }, [customerId]);
+
+  useEffect(() => {
+    refresh();
+  }, [refresh]);
+
+  const onApply = async (phone: string) => {
+    setApply({busy: true, error: null, applied: null});
+    try {
+      await applyPhone(customerId!, phone);
+      setApply({...IDLE, applied: phone});
+      await refresh(); // the block shows the customer as the app now holds them
+    } catch (error) {
+      setApply({...IDLE, error: locale.t('phone.refused', {reason: describe(error as ApiError, locale)})});
+    }
+  };
+
+  return (
+    <s-admin-block heading={locale.t('heading')}>
+      <Body load={load} apply={apply} onApply={onApply} onRetry={refresh} locale={locale} />
+    </s-admin-block>
+  );
+}
+
+interface BodyProps {
+  load: Load;
+  apply: ApplyState;
+  onApply: (phone: string) => void;
+  onRetry: () => void;
+  locale: Locale;
+}
+
+function Body({load, apply, onApply, onRetry, locale}: BodyProps) {
+  const {t} = locale;
+  switch (load.kind) {
+    case 'loading':
+      return (
+        <s-stack direction="inline" gap="small-200" alignItems="center">
+          <s-spinner accessibilityLabel={t('loading')} />
+          <s-text color="subdued">{t('loading')}</s-text>
+        </s-stack>
+      );
+    case 'failed':
+      return (
+        <s-banner tone="critical" heading={t('error.heading')}>
+          <s-stack direction="block" gap="small-200">
+            <s-paragraph>{describe(load.error, locale)}</s-paragraph>
+            <s-button onClick={onRetry}>{t('error.retry')}</s-button>
+          </s-stack>
+        </s-banner>
+      );
+    case 'missing':
+      return <s-paragraph color="subdued">{t('missing')}</s-paragraph>;
+    case 'ready': {
+      const {customer, fix, messages} = load.data;
+      return (
+        <s-stack direction="block" gap="base">
+          <ConsentRow consent={customer.consent} locale={locale} />
+          <PhoneSection customer={customer} fix={fix} apply={apply} onApply={onApply} locale={locale} />
+          <s-divider />
+          <MessageList messages={messages} locale={locale} />
+        </s-stack>
+      );
+    }
+  }
+}
+
+function describe(error: ApiError, {t}: Locale): string {
+  if (error.reasons.length) return error.reasons.join('; ');
+  return error.status === 0 ? t('error.network') : t('error.status', {status: error.status});
+}

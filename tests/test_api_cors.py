@@ -82,7 +82,7 @@ def test_an_unknown_origin_gets_no_cors_headers(client, ana):
         client.get("/api/customers/101/whatsapp", headers=dict(bearer(), Origin=EVIL)),
         client.get("/api/customers/101/whatsapp", headers=dict(bearer(), Origin="null")),
     ):
-        assert not [h for h in response.headers if h.startswith("Access-Control-")]
+        assert not [name for name, _ in response.headers if name.startswith("Access-Control-")]
         assert "Origin" in response.headers["Vary"]
 
 

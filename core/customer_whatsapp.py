@@ -18,7 +18,7 @@ from core.phones import check_phone
 
 
 def find_customer(session: Session, shop_id: int, shopify_customer_id: int) -> Customer | None:
-    """The shop's customer with that Shopify id; None for another shop's or an unknown one."""
+    """Return the shop's customer with that Shopify id, or None for another shop's or an unknown one."""
     return session.scalar(
         select(Customer).where(
             Customer.shop_id == shop_id, Customer.shopify_customer_id == shopify_customer_id
@@ -27,7 +27,7 @@ def find_customer(session: Session, shop_id: int, shopify_customer_id: int) -> C
 
 
 def latest_messages(session: Session, customer: Customer, limit: int) -> list[dict]:
-    """The customer's ``limit`` newest messages, each with the campaign it belongs to."""
+    """Return the customer's ``limit`` newest messages, each with the campaign it belongs to."""
     query = (
         select(Message, Campaign.id, Campaign.name)
         .join(Campaign, and_(Campaign.shop_id == Message.shop_id, Campaign.id == Message.campaign_id))
@@ -42,7 +42,8 @@ def latest_messages(session: Session, customer: Customer, limit: int) -> list[di
 
 
 def phone_problem(customer: Customer) -> dict | None:
-    """Why the stored phone cannot receive WhatsApp messages, in the failure taxonomy's words."""
+    """Return why the stored phone cannot receive WhatsApp messages (None when it can), in the
+    failure taxonomy's words."""
     problem = check_phone(customer.phone).problem
     if problem is None:
         return None
@@ -67,14 +68,14 @@ def customer_json(customer: Customer) -> dict:
 
 
 def customer_fix(customer: Customer) -> dict | None:
-    """The calling-code fix for the phone as it is now (as a failed message carries it)."""
+    """Return the calling-code fix for the phone as it is now (as a failed message carries it)."""
     if check_phone(customer.phone).problem != OurCode.CUSTOMER_IS_MISSING_CALLING_CODE:
         return None
     return calling_code_fix(customer)
 
 
 def customer_whatsapp(session: Session, customer: Customer, limit: int) -> dict:
-    """``CustomerWhatsApp`` (CONTRACT.md): customer, fix, and messages newest first."""
+    """Return ``CustomerWhatsApp`` (CONTRACT.md): customer, fix, and messages newest first."""
     return {
         "customer": customer_json(customer),
         "fix": customer_fix(customer),

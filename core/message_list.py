@@ -112,8 +112,8 @@ def message_query(
 
 
 def calling_code_fix(customer: Customer) -> dict:
-    """How to fix a phone typed without its country calling code: the customer in the admin
-    and the number we suggest (core/phones.py), or None when we cannot vouch for one."""
+    """Return how to fix a phone typed without its country calling code: the customer in the
+    admin and the number we suggest (core/phones.py; None when we cannot vouch for one)."""
     return {
         "admin_url": ADMIN_CUSTOMER_URL.format(customer.shopify_customer_id),
         "suggested_phone": suggest_e164(customer.phone, customer.country_code),

@@ -119,7 +119,7 @@ def _npm(*args: str, timeout: int) -> subprocess.CompletedProcess:
 
 
 def _installed_from_lockfile() -> bool:
-    """node_modules holds what package-lock.json names (npm keeps a copy of it when installing)."""
+    """Tell whether node_modules holds what package-lock.json names (npm copies it there)."""
     installed = EXTENSION / "node_modules" / ".package-lock.json"
     lock = EXTENSION / "package-lock.json"
     return installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime

@@ -27,12 +27,12 @@ def is_preflight() -> bool:
 
 
 def preflight_response() -> Response:
-    """The empty 204 a preflight gets; ``add_cors_headers`` fills in what it allows."""
+    """Return the empty 204 a preflight gets; ``add_cors_headers`` fills in what it allows."""
     return Response(status=204)
 
 
 def _allowed_origin(origin: str | None) -> str | None:
-    """The origin to name: the request's when it is allowed, the extension CDN's when the
+    """Return the origin to name: the request's when it is allowed, the extension CDN's when the
     request names none (no browser is asking, so naming it grants nothing), else None."""
     if origin is None:
         return EXTENSION_ORIGIN
@@ -40,6 +40,7 @@ def _allowed_origin(origin: str | None) -> str | None:
 
 
 def add_cors_headers(response: Response) -> Response:
+    """Name the allowed origin on every ``/api`` answer, and what a preflight may use."""
     if not request.path.startswith("/api/"):
         return response
     response.vary.add("Origin")

@@ -55,7 +55,7 @@ def customer_of_shop(shop_id: int, shopify_customer_id: int) -> Customer:
 
 @blueprint.get("/customers/<int:shopify_customer_id>/whatsapp")
 def customer_whatsapp_state(shopify_customer_id: int):
-    """``CustomerWhatsApp`` for the customer-page block: ``?limit=`` messages (10 by default)."""
+    """Answer ``CustomerWhatsApp`` for the customer-page block, ``?limit=`` messages (10 by default)."""
     customer = customer_of_shop(current_shop().id, shopify_customer_id)
     limit = page_limit(request.args.get("limit"), default=BLOCK_MESSAGES)
     return jsonify(customer_whatsapp(db(), customer, limit))

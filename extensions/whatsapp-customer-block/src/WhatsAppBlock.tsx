@@ -19,15 +19,19 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
   const [load, setLoad] = useState<Load>({kind: 'loading'});
   const [apply, setApply] = useState<ApplyState>(IDLE);
 
-  const refresh = useCallback(async () => {
-    if (!customerId) return setLoad({kind: 'missing'});
-    try {
-      const data = await loadCustomer(customerId);
-      setLoad(data ? {kind: 'ready', data} : {kind: 'missing'});
-    } catch (error) {
-      setLoad({kind: 'failed', error: error as ApiError});
-    }
-  }, [customerId]);
+  // `quiet`: keep what is shown when the reload fails (after Apply, the save itself succeeded).
+  const refresh = useCallback(
+    async (quiet = false) => {
+      if (!customerId) return setLoad({kind: 'missing'});
+      try {
+        const data = await loadCustomer(customerId);
+        setLoad(data ? {kind: 'ready', data} : {kind: 'missing'});
+      } catch (error) {
+        if (!quiet) setLoad({kind: 'failed', error: error as ApiError});
+      }
+    },
+    [customerId],
+  );
 
   useEffect(() => {
     refresh();
@@ -36,9 +40,12 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
   const onApply = async (phone: string) => {
     setApply({busy: true, error: null, applied: null});
     try {
-      await applyPhone(customerId!, phone);
+      const customer = await applyPhone(customerId!, phone);
       setApply({...IDLE, applied: phone});
-      await refresh(); // the block shows the customer as the app now holds them
+      setLoad((shown) =>
+        shown.kind === 'ready' ? {kind: 'ready', data: {...shown.data, customer, fix: null}} : shown,
+      );
+      await refresh(true); // the messages' fixes too, as the app now holds them
     } catch (error) {
       setApply({...IDLE, error: locale.t('phone.refused', {reason: describe(error as ApiError, locale)})});
     }
@@ -46,7 +53,7 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
 
   return (
     <s-admin-block heading={locale.t('heading')}>
-      <Body load={load} apply={apply} onApply={onApply} onRetry={refresh} locale={locale} />
+      <Body load={load} apply={apply} onApply={onApply} onRetry={() => refresh()} locale={locale} />
     </s-admin-block>
   );
 }

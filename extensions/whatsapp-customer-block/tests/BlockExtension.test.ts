@@ -75,7 +75,9 @@ describe('a consented customer with a valid phone', () => {
     expect(text()).toContain(failure.remedy);
 
     // One relative request: Shopify resolves it against the app URL and adds the ID token.
-    expect(app.received).toEqual([{method: 'GET', url: '/api/customers/101/whatsapp', headers: {}, body: undefined}]);
+    expect(app.received).toEqual([
+      {method: 'GET', url: '/api/customers/101/whatsapp', headers: {}, body: undefined},
+    ]);
   });
 });
 
@@ -95,23 +97,39 @@ describe('a phone missing its calling code', () => {
   });
 
   test('Apply writes the approved number, then shows the customer as the app now holds them', async () => {
-    const app = await renderWith({[STATE]: [json(missingCallingCode), json(afterApply)], [FIX]: json(fixPhoneAnswer)});
+    const app = await renderWith({
+      [STATE]: [json(missingCallingCode), json(afterApply)],
+      [FIX]: json(fixPhoneAnswer),
+    });
     await loaded();
 
     fireEvent.click(button('Apply +34612345679')!);
 
-    await waitFor(() => expect(text()).toContain('WhatsApp number+34612345679'));
+    await waitFor(() => expect(text()).toContain('Phone fixed since this message'));
     expect(text()).toContain('Saved +34612345679 in Shopify.');
     expect(app.received.map((r) => `${r.method} ${r.url}`)).toEqual([STATE, FIX, STATE]);
     const apply = app.received[1]!;
     expect(apply.body).toEqual({phone: '+34612345679'});
     expect(apply.headers['content-type']).toBe('application/json');
     expect(button('Apply +34612345679')).toBeUndefined();
-    expect(text()).toContain('Phone fixed since this message');
+    expect(text()).toContain('WhatsApp number+34612345679');
+  });
+
+  test('when the reload after Apply fails, the saved number still shows', async () => {
+    await renderWith({[STATE]: [json(missingCallingCode), offline], [FIX]: json(fixPhoneAnswer)});
+    await loaded();
+
+    fireEvent.click(button('Apply +34612345679')!);
+
+    await waitFor(() => expect(text()).toContain('Saved +34612345679 in Shopify.'));
+    expect(text()).toContain('WhatsApp number+34612345679');
+    expect(button('Apply +34612345679')).toBeUndefined();
+    expect(document.body.querySelector('s-banner[tone="critical"]')).toBeNull();
   });
 
   test('a number Shopify refuses is said plainly, and Apply stays available', async () => {
-    const refused = json({error: 'shopify_user_errors', errors: [{field: ['phone'], message: 'Phone has already been taken'}]}, 422);
+    const taken = {field: ['phone'], message: 'Phone has already been taken'};
+    const refused = json({error: 'shopify_user_errors', errors: [taken]}, 422);
     await renderWith({[STATE]: json(missingCallingCode), [FIX]: refused});
     await loaded();
 

@@ -52,7 +52,7 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
   };
 
   return (
-    <s-admin-block heading={locale.t('heading')}>
+    <s-admin-block heading={locale.t('heading')} collapsedSummary={summary(load, locale)}>
       <Body load={load} apply={apply} onApply={onApply} onRetry={() => refresh()} locale={locale} />
     </s-admin-block>
   );
@@ -99,6 +99,11 @@ function Body({load, apply, onApply, onRetry, locale}: BodyProps) {
       );
     }
   }
+}
+
+/** What the collapsed block says: the consent state, once known. */
+function summary(load: Load, {t}: Locale): string | undefined {
+  return load.kind === 'ready' ? t(`consent.state.${load.data.customer.consent.state}`) : undefined;
 }
 
 function describe(error: ApiError, {t}: Locale): string {

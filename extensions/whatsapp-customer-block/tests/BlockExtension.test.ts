@@ -53,6 +53,7 @@ describe('a consented customer with a valid phone', () => {
     await loaded();
 
     expect(block().getAttribute('heading')).toBe('WhatsApp');
+    expect(block().getAttribute('collapsedSummary')).toBe('Subscribed');
     expect(text()).toContain('Marketing consent');
     expect(text()).toContain(`since ${new Date('2026-11-01T12:00:00+00:00').toISOString()}`);
     expect(text()).toContain('Phone in Shopify+34 612 34 56 78');

@@ -25,9 +25,9 @@ from core.shopify.admin import (
 )
 from core.shopify.phone_fix import PhoneRejected, choose_phone, write_phone
 from web.api import blueprint
-from web.api.paging import page_limit
-from web.api.report_cache import forget_calling_code
 from web.database import db
+from web.paging import page_limit
+from web.reports import forget_calling_code
 from web.tenancy import current_shop
 
 # The block shows a customer's latest campaigns, not their history.

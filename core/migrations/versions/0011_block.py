@@ -1,13 +1,13 @@
 """customer-page block: an index on a customer's messages
 
 Revision ID: 0011_block
-Revises: 0003_engine
+Revises: 0006_whatsapp
 """
 
 from alembic import op
 
 revision = '0011_block'
-down_revision = '0003_engine'
+down_revision = '0006_whatsapp'
 branch_labels = None
 depends_on = None
 

@@ -65,6 +65,12 @@ export class ApiError extends Error {
   }
 }
 
+/** The numeric id our API takes, from the GID the admin gives (gid://shopify/Customer/42). */
+export function customerIdFromGid(gid: string | undefined): string | null {
+  const match = /^gid:\/\/shopify\/Customer\/(\d+)$/.exec(gid ?? '');
+  return match ? match[1]! : null;
+}
+
 const customerPath = (customerId: string) => `/api/customers/${encodeURIComponent(customerId)}`;
 
 async function send(path: string, init?: RequestInit): Promise<Response> {

@@ -16,9 +16,3 @@ export function localeFrom(i18n: I18nLike): Locale {
     date: (iso) => i18n.formatDate(new Date(iso), {dateStyle: 'medium', timeStyle: 'short'}),
   };
 }
-
-/** The numeric id Shopify's REST paths and our API use, from a GID like gid://shopify/Customer/42. */
-export function numericId(gid: string | undefined): string | null {
-  const match = /\/(\d+)$/.exec(gid ?? '');
-  return match ? match[1]! : null;
-}

@@ -186,3 +186,13 @@ describe('the other states', () => {
     await waitFor(() => expect(text()).toContain('This customer has not reached the app yet.'));
   });
 });
+
+describe('the customer the block is for', () => {
+  test('is read from the admin selection; without one the block asks the app nothing', async () => {
+    extension.shopify.data.selected = [];
+    const app = await renderWith({});
+
+    await waitFor(() => expect(text()).toContain('This customer has not reached the app yet.'));
+    expect(app.received).toEqual([]);
+  });
+});

@@ -1,13 +1,13 @@
 """customer-page block: an index on a customer's messages
 
 Revision ID: 0011_block
-Revises: 0006_whatsapp
+Revises: 0007_shopify_schema
 """
 
 from alembic import op
 
 revision = '0011_block'
-down_revision = '0006_whatsapp'
+down_revision = '0007_shopify_schema'
 branch_labels = None
 depends_on = None
 

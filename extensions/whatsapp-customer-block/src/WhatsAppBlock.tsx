@@ -47,13 +47,18 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
       );
       await refresh(true); // the messages' fixes too, as the app now holds them
     } catch (error) {
-      setApply({...IDLE, error: locale.t('phone.refused', {reason: describe(error as ApiError, locale)})});
+      setApply({...IDLE, error: applyFailure(error as ApiError, locale)});
     }
+  };
+
+  const retry = () => {
+    setLoad({kind: 'loading'});
+    refresh();
   };
 
   return (
     <s-admin-block heading={locale.t('heading')} collapsedSummary={summary(load, locale)}>
-      <Body load={load} apply={apply} onApply={onApply} onRetry={() => refresh()} locale={locale} />
+      <Body load={load} apply={apply} onApply={onApply} onRetry={retry} locale={locale} />
     </s-admin-block>
   );
 }
@@ -104,6 +109,12 @@ function Body({load, apply, onApply, onRetry, locale}: BodyProps) {
 /** What the collapsed block says: the consent state, once known. */
 function summary(load: Load, {t}: Locale): string | undefined {
   return load.kind === 'ready' ? t(`consent.state.${load.data.customer.consent.state}`) : undefined;
+}
+
+/** Shopify's own refusal (422: its userErrors) reads differently from the app failing. */
+function applyFailure(error: ApiError, locale: Locale): string {
+  const reason = describe(error, locale);
+  return locale.t(error.status === 422 ? 'phone.refused' : 'phone.failed', {reason});
 }
 
 function describe(error: ApiError, {t}: Locale): string {

@@ -139,6 +139,19 @@ describe('a phone missing its calling code', () => {
     await waitFor(() => expect(text()).toContain('Shopify did not accept it: Phone has already been taken'));
     expect(button('Apply +34612345679')!.hasAttribute('disabled')).toBe(false);
   });
+  test('an app that cannot reach Shopify says the number was not saved', async () => {
+    const message = 'Shopify did not answer; try again shortly.';
+    const unavailable = json({error: 'shopify_unavailable', message}, 503);
+    await renderWith({[STATE]: json(missingCallingCode), [FIX]: unavailable});
+    await loaded();
+
+    fireEvent.click(button('Apply +34612345679')!);
+
+    await waitFor(() =>
+      expect(text()).toContain('The number could not be saved: Shopify did not answer; try again shortly.'),
+    );
+    expect(text()).not.toContain('Saved +34612345679');
+  });
 });
 
 describe('the other states', () => {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+import time
 
 _NODE = re.compile(r"^/v[\d.]+/(\d+)$")
 _EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
@@ -85,6 +86,8 @@ class AccountsApi:
         self, method: str, path: str, query: dict, token: str | None, base_url: str
     ) -> tuple[int, dict] | None:
         """Answer a management request, or None when the path is not one of ours."""
+        if self.config.management_delay_s and (_OAUTH.match(path) or _NODE.match(path) or _EDGE.match(path)):
+            time.sleep(self.config.management_delay_s)
         try:
             if _OAUTH.match(path) and method == "GET":
                 return 200, self._exchange(query)

@@ -74,6 +74,7 @@ def _exchanged_request() -> ConnectRequest:
                 }
             ]
         )
+    db().rollback()  # no transaction open while Meta exchanges the code
     try:
         token = graph.exchange_code(fields["code"], settings.meta_app_id, settings.meta_app_secret)
     except GraphRefused as refusal:

@@ -280,3 +280,20 @@ def test_no_database_transaction_is_held_while_meta_is_asked(api, meta, make, sh
     request.join()
     assert answer["response"].status_code == 200
     assert held == []
+
+
+def test_statuses_of_a_disconnected_number_still_reach_its_campaigns(api, meta, make, shop):
+    """After DELETE, a late status for a message the shop sent still updates that message."""
+    from tests import meta as meta_bodies
+
+    assert _put(api, CONNECT).status_code == 200
+    connected = _shop(make)
+    campaign = make.campaign(connected, "Spring sale", status="PENDING")
+    make.message(campaign, make.customer(connected), wamid="wamid.late", status="accepted")
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    body = meta_bodies.statuses_body(
+        PHONE_NUMBER_ID, meta_bodies.status("wamid.late", "delivered", 1_790_000_000)
+    )
+    assert meta_bodies.post(api, body).status_code == 200
+    meta_bodies.drain()
+    assert meta_bodies.message(make.engine, connected.id, "wamid.late").status == "delivered"

@@ -23,7 +23,8 @@ def gunicorn_options(env: dict[str, str]) -> dict:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise SystemExit(f"PORT must be a TCP port number, got {port!r}")
     return {
-        "bind": [f"{env.get('HOST_BIND', '0.0.0.0')}:{port}"],
+        # Every interface, as the CLI's proxy and tunnel reach the backend on localhost.
+        "bind": [f"0.0.0.0:{port}"],
         "workers": 2,
         "threads": 8,
         # The app is built once, before the workers fork: embedded servers start once.

@@ -67,27 +67,21 @@ def _exchanged_request() -> ConnectRequest:
     settings = get_settings()
     fields = parse_fields(request.get_json(silent=True), ("code", "waba_id", "phone_number_id"))
     if not settings.embedded_signup_offered:
-        raise ConnectionRefused(
-            [
-                {
-                    "field": "code",
-                    "message": "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset.",
-                }
-            ]
+        raise ConnectionRefused.on(
+            "code", "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset."
         )
+    db().rollback()  # no transaction open while Meta exchanges the code
     try:
         token = graph.exchange_code(fields["code"], settings.meta_app_id, settings.meta_app_secret)
     except GraphRefused as refusal:
-        raise ConnectionRefused(
-            [{"field": "code", "message": refusal.message, "meta_code": refusal.code}]
-        ) from None
+        raise ConnectionRefused.on("code", refusal.message, refusal.code) from None
     return ConnectRequest(fields["waba_id"], fields["phone_number_id"], token)
 
 
 def _stored_request() -> ConnectRequest:
     shop = current_shop()
     if not is_connected(shop):
-        raise ConnectionRefused([{"field": "connection", "message": "No WhatsApp number is connected."}])
+        raise ConnectionRefused.on("connection", "No WhatsApp number is connected.")
     return ConnectRequest(
         shop.meta_waba_id, shop.meta_phone_number_id, decrypt_token(shop.meta_access_token_ciphertext)
     )

@@ -70,7 +70,7 @@ def child_commands(
 
 def use_shopify_stand_in(port: int) -> int | None:
     """Unless SHOPIFY_ADMIN_URL names a Shopify to use, run the stand-in and point the app at
-    it (the children inherit the variable). Answers the stand-in's port, or None."""
+    it (the children inherit the variable). Return the stand-in's port, or None."""
     if os.environ.get("SHOPIFY_ADMIN_URL"):
         return None
     shopify_port = int(os.environ.get("SHOPIFY_STAND_IN_PORT", port + 200))
@@ -80,7 +80,7 @@ def use_shopify_stand_in(port: int) -> int | None:
 
 def use_meta_stand_in(port: int) -> int | None:
     """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
-    (the children inherit the variable). Answers the stand-in's port, or None."""
+    (the children inherit the variable). Return the stand-in's port, or None."""
     if os.environ.get("META_GRAPH_URL"):
         return None
     meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))

@@ -40,7 +40,7 @@ JOB_ID_PREFIX = "periodic-"
 
 
 def schedule_next(job: PeriodicJob, after: float | None = None) -> bool:
-    """Schedule the run of the slot after the time ``after`` (now by default); answers False
+    """Schedule the run of the slot after the time ``after`` (now by default); return False
     when it already was."""
     now = time.time()
     slot = math.floor((now if after is None else after) / job.interval_s) + 1

@@ -86,7 +86,7 @@ class MetaState:
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 
     def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, bool]:
-        """Accept or refuse one send. Answers the fate and whether to drop the connection."""
+        """Accept or refuse one send. Return the fate and whether to drop the connection."""
         self.account(phone_number_id, token)
         to, template, parameters = _validate(body)
         self._check_template(template, len(parameters))

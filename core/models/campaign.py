@@ -45,6 +45,8 @@ class Campaign(Base):
     dispatch_finished_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
+    # "Send again to fixed customers": the campaign whose failures this one sends to again.
+    follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()
     sent_count: Mapped[int] = _counter()
     delivered_count: Mapped[int] = _counter()

@@ -1,0 +1,81 @@
+"""Tracked URL buttons: per-message tokens, the redirect, unique clicks, unknown tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.counters import recount
+from core.models import Campaign, Click
+from core.tracking import tracked_suffix
+from web import create_app
+
+
+def _link(make, name: str = "Winter sale", destination: str = "https://shop.example/winter?ref=wa"):
+    shop = make.shop()
+    campaign = make.campaign(shop, name=name)
+    message = make.message(campaign, make.customer(shop), wamid="wamid.T1", status="read")
+    make.recount(campaign)
+    with Session(make.engine) as session, session.begin():
+        token = tracked_suffix(session, shop.id, campaign.id, message.id, 0, destination)
+    return shop, campaign, message, token
+
+
+def _clicked(make, campaign) -> int:
+    with Session(make.engine) as session:
+        return session.scalar(select(Campaign.clicked_count).where(Campaign.id == campaign.id))
+
+
+def test_opening_a_tracked_link_redirects_with_utm_and_counts_one_click(client, make):
+    """The redirect goes to the destination with UTM parameters naming the campaign, keeps the
+    merchant's own query, and counts the message once however often it is opened."""
+    _shop, campaign, _message, token = _link(make)
+    first = client.get(f"/r/{token}")
+    assert first.status_code == 302
+    location = urlsplit(first.headers["Location"])
+    assert (location.scheme, location.netloc, location.path) == ("https", "shop.example", "/winter")
+    assert parse_qs(location.query) == {
+        "ref": ["wa"],
+        "utm_source": ["whatsapp"],
+        "utm_medium": ["message"],
+        "utm_campaign": ["Winter sale"],
+    }
+    assert first.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/r/{token}").status_code == 302
+    assert _clicked(make, campaign) == 1
+    with Session(make.engine) as session, session.begin():
+        opens = session.scalar(select(func.count()).select_from(Click).where(Click.kind == "url_button"))
+        assert opens == 2  # every open kept for the timeline
+        assert recount(session, campaign.shop_id, [campaign.id]) == []  # the counter is exact
+
+
+def test_each_message_gets_its_own_token_and_a_resend_keeps_it(make):
+    """Two messages get different unguessable tokens; asking again for the same message and
+    button answers the token already sent."""
+    shop, campaign, message, token = _link(make)
+    other = make.message(campaign, make.customer(shop), wamid="wamid.T2")
+    with Session(make.engine) as session, session.begin():
+        again = tracked_suffix(session, shop.id, campaign.id, message.id, 0, "https://shop.example/winter")
+        second = tracked_suffix(session, shop.id, campaign.id, other.id, 0, "https://shop.example/winter")
+    assert again == token
+    assert second != token
+    assert len(token.split(".")[1]) >= 22  # 128 random bits
+
+
+def test_unknown_and_malformed_tokens_answer_404(client, make):
+    """A token we never gave out, one with another shop's prefix, and garbage all answer 404."""
+    shop, campaign, _message, token = _link(make)
+    prefix, secret = token.split(".")
+    for bad in (f"{prefix}.{secret[::-1]}", f"{int(prefix, 16) + 1:x}.{secret}", "nothing", "1.short"):
+        assert client.get(f"/r/{bad}").status_code == 404, bad
+    assert _clicked(make, campaign) == 0
+
+
+def test_the_redirect_works_without_redis(service_urls, make):
+    """With Redis unreachable the redirect still answers (it touches only the database)."""
+    _shop, campaign, _message, token = _link(make)
+    app = create_app({"APP_ENV": "test", "TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert app.test_client().get(f"/r/{token}").status_code == 302
+    assert _clicked(make, campaign) == 1

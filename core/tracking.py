@@ -44,7 +44,9 @@ _FIND = text("""
 """)
 
 _LOCK_MESSAGE = text("SELECT 1 FROM messages WHERE shop_id = :shop_id AND id = :message_id FOR UPDATE")
-_CLICKED_BEFORE = text("SELECT EXISTS (SELECT 1 FROM clicks WHERE shop_id = :shop_id AND message_id = :message_id)")
+_CLICKED_BEFORE = text(
+    "SELECT EXISTS (SELECT 1 FROM clicks WHERE shop_id = :shop_id AND message_id = :message_id)"
+)
 _INSERT_CLICK = text("""
     INSERT INTO clicks (shop_id, message_id, kind, clicked_at)
     VALUES (:shop_id, :message_id, :kind, :clicked_at)
@@ -125,6 +127,6 @@ def names_tracked_button(components: object) -> bool:
         if isinstance(components.get("track"), str):
             return True
         return any(names_tracked_button(v) for v in components.values())
-    if isinstance(components, list):
+    if isinstance(components, (list, tuple)):
         return any(names_tracked_button(v) for v in components)
     return False

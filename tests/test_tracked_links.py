@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.counters import recount
 from core.models import Campaign, Click
 from core.tracking import tracked_suffix
+from tests.tokens import bearer
 from web import create_app
 
 
@@ -79,3 +81,41 @@ def test_the_redirect_works_without_redis(service_urls, make):
     app = create_app({"APP_ENV": "test", "TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert app.test_client().get(f"/r/{token}").status_code == 302
     assert _clicked(make, campaign) == 1
+
+
+def _settled_read_campaign(make, shop, name: str, **fields):
+    campaign = make.campaign(shop, name=name, status="SENT", **fields)
+    for n in range(25):
+        now = datetime.now(UTC)
+        make.message(
+            campaign,
+            make.customer(shop),
+            wamid=f"wamid.{name}.{n}",
+            status="read",
+            delivered_at=now,
+            read_at=now,
+        )
+    make.recount(campaign)
+    return campaign
+
+
+def test_no_false_click_signal_without_a_trackable_button(client, make):
+    """A settled campaign with many reads and no clicks raises the click signal only when its
+    draft has a tracked button; without one, click-through is "not tracked" (null)."""
+    shop = make.shop()
+    plain = _settled_read_campaign(make, shop, "plain")
+    tracked = _settled_read_campaign(
+        make,
+        shop,
+        "tracked",
+        template_parameters=[
+            {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"track": "https://x.example"}]}
+        ],
+    )
+    answers = {c.name: client.get(f"/api/campaigns/{c.id}", headers=bearer()).json for c in (plain, tracked)}
+    assert answers["plain"]["click_tracking"] == "not_tracked"
+    assert answers["plain"]["rates"]["click_through_rate"] is None
+    assert "LOW_CLICK_THROUGH_RATE" not in {s["code"] for s in answers["plain"]["signals"]}
+    assert answers["tracked"]["click_tracking"] == "tracked"
+    assert answers["tracked"]["rates"]["click_through_rate"] == 0.0
+    assert "LOW_CLICK_THROUGH_RATE" in {s["code"] for s in answers["tracked"]["signals"]}

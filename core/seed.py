@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.audience import estimate
 from core.campaigns import CampaignStatus, CampaignType, Consent
 from core.counters import recount
+from core.credits import GRANT, record_movement
 from core.crypto import encrypt_token
 from core.errors import OurCode, describe
 from core.models import Campaign, Customer, Message, Shop
@@ -185,6 +186,7 @@ def _shop(session: Session, seed: SeedShop) -> tuple[Shop, bool]:
     )
     session.add(shop)
     session.flush()
+    record_movement(session, shop.id, GRANT, seed.credits, note="opening balance (seed)")
     return shop, True
 
 

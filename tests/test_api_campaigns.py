@@ -52,6 +52,7 @@ def test_campaign_metrics_rates_and_errors_follow_the_definitions(client, make, 
         "read": 2,
         "failed": 4,
         "clicked": 0,
+        "orders": 0,
     }
     assert body["rates"] == {
         "delivery_rate": round(5 / 9, 4),

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.campaigns import Consent
+from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
 from core.meta_api import send_request_body
 from core.phones import check_phone
@@ -114,6 +115,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     session.execute(_LOCK_CAMPAIGN, keys)
     refusals, sendable = _presend_checks(rows)
     granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
+    record_movement(session, campaign.shop_id, RESERVE, -granted, campaign.campaign_id)
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
     sendable = sendable[:granted]

@@ -26,7 +26,7 @@ from core.templates import derive_type
 from jobs.dispatch import start_dispatch
 from jobs.launch import schedule_launch
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop
+from web.api.campaigns import campaign_json, campaign_of_shop, outcomes_of
 from web.database import db
 from web.tenancy import current_shop
 
@@ -41,7 +41,8 @@ class _ScheduleRequest(StrictModel):
 
 def _campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
-    return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
+    outcome = outcomes_of([campaign])[campaign.id]
+    return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
 
 
 @blueprint.errorhandler(DraftProblem)

@@ -12,6 +12,7 @@ from werkzeug.http import generate_etag
 from core.campaigns import CampaignStatus, CampaignType
 from core.dispatch.progress import progress
 from core.models import Campaign
+from core.outcomes import campaign_outcomes
 from core.reports import campaign_report
 from web.api import blueprint
 from web.api.paging import decode_cursor, encode_cursor, page_limit
@@ -25,8 +26,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
-    return {
+def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None = None) -> dict:
+    """The contract's Campaign; with ``outcome`` (core/outcomes.py), its orders, revenue and cost."""
+    body = {
         "id": campaign.id,
         "name": campaign.name,
         "type": campaign.type,
@@ -46,6 +48,15 @@ def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }
+    if outcome is not None:
+        body["metrics"]["orders"] = outcome["orders"]
+        body.update({k: v for k, v in outcome.items() if k != "orders"})
+        body["follow_up_of"] = campaign.follow_up_of
+    return body
+
+
+def outcomes_of(campaigns: list[Campaign]) -> dict[int, dict]:
+    return campaign_outcomes(db(), current_shop(), campaigns)
 
 
 def _date_arg(args, name: str) -> date | None:
@@ -103,8 +114,9 @@ def list_campaigns():
     shop = current_shop()
     page, next_cursor = campaigns_page(shop, request.args)
     errors = cached_failures(shop.id, page)
+    outcomes = outcomes_of(page)
     return jsonify(
-        campaigns=[campaign_json(c, errors.get(c.id, [])) for c in page],
+        campaigns=[campaign_json(c, errors.get(c.id, []), outcomes[c.id]) for c in page],
         next_cursor=next_cursor,
     )
 
@@ -125,7 +137,7 @@ def show_campaign(campaign_id: int):
 def campaign_detail(campaign: Campaign) -> dict:
     """The contract's Campaign, plus the failures' customers who lack a country code."""
     errors = cached_failures(campaign.shop_id, [campaign])
-    body = campaign_json(campaign, errors.get(campaign.id, []))
+    body = campaign_json(campaign, errors.get(campaign.id, []), outcomes_of([campaign])[campaign.id])
     body["missing_calling_code"] = cached_calling_code(campaign)
     return body
 

@@ -86,6 +86,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_messages_shop_id_customer_id'), 'messages', ['shop_id', 'customer_id'], unique=False)
     op.add_column('shops', sa.Column('attribution_window_days', sa.Integer(), server_default=sa.text('7'), nullable=False))
     op.add_column('shops', sa.Column('rate_card', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
+    # The ledger starts with each shop's balance, so the balance equals the sum of its movements.
+    op.execute(
+        "INSERT INTO credit_movements (shop_id, kind, amount, note)"
+        " SELECT id, 'grant', credits, 'balance before the ledger' FROM shops WHERE credits <> 0"
+    )
 
 
 def downgrade() -> None:

@@ -1,0 +1,112 @@
+"""What campaigns earned and cost: attributed orders and revenue (core/attribution.py), Meta's
+charges from the rate card (core/rate_card.py), and the ratios a merchant compares them by.
+
+Cost counts billed messages only (delivered, and billable by Meta's pricing: core/credits.py
+BILLED_SQL), grouped by the recipient's calling code and the pricing category Meta reported
+(the template's category until a status carried one).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.attribution import CampaignRevenue, revenue_by_campaign
+from core.credits import BILLED_SQL
+from core.models import Campaign, Shop
+from core.rate_card import Card, card_for, country_of_prefix
+
+_BILLED = text(f"""
+    SELECT m.campaign_id, substring(m.phone from 2 for 3) AS prefix,
+           lower(COALESCE(m.pricing_category, k.template_category)) AS category, count(*) AS n
+      FROM messages m
+      JOIN campaigns k ON k.shop_id = m.shop_id AND k.id = m.campaign_id
+     WHERE m.shop_id = :shop_id AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])) AND {BILLED_SQL}
+     GROUP BY 1, 2, 3
+""")
+
+CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0001")
+
+
+@dataclass
+class CampaignCost:
+    billed: int = 0
+    amount: Decimal = Decimal(0)
+    unpriced: int = 0  # billed messages the card has no rate for
+
+    def as_json(self, currency: str) -> dict | None:
+        if not self.billed:
+            return None
+        return {"amount": f"{self.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
+
+
+def costs_by_campaign(
+    session: Session, shop_id: int, card: Card, campaign_ids: list[int]
+) -> dict[int, CampaignCost]:
+    """Return each campaign's billed messages priced by ``card``."""
+    found: dict[int, CampaignCost] = defaultdict(CampaignCost)
+    if not campaign_ids:
+        return found
+    for row in session.execute(_BILLED, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}):
+        cost = found[row.campaign_id]
+        cost.billed += row.n
+        rate = card.rate(country_of_prefix(row.prefix or ""), row.category)
+        if rate is None:
+            cost.unpriced += row.n
+        else:
+            cost.amount += rate * row.n
+    return found
+
+
+def _ratio(part: Decimal | int, whole: Decimal | int) -> float | None:
+    return None if not whole else round(float(Decimal(part) / Decimal(whole)), 4)
+
+
+def _per(cost: CampaignCost, count: int) -> str | None:
+    return (
+        None
+        if not cost.billed or not count
+        else f"{(cost.amount / count).quantize(RATE_PLACES, ROUND_HALF_UP)}"
+    )
+
+
+def outcome_json(
+    campaign: Campaign, revenue: CampaignRevenue, cost: CampaignCost, card: Card, shop: Shop
+) -> dict:
+    """Return the campaign's orders, revenue, cost and their ratios, as the API shows them."""
+    revenue_json = revenue.revenue(shop.currency)
+    cost_json = cost.as_json(card.currency)
+    same_currency = revenue_json and cost_json and revenue_json["currency"] == cost_json["currency"]
+    return {
+        "orders": revenue.orders,
+        "revenue": revenue_json,
+        "cost": cost_json,
+        "billed_messages": cost.billed,
+        "conversion_rate": _ratio(revenue.orders, campaign.delivered_count),
+        "return_on_spend": _ratio(revenue.amount, cost.amount) if same_currency else None,
+        "cost_per": {
+            "delivered": _per(cost, campaign.delivered_count),
+            "read": _per(cost, campaign.read_count),
+            "click": _per(cost, campaign.clicked_count),
+        },
+        "rate_card": {"currency": card.currency, "effective": card.effective},
+    }
+
+
+def campaign_outcomes(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[int, dict]:
+    """Return ``outcome_json`` for each campaign, in two queries for the whole list."""
+    ids = [c.id for c in campaigns]
+    card = card_for(shop.rate_card)
+    revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
+    costs = costs_by_campaign(session, shop.id, card, ids)
+    return {
+        c.id: outcome_json(
+            c, revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost()), card, shop
+        )
+        for c in campaigns
+    }

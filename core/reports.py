@@ -82,7 +82,7 @@ def clicks_tracked(campaign: Campaign) -> bool:
     """Return whether clicks on this campaign's messages can be counted: its draft names a
     tracked URL button, or customers have clicked (quick replies are counted from Meta's
     webhooks whether or not the draft mentions them)."""
-    drafted = (campaign.template_parameters, getattr(campaign, "components", None))
+    drafted = (campaign.template_parameters, campaign.template_components)
     return campaign.clicked_count > 0 or names_tracked_button(drafted)
 
 

@@ -1,24 +1,29 @@
 """Tracked URL buttons: each message's own link, and what opening it does.
 
-A template whose URL button's base is ``{SHOPIFY_APP_URL}/r/{{1}}`` can be tracked: the draft
-names the destination (``{"track": "https://..."}``), dispatch asks ``tracked_suffix`` for the
-message's token and sends it as the button's parameter, and ``GET /r/<token>`` records the
-click and redirects to the destination with UTM parameters naming the campaign.
+A template whose URL button is ``{SHOPIFY_APP_URL}/r/{{1}}`` can be tracked: the draft names
+the destination (``{"track": "https://..."}``, kept in the campaign's components), dispatch
+calls ``tracked_suffix`` once per message and tracked button while it builds the send body and
+sends the token as the button's parameter, and ``GET /r/<token>`` records the click and
+redirects to the destination with UTM parameters naming the campaign.
 
-A token is ``<shop id in hex>.<128 random bits>``: the shop id lets the redirect find the
-link by the shard key alone (every shop-owned key begins with ``shop_id``), and the random part
-makes one message's link useless for guessing another's.
+A token is ``<shop>.<message>.<button index>.<mac>`` (ids in hex): the mac is an HMAC of the
+rest under the app's secret, so nobody can make or guess another message's link, a retried send
+carries the same token, and dispatch stores nothing per message (the redirect finds the
+message by its key and the destination in its campaign's components). Rotating
+``FLASK_SECRET_KEY`` retires the links already sent.
 
 Every open is kept (``clicks``, for the timeline); the campaign's ``clicked`` counts messages
 with at least one click, so the message row is locked before its clicks are read: two opens at
 the same moment cannot both count as the first (the drain's quick-reply clicks lock the same
-row, clicks.py in core/meta_webhooks).
+row: core/meta_webhooks/clicks.py).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -26,24 +31,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-URL_BUTTON = "url_button"
-_TOKEN = re.compile(r"^([0-9a-f]{1,15})\.([A-Za-z0-9_-]{16,43})$")
+from core.settings import get_settings
 
-_REMEMBER = text("""
-    INSERT INTO tracked_links (shop_id, token, message_id, campaign_id, button_index, destination)
-    VALUES (:shop_id, :token, :message_id, :campaign_id, :button_index, :destination)
-        ON CONFLICT (shop_id, message_id, button_index) DO UPDATE SET destination = EXCLUDED.destination
-    RETURNING token
-""")
+URL_BUTTON = "url_button"
+TOKEN_BYTES = 16
+_TOKEN = re.compile(r"^([0-9a-f]{1,15})\.([0-9a-f]{1,15})\.([0-9]{1,2})\.([A-Za-z0-9_-]{22})$")
 
 _FIND = text("""
-    SELECT l.message_id, l.campaign_id, l.destination, c.name AS campaign_name
-      FROM tracked_links l
-      JOIN campaigns c ON c.shop_id = l.shop_id AND c.id = l.campaign_id
-     WHERE l.shop_id = :shop_id AND l.token = :token
+    SELECT m.campaign_id, c.name AS campaign_name, c.template_components AS components
+      FROM messages m
+      JOIN campaigns c ON c.shop_id = m.shop_id AND c.id = m.campaign_id
+     WHERE m.shop_id = :shop_id AND m.id = :message_id
+       FOR UPDATE OF m
 """)
-
-_LOCK_MESSAGE = text("SELECT 1 FROM messages WHERE shop_id = :shop_id AND id = :message_id FOR UPDATE")
 _CLICKED_BEFORE = text(
     "SELECT EXISTS (SELECT 1 FROM clicks WHERE shop_id = :shop_id AND message_id = :message_id)"
 )
@@ -56,33 +56,47 @@ _COUNT_FIRST = text(
 )
 
 
-def new_token(shop_id: int) -> str:
-    """Return a fresh, unguessable token for one of the shop's links."""
-    return f"{shop_id:x}.{secrets.token_urlsafe(16)}"
+def _mac(shop_id: int, message_id: int, index: str) -> str:
+    key = get_settings().flask_secret_key.encode()
+    digest = hmac.new(key, f"click:{shop_id}:{message_id}:{index}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).decode().rstrip("=")
 
 
-def shop_of_token(token: str) -> int | None:
-    """Return the shop id a well-formed token names, or None for anything else."""
+def tracked_suffix(shop_id: int, message_id: int, index: str, destination: str) -> str:
+    """Return the URL suffix (the token) for message ``message_id``'s tracked button ``index``.
+    The destination is not in the token: the redirect reads it from the campaign."""
+    return f"{shop_id:x}.{message_id:x}.{int(index)}.{_mac(shop_id, message_id, str(int(index)))}"
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    shop_id: int
+    message_id: int
+    index: str
+
+
+def read_token(token: str) -> TokenKey | None:
+    """Return what a token names, or None unless it is one we made."""
     match = _TOKEN.match(token)
-    return int(match.group(1), 16) if match else None
+    if match is None:
+        return None
+    key = TokenKey(int(match.group(1), 16), int(match.group(2), 16), match.group(3))
+    expected = _mac(key.shop_id, key.message_id, key.index)
+    return key if hmac.compare_digest(expected, match.group(4)) else None
 
 
-def tracked_suffix(
-    session: Session, shop_id: int, campaign_id: int, message_id: int, button_index: int, destination: str
-) -> str:
-    """Return the token to send as the tracked button's parameter of this message. A resend of
-    the same message gets the same token back, so a link already delivered keeps working."""
-    return session.execute(
-        _REMEMBER,
-        {
-            "shop_id": shop_id,
-            "token": new_token(shop_id),
-            "message_id": message_id,
-            "campaign_id": campaign_id,
-            "button_index": button_index,
-            "destination": destination,
-        },
-    ).scalar_one()
+def destination_of(components: object, index: str) -> str | None:
+    """Return the destination the campaign's tracked button ``index`` leads to."""
+    for component in components if isinstance(components, list) else []:
+        if (
+            isinstance(component, dict)
+            and component.get("type") == "button"
+            and str(component.get("index")) == index
+        ):
+            for parameter in component.get("parameters") or []:
+                if isinstance(parameter, dict) and isinstance(parameter.get("track"), str):
+                    return parameter["track"]
+    return None
 
 
 @dataclass(frozen=True)
@@ -94,19 +108,19 @@ class Opened:
 def open_link(session: Session, token: str, at: datetime | None = None) -> Opened | None:
     """Record one open of the link ``token`` and return where it leads; None for a token we
     never gave out. Runs in the caller's transaction, which should commit at once."""
-    shop_id = shop_of_token(token)
-    if shop_id is None:
+    key = read_token(token)
+    if key is None:
         return None
-    link = session.execute(_FIND, {"shop_id": shop_id, "token": token}).first()
-    if link is None:
+    keys = {"shop_id": key.shop_id, "message_id": key.message_id}
+    link = session.execute(_FIND, keys).first()  # locks the message: see the module's docstring
+    destination = destination_of(link.components, key.index) if link else None
+    if destination is None:
         return None
-    keys = {"shop_id": shop_id, "message_id": link.message_id}
-    session.execute(_LOCK_MESSAGE, keys)
     first = not session.execute(_CLICKED_BEFORE, keys).scalar_one()
     session.execute(_INSERT_CLICK, {**keys, "kind": URL_BUTTON, "clicked_at": at or datetime.now(UTC)})
     if first:
-        session.execute(_COUNT_FIRST, {"shop_id": shop_id, "campaign_id": link.campaign_id})
-    return Opened(with_utm(link.destination, link.campaign_name), first)
+        session.execute(_COUNT_FIRST, {"shop_id": key.shop_id, "campaign_id": link.campaign_id})
+    return Opened(with_utm(destination, link.campaign_name), first)
 
 
 def with_utm(destination: str, campaign_name: str) -> str:

@@ -16,6 +16,7 @@ from core.tracking import tracked_suffix
 from jobs.shopify import drain_shopify_inbox
 from tests import meta, shopify_webhooks
 from tests.orders import order_body
+from tests.test_tracked_links import tracked_button
 
 _worlds = itertools.count(1)
 
@@ -27,16 +28,17 @@ def _world(make):
     now = datetime.now(UTC).replace(microsecond=0)
     shop = make.shop(f"attribution-{n}.myshopify.com", meta_phone_number_id=f"88{n:08d}")
     ana = make.customer(shop, shopify_customer_id=700 + n)
-    campaigns = {name: make.campaign(shop, f"{name} {n}") for name in ("Far", "Read", "Late")}
+    button = tracked_button("https://shop.example/")
+    campaigns = {
+        name: make.campaign(shop, f"{name} {n}", template_components=button)
+        for name in ("Far", "Read", "Late")
+    }
     messages = {
         name: make.message(c, ana, wamid=f"w.{name}.{n}", status="accepted") for name, c in campaigns.items()
     }
     for campaign in campaigns.values():
         make.recount(campaign)
-    with Session(make.engine) as session, session.begin():
-        token = tracked_suffix(
-            session, shop.id, campaigns["Late"].id, messages["Late"].id, 0, "https://shop.example/"
-        )
+    token = tracked_suffix(shop.id, messages["Late"].id, "0", "https://shop.example/")
     days = lambda d: int((now - timedelta(days=d)).timestamp())  # noqa: E731
     phone = shop.meta_phone_number_id
     events = [

@@ -15,14 +15,24 @@ from tests.tokens import bearer
 from web import create_app
 
 
+def tracked_button(destination: str, index: str = "0") -> list[dict]:
+    """A campaign's components with a tracked URL button, as drafts store them."""
+    return [
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": index,
+            "parameters": [{"type": "text", "track": destination}],
+        }
+    ]
+
+
 def _link(make, name: str = "Winter sale", destination: str = "https://shop.example/winter?ref=wa"):
     shop = make.shop()
-    campaign = make.campaign(shop, name=name)
+    campaign = make.campaign(shop, name=name, template_components=tracked_button(destination))
     message = make.message(campaign, make.customer(shop), wamid="wamid.T1", status="read")
     make.recount(campaign)
-    with Session(make.engine) as session, session.begin():
-        token = tracked_suffix(session, shop.id, campaign.id, message.id, 0, destination)
-    return shop, campaign, message, token
+    return shop, campaign, message, tracked_suffix(shop.id, message.id, "0", destination)
 
 
 def _clicked(make, campaign) -> int:
@@ -54,23 +64,30 @@ def test_opening_a_tracked_link_redirects_with_utm_and_counts_one_click(client, 
 
 
 def test_each_message_gets_its_own_token_and_a_resend_keeps_it(make):
-    """Two messages get different unguessable tokens; asking again for the same message and
-    button answers the token already sent."""
+    """Two messages get different unguessable tokens; a retried send of the same message
+    carries the same token."""
     shop, campaign, message, token = _link(make)
     other = make.message(campaign, make.customer(shop), wamid="wamid.T2")
-    with Session(make.engine) as session, session.begin():
-        again = tracked_suffix(session, shop.id, campaign.id, message.id, 0, "https://shop.example/winter")
-        second = tracked_suffix(session, shop.id, campaign.id, other.id, 0, "https://shop.example/winter")
-    assert again == token
-    assert second != token
-    assert len(token.split(".")[1]) >= 22  # 128 random bits
+    assert tracked_suffix(shop.id, message.id, "0", "https://shop.example/winter") == token
+    assert tracked_suffix(shop.id, other.id, "0", "https://shop.example/winter") != token
+    assert len(token.rsplit(".", 1)[1]) == 22  # 128 bits of HMAC
 
 
 def test_unknown_and_malformed_tokens_answer_404(client, make):
-    """A token we never gave out, one with another shop's prefix, and garbage all answer 404."""
-    shop, campaign, _message, token = _link(make)
-    prefix, secret = token.split(".")
-    for bad in (f"{prefix}.{secret[::-1]}", f"{int(prefix, 16) + 1:x}.{secret}", "nothing", "1.short"):
+    """A forged mac, another message's or shop's ids under this mac, a button without a
+    destination, a deleted message and garbage all answer 404 and count nothing."""
+    shop, campaign, message, token = _link(make)
+    shop_hex, message_hex, index, mac = token.split(".")
+    forged = [
+        f"{shop_hex}.{message_hex}.{index}.{mac[::-1]}",
+        f"{shop_hex}.{int(message_hex, 16) + 1:x}.{index}.{mac}",
+        f"{int(shop_hex, 16) + 1:x}.{message_hex}.{index}.{mac}",
+        tracked_suffix(shop.id, message.id, "1", "https://elsewhere.example"),  # no such tracked button
+        tracked_suffix(shop.id, 10**9, "0", "https://shop.example"),  # no such message
+        "nothing",
+        "1.1.0.short",
+    ]
+    for bad in forged:
         assert client.get(f"/r/{bad}").status_code == 404, bad
     assert _clicked(make, campaign) == 0
 
@@ -108,9 +125,7 @@ def test_no_false_click_signal_without_a_trackable_button(client, make):
         make,
         shop,
         "tracked",
-        template_parameters=[
-            {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"track": "https://x.example"}]}
-        ],
+        template_components=tracked_button("https://x.example"),
     )
     answers = {c.name: client.get(f"/api/campaigns/{c.id}", headers=bearer()).json for c in (plain, tracked)}
     assert answers["plain"]["click_tracking"] == "not_tracked"

@@ -7,7 +7,7 @@ from core.models.click import Click
 from core.models.customer import Customer
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
-from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix, TrackedLink
+from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
 
@@ -28,5 +28,4 @@ __all__ = [
     "Shop",
     "ShopAlert",
     "ShopifyWebhookDelivery",
-    "TrackedLink",
 ]

@@ -1,33 +1,15 @@
-"""What a campaign led to and what it cost: tracked links, attributed orders, the credit
-ledger and the bulk phone fixes of the fix loop."""
+"""What a campaign led to and what it cost: attributed orders, the credit ledger and the bulk
+phone fixes of the fix loop."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Identity, Index, Numeric, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Identity, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
-
-
-class TrackedLink(Base):
-    """One message's tracked URL button. The token is the URL suffix Meta appends to the
-    template's base ``{SHOPIFY_APP_URL}/r/``; it begins with the shop id (so the redirect finds
-    the shop's rows by their shard key) and goes on with 128 random bits (so nobody can guess
-    another message's link)."""
-
-    __tablename__ = "tracked_links"
-    __table_args__ = (UniqueConstraint("shop_id", "message_id", "button_index"),)
-
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), primary_key=True)
-    message_id: Mapped[int]
-    campaign_id: Mapped[int]
-    button_index: Mapped[int] = mapped_column(SmallInteger)
-    destination: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = created_at_column()
 
 
 class Order(Base):

@@ -130,6 +130,8 @@ def templates():
                 "format": t.format,
                 "campaign_type": derive_type(t.category, t.format),
                 "parameters": len(t.body_placeholders),
+                "parameter_format": t.parameter_format,
+                "components": t.components,
             }
             for t in found
         ]

@@ -1,7 +1,7 @@
-"""outcomes: tracked links, orders and refunds, the credit ledger, bulk phone fixes
+"""outcomes: orders and refunds, the credit ledger, bulk phone fixes
 
 Revision ID: 0010_outcomes
-Revises: 0003_engine
+Revises: 0008_components
 
 Also: the shop's attribution window and rate card override, a campaign's follow-up link, and
 messages by customer (attribution looks up a customer's messages before an order).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0010_outcomes'
-down_revision = '0003_engine'
+down_revision = '0008_components'
 branch_labels = None
 depends_on = None
 
@@ -70,18 +70,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('shop_id', 'id', name=op.f('pk_phone_fixes')),
     sa.UniqueConstraint('shop_id', 'campaign_id', 'customer_id', name=op.f('uq_phone_fixes_shop_id_campaign_id_customer_id'))
     )
-    op.create_table('tracked_links',
-    sa.Column('shop_id', sa.BigInteger(), nullable=False),
-    sa.Column('token', sa.String(length=64), nullable=False),
-    sa.Column('message_id', sa.BigInteger(), nullable=False),
-    sa.Column('campaign_id', sa.BigInteger(), nullable=False),
-    sa.Column('button_index', sa.SmallInteger(), nullable=False),
-    sa.Column('destination', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_tracked_links_shop_id_shops'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('shop_id', 'token', name=op.f('pk_tracked_links')),
-    sa.UniqueConstraint('shop_id', 'message_id', 'button_index', name=op.f('uq_tracked_links_shop_id_message_id_button_index'))
-    )
     op.add_column('campaigns', sa.Column('follow_up_of', sa.BigInteger(), nullable=True))
     op.create_index(op.f('ix_messages_shop_id_customer_id'), 'messages', ['shop_id', 'customer_id'], unique=False)
     op.add_column('shops', sa.Column('attribution_window_days', sa.Integer(), server_default=sa.text('7'), nullable=False))
@@ -98,7 +86,6 @@ def downgrade() -> None:
     op.drop_column('shops', 'attribution_window_days')
     op.drop_index(op.f('ix_messages_shop_id_customer_id'), table_name='messages')
     op.drop_column('campaigns', 'follow_up_of')
-    op.drop_table('tracked_links')
     op.drop_table('phone_fixes')
     op.drop_index(op.f('ix_orders_shop_id_shopify_customer_id_ordered_at'), table_name='orders')
     op.drop_table('orders')

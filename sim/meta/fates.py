@@ -86,7 +86,7 @@ class Fate:
             "failed": "failed" in statuses and not delivered,
             # Meta bills a delivered template message (per-message pricing since 2025-07-01).
             "billed": delivered and PRICING["billable"] and PRICING["type"] == "regular",
-            "pricing_category": PRICING["category"],
+            "pricing_category": self.category,
             "events": [e.status for e in self.events],
             "parameters": self.parameters,
             "components": self.components,

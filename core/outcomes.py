@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.attribution import CampaignRevenue, revenue_by_campaign
+from core.attribution import CampaignRevenue, attributed_orders, revenue_by_campaign
 from core.credits import BILLED_SQL
 from core.models import Campaign, Shop
 from core.rate_card import Card, card_for, country_of_prefix
@@ -110,3 +110,28 @@ def campaign_outcomes(session: Session, shop: Shop, campaigns: list[Campaign]) -
         )
         for c in campaigns
     }
+
+
+_CLICKS_BY_DAY = text("""
+    SELECT floor(extract(epoch FROM k.clicked_at - :start) / 86400)::int AS day, count(*) AS n
+      FROM clicks k
+      JOIN messages m ON m.shop_id = k.shop_id AND m.id = k.message_id
+     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND k.clicked_at >= :start
+     GROUP BY 1
+""")
+
+
+def days_after_sending(session: Session, shop: Shop, campaign: Campaign) -> list[dict]:
+    """Return clicks (every open) and attributed orders per day since the campaign was sent:
+    day 0 is its first 24 hours. Covers the attribution window, or longer once later days
+    have any."""
+    start = campaign.dispatch_started_at or campaign.launched_at
+    if start is None:
+        return []
+    keys = {"shop_id": shop.id, "campaign_id": campaign.id, "start": start}
+    clicks = {row.day: row.n for row in session.execute(_CLICKS_BY_DAY, keys)}
+    orders: dict[int, int] = defaultdict(int)
+    for order in attributed_orders(session, shop.id, shop.attribution_window_days, [campaign.id]):
+        orders[int((order.ordered_at - start).total_seconds() // 86400)] += 1
+    last = max([shop.attribution_window_days, *clicks, *orders])
+    return [{"day": d, "clicks": clicks.get(d, 0), "orders": orders.get(d, 0)} for d in range(last + 1)]

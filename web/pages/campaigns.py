@@ -16,6 +16,7 @@ from web.api.report_cache import cached_calling_code, cached_failures
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.pages import blueprint, embedded_page
+from web.pages.outcomes import outcome_context
 
 STATUS_TONES = {
     "DRAFT": "neutral",
@@ -119,6 +120,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
         "medians": type_medians(db(), shop.id).get(campaign.type, {}),
         "calling_code": cached_calling_code(campaign),
+        **outcome_context(shop, campaign),
         **labels(),
     }
 

@@ -158,8 +158,11 @@
             const campaign = await response.json();
             await refreshRegions();
             const time = new Date().toLocaleTimeString(document.documentElement.lang);
-            if (SETTLED.includes(campaign.status)) {
-              announce("Final numbers: the campaign has settled (" + time + ").");
+            // A campaign settles; a page following a job (the phone fixes) has none pending.
+            if (SETTLED.includes(campaign.status) || campaign.pending === 0) {
+              announce(campaign.pending === 0
+                ? "Done: every number has Shopify's answer (" + time + ")."
+                : "Final numbers: the campaign has settled (" + time + ").");
               document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
               return; // settled: nothing will change any more
             }

@@ -135,3 +135,38 @@ def days_after_sending(session: Session, shop: Shop, campaign: Campaign) -> list
         orders[int((order.ordered_at - start).total_seconds() // 86400)] += 1
     last = max([shop.attribution_window_days, *clicks, *orders])
     return [{"day": d, "clicks": clicks.get(d, 0), "orders": orders.get(d, 0)} for d in range(last + 1)]
+
+
+def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[str, dict]:
+    """Return per campaign type: campaigns, delivered, clicked, orders, revenue, cost, and the
+    pooled conversion (orders ÷ delivered) and return on spend (revenue ÷ cost)."""
+    ids = [c.id for c in campaigns]
+    card = card_for(shop.rate_card)
+    revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
+    costs = costs_by_campaign(session, shop.id, card, ids)
+    by_type: dict[str, dict] = {}
+    for c in campaigns:
+        t = by_type.setdefault(
+            c.type,
+            {
+                "campaigns": 0,
+                "delivered": 0,
+                "clicked": 0,
+                "orders": 0,
+                "revenue": Decimal(0),
+                "cost": Decimal(0),
+            },
+        )
+        revenue, cost = revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost())
+        t["campaigns"] += 1
+        t["delivered"] += c.delivered_count
+        t["clicked"] += c.clicked_count
+        t["orders"] += revenue.orders
+        t["revenue"] += revenue.amount
+        t["cost"] += cost.amount
+    for t in by_type.values():
+        t["conversion_rate"] = _ratio(t["orders"], t["delivered"])
+        t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == card.currency else None
+        t["revenue"] = {"amount": f"{t['revenue']:.2f}", "currency": shop.currency}
+        t["cost"] = {"amount": f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": card.currency}
+    return by_type

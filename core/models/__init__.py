@@ -10,6 +10,7 @@ from core.models.message import Message
 from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
+from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
@@ -28,4 +29,5 @@ __all__ = [
     "Shop",
     "ShopAlert",
     "ShopifyWebhookDelivery",
+    "WhatsAppConnection",
 ]

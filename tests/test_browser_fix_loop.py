@@ -13,23 +13,14 @@ from sqlalchemy.orm import Session
 
 from core.models import Campaign
 from core.settings import PROJECT_ROOT
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import admin_query, screenshot, serve
+from tests.test_browser_fix_phone import page  # noqa: F401  (the same headless tab)
 from tests.tokens import session_token
 
 pytestmark = pytest.mark.browser
 
 SHOP = "demo.myshopify.com"
 DEMO = PROJECT_ROOT / "sim" / "demo_seed.json"
-
-
-@pytest.fixture
-def page(shopify, service_urls):
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        yield tab
-        context.close()
 
 
 @pytest.fixture
@@ -55,7 +46,7 @@ def _campaign(make, name: str) -> Campaign:
         return session.scalar(select(Campaign).where(Campaign.name == name))
 
 
-def test_fix_all_then_send_again_on_the_demo_shop(page, base_url, shopify, make, runner, run_jobs):
+def test_fix_all_then_send_again_on_the_demo_shop(page, base_url, shopify, make, runner, run_jobs):  # noqa: F811
     """The preview lists every fixable failure with its suggestion; "Fix all" writes them to
     Shopify (each row's outcome shows as the job goes); "Send again" drafts a campaign to
     exactly the fixed customers, and each campaign page links the other."""

@@ -18,7 +18,7 @@ from core.counters import recount
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, CreditMovement, Customer, InboxEvent, Message, Shop
 from core.rate_card import shipped_card
-from jobs.dispatch import start_dispatch
+from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer

@@ -23,11 +23,11 @@ from core.launch import LifecycleError, cancel, launch, schedule
 from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
-from jobs.dispatch import start_dispatch
-from jobs.launch import schedule_launch
+from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop, outcomes_of
+from web.api.campaigns import campaign_of_shop
 from web.database import db
+from web.reports import cached_outcomes, campaign_json
 from web.tenancy import current_shop
 
 
@@ -41,7 +41,7 @@ class _ScheduleRequest(StrictModel):
 
 def _campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
-    outcome = outcomes_of([campaign])[campaign.id]
+    outcome = cached_outcomes([campaign])[campaign.id]
     return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
 
 

@@ -14,8 +14,9 @@ from flask import jsonify
 from core.fix_loop import NothingToSendAgain, fix_candidates, fix_progress, follow_up_draft, request_fixes
 from jobs.fixes import request_phone_fixes
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop, outcomes_of
+from web.api.campaigns import campaign_of_shop
 from web.database import db
+from web.reports import cached_outcomes, campaign_json
 
 
 def _candidate_json(c) -> dict:
@@ -65,4 +66,4 @@ def send_again(campaign_id: int):
     except NothingToSendAgain as nobody:
         return jsonify(errors=[{"field": "audience", "message": str(nobody)}]), 422
     session.commit()
-    return jsonify(campaign_json(draft, [], outcomes_of([draft])[draft.id])), 201
+    return jsonify(campaign_json(draft, [], cached_outcomes([draft])[draft.id])), 201

@@ -85,4 +85,4 @@ def whatsapp_section(shop: Shop) -> dict:
 
 
 # Other sections register themselves when their module is imported here.
-from web.pages import settings_outcomes  # noqa: E402,F401  (registers its sections)
+from web.pages import settings_consent, settings_outcomes  # noqa: E402,F401  (register their sections)

@@ -71,4 +71,4 @@ def _queue_import(shop_id: int) -> None:
         request_customer_sync(shop_id)
         request_order_import(shop_id)  # the last 60 days, for revenue attribution
     except RedisError as error:
-        log.warning("could not queue the customer and order imports of shop %s: %s", shop_id, type(error).__name__)
+        log.warning("could not queue the imports of shop %s: %s", shop_id, type(error).__name__)

@@ -15,6 +15,7 @@ The cache is an optimisation only: with Redis down or failing, every answer is c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Hashable
@@ -149,6 +150,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _outcome_counters(c: Campaign) -> str:
+    return f"{c.delivered_count}:{c.read_count}:{c.clicked_count}"
+
+
 def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
     """core.outcomes.campaign_outcomes for these campaigns (of one shop), cached under the
     counters cost depends on. Orders arrive apart from the counters: the TTL bounds how long a
@@ -156,10 +161,10 @@ def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
     if not campaigns:
         return {}
     shop = db().get(Shop, campaigns[0].shop_id)
-    keys = {
-        c.id: f"outcomes:v1:{c.shop_id}:{c.id}:{c.delivered_count}:{c.read_count}:{c.clicked_count}"
-        for c in campaigns
-    }
+    # The shop's window and rate card are in the key too: changing them in Settings shows at once.
+    card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
+    settings = f"{shop.attribution_window_days}:{card}"
+    keys = {c.id: f"outcomes:v1:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
     by_id = {c.id: c for c in campaigns}
     return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))
 

@@ -155,15 +155,16 @@ def _outcome_counters(c: Campaign) -> str:
 
 
 def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
-    """core.outcomes.campaign_outcomes for these campaigns (of one shop), cached under the
-    counters cost depends on. Orders arrive apart from the counters: the TTL bounds how long a
-    new order takes to show (a minute)."""
+    """core.outcomes.campaign_outcomes for these campaigns (of one shop), cached under what
+    they depend on: the counters (cost, ratios), the shop's window and rate card, and when its
+    orders last changed."""
     if not campaigns:
         return {}
     shop = db().get(Shop, campaigns[0].shop_id)
     # The shop's window and rate card are in the key too: changing them in Settings shows at once.
     card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
-    settings = f"{shop.attribution_window_days}:{card}"
+    orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
+    settings = f"{shop.attribution_window_days}:{card}:{orders}"
     keys = {c.id: f"outcomes:v1:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
     by_id = {c.id: c for c in campaigns}
     return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))

@@ -43,6 +43,8 @@ class Shop(Base):
     attribution_window_days: Mapped[int] = mapped_column(Integer, server_default=text("7"))
     # The merchant's own rates per (country, category), over the shipped card (core/rate_card.py).
     rate_card: Mapped[dict | None] = mapped_column(JSONB)
+    # When an order or refund of the shop was last written: cached outcomes are keyed by it.
+    orders_changed_at: Mapped[datetime | None]
 
 
 class ShopAlert(Base):

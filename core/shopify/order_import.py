@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from core.db import session_scope
 from core.shopify.admin import AdminClient
-from core.shopify.orders import OrderRecord, RefundRecord, save_order, save_refunds
+from core.shopify.orders import OrderRecord, RefundRecord, save_order, save_refunds, touch_orders
 from core.shopify.queries import ORDERS_PAGE
 from core.shopify.shapes import BadPayload, parse_time
 
@@ -77,6 +77,7 @@ def import_recent_orders(
                     order, refunds = order_from_graphql(node)
                     written += save_order(session, shop_id, order)
                     save_refunds(session, shop_id, refunds)
+                touch_orders(session, shop_id)
             read += len(connection["nodes"])
             if not connection["pageInfo"]["hasNextPage"]:
                 return {"orders": read, "written": written}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -149,6 +149,11 @@ def save_refunds(session: Session, shop_id: int, refunds: list[RefundRecord]) ->
     return len(session.execute(statement).all())
 
 
+def touch_orders(session: Session, shop_id: int) -> None:
+    """Mark the shop's orders as changed (the cached outcomes follow)."""
+    session.execute(update(Shop).where(Shop.id == shop_id).values(orders_changed_at=func.clock_timestamp()))
+
+
 def order_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
     """``orders/create``, ``orders/updated``, ``orders/cancelled``, ``orders/paid``."""
     order = order_from_rest(body)
@@ -161,12 +166,18 @@ def order_changed(session: Session, shop: Shop, body: dict, _triggered: datetime
         shop.id,
         [refund_from_rest(r, order.shopify_order_id) for r in refunds if isinstance(r, dict)],
     )
-    return "applied" if written or new_refunds else "stale"
+    if written or new_refunds:
+        touch_orders(session, shop.id)
+        return "applied"
+    return "stale"
 
 
 def refund_created(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
     """``refunds/create``: one refund of an order (which may not have reached us yet)."""
-    return "applied" if save_refunds(session, shop.id, [refund_from_rest(body)]) else "stale"
+    if save_refunds(session, shop.id, [refund_from_rest(body)]):
+        touch_orders(session, shop.id)
+        return "applied"
+    return "stale"
 
 
 ORDER_HANDLERS = {

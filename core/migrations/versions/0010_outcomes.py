@@ -74,6 +74,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_messages_shop_id_customer_id'), 'messages', ['shop_id', 'customer_id'], unique=False)
     op.add_column('shops', sa.Column('attribution_window_days', sa.Integer(), server_default=sa.text('7'), nullable=False))
     op.add_column('shops', sa.Column('rate_card', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
+    op.add_column('shops', sa.Column('orders_changed_at', sa.DateTime(timezone=True), nullable=True))
     # The ledger starts with each shop's balance, so the balance equals the sum of its movements.
     op.execute(
         "INSERT INTO credit_movements (shop_id, kind, amount, note)"
@@ -82,6 +83,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column('shops', 'orders_changed_at')
     op.drop_column('shops', 'rate_card')
     op.drop_column('shops', 'attribution_window_days')
     op.drop_index(op.f('ix_messages_shop_id_customer_id'), table_name='messages')

@@ -1,7 +1,7 @@
 """components: a campaign's template components in Meta's shape
 
 Revision ID: 0008_components
-Revises: 0007_shopify_schema
+Revises: 0011_block
 
 Header, body and button parameters of a campaign, as the draft gave them (literals, customer
 fields with a fallback, media links, tracked destinations). The older body-only
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0008_components'
-down_revision = '0007_shopify_schema'
+down_revision = '0011_block'
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,7 @@
 Revision ID: 0010_outcomes
 Revises: 0008_components
 
-Also: the shop's attribution window and rate card override, a campaign's follow-up link, and
-messages by customer (attribution looks up a customer's messages before an order).
+Also: the shop's attribution window and rate card override, and a campaign's follow-up link.
 """
 
 from alembic import op
@@ -71,7 +70,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('shop_id', 'campaign_id', 'customer_id', name=op.f('uq_phone_fixes_shop_id_campaign_id_customer_id'))
     )
     op.add_column('campaigns', sa.Column('follow_up_of', sa.BigInteger(), nullable=True))
-    op.create_index(op.f('ix_messages_shop_id_customer_id'), 'messages', ['shop_id', 'customer_id'], unique=False)
     op.add_column('shops', sa.Column('attribution_window_days', sa.Integer(), server_default=sa.text('7'), nullable=False))
     op.add_column('shops', sa.Column('rate_card', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.add_column('shops', sa.Column('orders_changed_at', sa.DateTime(timezone=True), nullable=True))
@@ -86,7 +84,6 @@ def downgrade() -> None:
     op.drop_column('shops', 'orders_changed_at')
     op.drop_column('shops', 'rate_card')
     op.drop_column('shops', 'attribution_window_days')
-    op.drop_index(op.f('ix_messages_shop_id_customer_id'), table_name='messages')
     op.drop_column('campaigns', 'follow_up_of')
     op.drop_table('phone_fixes')
     op.drop_index(op.f('ix_orders_shop_id_shopify_customer_id_ordered_at'), table_name='orders')

@@ -51,7 +51,19 @@ def _start_embedded_services(env: dict[str, str]) -> None:
 
 
 def _register(app: Flask) -> None:
-    from web import api, cli, cors, database, dev, headers, home, meta_webhooks, pages, redirects, shopify_webhooks
+    from web import (
+        api,
+        cli,
+        cors,
+        database,
+        dev,
+        headers,
+        home,
+        meta_webhooks,
+        pages,
+        redirects,
+        shopify_webhooks,
+    )
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)

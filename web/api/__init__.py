@@ -42,7 +42,9 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     campaigns,
     consent_settings,
     customers,
+    fixes,
     insights,
     messages,
+    outcome_settings,
     whatsapp,
 )

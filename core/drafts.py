@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from core.audience import estimate
 from core.campaigns import CampaignStatus
+from core.components import legacy_body, normalise_components
 from core.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
-from core.components import legacy_body, normalise_components
 from core.template_fit import fit_problems
 from core.templates import derive_type
 

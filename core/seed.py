@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.audience import estimate
-from core.components import normalise_components
 from core.campaigns import CampaignStatus, CampaignType, Consent
+from core.components import normalise_components
 from core.counters import recount
 from core.crypto import encrypt_token
 from core.errors import OurCode, describe

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.campaigns import Consent
+from core.component_render import Recipient, send_components
 from core.errors import OurCode, describe
 from core.meta_api import send_request_body
 from core.phones import check_phone
-from core.component_render import Recipient, send_components
 from core.tracking import tracked_suffix
 
 

@@ -68,6 +68,7 @@ class Fate:
     events: list[Event] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)  # the body parameters it was sent with
     components: dict = field(default_factory=dict)  # every component it was sent with, by name
+    template: dict | None = None  # the send's template object, exactly as it arrived
     category: str = "marketing"  # the template's category: the pricing category of its statuses
     user_id: str | None = None  # a business-scoped user id: the recipient has a username
 
@@ -87,6 +88,7 @@ class Fate:
             "events": [e.status for e in self.events],
             "parameters": self.parameters,
             "components": self.components,
+            "template": self.template,
             "user_id": self.user_id,
         }
 
@@ -131,7 +133,17 @@ def business_user_id(config: SimConfig, rng: random.Random, to: str | None) -> s
 
 
 # A few calling codes' countries, for realistic BSUID prefixes; the rest get "ZZ".
-_REGIONS = {"1": "US", "7": "RU", "33": "FR", "34": "ES", "44": "GB", "49": "DE", "52": "MX", "55": "BR", "91": "IN"}
+_REGIONS = {
+    "1": "US",
+    "7": "RU",
+    "33": "FR",
+    "34": "ES",
+    "44": "GB",
+    "49": "DE",
+    "52": "MX",
+    "55": "BR",
+    "91": "IN",
+}
 
 
 def _region(to: str) -> str:

@@ -10,8 +10,8 @@ import time
 from collections import Counter, deque
 
 from sim.meta.config import SimConfig
-from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.fates import Fate, decide, decide_for_wamid
+from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.webhooks import WebhookPoster
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -96,7 +96,7 @@ class MetaState:
                 self.config, phone_number_id, to, nth, body.get("biz_opaque_callback_data"), time.time()
             )
             fate.parameters = parameters
-            fate.components = sent
+            fate.components, fate.template = sent, template
             fate.category = str(found.get("category", "MARKETING")).lower()
             self.fates[fate.wamid] = fate
         self._post_later(fate)

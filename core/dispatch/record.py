@@ -26,6 +26,8 @@ from core.dispatch.halt import HaltReason, fail_unsent, mark_halted
 from core.errors import describe
 from core.meta_api import SendResult
 from core.meta_webhooks import release_parked
+from core.meta_webhooks.apply import STOPPED_MARKETING
+from core.meta_webhooks.preferences import unsubscribe_refused
 from core.send_policy import Verdict, decide
 from core.statuses import RANK, MessageStatus
 
@@ -108,6 +110,7 @@ def record_outcomes(
     wamids = _accept(session, shop_id, accepted)
     summary.accepted = len(wamids)
     summary.failed = _fail(session, shop_id, failures)
+    _unsubscribe_stopped(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
     unsent = fail_unsent(session, shop_id, campaign_id, summary.halt) if summary.halt else 0
     # Statuses that beat the send response and found no message (no callback data to tie them)
@@ -198,6 +201,15 @@ def _fail(session: Session, shop_id: int, failures: list) -> int:
         },
     ).all()
     return len(rows)
+
+
+def _unsubscribe_stopped(session: Session, shop_id: int, failures: list) -> None:
+    """A 131050 answered at send time is the customer's stop, as in a failed status webhook."""
+    stopped = [message_id for message_id, code, _ in failures if code == STOPPED_MARKETING]
+    unsubscribe_refused(session, shop_id, stopped, datetime.now(UTC))
+    # The one call site for telling Shopify about stops learned at send time: the consent
+    # write-back (core/shopify/consent_writeback.py, queue_consent_writeback) is called here
+    # with the ids unsubscribe_refused answers, once it has landed.
 
 
 def _requeue(session: Session, shop_id: int, requeues: list) -> int:

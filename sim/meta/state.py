@@ -78,8 +78,9 @@ class MetaState:
             )
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 
-    def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, bool]:
-        """Accept or refuse one send. Answers the fate and whether to drop the connection."""
+    def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, dict]:
+        """Accept or refuse one send. Answers the fate and the recipient's rule (empty when
+        none): it may drop the connection or answer without the message id."""
         self.account(phone_number_id, token)
         to, template = _validate(body)
         found = self._check_template(template)
@@ -100,7 +101,7 @@ class MetaState:
             fate.category = str(found.get("category", "MARKETING")).lower()
             self.fates[fate.wamid] = fate
         self._post_later(fate)
-        return fate, bool(rule and rule.get("disconnect"))
+        return fate, rule or {}
 
     def _refuse(self, error: GraphError) -> GraphError:
         self.refused[error.code] += 1

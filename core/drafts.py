@@ -89,6 +89,7 @@ def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign
         template_category=template.category,
         template_format=template.format,
         template_components=components,
+        template_definition=template.components,
         audience=rule,
         estimated_audience=estimate(session, shop.id, rule),
     )

@@ -156,6 +156,7 @@ def _adopt_template(campaign: Campaign, template: Template) -> None:
     """Meta can recategorise a template after it was picked: the type follows what is sent."""
     campaign.template_category = template.category
     campaign.template_format = template.format
+    campaign.template_definition = template.components
     campaign.type = str(derive_type(template.category, template.format))
 
 

@@ -23,6 +23,7 @@ from core.launch import LifecycleError, cancel, launch, schedule
 from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
+from core.us_numbers import marketing_us_warning, us_recipients
 from jobs.dispatch import start_dispatch
 from jobs.launch import schedule_launch
 from web.api import blueprint
@@ -73,7 +74,13 @@ def estimate_campaign(campaign_id: int):
     body = parse(_EstimateRequest, request.get_json(silent=True))
     reach = re_estimate(db(), campaign, body.audience)
     db().commit()
-    return jsonify(estimated_audience=reach, audience=campaign.audience)
+    us = us_recipients(db(), campaign.shop_id, campaign.audience)
+    return jsonify(
+        estimated_audience=reach,
+        audience=campaign.audience,
+        us_recipients=us,
+        warnings=[w for w in [marketing_us_warning(campaign.template_category, us)] if w],
+    )
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/launch")

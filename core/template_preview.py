@@ -93,7 +93,13 @@ def first_recipient(session: Session, campaign: Campaign) -> Recipient:
         .limit(1)
     )
     if first is None:
-        first = session.scalar(recipients_query(campaign.shop_id, campaign.audience or {}).limit(1))
+        return audience_first_recipient(session, campaign.shop_id, campaign.audience or {})
+    return Recipient(first.first_name or "", first.last_name or "")
+
+
+def audience_first_recipient(session: Session, shop_id: int, rule: dict) -> Recipient:
+    """The first recipient an audience rule would reach (blank when nobody matches)."""
+    first = session.scalar(recipients_query(shop_id, rule).limit(1))
     return Recipient(first.first_name or "", first.last_name or "") if first else Recipient()
 
 

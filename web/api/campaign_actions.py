@@ -40,7 +40,7 @@ class _ScheduleRequest(StrictModel):
     scheduled_at: AwareDatetime
 
 
-def _campaign_answer(campaign, status: int = 200):
+def campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
     return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
 
@@ -65,7 +65,7 @@ def create_campaign():
     new = parse(NewCampaign, request.get_json(silent=True))
     campaign = create_draft(db(), current_shop(), new)
     db().commit()
-    return _campaign_answer(campaign, 201)
+    return campaign_answer(campaign, 201)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/estimate")
@@ -91,7 +91,7 @@ def launch_campaign(campaign_id: int):
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
     start_dispatch(campaign.shop_id, campaign.id)
-    return _campaign_answer(campaign, 202)
+    return campaign_answer(campaign, 202)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/schedule")
@@ -103,7 +103,7 @@ def schedule_campaign(campaign_id: int):
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
     schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/cancel")
@@ -111,7 +111,7 @@ def cancel_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     cancel(db(), campaign)
     db().commit()
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.get("/campaigns/<int:campaign_id>/progress")

@@ -1,7 +1,7 @@
 """components: a campaign's template components in Meta's shape
 
 Revision ID: 0008_components
-Revises: 0003_engine
+Revises: 0006_whatsapp
 
 Header, body and button parameters of a campaign, as the draft gave them (literals, customer
 fields with a fallback, media links, tracked destinations). The older body-only
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0008_components'
-down_revision = '0003_engine'
+down_revision = '0006_whatsapp'
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.dispatch.halt import HaltReason, fail_unsent, mark_halted
+from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.errors import describe
 from core.meta_api import SendResult
 from core.meta_webhooks import release_parked
@@ -112,6 +112,10 @@ def record_outcomes(
     summary.failed = _fail(session, shop_id, failures)
     _unsubscribe_stopped(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
+    if summary.halt is None and summary.requeued:
+        # Sends stopped by a halt come back to the queue after it was recorded: they fail
+        # with its code too, or they would wait for ever in a campaign that sends no more.
+        summary.halt = halted_already(session, shop_id, campaign_id)
     unsent = fail_unsent(session, shop_id, campaign_id, summary.halt) if summary.halt else 0
     # Statuses that beat the send response and found no message (no callback data to tie them)
     # were parked by the drain: they apply now, with the same ratchet, before anyone can read

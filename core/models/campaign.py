@@ -50,6 +50,7 @@ class Campaign(Base):
     dispatch_finished_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
+    halted_code: Mapped[str | None] = mapped_column(String(32))  # Meta's code that halted dispatch
     messages_count: Mapped[int] = _counter()
     sent_count: Mapped[int] = _counter()
     delivered_count: Mapped[int] = _counter()

@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
 from core.campaigns import CampaignStatus, CampaignType
+from core.components import campaign_components
 from core.dispatch.progress import progress
 from core.models import Campaign
 from core.reports import campaign_report
@@ -37,6 +38,7 @@ def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
             "language": campaign.template_language,
             "category": campaign.template_category,
         },
+        "components": campaign_components(campaign.template_components, campaign.template_parameters),
         "created_at": _iso(campaign.created_at),
         "scheduled_at": _iso(campaign.scheduled_at),
         "launched_at": _iso(campaign.launched_at),

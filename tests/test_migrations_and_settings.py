@@ -5,32 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
-from core.db import libpq_url, normalise_url
+from core.db import normalise_url
+from core.migrate import fresh_database
 from core.models import Base
-from core.settings import SECRET_PLACEHOLDERS, SettingsError, load_settings
+from core.settings import SECRET_PLACEHOLDERS, SettingsError, get_settings, load_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
 def empty_database(service_urls):
-    name = f"test_empty_{uuid.uuid4().hex[:8]}"
-    server = service_urls["server_url"]
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(service_urls["server_url"], "test_empty", migrated=False) as url:
+        yield url
 
 
 def _flask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -135,3 +127,19 @@ def test_bad_settings_name_the_variable(bad):
     """A wrong value is refused with the variable's name."""
     with pytest.raises(SettingsError, match=next(iter(bad))):
         load_settings(bad)
+
+
+def test_get_settings_answers_the_apps_settings_inside_it_and_the_environments_outside(
+    service_urls, monkeypatch
+):
+    """Inside an app's context get_settings() is that app's (with create_app's overrides);
+    outside, it follows the environment, so building an app or changing a variable leaves
+    nothing to undo."""
+    from web import create_app
+
+    app = create_app({"APP_ENV": "test", "MESSAGE_TTL_DAYS": "7"})
+    with app.app_context():
+        assert get_settings() is app.config["SETTINGS"] and get_settings().message_ttl_days == 7
+    assert get_settings().message_ttl_days == 30
+    monkeypatch.setenv("MESSAGE_TTL_DAYS", "12")
+    assert get_settings().message_ttl_days == 12

@@ -8,7 +8,6 @@ import pytest
 from core.campaigns import CampaignType
 from core.component_render import Recipient, send_components
 from core.components import campaign_components, normalise_components
-from core.settings import load_settings, use_settings
 from core.template_fit import fit_problems
 from core.templates import Template, derive_type
 
@@ -190,7 +189,6 @@ def test_a_tracked_button_gets_the_hooks_token_and_needs_the_apps_redirect(monke
     """{"track": url} becomes the hook's per-message suffix, and is refused unless the
     template's URL button is {SHOPIFY_APP_URL}/r/{{1}}."""
     monkeypatch.setenv("SHOPIFY_APP_URL", "https://app.example.com")
-    use_settings(load_settings())
     tracked = {
         "type": "button",
         "sub_type": "url",
@@ -208,8 +206,6 @@ def test_a_tracked_button_gets_the_hooks_token_and_needs_the_apps_redirect(monke
 
     assert _fit(template("https://app.example.com/r/{{1}}"), [tracked]) == {}
     assert "components.button[0]" in _fit(template("https://shop.example.com/{{1}}"), [tracked])
-    monkeypatch.delenv("SHOPIFY_APP_URL")
-    use_settings(load_settings())
 
 
 def test_older_body_only_parameters_still_send_as_a_body():

@@ -9,22 +9,19 @@ its queues. Run it from cron for that reason.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from core.campaigns import CampaignStatus
 from core.db import session_scope
-from core.dispatch.progress import next_due
 from core.launch import LifecycleError, launch
 from core.models import Campaign, Shop
 from core.monitor import MonitorResult, monitor_campaign
-from jobs.dispatch import ensure_lanes, start_dispatch
-from jobs.launch import enqueue_launch_now
-from jobs.monitor import ensure_monitor
+from core.settings import get_settings
+from jobs.chains import enqueue_launch_now, ensure_monitor, keep_dispatch_alive, start_dispatch
 
 campaigns_cli = AppGroup("campaigns", help="Campaign commands.")
 
@@ -33,7 +30,7 @@ campaigns_cli = AppGroup("campaigns", help="Campaign commands.")
 @with_appcontext
 def monitor_command() -> None:
     """Run MonitorCampaignJob now for every campaign that is not settled."""
-    ttl = timedelta(days=current_app.config["SETTINGS"].message_ttl_days)
+    ttl = timedelta(days=get_settings().message_ttl_days)
     with session_scope() as session:
         open_campaigns = session.execute(
             select(Campaign.shop_id, Campaign.id, Campaign.name).where(
@@ -71,10 +68,8 @@ def _keep_going(shop_id: int, campaign_id: int, result: MonitorResult) -> None:
     if result.next_in_s is None:
         return
     ensure_monitor(shop_id, campaign_id, delay=result.next_in_s)
-    with session_scope() as session:
-        due = next_due(session, shop_id, campaign_id) if result.status_after == "PENDING" else None
-    if due is not None:
-        ensure_lanes(shop_id, campaign_id, delay=max((due - datetime.now(UTC)).total_seconds(), 0))
+    if result.status_after == "PENDING":
+        keep_dispatch_alive(shop_id, campaign_id)
 
 
 @campaigns_cli.command("launch")

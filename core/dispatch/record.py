@@ -210,10 +210,7 @@ def _fail(session: Session, shop_id: int, failures: list) -> int:
 def _unsubscribe_stopped(session: Session, shop_id: int, failures: list) -> None:
     """A 131050 answered at send time is the customer's stop, as in a failed status webhook."""
     stopped = [message_id for message_id, code, _ in failures if code == STOPPED_MARKETING]
-    unsubscribe_refused(session, shop_id, stopped, datetime.now(UTC))
-    # The one call site for telling Shopify about stops learned at send time: the consent
-    # write-back (core/shopify/consent_writeback.py, queue_consent_writeback) is called here
-    # with the ids unsubscribe_refused answers, once it has landed.
+    unsubscribe_refused(session, shop_id, stopped, datetime.now(UTC))  # also queues Shopify's write-back
 
 
 def _requeue(session: Session, shop_id: int, requeues: list) -> int:

@@ -25,7 +25,10 @@ _SET_CONSENT = f"""
        SET consent = CASE WHEN p.value = 'stop' THEN '{Consent.UNSUBSCRIBED}'
                           WHEN c.consent = '{Consent.UNSUBSCRIBED}' THEN '{Consent.SUBSCRIBED}'
                           ELSE c.consent END,
-           consent_updated_at = p.at
+           consent_updated_at = p.at,
+           -- a stop is written back to Shopify (core/shopify/consent_writeback.py); a resume
+           -- cancels a stop not written yet
+           consent_writeback_at = CASE WHEN p.value = 'stop' THEN p.at END
 """
 _NEWER = f"""
        AND c.consent <> '{Consent.REDACTED}'
@@ -61,7 +64,7 @@ _APPLY_BY_USER_ID = text(
 _STOPPED_BY_FAILURE = text(
     f"""
     UPDATE customers c
-       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at, consent_writeback_at = o.at
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:ats AS timestamptz[]))
            AS o(shop_id, wamid, at)
       JOIN messages m ON m.shop_id = o.shop_id AND m.wamid = o.wamid
@@ -75,24 +78,23 @@ _STOPPED_BY_FAILURE = text(
 _STOPPED_AT_SEND = text(
     f"""
     UPDATE customers c
-       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = :at
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = :at, consent_writeback_at = :at
       FROM messages m
      WHERE m.shop_id = :shop_id AND m.id = ANY(CAST(:ids AS bigint[]))
        AND c.shop_id = m.shop_id AND c.id = m.customer_id
        AND c.consent <> '{Consent.REDACTED}'
        AND (c.consent_updated_at IS NULL OR c.consent_updated_at <= :at)
-    RETURNING c.id
     """
 )
 
 
-def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], at: datetime) -> list[int]:
+def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], at: datetime) -> int:
     """Unsubscribe the customers of messages Meta refused at send time with 131050, as the
-    webhook path does for a failed status. Answers the customers' ids."""
+    webhook path does for a failed status, and mark the stop for writing back to Shopify
+    (core/shopify/consent_writeback.py). Answers how many customers changed."""
     if not message_ids:
-        return []
-    found = session.execute(_STOPPED_AT_SEND, {"shop_id": shop_id, "ids": message_ids, "at": at})
-    return list(found.scalars())
+        return 0
+    return session.execute(_STOPPED_AT_SEND, {"shop_id": shop_id, "ids": message_ids, "at": at}).rowcount
 
 
 def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:

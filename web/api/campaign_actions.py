@@ -24,11 +24,11 @@ from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
 from core.us_numbers import marketing_us_warning, us_recipients
-from jobs.dispatch import start_dispatch
-from jobs.launch import schedule_launch
+from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop
+from web.api.campaigns import campaign_of_shop
 from web.database import db
+from web.reports import campaign_json
 from web.tenancy import current_shop
 
 
@@ -124,7 +124,7 @@ def campaign_progress(campaign_id: int):
 def templates():
     shop = current_shop()
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
-        raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+        raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
     found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
     return jsonify(
         templates=[

@@ -13,12 +13,11 @@ from core.template_preview import campaign_preview
 from core.trends import type_medians
 from core.us_numbers import marketing_us_warning, us_recipients
 from core.whatsapp.state import is_connected
-from web.api.campaigns import campaigns_page, detail_etag
-from web.api.insights import cached_timings
-from web.api.report_cache import cached_calling_code, cached_failures
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
+from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
+from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
 
 STATUS_TONES = {
     "DRAFT": "neutral",

@@ -1,7 +1,7 @@
 """components: a campaign's template components in Meta's shape
 
 Revision ID: 0008_components
-Revises: 0006_whatsapp
+Revises: 0011_block
 
 Header, body and button parameters of a campaign, as the draft gave them (literals, customer
 fields with a fallback, media links, tracked destinations). The older body-only
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0008_components'
-down_revision = '0006_whatsapp'
+down_revision = '0011_block'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.models import Campaign, Customer, Message, ShopAlert
-from jobs.dispatch import start_dispatch
+from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
 from tests.tokens import bearer

@@ -22,6 +22,7 @@ from core.audience import estimate
 from core.campaigns import CampaignStatus, CampaignType, Consent
 from core.components import normalise_components
 from core.counters import recount
+from core.credits import GRANT, record_movement
 from core.crypto import encrypt_token
 from core.errors import OurCode, describe
 from core.models import Campaign, Customer, Message, Shop
@@ -160,7 +161,7 @@ def _check_references(document: SeedDocument) -> None:
 
 
 def load(session: Session, document: SeedDocument) -> dict[str, int]:
-    """Write what is missing. Answers how many rows of each kind were created."""
+    """Write what is missing. Return how many rows of each kind were created."""
     created = {"shops": 0, "customers": 0, "campaigns": 0, "messages": 0}
     for seed_shop in document.shops:
         shop, is_new = _shop(session, seed_shop)
@@ -197,6 +198,7 @@ def _shop(session: Session, seed: SeedShop) -> tuple[Shop, bool]:
     )
     session.add(shop)
     session.flush()
+    record_movement(session, shop.id, GRANT, seed.credits, note="opening balance (seed)")
     return shop, True
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.audience import OPTED_IN_SQL
 from core.component_render import Recipient, send_components
+from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
 from core.meta_api import send_request_body
 from core.phones import check_phone
@@ -108,7 +109,7 @@ _COUNT = text("""
 
 
 def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> list[Outbound]:
-    """Claim up to ``limit`` due messages; fail those that must not be sent; answer the rest,
+    """Claim up to ``limit`` due messages; fail those that must not be sent; return the rest,
     ready to send. Runs in the caller's transaction, which should commit at once."""
     keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.campaign_id}
     rows = session.execute(_PICK, {**keys, "limit": limit}).all()
@@ -117,6 +118,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     session.execute(_LOCK_CAMPAIGN, keys)
     refusals, sendable = _presend_checks(rows)
     granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
+    record_movement(session, campaign.shop_id, RESERVE, -granted, campaign.campaign_id)
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
     sendable = sendable[:granted]

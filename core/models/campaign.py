@@ -51,6 +51,8 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
     halted_code: Mapped[str | None] = mapped_column(String(32))  # Meta's code that halted dispatch
+    # "Send again to fixed customers": the campaign whose failures this one sends to again.
+    follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()
     sent_count: Mapped[int] = _counter()
     delivered_count: Mapped[int] = _counter()

@@ -85,6 +85,9 @@ class Fate:
             "delivered": delivered,
             "read": "read" in statuses,
             "failed": "failed" in statuses and not delivered,
+            # Meta bills a delivered template message (per-message pricing since 2025-07-01).
+            "billed": delivered and PRICING["billable"] and PRICING["type"] == "regular",
+            "pricing_category": self.category,
             "events": [e.status for e in self.events],
             "parameters": self.parameters,
             "components": self.components,

@@ -43,7 +43,9 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     composer,
     consent_settings,
     customers,
+    fixes,
     insights,
     messages,
+    outcome_settings,
     whatsapp,
 )

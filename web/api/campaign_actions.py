@@ -28,7 +28,7 @@ from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
 from web.database import db
-from web.reports import campaign_json
+from web.reports import cached_outcomes, campaign_json
 from web.tenancy import current_shop
 
 
@@ -42,7 +42,8 @@ class _ScheduleRequest(StrictModel):
 
 def campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
-    return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
+    outcome = cached_outcomes([campaign])[campaign.id]
+    return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
 
 
 @blueprint.errorhandler(DraftProblem)

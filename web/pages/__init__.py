@@ -99,4 +99,13 @@ def _todate(value: str | date) -> date:
 
 
 # Settings sections (settings_*.py) register themselves with settings_page when imported here.
-from web.pages import campaigns, composer, messages, settings_consent, settings_page, trends  # noqa: E402,F401  (registers the pages' routes)
+from web.pages import (  # noqa: E402,F401  (registers the pages' routes)
+    campaigns,
+    composer,
+    fixes,
+    messages,
+    settings_consent,
+    settings_outcomes,
+    settings_page,
+    trends,
+)

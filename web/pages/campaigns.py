@@ -17,6 +17,7 @@ from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
+from web.pages.outcomes import outcome_context
 from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
 
 STATUS_TONES = {
@@ -124,6 +125,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "calling_code": cached_calling_code(campaign),
         "preview": campaign_preview(db(), campaign),
         "us_warning": _us_warning(shop, campaign),
+        **outcome_context(shop, campaign),
         **labels(),
     }
 

@@ -2,8 +2,8 @@
 
 To add a section, write ``templates/settings/_NAME.html`` (it reads its values from
 ``section``) and a function of the shop answering that context, decorated with
-``@settings_section("settings/_NAME.html", order=N)``, in a module imported at the bottom of
-this file. Sections show in ``order``; the WhatsApp connection comes first.
+``@settings_section("settings/_NAME.html", order=N)``, in a module that web/pages/__init__.py
+imports. Sections show in ``order``; the WhatsApp connection comes first.
 """
 
 from __future__ import annotations
@@ -84,5 +84,5 @@ def whatsapp_section(shop: Shop) -> dict:
     }
 
 
-# Other sections register themselves when their module is imported here.
-from web.pages import settings_consent  # noqa: E402,F401  (registers its section)
+# Other sections register themselves when web/pages/__init__.py imports their module (after this
+# one, so no module imports itself through another).

@@ -107,6 +107,10 @@ def test_reseeding_never_overwrites_what_the_app_changed(runner, make, tmp_path)
             "shops[0].campaigns[0].messages[0]",
         ),
         (lambda d: d["shops"][0].update(surprise=True), "shops[0].surprise"),
+        (
+            lambda d: d["shops"][0]["campaigns"][0].update(components=[{"type": "body", "parameters": [{}]}]),
+            "components.body.parameters[0]",
+        ),
         (lambda d: d.pop("shops"), "shops"),
     ],
 )
@@ -173,3 +177,31 @@ def test_seeded_counters_equal_the_metric_definitions(runner, make):
             assert campaign.delivered_count == sum(1 for m in rows if m.delivered_at or m.read_at)
             assert campaign.read_count == sum(1 for m in rows if m.read_at)
             assert campaign.failed_count == sum(1 for m in rows if m.status in ("failed", "expired"))
+
+
+def test_a_draft_in_the_document_carries_its_components(runner, make, tmp_path):
+    """A seeded draft keeps its header, body and button components in Meta's shape."""
+    document = copy.deepcopy(CONTRACT_DOCUMENT)
+    components = [
+        {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/a.jpg"}}],
+        },
+        {"type": "body", "parameters": [{"field": "first_name", "fallback": "there"}, {"text": "SPRING10"}]},
+        {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "spring"}]},
+    ]
+    draft = {
+        "name": "Lookbook",
+        "type": "PROMOTIONAL",
+        "status": "DRAFT",
+        "template": {"name": "spring_lookbook", "language": "en", "category": "MARKETING"},
+        "components": components,
+    }
+    document["shops"][0]["campaigns"].append(draft)
+    result = runner.invoke(args=["seed", _write(tmp_path, document)])
+    assert result.exit_code == 0, result.output
+    with Session(make.engine) as session:
+        stored = session.scalar(select(Campaign).where(Campaign.name == "Lookbook")).template_components
+    assert [c["type"] for c in stored] == ["header", "body", "button"]
+    assert stored[1]["parameters"][0] == {"type": "text", "field": "first_name", "fallback": "there"}
+    assert stored[2]["index"] == "0"

@@ -66,7 +66,7 @@ def send_request_body(to: str, template: str, language: str, components: list, c
 
 
 def send_message(http: requests.Session, phone_number_id: str, token: str, body: dict) -> SendResult:
-    """POST one message. Never raises for network trouble: it answers what happened."""
+    """POST one message. Never raise for network trouble: return what happened."""
     try:
         response = http.post(
             graph_url(phone_number_id, "messages"),

@@ -161,7 +161,7 @@ def _check_references(document: SeedDocument) -> None:
 
 
 def load(session: Session, document: SeedDocument) -> dict[str, int]:
-    """Write what is missing. Answers how many rows of each kind were created."""
+    """Write what is missing. Return how many rows of each kind were created."""
     created = {"shops": 0, "customers": 0, "campaigns": 0, "messages": 0}
     for seed_shop in document.shops:
         shop, is_new = _shop(session, seed_shop)

@@ -62,7 +62,7 @@ class Lane:
 
 
 def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dict:
-    """One run of one lane. Answers what it did, for the job's log."""
+    """Run one lane once; return what it did, for the job's log."""
     with session_scope() as session:
         materialise_audience(session, shop_id, campaign_id)
         context = _load(session, shop_id, campaign_id)

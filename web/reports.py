@@ -46,12 +46,12 @@ MAX_TREND_DAYS = 3 * 366
 
 
 def cached_json(key: str, ttl: int, compute: Callable[[], Any]) -> Any:
-    """The JSON answer cached under ``key``, or ``compute()``'s, cached for ``ttl`` seconds."""
+    """Return the JSON answer cached under ``key``, or ``compute()``'s, cached for ``ttl`` seconds."""
     return cached_json_many({key: key}, ttl, lambda _: {key: compute()})[key]
 
 
 def cached_json_many(keys: dict[Hashable, str], ttl: int, compute: Callable[[list], dict]) -> dict:
-    """For each item of ``keys`` (item -> cache key), its cached JSON answer; the items not
+    """Return, for each item of ``keys`` (item -> cache key), its cached JSON answer; the items not
     cached are computed in one call (``compute(items)`` -> {item: answer}) and cached."""
     hits = _read(list(keys.values()))
     answers = {item: json.loads(hit) for item, hit in zip(keys, hits, strict=True) if hit is not None}

@@ -109,7 +109,7 @@ _COUNT = text("""
 
 
 def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> list[Outbound]:
-    """Claim up to ``limit`` due messages; fail those that must not be sent; answer the rest,
+    """Claim up to ``limit`` due messages; fail those that must not be sent; return the rest,
     ready to send. Runs in the caller's transaction, which should commit at once."""
     keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.campaign_id}
     rows = session.execute(_PICK, {**keys, "limit": limit}).all()

@@ -86,7 +86,7 @@ class MetaState:
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 
     def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, dict]:
-        """Accept or refuse one send. Answers the fate and the recipient's rule (empty when
+        """Accept or refuse one send. Return the fate and the recipient's rule (empty when
         none): it may drop the connection or answer without the message id."""
         self.account(phone_number_id, token)
         to, template = _validate(body)

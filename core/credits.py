@@ -53,7 +53,7 @@ _SETTLE = text(f"""
           FROM credit_movements WHERE shop_id = :shop_id AND campaign_id = :campaign_id
     ), moved AS (
         INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, note)
-        SELECT :shop_id, CASE WHEN -held.n - net.n > 0 THEN :returned ELSE :charged END,
+        SELECT :shop_id, CASE WHEN -held.n - net.n > 0 THEN 'return' ELSE 'charge' END,
                -held.n - net.n, :campaign_id, 'settlement: billed and in-flight messages keep theirs'
           FROM held, net
          WHERE net.reservations > 0 AND -held.n - net.n <> 0
@@ -93,6 +93,5 @@ def record_movement(
 def settle_credits(session: Session, shop_id: int, campaign_id: int) -> int:
     """Return to the balance what the campaign's messages no longer hold (or take back what
     they hold again); answer the change. Campaigns we never reserved for are left alone."""
-    params = {"shop_id": shop_id, "campaign_id": campaign_id, "returned": RETURN, "charged": CHARGE}
-    changed = session.execute(_SETTLE, params).scalar()
+    changed = session.execute(_SETTLE, {"shop_id": shop_id, "campaign_id": campaign_id}).scalar()
     return int(changed or 0)

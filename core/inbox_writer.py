@@ -23,19 +23,16 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from core.db import get_engine
+from core.db import libpq_url
 from core.inbox import digest
 from core.settings import get_settings
 
+# The one statement that stores webhook bodies. ON CONFLICT on the body's SHA-256 digest: a
+# redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is
+# one row whatever the timing, decided atomically by the unique constraint.
 _INSERT = """
-    INSERT INTO inbox_events (source, digest, headers, body)
-    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[]::jsonb[], %s::bytea[])
-    ON CONFLICT (source, digest) DO NOTHING
-"""
-
-
-_INSERT_ONE = """
-    INSERT INTO inbox_events (source, digest, headers, body) VALUES (%s, %s, %s::jsonb, %s)
+    INSERT INTO inbox_events (source, digest, topic, headers, body)
+    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]::jsonb[], %s::bytea[])
     ON CONFLICT (source, digest) DO NOTHING
 """
 
@@ -49,6 +46,7 @@ class _Body:
     source: str
     body: bytes
     headers: Mapping[str, str]
+    topic: str | None
     woken: threading.Event = field(default_factory=threading.Event)
     done: bool = False  # written (error None) or failed (error set)
     error: BaseException | None = None
@@ -63,12 +61,14 @@ class InboxWriter:
         self._lock = threading.Lock()
         self._queued: list[_Body] = []
         self._writing = False
-        self._connection = None  # a pooled connection this writer keeps between writes
+        self._connection: psycopg.Connection | None = None  # kept between writes
         self._url: str | None = None
 
-    def store(self, source: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    def store(
+        self, source: str, body: bytes, headers: Mapping[str, str] | None = None, topic: str | None = None
+    ) -> None:
         """Return once ``body`` is committed; raise StoreFailed if it could not be."""
-        mine = _Body(source, body, headers or {})
+        mine = _Body(source, body, headers or {}, topic)
         with self._lock:
             self._queued.append(mine)
             leads = not self._writing
@@ -100,35 +100,47 @@ class InboxWriter:
                 self._writing = False
 
     def _insert(self, batch: list[_Body]) -> None:
-        url = get_settings().database_url
-        if self._connection is not None and self._url != url:  # the app was reconfigured
-            self._connection.invalidate()
-            self._connection = None
-        if self._connection is None:
-            self._connection, self._url = get_engine(url).raw_connection(), url
-            self._connection.driver_connection.autocommit = True  # one statement, one commit
-        if len(batch) == 1:  # the common case outside bursts: no arrays to build
-            b = batch[0]
-            query, params = _INSERT_ONE, (b.source, digest(b.body), json.dumps(dict(b.headers)), b.body)
-        else:
-            query, params = (
-                _INSERT,
-                (
-                    [b.source for b in batch],
-                    [digest(b.body) for b in batch],
-                    [json.dumps(dict(b.headers)) for b in batch],
-                    [b.body for b in batch],
-                ),
-            )
+        connection = self._open_connection()
+        params = (
+            [b.source for b in batch],
+            [digest(b.body) for b in batch],
+            [b.topic for b in batch],
+            [json.dumps(dict(b.headers)) for b in batch],
+            [b.body for b in batch],
+        )
         try:
-            self._connection.driver_connection.execute(query, params, prepare=True)
+            connection.execute(_INSERT, params, prepare=True)
         except psycopg.Error:
-            kept, self._connection = self._connection, None
-            kept.invalidate()  # the next write opens a fresh connection
+            self._connection = None
+            connection.close()  # the next write opens a fresh connection
             raise
 
-    def forget_connection(self) -> None:
-        """After a fork: the parent's socket is not ours to use."""
+    def _open_connection(self) -> psycopg.Connection:
+        """Return this writer's own connection, opening it (again) when needed.
+
+        The writer keeps one connection for the life of the process, so it is a plain psycopg
+        connection rather than one checked out of SQLAlchemy's pool: a checked-out pool connection
+        is reset (a ROLLBACK sent over its socket) when its last reference goes, and in a forked
+        child that socket is the parent's (see ``abandon_connection``).
+        """
+        url = get_settings().database_url
+        if self._connection is not None and self._url != url:  # the app was reconfigured
+            self._connection.close()
+            self._connection = None
+        if self._connection is None:
+            self._connection = psycopg.connect(libpq_url(url), autocommit=True)  # one statement, one commit
+            self._url = url
+        return self._connection
+
+    def abandon_connection(self) -> None:
+        """After a fork: leave the parent's connection alone and open a fresh one when needed.
+
+        The child must not speak on the parent's socket, not even to close it (a close sends
+        libpq's terminate message, which would end the parent's session). So the inherited
+        connection is kept referenced, never used, for the life of the child.
+        """
+        if self._connection is not None:
+            _inherited_from_parent.append(self._connection)
         self._connection = None
 
 
@@ -143,9 +155,12 @@ def writer(name: str, after_commit: Callable[[], None] | None = None) -> InboxWr
     return found
 
 
-def _forget_in_child() -> None:
+_inherited_from_parent: list[psycopg.Connection] = []
+
+
+def _abandon_in_child() -> None:
     for found in _writers.values():
-        found.forget_connection()
+        found.abandon_connection()
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+os.register_at_fork(after_in_child=_abandon_in_child)

@@ -38,6 +38,8 @@ ENV_VARIABLES = (
     "INSTANCE_PATH",
     "MESSAGE_TTL_DAYS",
     "META_MESSAGES_PER_SECOND",
+    "META_APP_ID",
+    "META_CONFIG_ID",
     *SECRET_PLACEHOLDERS,
 )
 
@@ -77,10 +79,18 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
+    # Meta app id and Embedded Signup configuration id: both set, the Settings page offers
+    # "Connect with Facebook" (the code exchange also needs META_APP_SECRET).
+    meta_app_id: str | None = None
+    meta_config_id: str | None = None
 
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def embedded_signup_offered(self) -> bool:
+        return bool(self.meta_app_id and self.meta_config_id)
 
     @property
     def may_mint_dev_tokens(self) -> bool:
@@ -112,6 +122,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
+        meta_app_id=env.get("META_APP_ID", "").strip() or None,
+        meta_config_id=env.get("META_CONFIG_ID", "").strip() or None,
     )
 
 

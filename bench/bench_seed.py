@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.figures import Figure, load_average
-from bench.scratch import scratch_services
+from bench.stack import scratch_services
 from core.db import get_engine, session_scope
 
 MESSAGES = int(os.environ.get("BENCH_SEED_MESSAGES", "1000000"))

@@ -9,11 +9,13 @@ from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
+from core.models.timing import CampaignTimingBucket
 from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
     "Campaign",
+    "CampaignTimingBucket",
     "Click",
     "Customer",
     "CustomerDataRequest",

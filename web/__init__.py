@@ -62,3 +62,6 @@ def _register(app: Flask) -> None:
     headers.init_app(app)
     database.init_app(app)
     cli.init_app(app)
+    from web.webhook_route import ThinMetaWebhooks
+
+    app.wsgi_app = ThinMetaWebhooks(app.wsgi_app, app.config["SETTINGS"], meta_webhooks.MAX_BODY_BYTES)

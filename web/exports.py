@@ -55,8 +55,7 @@ HEADER = (
 # "+34 612 345 678" is harmless (and must stay intact); anything else gets a leading quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PHONE_LIKE = re.compile(r"^[+-]?[\d\s().-]*$")
-# The same rule in PostgreSQL's regular expressions, applied to every text cell of the COPY.
-_SQL_FORMULA_START = "^[-=+@\t\r]"
+# The same rule in PostgreSQL (_guard), applied to every text cell of the COPY.
 _SQL_PHONE_LIKE = "^[+-][0-9[:space:]().-]*$"
 
 
@@ -71,21 +70,34 @@ def safe_cell(value: object) -> object:
 def _guard(cell: str) -> str:
     """SQL for ``safe_cell``; empty text becomes NULL, which COPY writes as an empty field
     (an empty string would be written as "")."""
+    # The first character is compared before any regular expression runs: most cells start
+    # with a letter or a digit, and a million rows of ten cells make the difference.
     return (
-        f"NULLIF(CASE WHEN ({cell}) ~ %(formula_start)s AND ({cell}) !~ %(phone_like)s"
-        f" THEN '''' || ({cell}) ELSE ({cell}) END, '')"
+        f"NULLIF(CASE WHEN left({cell}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
+        f" AND ({cell}) !~ %(phone_like)s THEN '''' || ({cell}) ELSE ({cell}) END, '')"
     )
 
 
-def _time(cell: str) -> str:
-    """ISO 8601 in the transaction's time zone, as Python's isoformat() writes it."""
+def _time(name: str, column: str) -> str:
+    """ISO 8601 in the transaction's time zone, as Python's isoformat() writes it. Whole seconds
+    (nearly every time: Meta's are) reuse PostgreSQL's own text of the time (``t.{name}``, made
+    once per row), several times cheaper than to_char: "2026-11-01 11:00:00+01" becomes
+    "2026-11-01T11:00:00+01:00"; a time with a fraction goes through to_char."""
+    text_ = f"t.{name}"
+    whole = f"overlay({text_} placing 'T' from 11 for 1)"
     return (
-        f"to_char({cell}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN date_part('microseconds', {cell})::int %% 1000000 <> 0"
-        f" THEN to_char({cell}, '.US') ELSE '' END || to_char({cell}, 'TZH:TZM')"
+        f"CASE WHEN {text_} IS NULL THEN NULL"
+        f" WHEN substr({text_}, 20, 1) = '.' THEN to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM')"
+        f" WHEN length({text_}) = 22 THEN {whole} || ':00' ELSE {whole} END"
     )
 
 
+_TIMES = {
+    "sent": "r.sent_at",
+    "delivered": "r.delivered_at",
+    "read": "r.read_at",
+    "failed": "COALESCE(r.failed_at, r.expired_at)",
+}
 _CELLS = (
     "r.id",
     _guard("r.wamid"),
@@ -101,25 +113,24 @@ _CELLS = (
            " (%(titles)s::text[])[e.k], 'WhatsApp error ' || e.code) END"),
     _guard("CASE WHEN e.code IS NOT NULL THEN r.error_details END"),
     _guard("CASE WHEN e.code IS NOT NULL THEN COALESCE((%(remedies)s::text[])[e.k], %(unknown_remedy)s) END"),
-    _time("r.sent_at"),
-    _time("r.delivered_at"),
-    _time("r.read_at"),
-    _time("COALESCE(r.failed_at, r.expired_at)"),
+    *(_time(name, column) for name, column in _TIMES.items()),
     "CASE WHEN e.code = %(calling_code)s AND r.customer_shopify_customer_id IS NOT NULL"
     " THEN %(admin_url)s || r.customer_shopify_customer_id END",
     _guard("f.suggested"),
 )  # fmt: skip
 
+_TIME_TEXTS = ", ".join(f"({column})::text AS {name}" for name, column in _TIMES.items())
 # An expired message may carry no code of its own: it counts as MESSAGE_EXPIRED everywhere.
 _COPY = f"""
     COPY (
         SELECT {", ".join(_CELLS)}
           FROM ({{rows}}) AS r
           CROSS JOIN LATERAL (
-              SELECT code, array_position(%(codes)s::text[], code) AS k
+              SELECT code, CASE WHEN code IS NOT NULL THEN array_position(%(codes)s::text[], code) END AS k
                 FROM (SELECT COALESCE(NULLIF(r.error_code, ''),
                                       CASE WHEN r.status = 'expired' THEN %(expired)s END) AS code) AS c
           ) AS e
+          CROSS JOIN LATERAL (SELECT {_TIME_TEXTS}) AS t
           LEFT JOIN unnest(%(fix_ids)s::bigint[], %(fix_phones)s::text[]) AS f(id, suggested) ON f.id = r.id
          ORDER BY r.id
     ) TO STDOUT (FORMAT csv)
@@ -215,7 +226,6 @@ def _taxonomy() -> dict:
         "expired": OurCode.MESSAGE_EXPIRED.value,
         "calling_code": OurCode.CUSTOMER_IS_MISSING_CALLING_CODE.value,
         "admin_url": ADMIN_CUSTOMER_URL.format(""),
-        "formula_start": _SQL_FORMULA_START,
         "phone_like": _SQL_PHONE_LIKE,
     }
 

@@ -240,11 +240,13 @@ def run() -> list[Figure]:
 
 def _measure(url: str) -> list[Figure]:
     from tests.browser import serve
+    from tests.shopify_stand_in import UNREACHABLE_SHOPIFY
     from web import create_app
 
     started = time.perf_counter()
     shop, big = _populate(libpq_url(url))
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": url})
+    # No Shopify here: the page's token exchange fails at once, as in the tests.
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": url, "SHOPIFY_ADMIN_URL": UNREACHABLE_SHOPIFY})
     with app.app_context():
         _recount(url, shop, big)
     figures = [

@@ -6,7 +6,9 @@ configuration; a production start refuses to run without the real ones and names
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ ENV_VARIABLES = (
     "REDIS_URL",
     "SHOPIFY_API_VERSION",
     "SHOPIFY_ADMIN_URL",
+    "SHOPIFY_APP_URL",
     "META_GRAPH_URL",
     "META_API_VERSION",
     "INSTANCE_PATH",
@@ -70,6 +73,7 @@ class Settings:
     shopify_api_secret: str = field(default=SECRET_PLACEHOLDERS["SHOPIFY_API_SECRET"], repr=False)
     shopify_api_version: str = "2026-10"
     shopify_admin_url: str | None = None  # the Shopify stand-in in development; None = the shop itself
+    shopify_app_url: str | None = None  # the app's public URL: tracked links are {it}/r/<token>
     meta_app_secret: str = field(default=SECRET_PLACEHOLDERS["META_APP_SECRET"], repr=False)
     meta_verify_token: str = field(default=SECRET_PLACEHOLDERS["META_VERIFY_TOKEN"], repr=False)
     meta_graph_url: str = "https://graph.facebook.com"
@@ -113,6 +117,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shopify_api_secret=secrets["SHOPIFY_API_SECRET"],
         shopify_api_version=env.get("SHOPIFY_API_VERSION") or Settings.shopify_api_version,
         shopify_admin_url=env.get("SHOPIFY_ADMIN_URL") or None,
+        shopify_app_url=(env.get("SHOPIFY_APP_URL") or "").rstrip("/") or None,
         meta_app_secret=secrets["META_APP_SECRET"],
         meta_verify_token=secrets["META_VERIFY_TOKEN"],
         meta_graph_url=(env.get("META_GRAPH_URL") or Settings.meta_graph_url).rstrip("/"),
@@ -146,19 +151,22 @@ def _secrets(env: Mapping[str, str], *, production: bool) -> dict[str, str]:
     return values
 
 
-_current: Settings | None = None
-
-
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
-    global _current
-    if _current is None:
-        _current = load_settings()
-    return _current
+    """Return the settings in force: inside a Flask app context, the app's (``create_app`` built
+    them, with its overrides); anywhere else (jobs, scripts), the process environment's.
+
+    The one way to read settings, so that core code and web code in the same request agree, and
+    a test that builds an app with other settings, or changes the environment, undoes nothing.
+    """
+    flask = sys.modules.get("flask")  # not imported: no app, and core need not load Flask
+    if flask is not None and flask.has_app_context() and "SETTINGS" in flask.current_app.config:
+        return flask.current_app.config["SETTINGS"]
+    return _settings_of(tuple(os.environ.get(name) for name in ENV_VARIABLES))
 
 
-def use_settings(settings: Settings) -> Settings:
-    """Install ``settings`` as the process-wide object (app factory, tests)."""
-    global _current
-    _current = settings
-    return settings
+@functools.lru_cache(maxsize=8)
+def _settings_of(values: tuple[str | None, ...]) -> Settings:
+    """Settings for these values of ENV_VARIABLES, parsed once."""
+    return load_settings(
+        {name: value for name, value in zip(ENV_VARIABLES, values, strict=True) if value is not None}
+    )

@@ -46,7 +46,7 @@ STALE_AFTER = timedelta(seconds=5)
 
 
 def request_drain() -> bool:
-    """Make sure a drain is pending. Answers whether this call queued it; costs one Redis
+    """Make sure a drain is pending. Return whether this call queued it; costs one Redis
     ``SET NX`` when one already is. Raises Redis errors: the caller decides what they mean."""
     redis = get_redis()
     if not redis.set(DRAIN_PENDING_KEY, b"1", nx=True, ex=PENDING_TTL_S):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+
+from tests.waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -14,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def start_process(
     module: str, label: str, *args: str, env: dict | None = None
 ) -> tuple[subprocess.Popen, str]:
-    """Run ``python -m module --port 0`` and answer the process and the URL it announced."""
+    """Run ``python -m module --port 0`` and return the process and the URL it announced."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         cwd=ROOT,
@@ -31,8 +32,4 @@ def start_process(
 
 def wait_until_no_pending_webhooks(stats: Callable[[], dict], timeout_s: float) -> None:
     """Until the stand-in's own queue of webhooks to post is empty."""
-    deadline = time.monotonic() + timeout_s
-    while stats()["pending_webhooks"]:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"webhooks still pending: {stats()}")
-        time.sleep(0.05)
+    wait_for(lambda: not stats()["pending_webhooks"], timeout_s, "the stand-in's webhooks to be posted")

@@ -29,9 +29,9 @@ def decode_cursor(cursor: str | None) -> list | None:
     return key
 
 
-def page_limit(raw: str | None) -> int:
+def page_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     if raw is None or raw == "":
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(raw)
     except ValueError:

@@ -65,7 +65,7 @@ class _Routed:
     errors: list[tuple[int, MetaError]] = field(default_factory=list)
 
     def add(self, parsed: ParsedBody, shops: dict[str, int]) -> str:
-        """Take what ``parsed`` holds for known shops; answers the event's outcome."""
+        """Take what ``parsed`` holds for known shops; return the event's outcome."""
         if parsed.outcome:
             return parsed.outcome
         used = False

@@ -26,7 +26,10 @@ _APPLY = text(
        SET consent = CASE WHEN p.value = 'stop' THEN '{Consent.UNSUBSCRIBED}'
                           WHEN c.consent = '{Consent.UNSUBSCRIBED}' THEN '{Consent.SUBSCRIBED}'
                           ELSE c.consent END,
-           consent_updated_at = p.at
+           consent_updated_at = p.at,
+           -- a stop is written back to Shopify (core/shopify/consent_writeback.py); a resume
+           -- cancels a stop not written yet
+           consent_writeback_at = CASE WHEN p.value = 'stop' THEN p.at END
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:phones AS text[]), CAST(:values AS text[]),
                   CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
      WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone
@@ -40,7 +43,7 @@ _APPLY = text(
 _STOPPED_BY_FAILURE = text(
     f"""
     UPDATE customers c
-       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at, consent_writeback_at = o.at
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:ats AS timestamptz[]))
            AS o(shop_id, wamid, at)
       JOIN messages m ON m.shop_id = o.shop_id AND m.wamid = o.wamid
@@ -53,7 +56,7 @@ _STOPPED_BY_FAILURE = text(
 
 def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
     """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, wamid)`` to
-    the failure's time. Answers how many customer rows changed."""
+    the failure's time. Return how many customer rows changed."""
     if not stops:
         return 0
     keys = sorted(stops)
@@ -66,7 +69,7 @@ def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], dateti
 
 
 def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChange]]) -> int:
-    """Answers how many customer rows changed."""
+    """Apply the changes, the latest per customer; return how many customer rows changed."""
     latest: dict[tuple[int, str], PreferenceChange] = {}
     for shop_id, change in changes:
         if change.value not in CHANGES:

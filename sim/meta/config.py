@@ -94,6 +94,7 @@ class Delivery:
     read_without_delivered: float = 0.05  # the user was in the chat: Meta skips "delivered"
     failed_then_delivered: float = 0.03  # one device failed, another got it
     held: float = 0.05  # answered held_for_quality_assessment, then released
+    username_share: float = 0.1  # recipients with a username: statuses by BSUID, no recipient_id
     # Weights of the failure codes (132015: dropped by pacing, answered as held at send time).
     failure_codes: dict = field(
         default_factory=lambda: {"131026": 4, "131049": 3, "131050": 1, "130472": 1, "132015": 1}
@@ -120,6 +121,7 @@ class SimConfig:
     app_secret: str = "dev-only-meta-app-secret-not-for-production"
     app_id: str = DEMO_APP_ID  # the Meta app whose tokens these are (client_id of the code exchange)
     signup_codes: dict = field(default_factory=lambda: {"demo-signup-code": "demo-signup-token"})
+    management_delay_s: float = 0.0  # a slow Meta: seconds before each account endpoint answers
     cap: int = 80  # accepted sends per second per phone number; above it: 130429
     cap_tolerance: float = 0.02
     posters: int = 2

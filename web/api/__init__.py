@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from web.auth import InvalidSessionToken, bearer_token
+from web.cors import is_preflight, preflight_response
 from web.tenancy import authenticate
 
 blueprint = Blueprint("api", __name__)
@@ -14,6 +15,8 @@ blueprint = Blueprint("api", __name__)
 
 @blueprint.before_request
 def require_session_token():
+    if is_preflight():
+        return preflight_response()  # carries no token by design: the browser asks first
     try:
         shop = authenticate(bearer_token(request.headers.get("Authorization")))
     except InvalidSessionToken as error:
@@ -34,4 +37,14 @@ def json_error(error: HTTPException):
     return jsonify(error=error.name.lower().replace(" ", "_"), message=error.description), error.code
 
 
-from web.api import campaign_actions, campaigns, customers, insights, messages, whatsapp  # noqa: E402,F401  (register their routes)
+from web.api import (  # noqa: E402,F401  (register their routes)
+    campaign_actions,
+    campaigns,
+    consent_settings,
+    customers,
+    fixes,
+    insights,
+    messages,
+    outcome_settings,
+    whatsapp,
+)

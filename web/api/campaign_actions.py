@@ -27,7 +27,7 @@ from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
 from web.database import db
-from web.reports import campaign_json
+from web.reports import cached_outcomes, campaign_json
 from web.tenancy import current_shop
 
 
@@ -41,7 +41,8 @@ class _ScheduleRequest(StrictModel):
 
 def _campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
-    return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
+    outcome = cached_outcomes([campaign])[campaign.id]
+    return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
 
 
 @blueprint.errorhandler(DraftProblem)
@@ -117,7 +118,7 @@ def campaign_progress(campaign_id: int):
 def templates():
     shop = current_shop()
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
-        raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+        raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
     found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
     return jsonify(
         templates=[
@@ -129,6 +130,8 @@ def templates():
                 "format": t.format,
                 "campaign_type": derive_type(t.category, t.format),
                 "parameters": len(t.body_placeholders),
+                "parameter_format": t.parameter_format,
+                "components": t.components,
             }
             for t in found
         ]

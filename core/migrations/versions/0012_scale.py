@@ -2,14 +2,14 @@
 incrementally (core/timings.py), filled here from the messages already stored
 
 Revision ID: 0012_scale
-Revises: 0006_whatsapp
+Revises: 0010_outcomes
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0012_scale'
-down_revision = '0006_whatsapp'
+down_revision = '0010_outcomes'
 branch_labels = None
 depends_on = None
 

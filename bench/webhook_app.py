@@ -15,12 +15,8 @@ from flask import Flask, Response, request
 from bench.naive_webhooks import NAIVE_QUEUE, apply_webhook_naively
 from core.meta_webhooks import signature
 from core.redis import get_redis
-<<<<<<< HEAD
-from web import create_app, meta_webhooks
-=======
 from core.settings import get_settings
-from web import create_app
->>>>>>> main
+from web import create_app, meta_webhooks
 
 
 def bare() -> Response:

@@ -69,14 +69,9 @@ _CLICKED = text("""
 
 
 def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
-<<<<<<< HEAD
     """Set the campaigns' counters, and their time distributions (core/timings.py), to the GROUP
-    BY of their messages. Answers one entry per campaign whose counters had drifted, with the old
+    BY of their messages. Return one entry per campaign whose counters had drifted, with the old
     and new values, and one per campaign whose distributions had, for the caller to log."""
-=======
-    """Set the campaigns' counters to the GROUP BY of their messages. Return one entry per
-    campaign whose counters had drifted, with the old and new values, for the caller to log."""
->>>>>>> main
     if not campaign_ids:
         return []
     params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}

@@ -151,10 +151,6 @@ class TimingChanges:
         if new_ms is not None:
             self.add(shop_id, campaign_id, kind, bucket_of(new_ms), 1, new_ms)
 
-    def merge(self, other: TimingChanges) -> None:
-        for key, (n, ms) in other._by_bucket.items():
-            self.add(*key, n, ms)
-
     def apply(self, session: Session) -> None:
         """Add the changes to the buckets, in key order (after the campaigns they belong to)."""
         moved = [(key, v) for key, v in sorted(self._by_bucket.items()) if v[0] or v[1]]

@@ -67,7 +67,7 @@ class SqlGuard:
         found, self.found = self.found, []
         return found
 
-    def _check(self, conn, cursor, statement, parameters, context, executemany) -> None:
+    def _check(self, _conn, _cursor, statement: str, *_event) -> None:
         try:
             tables = unscoped_tables(statement)
         except UnparsableStatement as error:

@@ -29,6 +29,12 @@ NOT_CHECKED = ("core/migrations/", "core/migrate.py")
 # (file, function): why this statement legitimately spans shops. On Citus each of these is a
 # multi-shard query (or runs on the coordinator's local tables) and must stay rare and cheap.
 CROSS_SHOP: dict[tuple[str, str], str] = {
+    # Routing: a Meta body names a phone number id, not a shop; the shop is found by it before
+    # any message is looked up (docs/scaling.md). One indexed lookup per batch of bodies.
+    ("core/meta_webhooks/routing.py", "_last_connected"): "routing a webhook to its shop by phone number id",
+    # The consent write-back job finds the shops with stops to write back to Shopify, then works
+    # shop by shop.
+    ("core/shopify/consent_writeback.py", "shops_with_pending"): "periodic: shops with pending write-backs",
     # The parked-status sweeper: a periodic job that looks, for every shop at once, for parked
     # statuses whose wamid has been recorded since. One pass a minute over a small table.
     ("core/meta_webhooks/parked.py", "recorded_wamids"): "periodic sweep of parked statuses, all shops",

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from flask import Flask
+
 from core.meta_webhooks import signature
 from core.meta_webhooks.drain import SOURCE
-from core.settings import Settings
 from jobs.webhooks import request_drain
 from web.webhook_bodies import plain, store_and_acknowledge
 
@@ -31,16 +32,18 @@ _STORED = (
 class ThinMetaWebhooks:
     """WSGI middleware in front of the Flask app."""
 
-    def __init__(self, app: Callable, settings: Settings, max_body_bytes: int) -> None:
-        self.app = app
-        self.settings = settings
+    def __init__(self, flask_app: Flask, wsgi_app: Callable, max_body_bytes: int) -> None:
+        self.flask_app = flask_app  # its app context carries the settings (core/settings.py)
+        self.app = wsgi_app
         self.max_body_bytes = max_body_bytes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "POST":
             length = environ.get("CONTENT_LENGTH") or ""
             if length.isdigit():
-                return self.receive(environ, int(length))(environ, start_response)
+                with self.flask_app.app_context():  # cheap beside a request context
+                    response = self.receive(environ, int(length))
+                return response(environ, start_response)
         return self.app(environ, start_response)
 
     def receive(self, environ: dict, length: int):
@@ -50,7 +53,8 @@ class ThinMetaWebhooks:
         body = environ["wsgi.input"].read(length)
         if len(body) != length:
             return plain("the body is shorter than its Content-Length", 400)
-        if not signature.is_valid(self.settings.meta_app_secret, body, environ.get(_STORED[2][1])):
+        secret = self.flask_app.config["SETTINGS"].meta_app_secret
+        if not signature.is_valid(secret, body, environ.get(_STORED[2][1])):
             return plain("bad signature", 401)
         headers = {name: environ[key] for name, key in _STORED if key in environ}
         return store_and_acknowledge(SOURCE, body, headers, request_drain)

@@ -29,7 +29,6 @@ _BILLED = text(f"""
      GROUP BY 1, 2, 3
 """)
 
-CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
 

@@ -20,7 +20,7 @@ def world(make):
     """Ana got "Old" 5 days ago and "New" 2 days ago (both delivered); Bo got "Old" 10 days
     ago; Cy was never messaged."""
     shop = make.shop(currency="EUR")
-    ana, bo, cy = (make.customer(shop, shopify_customer_id=n) for n in (501, 502, 503))
+    ana, bo, _cy = (make.customer(shop, shopify_customer_id=n) for n in (501, 502, 503))
     old, new = make.campaign(shop, "Old"), make.campaign(shop, "New")
     make.message(old, ana, wamid="w.old.ana", status="delivered", delivered_at=NOW - timedelta(days=5))
     make.message(

@@ -107,6 +107,10 @@ def test_reseeding_never_overwrites_what_the_app_changed(runner, make, tmp_path)
             "shops[0].campaigns[0].messages[0]",
         ),
         (lambda d: d["shops"][0].update(surprise=True), "shops[0].surprise"),
+        (
+            lambda d: d["shops"][0]["campaigns"][0].update(components=[{"type": "body", "parameters": [{}]}]),
+            "components.body.parameters[0]",
+        ),
         (lambda d: d.pop("shops"), "shops"),
     ],
 )
@@ -208,3 +212,31 @@ def test_a_document_larger_than_one_statement_can_bind_loads_idempotently(runner
         ).all()
     assert (campaign.messages_count, campaign.delivered_count, campaign.read_count) == (8000, 8000, 4000)
     assert first_ids == [("wamid.big.1", 1, "+34610000001"), ("wamid.big.2", 2, "+34610000002")]
+
+
+def test_a_draft_in_the_document_carries_its_components(runner, make, tmp_path):
+    """A seeded draft keeps its header, body and button components in Meta's shape."""
+    document = copy.deepcopy(CONTRACT_DOCUMENT)
+    components = [
+        {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/a.jpg"}}],
+        },
+        {"type": "body", "parameters": [{"field": "first_name", "fallback": "there"}, {"text": "SPRING10"}]},
+        {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "spring"}]},
+    ]
+    draft = {
+        "name": "Lookbook",
+        "type": "PROMOTIONAL",
+        "status": "DRAFT",
+        "template": {"name": "spring_lookbook", "language": "en", "category": "MARKETING"},
+        "components": components,
+    }
+    document["shops"][0]["campaigns"].append(draft)
+    result = runner.invoke(args=["seed", _write(tmp_path, document)])
+    assert result.exit_code == 0, result.output
+    with Session(make.engine) as session:
+        stored = session.scalar(select(Campaign).where(Campaign.name == "Lookbook")).template_components
+    assert [c["type"] for c in stored] == ["header", "body", "button"]
+    assert stored[1]["parameters"][0] == {"type": "text", "field": "first_name", "fallback": "there"}
+    assert stored[2]["index"] == "0"

@@ -28,6 +28,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
 from core.campaigns import SETTLED_STATUSES
+from core.components import campaign_components
 from core.dispatch.progress import progress
 from core.models import Campaign, Shop
 from core.outcomes import campaign_outcomes
@@ -183,6 +184,7 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
             "language": campaign.template_language,
             "category": campaign.template_category,
         },
+        "components": campaign_components(campaign.template_components, campaign.template_parameters),
         "created_at": _iso(campaign.created_at),
         "scheduled_at": _iso(campaign.scheduled_at),
         "launched_at": _iso(campaign.launched_at),

@@ -2,14 +2,14 @@
 incrementally (core/timings.py), filled here from the messages already stored
 
 Revision ID: 0012_scale
-Revises: 0010_outcomes
+Revises: 0008_components_b
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0012_scale'
-down_revision = '0010_outcomes'
+down_revision = '0008_components_b'
 branch_labels = None
 depends_on = None
 

@@ -34,6 +34,8 @@ PERIODIC_JOBS = (
     # Webhooks can be missed: re-read the customers each shop changed since its last sync.
     PeriodicJob("shopify-customer-resync", "jobs.shopify.resync_customers", 6 * 3600, DEFAULT),
     PeriodicJob("shopify-consent-writeback", "jobs.shopify.write_back_consents", 30, DEFAULT),
+    # Quality, limits and throughput change; a token or a subscription can be lost.
+    PeriodicJob("whatsapp-recheck", "jobs.whatsapp.recheck_connections", 6 * 3600, DEFAULT),
 )
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 JOB_ID_PREFIX = "periodic-"

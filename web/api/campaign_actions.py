@@ -23,6 +23,7 @@ from core.launch import LifecycleError, cancel, launch, schedule
 from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
+from core.us_numbers import marketing_us_warning, us_recipients
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
@@ -39,7 +40,7 @@ class _ScheduleRequest(StrictModel):
     scheduled_at: AwareDatetime
 
 
-def _campaign_answer(campaign, status: int = 200):
+def campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
     outcome = cached_outcomes([campaign])[campaign.id]
     return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
@@ -65,7 +66,7 @@ def create_campaign():
     new = parse(NewCampaign, request.get_json(silent=True))
     campaign = create_draft(db(), current_shop(), new)
     db().commit()
-    return _campaign_answer(campaign, 201)
+    return campaign_answer(campaign, 201)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/estimate")
@@ -74,7 +75,13 @@ def estimate_campaign(campaign_id: int):
     body = parse(_EstimateRequest, request.get_json(silent=True))
     reach = re_estimate(db(), campaign, body.audience)
     db().commit()
-    return jsonify(estimated_audience=reach, audience=campaign.audience)
+    us = us_recipients(db(), campaign.shop_id, campaign.audience)
+    return jsonify(
+        estimated_audience=reach,
+        audience=campaign.audience,
+        us_recipients=us,
+        warnings=[w for w in [marketing_us_warning(campaign.template_category, us)] if w],
+    )
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/launch")
@@ -85,7 +92,7 @@ def launch_campaign(campaign_id: int):
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
     start_dispatch(campaign.shop_id, campaign.id)
-    return _campaign_answer(campaign, 202)
+    return campaign_answer(campaign, 202)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/schedule")
@@ -97,7 +104,7 @@ def schedule_campaign(campaign_id: int):
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
     schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/cancel")
@@ -105,7 +112,7 @@ def cancel_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     cancel(db(), campaign)
     db().commit()
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.get("/campaigns/<int:campaign_id>/progress")

@@ -226,3 +226,8 @@ def describe(code: str | int | None) -> ErrorInfo:
 
 def category_of(code: str | int | None) -> Category:
     return describe(code).category
+
+
+def known_codes() -> list[ErrorInfo]:
+    """Every code with its own description: the CSV export ships them to PostgreSQL."""
+    return list(_KNOWN.values())

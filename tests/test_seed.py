@@ -179,6 +179,41 @@ def test_seeded_counters_equal_the_metric_definitions(runner, make):
             assert campaign.failed_count == sum(1 for m in rows if m.status in ("failed", "expired"))
 
 
+def _large_document(size: int) -> dict:
+    document = copy.deepcopy(CONTRACT_DOCUMENT)
+    shop = document["shops"][0]
+    shop["customers"] = [
+        {"shopify_id": n, "first_name": f"C{n}", "phone": f"+3461{n:07d}", "consent": "SUBSCRIBED"}
+        for n in range(1, size + 1)
+    ]
+    shop["campaigns"][0]["messages"] = [
+        {"customer": n, "wamid": f"wamid.big.{n}", "status": "read" if n % 2 else "delivered"}
+        for n in range(1, size + 1)
+    ]
+    return document
+
+
+def test_a_document_larger_than_one_statement_can_bind_loads_idempotently(runner, make, tmp_path):
+    """8,000 customers and messages (more cells than PostgreSQL binds in one statement) load,
+    in document order, with exact counters, and a second run creates nothing."""
+    path = _write(tmp_path, _large_document(8000))
+    first = runner.invoke(args=["seed", path])
+    assert first.exit_code == 0, first.output
+    assert "created 1 shops, 8000 customers, 1 campaigns, 8000 messages" in first.output
+    second = runner.invoke(args=["seed", path])
+    assert "created 0 shops, 0 customers, 0 campaigns, 0 messages" in second.output
+    with Session(make.engine) as session:
+        campaign = session.scalar(select(Campaign))
+        first_ids = session.execute(
+            select(Message.wamid, Customer.shopify_customer_id, Message.phone)
+            .join(Customer, Customer.id == Message.customer_id)
+            .order_by(Message.id)
+            .limit(2)
+        ).all()
+    assert (campaign.messages_count, campaign.delivered_count, campaign.read_count) == (8000, 8000, 4000)
+    assert first_ids == [("wamid.big.1", 1, "+34610000001"), ("wamid.big.2", 2, "+34610000002")]
+
+
 def test_a_draft_in_the_document_carries_its_components(runner, make, tmp_path):
     """A seeded draft keeps its header, body and button components in Meta's shape."""
     document = copy.deepcopy(CONTRACT_DOCUMENT)

@@ -2,7 +2,7 @@
 
 The counters are read in constant time, but the failure breakdown and the count of customers
 missing a calling code group over the failed rows: 150,000 of them in a campaign of a million,
-about a tenth of a second; a time distribution scans the delivered messages. The pages poll
+about a tenth of a second; the time distributions read their kept buckets (core/timings.py). The pages poll
 every few seconds, so each answer is cached under the counters it depends on (a new message,
 send, delivery or failure changes the key at once) for at most a minute while the campaign is
 live. What the key cannot see, and the TTL bounds: an expired message turning into a Meta

@@ -38,6 +38,7 @@ ENV_VARIABLES = (
     "INSTANCE_PATH",
     "MESSAGE_TTL_DAYS",
     "META_MESSAGES_PER_SECOND",
+    "DEV_SESSION_TOKENS",
     *SECRET_PLACEHOLDERS,
 )
 
@@ -77,6 +78,8 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
+    # `make run`'s explicit opt-in (core/devstack.py): mint session tokens for a plain browser.
+    dev_session_tokens: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -84,8 +87,11 @@ class Settings:
 
     @property
     def may_mint_dev_tokens(self) -> bool:
-        """Only a development run mints its own session tokens (see web/dev.py)."""
-        return self.app_env == "development"
+        """Only `make run`'s development stack mints its own session tokens (see web/dev.py).
+
+        APP_ENV=development alone is not enough: Shopify's CLI sets it for `shopify app dev`,
+        whose public tunnel delivers every internet request from 127.0.0.1."""
+        return self.app_env == "development" and self.dev_session_tokens
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +118,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
+        dev_session_tokens=env.get("DEV_SESSION_TOKENS", "").strip() == "1",
     )
 
 

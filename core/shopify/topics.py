@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from shopify.utils.shop_url import sanitize_shop_domain
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,26 @@ from core.shopify.customers import apply_consents, lock_customers, remove_custom
 from core.shopify.tokens import forget_tokens
 
 Handler = Callable[[Session, Shop, dict, datetime], str]
+
+# Topics whose body names its shop. The HMAC covers the body only, not X-Shopify-Shop-Domain:
+# for these topics the signed body decides, and a header naming another shop is refused.
+SHOP_IN_BODY = {
+    "app/uninstalled": "myshopify_domain",  # the Shop object
+    "customers/redact": "shop_domain",
+    "customers/data_request": "shop_domain",
+    "shop/redact": "shop_domain",
+}
+
+
+def names_its_shop(topic: str, body: dict, header_domain: str) -> bool:
+    """Whether ``body`` is fit to act on the header's shop: true for topics that do not carry
+    their shop; for those that do, only when the signed body names that same shop (a body
+    without it, such as another topic's body replayed under this topic, is refused)."""
+    field_name = SHOP_IN_BODY.get(topic)
+    if field_name is None:
+        return True
+    named = body.get(field_name)
+    return isinstance(named, str) and sanitize_shop_domain(named) == header_domain
 
 
 def _customer_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
@@ -66,9 +87,11 @@ def _customer_redact(session: Session, shop: Shop, body: dict, _triggered: datet
     return "applied"
 
 
-def _shop_redact(session: Session, shop: Shop, _body: dict, triggered: datetime) -> str:
-    if _installed_since(shop, triggered):
-        return "stale"
+def _shop_redact(session: Session, shop: Shop, _body: dict, _triggered: datetime) -> str:
+    # Shopify sends shop/redact 48 hours after an uninstall. An installed shop (it came back,
+    # or the request is not what it claims) keeps its data, whatever the unsigned headers say.
+    if shop.uninstalled_at is None:
+        return "installed"
     privacy.redact_shop(session, shop)
     return "applied"
 

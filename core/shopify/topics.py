@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Shop
 from core.shopify import privacy, shapes
-from core.shopify.customers import apply_consents, lock_customers, remove_customers, upsert_profiles
+from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
 from core.shopify.tokens import forget_tokens
 
 Handler = Callable[[Session, Shop, dict, datetime], str]
@@ -45,8 +45,7 @@ def _customer_changed(session: Session, shop: Shop, body: dict, _triggered: date
 
 
 def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    lock_customers(session, shop.id)
-    remove_customers(session, shop.id, [shapes.customer_id(body.get("id"))], "deleted")
+    privacy.delete_customer(session, shop.id, shapes.customer_id(body.get("id")))
     return "applied"
 
 
@@ -83,7 +82,9 @@ def _scopes_updated(session: Session, shop: Shop, body: dict, _triggered: dateti
 
 
 def _customer_redact(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    privacy.redact_customer(session, shop.id, shapes.customer_id((body.get("customer") or {}).get("id")))
+    customer = _object(body.get("customer"))
+    phone = customer.get("phone") if isinstance(customer.get("phone"), str) else None
+    privacy.redact_customer(session, shop.id, shapes.customer_id(customer.get("id")), phone)
     return "applied"
 
 
@@ -97,9 +98,13 @@ def _shop_redact(session: Session, shop: Shop, _body: dict, _triggered: datetime
 
 
 def _data_request(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    customer = shapes.customer_id((body.get("customer") or {}).get("id"))
+    customer = shapes.customer_id(_object(body.get("customer")).get("id"))
     privacy.record_data_request(session, shop.id, body, customer)
     return "applied"
+
+
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,0 +1,36 @@
+"""trust: erasure by phone number, the retention of Meta's applied bodies
+
+Revision ID: 0009_trust
+Revises: 0003_engine
+
+A deleted customer's tombstone keeps SHA-256 digests of their phone digits, so that a later
+redaction finds the messages the deletion detached (core/erasure.py). The sweeper empties Meta
+bodies applied more than a day ago: a partial index holds exactly those still to empty.
+"""
+
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+revision = '0009_trust'
+down_revision = '0003_engine'
+branch_labels = None
+depends_on = None
+
+META_BODIES_WHERE = "source = 'meta' AND octet_length(body) > 0"
+
+
+def upgrade() -> None:
+    op.add_column(
+        'customer_tombstones',
+        sa.Column('phone_digests', postgresql.ARRAY(sa.LargeBinary()), nullable=True),
+    )
+    op.create_index(
+        'ix_inbox_events_meta_bodies', 'inbox_events', ['processed_at'], unique=False,
+        postgresql_where=sa.text(META_BODIES_WHERE),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index('ix_inbox_events_meta_bodies', table_name='inbox_events')
+    op.drop_column('customer_tombstones', 'phone_digests')

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
@@ -22,13 +23,43 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def libpq_url(url: str, database: str | None = None) -> str:
+    """Return ``url`` as libpq (and so plain psycopg) spells it, optionally naming another database."""
+    parsed = make_url(normalise_url(url)).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
 def get_engine(url: str | None = None) -> Engine:
+    """Return the process's engine for ``url`` (the configured database by default)."""
     url = normalise_url(url or _configured_url())
     engine = _engines.get(url)
     if engine is None:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-        _engines[url] = engine
+        engine = _engines[url] = _fork_safe_engine(url)
     return engine
+
+
+def _fork_safe_engine(url: str) -> Engine:
+    # The pool's own rollback-on-return is replaced by one that runs only in the process that
+    # opened the connection: a checked-out connection whose last reference goes in a forked child
+    # (an RQ work horse) would otherwise send a ROLLBACK over the parent's socket and wait for
+    # an answer that the parent reads instead.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_reset_on_return=None)
+    event.listen(engine, "connect", _remember_opening_process)
+    event.listen(engine, "reset", _rollback_in_opening_process)
+    return engine
+
+
+def _remember_opening_process(dbapi_connection, connection_record) -> None:
+    connection_record.info["pid"] = os.getpid()
+
+
+def _rollback_in_opening_process(dbapi_connection, connection_record, reset_state) -> None:
+    if connection_record is not None and connection_record.info.get("pid") != os.getpid():
+        return
+    if reset_state.asyncio_safe and not reset_state.transaction_was_reset:
+        dbapi_connection.rollback()  # what the pool's default reset would do
 
 
 def _configured_url() -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from core.db import get_engine
+from core.db import libpq_url
 from core.inbox import digest
 from core.settings import get_settings
 
@@ -63,7 +63,7 @@ class InboxWriter:
         self._lock = threading.Lock()
         self._queued: list[_Body] = []
         self._writing = False
-        self._connection = None  # a pooled connection this writer keeps between writes
+        self._connection: psycopg.Connection | None = None  # kept between writes
         self._url: str | None = None
 
     def store(self, source: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
@@ -100,13 +100,7 @@ class InboxWriter:
                 self._writing = False
 
     def _insert(self, batch: list[_Body]) -> None:
-        url = get_settings().database_url
-        if self._connection is not None and self._url != url:  # the app was reconfigured
-            self._connection.invalidate()
-            self._connection = None
-        if self._connection is None:
-            self._connection, self._url = get_engine(url).raw_connection(), url
-            self._connection.driver_connection.autocommit = True  # one statement, one commit
+        connection = self._open_connection()
         if len(batch) == 1:  # the common case outside bursts: no arrays to build
             b = batch[0]
             query, params = _INSERT_ONE, (b.source, digest(b.body), json.dumps(dict(b.headers)), b.body)
@@ -121,14 +115,38 @@ class InboxWriter:
                 ),
             )
         try:
-            self._connection.driver_connection.execute(query, params, prepare=True)
+            connection.execute(query, params, prepare=True)
         except psycopg.Error:
-            kept, self._connection = self._connection, None
-            kept.invalidate()  # the next write opens a fresh connection
+            self._connection = None
+            connection.close()  # the next write opens a fresh connection
             raise
 
-    def forget_connection(self) -> None:
-        """After a fork: the parent's socket is not ours to use."""
+    def _open_connection(self) -> psycopg.Connection:
+        """Return this writer's own connection, opening it (again) when needed.
+
+        The writer keeps one connection for the life of the process, so it is a plain psycopg
+        connection rather than one checked out of SQLAlchemy's pool: a checked-out pool connection
+        is reset (a ROLLBACK sent over its socket) when its last reference goes, and in a forked
+        child that socket is the parent's (see ``abandon_connection``).
+        """
+        url = get_settings().database_url
+        if self._connection is not None and self._url != url:  # the app was reconfigured
+            self._connection.close()
+            self._connection = None
+        if self._connection is None:
+            self._connection = psycopg.connect(libpq_url(url), autocommit=True)  # one statement, one commit
+            self._url = url
+        return self._connection
+
+    def abandon_connection(self) -> None:
+        """After a fork: leave the parent's connection alone and open a fresh one when needed.
+
+        The child must not speak on the parent's socket, not even to close it (a close sends
+        libpq's terminate message, which would end the parent's session). So the inherited
+        connection is kept referenced, never used, for the life of the child.
+        """
+        if self._connection is not None:
+            _inherited_from_parent.append(self._connection)
         self._connection = None
 
 
@@ -143,9 +161,12 @@ def writer(name: str, after_commit: Callable[[], None] | None = None) -> InboxWr
     return found
 
 
-def _forget_in_child() -> None:
+_inherited_from_parent: list[psycopg.Connection] = []
+
+
+def _abandon_in_child() -> None:
     for found in _writers.values():
-        found.forget_connection()
+        found.abandon_connection()
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+os.register_at_fork(after_in_child=_abandon_in_child)

@@ -8,10 +8,13 @@ that schedules a follow-up a moment later is still finished before we exit).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
 
-from rq import Worker
+import rq
 from rq.registry import ScheduledJobRegistry
 
 from core.embedded import start_embedded_services_unless_production
@@ -23,6 +26,27 @@ from jobs.queues import all_queues
 log = logging.getLogger("jobs.worker")
 
 MAX_BURST_ROUNDS = 1000
+
+
+class Worker(rq.Worker):
+    """RQ's forking worker, except that stopping a work horse never signals the worker's own group.
+
+    RQ kills a horse by its process group, which the horse makes its own only after the fork
+    has run every at-fork handler. A horse stopped before that moment (a job timeout, a stop
+    command) still shares the worker's group, so RQ's ``killpg`` would kill the worker and
+    whatever started it (a test run, CI's shell) along with it.
+    """
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        try:
+            group = os.getpgid(self.horse_pid)
+            if group == os.getpgrp():
+                os.kill(self.horse_pid, sig)
+            else:
+                os.killpg(group, sig)
+        except OSError as error:
+            if error.errno != errno.ESRCH:  # a horse that is already gone is what we wanted
+                raise
 
 
 def _due_jobs(queues) -> int:

@@ -17,18 +17,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from core.db import get_engine, normalise_url
+from core.db import get_engine, libpq_url, normalise_url
 from core.embedded import ensure_services
 from core.models import Base
 from core.redis import get_redis
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
-
-
-def _libpq_url(sqlalchemy_url: str, database: str) -> str:
-    url = make_url(normalise_url(sqlalchemy_url)).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
 
 
 def _redis_url_with_db(url: str, db: int) -> str:
@@ -55,7 +50,7 @@ def service_urls():
     ensure_services(env)
     server_url = env["DATABASE_URL"]
     name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq_url(server_url, "postgres"), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     database_url = (
         make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
@@ -74,7 +69,7 @@ def service_urls():
     yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url}
 
     get_engine(database_url).dispose()
-    with psycopg.connect(_libpq_url(server_url, "postgres"), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     for key, value in saved.items():
         if value is None:

@@ -14,10 +14,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from core.db import normalise_url
+from core.db import libpq_url, normalise_url
 from core.models import Base
 from core.settings import SECRET_PLACEHOLDERS, SettingsError, load_settings
-from tests.conftest import _libpq_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,11 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def empty_database(service_urls):
     name = f"test_empty_{uuid.uuid4().hex[:8]}"
     server = service_urls["server_url"]
-    with psycopg.connect(_libpq_url(server, "postgres"), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
     yield url
-    with psycopg.connect(_libpq_url(server, "postgres"), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -86,11 +86,7 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
     query = query.where(*created_between(shop, _date_arg(args, "from"), _date_arg(args, "to")))
-    if key := decode_cursor(args.get("cursor")):
-        try:
-            after = (datetime.fromisoformat(key[0]), int(key[1]))
-        except (ValueError, IndexError, TypeError):
-            raise BadRequest("cursor is not one this API gave out") from None
+    if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
     campaigns = list(db().scalars(query))

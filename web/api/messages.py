@@ -29,12 +29,8 @@ def filters_from(args) -> MessageFilter:
 
 
 def after_id_from(cursor: str | None) -> int | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise BadRequest("cursor is not one this API gave out")
-    return key[0]
+    key = decode_cursor(cursor, (int,))
+    return None if key is None else key[0]
 
 
 def message_page(shop_id: int, campaign_id: int, args) -> tuple[list, str | None]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audience import estimate
 from core.campaigns import CampaignStatus
+from core.input_limits import nul_problems, text_limit_problems
 from core.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
 from core.templates import derive_type, parameter_problems, placeholder_problem
@@ -30,9 +33,14 @@ class TemplateRef(StrictModel):
     language: str = Field(min_length=2, max_length=16)
 
 
+# Shopify's limit on one tag; a rule naming more tags than this is not a merchant's.
+Tag = Annotated[str, Field(max_length=255)]
+MAX_TAGS = 250
+
+
 class Audience(StrictModel):
-    include_tags: list[str] = []
-    exclude_tags: list[str] = []
+    include_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+    exclude_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
 
 
 class NewCampaign(StrictModel):
@@ -43,6 +51,10 @@ class NewCampaign(StrictModel):
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:
+    """``payload`` checked against ``model``, with no NUL anywhere and every template text
+    within Meta's limits (core/input_limits.py). Raises DraftProblem naming each bad field."""
+    if problems := nul_problems(payload) or text_limit_problems(payload):
+        raise DraftProblem(problems)
     try:
         return model.model_validate(payload if payload is not None else {})
     except ValidationError as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from pydantic import AwareDatetime
+from sqlalchemy.exc import IntegrityError
 
 from core.crypto import decrypt_token
 from core.dispatch.progress import progress
@@ -62,9 +63,26 @@ def _meta_unavailable(error: MetaUnavailable):
 @blueprint.post("/campaigns")
 def create_campaign():
     new = parse(NewCampaign, request.get_json(silent=True))
-    campaign = create_draft(db(), current_shop(), new)
-    db().commit()
+    try:
+        campaign = create_draft(db(), current_shop(), new)
+        db().commit()
+    except IntegrityError as error:
+        db().rollback()
+        if _constraint(error) != NAME_TAKEN:
+            raise
+        # Another request created a campaign of this name between our check and our insert.
+        raise DraftProblem(
+            [{"field": "name", "message": "another campaign of this shop has this name"}]
+        ) from None
     return _campaign_answer(campaign, 201)
+
+
+NAME_TAKEN = "uq_campaigns_shop_id_name"
+NAME_TAKEN_MESSAGE = "another campaign of this shop has this name"
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    return getattr(getattr(error.orig, "diag", None), "constraint_name", None)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/estimate")

@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser import admin_query
 from tests.scenarios import mixed_campaign
+from tests.test_campaign_lifecycle_api import _create
 from tests.tokens import bearer, session_token
 
 SHOP = "demo.myshopify.com"
@@ -57,16 +58,6 @@ def test_a_cursor_the_api_gave_out_still_works(client, scenario, make):
     second = client.get(f"/api/campaigns?limit=2&cursor={first['next_cursor']}", headers=bearer(SHOP))
     assert second.status_code == 200
     assert {c["id"] for c in first["campaigns"]}.isdisjoint(c["id"] for c in second.get_json()["campaigns"])
-
-
-def _create(client, **overrides):
-    body = {
-        "name": "Spring sale",
-        "template": {"name": "personal_offer", "language": "en"},
-        "parameters": [{"field": "first_name", "fallback": "friend"}, {"text": "SPRING15"}],
-    }
-    body.update(overrides)
-    return client.post("/api/campaigns", json=body, headers=bearer(SHOP))
 
 
 BAD_DRAFTS = [

@@ -42,6 +42,8 @@ ENV_VARIABLES = (
     "META_MESSAGES_PER_SECOND",
     "DEV_SESSION_TOKENS",
     "SHOPIFY_API_SECRET_PREVIOUS",
+    "META_APP_ID",
+    "META_CONFIG_ID",
     *SECRET_PLACEHOLDERS,
 )
 
@@ -85,6 +87,10 @@ class Settings:
     default_messages_per_second: int = 80
     # `make run`'s explicit opt-in (core/devstack.py): mint session tokens for a plain browser.
     dev_session_tokens: bool = False
+    # Meta app id and Embedded Signup configuration id: both set, the Settings page offers
+    # "Connect with Facebook" (the code exchange also needs META_APP_SECRET).
+    meta_app_id: str | None = None
+    meta_config_id: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -95,6 +101,10 @@ class Settings:
         """The secrets a Shopify signature may use: the current one, then the previous one."""
         previous = self.shopify_api_secret_previous
         return (self.shopify_api_secret, previous) if previous else (self.shopify_api_secret,)
+
+    @property
+    def embedded_signup_offered(self) -> bool:
+        return bool(self.meta_app_id and self.meta_config_id)
 
     @property
     def may_mint_dev_tokens(self) -> bool:
@@ -131,6 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
         dev_session_tokens=env.get("DEV_SESSION_TOKENS", "").strip() == "1",
+        meta_app_id=env.get("META_APP_ID", "").strip() or None,
+        meta_config_id=env.get("META_CONFIG_ID", "").strip() or None,
     )
 
 

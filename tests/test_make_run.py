@@ -101,8 +101,10 @@ def _wait_for_page(url: str) -> requests.Response:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            return requests.get(url, timeout=10)
-        except requests.ConnectionError:
+            # The first request warms a fresh gunicorn worker: on a busy 2-core machine that can
+            # take several seconds, so only the deadline decides.
+            return requests.get(url, timeout=(5, 60))
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

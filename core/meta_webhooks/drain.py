@@ -29,6 +29,7 @@ from core.meta_webhooks.parse import (
     parse_body,
 )
 from core.meta_webhooks.routing import shops_by_phone_number
+from core.whatsapp.state import note_webhooks_received
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainRepo
     parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
     phone_numbers = {u.phone_number_id for p in parsed.values() for u in p.updates if u.has_items()}
     shops = shops_by_phone_number(session, phone_numbers)
+    note_webhooks_received(session, shops.values(), max(event.received_at for event in events))
     routed, outcomes = _Routed(), {}
     for event in events:
         body = parsed[event.id]

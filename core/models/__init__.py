@@ -9,6 +9,7 @@ from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
+from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
@@ -23,4 +24,5 @@ __all__ = [
     "Shop",
     "ShopAlert",
     "ShopifyWebhookDelivery",
+    "WhatsAppConnection",
 ]

@@ -32,6 +32,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         config.update(json.loads(args.config.read_text()))
     if os.environ.get("META_APP_SECRET"):
         config.app_secret = os.environ["META_APP_SECRET"]
+    if os.environ.get("META_APP_ID"):  # the app the code exchange and subscriptions belong to
+        config.app_id = os.environ["META_APP_ID"]
     for name in ("seed", "cap", "webhook_url", "posters"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

@@ -70,9 +70,18 @@ DEMO_TEMPLATES = [
     },
 ]
 
+# Phone number id -> the number's account, token and what Meta says about it (sim/meta/accounts.py).
+# The second number is the one the demo's Embedded Signup code ("demo-signup-code") connects.
 DEMO_ACCOUNTS = {
-    "1234567890": {"token": "demo-meta-access-token", "waba_id": "5550001", "display": "15550001234"}
+    "1234567890": {"token": "demo-meta-access-token", "waba_id": "5550001", "display": "15550001234"},
+    "1234567891": {
+        "token": "demo-signup-token",
+        "waba_id": "5550002",
+        "display": "15550005678",
+        "verified_name": "Demo Shop Outlet",
+    },
 }
+DEMO_APP_ID = "1000000000000001"
 
 
 @dataclass
@@ -109,6 +118,8 @@ class SimConfig:
     templates: list = field(default_factory=lambda: list(DEMO_TEMPLATES))
     webhook_url: str | None = None
     app_secret: str = "dev-only-meta-app-secret-not-for-production"
+    app_id: str = DEMO_APP_ID  # the Meta app whose tokens these are (client_id of the code exchange)
+    signup_codes: dict = field(default_factory=lambda: {"demo-signup-code": "demo-signup-token"})
     cap: int = 80  # accepted sends per second per phone number; above it: 130429
     cap_tolerance: float = 0.02
     posters: int = 2

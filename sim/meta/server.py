@@ -1,7 +1,8 @@
 """The stand-in's HTTP surface: Meta's two endpoints, and ``/sim/...`` for tests and benchmarks.
 
 - ``POST /{version}/{phone_number_id}/messages`` and ``GET /{version}/{waba_id}/message_templates``
-  answer as the Graph API does (bodies, codes, paging);
+  answer as the Graph API does (bodies, codes, paging); the phone number node, the WABA's
+  ``phone_numbers`` and ``subscribed_apps`` and ``oauth/access_token`` are in sim/meta/accounts.py;
 - ``GET /sim/truth``: every accepted message's fate; ``GET /sim/stats``: webhooks still to post;
   ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
   ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
@@ -19,6 +20,7 @@ import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from sim.meta.accounts import AccountsApi
 from sim.meta.state import GraphError, MetaState
 
 _MESSAGES = re.compile(r"^/v[\d.]+/([^/]+)/messages$")
@@ -34,6 +36,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
+        if self._account_management("POST"):
+            return None
         if match := _MESSAGES.match(path):
             return self._send_message(match.group(1))
         if path == "/sim/replay":
@@ -41,6 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/sim/reset":
             body = self._body()
             self.server.state.reset(config=isinstance(body, dict) and bool(body.get("config")))
+            self.server.accounts.reset()
             return self._json(200, {"ok": True})
         return self._json(404, {"error": "not found"})
 
@@ -56,6 +61,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         state = self.server.state
+        if self._account_management("GET"):
+            return None
         if match := _TEMPLATES.match(url.path):
             return self._templates(match.group(1), parse_qs(url.query))
         compact = parse_qs(url.query).get("compact") == ["1"]
@@ -69,6 +76,16 @@ class Handler(BaseHTTPRequestHandler):
         if url.path in routes:
             return self._json(200, routes[url.path]())
         return self._json(404, {"error": "not found"})
+
+    def _account_management(self, method: str) -> bool:
+        """Answer the phone number, WABA edge and code exchange endpoints (sim/meta/accounts.py)."""
+        url = urlsplit(self.path)
+        base_url = f"http://{self.headers.get('Host', '127.0.0.1')}"
+        answer = self.server.accounts.handle(method, url.path, parse_qs(url.query), self._token(), base_url)
+        if answer is None:
+            return False
+        self._json(*answer)
+        return True
 
     def _send_message(self, phone_number_id: str) -> None:
         try:
@@ -156,6 +173,7 @@ class MetaServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: MetaState) -> None:
         super().__init__(address, Handler)
         self.state = state
+        self.accounts = AccountsApi(state)
 
     def start_posting(self) -> None:
         self.state.poster.start(self.state.config.posters)

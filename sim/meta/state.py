@@ -72,9 +72,16 @@ class MetaState:
         return account
 
     def waba_templates(self, waba_id: str, token: str | None) -> list[dict]:
-        if not any(a["waba_id"] == waba_id and a["token"] == token for a in self.config.accounts.values()):
+        accounts = [
+            a for a in self.config.accounts.values() if a["waba_id"] == waba_id and a["token"] == token
+        ]
+        if not accounts:
             raise GraphError(
                 190, "Invalid OAuth access token", "The access token could not be decrypted.", 401
+            )
+        if not all(a.get("templates_readable", True) for a in accounts):  # a token without the permission
+            raise GraphError(
+                200, "Requires whatsapp_business_management permission to manage the object", "", 403
             )
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 

@@ -97,4 +97,4 @@ def _todate(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-from web.pages import campaigns, messages, trends  # noqa: E402,F401  (registers the pages' routes)
+from web.pages import campaigns, messages, settings_page, trends  # noqa: E402,F401  (registers the pages' routes)

@@ -10,6 +10,7 @@ from core.metrics import signal_rules
 from core.models import Campaign
 from core.reports import campaign_report
 from core.trends import type_medians
+from core.whatsapp.state import is_connected
 from web.api.campaigns import campaigns_page, detail_etag
 from web.api.insights import cached_timings
 from web.api.report_cache import cached_calling_code, cached_failures
@@ -79,6 +80,7 @@ def app_home(shop):
         statuses=list(CampaignStatus),
         types=list(CampaignType),
         filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
+        whatsapp_connected=is_connected(shop),
         **labels(),
     )
 

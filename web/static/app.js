@@ -230,6 +230,9 @@
     if (button && !button.disabled) applyFix(button);
   });
 
+  // What page-specific scripts (static/whatsapp.js, ...) build on.
+  window.app = { apiFetch: apiFetch, go: go };
+
   const live = document.querySelector("main[data-live-api]");
   if (live) startLive(live);
 

@@ -1,7 +1,7 @@
 """trust: erasure by phone number, the retention of Meta's applied bodies
 
 Revision ID: 0009_trust
-Revises: 0003_engine
+Revises: 0006_whatsapp
 
 A deleted customer's tombstone keeps SHA-256 digests of their phone digits, so that a later
 redaction finds the messages the deletion detached (core/erasure.py). The sweeper empties Meta
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0009_trust'
-down_revision = '0003_engine'
+down_revision = '0006_whatsapp'
 branch_labels = None
 depends_on = None
 

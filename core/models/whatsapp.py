@@ -1,0 +1,37 @@
+"""A shop's WhatsApp Business connection, as Meta described it when the shop connected.
+
+The shop row keeps the identity that the hot paths use (``meta_phone_number_id`` routes status
+webhooks, ``meta_waba_id`` lists templates, the encrypted token sends, ``messages_per_second``
+caps dispatch). This row keeps what Meta told us about that number when the merchant connected
+it (its name, quality, tiers, our webhook subscription), and when a webhook for it last
+arrived. A disconnect clears the shop's identity and stamps ``disconnected_at`` here; campaigns
+and messages stay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column
+
+
+class WhatsAppConnection(Base):
+    __tablename__ = "whatsapp_connections"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    waba_id: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    display_phone_number: Mapped[str | None] = mapped_column(String(64))
+    verified_name: Mapped[str | None] = mapped_column(String(255))
+    quality_rating: Mapped[str | None] = mapped_column(String(32))  # GREEN, YELLOW, RED, NA
+    messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))  # TIER_250 ... TIER_UNLIMITED
+    throughput_level: Mapped[str | None] = mapped_column(String(32))  # STANDARD, HIGH, ...
+    messages_per_second: Mapped[int] = mapped_column(Integer)
+    webhooks_subscribed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    connected_at: Mapped[datetime] = created_at_column()
+    checked_at: Mapped[datetime] = created_at_column()  # when Meta last confirmed the facts above
+    disconnected_at: Mapped[datetime | None]
+    last_webhook_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""A shop's WhatsApp Business connection: checked with Meta, subscribed, stored, described."""

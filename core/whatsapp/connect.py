@@ -1,0 +1,199 @@
+"""Connect a shop's WhatsApp number: check everything with Meta first, then store it.
+
+The order matters. Nothing is stored until Meta has confirmed the number (its fields), that it
+belongs to the WhatsApp Business Account given, that the token can read the account's message
+templates, and has taken our app's subscription to the account's webhooks. The checks run with
+no database transaction open (a slow Meta must not hold locks); the store is one short
+transaction afterwards. Another shop holding the number is checked before asking Meta and again,
+by the unique key on ``shops.meta_phone_number_id``, when storing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import case, literal, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.crypto import encrypt_token
+from core.models import Shop, WhatsAppConnection
+from core.whatsapp import graph
+from core.whatsapp.graph import GraphRefused, PhoneNumber
+
+T = TypeVar("T")
+_GRAPH_ID = re.compile(r"^\d{1,64}$")
+MAX_TOKEN_LENGTH = 4096
+# Messages a second per throughput level (Meta's throughput page: 80 by default, 1,000 after the
+# automatic upgrade). An unknown level keeps the default; numbers shared with the WhatsApp
+# Business app (fixed at 20) report no distinct level, so their cap must be set lower by hand.
+THROUGHPUT_MPS = {"STANDARD": 80, "HIGH": 1000}
+DEFAULT_MPS = 80
+
+
+class ConnectionRefused(Exception):
+    """The request or Meta refused the connection: ``errors`` name each field and the reason."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class NumberTaken(Exception):
+    """Another shop has this phone number connected."""
+
+
+CONNECT_FIELDS = ("waba_id", "phone_number_id", "access_token")
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    waba_id: str
+    phone_number_id: str
+    access_token: str
+
+
+def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict[str, str]:
+    """The named string fields of a JSON body; raises ConnectionRefused naming every bad one."""
+    if not isinstance(body, dict):
+        raise ConnectionRefused([{"field": "body", "message": "Send a JSON object."}])
+    values, errors = {}, []
+    for name in fields:
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors.append({"field": name, "message": "Required, as a string."})
+        elif name.endswith("_id") and not _GRAPH_ID.match(value.strip()):
+            errors.append(
+                {"field": name, "message": "Must be Meta's numeric id, as WhatsApp Manager shows it."}
+            )
+        elif len(value) > MAX_TOKEN_LENGTH:
+            errors.append({"field": name, "message": f"Longer than {MAX_TOKEN_LENGTH} characters."})
+        else:
+            values[name] = value.strip()
+    if errors:
+        raise ConnectionRefused(errors)
+    return values
+
+
+@dataclass(frozen=True)
+class MetaFacts:
+    number: PhoneNumber
+    webhooks_subscribed: bool
+
+    @property
+    def messages_per_second(self) -> int:
+        return THROUGHPUT_MPS.get(self.number.throughput_level or "", DEFAULT_MPS)
+
+
+def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
+    """Run one Graph call; Meta's refusal becomes a 422 error naming the field it concerns
+    (the token when Meta refused the token itself) and carrying Meta's own message."""
+    try:
+        return call()
+    except GraphRefused as refusal:
+        name = "access_token" if refusal.about_token else field
+        error = {"field": name, "message": prefix + refusal.message, "meta_code": refusal.code}
+        raise ConnectionRefused([error]) from None
+
+
+def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
+    """Ask Meta everything a connection needs, then subscribe our app to the account's webhooks.
+    Raises ConnectionRefused (Meta said no) or GraphUnreachable (Meta could not be asked)."""
+    token = request.access_token
+    number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))
+    numbers = _asked("waba_id", lambda: graph.account_phone_number_ids(request.waba_id, token))
+    if request.phone_number_id not in numbers:
+        message = (
+            f"Meta lists no phone number {request.phone_number_id} "
+            f"in WhatsApp Business Account {request.waba_id}."
+        )
+        raise ConnectionRefused([{"field": "phone_number_id", "message": message}])
+    _asked(
+        "access_token",
+        lambda: graph.read_templates(request.waba_id, token),
+        "The token cannot read the message templates: ",
+    )
+    _asked(
+        "waba_id",
+        lambda: graph.subscribe_app(request.waba_id, token),
+        "The webhook subscription was refused: ",
+    )
+    subscribed = True
+    if app_id:  # confirm that the subscription Meta took is our app's
+        subscribed = app_id in _asked("waba_id", lambda: graph.subscribed_app_ids(request.waba_id, token))
+    return MetaFacts(number, subscribed)
+
+
+def number_taken(session: Session, shop_id: int, phone_number_id: str) -> bool:
+    """Whether another installed shop has this number connected."""
+    other = session.scalar(
+        select(Shop.id).where(Shop.meta_phone_number_id == phone_number_id, Shop.id != shop_id)
+    )
+    return other is not None
+
+
+def store_connection(session: Session, shop_id: int, request: ConnectRequest, facts: MetaFacts) -> None:
+    """Store what Meta confirmed, in the caller's transaction; NumberTaken if another shop
+    connected the number meanwhile (the unique key decides)."""
+    shop = session.get(Shop, shop_id, with_for_update=True)
+    shop.meta_phone_number_id = request.phone_number_id
+    shop.meta_waba_id = request.waba_id
+    shop.meta_access_token_ciphertext = encrypt_token(request.access_token)
+    shop.messages_per_second = facts.messages_per_second
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise NumberTaken() from None
+    _upsert_row(session, shop_id, request, facts)
+
+
+def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: MetaFacts) -> None:
+    now = datetime.now(UTC)
+    number = facts.number
+    values = {
+        "waba_id": request.waba_id,
+        "phone_number_id": request.phone_number_id,
+        "display_phone_number": number.display_phone_number,
+        "verified_name": number.verified_name,
+        "quality_rating": number.quality_rating,
+        "messaging_limit_tier": number.messaging_limit_tier,
+        "throughput_level": number.throughput_level,
+        "messages_per_second": facts.messages_per_second,
+        "webhooks_subscribed": facts.webhooks_subscribed,
+        "checked_at": now,
+        "disconnected_at": None,
+    }
+    statement = insert(WhatsAppConnection).values(shop_id=shop_id, connected_at=now, **values)
+    # Re-checking the same number keeps when it was connected and the last webhook seen.
+    same_number = WhatsAppConnection.phone_number_id == request.phone_number_id
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[WhatsAppConnection.shop_id],
+            set_={
+                **values,
+                "connected_at": _keep_if(same_number, WhatsAppConnection.connected_at, now),
+                "last_webhook_at": _keep_if(same_number, WhatsAppConnection.last_webhook_at, None),
+            },
+        )
+    )
+
+
+def _keep_if(condition, column, otherwise):
+    return case((condition, column), else_=literal(otherwise, column.type))
+
+
+def disconnect(session: Session, shop_id: int) -> None:
+    """Forget the shop's number and token; campaigns, messages and reports stay."""
+    shop = session.get(Shop, shop_id, with_for_update=True)
+    shop.meta_phone_number_id = None
+    shop.meta_waba_id = None
+    shop.meta_access_token_ciphertext = None
+    row = session.get(WhatsAppConnection, shop_id)
+    if row is not None and row.disconnected_at is None:
+        row.disconnected_at = datetime.now(UTC)

@@ -1,0 +1,150 @@
+"""The Graph API calls that connect a WhatsApp number: read the number, list the account's
+numbers and templates, subscribe our app to the account's webhooks, exchange an Embedded
+Signup code. Every fact used here is cited in the README ("Connecting WhatsApp: Meta's facts").
+
+Two failures, kept apart because the merchant's remedy differs:
+``GraphRefused`` (Meta answered with an error: the merchant must fix an id or the token) and
+``GraphUnreachable`` (no Graph answer at all: try again later). The token goes in the
+Authorization header, never into a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import requests
+
+from core.meta_api import CONNECT_TIMEOUT_S, graph_url
+
+READ_TIMEOUT_S = 15.0  # a merchant is waiting on the Settings page
+MAX_PHONE_NUMBER_PAGES = 10
+_TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+# Phone number fields (GET /{phone-number-id}): display_phone_number, verified_name and
+# quality_rating (Meta's OpenAPI, PhoneNumberInfo), throughput {level} (Meta's throughput page),
+# whatsapp_business_manager_messaging_limit (replaces the deprecated messaging_limit_tier).
+PHONE_NUMBER_FIELDS = ",".join(
+    (
+        "id",
+        "display_phone_number",
+        "verified_name",
+        "quality_rating",
+        "throughput",
+        "whatsapp_business_manager_messaging_limit",
+    )
+)
+
+
+class GraphUnreachable(RuntimeError):
+    """No Graph answer: the network failed, or Meta answered 5xx without an error body."""
+
+
+class GraphRefused(RuntimeError):
+    """Meta answered with a Graph error (``code`` and its message, as Meta wrote it)."""
+
+    def __init__(self, code: int | None, message: str, http_status: int):
+        super().__init__(message)
+        self.code, self.message, self.http_status = code, message, http_status
+
+    @property
+    def about_token(self) -> bool:
+        """Whether Meta refused the token itself or its permissions (190, 102, 0, 3, 10,
+        200-299: Meta's authentication and permission codes), not the object asked for."""
+        return self.code is not None and (self.code in (0, 3, 10, 102, 190) or 200 <= self.code <= 299)
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    quality_rating: str | None
+    throughput_level: str | None
+    messaging_limit_tier: str | None
+
+    @classmethod
+    def from_graph(cls, node: dict) -> PhoneNumber:
+        throughput = node.get("throughput")
+        return cls(
+            id=str(node.get("id") or ""),
+            display_phone_number=node.get("display_phone_number"),
+            verified_name=node.get("verified_name"),
+            quality_rating=node.get("quality_rating"),
+            throughput_level=throughput.get("level") if isinstance(throughput, dict) else None,
+            messaging_limit_tier=node.get("whatsapp_business_manager_messaging_limit")
+            or node.get("messaging_limit_tier"),
+        )
+
+
+def _call(method: str, url: str, token: str | None, **kwargs) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = requests.request(
+            method, url, headers=headers, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S), **kwargs
+        )
+    except requests.RequestException as error:
+        raise GraphUnreachable(f"Meta could not be reached ({type(error).__name__}).") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if response.ok and isinstance(payload, dict) and error is None:
+        return payload
+    if isinstance(error, dict):
+        message = _TITLE_PREFIX.sub("", str(error.get("message") or "")) or f"HTTP {response.status_code}"
+        raise GraphRefused(error.get("code"), message, response.status_code)
+    raise GraphUnreachable(f"Meta answered HTTP {response.status_code} without a Graph error.")
+
+
+def phone_number(phone_number_id: str, token: str) -> PhoneNumber:
+    """Read the number's node: name, quality, throughput, messaging limit."""
+    node = _call("GET", graph_url(phone_number_id), token, params={"fields": PHONE_NUMBER_FIELDS})
+    return PhoneNumber.from_graph(node)
+
+
+def account_phone_number_ids(waba_id: str, token: str) -> set[str]:
+    """The ids of every number of the WhatsApp Business Account (GET /{waba-id}/phone_numbers,
+    following Meta's cursor paging)."""
+    ids: set[str] = set()
+    url: str | None = graph_url(waba_id, "phone_numbers")
+    params: dict | None = {"fields": "id", "limit": 100}
+    for _ in range(MAX_PHONE_NUMBER_PAGES):
+        if url is None:
+            break
+        page = _call("GET", url, token, params=params)
+        ids |= {str(node.get("id")) for node in page.get("data") or [] if isinstance(node, dict)}
+        url, params = (page.get("paging") or {}).get("next"), None  # "next" carries the cursor
+    return ids
+
+
+def read_templates(waba_id: str, token: str) -> None:
+    """Ask for one message template of the account: proves the token may read them (launch
+    checks and the composer do, later)."""
+    _call("GET", graph_url(waba_id, "message_templates"), token, params={"limit": 1, "fields": "name"})
+
+
+def subscribe_app(waba_id: str, token: str) -> None:
+    """Subscribe the token's app to the account's webhooks (POST /{waba-id}/subscribed_apps)."""
+    answer = _call("POST", graph_url(waba_id, "subscribed_apps"), token)
+    if answer.get("success") is not True:
+        raise GraphRefused(None, "Meta did not confirm the webhook subscription.", 200)
+
+
+def subscribed_app_ids(waba_id: str, token: str) -> set[str]:
+    """The ids of the apps subscribed to the account's webhooks (GET /{waba-id}/subscribed_apps:
+    ``data[].whatsapp_business_api_data.id``)."""
+    answer = _call("GET", graph_url(waba_id, "subscribed_apps"), token)
+    apps = [item.get("whatsapp_business_api_data") or {} for item in answer.get("data") or []]
+    return {str(app.get("id")) for app in apps if app.get("id")}
+
+
+def exchange_code(code: str, app_id: str, app_secret: str) -> str:
+    """Exchange an Embedded Signup code for the business's token (GET /oauth/access_token with
+    client_id, client_secret and code)."""
+    params = {"client_id": app_id, "client_secret": app_secret, "code": code}
+    answer = _call("GET", graph_url("oauth", "access_token"), None, params=params)
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise GraphRefused(None, "Meta answered the code exchange without an access token.", 200)
+    return token

@@ -1,0 +1,66 @@
+"""Describe a shop's WhatsApp connection as the API and the Settings page show it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
+
+from core.models import Shop, WhatsAppConnection
+
+
+def is_connected(shop: Shop) -> bool:
+    """Whether the shop can send: a number, its account and a token are all on the shop."""
+    return bool(shop.meta_phone_number_id and shop.meta_waba_id and shop.meta_access_token_ciphertext)
+
+
+def connection_of(session: Session, shop: Shop) -> WhatsAppConnection | None:
+    """The shop's current connection row, or None (never connected, disconnected, or
+    connected by a seed document and not checked with Meta yet)."""
+    row = session.get(WhatsAppConnection, shop.id)
+    if row is None or row.disconnected_at is not None or row.phone_number_id != shop.meta_phone_number_id:
+        return None
+    return row
+
+
+def describe(session: Session, shop: Shop) -> dict:
+    """The ``WhatsAppConnection`` of CONTRACT.md, or ``{"connected": false}``."""
+    if not is_connected(shop):
+        return {"connected": False}
+    row = connection_of(session, shop)
+    return {
+        "connected": True,
+        "waba_id": shop.meta_waba_id,
+        "phone_number_id": shop.meta_phone_number_id,
+        "display_phone_number": row.display_phone_number if row else None,
+        "verified_name": row.verified_name if row else None,
+        "quality_rating": row.quality_rating if row else None,
+        "messaging_limit_tier": row.messaging_limit_tier if row else None,
+        "throughput_level": row.throughput_level if row else None,
+        "webhooks_subscribed": bool(row and row.webhooks_subscribed),
+        "messages_per_second": shop.messages_per_second,
+        "checked_at": _iso(row.checked_at if row else None),
+        "last_webhook_at": _iso(row.last_webhook_at if row else None),
+    }
+
+
+def note_webhooks_received(session: Session, shop_ids: Iterable[int], received_at: datetime) -> None:
+    """Record that a Meta webhook for these shops' numbers arrived (the Settings page shows it)."""
+    ids = sorted(set(shop_ids))
+    if not ids:
+        return
+    session.execute(
+        update(WhatsAppConnection)
+        .where(WhatsAppConnection.shop_id.in_(ids), WhatsAppConnection.disconnected_at.is_(None))
+        .values(
+            last_webhook_at=func.greatest(
+                func.coalesce(WhatsAppConnection.last_webhook_at, received_at), received_at
+            )
+        )
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,170 @@
+"""The stand-in's account management endpoints, shaped as Meta's Graph API answers them:
+
+- ``GET /{version}/{phone-number-id}?fields=...``: the number's node (display_phone_number,
+  verified_name, quality_rating, throughput {level}, whatsapp_business_manager_messaging_limit);
+- ``GET /{version}/{waba-id}/phone_numbers``: the account's numbers, cursor-paged;
+- ``GET``/``POST /{version}/{waba-id}/subscribed_apps``: the apps subscribed to its webhooks
+  (``data[].whatsapp_business_api_data {id, name, link}``) / subscribe the token's app
+  (``{"success": true}``);
+- ``GET /{version}/oauth/access_token?client_id&client_secret&code``: an Embedded Signup code
+  exchanged for a business token (``{"access_token", "token_type": "bearer"}``), once.
+
+Errors come in Graph's shape (``error {message, type, code, error_subcode?, fbtrace_id}``):
+190 for a token Meta cannot parse, 100 for an object the token cannot see, 200 for a missing
+permission. An account may set ``"templates_readable": false`` (a token without
+whatsapp_business_management) or ``"app_id"`` (the token belongs to another app). Embedded
+Signup codes (``signup_codes``: code -> the token it exchanges for) work once.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+
+_NODE = re.compile(r"^/v[\d.]+/(\d+)$")
+_EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
+_OAUTH = re.compile(r"^/v[\d.]+/oauth/access_token$")
+NUMBER_DEFAULTS = {
+    "verified_name": "Demo Shop",
+    "quality_rating": "GREEN",
+    "throughput": "STANDARD",
+    "messaging_limit": "TIER_2K",
+}
+
+
+class Refusal(Exception):
+    def __init__(self, http_status: int, code: int, message: str, kind: str = "OAuthException", subcode=None):
+        super().__init__(message)
+        self.http_status, self.code, self.message, self.kind, self.subcode = (
+            http_status,
+            code,
+            message,
+            kind,
+            subcode,
+        )
+
+    def body(self) -> dict:
+        error = {"message": self.message, "type": self.kind, "code": self.code, "fbtrace_id": "AStandInTrace"}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        return {"error": error}
+
+
+def unsupported(object_id: str, method: str = "get") -> Refusal:
+    return Refusal(
+        400,
+        100,
+        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be loaded "
+        "due to missing permissions, or does not support this operation.",
+        "GraphMethodException",
+        33,
+    )
+
+
+def display_number(digits: str) -> str:
+    """Meta's display form of a number: "+1 555-000-1234" for 15550001234."""
+    return f"+{digits[0]} {digits[1:4]}-{digits[4:7]}-{digits[7:]}" if len(digits) == 11 else f"+{digits}"
+
+
+class AccountsApi:
+    def __init__(self, state) -> None:
+        self.state = state
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.subscriptions: dict[str, set[str]] = {}  # waba id -> app ids
+        self.used_codes: set[str] = set()
+
+    @property
+    def config(self):
+        return self.state.config
+
+    def handle(
+        self, method: str, path: str, query: dict, token: str | None, base_url: str
+    ) -> tuple[int, dict] | None:
+        """Answer a management request, or None when the path is not one of ours."""
+        try:
+            if _OAUTH.match(path) and method == "GET":
+                return 200, self._exchange(query)
+            if (match := _NODE.match(path)) and method == "GET":
+                return 200, self._number(match.group(1), token, query)
+            if match := _EDGE.match(path):
+                return self._edge(method, match.group(1), match.group(2), token, query, base_url)
+        except Refusal as refusal:
+            return refusal.http_status, refusal.body()
+        return None
+
+    def _authorised(self, token: str | None) -> list[dict]:
+        """The accounts the token may see; 190 when it is no token Meta issued."""
+        found = [a for a in self.config.accounts.values() if token and a.get("token") == token]
+        if not found:
+            raise Refusal(401, 190, "Invalid OAuth access token - Cannot parse access token")
+        return found
+
+    def _number(self, phone_number_id: str, token: str | None, query: dict) -> dict:
+        mine = self._authorised(token)
+        account = self.config.accounts.get(phone_number_id)
+        if account is None or not any(a.get("waba_id") == account["waba_id"] for a in mine):
+            raise unsupported(phone_number_id)
+        node = self._node(phone_number_id, account)
+        wanted = (query.get("fields") or ["id,display_phone_number,verified_name,quality_rating"])[0]
+        return {key: node[key] for key in ["id", *wanted.split(",")] if key in node}
+
+    def _node(self, phone_number_id: str, account: dict) -> dict:
+        values = {**NUMBER_DEFAULTS, **account}
+        return {
+            "id": phone_number_id,
+            "display_phone_number": display_number(account.get("display", "")),
+            "verified_name": values["verified_name"],
+            "quality_rating": values["quality_rating"],
+            "throughput": {"level": values["throughput"]},
+            "whatsapp_business_manager_messaging_limit": values["messaging_limit"],
+            "status": "CONNECTED",
+        }
+
+    def _edge(
+        self, method: str, waba_id: str, edge: str, token: str | None, query: dict, base_url: str
+    ) -> tuple[int, dict]:
+        mine = [a for a in self._authorised(token) if a.get("waba_id") == waba_id]
+        if not mine:
+            raise unsupported(waba_id, method.lower())
+        if edge == "phone_numbers" and method == "GET":
+            return 200, self._phone_numbers(waba_id, query, base_url)
+        if edge == "subscribed_apps" and method == "POST":
+            with self.lock:
+                self.subscriptions.setdefault(waba_id, set()).add(mine[0].get("app_id", self.config.app_id))
+            return 200, {"success": True}
+        if edge == "subscribed_apps" and method == "GET":
+            apps = sorted(self.subscriptions.get(waba_id, set()))
+            data = [
+                {"whatsapp_business_api_data": {"id": a, "name": "Stand-in app", "link": ""}} for a in apps
+            ]
+            return 200, {"data": data}
+        raise unsupported(waba_id, method.lower())
+
+    def _phone_numbers(self, waba_id: str, query: dict, base_url: str) -> dict:
+        ids = sorted(pid for pid, a in self.config.accounts.items() if a.get("waba_id") == waba_id)
+        limit = max(1, min(int((query.get("limit") or ["25"])[0]), 100))
+        start = int(base64.b64decode((query.get("after") or ["MA=="])[0]).decode() or 0)
+        page = ids[start : start + limit]
+        after = base64.b64encode(str(start + len(page)).encode()).decode()
+        paging = {"cursors": {"before": base64.b64encode(str(start).encode()).decode(), "after": after}}
+        if start + limit < len(ids):
+            paging["next"] = f"{base_url}/v25.0/{waba_id}/phone_numbers?limit={limit}&after={after}"
+        nodes = [self._node(pid, self.config.accounts[pid]) for pid in page]
+        return {"data": nodes, "paging": paging}
+
+    def _exchange(self, query: dict) -> dict:
+        client_id, secret, code = ((query.get(k) or [""])[0] for k in ("client_id", "client_secret", "code"))
+        if client_id != self.config.app_id or secret != self.config.app_secret:
+            raise Refusal(400, 1, "Error validating client secret.")
+        token = self.config.signup_codes.get(code)
+        if token is None:
+            raise Refusal(400, 100, "Invalid verification code format.", subcode=36008)
+        with self.lock:
+            if code in self.used_codes:
+                raise Refusal(400, 100, "This authorization code has been used.", subcode=36009)
+            self.used_codes.add(code)
+        return {"access_token": token, "token_type": "bearer"}

@@ -1,0 +1,92 @@
+"""The Settings page and the campaigns banner as HTML documents: the nav entry, the WhatsApp
+section when connected (Meta's facts) and when not (a call to action), Embedded Signup only
+when configured."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from core.crypto import encrypt_token
+from core.models import WhatsAppConnection
+from tests.browser import admin_query
+from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
+from tests.test_pages import _text
+from tests.tokens import session_token
+
+SHOP = "demo.myshopify.com"
+
+
+def _get(client, path):
+    return client.get(path + "?" + admin_query(SHOP, session_token(SHOP)))
+
+
+def _connected_shop(make):
+    shop = make.shop(
+        SHOP,
+        meta_phone_number_id=PHONE_NUMBER_ID,
+        meta_waba_id=WABA_ID,
+        meta_access_token_ciphertext=encrypt_token(TOKEN),
+        messages_per_second=80,
+    )
+    with Session(make.engine) as session, session.begin():
+        session.add(
+            WhatsAppConnection(
+                shop_id=shop.id,
+                waba_id=WABA_ID,
+                phone_number_id=PHONE_NUMBER_ID,
+                display_phone_number="+1 555-000-1234",
+                verified_name="Demo Shop",
+                quality_rating="YELLOW",
+                messaging_limit_tier="TIER_10K",
+                throughput_level="STANDARD",
+                messages_per_second=80,
+                webhooks_subscribed=True,
+                last_webhook_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+            )
+        )
+    return shop
+
+
+def test_an_unconnected_shop_sees_a_call_to_action_on_both_pages(client, make):
+    """Not connected: the campaigns page has a banner to Settings, and Settings has the form."""
+    make.shop(SHOP, meta_phone_number_id=None)
+    home = _get(client, "/")
+    assert "Connect your WhatsApp Business number to send campaigns" in _text(home)
+    assert 'href="/settings?' in home.get_data(as_text=True)
+    page = _get(client, "/settings")
+    assert page.status_code == 200
+    text = _text(page)
+    assert "No WhatsApp Business number is connected" in text
+    assert "Connect WhatsApp" in text and "Connect with Facebook" not in text
+    assert 'name="access_token" type="password"' in page.get_data(as_text=True)
+
+
+def test_a_connected_shop_sees_what_meta_said_about_its_number(client, make):
+    """Connected: number, verified name, quality, messaging limit, throughput, webhooks, last webhook."""
+    _connected_shop(make)
+    assert "Connect your WhatsApp Business number" not in _text(_get(client, "/"))
+    text = _text(_get(client, "/settings"))
+    for expected in (
+        "+1 555-000-1234",
+        "Demo Shop",
+        "Medium (yellow)",
+        "10,000 customers a day",
+        "Standard: we send at most 80 messages a second",
+        "Subscribed on the account",
+        "Nov 20, 2026",
+        "Disconnect",
+    ):
+        assert expected in text, expected
+
+
+def test_embedded_signup_is_offered_when_meta_app_and_configuration_are_set(service_urls, make):
+    """With META_APP_ID and META_CONFIG_ID the page offers Connect with Facebook, carrying both."""
+    from web import create_app
+
+    app = create_app({"APP_ENV": "test", "TESTING": True, "META_APP_ID": "777", "META_CONFIG_ID": "888"})
+    make.shop(SHOP, meta_phone_number_id=None)
+    html = _get(app.test_client(), "/settings").get_data(as_text=True)
+    assert "Connect with Facebook" in html
+    assert 'data-meta-app-id="777"' in html and 'data-meta-config-id="888"' in html

@@ -1,0 +1,116 @@
+"""``/api/whatsapp``: connect, describe and disconnect the shop's WhatsApp number (CONTRACT.md).
+
+- ``PUT`` {waba_id, phone_number_id, access_token}: checked with Meta, subscribed, stored;
+- ``POST /embedded-signup`` {code, waba_id, phone_number_id}: the code exchanged for the
+  business's token at Graph's ``oauth/access_token``, then as ``PUT``;
+- ``POST /refresh``: the stored connection checked again with Meta (and subscribed again);
+- ``GET``: the connection, or ``{"connected": false}``; ``DELETE``: disconnect (204).
+
+Answers: 422 ``{"errors": [{"field", "message"}]}`` when the request or Meta refuses (Meta's
+own message), 409 when another shop holds the number, 503 when Meta cannot be reached; nothing
+is stored in any of those cases.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from core.crypto import decrypt_token
+from core.whatsapp import graph
+from core.whatsapp.connect import (
+    ConnectionRefused,
+    ConnectRequest,
+    NumberTaken,
+    check_with_meta,
+    disconnect,
+    number_taken,
+    parse_fields,
+    store_connection,
+)
+from core.whatsapp.graph import GraphRefused, GraphUnreachable
+from core.whatsapp.state import describe, is_connected
+from web.api import blueprint
+from web.database import db
+from web.tenancy import current_shop
+
+
+@blueprint.get("/whatsapp")
+def whatsapp_connection():
+    return jsonify(describe(db(), current_shop()))
+
+
+@blueprint.put("/whatsapp")
+def connect_whatsapp():
+    return _answer(lambda: ConnectRequest(**parse_fields(request.get_json(silent=True))))
+
+
+@blueprint.post("/whatsapp/embedded-signup")
+def connect_whatsapp_by_embedded_signup():
+    return _answer(_exchanged_request)
+
+
+@blueprint.post("/whatsapp/refresh")
+def refresh_whatsapp():
+    return _answer(_stored_request)
+
+
+@blueprint.delete("/whatsapp")
+def disconnect_whatsapp():
+    disconnect(db(), current_shop().id)
+    db().commit()
+    return "", 204
+
+
+def _exchanged_request() -> ConnectRequest:
+    """The Embedded Signup's ids with the token its code is exchanged for."""
+    settings = current_app.config["SETTINGS"]
+    fields = parse_fields(request.get_json(silent=True), ("code", "waba_id", "phone_number_id"))
+    if not settings.embedded_signup_offered:
+        raise ConnectionRefused(
+            [
+                {
+                    "field": "code",
+                    "message": "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset.",
+                }
+            ]
+        )
+    try:
+        token = graph.exchange_code(fields["code"], settings.meta_app_id, settings.meta_app_secret)
+    except GraphRefused as refusal:
+        raise ConnectionRefused(
+            [{"field": "code", "message": refusal.message, "meta_code": refusal.code}]
+        ) from None
+    return ConnectRequest(fields["waba_id"], fields["phone_number_id"], token)
+
+
+def _stored_request() -> ConnectRequest:
+    shop = current_shop()
+    if not is_connected(shop):
+        raise ConnectionRefused([{"field": "connection", "message": "No WhatsApp number is connected."}])
+    return ConnectRequest(
+        shop.meta_waba_id, shop.meta_phone_number_id, decrypt_token(shop.meta_access_token_ciphertext)
+    )
+
+
+def _answer(make_request):
+    """Check the connection with Meta, store it, answer it; or say precisely why not."""
+    shop_id = current_shop().id
+    try:
+        if number_taken(db(), shop_id, (connect := make_request()).phone_number_id):
+            raise NumberTaken()
+        db().rollback()  # hold no transaction (nor the shop's row) while Meta is asked
+        facts = check_with_meta(connect, current_app.config["SETTINGS"].meta_app_id)
+        store_connection(db(), shop_id, connect, facts)
+        db().commit()
+    except ConnectionRefused as refusal:
+        return jsonify(error="whatsapp_refused", errors=refusal.errors), 422
+    except NumberTaken:
+        message = "This WhatsApp number is connected to another shop. Disconnect it there first."
+        return jsonify(
+            error="number_taken", message=message, errors=[{"field": "phone_number_id", "message": message}]
+        ), 409
+    except GraphUnreachable as error:
+        return jsonify(
+            error="meta_unreachable", message=f"{error} Nothing was changed; try again shortly."
+        ), 503
+    return jsonify(describe(db(), current_shop()))

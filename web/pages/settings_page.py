@@ -1,0 +1,87 @@
+"""The Settings page: one section per concern, each an include template with its own context.
+
+To add a section, write ``templates/settings/_NAME.html`` (it reads its values from
+``section``) and a function of the shop answering that context, decorated with
+``@settings_section("settings/_NAME.html", order=N)``, in a module imported at the bottom of
+this file. Sections show in ``order``; the WhatsApp connection comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, render_template
+
+from core.models import Shop
+from core.whatsapp.state import describe
+from web.database import db
+from web.pages import blueprint, embedded_page
+
+# Meta's quality ratings and messaging-limit tiers (WhatsAppPhoneNumberQualityRating and
+# messaging_limit_tier in Meta's OpenAPI description), in a merchant's words.
+QUALITY_LABELS = {
+    "GREEN": "High (green)",
+    "YELLOW": "Medium (yellow)",
+    "RED": "Low (red)",
+    "NA": "Not rated yet",
+}
+TIER_LABELS = {
+    "TIER_50": "50 customers a day",
+    "TIER_250": "250 customers a day",
+    "TIER_1K": "1,000 customers a day",
+    "TIER_2K": "2,000 customers a day",
+    "TIER_10K": "10,000 customers a day",
+    "TIER_100K": "100,000 customers a day",
+    "TIER_UNLIMITED": "Unlimited",
+}
+
+
+@dataclass(frozen=True)
+class SettingsSection:
+    template: str
+    order: int
+    context: Callable[[Shop], dict]
+
+
+SECTIONS: list[SettingsSection] = []
+
+
+def settings_section(template: str, order: int) -> Callable:
+    """Register a section of the Settings page: ``template`` rendered with the function's answer."""
+
+    def register(context: Callable[[Shop], dict]) -> Callable[[Shop], dict]:
+        SECTIONS.append(SettingsSection(template, order, context))
+        return context
+
+    return register
+
+
+@blueprint.get("/settings")
+@embedded_page
+def settings_page(shop):
+    """Every section of the Settings page, in order."""
+    sections = [(s.template, s.context(shop)) for s in sorted(SECTIONS, key=lambda s: (s.order, s.template))]
+    return render_template("settings.html", shop=shop, sections=sections)
+
+
+@settings_section("settings/_whatsapp.html", order=10)
+def whatsapp_section(shop: Shop) -> dict:
+    """The shop's WhatsApp connection, and whether Embedded Signup can be offered."""
+    settings = current_app.config["SETTINGS"]
+    connection = describe(db(), shop)
+    last_webhook = connection.get("last_webhook_at")
+    return {
+        "connection": connection,
+        "last_webhook_at": datetime.fromisoformat(last_webhook) if last_webhook else None,
+        "quality_labels": QUALITY_LABELS,
+        "tier_labels": TIER_LABELS,
+        "embedded_signup": settings.embedded_signup_offered,
+        "meta_app_id": settings.meta_app_id,
+        "meta_config_id": settings.meta_config_id,
+        "graph_version": settings.meta_api_version,
+    }
+
+
+# Other sections register themselves when their module is imported here.

@@ -53,3 +53,4 @@ class CustomerDataRequest(Base):
     orders_requested: Mapped[list] = mapped_column(JSONB, server_default="[]")
     held: Mapped[dict | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = created_at_column()
+    fulfilled_at: Mapped[datetime | None]  # the merchant marked it done on the Settings page

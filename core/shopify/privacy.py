@@ -150,3 +150,30 @@ def _int(value: object) -> int | None:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+def open_data_requests(session: Session, shop_id: int) -> list[CustomerDataRequest]:
+    """The shop's data requests not yet marked done, oldest first (Shopify allows 30 days)."""
+    return list(
+        session.scalars(
+            select(CustomerDataRequest)
+            .where(CustomerDataRequest.shop_id == shop_id, CustomerDataRequest.fulfilled_at.is_(None))
+            .order_by(CustomerDataRequest.received_at, CustomerDataRequest.id)
+        )
+    )
+
+
+def data_request_document(request: CustomerDataRequest) -> dict:
+    """What the merchant hands the customer: the data we held when Shopify asked, and the request."""
+    held = request.held or {}
+    return {
+        "request": {
+            "data_request_id": request.data_request_id,
+            "shopify_customer_id": request.shopify_customer_id,
+            "orders_requested": request.orders_requested,
+            "received_at": request.received_at.isoformat(),
+        },
+        "customer": held.get("customer"),
+        "messages": held.get("messages"),
+        "note": None if held else "This app held no data about the customer (or it has since been erased).",
+    }

@@ -34,4 +34,12 @@ def json_error(error: HTTPException):
     return jsonify(error=error.name.lower().replace(" ", "_"), message=error.description), error.code
 
 
-from web.api import campaign_actions, campaigns, customers, insights, messages, whatsapp  # noqa: E402,F401  (register their routes)
+from web.api import (  # noqa: E402,F401  (register their routes)
+    campaign_actions,
+    campaigns,
+    customers,
+    data_requests,
+    insights,
+    messages,
+    whatsapp,
+)

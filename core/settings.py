@@ -41,6 +41,8 @@ ENV_VARIABLES = (
     "MESSAGE_TTL_DAYS",
     "META_MESSAGES_PER_SECOND",
     "DEV_SESSION_TOKENS",
+    "DATABASE_CONNECT_TIMEOUT_S",
+    "DATABASE_STATEMENT_TIMEOUT_S",
     "SHOPIFY_API_SECRET_PREVIOUS",
     "META_APP_ID",
     "META_CONFIG_ID",
@@ -85,6 +87,8 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
+    database_connect_timeout_s: int = 10
+    database_statement_timeout_s: int = 120  # 0: none (migrations lift it themselves)
     # `make run`'s explicit opt-in (core/devstack.py): mint session tokens for a plain browser.
     dev_session_tokens: bool = False
     # Meta app id and Embedded Signup configuration id: both set, the Settings page offers
@@ -141,6 +145,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
         dev_session_tokens=env.get("DEV_SESSION_TOKENS", "").strip() == "1",
+        database_connect_timeout_s=_int(env, "DATABASE_CONNECT_TIMEOUT_S", 10, 1, 300),
+        database_statement_timeout_s=_int(env, "DATABASE_STATEMENT_TIMEOUT_S", 120, 0, 86_400),
         meta_app_id=env.get("META_APP_ID", "").strip() or None,
         meta_config_id=env.get("META_CONFIG_ID", "").strip() or None,
     )

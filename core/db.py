@@ -51,14 +51,14 @@ def _fork_safe_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=10,
         pool_reset_on_return=None,
-        connect_args=_timeouts(),
+        connect_args=connection_timeouts(),
     )
     event.listen(engine, "connect", _remember_opening_process)
     event.listen(engine, "reset", _rollback_in_opening_process)
     return engine
 
 
-def _timeouts() -> dict:
+def connection_timeouts() -> dict:
     """A server that does not answer fails the connect within the connect timeout, and any one
     statement is cancelled by the server past the statement timeout (0: none)."""
     settings = get_settings()

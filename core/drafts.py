@@ -67,14 +67,14 @@ def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign
     """A DRAFT campaign whose type follows its template. Raises DraftProblem, or
     MetaUnavailable when Meta cannot be asked about the template."""
     problems = [{"field": "parameters", "message": m} for m in parameter_problems(request.parameters)]
-    if session.scalar(select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)):
-        problems.append({"field": "name", "message": "another campaign of this shop has this name"})
     if problems:
         raise DraftProblem(problems)
-    try:
+    try:  # Meta first, before this session opens a transaction (the caller released its own)
         template = find_template(shop, request.template.name, request.template.language)
     except TemplateNotFound as error:
         raise DraftProblem([{"field": "template", "message": str(error)}]) from None
+    if session.scalar(select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)):
+        raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
     kind = derive_type(template.category, template.format)
     if kind is None:
         raise DraftProblem(

@@ -28,7 +28,7 @@ from jobs.dispatch import start_dispatch
 from jobs.launch import schedule_launch
 from web.api import blueprint
 from web.api.campaigns import campaign_json, campaign_of_shop
-from web.database import db
+from web.database import db, release_transaction
 from web.tenancy import current_shop
 
 
@@ -63,8 +63,10 @@ def _meta_unavailable(error: MetaUnavailable):
 @blueprint.post("/campaigns")
 def create_campaign():
     new = parse(NewCampaign, request.get_json(silent=True))
+    shop = current_shop()
+    release_transaction()
     try:
-        campaign = create_draft(db(), current_shop(), new)
+        campaign = create_draft(db(), shop, new)
         db().commit()
     except IntegrityError as error:
         db().rollback()
@@ -97,6 +99,7 @@ def estimate_campaign(campaign_id: int):
 @blueprint.post("/campaigns/<int:campaign_id>/launch")
 def launch_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
+    release_transaction()  # the checks ask Meta first
     result = launch(db(), current_shop(), campaign)
     db().commit()  # the estimate is kept even when a check failed
     if result.failures:
@@ -109,6 +112,7 @@ def launch_campaign(campaign_id: int):
 def schedule_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_ScheduleRequest, request.get_json(silent=True))
+    release_transaction()  # the checks ask Meta first
     result = schedule(db(), current_shop(), campaign, body.scheduled_at)
     db().commit()
     if result.failures:
@@ -136,6 +140,7 @@ def templates():
     shop = current_shop()
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
         raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+    release_transaction()
     found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
     return jsonify(
         templates=[

@@ -21,9 +21,10 @@ import requests
 from sqlalchemy import text
 
 from bench.figures import Figure
-from bench.scratch import ROOT, meta_stand_in, scratch_services
+from bench.stack import meta_stand_in, scratch_services
 from core.crypto import encrypt_token
 from core.db import get_engine, session_scope
+from core.settings import PROJECT_ROOT
 
 CAP = 1000
 RECIPIENTS = 15_000
@@ -70,7 +71,7 @@ _CUSTOMERS = text("""
 def bench_dispatch() -> list[Figure]:
     os.environ["META_MESSAGES_PER_SECOND"] = str(CAP)  # the workers inherit it
     with scratch_services(), meta_stand_in("--cap", str(CAP)) as meta_url:
-        from jobs.dispatch import start_dispatch
+        from jobs.chains import start_dispatch
 
         with get_engine().begin() as conn:
             shop_id = _shop(conn, CAP)
@@ -80,7 +81,7 @@ def bench_dispatch() -> list[Figure]:
         started = time.monotonic()
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "jobs.worker", "--burst"], cwd=ROOT, stderr=subprocess.DEVNULL
+                [sys.executable, "-m", "jobs.worker", "--burst"], cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL
             )
             for _ in range(WORKERS)
         ]

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import statistics
 import time
-import uuid
+from unittest.mock import patch
 
 import psycopg
 import requests
-from sqlalchemy.engine import make_url
 
 from bench.figures import Figure
+from core.db import libpq_url
 
 MESSAGES = 1_000_000
 CAMPAIGNS = 10_000
@@ -77,20 +77,10 @@ SELECT %(shop)s, 'Campaign ' || g, (ARRAY['PROMOTIONAL','INFORMATIONAL','CATALOG
 """
 
 
-def _libpq(url: str, database: str) -> str:
-    from core.db import normalise_url
-
-    return (
-        make_url(normalise_url(url))
-        .set(drivername="postgresql", database=database)
-        .render_as_string(hide_password=False)
-    )
-
-
-def _populate(libpq_url: str) -> tuple[int, int]:
+def _populate(database: str) -> tuple[int, int]:
     """The shop, its 10,000 campaigns and one more with 1,000,000 messages; answers
     (shop id, big campaign id)."""
-    with psycopg.connect(libpq_url, autocommit=True) as conn:
+    with psycopg.connect(database, autocommit=True) as conn:
         shop = conn.execute(
             "INSERT INTO shops (domain, timezone) VALUES (%s, 'Europe/Madrid') RETURNING id", (SHOP,)
         ).fetchone()[0]
@@ -223,36 +213,18 @@ def _lcp_figures(base: str, big: int) -> list[Figure]:
 
 
 def run() -> list[Figure]:
-    from core.embedded import ensure_services
+    from bench.stack import bench_database
 
-    env = os.environ
-    ensure_services(env)
-    server_url = env["DATABASE_URL"]
-    name = f"bench_pages_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_libpq(server_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    saved = env["DATABASE_URL"]
-    try:
-        return _measure(server_url, name)
-    finally:
-        env["DATABASE_URL"] = saved
-        from core.db import get_engine
-
-        get_engine(_libpq(server_url, name)).dispose()
-        with psycopg.connect(_libpq(server_url, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with bench_database() as url, patch.dict(os.environ, DATABASE_URL=url):
+        return _measure(url)
 
 
-def _measure(server_url: str, name: str) -> list[Figure]:
-    from core import migrate
+def _measure(url: str) -> list[Figure]:
     from tests.browser import serve
     from web import create_app
 
-    url = _libpq(server_url, name)
-    os.environ["DATABASE_URL"] = url
-    migrate.upgrade(url)
     started = time.perf_counter()
-    shop, big = _populate(url)
+    shop, big = _populate(libpq_url(url))
     app = create_app({"APP_ENV": "test", "DATABASE_URL": url})
     with app.app_context():
         _recount(url, shop, big)

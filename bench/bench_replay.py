@@ -20,10 +20,11 @@ import requests
 from sqlalchemy import text
 
 from bench.figures import Figure
-from bench.scratch import ROOT, meta_stand_in, scratch_services
+from bench.stack import meta_stand_in, scratch_services
 from core.counters import recount
 from core.crypto import encrypt_token
 from core.db import get_engine, session_scope
+from core.settings import PROJECT_ROOT
 
 MESSAGES = 300_000
 EVENTS = 1_000_000
@@ -66,7 +67,7 @@ class _app_server:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(
             [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "web:create_app()"],
-            cwd=ROOT,
+            cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -89,7 +90,7 @@ class _app_server:
 def _worker(n: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "jobs.worker", "--name", f"replay-{os.getpid()}-{n}-{time.monotonic_ns()}"],
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the worker and its work horse die together

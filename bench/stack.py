@@ -1,5 +1,5 @@
-"""What the webhook benchmarks run on: a fresh database of their own, a Redis database of their
-own, the app under gunicorn configured as in production, RQ workers, and Debian's ``wrk``.
+"""What the benchmarks run on: a fresh database of their own, a Redis database of their own, the
+Meta stand-in, the app under gunicorn configured as in production, RQ workers, and Debian's ``wrk``.
 
 Every process started here is stopped here, by its process id. The database is dropped at the
 end. Redis: the database ``BENCH_REDIS_DB`` (default 14) of ``REDIS_URL``'s server is flushed,
@@ -16,20 +16,18 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
 import requests
-from sqlalchemy.engine import make_url
 
-from core.db import get_engine, normalise_url
 from core.embedded import ensure_services
 from core.meta_webhooks.signature import sign
-from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
+from core.migrate import fresh_database
+from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS, load_settings, use_settings
 
 BENCH_SECRET = "bench-meta-app-secret"
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
@@ -39,30 +37,54 @@ GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "16"))
 
 
-def _libpq(url: str, database: str) -> str:
-    return (
-        make_url(normalise_url(url)).set(drivername="postgresql", database=database).render_as_string(False)
-    )
-
-
 @contextmanager
 def bench_database() -> Iterator[str]:
     """A fresh, migrated database on the server of DATABASE_URL (or the embedded one)."""
-    from core import migrate
-
     ensure_services()
-    server = os.environ["DATABASE_URL"]
-    name = f"bench_webhooks_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_libpq(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
+    with fresh_database(os.environ["DATABASE_URL"], "bench") as url:
         yield url
+
+
+@contextmanager
+def scratch_services() -> Iterator[dict[str, str]]:
+    """A benchmark's own world in this process: a fresh database and the flushed Redis
+    database of bench_redis_url(), published to the environment and the settings meanwhile."""
+    from core.redis import get_redis
+
+    with (
+        bench_database() as database_url,
+        _environment(DATABASE_URL=database_url, REDIS_URL=bench_redis_url(), APP_ENV="test"),
+    ):
+        try:
+            yield {"database_url": database_url, "redis_url": os.environ["REDIS_URL"]}
+        finally:
+            get_redis().flushdb()
+
+
+@contextmanager
+def meta_stand_in(*args: str) -> Iterator[str]:
+    """The Meta stand-in on a free port; META_GRAPH_URL points at it meanwhile."""
+    command = [sys.executable, "-m", "sim.meta", "--port", "0", *args]
+    child = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    url = child.stdout.readline().rsplit(" ", 1)[-1].strip()
+    try:
+        with _environment(META_GRAPH_URL=url):
+            requests.get(f"{url}/health", timeout=10).raise_for_status()
+            yield url
     finally:
-        get_engine(url).dispose()
-        with psycopg.connect(_libpq(server, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        child.terminate()
+        child.wait(timeout=30)
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables, and the settings read from them, until the block ends."""
+    try:
+        with patch.dict(os.environ, values):
+            use_settings(load_settings())
+            yield
+    finally:
+        use_settings(load_settings())
 
 
 def bench_redis_url() -> str:
@@ -71,7 +93,7 @@ def bench_redis_url() -> str:
 
     ensure_services()
     parts = urlsplit(os.environ["REDIS_URL"])
-    db = os.environ.get("BENCH_REDIS_DB", "14")
+    db = os.environ.get("BENCH_REDIS_DB", "14")  # bench runs use databases 10-15
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query)) | {"db": db}
         url = f"unix://{parts.path}?{urlencode(query)}"

@@ -1,8 +1,8 @@
 """The inbox: every signed webhook body, stored exactly as received before it is acknowledged.
 
-Storing is one ``INSERT ... ON CONFLICT DO NOTHING`` on the body's SHA-256 digest, so a
-redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is one
-row whatever the timing: the unique constraint decides atomically, never a read-then-write.
+Storing is one ``INSERT ... ON CONFLICT DO NOTHING`` on the body's SHA-256 digest, made by
+core/inbox_writer.py for both webhook endpoints (web/webhook_bodies.py): a redelivery of the
+same bytes is one row whatever the timing, never a read-then-write.
 
 Draining claims rows with ``FOR UPDATE SKIP LOCKED`` and marks them processed in the same
 statement and transaction as it applies them: two drains never take the same row, and a drain
@@ -17,8 +17,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 # After this many failed attempts an event is set aside (processed, outcome "failed", its last
@@ -26,14 +25,6 @@ from sqlalchemy.orm import Session
 MAX_ATTEMPTS = 5
 # Bodies up to this size come with the claim; bigger ones are read when the budget allows.
 INLINE_BODY_BYTES = 64 * 1024
-
-_STORE = text(
-    """
-    INSERT INTO inbox_events (source, digest, topic, headers, body)
-    VALUES (:source, :digest, :topic, :headers, :body)
-    ON CONFLICT (source, digest) DO NOTHING
-    """
-).bindparams(bindparam("headers", type_=JSONB))
 
 # Claiming marks the events processed (outcome "applied") in the drain's own transaction: if
 # the drain commits, that is the truth, with the rare other outcome set after; if it dies or
@@ -104,28 +95,6 @@ class InboxEvent:
 
 def digest(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()
-
-
-def store(
-    connection: Connection,
-    source: str,
-    body: bytes,
-    *,
-    headers: Mapping[str, str] | None = None,
-    topic: str | None = None,
-) -> bool:
-    """Insert a verified body; answers False when the very same bytes were already stored."""
-    result = connection.execute(
-        _STORE,
-        {
-            "source": source,
-            "digest": digest(body),
-            "topic": topic,
-            "headers": dict(headers or {}),
-            "body": body,
-        },
-    )
-    return result.rowcount == 1
 
 
 def claim(

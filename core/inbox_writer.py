@@ -27,15 +27,12 @@ from core.db import connection_timeouts, libpq_url
 from core.inbox import digest
 from core.settings import get_settings
 
+# The one statement that stores webhook bodies. ON CONFLICT on the body's SHA-256 digest: a
+# redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is
+# one row whatever the timing, decided atomically by the unique constraint.
 _INSERT = """
-    INSERT INTO inbox_events (source, digest, headers, body)
-    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[]::jsonb[], %s::bytea[])
-    ON CONFLICT (source, digest) DO NOTHING
-"""
-
-
-_INSERT_ONE = """
-    INSERT INTO inbox_events (source, digest, headers, body) VALUES (%s, %s, %s::jsonb, %s)
+    INSERT INTO inbox_events (source, digest, topic, headers, body)
+    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]::jsonb[], %s::bytea[])
     ON CONFLICT (source, digest) DO NOTHING
 """
 
@@ -49,6 +46,7 @@ class _Body:
     source: str
     body: bytes
     headers: Mapping[str, str]
+    topic: str | None
     woken: threading.Event = field(default_factory=threading.Event)
     done: bool = False  # written (error None) or failed (error set)
     error: BaseException | None = None
@@ -66,9 +64,11 @@ class InboxWriter:
         self._connection: psycopg.Connection | None = None  # kept between writes
         self._url: str | None = None
 
-    def store(self, source: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    def store(
+        self, source: str, body: bytes, headers: Mapping[str, str] | None = None, topic: str | None = None
+    ) -> None:
         """Return once ``body`` is committed; raise StoreFailed if it could not be."""
-        mine = _Body(source, body, headers or {})
+        mine = _Body(source, body, headers or {}, topic)
         with self._lock:
             self._queued.append(mine)
             leads = not self._writing
@@ -101,21 +101,15 @@ class InboxWriter:
 
     def _insert(self, batch: list[_Body]) -> None:
         connection = self._open_connection()
-        if len(batch) == 1:  # the common case outside bursts: no arrays to build
-            b = batch[0]
-            query, params = _INSERT_ONE, (b.source, digest(b.body), json.dumps(dict(b.headers)), b.body)
-        else:
-            query, params = (
-                _INSERT,
-                (
-                    [b.source for b in batch],
-                    [digest(b.body) for b in batch],
-                    [json.dumps(dict(b.headers)) for b in batch],
-                    [b.body for b in batch],
-                ),
-            )
+        params = (
+            [b.source for b in batch],
+            [digest(b.body) for b in batch],
+            [b.topic for b in batch],
+            [json.dumps(dict(b.headers)) for b in batch],
+            [b.body for b in batch],
+        )
         try:
-            connection.execute(query, params, prepare=True)
+            connection.execute(_INSERT, params, prepare=True)
         except psycopg.Error:
             self._connection = None
             connection.close()  # the next write opens a fresh connection

@@ -27,17 +27,16 @@ from core.db import session_scope
 from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
 from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done, next_due
+from core.dispatch.rate import messages_per_second
 from core.dispatch.record import Outcome, record_outcomes
 from core.meta_api import SendResult, send_message
 from core.models import Campaign, Shop
 from core.settings import get_settings
 from core.throttle import PhoneNumberThrottle
-from jobs.chains import ensure_job, run_again_in
-from jobs.queues import DISPATCH
+from jobs.chains import ensure_monitor, run_again_in
 
 log = logging.getLogger(__name__)
 
-MAX_LANES = 4
 TIME_BUDGET_S = 60.0
 RECORD_EVERY_S = 0.2
 
@@ -59,35 +58,6 @@ class Lane:
         # spread over the lanes (lane_count). Threads mostly wait, for their slot or for Meta,
         # but past a few dozen per process they fight over the interpreter.
         return max(16, min(self.messages_per_second // 16, 64))
-
-
-def dispatch_job_id(shop_id: int, campaign_id: int, lane: int) -> str:
-    return f"dispatch-{shop_id}-{campaign_id}-{lane}"
-
-
-def start_dispatch(shop_id: int, campaign_id: int) -> None:
-    """Queue every lane of a launched campaign, and its monitor (idempotent)."""
-    from jobs.monitor import ensure_monitor
-
-    ensure_lanes(shop_id, campaign_id)
-    ensure_monitor(shop_id, campaign_id, delay=5)
-
-
-def lane_count(messages_per_second: int) -> int:
-    """Two lanes, and one more per 250 messages a second (up to four): each lane keeps at most
-    64 sends in flight, so a 1,000-a-second number needs four (on as many workers) when Meta
-    answers in 250 ms."""
-    return max(2, min(MAX_LANES, messages_per_second // 250))
-
-
-def ensure_lanes(shop_id: int, campaign_id: int, delay: float | None = None) -> None:
-    """Each lane pending or running within ``delay`` seconds; a dead lane is replaced."""
-    with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        lanes = lane_count(messages_per_second(shop)) if shop else 1
-    for lane in range(lanes):
-        job_id = dispatch_job_id(shop_id, campaign_id, lane)
-        ensure_job(DISPATCH, send_campaign_messages, shop_id, campaign_id, lane, job_id=job_id, delay=delay)
 
 
 def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dict:
@@ -123,16 +93,8 @@ def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
     return Lane(template, shop.meta_phone_number_id, token, messages_per_second(shop))
 
 
-def messages_per_second(shop: Shop) -> int:
-    """The number's cap: META_MESSAGES_PER_SECOND (80, Meta's default tier, unless raised), or
-    the shop's own lower cap (a number in coexistence with the Business app gets 20)."""
-    return max(1, min(shop.messages_per_second, get_settings().default_messages_per_second))
-
-
 def _plan_next(shop_id: int, campaign_id: int, *, halted: bool) -> None:
     """Run again when the next message is due, or mark dispatch finished and wake the monitor."""
-    from jobs.monitor import ensure_monitor
-
     with session_scope() as session:
         due = None if halted else next_due(session, shop_id, campaign_id)
         finished = due is None and finish_if_done(session, shop_id, campaign_id)

@@ -4,7 +4,7 @@ One job per campaign (id ``monitor-<shop>-<campaign>``), scheduled with RQ's ``e
 and repeated by the worker under the same id (jobs/chains.py), at an interval that grows as the
 campaign ages. The work itself is core/monitor.py. Besides, each run:
 
-- launches a SCHEDULED campaign whose time has come (should its own scheduled job be lost);
+- queues the launch of a SCHEDULED campaign whose time has come (should its own job be lost);
 - restarts dispatch lanes that died (a killed work horse) while messages still wait;
 - takes the reconciliation path (a full GROUP BY) at most every few minutes, and whenever the
   counters say the campaign could settle.
@@ -15,30 +15,19 @@ A run that fails is logged and retried at the next interval: the watch never sto
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from core.counters import recount
 from core.db import session_scope
 from core.monitor import MonitorResult, monitor_campaign
 from core.redis import get_redis
 from core.settings import get_settings
-from jobs.chains import ensure_job, run_again_in
-from jobs.queues import MONITOR
+from jobs.chains import enqueue_launch_now, keep_dispatch_alive, run_again_in
 
 log = logging.getLogger(__name__)
 
 RECONCILE_EVERY_S = 300
 RETRY_AFTER_ERROR_S = 60
-
-
-def monitor_job_id(shop_id: int, campaign_id: int) -> str:
-    return f"monitor-{shop_id}-{campaign_id}"
-
-
-def ensure_monitor(shop_id: int, campaign_id: int, delay: float | None = None) -> None:
-    """Make sure the campaign's monitor runs within ``delay`` seconds (at most one pending)."""
-    job_id = monitor_job_id(shop_id, campaign_id)
-    ensure_job(MONITOR, monitor_campaign_job, shop_id, campaign_id, job_id=job_id, delay=delay)
 
 
 def monitor_campaign_job(shop_id: int, campaign_id: int) -> dict:
@@ -66,25 +55,12 @@ def run_monitor(shop_id: int, campaign_id: int, *, reconcile: bool | None = None
             "campaign %s counters drifted: was %s, now %s", drift["campaign_id"], drift["old"], drift["new"]
         )
     if result.due_for_launch:
-        from jobs.launch import launch_scheduled_campaign
-
-        launch_scheduled_campaign(shop_id, campaign_id)
+        enqueue_launch_now(shop_id, campaign_id)
     elif result.status_after == "PENDING":
-        _keep_dispatch_alive(shop_id, campaign_id)
+        keep_dispatch_alive(shop_id, campaign_id)
     if result.settled:
         log.info("campaign %s settled: %s", campaign_id, result.status_after)
     return result
-
-
-def _keep_dispatch_alive(shop_id: int, campaign_id: int) -> None:
-    """A lane whose work horse was killed leaves messages waiting with no job to send them."""
-    from core.dispatch.progress import next_due
-    from jobs.dispatch import ensure_lanes
-
-    with session_scope() as session:
-        due = next_due(session, shop_id, campaign_id)
-    if due is not None:
-        ensure_lanes(shop_id, campaign_id, delay=max((due - datetime.now(UTC)).total_seconds(), 0))
 
 
 def _reconcile_due(campaign_id: int) -> bool:

@@ -38,7 +38,7 @@ def all_queues() -> list[Queue]:
 
 def enqueue(
     queue_name: str,
-    func: Callable[..., Any],
+    func: Callable[..., Any] | str,
     *args: Any,
     job_id: str | None = None,
     unique: bool = False,

@@ -12,13 +12,12 @@ import os
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from core.db import get_engine, libpq_url, normalise_url
+from core.db import get_engine
 from core.embedded import ensure_services
+from core.migrate import fresh_database
 from core.models import Base
 from core.redis import get_redis
 from tests.factories import Factories
@@ -46,36 +45,17 @@ def _redis_db() -> int:
 def service_urls():
     """DATABASE_URL of a fresh, migrated database and REDIS_URL of a Redis database, both for
     this session alone; exported to the environment so jobs and CLI commands use them too."""
-    env = os.environ
-    ensure_services(env)
-    server_url = env["DATABASE_URL"]
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = (
-        make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
-    )
-    redis_url = _redis_url_with_db(env["REDIS_URL"], _redis_db())
-    saved = {k: env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "SHOPIFY_ADMIN_URL")}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test")
-    # Tests never reach the real Shopify: unless a test starts the stand-in (tests/shopify_stand_in.py),
-    # the Admin API is a loopback port where nothing listens, so a page load's token exchange
-    # fails at once, as it would with Shopify down.
-    env["SHOPIFY_ADMIN_URL"] = UNREACHABLE_SHOPIFY
-
-    from core import migrate
-
-    migrate.upgrade(database_url)
-    yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url}
-
-    get_engine(database_url).dispose()
-    with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    for key, value in saved.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
+    ensure_services(os.environ)
+    server_url = os.environ["DATABASE_URL"]
+    redis_url = _redis_url_with_db(os.environ["REDIS_URL"], _redis_db())
+    with fresh_database(server_url, "test") as database_url, pytest.MonkeyPatch.context() as patch:
+        for name, value in dict(DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test").items():
+            patch.setenv(name, value)
+        # Tests never reach the real Shopify: unless a test starts the stand-in (tests/shopify_stand_in.py),
+        # the Admin API is a loopback port where nothing listens, so a page load's token exchange
+        # fails at once, as it would with Shopify down.
+        patch.setenv("SHOPIFY_ADMIN_URL", UNREACHABLE_SHOPIFY)
+        yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url}
 
 
 @pytest.fixture(autouse=True)

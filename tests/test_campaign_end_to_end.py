@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.counters import recount
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, Customer, InboxEvent, Message
-from jobs.dispatch import start_dispatch
+from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer

@@ -16,7 +16,7 @@ from core.counters import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, Customer, Message, Shop, ShopAlert
-from jobs.dispatch import start_dispatch
+from jobs.chains import start_dispatch
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
 

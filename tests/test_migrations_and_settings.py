@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
-from core.db import libpq_url, normalise_url
+from core.db import normalise_url
+from core.migrate import fresh_database
 from core.models import Base
 from core.settings import SECRET_PLACEHOLDERS, SettingsError, load_settings
 
@@ -23,14 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture
 def empty_database(service_urls):
-    name = f"test_empty_{uuid.uuid4().hex[:8]}"
-    server = service_urls["server_url"]
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(service_urls["server_url"], "test_empty", migrated=False) as url:
+        yield url
 
 
 def _flask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -18,7 +18,8 @@ from core.db import session_scope
 from core.models import Campaign, Click, Message
 from core.monitor import monitor_campaign, next_interval_s
 from core.redis import get_redis
-from jobs.monitor import ensure_monitor, monitor_job_id, run_monitor
+from jobs.chains import ensure_monitor, monitor_job_id
+from jobs.monitor import run_monitor
 from jobs.queues import MONITOR, queue
 from tests.meta_stand_in import whatsapp_shop
 

@@ -9,7 +9,7 @@ its queues. Run it from cron for that reason.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -18,13 +18,10 @@ from sqlalchemy import select
 
 from core.campaigns import CampaignStatus
 from core.db import session_scope
-from core.dispatch.progress import next_due
 from core.launch import LifecycleError, launch
 from core.models import Campaign, Shop
 from core.monitor import MonitorResult, monitor_campaign
-from jobs.dispatch import ensure_lanes, start_dispatch
-from jobs.launch import enqueue_launch_now
-from jobs.monitor import ensure_monitor
+from jobs.chains import enqueue_launch_now, ensure_monitor, keep_dispatch_alive, start_dispatch
 
 campaigns_cli = AppGroup("campaigns", help="Campaign commands.")
 
@@ -71,10 +68,8 @@ def _keep_going(shop_id: int, campaign_id: int, result: MonitorResult) -> None:
     if result.next_in_s is None:
         return
     ensure_monitor(shop_id, campaign_id, delay=result.next_in_s)
-    with session_scope() as session:
-        due = next_due(session, shop_id, campaign_id) if result.status_after == "PENDING" else None
-    if due is not None:
-        ensure_lanes(shop_id, campaign_id, delay=max((due - datetime.now(UTC)).total_seconds(), 0))
+    if result.status_after == "PENDING":
+        keep_dispatch_alive(shop_id, campaign_id)
 
 
 @campaigns_cli.command("launch")

@@ -9,30 +9,20 @@ exactly 200 is retried with backoff for up to 7 days, delaying every status behi
 from __future__ import annotations
 
 import hmac
-import logging
-import time
 
 from flask import Blueprint, Response, current_app, request
-from redis.exceptions import RedisError
 
-from core.inbox_writer import StoreFailed, writer
 from core.meta_webhooks import signature
 from core.meta_webhooks.drain import SOURCE
 from core.settings import Settings
 from jobs.webhooks import request_drain
-from web.webhook_bodies import plain, raw_body_within
+from web.webhook_bodies import plain, raw_body_within, store_and_acknowledge
 
-log = logging.getLogger(__name__)
 blueprint = Blueprint("meta_webhooks", __name__)
 
 # Meta's bodies are "up to 3 MB"; read as MiB so that no body Meta may send is refused.
 MAX_BODY_BYTES = 3 * 1024 * 1024
-# After Redis fails, POSTs skip it for this long: a dead Redis host must not make every
-# acknowledgement wait for a connect timeout. The inbox sweeper queues what they stored.
-REDIS_PAUSE_S = 5.0
 STORED_HEADERS = ("Content-Type", "User-Agent", signature.HEADER)
-
-_redis_paused_until: dict[str, float] = {}
 
 
 def _settings() -> Settings:
@@ -63,23 +53,4 @@ def receive() -> Response:
     if not signature.is_valid(_settings().meta_app_secret, body, request.headers.get(signature.HEADER)):
         return plain("bad signature", 401)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
-    try:
-        writer(SOURCE, after_commit=_request_drain).store(SOURCE, body, headers)
-    except StoreFailed as error:
-        # Not stored, so not acknowledged: Meta retries it.
-        log.error("could not store a meta webhook: %s", error)
-        return plain("temporarily unavailable", 503)
-    return plain("", 200)
-
-
-def _request_drain() -> None:
-    url = _settings().redis_url or ""
-    if time.monotonic() < _redis_paused_until.get(url, 0.0):
-        return
-    try:
-        request_drain()
-    except RedisError as error:
-        _redis_paused_until[url] = time.monotonic() + REDIS_PAUSE_S
-        log.warning(
-            "stored a meta webhook but could not queue a drain (%s); the sweeper will", type(error).__name__
-        )
+    return store_and_acknowledge(SOURCE, body, headers, request_drain)

@@ -1,9 +1,26 @@
-"""What every webhook endpoint does before it looks at a body: plain answers, and the raw body
-read only when it is within the size limit (signatures are over the exact bytes)."""
+"""What both webhook endpoints (Meta's and Shopify's) share: plain answers, the raw body read
+only when it is within the size limit (signatures are over the exact bytes), and the one way a
+verified body is stored and acknowledged, with one breaker that skips a failing Redis."""
 
 from __future__ import annotations
 
-from flask import Response, request
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from flask import Response, current_app, request
+from redis.exceptions import RedisError
+
+from core.inbox_writer import StoreFailed, writer
+
+log = logging.getLogger(__name__)
+
+# After Redis fails, requests skip it for this long: a dead Redis host must not make every
+# acknowledgement wait for a connect timeout. The inbox sweepers queue what was stored meanwhile.
+REDIS_PAUSE_S = 5.0
+
+_redis_paused_until: dict[str, float] = {}
 
 
 def plain(message: str, status: int) -> Response:
@@ -19,3 +36,36 @@ def raw_body_within(limit: int) -> bytes | Response:
     if len(body) > limit:
         return plain("payload too large", 413)
     return body
+
+
+def store_and_acknowledge(
+    source: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    request_drain: Callable[[], None],
+    topic: str | None = None,
+) -> Response:
+    """Store a verified body in the inbox and answer 200 once it is committed (then make sure a
+    drain of ``source`` is pending); 503 when it could not be stored, so the sender retries."""
+    after_commit = functools.partial(_request_drain, source, request_drain)
+    try:
+        writer(source, after_commit=after_commit).store(source, body, headers, topic)
+    except StoreFailed as error:
+        log.error("could not store a %s webhook: %s", source, error)
+        return plain("temporarily unavailable", 503)
+    return plain("", 200)
+
+
+def _request_drain(source: str, request_drain: Callable[[], None]) -> None:
+    url = current_app.config["SETTINGS"].redis_url or ""
+    if time.monotonic() < _redis_paused_until.get(url, 0.0):
+        return
+    try:
+        request_drain()
+    except RedisError as error:
+        _redis_paused_until[url] = time.monotonic() + REDIS_PAUSE_S
+        log.warning(
+            "stored a %s webhook but could not queue a drain (%s); the sweeper will",
+            source,
+            type(error).__name__,
+        )

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from core.meta_webhooks import parked
 from core.meta_webhooks.apply_statuses import apply_by_message_id, apply_by_wamid
 from core.meta_webhooks.clicks import record_clicks
+from core.meta_webhooks.counter_changes import CounterChanges
+from core.meta_webhooks.locked_messages import lock_messages
 from core.meta_webhooks.parse import PreferenceChange, ReplyClick, StatusEvent
 from core.meta_webhooks.preferences import apply_preferences, unsubscribe_recipients
 from core.meta_webhooks.ratchet import StatusRow, reduce_statuses
-from core.meta_webhooks.tally import CounterChanges
-from core.meta_webhooks.targets import lock_messages
 
 # Meta's "the user stopped marketing messages from this business": a consent change, too.
 STOPPED_MARKETING = "131050"

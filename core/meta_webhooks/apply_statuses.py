@@ -6,7 +6,7 @@ applies the ratchet, and sums each campaign's old-to-new changes, all in one rou
 
 ``apply_by_message_id`` takes the few statuses whose wamid is not recorded yet but whose
 ``biz_opaque_callback_data`` names our message: it records the wamid (counting the message as
-sent, as whoever records a wamid does) and applies the ratchet, through targets.py's lock.
+sent, as whoever records a wamid does) and applies the ratchet, through locked_messages.py's lock.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from core.meta_webhooks.ratchet import StatusRow, columns, groups_of, unnest_sql, update_sql
-from core.meta_webhooks.tally import CounterChanges, Funnel
-from core.meta_webhooks.targets import LockedMessages
+from core.meta_webhooks.counter_changes import CounterChanges, Funnel
+from core.meta_webhooks.locked_messages import LockedMessages
+from core.meta_webhooks.ratchet import StatusRow
+from core.meta_webhooks.status_sql import columns, groups_of, unnest_sql, update_sql
 from core.statuses import FAILED_STATUSES
 
 _FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)

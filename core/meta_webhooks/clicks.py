@@ -3,7 +3,7 @@
 A click is keyed by the reply's own wamid (``clicks.source_id``, unique per shop), so a
 redelivered reply counts once. The campaign's ``clicked_count`` counts messages with at least
 one click: it moves only when a message gets its first click, and the message row is locked
-(targets.py) before its clicks are read, so two drains cannot both count the same first click.
+(locked_messages.py) before its clicks are read, so two drains cannot both count the same first click.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.meta_webhooks.counter_changes import CounterChanges
+from core.meta_webhooks.locked_messages import LockedMessage, LockedMessages
 from core.meta_webhooks.parse import ReplyClick
-from core.meta_webhooks.tally import CounterChanges
-from core.meta_webhooks.targets import LockedMessage, LockedMessages
 
 QUICK_REPLY = "quick_reply"
 

@@ -24,11 +24,11 @@ from core.launch import LifecycleError, cancel, launch, schedule
 from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
-from jobs.dispatch import start_dispatch
-from jobs.launch import schedule_launch
+from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
-from web.api.campaigns import campaign_json, campaign_of_shop
+from web.api.campaigns import campaign_of_shop
 from web.database import db, release_transaction
+from web.reports import campaign_json
 from web.tenancy import current_shop
 
 

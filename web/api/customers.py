@@ -19,8 +19,8 @@ from core.shopify.admin import (
 )
 from core.shopify.phone_fix import PhoneRejected, choose_phone, write_phone
 from web.api import blueprint
-from web.api.report_cache import forget_calling_code
 from web.database import db, release_transaction
+from web.reports import forget_calling_code
 from web.tenancy import current_shop
 
 # The merchant is waiting on a click: fewer, shorter retries than a job's.

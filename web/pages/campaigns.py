@@ -11,12 +11,11 @@ from core.models import Campaign
 from core.reports import campaign_report
 from core.trends import type_medians
 from core.whatsapp.state import is_connected
-from web.api.campaigns import campaigns_page, detail_etag
-from web.api.insights import cached_timings
-from web.api.report_cache import cached_calling_code, cached_failures
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
+from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
+from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
 
 STATUS_TONES = {
     "DRAFT": "neutral",

@@ -8,10 +8,10 @@ from werkzeug.datastructures import MultiDict
 from core.errors import Category, OurCode
 from core.message_list import MessageFilter
 from core.statuses import FAILED_STATUSES, MessageStatus
-from web.api.messages import csv_response, filters_from, message_page
-from web.api.report_cache import cached_calling_code, cached_failures
+from web.listings import csv_response, filters_from, message_page
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels, shop_campaign
+from web.reports import cached_calling_code, cached_failures
 
 FAILED = ",".join(str(s) for s in FAILED_STATUSES)
 # The status choices of the filter: failed (the default view), everything, or one status.

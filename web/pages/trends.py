@@ -8,13 +8,13 @@ from flask import render_template, request
 
 from core.campaigns import CampaignType
 from core.trends import campaigns_in_period, period_summary, rate_series, type_medians
-from web.api.insights import previous_period, trend_period
-from web.api.paging import decode_cursor, encode_cursor
 from web.charts import line_chart, y_of
 from web.database import db
 from web.formatting import shop_zone
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels
+from web.paging import decode_cursor, encode_cursor
+from web.reports import previous_period, trend_period
 
 PRESETS = (30, 90, 365)
 CAMPAIGNS_PER_PAGE = 50

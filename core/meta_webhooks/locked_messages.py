@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.meta_webhooks.tally import Funnel
+from core.meta_webhooks.counter_changes import Funnel
 
 _LOCK = text(
     """

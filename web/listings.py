@@ -1,0 +1,107 @@
+"""The keyset-paged lists the JSON API and the pages both show: a shop's campaigns and a
+campaign's messages (and the CSV of the same rows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask import Response
+from sqlalchemy import select, tuple_
+from werkzeug.exceptions import BadRequest
+
+from core.campaigns import CampaignStatus, CampaignType
+from core.message_list import BadFilter, MessageFilter, message_query, parse_category, parse_statuses, views
+from core.models import Campaign
+from web.database import db
+from web.exports import stream_csv
+from web.formatting import shop_zone
+from web.paging import decode_cursor, encode_cursor, page_limit
+from web.tenancy import current_shop
+
+
+def _date_arg(args, name: str) -> date | None:
+    raw = args.get(name) or None
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date like 2026-11-27") from None
+
+
+def created_between(shop, start: date | None, end: date | None) -> list:
+    """Conditions for campaigns created on the shop's calendar days ``start``..``end``."""
+    zone = shop_zone(shop.timezone)
+    conditions = []
+    if start:
+        conditions.append(Campaign.created_at >= datetime.combine(start, time.min, zone))
+    if end:
+        conditions.append(Campaign.created_at < datetime.combine(end + timedelta(days=1), time.min, zone))
+    return conditions
+
+
+def _enum_filter(args, name: str, allowed: type) -> str | None:
+    value = args.get(name) or None
+    if value is not None and value not in allowed.__members__:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed.__members__)}")
+    return value
+
+
+def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
+    """One keyset page of the shop's campaigns, newest first, filtered by ``status``, ``type``
+    and the creation days ``from``..``to`` (shop calendar); with the next page's cursor."""
+    limit = page_limit(args.get("limit"))
+    query = select(Campaign).where(Campaign.shop_id == shop.id)
+    if status := _enum_filter(args, "status", CampaignStatus):
+        query = query.where(Campaign.status == status)
+    if kind := _enum_filter(args, "type", CampaignType):
+        query = query.where(Campaign.type == kind)
+    query = query.where(*created_between(shop, _date_arg(args, "from"), _date_arg(args, "to")))
+    if after := decode_cursor(args.get("cursor"), (datetime, int)):
+        query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
+    query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
+    campaigns = list(db().scalars(query))
+    page, more = campaigns[:limit], len(campaigns) > limit
+    return page, (encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None)
+
+
+def filters_from(args) -> MessageFilter:
+    """``status`` (comma-separated), ``error_code``, ``category`` and ``q`` (name or phone)."""
+    try:
+        return MessageFilter(
+            statuses=parse_statuses(args.get("status")),
+            error_code=(args.get("error_code") or "").strip() or None,
+            category=parse_category(args.get("category")),
+            search=(args.get("q") or "").strip() or None,
+        )
+    except BadFilter as error:
+        raise BadRequest(str(error)) from None
+
+
+def after_id_from(cursor: str | None) -> int | None:
+    key = decode_cursor(cursor, (int,))
+    return None if key is None else key[0]
+
+
+def message_page(shop_id: int, campaign_id: int, args) -> tuple[list, str | None]:
+    """One page of the filtered list and the cursor of the next (None on the last page)."""
+    limit = page_limit(args.get("limit"))
+    query = message_query(
+        shop_id, campaign_id, filters_from(args), after_id=after_id_from(args.get("cursor")), limit=limit + 1
+    )
+    page = views(db().execute(query).all())
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (encode_cursor(page[-1].message.id) if more else None)
+
+
+def csv_response(campaign, args) -> Response:
+    """The CSV download of exactly the rows ``args`` filter, streamed (see web/exports.py)."""
+    filters = filters_from(args)
+    zone = shop_zone(current_shop().timezone)
+    body = stream_csv(campaign.shop_id, campaign.id, filters, zone)
+    response = Response(body, mimetype="text/csv")
+    filename = f"campaign-{campaign.id}-messages.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

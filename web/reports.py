@@ -1,0 +1,184 @@
+"""What the JSON API and the pages both show of a campaign's report, and the one cache for it.
+
+The counters are read in constant time, but the failure breakdown and the count of customers
+missing a calling code group over the failed rows: 150,000 of them in a campaign of a million,
+about a tenth of a second; a time distribution scans the delivered messages. The pages poll
+every few seconds, so each answer is cached under the counters it depends on (a new message,
+send, delivery or failure changes the key at once) for at most a minute while the campaign is
+live. What the key cannot see, and the TTL bounds: an expired message turning into a Meta
+failure (a new code, same counts), a late "sent" time filled in for a message already
+delivered, and a customer whose phone was fixed in Shopify (a fix made from our page forgets
+the affected keys at once: forget_calling_code).
+
+The cache is an optimisation only: with Redis down or failing, every answer is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Hashable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import jsonify
+from redis import RedisError
+from werkzeug.exceptions import BadRequest
+from werkzeug.http import generate_etag
+
+from core.campaigns import SETTLED_STATUSES
+from core.dispatch.progress import progress
+from core.models import Campaign
+from core.redis import get_redis
+from core.reports import campaign_report, failures_by_code, missing_calling_code
+from core.timings import timings
+from web.database import db
+
+log = logging.getLogger(__name__)
+
+TTL_S = 60
+SETTLED_TTL_S = 24 * 3600
+DEFAULT_TREND_DAYS = 90
+MAX_TREND_DAYS = 3 * 366
+
+
+def cached_json(key: str, ttl: int, compute: Callable[[], Any]) -> Any:
+    """The JSON answer cached under ``key``, or ``compute()``'s, cached for ``ttl`` seconds."""
+    return cached_json_many({key: key}, ttl, lambda _: {key: compute()})[key]
+
+
+def cached_json_many(keys: dict[Hashable, str], ttl: int, compute: Callable[[list], dict]) -> dict:
+    """For each item of ``keys`` (item -> cache key), its cached JSON answer; the items not
+    cached are computed in one call (``compute(items)`` -> {item: answer}) and cached."""
+    hits = _read(list(keys.values()))
+    answers = {item: json.loads(hit) for item, hit in zip(keys, hits, strict=True) if hit is not None}
+    missing = [item for item in keys if item not in answers]
+    if missing:
+        computed = compute(missing)
+        encoded = {keys[item]: json.dumps(computed[item]) for item in missing}
+        _write(encoded, ttl)
+        # Decoded like a hit, so an answer looks the same whether it came from the cache or not.
+        answers.update({item: json.loads(encoded[keys[item]]) for item in missing})
+    return answers
+
+
+def _read(keys: list[str]) -> list[bytes | None]:
+    try:
+        return get_redis().mget(keys)
+    except RedisError as error:
+        log.warning("report cache unavailable, computing: %s", error)
+        return [None] * len(keys)
+
+
+def _write(encoded: dict[str, str], ttl: int) -> None:
+    try:
+        with get_redis().pipeline() as pipe:
+            for key, value in encoded.items():
+                pipe.set(key, value, ex=ttl)
+            pipe.execute()
+    except RedisError as error:
+        log.warning("report cache unavailable, not cached: %s", error)
+
+
+def _key(kind: str, c: Campaign) -> str:
+    counters = f"{c.messages_count}:{c.sent_count}:{c.delivered_count}:{c.failed_count}"
+    return f"report:v1:{kind}:{c.shop_id}:{c.id}:{counters}"
+
+
+def cached_failures(shop_id: int, campaigns: list[Campaign]) -> dict[int, list[dict]]:
+    """failures_by_code for these campaigns, from the cache where it holds them."""
+    keys = {c.id: _key("failures", c) for c in campaigns}
+
+    def compute(ids: list[int]) -> dict[int, list[dict]]:
+        found = failures_by_code(db(), shop_id, ids)
+        return {campaign_id: found.get(campaign_id, []) for campaign_id in ids}
+
+    return cached_json_many(keys, TTL_S, compute) if campaigns else {}
+
+
+def cached_calling_code(campaign: Campaign) -> dict[str, int]:
+    key = _key("calling_code", campaign)
+    return cached_json(key, TTL_S, lambda: missing_calling_code(db(), campaign.shop_id, campaign.id))
+
+
+def forget_calling_code(campaigns: list[Campaign]) -> None:
+    """A phone was fixed: the count of customers "now valid" of these campaigns changed while
+    their counters did not, so their cached answers go (the rest of the minute would show the
+    old count). Without Redis there is nothing to forget."""
+    if campaigns:
+        try:
+            get_redis().delete(*[_key("calling_code", c) for c in campaigns])
+        except RedisError as error:
+            log.warning("report cache unavailable, nothing forgotten: %s", error)
+
+
+def cached_timings(campaign: Campaign) -> dict:
+    """The campaign's time-to-deliver and time-to-read distributions."""
+    key = (
+        f"timings:v1:{campaign.shop_id}:{campaign.id}:"
+        f"{campaign.sent_count}:{campaign.delivered_count}:{campaign.read_count}"
+    )
+    ttl = SETTLED_TTL_S if campaign.status in SETTLED_STATUSES else TTL_S
+    return cached_json(key, ttl, lambda: timings(db(), campaign.shop_id, campaign.id))
+
+
+def trend_period(args, today: date) -> tuple[date, date]:
+    """``from``/``to`` as ISO dates (shop calendar days); the last 90 days by default."""
+    try:
+        end = date.fromisoformat(args["to"]) if args.get("to") else today
+        start = (
+            date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(DEFAULT_TREND_DAYS - 1)
+        )
+    except ValueError:
+        raise BadRequest("from and to must be dates like 2026-11-27") from None
+    if start > end:
+        raise BadRequest("from must not be after to")
+    if (end - start).days >= MAX_TREND_DAYS:
+        raise BadRequest(f"a trend period spans at most {MAX_TREND_DAYS} days")
+    return start, end
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The same number of days just before: the like-for-like comparison."""
+    days = (end - start).days + 1
+    return start - timedelta(days), start - timedelta(1)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "type": campaign.type,
+        "status": campaign.status,
+        "estimated_audience": campaign.estimated_audience,
+        "template": {
+            "name": campaign.template_name,
+            "language": campaign.template_language,
+            "category": campaign.template_category,
+        },
+        "created_at": _iso(campaign.created_at),
+        "scheduled_at": _iso(campaign.scheduled_at),
+        "launched_at": _iso(campaign.launched_at),
+        "dispatch_finished_at": _iso(campaign.dispatch_finished_at),
+        "completed_at": _iso(campaign.completed_at),
+        "halted_reason": campaign.halted_reason,
+        "progress": progress(campaign),
+        **campaign_report(campaign, errors),
+    }
+
+
+def campaign_detail(campaign: Campaign) -> dict:
+    """The contract's Campaign, plus the failures' customers who lack a country code."""
+    errors = cached_failures(campaign.shop_id, [campaign])
+    body = campaign_json(campaign, errors.get(campaign.id, []))
+    body["missing_calling_code"] = cached_calling_code(campaign)
+    return body
+
+
+def detail_etag(campaign: Campaign) -> str:
+    """The ETag GET /api/campaigns/<id> answers now, for a page to start polling from."""
+    return '"' + generate_etag(jsonify(campaign_detail(campaign)).get_data()) + '"'

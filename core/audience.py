@@ -1,13 +1,19 @@
-"""A campaign's audience: subscribed customers, narrowed by Shopify tags (exclusion wins)."""
+"""A campaign's audience: customers who agreed to WhatsApp marketing, narrowed by Shopify tags
+(exclusion wins).
+
+Who agreed: Shopify's WhatsApp marketing consent says SUBSCRIBED; or, only where the shop chose
+so in Settings, Shopify's SMS marketing consent says SUBSCRIBED and the customer never said no
+to WhatsApp (a WhatsApp stop always wins). OPTED_IN_SQL is the same rule for raw statements.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, Text, cast, func, literal, not_, select
+from sqlalchemy import Select, Text, and_, cast, exists, func, literal, not_, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from core.campaigns import Consent
-from core.models import Customer
+from core.models import Customer, Shop
 
 
 def audience_query(
@@ -15,12 +21,27 @@ def audience_query(
 ) -> Select:
     """Customers of the shop who are SUBSCRIBED, carry any of ``include_tags`` (when given) and
     none of ``exclude_tags``. One row per customer, so nobody is counted or messaged twice."""
-    query = select(Customer).where(Customer.shop_id == shop_id, Customer.consent == Consent.SUBSCRIBED)
+    query = select(Customer).where(Customer.shop_id == shop_id, opted_in())
     if include_tags:
         query = query.where(Customer.tags.overlap(list(include_tags)))
     if exclude_tags:
         query = query.where(not_(Customer.tags.overlap(list(exclude_tags))))
     return query
+
+
+REFUSED = (Consent.UNSUBSCRIBED, Consent.REDACTED)
+
+OPTED_IN_SQL = f"""(c.consent = '{Consent.SUBSCRIBED}'
+      OR (c.sms_consent = '{Consent.SUBSCRIBED}'
+          AND c.consent NOT IN ('{REFUSED[0]}', '{REFUSED[1]}')
+          AND EXISTS (SELECT 1 FROM shops s WHERE s.id = c.shop_id AND s.sms_consent_counts)))"""
+
+
+def opted_in():
+    """The consent rule of the module, for a query over ``Customer``."""
+    sms_counts = exists().where(Shop.id == Customer.shop_id, Shop.sms_consent_counts)
+    by_sms = and_(Customer.sms_consent == Consent.SUBSCRIBED, Customer.consent.not_in(REFUSED), sms_counts)
+    return or_(Customer.consent == Consent.SUBSCRIBED, by_sms)
 
 
 def recipient_key():

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from rq.utils import import_attribute
 
-from jobs.queues import WEBHOOKS, enqueue
+from jobs.queues import DEFAULT, WEBHOOKS, enqueue
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),
     PeriodicJob("shopify-inbox-sweep", "jobs.shopify.sweep_shopify_inbox", 10, WEBHOOKS),
+    # Webhooks can be missed: re-read the customers each shop changed since its last sync.
+    PeriodicJob("shopify-customer-resync", "jobs.shopify.resync_customers", 6 * 3600, DEFAULT),
+    PeriodicJob("shopify-consent-writeback", "jobs.shopify.write_back_consents", 30, DEFAULT),
 )
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 

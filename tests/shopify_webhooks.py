@@ -63,11 +63,28 @@ def customer_body(
     }
 
 
-def consent_body(customer_id: int, state: str, at: str, *, channel: str = "sms") -> dict:
+SMS_CONSENT, WHATSAPP_CONSENT = (
+    "customers_marketing_consent/update",
+    "customers_whats_app_marketing_consent/update",
+)
+
+
+def consent_body(customer_id: int, state: str, at: str) -> dict:
+    """A ``customers_marketing_consent/update`` body (SMS), as Shopify's webhook reference shows it."""
     consent = {
         "state": state,
         "opt_in_level": "single_opt_in",
         "consent_updated_at": at,
         "consent_collected_from": "OTHER",
     }
-    return {"id": customer_id, "phone": "+34612345678", f"{channel}_marketing_consent": consent}
+    return {"id": customer_id, "phone": "+34612345678", "sms_marketing_consent": consent}
+
+
+def whatsapp_consent_body(customer_id: int, state: str, at: str | None) -> dict:
+    """A ``customers_whats_app_marketing_consent/update`` body, as Shopify's webhook reference shows it."""
+    consent = {"state": state, "opt_in_level": "single_opt_in", "updated_at": at, "collected_from": "other"}
+    return {
+        "customer_id": customer_id,
+        "phone_number": "+34612345678",
+        "whats_app_marketing_consent": consent,
+    }

@@ -40,10 +40,13 @@ def test_the_import_pages_through_every_customer_under_throttling(shopify, make,
             customer["country"],
         )
         assert sorted(mine.tags) == sorted(customer["tags"])
-        # WhatsApp's consent belongs to the phone number: without a phone only SMS's is read.
-        whatsapp = customer["whatsapp"] if customer["phone"] else None
-        assert mine.consent == (whatsapp or customer["sms"] or {}).get("state", "UNKNOWN")
-        assert mine.consent_source == ("whatsapp" if whatsapp else "sms")
+        # Both consents belong to the phone number; a WhatsApp consent never given reads
+        # NEVER_SUBSCRIBED (ours: NOT_SUBSCRIBED); SMS consent never stands in for it.
+        if customer["phone"]:
+            assert mine.consent == (customer["whatsapp"] or {}).get("state", "NOT_SUBSCRIBED")
+            assert mine.sms_consent == (customer["sms"] or {}).get("state", "NOT_SUBSCRIBED")
+        else:
+            assert (mine.consent, mine.sms_consent) == ("UNKNOWN", None)
     with Session(make.engine) as session:
         assert session.get(Shop, shop.id).customers_synced_at is not None
         assert session.get(Shop, shop.id).timezone == "Europe/Madrid"

@@ -21,7 +21,15 @@ from core.models import (
     ShopifyWebhookDelivery,
 )
 from jobs.shopify import purge_applied, sweep_shopify_inbox
-from tests.shopify_webhooks import SHOP, consent_body, customer_body, post
+from tests.shopify_webhooks import (
+    SHOP,
+    SMS_CONSENT,
+    WHATSAPP_CONSENT,
+    consent_body,
+    customer_body,
+    post,
+    whatsapp_consent_body,
+)
 from tests.tokens import bearer
 
 JAN, FEB, MAR = "2026-01-15T10:00:00Z", "2026-02-15T10:00:00Z", "2026-03-15T10:00:00Z"
@@ -78,7 +86,8 @@ def test_an_update_keeps_tags_and_consent_the_body_does_not_carry(client, make, 
 
 
 def test_an_older_api_version_body_brings_tags_and_sms_consent(client, make, run_jobs, shop):
-    """API 2024-10 bodies carry comma-separated tags and the SMS consent: both are read."""
+    """API 2024-10 bodies carry comma-separated tags and the SMS consent: both are read, the
+    consent as SMS consent (never as WhatsApp's)."""
     body = (
         customer_body(13, updated_at=FEB) | {"tags": "vip, wholesale"} | consent_body(13, "subscribed", FEB)
     )
@@ -86,7 +95,7 @@ def test_an_older_api_version_body_brings_tags_and_sms_consent(client, make, run
     run_jobs()
     customer = _customers(make, shop)[13]
     assert customer.tags == ["vip", "wholesale"]
-    assert (customer.consent, customer.consent_source) == ("SUBSCRIBED", "sms")
+    assert (customer.sms_consent, customer.consent) == ("SUBSCRIBED", "UNKNOWN")
 
 
 def test_a_redelivery_with_the_same_webhook_id_changes_nothing(client, make, run_jobs, shop):
@@ -115,35 +124,45 @@ def test_delete_removes_the_customer_and_a_late_update_cannot_bring_it_back(clie
     assert _outcomes(make) == ["applied", "applied", "stale"]
 
 
-def test_consent_follows_its_own_clock_and_whatsapp_wins_over_sms(client, make, run_jobs, shop):
-    """SMS consent (Feb) applies; an older SMS consent (Jan) is stale; WhatsApp's consent
-    replaces SMS; a later SMS consent never overrides WhatsApp's."""
+def test_each_consent_follows_its_own_clock_and_sms_never_becomes_whatsapp(client, make, run_jobs, shop):
+    """SMS consent (Feb) applies to sms_consent; an older one (Jan) is stale; WhatsApp's
+    consent arrives by its own topic and body shape, and a later SMS consent leaves it alone."""
     make.customer(shop, shopify_customer_id=16, consent="UNKNOWN")
-    post(client, "customers/marketing_consent_update", consent_body(16, "subscribed", FEB))
-    post(client, "customers/marketing_consent_update", consent_body(16, "unsubscribed", JAN))
-    run_jobs()
-    assert (_customers(make, shop)[16].consent, _customers(make, shop)[16].consent_source) == (
-        "SUBSCRIBED",
-        "sms",
-    )
-    post(
-        client,
-        "customers/marketing_consent_update",
-        consent_body(16, "not_subscribed", JAN, channel="whatsapp"),
-    )
-    post(client, "customers/marketing_consent_update", consent_body(16, "subscribed", MAR))
+    post(client, SMS_CONSENT, consent_body(16, "subscribed", FEB))
+    post(client, SMS_CONSENT, consent_body(16, "unsubscribed", JAN))
     run_jobs()
     customer = _customers(make, shop)[16]
-    assert (customer.consent, customer.consent_source) == ("NOT_SUBSCRIBED", "whatsapp")
-    assert _outcomes(make) == ["applied", "stale", "applied", "stale"]
+    assert (customer.consent, customer.sms_consent) == ("UNKNOWN", "SUBSCRIBED")
+    post(client, WHATSAPP_CONSENT, whatsapp_consent_body(16, "never_subscribed", JAN))
+    post(client, SMS_CONSENT, consent_body(16, "not_subscribed", MAR))
+    post(client, WHATSAPP_CONSENT, whatsapp_consent_body(16, "subscribed", MAR))
+    run_jobs()
+    customer = _customers(make, shop)[16]
+    assert (customer.consent, customer.consent_source, customer.sms_consent) == (
+        "SUBSCRIBED",
+        "whatsapp",
+        "NOT_SUBSCRIBED",
+    )
+    assert _outcomes(make) == ["applied", "stale", "applied", "applied", "applied"]
 
 
 def test_a_consent_for_an_unknown_customer_creates_it(client, make, run_jobs, shop):
     """Consent may arrive before the customer: the row is created with the consent and phone."""
-    post(client, "customers/marketing_consent_update", consent_body(17, "subscribed", FEB))
+    post(client, WHATSAPP_CONSENT, whatsapp_consent_body(17, "subscribed", FEB))
     run_jobs()
     customer = _customers(make, shop)[17]
     assert customer.consent == "SUBSCRIBED" and customer.phone_e164 == "+34612345678"
+
+
+def test_the_guessed_topic_names_are_not_handled(client, make, run_jobs, shop):
+    """Only Shopify's own topic names change consent: the old guessed names are ignored."""
+    make.customer(shop, shopify_customer_id=18, consent="UNKNOWN")
+    post(client, "customers/whatsapp_marketing_consent_update", whatsapp_consent_body(18, "subscribed", FEB))
+    post(client, "customers/marketing_consent_update", consent_body(18, "subscribed", FEB))
+    run_jobs()
+    customer = _customers(make, shop)[18]
+    assert (customer.consent, customer.sms_consent) == ("UNKNOWN", None)
+    assert _outcomes(make) == ["ignored", "ignored"]
 
 
 def test_app_uninstalled_marks_the_shop_and_forgets_its_tokens(client, make, run_jobs, shop):

@@ -204,3 +204,78 @@ def test_the_stand_ins_signature_is_shopifys(shopify, service_urls):
     assert answer["status"] == 200
     assert signature.is_valid(get_settings().shopify_api_secret, received["body"], received["hmac"])
     assert json.loads(received["body"])["é"] == "ü"
+
+
+def test_the_stand_in_refuses_what_shopifys_schema_refuses_in_shopifys_shape(shopify):
+    """A field the 2026-10 schema lacks (the invented consent fields) is an HTTP 200 with
+    errors [{message, locations, extensions: {code}}] and no data, as Shopify answers."""
+    token = shopify.exchange(SHOP)["access_token"]
+    invented = (
+        "{ customers(first: 1) { nodes { defaultPhoneNumber {"
+        " whatsAppMarketingConsent { marketingState consentUpdatedAt } } } } }"
+    )
+    answer = _graphql(shopify, token, invented)
+    body = answer.json()
+    assert answer.status_code == 200 and "data" not in body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["undefinedField", "undefinedField"]
+    assert all(e["locations"] and "CustomerWhatsAppMarketingConsent" in e["message"] for e in body["errors"])
+
+
+def test_whatsapp_consent_update_follows_the_schemas_input(shopify):
+    """customerWhatsAppMarketingConsentUpdate sets the state and time; a read-only state and a
+    customer without a phone are userErrors with codes."""
+    shopify.put_customers(
+        SHOP,
+        [{"shopify_id": 1, "phone": "+34612345670", "country_code": "ES"}, {"shopify_id": 2, "phone": None}],
+    )
+    token = shopify.exchange(SHOP)["access_token"]
+    from core.shopify.queries import WHATSAPP_CONSENT_UPDATE as mutation
+
+    def update(customer_id, state):
+        consent = {"state": state, "updatedAt": "2026-11-01T10:00:00Z"}
+        variables = {
+            "input": {
+                "customerId": f"gid://shopify/Customer/{customer_id}",
+                "whatsAppMarketingConsent": consent,
+            }
+        }
+        return _graphql(shopify, token, mutation, variables).json()["data"][
+            "customerWhatsAppMarketingConsentUpdate"
+        ]
+
+    done = update(1, "UNSUBSCRIBED")
+    assert done["userErrors"] == []
+    assert done["customerPhoneNumber"]["whatsAppMarketingConsent"] == {
+        "state": "UNSUBSCRIBED",
+        "updatedAt": "2026-11-01T10:00:00Z",
+    }
+    assert update(1, "NEVER_SUBSCRIBED")["userErrors"][0]["code"] == "INVALID"
+    assert update(2, "SUBSCRIBED")["userErrors"][0]["code"] == "MISSING_ARGUMENT"
+
+
+def test_a_bulk_export_validates_its_query_and_runs_one_at_a_time(shopify):
+    """An invalid bulk query is a userError (INVALID); a second export while one runs is
+    OPERATION_IN_PROGRESS; the finished export's url serves one JSON line per customer."""
+    from core.shopify import queries
+
+    shopify.configure(customers=40, bulk_delay_s=0.5)
+    token = shopify.exchange(SHOP)["access_token"]
+
+    def run(query):
+        answer = _graphql(shopify, token, queries.BULK_RUN_QUERY, {"query": query}).json()
+        return answer["data"]["bulkOperationRunQuery"]
+
+    assert run("{ customers { edges { node { marketingState } } } }")["userErrors"][0]["code"] == "INVALID"
+    started = run(queries.BULK_CUSTOMERS)
+    operation = started["bulkOperation"]["id"]
+    second = run(queries.BULK_CUSTOMERS)["userErrors"]
+    for _ in range(100):
+        state = _graphql(shopify, token, queries.BULK_OPERATION, {"id": operation}).json()["data"][
+            "bulkOperation"
+        ]
+        if state["status"] == "COMPLETED":
+            break
+    assert state["status"] == "COMPLETED" and state["objectCount"] == "40"
+    lines = requests.get(state["url"], timeout=10).text.splitlines()
+    assert len(lines) == 40 and json.loads(lines[0])["id"].startswith("gid://shopify/Customer/")
+    assert [e["code"] for e in second] == ["OPERATION_IN_PROGRESS"]

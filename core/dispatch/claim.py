@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.campaigns import Consent
+from core.audience import OPTED_IN_SQL
 from core.errors import OurCode, describe
 from core.meta_api import send_request_body
 from core.phones import check_phone
@@ -48,8 +48,9 @@ class _Refusal:
     country_code: str | None
 
 
-_PICK = text("""
-    SELECT m.id, m.send_attempts, c.phone, c.country_code, c.consent, c.first_name, c.last_name
+_PICK = text(f"""
+    SELECT m.id, m.send_attempts, c.phone, c.country_code, {OPTED_IN_SQL} AS opted_in,
+           c.first_name, c.last_name
       FROM messages m
       LEFT JOIN customers c ON c.shop_id = m.shop_id AND c.id = m.customer_id
      WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id
@@ -126,7 +127,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
 def _presend_checks(rows) -> tuple[list[_Refusal], list[tuple]]:
     refusals, sendable = [], []
     for row in rows:
-        if row.consent != Consent.SUBSCRIBED:  # also a customer deleted since launch
+        if not row.opted_in:  # also a customer deleted since launch
             refusals.append(_Refusal(row.id, OurCode.CUSTOMER_IS_NOT_OPTED_IN, row.phone, row.country_code))
             continue
         check = check_phone(row.phone)

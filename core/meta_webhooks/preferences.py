@@ -26,7 +26,10 @@ _APPLY = text(
        SET consent = CASE WHEN p.value = 'stop' THEN '{Consent.UNSUBSCRIBED}'
                           WHEN c.consent = '{Consent.UNSUBSCRIBED}' THEN '{Consent.SUBSCRIBED}'
                           ELSE c.consent END,
-           consent_updated_at = p.at
+           consent_updated_at = p.at,
+           -- a stop is written back to Shopify (core/shopify/consent_writeback.py); a resume
+           -- cancels a stop not written yet
+           consent_writeback_at = CASE WHEN p.value = 'stop' THEN p.at END
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:phones AS text[]), CAST(:values AS text[]),
                   CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
      WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone
@@ -40,7 +43,7 @@ _APPLY = text(
 _STOPPED_BY_FAILURE = text(
     f"""
     UPDATE customers c
-       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = o.at, consent_writeback_at = o.at
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:ats AS timestamptz[]))
            AS o(shop_id, wamid, at)
       JOIN messages m ON m.shop_id = o.shop_id AND m.wamid = o.wamid

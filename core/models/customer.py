@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Identity, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Identity, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +13,14 @@ class Customer(Base):
     """A Shopify customer as we last heard of them (Admin API sync and webhooks)."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("shop_id", "shopify_customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "shopify_customer_id"),
+        Index(
+            "ix_customers_consent_writeback",
+            "shop_id",
+            postgresql_where=text("consent_writeback_at IS NOT NULL"),
+        ),
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -24,10 +31,16 @@ class Customer(Base):
     phone_e164: Mapped[str | None] = mapped_column(String(20))  # null when it does not parse
     country_code: Mapped[str | None] = mapped_column(String(2))  # default address, ISO-2
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # WhatsApp marketing consent: Shopify's (defaultPhoneNumber.whatsAppMarketingConsent) and
+    # the stops and resumes Meta reports. Who may be messaged is core/audience.py's rule.
     consent: Mapped[str] = mapped_column(String(16), server_default="UNKNOWN")
     consent_updated_at: Mapped[datetime | None]
-    # Which Shopify consent ``consent`` came from: "whatsapp" (API 2026-07+) wins over "sms".
-    consent_source: Mapped[str | None] = mapped_column(String(16))
+    consent_source: Mapped[str | None] = mapped_column(String(16))  # "whatsapp" once Shopify said
+    # Shopify's SMS marketing consent: counts only where the shop chose so in Settings.
+    sms_consent: Mapped[str | None] = mapped_column(String(16))
+    sms_consent_updated_at: Mapped[datetime | None]
+    # A stop Meta reported that Shopify does not know yet (core/shopify/consent_writeback.py).
+    consent_writeback_at: Mapped[datetime | None]
     shopify_updated_at: Mapped[datetime | None]  # to drop stale webhooks
     created_at: Mapped[datetime] = created_at_column()
 

@@ -24,6 +24,11 @@ class Shop(Base):
     installed_at: Mapped[datetime] = created_at_column()
     uninstalled_at: Mapped[datetime | None]
     customers_synced_at: Mapped[datetime | None]  # the last full import from the Admin API ended
+    # Where the next incremental re-sync starts: when the last completed sync started.
+    customers_resync_from: Mapped[datetime | None]
+    customers_bulk_operation_id: Mapped[str | None] = mapped_column(String(128))  # a running export
+    # Whether Shopify's SMS marketing consent counts as consent to WhatsApp marketing (Settings).
+    sms_consent_counts: Mapped[bool] = mapped_column(server_default=text("false"))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     locale: Mapped[str] = mapped_column(String(16), server_default="en")
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")

@@ -4,8 +4,10 @@ Shopify's webhooks are at-least-once and unordered, and a full import runs besid
 every write is conditional, in one statement per batch:
 - the profile (names, phone, country, tags) only from data at least as new as what we hold
   (Shopify's ``updated_at``);
-- the WhatsApp marketing consent only from a consent at least as new, and WhatsApp's own
-  consent (Admin API 2026-07+) always wins over the SMS consent we fall back on;
+- the WhatsApp marketing consent (``consent``) and the SMS marketing consent (``sms_consent``)
+  each only from a consent at least as new as the one we hold, each on its own clock. SMS
+  consent is never stored as WhatsApp consent: whether it counts is the shop's choice, applied
+  when the audience is taken (core/audience.py);
 - never for a customer deleted or redacted in Shopify (a tombstone; Shopify reuses no ids).
 Writers of one shop's customers take a transaction-level advisory lock first, so a deletion
 and an import page cannot interleave between the tombstone check and the write.
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -46,12 +48,16 @@ class CustomerRecord:
     country_code: str | None
     updated_at: datetime
     tags: list[str] | None = None  # None: the source does not say (webhooks from API 2025-01)
-    consent: ConsentState | None = None  # None: the source does not say
+    consent: ConsentState | None = None  # WhatsApp's; None: the source does not say
+    sms: ConsentState | None = None  # SMS's; None: the source does not say
 
 
 def to_consent(state: str | None) -> Consent:
-    """Shopify's marketing state (GraphQL ``SUBSCRIBED`` or REST ``subscribed``) as ours."""
+    """Shopify's marketing state (GraphQL ``SUBSCRIBED`` or REST ``subscribed``) as ours; a
+    customer who never answered (``NEVER_SUBSCRIBED`` in 2026-10) is NOT_SUBSCRIBED."""
     value = (state or "").upper()
+    if value == "NEVER_SUBSCRIBED":
+        return Consent.NOT_SUBSCRIBED
     return Consent(value) if value in Consent.__members__ else Consent.UNKNOWN
 
 
@@ -88,41 +94,43 @@ def _newest(records: Iterable, key, stamp) -> list:
     return list(chosen.values())
 
 
+def newest_records(records: Iterable[CustomerRecord]) -> list[CustomerRecord]:
+    return _newest(records, lambda r: r.shopify_customer_id, lambda r: r.updated_at)
+
+
 def _order(moment: datetime | None) -> tuple:
     return (moment is not None, moment.timestamp() if moment else 0.0)
 
 
-def _consent_wins(incoming_source, incoming_time):
-    """SQL: the incoming consent replaces the stored one (see the module's rules)."""
-    stored_source, stored_time = Customer.consent_source, Customer.consent_updated_at
-    same_and_newer = and_(
-        stored_source == incoming_source,
-        or_(stored_time.is_(None), incoming_time.is_(None), incoming_time >= stored_time),
-    )
-    return or_(
-        stored_source.is_(None),
-        same_and_newer,
-        and_(incoming_source == WHATSAPP, stored_source == SMS),
-    )
+def _newer(stored_time, incoming_time):
+    """SQL: an incoming consent replaces the stored one when it is at least as new (a consent
+    without a date, or none stored yet, counts as new)."""
+    return or_(stored_time.is_(None), incoming_time.is_(None), incoming_time >= stored_time)
 
 
-def _consent_set(excluded) -> dict:
-    wins = _consent_wins(excluded.consent_source, excluded.consent_updated_at)
-    return {
-        name: case((wins, getattr(excluded, name)), else_=getattr(Customer, name))
-        for name in ("consent", "consent_source", "consent_updated_at")
-    }
+_CONSENT_COLUMNS = {
+    WHATSAPP: ("consent", "consent_source", "consent_updated_at"),
+    SMS: ("sms_consent", "sms_consent_updated_at"),
+}
+
+
+def _consent_set(excluded, channel: str) -> dict:
+    columns = _CONSENT_COLUMNS[channel]
+    wins = _newer(getattr(Customer, columns[-1]), getattr(excluded, columns[-1]))
+    return {name: case((wins, getattr(excluded, name)), else_=getattr(Customer, name)) for name in columns}
 
 
 def _consent_row(state: ConsentState) -> dict:
+    if state.source == SMS:
+        return {"sms_consent": str(state.consent), "sms_consent_updated_at": state.updated_at}
     return {
         "consent": str(state.consent),
-        "consent_source": state.source,
+        "consent_source": WHATSAPP,
         "consent_updated_at": state.updated_at,
     }
 
 
-def _profile_row(shop_id: int, r: CustomerRecord) -> dict:
+def profile_row(shop_id: int, r: CustomerRecord) -> dict:
     phone = (r.phone or "").strip()[:PHONE_MAX] or None
     row = {
         "shop_id": shop_id,
@@ -136,45 +144,52 @@ def _profile_row(shop_id: int, r: CustomerRecord) -> dict:
     }
     if r.tags is not None:
         row["tags"] = list(r.tags)
-    if r.consent is not None:
-        row |= _consent_row(r.consent)
+    for state in (r.consent, r.sms):
+        if state is not None:
+            row |= _consent_row(state)
     return row
 
 
 def upsert_profiles(session: Session, shop_id: int, records: Iterable[CustomerRecord]) -> int:
     """Insert or update customers from profile data (import pages, create/update webhooks);
     answers how many rows were written. The caller holds lock_customers()."""
-    records = _newest(records, lambda r: r.shopify_customer_id, lambda r: r.updated_at)
+    records = newest_records(records)
     gone = tombstoned(session, shop_id, (r.shopify_customer_id for r in records))
     records = [r for r in records if r.shopify_customer_id not in gone]
     written = 0
     # Rows of one statement must name the same columns: group by what the source told us.
-    for has_tags, has_consent in {(r.tags is not None, r.consent is not None) for r in records}:
-        group = [r for r in records if (r.tags is not None, r.consent is not None) == (has_tags, has_consent)]
-        written += _upsert_group(session, shop_id, group)
+    for said in {_said(r) for r in records}:
+        group = [r for r in records if _said(r) == said]
+        statement = insert(Customer.__table__).values([profile_row(shop_id, r) for r in group])
+        written += _written(session, upsert_statement(statement, *said))
     return written
 
 
-def _upsert_group(session: Session, shop_id: int, records: list[CustomerRecord]) -> int:
-    statement = insert(Customer.__table__).values([_profile_row(shop_id, r) for r in records])
+def _said(record: CustomerRecord) -> tuple[bool, bool, bool]:
+    return record.tags is not None, record.consent is not None, record.sms is not None
+
+
+def upsert_statement(statement, has_tags: bool, has_whatsapp: bool, has_sms: bool):
+    """``statement`` (an INSERT of customer rows) made the conditional upsert of the module's
+    rules; the rows carry tags and each consent when the flags say so."""
     excluded = statement.excluded
     newer = or_(
         Customer.shopify_updated_at.is_(None), excluded.shopify_updated_at >= Customer.shopify_updated_at
     )
     columns = ["first_name", "last_name", "phone", "phone_e164", "country_code", "shopify_updated_at"]
-    if records[0].tags is not None:
+    if has_tags:
         columns.append("tags")
     keys = ["shop_id", "shopify_customer_id"]
-    if records[0].consent is None:
+    if not (has_whatsapp or has_sms):
         # Profile only: a stale row is not touched at all (and not counted).
         values = {name: getattr(excluded, name) for name in columns}
-        return _written(
-            session, statement.on_conflict_do_update(index_elements=keys, set_=values, where=newer)
-        )
-    # Profile and consent each follow their own clock: one may be stale while the other is not.
+        return statement.on_conflict_do_update(index_elements=keys, set_=values, where=newer)
+    # Profile and consents each follow their own clock: one may be stale while another is not.
     values = {name: case((newer, getattr(excluded, name)), else_=getattr(Customer, name)) for name in columns}
-    values |= _consent_set(excluded)
-    return _written(session, statement.on_conflict_do_update(index_elements=keys, set_=values))
+    for channel, present in ((WHATSAPP, has_whatsapp), (SMS, has_sms)):
+        if present:
+            values |= _consent_set(excluded, channel)
+    return statement.on_conflict_do_update(index_elements=keys, set_=values)
 
 
 @dataclass(frozen=True)
@@ -189,27 +204,30 @@ def apply_consents(session: Session, shop_id: int, changes: Iterable[ConsentChan
     (the import or a create webhook fills in the rest). The caller holds lock_customers()."""
     changes = _newest(changes, lambda c: c.shopify_customer_id, lambda c: c.state.updated_at)
     gone = tombstoned(session, shop_id, (c.shopify_customer_id for c in changes))
-    rows = [
-        {
-            "shop_id": shop_id,
-            "shopify_customer_id": c.shopify_customer_id,
-            "phone": (c.phone or "").strip()[:PHONE_MAX] or None,
-            "phone_e164": to_e164(c.phone),
-            **_consent_row(c.state),
-        }
-        for c in changes
-        if c.shopify_customer_id not in gone
-    ]
-    if not rows:
-        return 0
-    statement = insert(Customer.__table__).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["shop_id", "shopify_customer_id"],
-        set_={name: getattr(excluded, name) for name in ("consent", "consent_source", "consent_updated_at")},
-        where=_consent_wins(excluded.consent_source, excluded.consent_updated_at),
-    )
-    return _written(session, statement)
+    written = 0
+    for channel, columns in _CONSENT_COLUMNS.items():
+        rows = [
+            {
+                "shop_id": shop_id,
+                "shopify_customer_id": c.shopify_customer_id,
+                "phone": (c.phone or "").strip()[:PHONE_MAX] or None,
+                "phone_e164": to_e164(c.phone),
+                **_consent_row(c.state),
+            }
+            for c in changes
+            if c.shopify_customer_id not in gone and c.state.source == channel
+        ]
+        if not rows:
+            continue
+        statement = insert(Customer.__table__).values(rows)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["shop_id", "shopify_customer_id"],
+            set_={name: getattr(excluded, name) for name in columns},
+            where=_newer(getattr(Customer, columns[-1]), getattr(excluded, columns[-1])),
+        )
+        written += _written(session, statement)
+    return written
 
 
 def _written(session: Session, statement) -> int:

@@ -84,11 +84,13 @@ class DrainReport:
     events: int = 0
     outcomes: Counter = field(default_factory=Counter)
     failed_ids: list[int] = field(default_factory=list)
+    finished_exports: set[int] = field(default_factory=set)  # shops whose bulk export is done
 
     def add(self, other: DrainReport) -> None:
         self.events += other.events
         self.outcomes.update(other.outcomes)
         self.failed_ids += other.failed_ids
+        self.finished_exports |= other.finished_exports
 
 
 def _delivery(row) -> Delivery:
@@ -118,6 +120,8 @@ def drain_batch(
         try:
             with session.begin_nested():
                 outcomes[delivery.id] = _apply(session, delivery, shops)
+            if delivery.topic == "bulk_operations/finish" and outcomes[delivery.id][0] == "applied":
+                report.finished_exports.add(shops[delivery.shop_domain].id)
         except OperationalError:
             raise  # the connection or the server: the whole batch goes back
         except Exception as error:

@@ -19,16 +19,8 @@ from core.models import Customer
 from core.phones import suggest_e164, to_e164
 from core.shopify.admin import AdminClient
 from core.shopify.customers import lock_customers
+from core.shopify.queries import CUSTOMER_UPDATE_PHONE
 from core.shopify.shapes import parse_time
-
-CUSTOMER_UPDATE = """
-mutation FixCustomerPhone($input: CustomerInput!) {
-  customerUpdate(input: $input) {
-    customer { id phone updatedAt defaultPhoneNumber { phoneNumber } }
-    userErrors { field message }
-  }
-}
-"""
 
 
 class PhoneRejected(ValueError):
@@ -72,13 +64,13 @@ def valid_e164(raw: object) -> str:
 def write_phone(client: AdminClient, customer: Customer, phone: str) -> Customer:
     """Set the phone in Shopify (UserErrors and the client's errors propagate), then ours."""
     result = client.mutate(
-        CUSTOMER_UPDATE,
+        CUSTOMER_UPDATE_PHONE,
         {"input": {"id": f"gid://shopify/Customer/{customer.shopify_customer_id}", "phone": phone}},
         "customerUpdate",
         idempotent=True,  # setting a field to a value: repeating it changes nothing
     )
     node = result.get("customer") or {}
-    stored = (node.get("defaultPhoneNumber") or {}).get("phoneNumber") or node.get("phone") or phone
+    stored = (node.get("defaultPhoneNumber") or {}).get("phoneNumber") or phone
     updated_at = parse_time(node.get("updatedAt")) or datetime.now(UTC)
     return _save(customer, stored, updated_at)
 

@@ -136,6 +136,7 @@ def held_data(session: Session, shop_id: int, shopify_customer_id: int) -> dict 
             "country_code": customer.country_code,
             "tags": list(customer.tags),
             "whatsapp_marketing_consent": customer.consent,
+            "sms_marketing_consent": customer.sms_consent,
         },
         "messages": {
             "count": count,

@@ -40,12 +40,13 @@ def _state(consent: object, source: str, state_key: str, time_key: str) -> Conse
 
 
 def from_graphql(node: dict) -> CustomerRecord:
+    """A customer node of core/shopify/queries.py's CUSTOMER_FIELDS (a page or a bulk line).
+    Both consents belong to the default phone number: a customer without one says nothing
+    about either."""
     phone_number = node.get("defaultPhoneNumber") or {}
     address = node.get("defaultAddress") or {}
-    whatsapp = _state(
-        phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "marketingState", "consentUpdatedAt"
-    )
-    sms = _state(node.get("smsMarketingConsent"), SMS, "marketingState", "consentUpdatedAt")
+    whatsapp = _state(phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "state", "updatedAt")
+    sms = _state(phone_number.get("smsMarketingConsent"), SMS, "state", "updatedAt")
     updated_at = parse_time(node.get("updatedAt"))
     if updated_at is None:
         raise BadPayload(f"customer {node.get('id')!r} has no updatedAt")
@@ -53,11 +54,12 @@ def from_graphql(node: dict) -> CustomerRecord:
         shopify_customer_id=customer_id(node.get("id")),
         first_name=node.get("firstName") or "",
         last_name=node.get("lastName") or "",
-        phone=phone_number.get("phoneNumber") or node.get("phone"),
+        phone=phone_number.get("phoneNumber"),
         country_code=address.get("countryCodeV2"),
         updated_at=updated_at,
         tags=[str(t) for t in node.get("tags") or []],
-        consent=whatsapp or sms,
+        consent=whatsapp,
+        sms=sms,
     )
 
 
@@ -87,19 +89,28 @@ def from_webhook(body: dict) -> CustomerRecord:
         country_code=address.get("country_code"),
         updated_at=updated_at,
         tags=_tags(body.get("tags")),
-        consent=_webhook_consent(body),
+        sms=_sms_consent(body),
     )
 
 
-def _webhook_consent(body: dict) -> ConsentState | None:
-    whatsapp = _state(body.get("whatsapp_marketing_consent"), WHATSAPP, "state", "consent_updated_at")
-    return whatsapp or _state(body.get("sms_marketing_consent"), SMS, "state", "consent_updated_at")
+def _sms_consent(body: dict) -> ConsentState | None:
+    return _state(body.get("sms_marketing_consent"), SMS, "state", "consent_updated_at")
 
 
-def consent_change(body: dict) -> ConsentChange | None:
-    """A ``customers/marketing_consent_update`` body (SMS), or one that carries WhatsApp's
-    consent (the topic of WhatsApp consent is not confirmed: we read it wherever it comes)."""
-    state = _webhook_consent(body)
+def sms_consent_change(body: dict) -> ConsentChange | None:
+    """A ``customers_marketing_consent/update`` body: ``id``, ``phone`` and
+    ``sms_marketing_consent`` {state, opt_in_level, consent_updated_at, ...}."""
+    state = _sms_consent(body)
     if state is None:
         return None
-    return ConsentChange(customer_id(body.get("id") or body.get("customer_id")), body.get("phone"), state)
+    return ConsentChange(customer_id(body.get("id")), body.get("phone"), state)
+
+
+def whatsapp_consent_change(body: dict) -> ConsentChange | None:
+    """A ``customers_whats_app_marketing_consent/update`` body (Shopify's webhook reference):
+    ``customer_id``, ``phone_number`` and ``whats_app_marketing_consent`` {state,
+    opt_in_level, updated_at, collected_from}."""
+    state = _state(body.get("whats_app_marketing_consent"), WHATSAPP, "state", "updated_at")
+    if state is None:
+        return None
+    return ConsentChange(customer_id(body.get("customer_id")), body.get("phone_number"), state)

@@ -49,12 +49,24 @@ def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: date
     return "applied"
 
 
-def _consent_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    change = shapes.consent_change(body)
-    if change is None:
-        return "ignored"
-    lock_customers(session, shop.id)
-    return "applied" if apply_consents(session, shop.id, [change]) else "stale"
+def _consent_changed(read: Callable[[dict], shapes.ConsentChange | None]) -> Handler:
+    def handle(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+        change = read(body)
+        if change is None:
+            return "ignored"
+        lock_customers(session, shop.id)
+        return "applied" if apply_consents(session, shop.id, [change]) else "stale"
+
+    return handle
+
+
+def _bulk_finished(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    """Our bulk export is done: "applied" tells the Shopify drain to queue its import now (the
+    import's own polling is the fallback when this webhook is missed)."""
+    operation = str(body.get("admin_graphql_api_id") or "")
+    if not operation or operation != shop.customers_bulk_operation_id:
+        return "ignored"  # an export we no longer wait for
+    return "applied"
 
 
 def _installed_since(shop: Shop, triggered: datetime) -> bool:
@@ -111,8 +123,12 @@ HANDLERS: dict[str, Handler] = {
     "customers/create": _customer_changed,
     "customers/update": _customer_changed,
     "customers/delete": _customer_deleted,
-    "customers/marketing_consent_update": _consent_changed,
-    "customers/whatsapp_marketing_consent_update": _consent_changed,
+    # Shopify's topic names for the consent webhooks (its webhook reference and the
+    # WebhookSubscriptionTopic enum): CUSTOMERS_MARKETING_CONSENT_UPDATE (SMS) and
+    # CUSTOMERS_WHATS_APP_MARKETING_CONSENT_UPDATE.
+    "customers_marketing_consent/update": _consent_changed(shapes.sms_consent_change),
+    "customers_whats_app_marketing_consent/update": _consent_changed(shapes.whatsapp_consent_change),
+    "bulk_operations/finish": _bulk_finished,
     "app/uninstalled": _app_uninstalled,
     "app/scopes_update": _scopes_updated,
     "customers/redact": _customer_redact,

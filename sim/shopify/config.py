@@ -25,6 +25,7 @@ class SimConfig:
     restore_rate: float = 100.0
     max_query_cost: int = 1000  # a single query that would cost more is refused outright
     max_page_size: int = 250
+    bulk_delay_s: float = 0.0  # a bulk export stays RUNNING at least this long (tests of polling)
     webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
     webhook_api_version: str = "2026-10"
     # Forced answers for the next GraphQL requests, in order: {"status": 503} or

@@ -13,6 +13,7 @@ import json
 import random
 import zlib
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import phonenumbers
@@ -44,27 +45,35 @@ def now_iso() -> str:
     return iso(datetime.now(UTC).replace(microsecond=0))
 
 
-def _mobile(rng: random.Random, country: str) -> phonenumbers.PhoneNumber:
-    """A valid mobile number of ``country``: Shopify's example number with its tail varied."""
+@cache
+def _example(country: str) -> tuple[str, str]:
+    """The country's example mobile number: E.164 digits and its national format."""
     example = phonenumbers.example_number_for_type(country, PhoneNumberType.MOBILE)
-    for _ in range(50):
-        digits = str(example.national_number)
-        tail = "".join(rng.choice("0123456789") for _ in range(4))
-        candidate = phonenumbers.parse(f"+{example.country_code}{digits[:-4]}{tail}", None)
-        if phonenumbers.is_valid_number(candidate):
-            return candidate
-    return example
+    e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+    return e164, phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
+
+
+def _with_tail(formatted: str, tail: str) -> str:
+    """``formatted`` with its last digits replaced by ``tail`` (spacing kept)."""
+    characters, digits = list(formatted), list(tail)
+    for index in range(len(characters) - 1, -1, -1):
+        if not digits:
+            break
+        if characters[index].isdigit():
+            characters[index] = digits.pop()
+    return "".join(characters)
 
 
 def _phone(rng: random.Random, country: str) -> str | None:
-    """Mostly E.164; some typed without the calling code (the fixable failure); a few none."""
+    """Mostly E.164; some typed without the calling code (the fixable failure); a few none.
+    A number is the country's example mobile number with its last four digits varied: cheap
+    enough for a shop of half a million customers, and valid for every country we generate."""
     roll = rng.random()
     if roll < 0.05:
         return None
-    number = _mobile(rng, country)
-    if roll < 0.20:
-        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    tail = f"{rng.randrange(10_000):04d}"
+    e164, national = _example(country)
+    return _with_tail(national if roll < 0.20 else e164, tail)
 
 
 def first_id(domain: str) -> int:
@@ -97,11 +106,18 @@ def generate(domain: str, seed: int, count: int) -> dict[int, dict]:
     return customers
 
 
+def _seed_consent(state: str | None, stamp: str) -> dict | None:
+    state = state or "NOT_SUBSCRIBED"
+    return {"state": state, "updated_at": stamp} if state not in ("UNKNOWN", "NOT_SUBSCRIBED") else None
+
+
 def from_seed(entry: dict, n: int) -> dict:
-    """A customer of a seed document (the app's seed format, CONTRACT.md)."""
+    """A customer of a seed document (the app's seed format, CONTRACT.md): ``consent`` is the
+    WhatsApp consent; ``sms_consent`` (the stand-in's own addition) the SMS one, the same as
+    ``consent`` when not given."""
     stamp = iso(EPOCH + timedelta(minutes=n))
-    consent = entry.get("consent") or "NOT_SUBSCRIBED"
-    consent = {"state": consent, "updated_at": stamp} if consent != "UNKNOWN" else None
+    consent = _seed_consent(entry.get("consent"), stamp)
+    sms = _seed_consent(entry["sms_consent"], stamp) if "sms_consent" in entry else consent
     first, last = entry.get("first_name") or "", entry.get("last_name") or ""
     return {
         "id": int(entry["shopify_id"]),
@@ -111,8 +127,8 @@ def from_seed(entry: dict, n: int) -> dict:
         "phone": entry.get("phone"),
         "country": entry.get("country_code"),
         "tags": list(entry.get("tags") or []),
-        "sms": consent,
-        "whatsapp": dict(consent) if consent else None,
+        "sms": dict(sms) if sms else None,
+        "whatsapp": consent,
         "created_at": iso(EPOCH),
         "updated_at": stamp,
     }
@@ -134,16 +150,45 @@ def gid(customer_id: int) -> str:
     return f"gid://shopify/Customer/{customer_id}"
 
 
-def _consent_node(consent: dict | None) -> dict | None:
+# Our seed vocabulary -> Shopify's CustomerMarketingConsentState (2026-10). A customer who never
+# said anything is NEVER_SUBSCRIBED; Shopify has no UNKNOWN or INVALID.
+_SHOPIFY_STATES = {"SUBSCRIBED", "PENDING", "UNSUBSCRIBED", "REDACTED"}
+
+
+def shopify_state(state: str | None) -> str:
+    return state if state in _SHOPIFY_STATES else "NEVER_SUBSCRIBED"
+
+
+def _consent_node(consent: dict | None) -> dict:
+    """``CustomerWhatsAppMarketingConsent`` / ``CustomerSmsMarketingConsent``: never null on a
+    phone number; no date when the customer never gave one."""
     if consent is None:
+        return {"state": "NEVER_SUBSCRIBED", "updatedAt": None, "optInLevel": None, "collectedFrom": None}
+    return {
+        "state": shopify_state(consent["state"]),
+        "updatedAt": consent["updated_at"],
+        "optInLevel": "SINGLE_OPT_IN",
+        "collectedFrom": "OTHER",
+    }
+
+
+def phone_node(customer: dict) -> dict | None:
+    """``CustomerPhoneNumber``: where both marketing consents live."""
+    if customer["phone"] is None:
         return None
-    return {"marketingState": consent["state"], "consentUpdatedAt": consent["updated_at"]}
+    sms = _consent_node(customer["sms"])
+    return {
+        "phoneNumber": customer["phone"],
+        "marketingState": sms["state"] if sms["state"] != "NEVER_SUBSCRIBED" else "NOT_SUBSCRIBED",
+        "marketingUpdatedAt": sms["updatedAt"],
+        "smsMarketingConsent": sms,
+        "whatsAppMarketingConsent": _consent_node(customer["whatsapp"]),
+    }
 
 
 def graphql_node(customer: dict) -> dict:
     """The customer as GraphQL resolves it (the default resolver reads these keys)."""
-    phone, country = customer["phone"], customer["country"]
-    sms = _consent_node(customer["sms"])
+    country = customer["country"]
     name = f"{customer['first_name']} {customer['last_name']}".strip()
     return {
         "id": gid(customer["id"]),
@@ -152,21 +197,14 @@ def graphql_node(customer: dict) -> dict:
         "lastName": customer["last_name"] or None,
         "displayName": name or customer["email"],
         "email": customer["email"],
-        "phone": phone,
-        "defaultPhoneNumber": None
-        if phone is None
-        else {
-            "phoneNumber": phone,
-            "marketingState": (sms or {}).get("marketingState", "NOT_SUBSCRIBED"),
-            "whatsAppMarketingConsent": _consent_node(customer["whatsapp"]),
-        },
+        "phone": customer["phone"],
+        "defaultPhoneNumber": phone_node(customer),
         "defaultAddress": None
         if country is None
         else {"countryCodeV2": country, "country": COUNTRY_NAMES.get(country, country), "phone": None},
         "tags": list(customer["tags"]),
         "createdAt": customer["created_at"],
         "updatedAt": customer["updated_at"],
-        "smsMarketingConsent": sms,
     }
 
 
@@ -234,17 +272,30 @@ def _rest_consent(consent: dict | None) -> dict | None:
     }
 
 
-def consent_body(customer: dict) -> dict:
-    """The ``customers/marketing_consent_update`` body (SMS), with the WhatsApp consent when
-    the customer has one (the topic that carries it is not confirmed; see the app's drain)."""
-    body = {
+def sms_consent_body(customer: dict) -> dict:
+    """The ``customers_marketing_consent/update`` body (SMS consent), as Shopify documents it."""
+    return {
         "id": customer["id"],
         "phone": customer["phone"],
         "sms_marketing_consent": _rest_consent(customer["sms"]),
     }
-    if customer["whatsapp"] is not None:
-        body["whatsapp_marketing_consent"] = _rest_consent(customer["whatsapp"])
-    return body
+
+
+def whatsapp_consent_body(customer: dict) -> dict:
+    """The ``customers_whats_app_marketing_consent/update`` body, as Shopify documents it:
+    ``customer_id``, ``phone_number`` and ``whats_app_marketing_consent`` {state, opt_in_level,
+    updated_at, collected_from}."""
+    consent = _consent_node(customer["whatsapp"])
+    return {
+        "customer_id": customer["id"],
+        "phone_number": customer["phone"],
+        "whats_app_marketing_consent": {
+            "state": consent["state"].lower(),
+            "opt_in_level": (consent["optInLevel"] or "").lower() or None,
+            "updated_at": consent["updatedAt"],
+            "collected_from": (consent["collectedFrom"] or "").lower() or None,
+        },
+    }
 
 
 def delete_body(customer_id: int) -> dict:

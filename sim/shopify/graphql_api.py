@@ -1,5 +1,8 @@
-"""The GraphQL Admin API subset the app uses, executed by graphql-core against the stand-in's
-memory: the ``customers`` connection, ``customer``, ``shop`` and ``customerUpdate``.
+"""Resolvers for the part of Shopify's Admin schema the app uses, executed by graphql-core
+against the stand-in's memory: ``customers`` (with the ``updated_at`` search term),
+``customersCount``, ``customer``, ``shop``, ``customerUpdate``,
+``customerWhatsAppMarketingConsentUpdate``, ``bulkOperationRunQuery`` and ``bulkOperation``.
+The schema itself is Shopify's (sim/shopify/schema.py).
 
 Query cost follows Shopify's rules in outline: scalars and enums cost nothing, an object costs
 1, a connection costs 2 plus ``first`` times one node, a mutation costs 10. A request is priced
@@ -9,6 +12,7 @@ before it runs (``requestedQueryCost``) and refused above the single-query maxim
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from graphql import (
@@ -18,74 +22,15 @@ from graphql import (
     GraphQLObjectType,
     InlineFragmentNode,
     OperationDefinitionNode,
-    build_schema,
     get_named_type,
     is_leaf_type,
     value_from_ast_untyped,
 )
 
-SDL = """
-scalar DateTime
-
-type Query {
-  customers(first: Int, after: String, last: Int, before: String, query: String,
-            sortKey: CustomerSortKeys, reverse: Boolean): CustomerConnection!
-  customer(id: ID!): Customer
-  shop: Shop!
-}
-
-type Mutation {
-  customerUpdate(input: CustomerInput!): CustomerUpdatePayload
-}
-
-enum CustomerSortKeys { ID UPDATED_AT CREATED_AT NAME RELEVANCE }
-enum CustomerSmsMarketingState { NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED REDACTED INVALID }
-enum CustomerWhatsAppMarketingState { NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED REDACTED INVALID }
-
-type Shop { id: ID! name: String! myshopifyDomain: String! ianaTimezone: String! currencyCode: String! }
-
-type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
-type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
-type CustomerEdge { cursor: String! node: Customer! }
-
-type Customer {
-  id: ID!
-  legacyResourceId: String!
-  firstName: String
-  lastName: String
-  displayName: String!
-  email: String
-  phone: String
-  defaultPhoneNumber: CustomerPhoneNumber
-  defaultAddress: MailingAddress
-  tags: [String!]!
-  createdAt: DateTime!
-  updatedAt: DateTime!
-  smsMarketingConsent: CustomerSmsMarketingConsentState
-}
-
-type CustomerPhoneNumber {
-  phoneNumber: String!
-  marketingState: CustomerSmsMarketingState!
-  whatsAppMarketingConsent: CustomerWhatsAppMarketingConsentState
-}
-type CustomerSmsMarketingConsentState {
-  marketingState: CustomerSmsMarketingState!
-  consentUpdatedAt: DateTime
-}
-type CustomerWhatsAppMarketingConsentState {
-  marketingState: CustomerWhatsAppMarketingState!
-  consentUpdatedAt: DateTime
-}
-type MailingAddress { countryCodeV2: String country: String phone: String }
-
-input CustomerInput { id: ID phone: String firstName: String lastName: String email: String tags: [String!] }
-type CustomerUpdatePayload { customer: Customer userErrors: [UserError!]! }
-type UserError { field: [String!] message: String! }
-"""
+from sim.shopify.schema import admin_schema
 
 MUTATION_COST = 10
-SCHEMA = build_schema(SDL)
+SCHEMA = admin_schema()
 
 
 def encode_cursor(customer_id: int) -> str:
@@ -167,28 +112,55 @@ def query_cost(document: DocumentNode, operation: OperationDefinitionNode, varia
 # ---- Resolvers (the context holds the state and the shop the access token belongs to) -------
 
 
-def _customers(_root, info, first=None, after=None, last=None, before=None, **_ignored) -> dict:
+def _customers(_root, info, first=None, after=None, last=None, before=None, query=None, **_ignored) -> dict:
     state, shop = info.context["state"], info.context["shop"]
+    updated = parse_search(query)
+    if "bulk" in info.context:  # a bulk export pages by itself: the runner gives the window
+        after_id, first = info.context["bulk"]
+    else:
+        after_id = _check_paging(state.config.max_page_size, first, after, last, before)
+    page, more = state.customers_page(shop, first, after_id, updated)
+    return {
+        "edges": [{"cursor": encode_cursor(int(n["legacyResourceId"])), "node": n} for n in page],
+        "nodes": page,
+        "pageInfo": {
+            "hasNextPage": more,
+            "hasPreviousPage": after_id is not None,
+            "startCursor": encode_cursor(int(page[0]["legacyResourceId"])) if page else None,
+            "endCursor": encode_cursor(int(page[-1]["legacyResourceId"])) if page else None,
+        },
+    }
+
+
+def _check_paging(limit: int, first, after, last, before) -> int | None:
     if last is not None or before is not None:
         raise ValueError("The stand-in pages forward only: use first and after.")
     if first is None:
         raise ValueError("you must provide one of first or last")
-    limit = state.config.max_page_size
     if not 0 < first <= limit:
         raise ValueError(f"The maximum number of records that can be requested is {limit}.")
-    after_id = decode_cursor(after) if after else None
-    page, more = state.customers_page(shop, first, after_id)
-    nodes = [node for node in page]
-    return {
-        "edges": [{"cursor": encode_cursor(int(n["legacyResourceId"])), "node": n} for n in nodes],
-        "nodes": nodes,
-        "pageInfo": {
-            "hasNextPage": more,
-            "hasPreviousPage": after_id is not None,
-            "startCursor": encode_cursor(int(nodes[0]["legacyResourceId"])) if nodes else None,
-            "endCursor": encode_cursor(int(nodes[-1]["legacyResourceId"])) if nodes else None,
-        },
-    }
+    return decode_cursor(after) if after else None
+
+
+_TERM = re.compile(r"^updated_at:(>=|<=|>|<)?'?([^']+)'?$")
+
+
+def parse_search(query: str | None) -> tuple[str, str] | None:
+    """The ``updated_at`` term of Shopify's search syntax, as (comparator, ISO time); the
+    stand-in knows no other term and refuses one rather than ignore it silently."""
+    if not query or not query.strip():
+        return None
+    match = _TERM.match(query.strip())
+    if match is None:
+        raise ValueError(f"The stand-in only searches customers by updated_at, not {query!r}")
+    return match.group(1) or "=", match.group(2)
+
+
+def _customers_count(_root, info, query=None, limit=None) -> dict:
+    count = info.context["state"].count_customers(info.context["shop"], parse_search(query))
+    if limit is not None and count > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": count, "precision": "EXACT"}
 
 
 def _customer(_root, info, id: str) -> dict | None:  # noqa: A002 (GraphQL's argument name)
@@ -203,7 +175,33 @@ def _customer_update(_root, info, input: dict) -> dict:  # noqa: A002
     return info.context["state"].update_customer(info.context["shop"], input)
 
 
-SCHEMA.query_type.fields["customers"].resolve = _customers
-SCHEMA.query_type.fields["customer"].resolve = _customer
-SCHEMA.query_type.fields["shop"].resolve = _shop
-SCHEMA.mutation_type.fields["customerUpdate"].resolve = _customer_update
+def _whatsapp_consent_update(_root, info, input: dict) -> dict:  # noqa: A002
+    return info.context["state"].update_whatsapp_consent(info.context["shop"], input)
+
+
+def _bulk_run_query(_root, info, query: str, groupObjects: bool = False) -> dict:  # noqa: N803
+    context = info.context
+    return context["state"].bulk.start(context["shop"], query, context["base_url"])
+
+
+def _bulk_operation(_root, info, id: str) -> dict | None:  # noqa: A002
+    return info.context["state"].bulk.find(info.context["shop"], id)
+
+
+_RESOLVERS = {
+    SCHEMA.query_type: {
+        "customers": _customers,
+        "customersCount": _customers_count,
+        "customer": _customer,
+        "shop": _shop,
+        "bulkOperation": _bulk_operation,
+    },
+    SCHEMA.mutation_type: {
+        "customerUpdate": _customer_update,
+        "customerWhatsAppMarketingConsentUpdate": _whatsapp_consent_update,
+        "bulkOperationRunQuery": _bulk_run_query,
+    },
+}
+for _parent, _resolvers in _RESOLVERS.items():
+    for _name, _resolve in _resolvers.items():
+        _parent.fields[_name].resolve = _resolve

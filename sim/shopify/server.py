@@ -5,7 +5,9 @@
 - ``GET``/``PUT /sim/config``; ``POST /sim/reset`` ({"config": true} also restores the config);
   ``GET /sim/stats``: exchanges, refreshes, throttled answers, webhooks posted and pending;
 - ``GET``/``PUT``/``POST /sim/shops/{shop}/customers``: list, replace (seed format), change one;
+  ``GET /sim/shops/{shop}/count``: how many customers (makes the shop's customers if needed);
 - ``POST /sim/shops/{shop}/expire-tokens``, ``POST /sim/shops/{shop}/uninstall``;
+- ``GET /sim/bulk/<n>.jsonl``: the result of a finished bulk export (its ``url``);
 - ``POST /sim/webhooks`` {shop, topic, customer_id?, payload?, webhook_id?, triggered_at?}:
   send one signed webhook to the app now; answers the app's HTTP status.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from sim.shopify.state import OAuthError, ShopifyState, Unauthorized, webhook_payload
 
 _GRAPHQL = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+_BULK_FILE = re.compile(r"^/sim/bulk/(\d+)\.jsonl$")
 _SHOP = re.compile(r"^/sim/shops/([a-z0-9][a-z0-9-]*\.myshopify\.com)/([a-z-]+)$")
 
 
@@ -74,7 +78,23 @@ class Handler(BaseHTTPRequestHandler):
         match = _SHOP.match(path)
         if match and match.group(2) == "customers":
             return self._json(200, self.state.list_customers(match.group(1)))
+        if match and match.group(2) == "count":
+            return self._json(200, {"customers": self.state.count_customers(match.group(1))})
+        if match := _BULK_FILE.match(path):
+            return self._bulk_file(int(match.group(1)))
         return self._json(404, {"errors": "Not Found"})
+
+    def _bulk_file(self, number: int) -> None:
+        """A finished bulk export's JSONL (Shopify serves it from signed storage URLs)."""
+        path = self.state.bulk.file(number)
+        if path is None:
+            return self._json(404, {"errors": "Not Found"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/jsonl")
+        self.send_header("Content-Length", str(path.stat().st_size))
+        self.end_headers()
+        with path.open("rb") as source:
+            shutil.copyfileobj(source, self.wfile, 1 << 20)
 
     def _token(self) -> None:
         try:
@@ -95,7 +115,9 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return self._json(400, {"errors": {"query": "Required parameter missing or invalid"}})
         variables = body.get("variables") if isinstance(body.get("variables"), dict) else None
-        return self._json(200, self.state.graphql(shop, body["query"], variables))
+        host = self.headers.get("Host") or ":".join(map(str, self.server.server_address[:2]))
+        base_url = f"http://{host}"
+        return self._json(200, self.state.graphql(shop, body["query"], variables, base_url))
 
     def _fault(self, fault: dict) -> None:
         status = int(fault.get("status", 503))

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import secrets
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import jwt
 import phonenumbers
-from graphql import GraphQLError, execute, get_operation_ast, parse, validate
+from graphql import GraphQLError, execute, get_operation_ast, parse
 
 from sim.shopify import customers as shapes
+from sim.shopify.bulk import BulkExports
 from sim.shopify.config import SimConfig
 from sim.shopify.graphql_api import SCHEMA, query_cost
+from sim.shopify.schema import validation_errors
 from sim.shopify.webhooks import WebhookSender
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -44,6 +48,12 @@ class ShopRecord:
     level: float  # points left in the bucket
     refilled: float = field(default_factory=time.monotonic)
     installed: bool = True
+    ordered: list[int] | None = None  # the customer ids in order, until the set changes
+
+    def order(self) -> list[int]:
+        if self.ordered is None or len(self.ordered) != len(self.customers):
+            self.ordered = sorted(self.customers)
+        return self.ordered
 
 
 @dataclass
@@ -58,6 +68,7 @@ class ShopifyState:
         self.initial = copy.deepcopy(config)
         self.lock = threading.Lock()
         self.sender = WebhookSender(self)
+        self.bulk = BulkExports(self)
         self.reset()
 
     def reset(self, config: bool = False) -> None:
@@ -70,6 +81,7 @@ class ShopifyState:
             self.refresh: dict[str, Grant] = {}
             self.stats: Counter = Counter()
             self.seeded = shapes.seed_document_customers(self.config.seed_document)
+        self.bulk.reset()
 
     # ---- shops and customers -----------------------------------------------------------------
 
@@ -89,6 +101,7 @@ class ShopifyState:
         with self.lock:
             record = self.shop(domain)
             record.customers = {c["id"]: c for c in (shapes.from_seed(e, n) for n, e in enumerate(entries))}
+            record.ordered = None
             return list(record.customers.values())
 
     def upsert_customer(self, domain: str, changes: dict) -> dict:
@@ -109,6 +122,8 @@ class ShopifyState:
                     fresh[channel] = current[channel]  # unchanged consent keeps its time
                 elif fresh[channel]:
                     fresh[channel]["updated_at"] = fresh["updated_at"]
+            if customer_id not in record.customers:
+                record.ordered = None
             record.customers[customer_id] = fresh
             return fresh
 
@@ -122,22 +137,37 @@ class ShopifyState:
             "phone": customer["phone"],
             "country_code": customer["country"],
             "tags": customer["tags"],
-            "consent": (customer["whatsapp"] or customer["sms"] or {}).get("state", "UNKNOWN"),
+            "consent": (customer["whatsapp"] or {}).get("state", "NOT_SUBSCRIBED"),
+            "sms_consent": (customer["sms"] or {}).get("state", "NOT_SUBSCRIBED"),
         }
 
     def delete_customer(self, domain: str, customer_id: int) -> dict | None:
         with self.lock:
-            return self.shop(domain).customers.pop(customer_id, None)
+            record = self.shop(domain)
+            record.ordered = None
+            return record.customers.pop(customer_id, None)
 
     def list_customers(self, domain: str) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(c) for _, c in sorted(self.shop(domain).customers.items())]
 
-    def customers_page(self, domain: str, first: int, after_id: int | None) -> tuple[list[dict], bool]:
+    def customers_page(
+        self, domain: str, first: int, after_id: int | None, updated: tuple[str, str] | None = None
+    ) -> tuple[list[dict], bool]:
+        """A page by id after ``after_id``, of the customers matching the ``updated_at`` term."""
         with self.lock:
-            ids = sorted(i for i in self.shop(domain).customers if after_id is None or i > after_id)
-            page = [shapes.graphql_node(self.shops[domain].customers[i]) for i in ids[:first]]
+            record = self.shop(domain)
+            customers, order = record.customers, record.order()
+            ids = order[bisect.bisect_right(order, after_id) if after_id is not None else 0 :]
+            if updated is not None:
+                ids = [i for i in ids if _matches(customers[i]["updated_at"], updated)]
+            page = [shapes.graphql_node(customers[i]) for i in ids[:first]]
             return page, len(ids) > first
+
+    def count_customers(self, domain: str, updated: tuple[str, str] | None = None) -> int:
+        with self.lock:
+            customers = self.shop(domain).customers.values()
+            return sum(1 for c in customers if updated is None or _matches(c["updated_at"], updated))
 
     def customer_node(self, domain: str, customer_gid: str) -> dict | None:
         with self.lock:
@@ -176,6 +206,30 @@ class ShopifyState:
             updated = copy.deepcopy(customer)
         self.sender.send_later(domain, "customers/update", shapes.rest_body(updated, self._version()))
         return {"customer": shapes.graphql_node(updated), "userErrors": []}
+
+    def update_whatsapp_consent(self, domain: str, changes: dict) -> dict:
+        """``customerWhatsAppMarketingConsentUpdate``: the customer must have a phone number;
+        NEVER_SUBSCRIBED and REDACTED are read-only states."""
+        consent = changes.get("whatsAppMarketingConsent") or {}
+        with self.lock:
+            customer = self.shop(domain).customers.get(_customer_id(changes.get("customerId") or ""))
+            if customer is None:
+                return _consent_errors(["input", "customerId"], "Customer not found", "INVALID")
+            if not customer["phone"]:
+                return _consent_errors(
+                    ["input", "customerId"], "Customer must have a phone number", "MISSING_ARGUMENT"
+                )
+            if consent.get("state") in ("NEVER_SUBSCRIBED", "REDACTED"):
+                message = f"State {consent['state']} can't be set"
+                return _consent_errors(["input", "whatsAppMarketingConsent", "state"], message, "INVALID")
+            now = shapes.now_iso()
+            customer["whatsapp"] = {"state": consent["state"], "updated_at": consent.get("updatedAt") or now}
+            customer["updated_at"] = now
+            self.stats["whatsapp_consent_updates"] += 1
+            updated = copy.deepcopy(customer)
+        topic = "customers_whats_app_marketing_consent/update"
+        self.sender.send_later(domain, topic, shapes.whatsapp_consent_body(updated))
+        return {"customerPhoneNumber": shapes.phone_node(updated), "userErrors": []}
 
     def _version(self) -> str:
         return self.config.webhook_api_version
@@ -276,23 +330,26 @@ class ShopifyState:
                 return self.config.faults.pop(0)
             return None
 
-    def graphql(self, domain: str, query: str, variables: dict | None) -> dict:
+    def graphql(self, domain: str, query: str, variables: dict | None, base_url: str = "") -> dict:
         """Price, throttle and run one request; the answer is HTTP 200 in every case."""
         try:
             document = parse(query)
         except GraphQLError as error:
-            return {"errors": [error.formatted]}
-        problems = validate(SCHEMA, document)
+            return {"errors": [error.formatted | {"extensions": {"code": "parseError"}}]}
+        problems = validation_errors(SCHEMA, document)
         operation = get_operation_ast(document)
         if problems or operation is None:
-            return {"errors": [p.formatted for p in problems] or [{"message": "No operation given"}]}
+            return {"errors": problems or [{"message": "No operation given", "locations": []}]}
         cost = query_cost(document, operation, variables or {})
         with self.lock:
             status = self._take(domain, cost)
         if status.get("error"):
             return {"errors": [status["error"]], "extensions": {"cost": status["cost"]}}
         result = execute(
-            SCHEMA, document, variable_values=variables, context_value={"state": self, "shop": domain}
+            SCHEMA,
+            document,
+            variable_values=variables,
+            context_value={"state": self, "shop": domain, "base_url": base_url},
         )
         answer: dict = {"data": result.data, "extensions": {"cost": status["cost"]}}
         if result.errors:
@@ -335,6 +392,29 @@ def _expired(grant: Grant) -> bool:
 def _customer_id(customer_gid: str) -> int:
     tail = str(customer_gid).rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else -1
+
+
+def _matches(updated_at: str, term: tuple[str, str]) -> bool:
+    """Shopify's ``updated_at`` comparison (ISO times of one format compare as strings once
+    both are in UTC)."""
+    comparator, value = term
+    moment, bound = _utc(updated_at), _utc(value)
+    return {
+        ">": moment > bound,
+        ">=": moment >= bound,
+        "<": moment < bound,
+        "<=": moment <= bound,
+        "=": moment == bound,
+    }[comparator]
+
+
+def _utc(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _consent_errors(field: list[str], message: str, code: str) -> dict:
+    return {"customerPhoneNumber": None, "userErrors": [{"field": field, "message": message, "code": code}]}
 
 
 def _user_errors(field: list[str], message: str) -> dict:
@@ -384,8 +464,10 @@ def webhook_payload(state: ShopifyState, domain: str, topic: str, customer_id: i
         customer = shapes.from_seed({"shopify_id": customer_id or 0}, 0)
     if topic in ("customers/create", "customers/update"):
         return shapes.rest_body(customer, state.config.webhook_api_version)
-    if topic in ("customers/marketing_consent_update", "customers/whatsapp_marketing_consent_update"):
-        return shapes.consent_body(customer)
+    if topic == "customers_marketing_consent/update":
+        return shapes.sms_consent_body(customer)
+    if topic == "customers_whats_app_marketing_consent/update":
+        return shapes.whatsapp_consent_body(customer)
     person = {"id": customer["id"], "email": customer["email"], "phone": customer["phone"]}
     if topic == "customers/redact":
         return shop_fields | {"customer": person, "orders_to_redact": []}

@@ -37,6 +37,7 @@ def json_error(error: HTTPException):
 from web.api import (  # noqa: E402,F401  (register their routes)
     campaign_actions,
     campaigns,
+    consent_settings,
     customers,
     data_requests,
     insights,

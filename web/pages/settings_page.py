@@ -85,4 +85,4 @@ def whatsapp_section(shop: Shop) -> dict:
 
 
 # Other sections register themselves when their module is imported here.
-from web.pages import settings_data_requests  # noqa: E402,F401
+from web.pages import settings_consent, settings_data_requests  # noqa: E402,F401  (register their sections)

@@ -150,3 +150,32 @@
     });
   }
 })();
+
+// The Settings page's consent section: the SMS-consent toggle saves at once, then the page
+// reloads to show the new reach.
+(function () {
+  "use strict";
+
+  const toggle = document.querySelector("[data-consent-toggle]");
+  if (!toggle || !window.app) return;
+  const result = document.querySelector("[data-consent-result]");
+
+  toggle.addEventListener("change", async function () {
+    toggle.disabled = true;
+    try {
+      const response = await window.app.apiFetch("/api/settings/consent", {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sms_consent_counts: toggle.checked }),
+      });
+      if (response.ok) return window.app.go(location.href);
+      const answer = await response.json().catch(function () { return null; });
+      result.textContent = (answer && answer.message) || "The setting could not be saved (HTTP " + response.status + ").";
+    } catch (error) {
+      result.textContent = "The setting could not be saved: the app could not be reached.";
+    }
+    result.hidden = false;
+    toggle.checked = !toggle.checked;
+    toggle.disabled = false;
+  });
+})();

@@ -1,0 +1,119 @@
+"""Every GraphQL document the app sends to Shopify's Admin API, in one place.
+
+Each is written against Shopify's published Admin schema of the version we call (2026-10;
+tests/fixtures/shopify/admin-schema/) and a test validates every document here against it, so
+a field Shopify does not have fails the tests, not a merchant's import. Names worth knowing:
+
+- WhatsApp consent lives on the customer's default phone number,
+  ``defaultPhoneNumber.whatsAppMarketingConsent { state updatedAt }`` (``Customer`` itself has
+  no WhatsApp field); SMS consent beside it, ``smsMarketingConsent { state updatedAt }``. Both
+  states are ``CustomerMarketingConsentState``: NEVER_SUBSCRIBED, PENDING, SUBSCRIBED,
+  UNSUBSCRIBED, REDACTED.
+- ``Customer.phone`` is deprecated in favour of ``defaultPhoneNumber.phoneNumber``.
+- ``bulkOperationRunQuery`` takes ``groupObjects: Boolean!`` in 2026-10 (default false); we
+  pass it explicitly, false: grouping is slower and our lines have no children.
+"""
+
+from __future__ import annotations
+
+# The customer as the import, the re-sync and the bulk export read it. Kept as a selection
+# (not a fragment) because the bulk query must be one self-contained document.
+CUSTOMER_FIELDS = """
+      id
+      firstName
+      lastName
+      tags
+      updatedAt
+      defaultAddress { countryCodeV2 }
+      defaultPhoneNumber {
+        phoneNumber
+        whatsAppMarketingConsent { state updatedAt }
+        smsMarketingConsent { state updatedAt }
+      }
+"""
+
+# Pages of customers by id; ``query`` narrows them (``updated_at:>'...'`` for the re-sync).
+CUSTOMERS_PAGE = f"""
+query CustomersPage($first: Int!, $after: String, $query: String) {{
+  customers(first: $first, after: $after, sortKey: ID, query: $query) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{{CUSTOMER_FIELDS}    }}
+  }}
+}}
+"""
+
+# How many customers a shop has: decides between the paged import and a bulk operation.
+CUSTOMERS_COUNT = """
+query CustomersCount($limit: Int) {
+  customersCount(limit: $limit) { count precision }
+}
+"""
+
+SHOP_DETAILS = "query ShopDetails { shop { ianaTimezone currencyCode } }"
+
+# The one-click calling-code fix.
+CUSTOMER_UPDATE_PHONE = """
+mutation FixCustomerPhone($input: CustomerInput!) {
+  customerUpdate(input: $input) {
+    customer { id updatedAt defaultPhoneNumber { phoneNumber } }
+    userErrors { field message }
+  }
+}
+"""
+
+# A stop the customer gave inside WhatsApp, written back so Shopify stays the truth.
+WHATSAPP_CONSENT_UPDATE = """
+mutation WriteBackWhatsAppConsent($input: CustomerWhatsAppMarketingConsentUpdateInput!) {
+  customerWhatsAppMarketingConsentUpdate(input: $input) {
+    customerPhoneNumber { whatsAppMarketingConsent { state updatedAt } }
+    userErrors { field message code }
+  }
+}
+"""
+
+# The body of the bulk export (run by Shopify, not by us: it is sent as a string argument).
+# Bulk queries page through connections themselves: no first/after, edges { node }.
+BULK_CUSTOMERS = f"""
+{{
+  customers {{
+    edges {{
+      node {{{CUSTOMER_FIELDS}      }}
+    }}
+  }}
+}}
+"""
+
+BULK_RUN_QUERY = """
+mutation StartBulkExport($query: String!) {
+  bulkOperationRunQuery(query: $query, groupObjects: false) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
+BULK_OPERATION = """
+query BulkExportState($id: ID!) {
+  bulkOperation(id: $id) {
+    id
+    status
+    errorCode
+    createdAt
+    objectCount
+    url
+    partialDataUrl
+  }
+}
+"""
+
+# Every document above, by name: what the schema test walks.
+DOCUMENTS = {
+    "CUSTOMERS_PAGE": CUSTOMERS_PAGE,
+    "CUSTOMERS_COUNT": CUSTOMERS_COUNT,
+    "SHOP_DETAILS": SHOP_DETAILS,
+    "CUSTOMER_UPDATE_PHONE": CUSTOMER_UPDATE_PHONE,
+    "WHATSAPP_CONSENT_UPDATE": WHATSAPP_CONSENT_UPDATE,
+    "BULK_CUSTOMERS": BULK_CUSTOMERS,
+    "BULK_RUN_QUERY": BULK_RUN_QUERY,
+    "BULK_OPERATION": BULK_OPERATION,
+}

@@ -1,0 +1,28 @@
+"""The Settings page's consent section: whether Shopify's SMS marketing consent counts as
+consent to WhatsApp marketing (off by default; core/audience.py applies it). The toggle saves
+through ``PUT /api/settings/consent``."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.audience import opted_in
+from core.campaigns import Consent
+from core.models import Customer, Shop
+from web.database import db
+from web.pages.settings_page import settings_section
+
+
+@settings_section("settings/_consent.html", order=20)
+def consent_section(shop: Shop) -> dict:
+    """The setting, and how many customers WhatsApp consent and SMS consent each cover."""
+    count = select(func.count()).select_from(Customer).where(Customer.shop_id == shop.id)
+    return {
+        "sms_consent_counts": shop.sms_consent_counts,
+        "whatsapp_subscribed": db().scalar(count.where(Customer.consent == Consent.SUBSCRIBED)) or 0,
+        "sms_only": db().scalar(
+            count.where(Customer.sms_consent == Consent.SUBSCRIBED, Customer.consent != Consent.SUBSCRIBED)
+        )
+        or 0,
+        "reachable": db().scalar(count.where(opted_in())) or 0,
+    }

@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import jsonify, request
 from pydantic import AwareDatetime
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from core.crypto import decrypt_token
@@ -30,6 +33,8 @@ from web.api.campaigns import campaign_of_shop
 from web.database import db, release_transaction
 from web.reports import campaign_json
 from web.tenancy import current_shop
+
+log = logging.getLogger(__name__)
 
 
 class _EstimateRequest(StrictModel):
@@ -104,7 +109,11 @@ def launch_campaign(campaign_id: int):
     db().commit()  # the estimate is kept even when a check failed
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
-    start_dispatch(campaign.shop_id, campaign.id)
+    try:
+        start_dispatch(campaign.shop_id, campaign.id)
+    except RedisError as error:
+        # PENDING is committed: the reconciler (jobs/reconcile.py) starts its lanes shortly.
+        log.warning("campaign %s launched; dispatch not queued yet (%s)", campaign.id, type(error).__name__)
     return _campaign_answer(campaign, 202)
 
 
@@ -117,7 +126,11 @@ def schedule_campaign(campaign_id: int):
     db().commit()
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
-    schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
+    try:
+        schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
+    except RedisError as error:
+        # SCHEDULED is committed: the reconciler launches it when due.
+        log.warning("campaign %s scheduled; launch not queued (%s)", campaign.id, type(error).__name__)
     return _campaign_answer(campaign)
 
 

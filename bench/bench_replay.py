@@ -83,7 +83,7 @@ class _app_server:
         _stop(self.process)
         raise RuntimeError("gunicorn did not start")
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *_exc_info) -> None:
         _stop(self.process)
 
 

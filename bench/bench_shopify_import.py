@@ -42,9 +42,6 @@ def run() -> list[Figure]:
 
 
 def _measure(stand_in: str) -> list[Figure]:
-    from core.settings import load_settings, use_settings
-
-    use_settings(load_settings())
     _wait_until_up(stand_in)
     # The stand-in makes the shop's customers on first mention (half a million take a while):
     # not part of the import, and not while the token exchange waits.

@@ -29,7 +29,6 @@ from bench import stack, webhook_apply, webhook_e2e, webhook_ingest
 from bench import webhook_data as data
 from bench.figures import Figure
 from core.db import get_engine
-from core.settings import load_settings, use_settings
 
 # statuses a second Meta may send for a number at 1,000 messages a second, and how we batch them
 FRESHNESS_RATE = 3000
@@ -41,7 +40,6 @@ def run() -> list[Figure]:
     with stack.bench_database() as database_url, tempfile.TemporaryDirectory() as scratch:
         env = stack.app_environment(database_url, stack.bench_redis_url())
         os.environ.update(env)  # this process's drain, settings and Redis are the servers'
-        use_settings(load_settings())
         engine = get_engine(database_url)
         data.build_table(engine)
         return _measure(engine, env, Path(scratch))

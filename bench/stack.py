@@ -27,7 +27,7 @@ import requests
 from core.embedded import ensure_services
 from core.meta_webhooks.signature import sign
 from core.migrate import fresh_database
-from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS, load_settings, use_settings
+from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
 
 BENCH_SECRET = "bench-meta-app-secret"
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
@@ -78,13 +78,9 @@ def meta_stand_in(*args: str) -> Iterator[str]:
 
 @contextmanager
 def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables, and the settings read from them, until the block ends."""
-    try:
-        with patch.dict(os.environ, values):
-            use_settings(load_settings())
-            yield
-    finally:
-        use_settings(load_settings())
+    """Set environment variables (and so the settings read from them) until the block ends."""
+    with patch.dict(os.environ, values):
+        yield
 
 
 def bench_redis_url() -> str:

@@ -8,11 +8,12 @@ exist only here, so every side of a comparison runs in the very same server conf
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
 from bench.naive_webhooks import NAIVE_QUEUE, apply_webhook_naively
 from core.meta_webhooks import signature
 from core.redis import get_redis
+from core.settings import get_settings
 from web import create_app
 
 
@@ -24,9 +25,7 @@ def naive() -> Response:
     from rq import Queue
 
     body = request.get_data(cache=False)
-    if not signature.is_valid(
-        current_app.config["SETTINGS"].meta_app_secret, body, request.headers.get(signature.HEADER)
-    ):
+    if not signature.is_valid(get_settings().meta_app_secret, body, request.headers.get(signature.HEADER)):
         return Response("bad signature", status=401, mimetype="text/plain")
     Queue(NAIVE_QUEUE, connection=get_redis()).enqueue(apply_webhook_naively, body, result_ttl=0)
     return Response("", status=200, mimetype="text/plain")

@@ -58,10 +58,6 @@ def build_table(engine: Engine) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
 
 
-def campaign_of(n: int) -> int:
-    return 1 + (n % CAMPAIGNS)
-
-
 def status_body(numbers: list[int], seconds: int, phone: str = PHONE, status: str = "delivered") -> bytes:
     """One POST as Meta sends it: each message's status in its own change (Meta's shape varies;
     this is the most verbose one), compact JSON with escaped unicode."""

@@ -34,16 +34,6 @@ class OurCode(StrEnum):
     SEND_UNCONFIRMED = "SEND_UNCONFIRMED"
 
 
-# Decided before the message reached Meta: never sent, never billed.
-PRE_SEND_CODES = (
-    OurCode.CUSTOMER_IS_NOT_OPTED_IN,
-    OurCode.CUSTOMER_HAS_NO_PHONE,
-    OurCode.CUSTOMER_IS_MISSING_CALLING_CODE,
-    OurCode.CUSTOMER_PHONE_IS_INVALID,
-    OurCode.INSUFFICIENT_CREDITS,
-)
-
-
 @dataclass(frozen=True)
 class ErrorInfo:
     code: str
@@ -207,7 +197,3 @@ def describe(code: str | int | None) -> ErrorInfo:
 
 def category_of(code: str | int | None) -> Category:
     return describe(code).category
-
-
-def known_codes() -> list[ErrorInfo]:
-    return list(_KNOWN.values())

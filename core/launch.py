@@ -56,7 +56,7 @@ class CheckResult:
 def find_template(shop: Shop, name: str, language: str) -> Template:
     """The template as Meta lists it now. Raises MetaUnavailable or TemplateNotFound."""
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
-        raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+        raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
     token = decrypt_token(shop.meta_access_token_ciphertext)
     for template in list_templates(shop.meta_waba_id, token, name=name):
         if template.language == language:

@@ -111,6 +111,17 @@ def message_query(
     return query.limit(limit) if limit is not None else query
 
 
+def calling_code_fix(customer: Customer) -> dict:
+    """Return how to fix a phone typed without its country calling code: the customer in the
+    admin and the number we suggest (core/phones.py; None when we cannot vouch for one)."""
+    return {
+        "admin_url": ADMIN_CUSTOMER_URL.format(customer.shopify_customer_id),
+        "suggested_phone": suggest_e164(customer.phone, customer.country_code),
+        # The customer's number is valid by now (fixed in Shopify since the send).
+        "fixed": customer.phone_e164 is not None,
+    }
+
+
 @dataclass(frozen=True)
 class MessageView:
     """A message as the merchant sees it: its error described by the one taxonomy, and for a
@@ -144,13 +155,7 @@ class MessageView:
         ``phonenumbers`` finds valid is offered (core/phones.py)."""
         if self.error_code != OurCode.CUSTOMER_IS_MISSING_CALLING_CODE or self.customer is None:
             return None
-        customer = self.customer
-        return {
-            "admin_url": ADMIN_CUSTOMER_URL.format(customer.shopify_customer_id),
-            "suggested_phone": suggest_e164(customer.phone, customer.country_code),
-            # The customer's number is valid by now (fixed in Shopify since the send).
-            "fixed": customer.phone_e164 is not None,
-        }
+        return calling_code_fix(self.customer)
 
     def customer_json(self) -> dict | None:
         if self.customer is None:

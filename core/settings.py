@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,19 +192,22 @@ def _secrets(env: Mapping[str, str], *, production: bool) -> dict[str, str]:
     return values
 
 
-_current: Settings | None = None
-
-
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
-    global _current
-    if _current is None:
-        _current = load_settings()
-    return _current
+    """Return the settings in force: inside a Flask app context, the app's (``create_app`` built
+    them, with its overrides); anywhere else (jobs, scripts), the process environment's.
+
+    The one way to read settings, so that core code and web code in the same request agree, and
+    a test that builds an app with other settings, or changes the environment, undoes nothing.
+    """
+    flask = sys.modules.get("flask")  # not imported: no app, and core need not load Flask
+    if flask is not None and flask.has_app_context() and "SETTINGS" in flask.current_app.config:
+        return flask.current_app.config["SETTINGS"]
+    return _settings_of(tuple(os.environ.get(name) for name in ENV_VARIABLES))
 
 
-def use_settings(settings: Settings) -> Settings:
-    """Install ``settings`` as the process-wide object (app factory, tests)."""
-    global _current
-    _current = settings
-    return settings
+@functools.lru_cache(maxsize=8)
+def _settings_of(values: tuple[str | None, ...]) -> Settings:
+    """Settings for these values of ENV_VARIABLES, parsed once."""
+    return load_settings(
+        {name: value for name, value in zip(ENV_VARIABLES, values, strict=True) if value is not None}
+    )

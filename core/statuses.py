@@ -44,12 +44,6 @@ RANK: dict[str, int] = {
 META_STATUS_ALIASES = {"played": MessageStatus.READ}
 
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
-TERMINAL_STATUSES = (
-    MessageStatus.DELIVERED,
-    MessageStatus.READ,
-    MessageStatus.FAILED,
-    MessageStatus.EXPIRED,
-)
 
 
 def rank_sql(column: str = "status") -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from core.counters import recount
 from core.db import session_scope
 from core.monitor import MonitorResult, monitor_campaign
 from core.redis import get_redis
@@ -66,14 +65,3 @@ def run_monitor(shop_id: int, campaign_id: int, *, reconcile: bool | None = None
 def _reconcile_due(campaign_id: int) -> bool:
     """True at most once per RECONCILE_EVERY_S per campaign, across all workers."""
     return bool(get_redis().set(f"monitor:reconciled:{campaign_id}", 1, nx=True, ex=RECONCILE_EVERY_S))
-
-
-def reconcile_campaign_counters(shop_id: int, campaign_id: int) -> list[dict]:
-    """The reconciliation path on its own: counters set back to the GROUP BY, drift logged."""
-    with session_scope() as session:
-        drifts = recount(session, shop_id, [campaign_id])
-    for drift in drifts:
-        log.warning(
-            "campaign %s counters drifted: was %s, now %s", drift["campaign_id"], drift["old"], drift["new"]
-        )
-    return drifts

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from core.crypto import encrypt_token
-from core.settings import load_settings, use_settings
 from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 
 # The stand-in's demo account: the shop's phone number id, WhatsApp Business Account and token.
@@ -63,8 +62,7 @@ def _meta_process(service_urls):
 @pytest.fixture
 def meta(_meta_process) -> MetaStandIn:
     """The stand-in, reset, with the cap of the test shops' numbers (1,000 a second); the
-    process-wide settings point META_GRAPH_URL at it."""
-    use_settings(load_settings())
+    environment's META_GRAPH_URL points at it."""
     stand_in = MetaStandIn(_meta_process)
     stand_in.reset()
     stand_in.configure(cap=1000)

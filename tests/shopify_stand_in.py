@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from core.crypto import encrypt_token
-from core.settings import get_settings, load_settings, use_settings
+from core.settings import get_settings
 from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 from tests.tokens import session_token
 
@@ -97,7 +97,6 @@ def start_stand_in(*args: str) -> tuple[subprocess.Popen, str]:
 
 @pytest.fixture(scope="session")
 def _shopify_process(service_urls):
-    use_settings(load_settings())
     process, url = start_stand_in()
     yield url
     process.terminate()
@@ -106,15 +105,13 @@ def _shopify_process(service_urls):
 
 @pytest.fixture
 def shopify(_shopify_process):
-    """The stand-in, reset; SHOPIFY_ADMIN_URL and the process-wide settings point at it for
+    """The stand-in, reset; SHOPIFY_ADMIN_URL (and so the settings) point at it for
     this test (ask for it before ``app``/``client``, which read the environment)."""
     os.environ["SHOPIFY_ADMIN_URL"] = _shopify_process
-    use_settings(load_settings())
     stand_in = ShopifyStandIn(_shopify_process)
     stand_in.reset()
     yield stand_in
     os.environ["SHOPIFY_ADMIN_URL"] = UNREACHABLE_SHOPIFY
-    use_settings(load_settings())
 
 
 def installed_shop(make, shopify: ShopifyStandIn, domain: str = "demo.myshopify.com", **fields):

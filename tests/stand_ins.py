@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+
+from tests.waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,8 +32,4 @@ def start_process(
 
 def wait_until_no_pending_webhooks(stats: Callable[[], dict], timeout_s: float) -> None:
     """Until the stand-in's own queue of webhooks to post is empty."""
-    deadline = time.monotonic() + timeout_s
-    while stats()["pending_webhooks"]:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"webhooks still pending: {stats()}")
-        time.sleep(0.05)
+    wait_for(lambda: not stats()["pending_webhooks"], timeout_s, "the stand-in's webhooks to be posted")

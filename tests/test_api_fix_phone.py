@@ -71,7 +71,8 @@ def test_a_given_number_is_written_to_shopify_and_to_our_customer(world, shopify
         "phone": "+34612345679",
         "phone_e164": "+34612345679",
         "country_code": "ES",
-        "consent": "SUBSCRIBED",
+        "phone_problem": None,
+        "consent": {"state": "SUBSCRIBED", "updated_at": None, "source": None},
     }
     assert shopify.customer(SHOP, LOPEZ)["phone"] == "+34612345679"
     assert _ours(make).phone_e164 == "+34612345679" and _ours(make).shopify_updated_at is not None

@@ -249,3 +249,51 @@ def test_the_last_webhook_for_the_number_is_recorded(api, meta, make, shop):
     seen = api.get("/api/whatsapp", headers=bearer(SHOP)).json["last_webhook_at"]
     assert seen is not None
     assert _row(make, shop.id).last_webhook_at.isoformat() == seen
+
+
+def test_no_database_transaction_is_held_while_meta_is_asked(api, meta, make, shop, service_urls):
+    """While Meta is slow to answer (0.5 s a call), no connection of the app sits idle in a
+    transaction for longer than a moment."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    meta.configure(management_delay_s=0.5)
+    answer = {}
+    request = threading.Thread(target=lambda: answer.setdefault("response", _put(api, CONNECT)))
+    database = make_url(service_urls["database_url"]).database
+    held = []
+    request.start()
+    with make.engine.connect() as watcher:
+        while request.is_alive():
+            held += watcher.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
+                    "AND state = 'idle in transaction' AND now() - state_change > interval '300 milliseconds'"
+                ),
+                {"db": database},
+            ).all()
+            watcher.rollback()
+            time.sleep(0.02)
+    request.join()
+    assert answer["response"].status_code == 200
+    assert held == []
+
+
+def test_statuses_of_a_disconnected_number_still_reach_its_campaigns(api, meta, make, shop):
+    """After DELETE, a late status for a message the shop sent still updates that message."""
+    from tests import meta as meta_bodies
+
+    assert _put(api, CONNECT).status_code == 200
+    connected = _shop(make)
+    campaign = make.campaign(connected, "Spring sale", status="PENDING")
+    make.message(campaign, make.customer(connected), wamid="wamid.late", status="accepted")
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    body = meta_bodies.statuses_body(
+        PHONE_NUMBER_ID, meta_bodies.status("wamid.late", "delivered", 1_790_000_000)
+    )
+    assert meta_bodies.post(api, body).status_code == 200
+    meta_bodies.drain()
+    assert meta_bodies.message(make.engine, connected.id, "wamid.late").status == "delivered"

@@ -4,8 +4,6 @@ brings the call to action back, and Connect with Facebook runs Embedded Signup t
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +13,7 @@ from sim.meta.config import DEMO_APP_ID
 from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
 from tests.tokens import session_token
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -77,10 +76,7 @@ def test_connect_refused_token_and_disconnect_in_the_browser(page, make):
 
     page.get_by_role("button", name="Disconnect").click()
     page.get_by_text("No WhatsApp Business number is connected").wait_for()
-    deadline = time.monotonic() + 10
-    while _stored_token(make) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _stored_token(make) is None
+    wait_for(lambda: _stored_token(make) is None, 10, "the stored token to be deleted")
 
 
 # Meta's JS SDK as the page meets it (FB.init, FB.login(callback, options)), served in place of

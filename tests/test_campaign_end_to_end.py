@@ -6,7 +6,6 @@ by the rule."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +19,7 @@ from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
+from tests.waiting import wait_for
 
 DEADLINE_S = 120
 
@@ -81,14 +81,15 @@ def _settled_in_flight(make, shop_id: int, campaign_id: int, meta) -> bool:
 def _drain_everything(make, run_jobs, shop_id: int, campaign_id: int, meta) -> None:
     """Run the worker until every send is answered, every webhook posted and every stored
     webhook applied; a retry waiting for its backoff is started as soon as it is due."""
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
+
+    def one_round() -> bool:
         run_jobs()
         if _settled_in_flight(make, shop_id, campaign_id, meta):
-            return
-        assert time.monotonic() < deadline, meta.stats()
-        time.sleep(0.3)
+            return True
         start_dispatch(shop_id, campaign_id)
+        return False
+
+    wait_for(one_round, DEADLINE_S, "every send, webhook and stored webhook to be done", every_s=0.3)
 
 
 def _let_the_ttl_pass(make, shop_id: int, campaign_id: int) -> None:

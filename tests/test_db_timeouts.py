@@ -9,7 +9,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from core.db import get_engine
-from core.settings import load_settings, use_settings
 
 
 @pytest.fixture
@@ -18,11 +17,8 @@ def short_timeouts(monkeypatch, service_urls):
     of its own (another application_name, so not the cached one of the suite)."""
     monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_S", "1")
     monkeypatch.setenv("DATABASE_CONNECT_TIMEOUT_S", "3")
-    use_settings(load_settings())
     url = make_url(service_urls["database_url"]).update_query_dict({"application_name": "timeouts"})
     yield get_engine(url.render_as_string(hide_password=False))
-    monkeypatch.undo()
-    use_settings(load_settings())
 
 
 def test_a_statement_over_the_timeout_is_cancelled(short_timeouts):

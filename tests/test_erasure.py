@@ -159,9 +159,6 @@ def test_a_recent_applied_body_is_kept(client, make, world):
 def test_parked_statuses_are_kept_no_longer_than_30_days(make, world, monkeypatch):
     """A status parked 30 days and an hour ago is forgotten, even when messages expire later."""
     monkeypatch.setenv("MESSAGE_TTL_DAYS", "90")
-    from core.settings import load_settings, use_settings
-
-    use_settings(load_settings())
     _age(make.engine, ParkedStatus, "parked_at", 30.05)
     sweep_meta_inbox()
     with Session(make.engine) as session:

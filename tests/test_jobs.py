@@ -5,21 +5,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
-from jobs.monitor import reconcile_campaign_counters
-from jobs.queues import MONITOR, enqueue, queue
+from jobs.chains import MONITOR_CAMPAIGN
+from jobs.queues import MONITOR, WEBHOOKS, enqueue, queue
+
+SWEEP_META_INBOX = "jobs.webhooks.sweep_meta_inbox"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _drifted_campaign(make):
     shop = make.shop()
-    campaign = make.campaign(shop, "Drifted")
+    now = datetime.now(UTC)
+    campaign = make.campaign(
+        shop, "Drifted", status="PENDING", launched_at=now, dispatch_started_at=now, dispatch_finished_at=now
+    )
     for n in range(3):
         make.message(campaign, make.customer(shop), wamid=f"w{n}", status="sent")
     with Session(make.engine) as session, session.begin():
@@ -34,36 +39,29 @@ def _counters(make, campaign):
 
 
 def test_burst_worker_runs_queued_jobs(make, run_jobs):
-    """A queued reconciliation job, run by a real worker, sets drifted counters right."""
+    """A queued monitor job, run by a real worker, sets drifted counters right."""
     campaign = _drifted_campaign(make)
-    enqueue(MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id)
+    enqueue(MONITOR, MONITOR_CAMPAIGN, campaign.shop_id, campaign.id)
     run_jobs()
     assert _counters(make, campaign) == (3, 3)
 
 
-def test_unique_jobs_are_enqueued_once_while_pending(make, run_jobs):
+def test_unique_jobs_are_enqueued_once_while_pending(run_jobs):
     """At most one pending job per id: the second enqueue is a no-op until the first has run."""
-    campaign = _drifted_campaign(make)
-    job_id = f"reconcile-{campaign.id}"
-    first = enqueue(
-        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
-    )
-    second = enqueue(
-        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
-    )
+    job_id = "sweep-once"
+    first = enqueue(WEBHOOKS, SWEEP_META_INBOX, job_id=job_id, unique=True)
+    second = enqueue(WEBHOOKS, SWEEP_META_INBOX, job_id=job_id, unique=True)
     assert first is not None and second is None
-    assert queue(MONITOR).count == 1
+    assert queue(WEBHOOKS).count == 1
     run_jobs()
-    again = enqueue(
-        MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, job_id=job_id, unique=True
-    )
+    again = enqueue(WEBHOOKS, SWEEP_META_INBOX, job_id=job_id, unique=True)
     assert again is not None  # the id freed up once the job finished
 
 
 def test_worker_cli_burst_runs_due_scheduled_jobs_and_exits(make):
     """`python -m jobs.worker --burst` runs what is queued and what falls due, then exits."""
     campaign = _drifted_campaign(make)
-    enqueue(MONITOR, reconcile_campaign_counters, campaign.shop_id, campaign.id, delay=timedelta(seconds=0))
+    enqueue(MONITOR, MONITOR_CAMPAIGN, campaign.shop_id, campaign.id, delay=timedelta(seconds=0))
     result = subprocess.run(
         [sys.executable, "-m", "jobs.worker", "--burst"],
         cwd=ROOT,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop
-from core.settings import SettingsError, load_settings, use_settings
+from core.settings import SettingsError, load_settings
 from tests import shopify_webhooks
 from tests.tokens import bearer
 
@@ -39,7 +39,6 @@ def test_a_bad_fernet_key_stops_the_app_factory(service_urls):
 
 def _use_keys(monkeypatch, keys: str):
     monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", keys)
-    use_settings(load_settings())
 
 
 def test_rotate_keys_reencrypts_every_stored_token_with_the_first_key(make, monkeypatch, service_urls):

@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import threading
-import time
 
 import psutil
 import pytest
@@ -22,6 +21,7 @@ from core.meta_webhooks.drain import drain_batch
 from core.models import Click, Customer
 from jobs.webhooks import sweep_meta_inbox
 from tests import meta
+from tests.waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHONE = "1234567890"
@@ -305,14 +305,6 @@ def _backends_of_others(make) -> int:
         ).scalar()
 
 
-def _wait_for(condition, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
-
 def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
     client, make, shop, campaign, run_jobs
 ):
@@ -332,7 +324,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: _waiting_on_campaign_lock(make))
+        wait_for(lambda: _waiting_on_campaign_lock(make), 60, "the worker to wait on the campaign lock")
     finally:
         # RQ's work horse runs the job in a session of its own: kill it by pid, then the worker.
         for process in psutil.Process(worker.pid).children(recursive=True):
@@ -341,7 +333,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
         worker.wait()
         holder.rollback()
         holder.close()
-    _wait_for(lambda: _backends_of_others(make) == 0)  # the dead worker's transaction is gone
+    wait_for(lambda: _backends_of_others(make) == 0, 60, "the dead worker's transaction to go")
     assert {row.processed_at for row in meta.inbox_rows(make.engine)} == {None}
     assert meta.counters(make.engine, campaign)["read"] == 0
     assert {s.status for s in _final_states(make, shop)} == {"accepted"}
@@ -378,9 +370,8 @@ def poison_trigger(make):
         connection.execute(text("DROP FUNCTION refuse_poison()"))
 
 
-def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(
-    client, make, shop, campaign, poison_trigger
-):
+@pytest.mark.usefixtures("poison_trigger")
+def test_a_body_that_cannot_be_applied_is_set_aside_and_blocks_nothing(client, make, shop, campaign):
     """The rest of its batch applies; it is retried, then kept aside as failed with its error."""
     make.message(campaign, make.customer(shop), wamid="wamid.poison", status="accepted")
     _messages(make, shop, campaign, 2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import pytest
 from rq.registry import ScheduledJobRegistry
@@ -13,11 +12,12 @@ from sqlalchemy import text
 
 from core.meta_webhooks.signature import HEADER, sign
 from core.redis import get_redis
-from core.settings import load_settings, use_settings
+from core.settings import load_settings
 from jobs.periodic import PERIODIC_JOBS, schedule_next
 from jobs.queues import WEBHOOKS, queue
 from jobs.webhooks import DRAIN_PENDING_KEY, drain_meta_inbox
 from tests import meta
+from tests.waiting import wait_for
 
 PHONE = "1234567890"
 
@@ -34,14 +34,13 @@ def campaign(make):
 
 @pytest.fixture
 def other_app(service_urls):
-    """An app built with some settings overridden; the suite's settings come back afterwards."""
+    """An app built with some settings overridden (for its own requests only)."""
     from web import create_app
 
     def build(**overrides):
         return create_app({"APP_ENV": "test", "TESTING": True, **overrides})
 
-    yield build
-    use_settings(load_settings())
+    return build
 
 
 def _verify(client, **params):
@@ -181,8 +180,7 @@ def test_a_working_drain_applies_bodies_stored_meanwhile_and_no_other_drain_is_q
     drainer = threading.Thread(target=lambda: result.update(drain_meta_inbox(linger_s=2.0)))
     drainer.start()
     try:
-        while not get_redis().exists(DRAIN_PENDING_KEY):
-            time.sleep(0.01)
+        wait_for(lambda: get_redis().exists(DRAIN_PENDING_KEY), 30, "the drain to take the pending flag")
         body = meta.statuses_body(PHONE, meta.status("wamid.cm-2", "read", 1700000000))
         assert meta.post(client, body).status_code == 200
         assert queue(WEBHOOKS).count == 0
@@ -206,7 +204,7 @@ def test_redis_down_still_acknowledges_and_the_sweeper_queues_the_drain(other_ap
     app = other_app(REDIS_URL="redis://127.0.0.1:1/0")
     body = meta.statuses_body(PHONE, meta.status("wamid.cm-1", "read", 1700000000))
     assert meta.post(app.test_client(), body).status_code == 200
-    use_settings(load_settings())  # Redis is back
+    # The worker below reads the environment's settings: Redis is back.
     assert queue(WEBHOOKS).count == 0
     with make.engine.begin() as connection:  # the body has waited longer than a drain takes
         connection.execute(text("UPDATE inbox_events SET received_at = now() - interval '1 minute'"))

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect
 from core.db import normalise_url
 from core.migrate import fresh_database
 from core.models import Base
-from core.settings import SECRET_PLACEHOLDERS, SettingsError, load_settings
+from core.settings import SECRET_PLACEHOLDERS, SettingsError, get_settings, load_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,3 +127,19 @@ def test_bad_settings_name_the_variable(bad):
     """A wrong value is refused with the variable's name."""
     with pytest.raises(SettingsError, match=next(iter(bad))):
         load_settings(bad)
+
+
+def test_get_settings_answers_the_apps_settings_inside_it_and_the_environments_outside(
+    service_urls, monkeypatch
+):
+    """Inside an app's context get_settings() is that app's (with create_app's overrides);
+    outside, it follows the environment, so building an app or changing a variable leaves
+    nothing to undo."""
+    from web import create_app
+
+    app = create_app({"APP_ENV": "test", "MESSAGE_TTL_DAYS": "7"})
+    with app.app_context():
+        assert get_settings() is app.config["SETTINGS"] and get_settings().message_ttl_days == 7
+    assert get_settings().message_ttl_days == 30
+    monkeypatch.setenv("MESSAGE_TTL_DAYS", "12")
+    assert get_settings().message_ttl_days == 12

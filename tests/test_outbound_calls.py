@@ -7,7 +7,6 @@ import psycopg
 import pytest
 
 from core.db import libpq_url
-from core.settings import load_settings, use_settings
 from tests.graph_recorder import GraphRecorder, recording_servers
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
@@ -39,14 +38,11 @@ def watched_graph(monkeypatch, service_urls):
                 "components": [],
             }
         ]
-        monkeypatch.setenv("META_GRAPH_URL", graph_url)
-        use_settings(load_settings())
+        monkeypatch.setenv("META_GRAPH_URL", graph_url)  # before the app is made (its settings)
         yield counts
-    monkeypatch.undo()
-    use_settings(load_settings())
 
 
-def test_launch_waits_on_meta_outside_a_transaction(client, make, watched_graph):
+def test_launch_waits_on_meta_outside_a_transaction(watched_graph, client, make):
     """The launch checks ask Meta about the template with no transaction of ours open."""
     shop = whatsapp_shop(make)
     make.customer(shop, phone="+34612000001", phone_e164="+34612000001")
@@ -56,7 +52,7 @@ def test_launch_waits_on_meta_outside_a_transaction(client, make, watched_graph)
     assert watched_graph and set(watched_graph) == {0}
 
 
-def test_schedule_waits_on_meta_outside_a_transaction(client, make, watched_graph):
+def test_schedule_waits_on_meta_outside_a_transaction(watched_graph, client, make):
     """Scheduling runs the same checks, also with no transaction open while Meta answers."""
     from datetime import UTC, datetime, timedelta
 
@@ -71,7 +67,7 @@ def test_schedule_waits_on_meta_outside_a_transaction(client, make, watched_grap
     assert watched_graph and set(watched_graph) == {0}
 
 
-def test_create_waits_on_meta_outside_a_transaction(client, make, watched_graph):
+def test_create_waits_on_meta_outside_a_transaction(watched_graph, client, make):
     """Creating a draft reads the template from Meta with no transaction open."""
     whatsapp_shop(make)
     body = {"name": "Spring", "template": {"name": "offer", "language": "en"}}
@@ -79,7 +75,7 @@ def test_create_waits_on_meta_outside_a_transaction(client, make, watched_graph)
     assert watched_graph and set(watched_graph) == {0}
 
 
-def test_the_template_list_waits_on_meta_outside_a_transaction(client, make, watched_graph):
+def test_the_template_list_waits_on_meta_outside_a_transaction(watched_graph, client, make):
     """GET /api/templates holds no transaction while Meta lists the templates."""
     whatsapp_shop(make)
     assert client.get("/api/templates", headers=bearer()).status_code == 200

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from core.models import Campaign
 from core.redis import get_redis
-from core.settings import load_settings, use_settings
 from jobs.chains import monitor_job_id
 from jobs.periodic import PERIODIC_JOBS
 from jobs.reconcile import reconcile_campaigns
@@ -32,25 +31,13 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def redis_down_client(service_urls, meta):
-    """The app with REDIS_URL naming a port where no Redis listens (PostgreSQL is fine); its
-    requests run with those settings, the rest of the test (workers, the reconciler) on the
-    real Redis."""
+def redis_down_client(service_urls):
+    """The app with REDIS_URL naming a port where no Redis listens (PostgreSQL is fine); the
+    rest of the test (workers, the reconciler) runs on the real Redis of the environment."""
     from web import create_app
 
     down = f"redis://127.0.0.1:{_closed_port()}/0"
-    app = create_app({"APP_ENV": "test", "TESTING": True, "REDIS_URL": down})
-    use_settings(load_settings())
-
-    @app.before_request
-    def _redis_down() -> None:
-        use_settings(app.config["SETTINGS"])
-
-    @app.teardown_request
-    def _redis_back(_error) -> None:
-        use_settings(load_settings())
-
-    return app.test_client()
+    return create_app({"APP_ENV": "test", "TESTING": True, "REDIS_URL": down}).test_client()
 
 
 def _status(make, shop_id: int, campaign_id: int) -> Campaign:

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop
 from core.shopify.admin import AdminClient, ReauthorizationRequired, ShopifyUnavailable, UserErrors
-from core.shopify.phone_fix import CUSTOMER_UPDATE
-from core.shopify.sync import SHOP_QUERY
+from core.shopify.queries import CUSTOMER_UPDATE_PHONE, SHOP_DETAILS
 from tests.shopify_stand_in import installed_shop
 
 SHOP = "demo.myshopify.com"
@@ -57,7 +56,7 @@ def test_a_token_expiring_within_a_minute_is_refreshed_and_the_pair_stored(shopi
     old_refresh = decrypt_token(shop.refresh_token_ciphertext)
     _expire_soon(make, shop)
     with AdminClient(shop.id) as client:
-        assert client.query(SHOP_QUERY)["shop"]["ianaTimezone"] == "Europe/Madrid"
+        assert client.query(SHOP_DETAILS)["shop"]["ianaTimezone"] == "Europe/Madrid"
     stored = _stored(make, shop)
     assert shopify.stats()["refreshes"] == 1
     assert decrypt_token(stored.refresh_token_ciphertext) not in (None, old_refresh)
@@ -86,7 +85,7 @@ def test_concurrent_clients_refresh_once(shopify, make):
         start.wait()
         try:
             with AdminClient(shop.id) as client:
-                answers.append(client.query(SHOP_QUERY)["shop"]["currencyCode"])
+                answers.append(client.query(SHOP_DETAILS)["shop"]["currencyCode"])
         except Exception as error:  # surfaced by the assertion below
             errors.append(error)
 
@@ -104,7 +103,7 @@ def test_a_401_refreshes_once_and_retries(shopify, make):
     shop = installed_shop(make, shopify, SHOP)
     assert shopify.expire_tokens(SHOP) == 1
     with AdminClient(shop.id) as client:
-        assert client.query(SHOP_QUERY)["shop"]["currencyCode"] == "EUR"
+        assert client.query(SHOP_DETAILS)["shop"]["currencyCode"] == "EUR"
     stats = shopify.stats()
     assert stats["unauthorized"] == 1 and stats["refreshes"] == 1
 
@@ -122,7 +121,7 @@ def test_a_dead_refresh_token_asks_for_the_merchant(shopify, make):
             )
         )
     with AdminClient(shop.id) as client, pytest.raises(ReauthorizationRequired):
-        client.query(SHOP_QUERY)
+        client.query(SHOP_DETAILS)
     assert shopify.stats()["token_refusals"] == 1
 
 
@@ -130,7 +129,7 @@ def test_a_shop_without_any_token_asks_for_the_merchant(shopify, make):
     """No token at all (never opened the app): ReauthorizationRequired before any request."""
     shop = make.shop(SHOP)
     with AdminClient(shop.id) as client, pytest.raises(ReauthorizationRequired):
-        client.query(SHOP_QUERY)
+        client.query(SHOP_DETAILS)
     assert shopify.stats().get("graphql", 0) == 0
 
 
@@ -168,7 +167,7 @@ def test_429_honours_retry_after_and_5xx_backs_off(shopify, make):
     shopify.configure(faults=[{"status": 429, "retry_after": 0.3}, {"status": 503}, {"status": 503}])
     sleeps = Sleeps()
     with AdminClient(shop.id, sleep=sleeps, backoff_s=0.05) as client:
-        assert client.query(SHOP_QUERY)["shop"]["currencyCode"] == "EUR"
+        assert client.query(SHOP_DETAILS)["shop"]["currencyCode"] == "EUR"
     assert sleeps[0] == 0.3 and len(sleeps) == 3
     # Exponential from the attempt number (the 429 was attempt 1), with up to 25% jitter.
     assert 0.1 <= sleeps[1] <= 0.125 and 0.2 <= sleeps[2] <= 0.25
@@ -180,7 +179,7 @@ def test_persistent_5xx_gives_up_after_the_attempts(shopify, make):
     shop = installed_shop(make, shopify, SHOP)
     shopify.configure(faults=[{"status": 502}] * 5)
     with AdminClient(shop.id, max_attempts=3, backoff_s=0.01) as client, pytest.raises(ShopifyUnavailable):
-        client.query(SHOP_QUERY)
+        client.query(SHOP_DETAILS)
     assert shopify.stats()["faults"] == 3
 
 
@@ -192,7 +191,7 @@ def test_user_errors_are_raised_with_shopifys_fields_and_messages(shopify, make)
     shop = installed_shop(make, shopify, SHOP)
     variables = {"input": {"id": "gid://shopify/Customer/501", "phone": "+3412"}}
     with AdminClient(shop.id) as client, pytest.raises(UserErrors) as refused:
-        client.mutate(CUSTOMER_UPDATE, variables, "customerUpdate", idempotent=True)
+        client.mutate(CUSTOMER_UPDATE_PHONE, variables, "customerUpdate", idempotent=True)
     assert refused.value.errors == [{"field": ["phone"], "message": "Phone is invalid"}]
 
 
@@ -203,10 +202,10 @@ def test_no_token_or_secret_reaches_the_logs(shopify, make, caplog):
     shop = installed_shop(make, shopify, SHOP)
     _expire_soon(make, shop)
     with AdminClient(shop.id) as client:
-        client.query(SHOP_QUERY)
+        client.query(SHOP_DETAILS)
     shopify.expire_tokens(SHOP)
     with AdminClient(shop.id) as client:
-        client.query(SHOP_QUERY)
+        client.query(SHOP_DETAILS)
     stored = _stored(make, shop)
     secrets = [
         decrypt_token(stored.access_token_ciphertext),

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import requests
 
 from tests.browser import admin_query
 from tests.tokens import session_token
+from tests.waiting import wait_for
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 SHOP = "demo.myshopify.com"
@@ -29,15 +29,15 @@ def _free_port() -> int:
 
 
 def _wait_for_home(url: str, process: subprocess.Popen) -> requests.Response:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def answer() -> requests.Response | None:
         if process.poll() is not None:
             raise AssertionError(f"the backend exited with {process.returncode}: {process.stdout.read()}")
         try:
             return requests.get(url, timeout=10)
         except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError("the backend did not answer in time")
+            return None
+
+    return wait_for(answer, START_TIMEOUT_S, "the backend to answer", every_s=0.2)
 
 
 def test_the_cli_dev_command_serves_the_app_home(make, service_urls):

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.meta_api import MetaUnavailable, list_templates
-from core.settings import load_settings, use_settings
 from tests.graph_recorder import GraphRecorder, recording_servers
 from tests.meta_stand_in import TOKEN, whatsapp_shop
 
@@ -16,10 +15,7 @@ def graph(monkeypatch):
     """Two recorders on loopback: the Graph API the settings name, and another host."""
     with recording_servers(2) as (graph_url, other_url):
         monkeypatch.setenv("META_GRAPH_URL", graph_url)
-        use_settings(load_settings())
         yield graph_url, other_url
-    monkeypatch.undo()
-    use_settings(load_settings())
 
 
 def test_paging_next_on_another_host_never_gets_the_token(graph):

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from core.settings import ENV_VARIABLES, load_settings, use_settings
+from core.settings import ENV_VARIABLES, load_settings
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -20,7 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     env.update({name: str(config.pop(name)) for name in ENV_VARIABLES if name in config})
     if env.get("APP_ENV") != "production":
         _start_embedded_services(env)
-    settings = use_settings(load_settings(env))
+    settings = load_settings(env)  # what get_settings() answers inside this app
 
     app = Flask(__name__)
     app.config.update(
@@ -51,7 +51,7 @@ def _start_embedded_services(env: dict[str, str]) -> None:
 
 
 def _register(app: Flask) -> None:
-    from web import api, cli, database, dev, headers, home, meta_webhooks, pages, shopify_webhooks
+    from web import api, cli, cors, database, dev, headers, home, meta_webhooks, pages, shopify_webhooks
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
@@ -60,5 +60,6 @@ def _register(app: Flask) -> None:
     app.register_blueprint(meta_webhooks.blueprint)
     app.register_blueprint(shopify_webhooks.blueprint)
     headers.init_app(app)
+    cors.init_app(app)
     database.init_app(app)
     cli.init_app(app)

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from core import migrate, seed
 from core.db import session_scope
+from core.settings import get_settings
 
 db_cli = AppGroup("db", help="Database schema commands.")
 
@@ -20,7 +21,7 @@ db_cli = AppGroup("db", help="Database schema commands.")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the database at DATABASE_URL to REVISION (the newest by default). Idempotent."""
-    migrate.upgrade(current_app.config["SETTINGS"].database_url, revision)
+    migrate.upgrade(get_settings().database_url, revision)
     click.echo(f"database at revision {revision}")
 
 

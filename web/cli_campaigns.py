@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from core.db import session_scope
 from core.launch import LifecycleError, launch
 from core.models import Campaign, Shop
 from core.monitor import MonitorResult, monitor_campaign
+from core.settings import get_settings
 from jobs.chains import enqueue_launch_now, ensure_monitor, keep_dispatch_alive, start_dispatch
 
 campaigns_cli = AppGroup("campaigns", help="Campaign commands.")
@@ -30,7 +30,7 @@ campaigns_cli = AppGroup("campaigns", help="Campaign commands.")
 @with_appcontext
 def monitor_command() -> None:
     """Run MonitorCampaignJob now for every campaign that is not settled."""
-    ttl = timedelta(days=current_app.config["SETTINGS"].message_ttl_days)
+    ttl = timedelta(days=get_settings().message_ttl_days)
     with session_scope() as session:
         open_campaigns = session.execute(
             select(Campaign.shop_id, Campaign.id, Campaign.name).where(

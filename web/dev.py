@@ -19,10 +19,10 @@ import uuid
 from urllib.parse import urlencode
 
 import jwt
-from flask import Blueprint, abort, current_app, jsonify, redirect, request
+from flask import Blueprint, abort, jsonify, redirect, request
 from shopify.utils.shop_url import sanitize_shop_domain
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 blueprint = Blueprint("dev", __name__)
 
@@ -79,7 +79,7 @@ def is_forwarded(headers) -> bool:
 
 @blueprint.before_request
 def only_local_development():
-    settings: Settings = current_app.config["SETTINGS"]
+    settings: Settings = get_settings()
     if (
         not settings.may_mint_dev_tokens
         or not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback
@@ -99,7 +99,7 @@ def _shop_arg() -> str:
 def login():
     """Open the app home for ``shop`` as the admin would, with a fresh session token."""
     shop = _shop_arg()
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     host = (
         base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode())
         .decode()
@@ -114,4 +114,4 @@ def login():
 @blueprint.get("/session-token")
 def session_token():
     """What App Bridge's ``shopify.idToken()`` answers inside the admin."""
-    return jsonify(token=mint_session_token(current_app.config["SETTINGS"], _shop_arg()))
+    return jsonify(token=mint_session_token(get_settings(), _shop_arg()))

@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request
 
+from core.settings import get_settings
+
 blueprint = Blueprint("home", __name__)
 
 BOUNCE_PATH = "/auth/session-token"
@@ -25,7 +27,7 @@ LEGACY_ADMIN_PATH = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com/admin")
 def bounce():
     """A page that only loads App Bridge: App Bridge reads ``shopify-reload``, fetches a fresh
     session token and reloads that URL with it."""
-    return render_template("bounce.html", api_key=current_app.config["SETTINGS"].shopify_api_key)
+    return render_template("bounce.html", api_key=get_settings().shopify_api_key)
 
 
 def bounce_url() -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import current_app, g
+from flask import g
 from redis.exceptions import LockError, RedisError
 
 from core.models import Shop
 from core.redis import get_redis
+from core.settings import get_settings
 from core.shopify.install import install_or_renew
 from core.shopify.oauth import ShopifyUnavailable, TokenRequestRefused
 from core.shopify.tokens import EXCHANGE_MARGIN, has_usable_token
@@ -41,7 +42,7 @@ def connect_shop(shop: Shop | None, session_token: str) -> Shop | None:
     if shop is not None and _recently_failed(domain):
         return shop
     try:
-        installation = install_or_renew(current_app.config["SETTINGS"], domain, session_token)
+        installation = install_or_renew(get_settings(), domain, session_token)
     except (ShopifyUnavailable, TokenRequestRefused, LockError, RedisError) as error:
         log.warning("token exchange for %s failed: %s", domain, error)
         _remember_failure(domain)

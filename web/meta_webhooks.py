@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from core.meta_webhooks import signature
 from core.meta_webhooks.drain import SOURCE
-from core.settings import Settings
+from core.settings import get_settings
 from jobs.webhooks import request_drain
 from web.webhook_bodies import plain, raw_body_within, store_and_acknowledge
 
@@ -25,14 +25,10 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 STORED_HEADERS = ("Content-Type", "User-Agent", signature.HEADER)
 
 
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
 @blueprint.get("/webhooks/meta")
 def verify_subscription() -> Response:
     """Meta's handshake: echo ``hub.challenge`` when the mode and our verify token match."""
-    token = _settings().meta_verify_token
+    token = get_settings().meta_verify_token
     given = request.args.get("hub.verify_token", "")
     challenge = request.args.get("hub.challenge")
     if (
@@ -50,7 +46,7 @@ def receive() -> Response:
     body = raw_body_within(MAX_BODY_BYTES)
     if isinstance(body, Response):
         return body
-    if not signature.is_valid(_settings().meta_app_secret, body, request.headers.get(signature.HEADER)):
+    if not signature.is_valid(get_settings().meta_app_secret, body, request.headers.get(signature.HEADER)):
         return plain("bad signature", 401)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
     return store_and_acknowledge(SOURCE, body, headers, request_drain)

@@ -58,9 +58,9 @@ def _not_ours() -> BadRequest:
     return BadRequest("cursor is not one this API gave out")
 
 
-def page_limit(raw: str | None) -> int:
+def page_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     if raw is None or raw == "":
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(raw)
     except ValueError:

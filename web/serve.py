@@ -10,11 +10,21 @@ repository root as ``.venv/bin/python -m web.serve``.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8000
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 def gunicorn_options(env: dict[str, str]) -> dict:
@@ -23,7 +33,9 @@ def gunicorn_options(env: dict[str, str]) -> dict:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise SystemExit(f"PORT must be a TCP port number, got {port!r}")
     return {
-        "bind": [f"{env.get('HOST_BIND', '0.0.0.0')}:{port}"],
+        # The CLI's proxy reaches the backend at "localhost", which Node may resolve to ::1 or
+        # to 127.0.0.1: listen on both loopbacks, and on nothing else.
+        "bind": [f"127.0.0.1:{port}"] + ([f"[::1]:{port}"] if _has_ipv6_loopback() else []),
         "workers": 2,
         "threads": 8,
         # The app is built once, before the workers fork: embedded servers start once.

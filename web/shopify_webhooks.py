@@ -8,8 +8,9 @@ review sends exactly that to the compliance endpoints).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
+from core.settings import get_settings
 from core.shopify import signature
 from core.shopify.drain import API_VERSION, EVENT_ID, SHOP_DOMAIN, SOURCE, TOPIC, TRIGGERED_AT, WEBHOOK_ID
 from jobs.shopify import request_shopify_drain
@@ -27,7 +28,7 @@ def receive() -> Response:
     body = raw_body_within(MAX_BODY_BYTES)
     if isinstance(body, Response):
         return body
-    secrets = current_app.config["SETTINGS"].shopify_api_secrets
+    secrets = get_settings().shopify_api_secrets
     if not any(signature.is_valid(secret, body, request.headers.get(signature.HEADER)) for secret in secrets):
         return plain("bad signature", 401)
     topic = request.headers.get(TOPIC, "").strip()

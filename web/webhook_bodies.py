@@ -9,10 +9,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from flask import Response, current_app, request
+from flask import Response, request
 from redis.exceptions import RedisError
 
 from core.inbox_writer import StoreFailed, writer
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def store_and_acknowledge(
 
 
 def _request_drain(source: str, request_drain: Callable[[], None]) -> None:
-    url = current_app.config["SETTINGS"].redis_url or ""
+    url = get_settings().redis_url or ""
     if time.monotonic() < _redis_paused_until.get(url, 0.0):
         return
     try:

@@ -52,14 +52,6 @@ _MARK = text("""
 """)
 
 
-def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
-    """Fail every message not yet handed to Meta, record the reason and alert the merchant
-    (once, however many lanes meet the code). Answers how many messages were failed."""
-    failed = fail_unsent(session, shop_id, campaign_id, reason)
-    mark_halted(session, shop_id, campaign_id, reason, failed)
-    return failed
-
-
 def fail_unsent(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
     """The message half of a halt (messages are locked before the campaign row)."""
     info = describe(reason.code)

@@ -82,15 +82,6 @@ class CounterChanges:
     def message_clicked(self, shop_id: int, campaign_id: int) -> None:
         self._by_campaign[(shop_id, campaign_id)][-1] += 1
 
-    def merge(self, other: CounterChanges) -> None:
-        for key, values in other._by_campaign.items():
-            totals = self._by_campaign[key]
-            for i, value in enumerate(values):
-                totals[i] += value
-
-    def as_dict(self) -> dict[tuple[int, int], dict[str, int]]:
-        return {key: dict(zip(FUNNEL, values, strict=True)) for key, values in self._by_campaign.items()}
-
     def apply(self, session: Session) -> None:
         """Add the changes to the campaigns' counters (one statement, campaigns in key order)."""
         moved = [(key, values) for key, values in sorted(self._by_campaign.items()) if any(values)]

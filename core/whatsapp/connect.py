@@ -43,6 +43,12 @@ class ConnectionRefused(Exception):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
+    @classmethod
+    def on(cls, field: str, message: str, meta_code: int | None = None) -> ConnectionRefused:
+        """One refused field; ``meta_code`` is Meta's error code when Meta refused it."""
+        error = {"field": field, "message": message}
+        return cls([error | {"meta_code": meta_code}] if meta_code is not None else [error])
+
 
 class NumberTaken(Exception):
     """Another shop has this phone number connected."""
@@ -61,7 +67,7 @@ class ConnectRequest:
 def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict[str, str]:
     """The named string fields of a JSON body; raises ConnectionRefused naming every bad one."""
     if not isinstance(body, dict):
-        raise ConnectionRefused([{"field": "body", "message": "Send a JSON object."}])
+        raise ConnectionRefused.on("body", "Send a JSON object.")
     values, errors = {}, []
     for name in fields:
         value = body.get(name)
@@ -97,8 +103,7 @@ def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
         return call()
     except GraphRefused as refusal:
         name = "access_token" if refusal.about_token else field
-        error = {"field": name, "message": prefix + refusal.message, "meta_code": refusal.code}
-        raise ConnectionRefused([error]) from None
+        raise ConnectionRefused.on(name, prefix + refusal.message, refusal.code) from None
 
 
 def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
@@ -112,7 +117,7 @@ def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
             f"Meta lists no phone number {request.phone_number_id} "
             f"in WhatsApp Business Account {request.waba_id}."
         )
-        raise ConnectionRefused([{"field": "phone_number_id", "message": message}])
+        raise ConnectionRefused.on("phone_number_id", message)
     _asked(
         "access_token",
         lambda: graph.read_templates(request.waba_id, token),

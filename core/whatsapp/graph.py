@@ -135,7 +135,10 @@ def subscribed_app_ids(waba_id: str, token: str) -> set[str]:
     """The ids of the apps subscribed to the account's webhooks (GET /{waba-id}/subscribed_apps:
     ``data[].whatsapp_business_api_data.id``)."""
     answer = _call("GET", graph_url(waba_id, "subscribed_apps"), token)
-    apps = [item.get("whatsapp_business_api_data") or {} for item in answer.get("data") or []]
+    # Meta's examples nest the app in whatsapp_business_api_data; its SubscribedApp schema puts
+    # id and name on the item itself. Read either.
+    items = [item for item in answer.get("data") or [] if isinstance(item, dict)]
+    apps = [item.get("whatsapp_business_api_data") or item for item in items]
     return {str(app.get("id")) for app in apps if app.get("id")}
 
 

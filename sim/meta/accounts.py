@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+import time
 
 _NODE = re.compile(r"^/v[\d.]+/(\d+)$")
 _EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
@@ -62,6 +63,14 @@ def unsupported(object_id: str, method: str = "get") -> Refusal:
     )
 
 
+def _only(node: dict, query: dict, default: str | None) -> dict:
+    """The node's ``id`` and the fields asked for (all of them when nothing is asked and no default)."""
+    wanted = (query.get("fields") or [default])[0]
+    if wanted is None:
+        return node
+    return {key: node[key] for key in ["id", *wanted.split(",")] if key in node}
+
+
 def display_number(digits: str) -> str:
     """Meta's display form of a number: "+1 555-000-1234" for 15550001234."""
     return f"+{digits[0]} {digits[1:4]}-{digits[4:7]}-{digits[7:]}" if len(digits) == 11 else f"+{digits}"
@@ -85,6 +94,8 @@ class AccountsApi:
         self, method: str, path: str, query: dict, token: str | None, base_url: str
     ) -> tuple[int, dict] | None:
         """Answer a management request, or None when the path is not one of ours."""
+        if self.config.management_delay_s and (_OAUTH.match(path) or _NODE.match(path) or _EDGE.match(path)):
+            time.sleep(self.config.management_delay_s)
         try:
             if _OAUTH.match(path) and method == "GET":
                 return 200, self._exchange(query)
@@ -108,9 +119,12 @@ class AccountsApi:
         account = self.config.accounts.get(phone_number_id)
         if account is None or not any(a.get("waba_id") == account["waba_id"] for a in mine):
             raise unsupported(phone_number_id)
-        node = self._node(phone_number_id, account)
-        wanted = (query.get("fields") or ["id,display_phone_number,verified_name,quality_rating"])[0]
-        return {key: node[key] for key in ["id", *wanted.split(",")] if key in node}
+        # Without ``fields`` Meta answers the default ones (getPhoneNumberById in Meta's OpenAPI).
+        return _only(
+            self._node(phone_number_id, account),
+            query,
+            "id,display_phone_number,verified_name,quality_rating",
+        )
 
     def _node(self, phone_number_id: str, account: dict) -> dict:
         values = {**NUMBER_DEFAULTS, **account}
@@ -121,7 +135,7 @@ class AccountsApi:
             "quality_rating": values["quality_rating"],
             "throughput": {"level": values["throughput"]},
             "whatsapp_business_manager_messaging_limit": values["messaging_limit"],
-            "status": "CONNECTED",
+            "status": "LINKED",  # WhatsAppPhoneNumberStatus in Meta's OpenAPI
         }
 
     def _edge(
@@ -153,7 +167,7 @@ class AccountsApi:
         paging = {"cursors": {"before": base64.b64encode(str(start).encode()).decode(), "after": after}}
         if start + limit < len(ids):
             paging["next"] = f"{base_url}/v25.0/{waba_id}/phone_numbers?limit={limit}&after={after}"
-        nodes = [self._node(pid, self.config.accounts[pid]) for pid in page]
+        nodes = [_only(self._node(pid, self.config.accounts[pid]), query, None) for pid in page]
         return {"data": nodes, "paging": paging}
 
     def _exchange(self, query: dict) -> dict:

@@ -120,6 +120,7 @@ class SimConfig:
     app_secret: str = "dev-only-meta-app-secret-not-for-production"
     app_id: str = DEMO_APP_ID  # the Meta app whose tokens these are (client_id of the code exchange)
     signup_codes: dict = field(default_factory=lambda: {"demo-signup-code": "demo-signup-token"})
+    management_delay_s: float = 0.0  # a slow Meta: seconds before each account endpoint answers
     cap: int = 80  # accepted sends per second per phone number; above it: 130429
     cap_tolerance: float = 0.02
     posters: int = 2

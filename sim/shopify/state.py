@@ -141,12 +141,6 @@ class ShopifyState:
             "sms_consent": (customer["sms"] or {}).get("state", "NOT_SUBSCRIBED"),
         }
 
-    def delete_customer(self, domain: str, customer_id: int) -> dict | None:
-        with self.lock:
-            record = self.shop(domain)
-            record.ordered = None
-            return record.customers.pop(customer_id, None)
-
     def list_customers(self, domain: str) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(c) for _, c in sorted(self.shop(domain).customers.items())]

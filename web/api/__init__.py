@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from web.auth import InvalidSessionToken, bearer_token
+from web.cors import is_preflight, preflight_response
 from web.tenancy import authenticate
 
 blueprint = Blueprint("api", __name__)
@@ -14,6 +15,8 @@ blueprint = Blueprint("api", __name__)
 
 @blueprint.before_request
 def require_session_token():
+    if is_preflight():
+        return preflight_response()  # carries no token by design: the browser asks first
     try:
         shop = authenticate(bearer_token(request.headers.get("Authorization")))
     except InvalidSessionToken as error:

@@ -152,7 +152,7 @@ def campaign_progress(campaign_id: int):
 def templates():
     shop = current_shop()
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
-        raise MetaUnavailable("The shop has not connected a WhatsApp Business account.")
+        raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
     release_transaction()
     found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
     return jsonify(

@@ -1,6 +1,11 @@
-"""``POST /api/customers/<shopify_customer_id>/fix-phone``: write a corrected phone number back
-to Shopify (CONTRACT.md). Body ``{"phone": "+..."}``, or empty to apply our suggestion: the
-stored number read as national to the customer's address country (core/phones.py)."""
+"""One customer of the shop (CONTRACT.md).
+
+``GET /api/customers/<shopify_customer_id>/whatsapp``: what WhatsApp knows about them, for the
+customer-page block (extensions/whatsapp-customer-block). ``POST .../fix-phone``: write a
+corrected phone number back to Shopify. Body ``{"phone": "+..."}``, or empty to apply our
+suggestion: the stored number read as national to the customer's address country
+(core/phones.py). Both answer the customer in the same shape (core/customer_whatsapp.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 
+from core.customer_whatsapp import customer_json, customer_whatsapp, find_customer
 from core.errors import OurCode
 from core.models import Campaign, Customer, Message
 from core.shopify.admin import (
@@ -20,22 +26,14 @@ from core.shopify.admin import (
 from core.shopify.phone_fix import PhoneRejected, choose_phone, write_phone
 from web.api import blueprint
 from web.database import db, release_transaction
+from web.paging import page_limit
 from web.reports import forget_calling_code
 from web.tenancy import current_shop
 
+# The block shows a customer's latest campaigns, not their history.
+BLOCK_MESSAGES = 10
 # The merchant is waiting on a click: fewer, shorter retries than a job's.
 INTERACTIVE = {"max_attempts": 3, "max_wait_s": 2.0}
-
-
-def customer_json(customer: Customer) -> dict:
-    return {
-        "shopify_id": customer.shopify_customer_id,
-        "name": customer.name,
-        "phone": customer.phone,
-        "phone_e164": customer.phone_e164,
-        "country_code": customer.country_code,
-        "consent": customer.consent,
-    }
 
 
 def _requested_phone() -> object:
@@ -48,6 +46,21 @@ def _requested_phone() -> object:
     return body.get("phone")
 
 
+def customer_of_shop(shop_id: int, shopify_customer_id: int) -> Customer:
+    customer = find_customer(db(), shop_id, shopify_customer_id)
+    if customer is None:
+        raise NotFound("This shop has no such customer.")
+    return customer
+
+
+@blueprint.get("/customers/<int:shopify_customer_id>/whatsapp")
+def customer_whatsapp_state(shopify_customer_id: int):
+    """Answer ``CustomerWhatsApp`` for the customer-page block, ``?limit=`` messages (10 by default)."""
+    customer = customer_of_shop(current_shop().id, shopify_customer_id)
+    limit = page_limit(request.args.get("limit"), default=BLOCK_MESSAGES)
+    return jsonify(customer_whatsapp(db(), customer, limit))
+
+
 def _errors(code: str, errors: list[dict], status: int = 422):
     return jsonify(error=code, errors=errors), status
 
@@ -55,13 +68,7 @@ def _errors(code: str, errors: list[dict], status: int = 422):
 @blueprint.post("/customers/<int:shopify_customer_id>/fix-phone")
 def fix_phone(shopify_customer_id: int):
     shop = current_shop()
-    customer = db().scalar(
-        select(Customer).where(
-            Customer.shop_id == shop.id, Customer.shopify_customer_id == shopify_customer_id
-        )
-    )
-    if customer is None:
-        raise NotFound("This shop has no such customer.")
+    customer = customer_of_shop(shop.id, shopify_customer_id)
     try:
         phone = choose_phone(customer, _requested_phone())
     except PhoneRejected as rejected:

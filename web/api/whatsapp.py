@@ -13,9 +13,10 @@ is stored in any of those cases.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from core.crypto import decrypt_token
+from core.settings import get_settings
 from core.whatsapp import graph
 from core.whatsapp.connect import (
     ConnectionRefused,
@@ -63,30 +64,24 @@ def disconnect_whatsapp():
 
 def _exchanged_request() -> ConnectRequest:
     """The Embedded Signup's ids with the token its code is exchanged for."""
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     fields = parse_fields(request.get_json(silent=True), ("code", "waba_id", "phone_number_id"))
     if not settings.embedded_signup_offered:
-        raise ConnectionRefused(
-            [
-                {
-                    "field": "code",
-                    "message": "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset.",
-                }
-            ]
+        raise ConnectionRefused.on(
+            "code", "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset."
         )
+    db().rollback()  # no transaction open while Meta exchanges the code
     try:
         token = graph.exchange_code(fields["code"], settings.meta_app_id, settings.meta_app_secret)
     except GraphRefused as refusal:
-        raise ConnectionRefused(
-            [{"field": "code", "message": refusal.message, "meta_code": refusal.code}]
-        ) from None
+        raise ConnectionRefused.on("code", refusal.message, refusal.code) from None
     return ConnectRequest(fields["waba_id"], fields["phone_number_id"], token)
 
 
 def _stored_request() -> ConnectRequest:
     shop = current_shop()
     if not is_connected(shop):
-        raise ConnectionRefused([{"field": "connection", "message": "No WhatsApp number is connected."}])
+        raise ConnectionRefused.on("connection", "No WhatsApp number is connected.")
     return ConnectRequest(
         shop.meta_waba_id, shop.meta_phone_number_id, decrypt_token(shop.meta_access_token_ciphertext)
     )
@@ -99,7 +94,7 @@ def _answer(make_request):
         if number_taken(db(), shop_id, (connect := make_request()).phone_number_id):
             raise NumberTaken()
         db().rollback()  # hold no transaction (nor the shop's row) while Meta is asked
-        facts = check_with_meta(connect, current_app.config["SETTINGS"].meta_app_id)
+        facts = check_with_meta(connect, get_settings().meta_app_id)
         store_connection(db(), shop_id, connect, facts)
         db().commit()
     except ConnectionRefused as refusal:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
+from core.settings import get_settings
 from web.auth import InvalidSessionToken
 from web.formatting import ShopFormat
 from web.home import admin_app_url, bounce_url
@@ -73,13 +74,13 @@ def static_url(name: str) -> str:
 def _load_app_bridge() -> bool:
     # Outside the admin, App Bridge sends the browser to the admin; a developer who opened the
     # page directly (development only, top-level document) gets the page without it.
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     return not (settings.may_mint_dev_tokens and request.headers.get("Sec-Fetch-Dest") == "document")
 
 
 @blueprint.app_context_processor
 def _page_context() -> dict:
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     return {
         "fmt": g.get("fmt"),
         "app_url": app_url,
@@ -97,4 +98,12 @@ def _todate(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-from web.pages import campaigns, messages, settings_page, trends  # noqa: E402,F401  (registers the pages' routes)
+# Settings sections (settings_*.py) register themselves with settings_page when imported here.
+from web.pages import (  # noqa: E402,F401  (registers the pages' routes)
+    campaigns,
+    messages,
+    settings_consent,
+    settings_data_requests,
+    settings_page,
+    trends,
+)

@@ -2,8 +2,8 @@
 
 To add a section, write ``templates/settings/_NAME.html`` (it reads its values from
 ``section``) and a function of the shop answering that context, decorated with
-``@settings_section("settings/_NAME.html", order=N)``, in a module imported at the bottom of
-this file. Sections show in ``order``; the WhatsApp connection comes first.
+``@settings_section("settings/_NAME.html", order=N)``, in a module ``web/pages/settings_*.py``
+that web/pages/__init__.py imports. Sections show in ``order``; the WhatsApp connection comes first.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import render_template
 
 from core.models import Shop
+from core.settings import get_settings
 from core.whatsapp.state import describe
 from web.database import db
 from web.pages import blueprint, embedded_page
@@ -69,7 +70,7 @@ def settings_page(shop):
 @settings_section("settings/_whatsapp.html", order=10)
 def whatsapp_section(shop: Shop) -> dict:
     """The shop's WhatsApp connection, and whether Embedded Signup can be offered."""
-    settings = current_app.config["SETTINGS"]
+    settings = get_settings()
     connection = describe(db(), shop)
     last_webhook = connection.get("last_webhook_at")
     return {
@@ -82,7 +83,3 @@ def whatsapp_section(shop: Shop) -> dict:
         "meta_config_id": settings.meta_config_id,
         "graph_version": settings.meta_api_version,
     }
-
-
-# Other sections register themselves when their module is imported here.
-from web.pages import settings_consent, settings_data_requests  # noqa: E402,F401  (register their sections)

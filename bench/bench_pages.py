@@ -78,7 +78,7 @@ SELECT %(shop)s, 'Campaign ' || g, (ARRAY['PROMOTIONAL','INFORMATIONAL','CATALOG
 
 
 def _populate(database: str) -> tuple[int, int]:
-    """The shop, its 10,000 campaigns and one more with 1,000,000 messages; answers
+    """Make the shop, its 10,000 campaigns and one more with 1,000,000 messages; return
     (shop id, big campaign id)."""
     with psycopg.connect(database, autocommit=True) as conn:
         shop = conn.execute(

@@ -145,7 +145,7 @@ def stop(child: subprocess.Popen) -> None:
 
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = GUNICORN_WORKERS, threads: int = 1) -> Iterator[str]:
-    """The bench app under gunicorn; answers its base URL once it serves."""
+    """Run the bench app under gunicorn; yield its base URL once it serves."""
     port = free_port()
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
@@ -176,7 +176,7 @@ def _wait_until_serving(base: str, child: subprocess.Popen, timeout_s: float = 6
 
 
 def write_bodies(path: Path, bodies: Iterable[bytes], secret: str = BENCH_SECRET) -> int:
-    """One "<signature>\\t<body>" line per body, for wrk_post.lua; answers how many."""
+    """One "<signature>\\t<body>" line per body, for wrk_post.lua; return how many."""
     count = 0
     with path.open("wb") as out:
         for body in bodies:
@@ -195,7 +195,7 @@ def run_wrk(
     rate: int = 0,
 ) -> dict:
     """Run wrk against ``url`` with the pre-signed bodies, as fast as it goes or at ``rate``
-    POSTs a second; answers its RESULT line as a dict (requests, duration_us, p50_us, ...)."""
+    POSTs a second; return its RESULT line as a dict (requests, duration_us, p50_us, ...)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     path = urlsplit(url).path

@@ -78,7 +78,7 @@ def _reset(engine: Engine, numbers: list[int]) -> None:
 
 
 def measure(engine: Engine, rng: random.Random, used: set[int]) -> dict[str, float]:
-    """Answers statuses per second for both sides over all rounds, and their ratio."""
+    """Return statuses per second for both sides over all rounds, and their ratio."""
     ours_s = raw_s = 0.0
     for round_no in range(ROUNDS):
         numbers = _fresh(rng, used, ROWS_PER_ROUND)

@@ -138,7 +138,7 @@ def _session_token() -> str:
 def freshness(
     engine: Engine, base: str, bodies: Path, per_body: int, rate_per_s: int, seconds: int
 ) -> dict[str, float]:
-    """Send ``rate_per_s`` POSTs a second of ``per_body`` statuses each for campaign 1; answer
+    """Send ``rate_per_s`` POSTs a second of ``per_body`` statuses each for campaign 1; return
     the p50/p99 of arrival-to-visible and the statuses per second that actually arrived."""
     connections = max(8, rate_per_s // 10)  # spare connections, so a slow answer delays nothing
     base_count = _campaign_delivered(engine, 1)

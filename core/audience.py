@@ -52,8 +52,11 @@ def recipient_key():
 
 
 def recipients_query(shop_id: int, rule: dict) -> Select:
-    """The audience with one customer per recipient key (the earliest customer wins)."""
+    """The audience with one customer per recipient key (the earliest customer wins). A rule
+    may also name its customers (``customer_ids``: a "send again" to fixed customers)."""
     query = audience_query(shop_id, rule.get("include_tags"), rule.get("exclude_tags"))
+    if rule.get("customer_ids") is not None:
+        query = query.where(Customer.id.in_([int(i) for i in rule["customer_ids"]]))
     key = recipient_key()
     return query.ext(distinct_on(key)).order_by(key, Customer.id)
 

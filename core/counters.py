@@ -68,7 +68,7 @@ _CLICKED = text("""
 
 
 def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
-    """Set the campaigns' counters to the GROUP BY of their messages. Answers one entry per
+    """Set the campaigns' counters to the GROUP BY of their messages. Return one entry per
     campaign whose counters had drifted, with the old and new values, for the caller to log."""
     if not campaign_ids:
         return []

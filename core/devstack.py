@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import requests
+
 from core.settings import PROJECT_ROOT
 
 DEMO_DOCUMENT = PROJECT_ROOT / "sim" / "demo_seed.json"
@@ -69,7 +71,7 @@ def child_commands(
 
 def use_shopify_stand_in(port: int) -> int | None:
     """Unless SHOPIFY_ADMIN_URL names a Shopify to use, run the stand-in and point the app at
-    it (the children inherit the variable). Answers the stand-in's port, or None."""
+    it (the children inherit the variable). Return the stand-in's port, or None."""
     if os.environ.get("SHOPIFY_ADMIN_URL"):
         return None
     shopify_port = int(os.environ.get("SHOPIFY_STAND_IN_PORT", port + 200))
@@ -79,7 +81,7 @@ def use_shopify_stand_in(port: int) -> int | None:
 
 def use_meta_stand_in(port: int) -> int | None:
     """Unless META_GRAPH_URL names a real Graph API, run the stand-in and point the app at it
-    (the children inherit the variable). Answers the stand-in's port, or None."""
+    (the children inherit the variable). Return the stand-in's port, or None."""
     if os.environ.get("META_GRAPH_URL"):
         return None
     meta_port = int(os.environ.get("META_STAND_IN_PORT", port + 100))
@@ -159,6 +161,44 @@ def _raise_stop(*_args) -> None:
     raise _Stop
 
 
+def _login_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}"
+
+
+def _banner(port: int) -> str:
+    return (
+        f"\n  Open {_login_url(port)}\n"
+        f"  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
+        f"  Meta Graph API: {os.environ['META_GRAPH_URL']}; launch a demo campaign from its page, or:\n"
+        f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
+        f"'Spring teaser' --shop {DEMO_SHOP}\n"
+        "  Ctrl-C stops everything.\n"
+    )
+
+
+def _watch(children: dict[str, subprocess.Popen], port: int) -> int:
+    """Wait until a child dies (answer 1). Once the web server answers, say so with the URL
+    again: by then the children's start-up lines have scrolled the banner away."""
+    ready = False
+    while True:
+        dead = [name for name, child in children.items() if child.poll() is not None]
+        if dead:
+            print(f"{', '.join(dead)} stopped unexpectedly; stopping everything", flush=True)
+            return 1
+        if not ready and _serving(port):
+            ready = True
+            print(f"\n  Ready: open {_login_url(port)}\n", flush=True)
+        time.sleep(0.5)
+
+
+def _serving(port: int) -> bool:
+    try:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return True
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     shopify_port = use_shopify_stand_in(port)
@@ -170,24 +210,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     children = spawn(child_commands(port, shopify_port, meta_port))
     print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
-    print(
-        f"\n  Open http://127.0.0.1:{port}/dev/login?shop={DEMO_SHOP}\n"
-        f"  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
-        f"  Meta Graph API: {os.environ['META_GRAPH_URL']}; launch a demo campaign from its page, or:\n"
-        f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
-        f"'Spring teaser' --shop {DEMO_SHOP}\n"
-        "  Ctrl-C stops everything.\n",
-        flush=True,
-    )
+    print(_banner(port), flush=True)
     status = 0
     try:
-        while True:
-            dead = [name for name, child in children.items() if child.poll() is not None]
-            if dead:
-                print(f"{', '.join(dead)} stopped unexpectedly; stopping everything", flush=True)
-                status = 1
-                break
-            time.sleep(0.5)
+        status = _watch(children, port)
     except _Stop:
         pass
     finally:

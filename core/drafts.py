@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from core.audience import estimate
 from core.campaigns import CampaignStatus
+from core.components import legacy_body, normalise_components
 from core.input_limits import nul_problems, text_limit_problems
 from core.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
-from core.templates import derive_type, parameter_problems, placeholder_problem
+from core.template_fit import fit_problems
+from core.templates import derive_type
 
 
 class DraftProblem(ValueError):
@@ -47,7 +49,8 @@ class NewCampaign(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     template: TemplateRef
     audience: Audience = Audience()
-    parameters: list = []
+    parameters: list = []  # the older body-only form
+    components: list | None = None  # Meta's component shape (core/components.py)
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:
@@ -66,7 +69,7 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
 def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign:
     """A DRAFT campaign whose type follows its template. Raises DraftProblem, or
     MetaUnavailable when Meta cannot be asked about the template."""
-    problems = [{"field": "parameters", "message": m} for m in parameter_problems(request.parameters)]
+    components, problems = draft_components(request)
     if problems:
         raise DraftProblem(problems)
     try:  # Meta first, before this session opens a transaction (the caller released its own)
@@ -85,8 +88,8 @@ def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign
                 }
             ]
         )
-    if problem := placeholder_problem(template, request.parameters):
-        raise DraftProblem([{"field": "parameters", "message": problem}])
+    if fit := fit_problems(template, components):
+        raise DraftProblem(legacy_names(request, fit))
     rule = request.audience.model_dump()
     campaign = Campaign(
         shop_id=shop.id,
@@ -97,13 +100,36 @@ def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign
         template_language=template.language,
         template_category=template.category,
         template_format=template.format,
-        template_parameters=request.parameters,
+        template_components=components,
         audience=rule,
         estimated_audience=estimate(session, shop.id, rule),
     )
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def draft_components(request: NewCampaign) -> tuple[list[dict], list[dict]]:
+    """The draft's components (from ``components``, or the older body-only ``parameters``) and
+    what is wrong with their shape."""
+    if request.components is not None and request.parameters:
+        return [], [{"field": "parameters", "message": "give components or parameters, not both"}]
+    if request.components is not None:
+        return normalise_components(request.components)
+    components, problems = normalise_components(legacy_body(request.parameters))
+    return components, legacy_names(request, problems)
+
+
+def legacy_names(request: NewCampaign, problems: list[dict]) -> list[dict]:
+    """A draft given body-only ``parameters`` hears of them under that name."""
+    if request.components is not None:
+        return problems
+    return [
+        {"field": "parameters", "message": f"{p['field'].removeprefix('components.body.')}: {p['message']}"}
+        if p["field"].startswith("components.body")
+        else p
+        for p in problems
+    ]
 
 
 def re_estimate(session: Session, campaign: Campaign, audience: Audience | None) -> int:

@@ -30,7 +30,7 @@ REDIS_START_TIMEOUT_S = 10.0
 
 
 def start_postgres(instance_path: Path) -> str:
-    """Start or join the embedded PostgreSQL server; answer its SQLAlchemy URL."""
+    """Start or join the embedded PostgreSQL server; return its SQLAlchemy URL."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); its fallback is fine.
         warnings.simplefilter("ignore")
@@ -200,7 +200,7 @@ def _kill(pid: int) -> None:
 def ensure_services(env: MutableMapping[str, str] | None = None) -> dict[str, int]:
     """Fill in ``DATABASE_URL`` and ``REDIS_URL`` (in os.environ by default) with embedded
     servers where they are unset. Servers this process starts are stopped when it exits, also
-    on SIGTERM. Answers the pids of the servers this process started."""
+    on SIGTERM. Return the pids of the servers this process started."""
     from core.settings import PROJECT_ROOT
 
     env = os.environ if env is None else env

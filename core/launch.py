@@ -21,7 +21,9 @@ from core.campaigns import CampaignStatus
 from core.crypto import decrypt_token
 from core.meta_api import MetaUnavailable, list_templates
 from core.models import Campaign, Shop, ShopAlert
-from core.templates import APPROVED, Template, derive_type, placeholder_problem
+from core.components import campaign_components
+from core.template_fit import fit_problems
+from core.templates import APPROVED, Template, derive_type
 
 LAUNCHABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
 CANCELLABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -41,9 +43,10 @@ class TemplateNotFound(LookupError):
 class CheckFailure:
     check: str  # whatsapp_account, template_approved, template_parameters, audience, credits
     message: str
+    field: str | None = None  # the component at fault (components.header, components.button[0], ...)
 
     def as_dict(self) -> dict:
-        return {"check": self.check, "message": self.message}
+        return {"check": self.check, "message": self.message, **({"field": self.field} if self.field else {})}
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,9 @@ def _template_checks(shop: Shop, campaign: Campaign) -> tuple[Template | None, l
                 "template_category", f"{template.category.title()} templates cannot be sent as campaigns."
             )
         )
-    if problem := placeholder_problem(template, campaign.template_parameters):
-        failures.append(CheckFailure("template_parameters", problem))
+    components = campaign_components(campaign.template_components, campaign.template_parameters)
+    for problem in fit_problems(template, components):
+        failures.append(CheckFailure("template_parameters", problem["message"], problem["field"]))
     return template, failures
 
 

@@ -8,7 +8,7 @@ A send ends one of four ways, and dispatch treats each differently:
 - ``error``: Meta answered with a Graph error (code, title, details) and did not take it;
 - ``not_sent``: the request never left (no connection): safe to send again;
 - ``unknown``: the request left but no answer came (read timeout, dropped connection, a bare
-  5xx). Meta has no idempotency key, so it may have accepted the message: sending it again
+  5xx, a 2xx without a message id). Meta has no idempotency key, so it may have accepted the message: sending it again
   could message the customer twice. Such a message waits for a status webhook instead.
 """
 
@@ -66,7 +66,7 @@ def send_request_body(to: str, template: str, language: str, components: list, c
 
 
 def send_message(http: requests.Session, phone_number_id: str, token: str, body: dict) -> SendResult:
-    """POST one message. Never raises for network trouble: it answers what happened."""
+    """POST one message. Never raise for network trouble: return what happened."""
     try:
         response = http.post(
             graph_url(phone_number_id, "messages"),
@@ -106,8 +106,10 @@ def _send_result(response: requests.Response) -> SendResult:
             title=_TITLE_PREFIX.sub("", str(error.get("message") or "")) or None,
             details=(error.get("error_data") or {}).get("details"),
         )
-    if response.status_code >= 500:
-        return SendResult("unknown", details=f"HTTP {response.status_code} without a Graph API answer")
+    if response.ok or response.status_code >= 500:
+        # A 2xx without a message id is no proof either way, like a timeout: Meta may have taken
+        # it, so it is never sent again; a status webhook or the monitor settles it.
+        return SendResult("unknown", details=f"HTTP {response.status_code} without a message id")
     return SendResult(
         "error", code="1", details=f"HTTP {response.status_code} without a Graph API error body"
     )

@@ -29,13 +29,15 @@ def _ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-def rates(m: Metrics) -> dict[str, float | None]:
+def rates(m: Metrics, *, clicks_tracked: bool = True) -> dict[str, float | None]:
     """Each rate is null when its denominator is zero. Read rate is a lower bound: customers
-    can turn read receipts off, and then Meta never reports a read."""
+    can turn read receipts off, and then Meta never reports a read. Click-through is null for a
+    campaign whose template has nothing we can count a click on (no tracked button, no quick
+    reply): zero clicks there says nothing about the message."""
     return {
         "delivery_rate": _ratio(m.delivered, m.sent),
         "read_rate": _ratio(m.read, m.delivered),
-        "click_through_rate": _ratio(m.clicked, m.read),
+        "click_through_rate": _ratio(m.clicked, m.read) if clicks_tracked else None,
         "failure_rate": _ratio(m.failed, m.messages),
     }
 
@@ -59,11 +61,14 @@ LOW_READ_RATE = 0.40
 LOW_CLICK_THROUGH_RATE = 0.05
 
 
-def signals(m: Metrics, failures_by_category: dict[str, int], *, settled: bool) -> list[Signal]:
+def signals(
+    m: Metrics, failures_by_category: dict[str, int], *, settled: bool, clicks_tracked: bool = True
+) -> list[Signal]:
     """Plain-language diagnostics. Rate signals wait until the campaign has settled, because
-    while it sends, deliveries and reads naturally lag behind sends."""
+    while it sends, deliveries and reads naturally lag behind sends; the click signal needs
+    clicks that can be counted at all."""
     found: list[Signal] = []
-    r = rates(m)
+    r = rates(m, clicks_tracked=clicks_tracked)
     if settled:
         found += _rate_signals(m, r)
     found += _failure_signals(failures_by_category)

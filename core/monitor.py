@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import SETTLED_STATUSES, CampaignStatus, settled_status
 from core.counters import recount
+from core.credits import settle_credits
 from core.errors import OurCode, describe
 from core.models import Campaign
 from core.statuses import RANK, MessageStatus
@@ -133,6 +134,7 @@ def monitor_campaign(
             )
             session.execute(_SETTLE, {**keys, "status": str(verdict)})
             session.refresh(campaign)
+    settle_credits(session, shop_id, campaign_id)
     result.status_after = campaign.status
     result.next_in_s = None if result.settled else next_interval_s(campaign, now)
     return result

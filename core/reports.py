@@ -13,6 +13,7 @@ from core.errors import OurCode, describe
 from core.metrics import Metrics, rates, signals
 from core.models import Campaign, Customer, Message
 from core.statuses import FAILED_STATUSES
+from core.tracking import names_tracked_button
 
 
 def counters(campaign: Campaign) -> Metrics:
@@ -65,14 +66,24 @@ def campaign_report(campaign: Campaign, errors: list[dict]) -> dict:
     by_category: dict[str, int] = defaultdict(int)
     for error in errors:
         by_category[error["category"]] += error["count"]
-    found = signals(metrics, by_category, settled=campaign.status in SETTLED_STATUSES)
+    tracked = clicks_tracked(campaign)
+    found = signals(metrics, by_category, settled=campaign.status in SETTLED_STATUSES, clicks_tracked=tracked)
     return {
         "metrics": metrics.as_dict(),
-        "rates": rates(metrics),
+        "rates": rates(metrics, clicks_tracked=tracked),
+        "click_tracking": "tracked" if tracked else "not_tracked",
         "errors": errors,
         "signals": [signal.as_dict() for signal in found],
         "audience_gap": audience_gap(campaign, errors),
     }
+
+
+def clicks_tracked(campaign: Campaign) -> bool:
+    """Return whether clicks on this campaign's messages can be counted: its draft names a
+    tracked URL button, or customers have clicked (quick replies are counted from Meta's
+    webhooks whether or not the draft mentions them)."""
+    drafted = (campaign.template_parameters, campaign.template_components)
+    return campaign.clicked_count > 0 or names_tracked_button(drafted)
 
 
 def audience_gap(campaign: Campaign, errors: list[dict]) -> dict[str, int]:

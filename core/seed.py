@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from core.audience import estimate
 from core.campaigns import CampaignStatus, CampaignType, Consent
+from core.components import normalise_components
 from core.counters import recount
+from core.credits import GRANT, record_movement
 from core.crypto import encrypt_token
 from core.errors import OurCode, describe
 from core.models import Campaign, Customer, Message, Shop
@@ -96,6 +98,17 @@ class SeedCampaign(_Strict):
     dispatch_finished: bool | None = None
     created_at: datetime | None = None
     messages: list[SeedMessage] | None = None
+    # Header, body and button parameters, as in POST /api/campaigns (checked against the
+    # template by the launch checks, since loading a document does not ask Meta).
+    components: list = []
+
+    @model_validator(mode="after")
+    def _components_well_formed(self):
+        components, problems = normalise_components(self.components)
+        if problems:
+            raise ValueError("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        self.components = components
+        return self
 
 
 class SeedShop(_Strict):
@@ -148,7 +161,7 @@ def _check_references(document: SeedDocument) -> None:
 
 
 def load(session: Session, document: SeedDocument) -> dict[str, int]:
-    """Write what is missing. Answers how many rows of each kind were created."""
+    """Write what is missing. Return how many rows of each kind were created."""
     created = {"shops": 0, "customers": 0, "campaigns": 0, "messages": 0}
     for seed_shop in document.shops:
         shop, is_new = _shop(session, seed_shop)
@@ -185,6 +198,7 @@ def _shop(session: Session, seed: SeedShop) -> tuple[Shop, bool]:
     )
     session.add(shop)
     session.flush()
+    record_movement(session, shop.id, GRANT, seed.credits, note="opening balance (seed)")
     return shop, True
 
 
@@ -226,6 +240,7 @@ def _campaign(session: Session, shop: Shop, seed: SeedCampaign) -> tuple[Campaig
         template_category=seed.template.category,
         template_format=seed.template.format,
         audience=seed.audience.model_dump(),
+        template_components=seed.components,
         created_at=created_at,
         estimated_audience=_estimated_audience(session, shop, seed),
         launched_at=created_at if launched else None,

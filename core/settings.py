@@ -37,6 +37,7 @@ ENV_VARIABLES = (
     "REDIS_URL",
     "SHOPIFY_API_VERSION",
     "SHOPIFY_ADMIN_URL",
+    "SHOPIFY_APP_URL",
     "META_GRAPH_URL",
     "META_API_VERSION",
     "INSTANCE_PATH",
@@ -80,6 +81,7 @@ class Settings:
     shopify_api_secret_previous: str | None = field(default=None, repr=False)
     shopify_api_version: str = "2026-10"
     shopify_admin_url: str | None = None  # the Shopify stand-in in development; None = the shop itself
+    shopify_app_url: str | None = None  # the app's public URL: tracked links are {it}/r/<token>
     meta_app_secret: str = field(default=SECRET_PLACEHOLDERS["META_APP_SECRET"], repr=False)
     meta_verify_token: str = field(default=SECRET_PLACEHOLDERS["META_VERIFY_TOKEN"], repr=False)
     meta_graph_url: str = "https://graph.facebook.com"
@@ -137,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS", "").strip() or None,
         shopify_api_version=env.get("SHOPIFY_API_VERSION") or Settings.shopify_api_version,
         shopify_admin_url=env.get("SHOPIFY_ADMIN_URL") or None,
+        shopify_app_url=(env.get("SHOPIFY_APP_URL") or "").rstrip("/") or None,
         meta_app_secret=secrets["META_APP_SECRET"],
         meta_verify_token=secrets["META_VERIFY_TOKEN"],
         meta_graph_url=(env.get("META_GRAPH_URL") or Settings.meta_graph_url).rstrip("/"),

@@ -2,8 +2,8 @@
 
 A campaign has no type setting of its own: the type follows from the template (MARKETING in a
 standard format is promotional, UTILITY is informational, MARKETING in a product format is a
-catalog campaign). The template's body placeholders ``{{1}}``, ``{{2}}``... are filled per
-customer from the campaign's parameters, each a literal text or a customer field.
+catalog campaign). What fills the template's placeholders is the campaign's components
+(core/components.py), checked against the template by core/template_fit.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ _BUTTON_FORMATS = {
     "SPM": "SINGLE_PRODUCT_MESSAGE",
 }
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
-CUSTOMER_FIELDS = ("first_name", "last_name", "name")
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class Template:
     category: str
     components: list = field(default_factory=list, compare=False)
     rejected_reason: str | None = None
+    parameter_format: str = "POSITIONAL"  # or "NAMED": {{first_name}} instead of {{1}}
 
     @classmethod
     def from_meta(cls, item: dict) -> Template:
@@ -43,7 +43,32 @@ class Template:
             category=str(item.get("category", "")).upper(),
             components=list(item.get("components") or []),
             rejected_reason=item.get("rejected_reason"),
+            parameter_format=str(item.get("parameter_format") or "POSITIONAL").upper(),
         )
+
+    def component(self, kind: str) -> dict | None:
+        """The template's component of this type (``HEADER``, ``BODY``, ``BUTTONS``), if any."""
+        for component in self.components:
+            if str(component.get("type", "")).upper() == kind:
+                return component
+        return None
+
+    @property
+    def header_format(self) -> str | None:
+        """TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION or PRODUCT; None without a header."""
+        header = self.component("HEADER")
+        return str(header.get("format") or "TEXT").upper() if header else None
+
+    @property
+    def header_placeholders(self) -> list[str]:
+        header = self.component("HEADER")
+        return placeholders_of(header.get("text")) if self.header_format == "TEXT" else []
+
+    @property
+    def buttons(self) -> list[dict]:
+        """The template's buttons, in order: a send addresses each by its position."""
+        buttons = (self.component("BUTTONS") or {}).get("buttons")
+        return [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
 
     @property
     def format(self) -> str | None:
@@ -62,10 +87,12 @@ class Template:
     @property
     def body_placeholders(self) -> list[str]:
         """The distinct placeholders of the body, in order of first appearance."""
-        for component in self.components:
-            if str(component.get("type", "")).upper() == "BODY":
-                return list(dict.fromkeys(_PLACEHOLDER.findall(component.get("text") or "")))
-        return []
+        return placeholders_of((self.component("BODY") or {}).get("text"))
+
+
+def placeholders_of(text: object) -> list[str]:
+    """The distinct placeholders of a template text, in order of first appearance."""
+    return list(dict.fromkeys(_PLACEHOLDER.findall(text if isinstance(text, str) else "")))
 
 
 def derive_type(category: str, template_format: str | None) -> CampaignType | None:
@@ -79,58 +106,3 @@ def derive_type(category: str, template_format: str | None) -> CampaignType | No
     if category == "UTILITY":
         return CampaignType.INFORMATIONAL
     return None
-
-
-def parameter_problems(parameters: object) -> list[str]:
-    """What is wrong with a campaign's parameter list (empty when it is well formed).
-    Each item is ``{"text": "..."}`` or ``{"field": "first_name", "fallback": "..."}``."""
-    if not isinstance(parameters, list):
-        return ["parameters must be a list"]
-    problems = []
-    for n, item in enumerate(parameters, start=1):
-        where = f"parameters[{n - 1}] (fills {{{{{n}}}}})"
-        if not isinstance(item, dict):
-            problems.append(f"{where} must be an object")
-        elif "text" in item:
-            if not isinstance(item["text"], str) or not item["text"].strip() or set(item) != {"text"}:
-                problems.append(f"{where}: text must be a non-empty string, alone")
-        elif item.get("field") in CUSTOMER_FIELDS:
-            fallback = item.get("fallback", "")
-            if not isinstance(fallback, str) or set(item) - {"field", "fallback"}:
-                problems.append(f"{where}: only field and a text fallback are allowed")
-        else:
-            problems.append(f"{where}: give a text, or a field among {', '.join(CUSTOMER_FIELDS)}")
-    return problems
-
-
-def placeholder_problem(template: Template, parameters: list) -> str | None:
-    """A clear sentence when the campaign's parameters do not fit the template's body."""
-    placeholders = template.body_placeholders
-    if any(not p.isdigit() for p in placeholders):
-        return f"The template '{template.name}' uses named parameters; the app fills numbered ones only."
-    if len(placeholders) != len(parameters):
-        return (
-            f"The template '{template.name}' has {len(placeholders)} body parameter(s) but the "
-            f"campaign fills {len(parameters)}."
-        )
-    return None
-
-
-def render_parameters(parameters: list, first_name: str, last_name: str) -> list[str]:
-    """The body parameter values for one customer. Meta refuses an empty parameter, so an
-    empty customer field falls back to the campaign's fallback text, then to a neutral word."""
-    values = {"first_name": first_name, "last_name": last_name, "name": f"{first_name} {last_name}".strip()}
-    rendered = []
-    for item in parameters:
-        if "text" in item:
-            rendered.append(item["text"])
-        else:
-            rendered.append(values[item["field"]].strip() or item.get("fallback", "").strip() or "there")
-    return rendered
-
-
-def body_components(values: list[str]) -> list[dict]:
-    """The ``template.components`` of a send request for these body values."""
-    if not values:
-        return []
-    return [{"type": "body", "parameters": [{"type": "text", "text": value} for value in values]}]

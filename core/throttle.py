@@ -109,7 +109,7 @@ class PhoneNumberThrottle:
         return None if reserved is None else reserved[0]
 
     def reserve_slot(self) -> tuple[float, int] | None:
-        """As ``reserve``, also answering the slot itself (µs on Redis's clock)."""
+        """Reserve as ``reserve`` does, and also return the slot itself (µs on Redis's clock)."""
         paced = max(self.messages_per_second * self.pace, 1.0)
         interval_us = int(-(-1_000_000 // paced))  # rounded up: never faster than paced
         wait_us, slot_us = self._reserve(keys=[self.key], args=[interval_us, int(self.max_wait_s * 1e6)])

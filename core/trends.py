@@ -178,3 +178,13 @@ def campaigns_in_period(
         query = query.where(tuple_(send_time, Campaign.id) < after)
     query = query.order_by(send_time.desc(), Campaign.id.desc()).limit(limit)
     return list(session.execute(query))
+
+
+def settled_in_period(
+    session: Session, shop_id: int, zone: ZoneInfo, start: date, end: date
+) -> list[Campaign]:
+    """Every settled campaign sent on the days ``start``..``end`` (for the outcomes by type)."""
+    low, high = _bounds(start, end, zone)
+    return list(
+        session.scalars(select(Campaign).where(_settled(shop_id), send_time >= low, send_time < high))
+    )

@@ -22,6 +22,7 @@ import requests
 from redis import BlockingConnectionPool, Redis, RedisError
 
 from core.campaigns import CampaignStatus
+from core.components import campaign_components
 from core.crypto import decrypt_token
 from core.db import session_scope
 from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
@@ -61,7 +62,7 @@ class Lane:
 
 
 def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dict:
-    """One run of one lane. Answers what it did, for the job's log."""
+    """Run one lane once; return what it did, for the job's log."""
     with session_scope() as session:
         materialise_audience(session, shop_id, campaign_id)
         context = _load(session, shop_id, campaign_id)
@@ -87,7 +88,7 @@ def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
         campaign_id,
         campaign.template_name,
         campaign.template_language,
-        list(campaign.template_parameters or []),
+        campaign_components(campaign.template_components, campaign.template_parameters),
     )
     token = decrypt_token(shop.meta_access_token_ciphertext)
     return Lane(template, shop.meta_phone_number_id, token, messages_per_second(shop))

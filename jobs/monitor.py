@@ -30,7 +30,7 @@ RETRY_AFTER_ERROR_S = 60
 
 
 def monitor_campaign_job(shop_id: int, campaign_id: int) -> dict:
-    """The RQ job. Answers what it found, for the job's log."""
+    """Run the campaign's monitor as its RQ job; return what it found, for the job's log."""
     try:
         result = run_monitor(shop_id, campaign_id)
     except Exception:

@@ -9,6 +9,7 @@ Redis flush lost. Definitions name their function by dotted path, so this module
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -37,10 +38,11 @@ PERIODIC_JOBS = (
     PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, MONITOR),
 )
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
+JOB_ID_PREFIX = "periodic-"
 
 
 def schedule_next(job: PeriodicJob, after: float | None = None) -> bool:
-    """Schedule the run of the slot after the time ``after`` (now by default); answers False
+    """Schedule the run of the slot after the time ``after`` (now by default); return False
     when it already was."""
     now = time.time()
     slot = math.floor((now if after is None else after) / job.interval_s) + 1
@@ -48,7 +50,7 @@ def schedule_next(job: PeriodicJob, after: float | None = None) -> bool:
         job.queue,
         run_periodic,
         job.name,
-        job_id=f"periodic-{job.name}-{slot}",
+        job_id=f"{JOB_ID_PREFIX}{job.name}-{slot}",
         unique=True,
         delay=timedelta(seconds=max(0.0, slot * job.interval_s - now)),
     )
@@ -59,6 +61,19 @@ def run_periodic(name: str) -> object:
     job = _BY_NAME[name]
     schedule_next(job)
     return import_attribute(job.func)()
+
+
+class QuietPeriodicJobs(logging.Filter):
+    """For RQ's worker log: its lines about a periodic job (started, OK, result discarded) go
+    to DEBUG. Six lines every ten seconds would scroll everything else off the console; a run
+    that finds work says so in its own log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not any(isinstance(arg, str) and arg.startswith(JOB_ID_PREFIX) for arg in args):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def schedule_periodic_jobs() -> None:

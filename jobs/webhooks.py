@@ -48,7 +48,7 @@ BODY_RETENTION = timedelta(days=1)
 
 
 def request_drain() -> bool:
-    """Make sure a drain is pending. Answers whether this call queued it; costs one Redis
+    """Make sure a drain is pending. Return whether this call queued it; costs one Redis
     ``SET NX`` when one already is. Raises Redis errors: the caller decides what they mean."""
     redis = get_redis()
     if not redis.set(DRAIN_PENDING_KEY, b"1", nx=True, ex=PENDING_TTL_S):

@@ -20,7 +20,7 @@ from rq.registry import ScheduledJobRegistry
 from core.embedded import start_embedded_services_unless_production
 from core.settings import get_settings
 from jobs import dispatch, launch, monitor, reconcile, shopify, webhooks  # noqa: F401  (loaded before RQ forks its work horses)
-from jobs.periodic import schedule_periodic_jobs
+from jobs.periodic import QuietPeriodicJobs, schedule_periodic_jobs
 from jobs.queues import all_queues
 
 log = logging.getLogger("jobs.worker")
@@ -55,6 +55,7 @@ def _due_jobs(queues) -> int:
 
 def run_worker(*, burst: bool, name: str | None = None, worker_class: type[Worker] = Worker) -> None:
     queues = all_queues()
+    _quiet_periodic_jobs()
     schedule_periodic_jobs()
     worker = worker_class(queues, connection=queues[0].connection, name=name)
     if not burst:
@@ -65,6 +66,12 @@ def run_worker(*, burst: bool, name: str | None = None, worker_class: type[Worke
         if not _due_jobs(queues) and not any(q.count for q in queues):
             return
     log.warning("burst stopped after %d rounds with jobs still due", MAX_BURST_ROUNDS)
+
+
+def _quiet_periodic_jobs() -> None:
+    logger = logging.getLogger("rq.worker")
+    if not any(isinstance(f, QuietPeriodicJobs) for f in logger.filters):
+        logger.addFilter(QuietPeriodicJobs())
 
 
 def main(argv: list[str] | None = None) -> int:

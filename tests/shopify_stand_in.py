@@ -58,7 +58,7 @@ class ShopifyStandIn:
         return self._ok(self.http.post(f"{self.url}/sim/shops/{shop}/expire-tokens", timeout=10))["expired"]
 
     def send_webhook(self, shop: str, topic: str, **fields) -> dict:
-        """Send one signed webhook to the configured webhook_url (or ``url=``) and answer the
+        """Send one signed webhook to the configured webhook_url (or ``url=``) and return the
         app's status and the delivery's webhook id."""
         body = {"shop": shop, "topic": topic, **fields}
         return self._ok(self.http.post(f"{self.url}/sim/webhooks", json=body, timeout=30))

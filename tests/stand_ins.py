@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def start_process(
     module: str, label: str, *args: str, env: dict | None = None
 ) -> tuple[subprocess.Popen, str]:
-    """Run ``python -m module --port 0`` and answer the process and the URL it announced."""
+    """Run ``python -m module --port 0`` and return the process and the URL it announced."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         cwd=ROOT,

@@ -52,13 +52,15 @@ def test_campaign_metrics_rates_and_errors_follow_the_definitions(client, make, 
         "read": 2,
         "failed": 4,
         "clicked": 0,
+        "orders": 0,
     }
     assert body["rates"] == {
         "delivery_rate": round(5 / 9, 4),
         "read_rate": 0.4,
-        "click_through_rate": 0.0,
+        "click_through_rate": None,  # no tracked button and no quick-reply click: not tracked
         "failure_rate": 0.4,
     }
+    assert body["click_tracking"] == "not_tracked"
     errors = {e["code"]: (e["category"], e["count"]) for e in body["errors"]}
     assert errors == {
         "131026": ("data_quality", 2),

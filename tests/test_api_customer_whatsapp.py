@@ -142,7 +142,7 @@ def test_no_or_a_bad_token_is_401_with_the_retry_header(client, ana):
         assert response.headers["X-Shopify-Retry-Invalid-Session-Request"] == "1"
 
 
-def test_after_apply_the_block_shows_the_fixed_phone(client, make, shopify):
+def test_after_apply_the_block_shows_the_fixed_phone(shopify, client, make):
     """Apply (fix-phone with no body) writes the suggestion to Shopify; the block then shows the
     number in E.164, no problem and no fix, while the failed message's fix says it is fixed."""
     shopify.put_customers(
@@ -156,7 +156,7 @@ def test_after_apply_the_block_shows_the_fixed_phone(client, make, shopify):
     assert _get(client, 501).get_json()["fix"]["suggested_phone"] == "+34612345679"
 
     applied = client.post("/api/customers/501/fix-phone", headers=bearer())
-    assert applied.status_code == 200
+    assert applied.status_code == 200, applied.get_json()
     body = _get(client, 501).get_json()
     assert applied.get_json() == body["customer"]
     assert body["customer"]["phone_e164"] == "+34612345679" and body["customer"]["phone_problem"] is None

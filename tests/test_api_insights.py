@@ -46,6 +46,7 @@ def test_detail_explains_the_audience_gap_and_counts_calling_code_customers(clie
         "read": 3,
         "failed": 6,
         "clicked": 0,
+        "orders": 0,
     }
     assert body["audience_gap"] == {
         "estimated": 14,

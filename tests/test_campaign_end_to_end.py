@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.counters import recount
 from core.dispatch.materialise import materialise_audience
-from core.models import Campaign, Customer, InboxEvent, Message
+from core.models import Campaign, CreditMovement, Customer, InboxEvent, Message, Shop
+from core.rate_card import shipped_card
 from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
@@ -152,6 +154,26 @@ def test_every_number_equals_metas_ground_truth(client, app, make, meta, run_job
     _metrics_match(client, created["id"], messages, truth)
     with Session(make.engine) as session, session.begin():
         assert recount(session, shop.id, [created["id"]]) == []
+    _cost_and_credits_match(client, make, shop.id, created["id"], truth)
+
+
+def _cost_and_credits_match(client, make, shop_id: int, campaign_id: int, truth: dict) -> None:
+    """Cost is Meta's rate for every message the stand-in billed; the credits kept are exactly
+    the billed messages, every other reservation came back, and the ledger adds up."""
+    billed = [t for t in truth.values() if t["billed"]]
+    rate = shipped_card().rate("ES", "marketing")
+    assert {t["pricing_category"] for t in billed} == {"marketing"}
+    campaign = client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json
+    assert campaign["billed_messages"] == len(billed)
+    assert Decimal(campaign["cost"]["amount"]) == rate * len(billed)
+    assert campaign["cost"]["currency"] == "USD"
+    with Session(make.engine) as session:
+        kept = session.scalar(
+            select(func.sum(CreditMovement.amount)).where(CreditMovement.campaign_id == campaign_id)
+        )
+        balance = session.scalar(select(Shop.credits).where(Shop.id == shop_id))
+    assert kept == -len(billed)
+    assert balance == 5000 - len(billed)
 
 
 def _each_message_matches(messages: list[Message], truth: dict) -> None:
@@ -187,6 +209,7 @@ def _metrics_match(client, campaign_id: int, messages: list[Message], truth: dic
         "read": sum(f["read"] for f in fates),
         "failed": sum(f["failed"] or f["outcome"] == "sent_only" for f in fates) + 120,
         "clicked": 0,
+        "orders": 0,
     }
     campaign = client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json
     assert campaign["metrics"] == expected

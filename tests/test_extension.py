@@ -91,7 +91,7 @@ def test_the_blocks_fixtures_are_the_apis_answers(client, make, name, build):
     _matches_fixture(name, _block_data(client))
 
 
-def test_the_blocks_fixtures_after_apply_are_the_apis_answers(client, make, shopify):
+def test_the_blocks_fixtures_after_apply_are_the_apis_answers(shopify, client, make):
     """Apply's answer and the block's data afterwards, as the API gives them (Shopify stand-in)."""
     shopify.put_customers(
         SHOP,

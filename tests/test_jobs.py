@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Campaign
 from jobs.chains import MONITOR_CAMPAIGN
+from jobs.periodic import JOB_ID_PREFIX, PERIODIC_JOBS, schedule_next
 from jobs.queues import MONITOR, WEBHOOKS, enqueue, queue
 
 SWEEP_META_INBOX = "jobs.webhooks.sweep_meta_inbox"
@@ -72,3 +74,16 @@ def test_worker_cli_burst_runs_due_scheduled_jobs_and_exits(make):
     )
     assert result.returncode == 0, result.stderr
     assert _counters(make, campaign) == (3, 3)
+
+
+def test_a_periodic_run_that_finds_nothing_logs_nothing_at_info(run_jobs, caplog):
+    """RQ's lines about a routine periodic run are DEBUG, so the console keeps the URL in view;
+    an ordinary job's lines stay INFO."""
+    caplog.set_level(logging.INFO)
+    sweep = next(job for job in PERIODIC_JOBS if job.name == "meta-inbox-sweep")
+    schedule_next(sweep, after=0)  # a slot long past: due now
+    enqueue(WEBHOOKS, SWEEP_META_INBOX, job_id="sweep-by-hand")
+    run_jobs()
+    worker_lines = [r.getMessage() for r in caplog.records if r.name == "rq.worker"]
+    assert any("sweep-by-hand" in line for line in worker_lines)
+    assert [line for line in worker_lines if JOB_ID_PREFIX in line] == []

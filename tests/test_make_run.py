@@ -79,6 +79,8 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(short_tmp_path)
         servers = _read_until(stack, r"embedded servers \(pid\): .*", lines).group(0)
         children = _read_until(stack, r"started \(pid\): .*", lines).group(0)
         url = _read_until(stack, r"Open (http://\S+)", lines).group(1)
+        # Once the web server answers, the URL is printed again below the children's start-up lines.
+        assert _read_until(stack, r"Ready: open (http://\S+)", lines).group(1) == url
         page = _wait_for_page(url)
         assert page.status_code == 200 and "Black Friday preview" in page.text
         # The app home exchanged its session token with the Shopify stand-in make run started.

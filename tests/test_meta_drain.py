@@ -221,7 +221,7 @@ def _history(rng: random.Random, count: int) -> list[dict]:
 
 
 def _post_in_small_bodies(client, statuses: list[dict], rng: random.Random) -> int:
-    """Post in bodies of 1 to 3 statuses; answers how many distinct bodies were posted."""
+    """Post in bodies of 1 to 3 statuses; return how many distinct bodies were posted."""
     bodies = set()
     while statuses:
         take = rng.randint(1, 3)

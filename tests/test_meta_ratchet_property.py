@@ -50,7 +50,7 @@ def _status(n: int, wamid: str, message_id: int, ev: tuple, known: bool, categor
 
 
 def _world(make, histories):
-    """A new shop and campaign with one message per history; answers the statuses to send,
+    """A new shop and campaign with one message per history; return the statuses to send,
     in Meta's time order (ties in the order they were drawn)."""
     n = next(_shops)
     phone = f"77{n:08d}"

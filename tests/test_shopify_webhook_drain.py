@@ -275,7 +275,7 @@ def test_shop_redact_erases_the_shop_and_nothing_else(client, make, run_jobs, sh
 def test_bodies_we_cannot_use_are_set_aside_with_their_reason(client, make, run_jobs, shop):
     """Not JSON, a topic we do not use, a shop we do not serve, a customer without updated_at."""
     post(client, "customers/update", b"{not json")
-    post(client, "orders/create", {"id": 1})
+    post(client, "products/create", {"id": 1})
     post(client, "customers/update", customer_body(41, updated_at=JAN), shop="stranger.myshopify.com")
     post(client, "customers/update", {"id": 42, "first_name": "No date"})
     run_jobs()

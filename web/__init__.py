@@ -51,7 +51,19 @@ def _start_embedded_services(env: dict[str, str]) -> None:
 
 
 def _register(app: Flask) -> None:
-    from web import api, cli, cors, database, dev, headers, home, meta_webhooks, pages, shopify_webhooks
+    from web import (
+        api,
+        cli,
+        cors,
+        database,
+        dev,
+        headers,
+        home,
+        meta_webhooks,
+        pages,
+        redirects,
+        shopify_webhooks,
+    )
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
@@ -59,6 +71,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(dev.blueprint, url_prefix="/dev")
     app.register_blueprint(meta_webhooks.blueprint)
     app.register_blueprint(shopify_webhooks.blueprint)
+    app.register_blueprint(redirects.blueprint)
     headers.init_app(app)
     cors.init_app(app)
     database.init_app(app)

@@ -20,7 +20,7 @@ class InvalidSessionToken(Exception):
 
 
 def shop_from_session_token(token: str | None, settings: Settings) -> str:
-    """Verify ``token`` and answer its shop's myshopify domain.
+    """Verify ``token`` and return its shop's myshopify domain.
 
     ShopifyAPI checks the signature (HS256 only, so ``alg: none`` fails), ``aud`` equal to our
     client id, ``exp``/``nbf`` with a 10 s leeway (App Bridge clocks often sign ``nbf`` a little

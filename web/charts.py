@@ -104,3 +104,38 @@ def _tick_days(start: date, end: date, count: int = 5) -> list[date]:
 def y_of(rate: float) -> float:
     """Where a rate sits on the chart's vertical axis (for the gridlines)."""
     return round(PAD_T + (CHART_H - PAD_T - PAD_B) * (1 - rate), 1)
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: int
+    x: float
+    clicks: int
+    orders: int
+    clicks_h: float
+    orders_h: float
+
+
+DAY_CHART_W, DAY_CHART_H, DAY_PAD = 640, 160, 24
+
+
+def day_bars(days: list[dict]) -> list[DayBar]:
+    """Paired bars per day after sending (clicks, then orders), each series scaled to its own
+    largest day so a handful of orders still shows beside hundreds of clicks."""
+    if not days:
+        return []
+    slot = (DAY_CHART_W - DAY_PAD) / len(days)
+    top_clicks = max(max(d["clicks"] for d in days), 1)
+    top_orders = max(max(d["orders"] for d in days), 1)
+    plot_h = DAY_CHART_H - DAY_PAD
+    return [
+        DayBar(
+            d["day"],
+            round(DAY_PAD + i * slot, 1),
+            d["clicks"],
+            d["orders"],
+            round(plot_h * d["clicks"] / top_clicks, 1),
+            round(plot_h * d["orders"] / top_orders, 1),
+        )
+        for i, d in enumerate(days)
+    ]

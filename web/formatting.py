@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
+MONEY = "¤#,##0.00##"  # two places at least, up to four for per-message rates
 DASH = "—"  # a rate whose denominator is zero is not 0 %: it does not exist yet
 
 
@@ -49,6 +51,14 @@ class ShopFormat:
 
     def number(self, value: int | float | None) -> str:
         return DASH if value is None else format_decimal(value, locale=self.locale)
+
+    def money(self, value: dict | None) -> str:
+        """``{"amount": "12.5", "currency": "EUR"}`` in the shop's locale: "€12.50"; per-message
+        rates keep their four places ("$0.0615")."""
+        if not value:
+            return DASH
+        amount = Decimal(value["amount"])
+        return format_currency(amount, value["currency"], MONEY, locale=self.locale, currency_digits=False)
 
     def percent(self, value: float | None) -> str:
         return DASH if value is None else format_percent(value, self._percent, locale=self.locale)

@@ -21,6 +21,7 @@ from core.settings import get_settings
 from core.shopify.install import install_or_renew
 from core.shopify.oauth import ShopifyUnavailable, TokenRequestRefused
 from core.shopify.tokens import EXCHANGE_MARGIN, has_usable_token
+from jobs.orders import request_order_import
 from jobs.shopify import request_customer_sync
 from web.database import db
 
@@ -69,5 +70,6 @@ def _remember_failure(domain: str) -> None:
 def _queue_import(shop_id: int) -> None:
     try:
         request_customer_sync(shop_id)
+        request_order_import(shop_id)  # the last 60 days, for revenue attribution
     except RedisError as error:
-        log.warning("could not queue the customer import of shop %s: %s", shop_id, type(error).__name__)
+        log.warning("could not queue the imports of shop %s: %s", shop_id, type(error).__name__)

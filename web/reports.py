@@ -15,6 +15,7 @@ The cache is an optimisation only: with Redis down or failing, every answer is c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Hashable
@@ -28,7 +29,8 @@ from werkzeug.http import generate_etag
 
 from core.campaigns import SETTLED_STATUSES
 from core.dispatch.progress import progress
-from core.models import Campaign
+from core.models import Campaign, Shop
+from core.outcomes import campaign_outcomes
 from core.redis import get_redis
 from core.reports import campaign_report, failures_by_code, missing_calling_code
 from core.timings import timings
@@ -43,12 +45,12 @@ MAX_TREND_DAYS = 3 * 366
 
 
 def cached_json(key: str, ttl: int, compute: Callable[[], Any]) -> Any:
-    """The JSON answer cached under ``key``, or ``compute()``'s, cached for ``ttl`` seconds."""
+    """Return the JSON answer cached under ``key``, or ``compute()``'s, cached for ``ttl`` seconds."""
     return cached_json_many({key: key}, ttl, lambda _: {key: compute()})[key]
 
 
 def cached_json_many(keys: dict[Hashable, str], ttl: int, compute: Callable[[list], dict]) -> dict:
-    """For each item of ``keys`` (item -> cache key), its cached JSON answer; the items not
+    """Return, for each item of ``keys`` (item -> cache key), its cached JSON answer; the items not
     cached are computed in one call (``compute(items)`` -> {item: answer}) and cached."""
     hits = _read(list(keys.values()))
     answers = {item: json.loads(hit) for item, hit in zip(keys, hits, strict=True) if hit is not None}
@@ -148,8 +150,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
-    return {
+def _outcome_counters(c: Campaign) -> str:
+    return f"{c.delivered_count}:{c.read_count}:{c.clicked_count}"
+
+
+def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
+    """core.outcomes.campaign_outcomes for these campaigns (of one shop), cached under what
+    they depend on: the counters (cost, ratios), the shop's window and rate card, and when its
+    orders last changed."""
+    if not campaigns:
+        return {}
+    shop = db().get(Shop, campaigns[0].shop_id)
+    # The shop's window and rate card are in the key too: changing them in Settings shows at once.
+    card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
+    orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
+    settings = f"{shop.attribution_window_days}:{card}:{orders}"
+    keys = {c.id: f"outcomes:v1:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
+    by_id = {c.id: c for c in campaigns}
+    return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))
+
+
+def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None = None) -> dict:
+    """The contract's Campaign; with ``outcome`` (core/outcomes.py), its orders, revenue and cost."""
+    body = {
         "id": campaign.id,
         "name": campaign.name,
         "type": campaign.type,
@@ -169,12 +192,17 @@ def campaign_json(campaign: Campaign, errors: list[dict]) -> dict:
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }
+    if outcome is not None:
+        body["metrics"]["orders"] = outcome["orders"]
+        body.update({k: v for k, v in outcome.items() if k != "orders"})
+        body["follow_up_of"] = campaign.follow_up_of
+    return body
 
 
 def campaign_detail(campaign: Campaign) -> dict:
     """The contract's Campaign, plus the failures' customers who lack a country code."""
     errors = cached_failures(campaign.shop_id, [campaign])
-    body = campaign_json(campaign, errors.get(campaign.id, []))
+    body = campaign_json(campaign, errors.get(campaign.id, []), cached_outcomes([campaign])[campaign.id])
     body["missing_calling_code"] = cached_calling_code(campaign)
     return body
 

@@ -10,16 +10,19 @@ claims only messages that were never handed over.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.audience import OPTED_IN_SQL
+from core.component_render import Recipient, send_components
+from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
 from core.meta_api import send_request_body
 from core.phones import check_phone
-from core.templates import body_components, render_parameters
+from core.tracking import tracked_suffix
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class CampaignTemplate:
     campaign_id: int
     name: str
     language: str
-    parameters: list
+    components: list  # normalised (core/components.py): rendered per recipient
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ _COUNT = text("""
 
 
 def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> list[Outbound]:
-    """Claim up to ``limit`` due messages; fail those that must not be sent; answer the rest,
+    """Claim up to ``limit`` due messages; fail those that must not be sent; return the rest,
     ready to send. Runs in the caller's transaction, which should commit at once."""
     keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.campaign_id}
     rows = session.execute(_PICK, {**keys, "limit": limit}).all()
@@ -115,6 +118,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     session.execute(_LOCK_CAMPAIGN, keys)
     refusals, sendable = _presend_checks(rows)
     granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
+    record_movement(session, campaign.shop_id, RESERVE, -granted, campaign.campaign_id)
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
     sendable = sendable[:granted]
@@ -171,12 +175,13 @@ def _write_submitted(session: Session, shop_id: int, sendable: list[tuple]) -> N
 
 
 def _outbound(campaign: CampaignTemplate, row, e164: str) -> Outbound:
-    values = render_parameters(campaign.parameters, row.first_name or "", row.last_name or "")
+    recipient = Recipient(row.first_name or "", row.last_name or "")
+    track = functools.partial(tracked_suffix, campaign.shop_id, row.id)
     body = send_request_body(
         e164,
         campaign.name,
         campaign.language,
-        body_components(values),
+        send_components(campaign.components, recipient, track),
         # Our message id, echoed in every status webhook: it ties a status to its message even
         # when the webhook arrives before we have stored the wamid.
         callback=str(row.id),

@@ -27,7 +27,7 @@ _MARK_STARTED = text("""
 
 
 def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> int | None:
-    """Insert one queued message per recipient and mark dispatch as started. Answers how many
+    """Insert one queued message per recipient and mark dispatch as started. Return how many
     messages were created, or None when another worker did it already (or the campaign is not
     launched). Locking the campaign row first makes concurrent callers wait, then find it done;
     the messages do not exist yet, so no other transaction can hold their locks."""

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.credits import RETURN, record_movement
 from core.dispatch.halt import HaltReason, fail_unsent, mark_halted
 from core.errors import describe
 from core.meta_api import SendResult
@@ -121,6 +122,7 @@ def record_outcomes(
     refund = summary.failed + summary.requeued
     if refund:
         session.execute(_REFUND, {"shop_id": shop_id, "refund": refund})
+        record_movement(session, shop_id, RETURN, refund, campaign_id, "refused by Meta or not sent")
     return summary
 
 

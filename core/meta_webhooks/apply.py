@@ -84,7 +84,7 @@ def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[tuple[int,
 
 def release_parked(session: Session, shop_id: int, wamids: list[str]) -> int:
     """Apply (with the same ratchet and counter updates) and delete any parked statuses for
-    ``wamids`` of ``shop_id``, in the caller's transaction. Answers how many were applied."""
+    ``wamids`` of ``shop_id``, in the caller's transaction. Return how many were applied."""
     if not wamids:
         return 0
     # Lock the messages before taking their parked rows: every writer takes messages first.

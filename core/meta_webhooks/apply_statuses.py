@@ -84,7 +84,7 @@ class Applied:
 
 
 def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChanges) -> Applied:
-    """Apply rows to the messages carrying their wamid; answers the rows that found none."""
+    """Apply rows to the messages carrying their wamid; return the rows that found none."""
     result = Applied()
     if not rows:
         return result

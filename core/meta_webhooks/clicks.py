@@ -42,7 +42,7 @@ _INSERT = text(
 def record_clicks(
     session: Session, clicks: list[tuple[int, ReplyClick]], locked: LockedMessages, changes: CounterChanges
 ) -> int:
-    """Store the clicks on our messages (others are ignored); answers how many were new."""
+    """Store the clicks on our messages (others are ignored); return how many were new."""
     found: dict[tuple[int, str], tuple[LockedMessage, ReplyClick]] = {}
     for shop_id, click in clicks:
         message = locked.for_wamid(shop_id, click.context_wamid)

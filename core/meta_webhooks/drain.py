@@ -80,7 +80,7 @@ class _Routed:
         return routed
 
     def add(self, parsed: ParsedBody, shops: dict[str, int]) -> str:
-        """Take what ``parsed`` holds for known shops; answers the event's outcome."""
+        """Take what ``parsed`` holds for known shops; return the event's outcome."""
         if parsed.outcome:
             return parsed.outcome
         used = False

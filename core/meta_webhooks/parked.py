@@ -55,7 +55,7 @@ _EXPIRE = text("DELETE FROM parked_statuses WHERE parked_at < now() - CAST(:age 
 
 
 def park(session: Session, rows: list[StatusRow]) -> int:
-    """Keep every status of ``rows`` as Meta sent it; answers how many."""
+    """Keep every status of ``rows`` as Meta sent it; return how many."""
     shop_ids, wamids, statuses = [], [], []
     for row in rows:
         for event in row.events:
@@ -68,7 +68,7 @@ def park(session: Session, rows: list[StatusRow]) -> int:
 
 
 def take(session: Session, shop_id: int, wamids: list[str]) -> list[StatusEvent]:
-    """Delete and answer the parked statuses of ``wamids``."""
+    """Delete and return the parked statuses of ``wamids``."""
     events = []
     for row in session.execute(_TAKE, {"shop_id": shop_id, "wamids": list(wamids)}):
         try:

@@ -56,7 +56,7 @@ _STOPPED_BY_FAILURE = text(
 
 def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
     """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, wamid)`` to
-    the failure's time. Answers how many customer rows changed."""
+    the failure's time. Return how many customer rows changed."""
     if not stops:
         return 0
     keys = sorted(stops)
@@ -69,7 +69,7 @@ def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], dateti
 
 
 def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChange]]) -> int:
-    """Answers how many customer rows changed."""
+    """Apply the changes, the latest per customer; return how many customer rows changed."""
     latest: dict[tuple[int, str], PreferenceChange] = {}
     for shop_id, change in changes:
         if change.value not in CHANGES:

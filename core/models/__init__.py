@@ -7,6 +7,7 @@ from core.models.click import Click
 from core.models.customer import Customer
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
+from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
 from core.models.whatsapp import WhatsAppConnection
@@ -15,12 +16,16 @@ __all__ = [
     "Base",
     "Campaign",
     "Click",
+    "CreditMovement",
     "Customer",
     "CustomerDataRequest",
     "CustomerTombstone",
     "InboxEvent",
     "Message",
+    "Order",
+    "OrderRefund",
     "ParkedStatus",
+    "PhoneFix",
     "Shop",
     "ShopAlert",
     "ShopifyWebhookDelivery",

@@ -36,6 +36,9 @@ class Campaign(Base):
     template_format: Mapped[str | None] = mapped_column(String(32))
     # What fills the template's body placeholders {{1}}, {{2}}, ... (core/templates.py).
     template_parameters: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # Header, body and button parameters in Meta's component shape (core/components.py); a
+    # campaign made with body-only parameters has none here and sends those.
+    template_components: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     audience: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     estimated_audience: Mapped[int] = _counter()
     created_at: Mapped[datetime] = created_at_column()
@@ -45,6 +48,8 @@ class Campaign(Base):
     dispatch_finished_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
+    # "Send again to fixed customers": the campaign whose failures this one sends to again.
+    follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()
     sent_count: Mapped[int] = _counter()
     delivered_count: Mapped[int] = _counter()

@@ -40,7 +40,8 @@ class Message(Base):
         # One message per recipient per campaign: dispatch retries cannot double-send.
         UniqueConstraint("shop_id", "campaign_id", "customer_id"),
         Index(None, "shop_id", "campaign_id", "status", "id"),
-        # A customer's messages, newest first (the customer-page block; migration 0011_block).
+        # A customer's messages, newest first (the customer-page block; migration 0011_block), and
+        # the messages that reached a customer before an order (attribution).
         Index("ix_messages_customer", "shop_id", "customer_id", "id"),
         Index(None, "shop_id", "campaign_id", "error_code", "id", postgresql_where="error_code IS NOT NULL"),
         # Dispatch's queue: only messages still waiting to be handed to Meta are in it.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Identity, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
@@ -38,6 +39,12 @@ class Shop(Base):
     meta_access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     messages_per_second: Mapped[int] = mapped_column(Integer, server_default=text("80"))
     credits: Mapped[int] = mapped_column(server_default=text("0"))
+    # Days after a message reaches a customer during which their order counts for its campaign.
+    attribution_window_days: Mapped[int] = mapped_column(Integer, server_default=text("7"))
+    # The merchant's own rates per (country, category), over the shipped card (core/rate_card.py).
+    rate_card: Mapped[dict | None] = mapped_column(JSONB)
+    # When an order or refund of the shop was last written: cached outcomes are keyed by it.
+    orders_changed_at: Mapped[datetime | None]
 
 
 class ShopAlert(Base):

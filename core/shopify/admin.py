@@ -103,14 +103,14 @@ class AdminClient:
         return self.execute(document, variables, idempotent=True)
 
     def mutate(self, document: str, variables: dict, payload: str, *, idempotent: bool) -> dict:
-        """Run a mutation and answer its payload object; its userErrors raise UserErrors."""
+        """Run a mutation and return its payload object; its userErrors raise UserErrors."""
         result = self.execute(document, variables, idempotent=idempotent).get(payload) or {}
         if result.get("userErrors"):
             raise UserErrors(list(result["userErrors"]))
         return result
 
     def execute(self, document: str, variables: dict | None = None, *, idempotent: bool) -> dict:
-        """Answer ``data``; raise GraphQLErrors, ReauthorizationRequired or ShopifyUnavailable."""
+        """Return ``data``; raise GraphQLErrors, ReauthorizationRequired or ShopifyUnavailable."""
         rejected: str | None = None  # an access token Shopify answered 401 to
         for attempt in range(1, self.max_attempts + 1):
             token = self._access_token(rejected)

@@ -60,7 +60,7 @@ class IngestResult:
 
 
 def start_export(client: AdminClient, shop_id: int) -> str:
-    """Start the bulk export of the shop's customers and remember it; answers its id."""
+    """Start the bulk export of the shop's customers and remember it; return its id."""
     result = client.mutate(
         BULK_RUN_QUERY, {"query": BULK_CUSTOMERS}, "bulkOperationRunQuery", idempotent=False
     )

@@ -50,7 +50,7 @@ def shops_with_pending() -> list[int]:
 
 
 def write_back(client: AdminClient, shop_id: int) -> dict[str, int]:
-    """Write up to BATCH pending stops of the shop to Shopify; answers what happened."""
+    """Write up to BATCH pending stops of the shop to Shopify; return what happened."""
     with session_scope() as session:
         pending = session.execute(
             select(Customer.id, Customer.shopify_customer_id, Customer.consent_writeback_at)

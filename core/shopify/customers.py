@@ -152,7 +152,7 @@ def profile_row(shop_id: int, r: CustomerRecord) -> dict:
 
 def upsert_profiles(session: Session, shop_id: int, records: Iterable[CustomerRecord]) -> int:
     """Insert or update customers from profile data (import pages, create/update webhooks);
-    answers how many rows were written. The caller holds lock_customers()."""
+    return how many rows were written. The caller holds lock_customers()."""
     records = newest_records(records)
     gone = tombstoned(session, shop_id, (r.shopify_customer_id for r in records))
     records = [r for r in records if r.shopify_customer_id not in gone]

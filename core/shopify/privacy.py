@@ -105,7 +105,7 @@ def redact_shop(session: Session, shop: Shop) -> dict[str, int]:
 
 def record_data_request(session: Session, shop_id: int, body: dict, shopify_customer_id: int) -> int:
     """Keep the request with a snapshot of the data we hold about the customer, for the
-    merchant to hand over. Answers the request's id."""
+    merchant to hand over. Return the request's id."""
     request = CustomerDataRequest(
         shop_id=shop_id,
         shopify_customer_id=shopify_customer_id,

@@ -106,6 +106,25 @@ query BulkExportState($id: ID!) {
 }
 """
 
+# The install-time import of recent orders (core/shopify/order_import.py), oldest first.
+ORDERS_PAGE = """
+query RecentOrders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      createdAt
+      updatedAt
+      cancelledAt
+      currencyCode
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id }
+      refunds(first: 10) { id createdAt totalRefundedSet { shopMoney { amount currencyCode } } }
+    }
+  }
+}
+"""
+
 # Every document above, by name: what the schema test walks.
 DOCUMENTS = {
     "CUSTOMERS_PAGE": CUSTOMERS_PAGE,
@@ -116,4 +135,5 @@ DOCUMENTS = {
     "BULK_CUSTOMERS": BULK_CUSTOMERS,
     "BULK_RUN_QUERY": BULK_RUN_QUERY,
     "BULK_OPERATION": BULK_OPERATION,
+    "ORDERS_PAGE": ORDERS_PAGE,
 }

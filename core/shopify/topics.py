@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from core.models import Shop
 from core.shopify import privacy, shapes
 from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
+from core.shopify.orders import ORDER_HANDLERS
 from core.shopify.tokens import forget_tokens
 
 Handler = Callable[[Session, Shop, dict, datetime], str]
@@ -134,6 +135,7 @@ HANDLERS: dict[str, Handler] = {
     "customers/redact": _customer_redact,
     "shop/redact": _shop_redact,
     "customers/data_request": _data_request,
+    **ORDER_HANDLERS,
 }
 
 

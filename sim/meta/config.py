@@ -94,6 +94,7 @@ class Delivery:
     read_without_delivered: float = 0.05  # the user was in the chat: Meta skips "delivered"
     failed_then_delivered: float = 0.03  # one device failed, another got it
     held: float = 0.05  # answered held_for_quality_assessment, then released
+    username_share: float = 0.1  # recipients with a username: statuses by BSUID, no recipient_id
     # Weights of the failure codes (132015: dropped by pacing, answered as held at send time).
     failure_codes: dict = field(
         default_factory=lambda: {"131026": 4, "131049": 3, "131050": 1, "130472": 1, "132015": 1}

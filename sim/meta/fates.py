@@ -34,7 +34,7 @@ ERROR_TEXTS = {
     132015: ("Template is paused", "The message was dropped while the template was paced for quality."),
 }
 ERROR_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
-PRICING = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"}
+PRICING = {"billable": True, "pricing_model": "PMP", "type": "regular"}
 
 
 def _rng(*parts: object) -> random.Random:
@@ -67,6 +67,9 @@ class Fate:
     error_code: int | None
     events: list[Event] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)  # the body parameters it was sent with
+    components: dict = field(default_factory=dict)  # every component it was sent with, by name
+    category: str = "marketing"  # the template's category: the pricing category of its statuses
+    user_id: str | None = None  # a business-scoped user id: the recipient has a username
 
     def truth(self) -> dict:
         statuses = {e.status for e in self.events}
@@ -81,8 +84,13 @@ class Fate:
             "delivered": delivered,
             "read": "read" in statuses,
             "failed": "failed" in statuses and not delivered,
+            # Meta bills a delivered template message (per-message pricing since 2025-07-01).
+            "billed": delivered and PRICING["billable"] and PRICING["type"] == "regular",
+            "pricing_category": self.category,
             "events": [e.status for e in self.events],
             "parameters": self.parameters,
+            "components": self.components,
+            "user_id": self.user_id,
         }
 
 
@@ -111,7 +119,40 @@ def _fate(config, rng, wamid, phone_number_id, to, callback, now) -> Fate:
         outcome = "failed"  # dropped by pacing: never sent, never delivered
     fate = Fate(wamid, phone_number_id, to, callback, outcome, held, code)
     fate.events = _events(config, rng, outcome, code, held, now)
+    fate.user_id = business_user_id(config, rng, to)
     return fate
+
+
+def business_user_id(config: SimConfig, rng: random.Random, to: str | None) -> str | None:
+    """The recipient's business-scoped user id when they use a WhatsApp username (a share of
+    recipients): their statuses then carry ``recipient_user_id`` and leave ``recipient_id``
+    out (reference/whatsapp.md 1.4). Drawn after every other decision of the fate, so those
+    stay what they were under the seed."""
+    if rng.random() >= config.delivery.username_share:
+        return None
+    return f"{_region(to or '')}.{rng.randrange(10**19, 10**20)}"
+
+
+# A few calling codes' countries, for realistic BSUID prefixes; the rest get "ZZ".
+_REGIONS = {
+    "1": "US",
+    "7": "RU",
+    "33": "FR",
+    "34": "ES",
+    "44": "GB",
+    "49": "DE",
+    "52": "MX",
+    "55": "BR",
+    "91": "IN",
+}
+
+
+def _region(to: str) -> str:
+    digits = to.lstrip("+")
+    for length in (1, 2):
+        if digits[:length] in _REGIONS:
+            return _REGIONS[digits[:length]]
+    return "ZZ"
 
 
 def _outcome(config: SimConfig, rng: random.Random) -> str:
@@ -179,16 +220,15 @@ def _timed(config: SimConfig, rng: random.Random, plan: list, code, now: float) 
 
 def status_object(fate: Fate, event: Event) -> dict:
     """The status as Meta's webhook carries it."""
-    status = {
-        "id": fate.wamid,
-        "status": event.status,
-        "timestamp": str(event.timestamp),
-        "recipient_id": fate.to.lstrip("+"),
-    }
+    status = {"id": fate.wamid, "status": event.status, "timestamp": str(event.timestamp)}
+    if fate.user_id is None:
+        status["recipient_id"] = fate.to.lstrip("+")
+    else:  # a username user: Meta may leave the phone number out and gives the BSUID
+        status["recipient_user_id"] = fate.user_id
     if fate.callback is not None:
         status["biz_opaque_callback_data"] = fate.callback
     if event.pricing:
-        status["pricing"] = dict(PRICING)
+        status["pricing"] = {**PRICING, "category": fate.category}
     if event.error_code is not None:
         title, details = ERROR_TEXTS.get(event.error_code, ("Error", "Unknown error"))
         status["errors"] = [

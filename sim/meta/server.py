@@ -7,7 +7,9 @@
   ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
   ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
   statuses for messages the app already holds, shuffled, duplicates included;
-  ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration).
+  ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration);
+  ``POST /sim/emit`` {kind: user_preferences | account_error | template_status, phone_number_id,
+  ...}: post that webhook now (sim/meta/emit.py).
 
 A plain threading HTTP/1.1 server (keep-alive): it must take a thousand sends a second.
 """
@@ -21,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from sim.meta.accounts import AccountsApi
+from sim.meta.emit import BadEmit, emit
 from sim.meta.state import GraphError, MetaState
 
 _MESSAGES = re.compile(r"^/v[\d.]+/([^/]+)/messages$")
@@ -42,6 +45,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_message(match.group(1))
         if path == "/sim/replay":
             return self._replay()
+        if path == "/sim/emit":
+            try:
+                return self._json(200, emit(self.server.state, self._body() or {}))
+            except (BadEmit, TypeError, ValueError, AttributeError) as error:
+                return self._json(400, {"error": f"bad emit: {error}"})
         if path == "/sim/reset":
             body = self._body()
             self.server.state.reset(config=isinstance(body, dict) and bool(body.get("config")))

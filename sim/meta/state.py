@@ -10,11 +10,11 @@ import time
 from collections import Counter, deque
 
 from sim.meta.config import SimConfig
+from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.fates import Fate, decide, decide_for_wamid
 from sim.meta.webhooks import WebhookPoster
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_PLACEHOLDER = re.compile(r"\{\{\s*[^}\s]+\s*\}\}")
 
 
 class GraphError(Exception):
@@ -86,10 +86,12 @@ class MetaState:
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 
     def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, bool]:
-        """Accept or refuse one send. Answers the fate and whether to drop the connection."""
+        """Accept or refuse one send. Return the fate and whether to drop the connection."""
         self.account(phone_number_id, token)
-        to, template, parameters = _validate(body)
-        self._check_template(template, len(parameters))
+        to, template = _validate(body)
+        found = self._check_template(template)
+        sent = self._check_components(found, template.get("components"))
+        parameters = [p.get("text") for p in sent.get("body", {}).get("parameters", [])]
         with self.lock:
             rule = self._rule_for(to)
             if rule is not None and "error" in rule:
@@ -102,6 +104,8 @@ class MetaState:
                 self.config, phone_number_id, to, nth, body.get("biz_opaque_callback_data"), time.time()
             )
             fate.parameters = parameters
+            fate.components = sent
+            fate.category = str(found.get("category", "MARKETING")).lower()
             self.fates[fate.wamid] = fate
         self._post_later(fate)
         return fate, bool(rule and rule.get("disconnect"))
@@ -110,7 +114,8 @@ class MetaState:
         self.refused[error.code] += 1
         return error
 
-    def _check_template(self, template: dict, parameters: int) -> None:
+    def _check_template(self, template: dict) -> dict:
+        """The approved template the send names; Meta's refusal otherwise."""
         name, language = template.get("name"), (template.get("language") or {}).get("code")
         found = next(
             (t for t in self.config.templates if t["name"] == name and t["language"] == language), None
@@ -124,16 +129,13 @@ class MetaState:
             raise self._refuse(
                 GraphError(132001, "Template name does not exist in the translation", f"{name} ({language})")
             )
-        expected = len(set(_PLACEHOLDER.findall(_body_text(found))))
-        if parameters != expected:
-            raise self._refuse(
-                GraphError(
-                    132000,
-                    "Number of parameters does not match the expected number of params",
-                    f"body: number of localizable_params ({parameters}) "
-                    f"does not match the expected ({expected})",
-                )
-            )
+        return found
+
+    def _check_components(self, found: dict, components: object) -> dict:
+        try:
+            return check_send(found, components)
+        except TemplateMismatch as mismatch:
+            raise self._refuse(GraphError(mismatch.code, mismatch.title, mismatch.details)) from None
 
     def _rule_for(self, to: str) -> dict | None:
         for index, rule in enumerate(self.config.rules):
@@ -226,14 +228,7 @@ def _peak(times: list[float]) -> int:
     return peak
 
 
-def _body_text(template: dict) -> str:
-    for component in template.get("components", []):
-        if component.get("type", "").upper() == "BODY":
-            return component.get("text", "")
-    return ""
-
-
-def _validate(body: object) -> tuple[str, dict, list[str]]:
+def _validate(body: object) -> tuple[str, dict]:
     if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
         raise GraphError(100, "Invalid parameter", "messaging_product must be 'whatsapp'.")
     if body.get("type") != "template" or not isinstance(body.get("template"), dict):
@@ -246,11 +241,4 @@ def _validate(body: object) -> tuple[str, dict, list[str]]:
         raise GraphError(
             100, "Invalid parameter", "biz_opaque_callback_data must be a string of 512 or fewer."
         )
-    parameters: list[str] = []
-    for component in body["template"].get("components") or []:
-        if component.get("type") == "body":
-            values = component.get("parameters") or []
-            if any(p.get("type") != "text" or not str(p.get("text", "")).strip() for p in values):
-                raise GraphError(131008, "Required parameter is missing", "A body parameter is empty.")
-            parameters = [p["text"] for p in values]
-    return to, body["template"], parameters
+    return to, body["template"]

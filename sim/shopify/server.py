@@ -5,6 +5,7 @@
 - ``GET``/``PUT /sim/config``; ``POST /sim/reset`` ({"config": true} also restores the config);
   ``GET /sim/stats``: exchanges, refreshes, throttled answers, webhooks posted and pending;
 - ``GET``/``PUT``/``POST /sim/shops/{shop}/customers``: list, replace (seed format), change one;
+  ``PUT /sim/shops/{shop}/orders``: replace the shop's orders (sim/shopify/orders.py);
   ``GET /sim/shops/{shop}/count``: how many customers (makes the shop's customers if needed);
 - ``POST /sim/shops/{shop}/expire-tokens``, ``POST /sim/shops/{shop}/uninstall``;
 - ``GET /sim/bulk/<n>.jsonl``: the result of a finished bulk export (its ``url``);
@@ -65,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
         match = _SHOP.match(path)
         if match and match.group(2) == "customers" and isinstance(body := self._body(), list):
             return self._json(200, self.state.put_customers(match.group(1), body))
+        if match and match.group(2) == "orders" and isinstance(body := self._body(), list):
+            return self._json(200, self.state.orders.put(match.group(1), body))
         return self._json(404, {"errors": "Not Found"})
 
     def do_GET(self) -> None:

@@ -20,6 +20,7 @@ from sim.shopify import customers as shapes
 from sim.shopify.bulk import BulkExports
 from sim.shopify.config import SimConfig
 from sim.shopify.graphql_api import SCHEMA, query_cost
+from sim.shopify.orders import ShopOrders
 from sim.shopify.schema import validation_errors
 from sim.shopify.webhooks import WebhookSender
 
@@ -69,6 +70,7 @@ class ShopifyState:
         self.lock = threading.Lock()
         self.sender = WebhookSender(self)
         self.bulk = BulkExports(self)
+        self.orders = ShopOrders()
         self.reset()
 
     def reset(self, config: bool = False) -> None:
@@ -82,6 +84,7 @@ class ShopifyState:
             self.stats: Counter = Counter()
             self.seeded = shapes.seed_document_customers(self.config.seed_document)
         self.bulk.reset()
+        self.orders.reset()
 
     # ---- shops and customers -----------------------------------------------------------------
 

@@ -55,7 +55,7 @@ class WebhookSender:
         triggered_at: str | None = None,
         url: str | None = None,
     ) -> dict:
-        """Post one delivery (retried on failure); answers the app's last status and the id."""
+        """Post one delivery (retried on failure); return the app's last status and the id."""
         url = url or self.state.config.webhook_url
         body = json.dumps(payload).encode()
         webhook_id = webhook_id or str(uuid.uuid4())

@@ -43,7 +43,9 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     consent_settings,
     customers,
     data_requests,
+    fixes,
     insights,
     messages,
+    outcome_settings,
     whatsapp,
 )

@@ -31,7 +31,7 @@ from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
 from web.database import db, release_transaction
-from web.reports import campaign_json
+from web.reports import cached_outcomes, campaign_json
 from web.tenancy import current_shop
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ class _ScheduleRequest(StrictModel):
 
 def _campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
-    return jsonify(campaign_json(campaign, errors.get(campaign.id, []))), status
+    outcome = cached_outcomes([campaign])[campaign.id]
+    return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
 
 
 @blueprint.errorhandler(DraftProblem)
@@ -165,6 +166,8 @@ def templates():
                 "format": t.format,
                 "campaign_type": derive_type(t.category, t.format),
                 "parameters": len(t.body_placeholders),
+                "parameter_format": t.parameter_format,
+                "components": t.components,
             }
             for t in found
         ]

@@ -8,7 +8,7 @@ from core.models import Campaign
 from web.api import blueprint
 from web.database import db
 from web.listings import campaigns_page
-from web.reports import cached_failures, campaign_detail, campaign_json
+from web.reports import cached_failures, cached_outcomes, campaign_detail, campaign_json
 from web.tenancy import current_shop
 
 
@@ -17,8 +17,9 @@ def list_campaigns():
     shop = current_shop()
     page, next_cursor = campaigns_page(shop, request.args)
     errors = cached_failures(shop.id, page)
+    outcomes = cached_outcomes(page)
     return jsonify(
-        campaigns=[campaign_json(c, errors.get(c.id, [])) for c in page],
+        campaigns=[campaign_json(c, errors.get(c.id, []), outcomes[c.id]) for c in page],
         next_cursor=next_cursor,
     )
 

@@ -101,9 +101,11 @@ def _todate(value: str | date) -> date:
 # Settings sections (settings_*.py) register themselves with settings_page when imported here.
 from web.pages import (  # noqa: E402,F401  (registers the pages' routes)
     campaigns,
+    fixes,
     messages,
     settings_consent,
     settings_data_requests,
+    settings_outcomes,
     settings_page,
     trends,
 )

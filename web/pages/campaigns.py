@@ -15,6 +15,7 @@ from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
+from web.pages.outcomes import outcome_context
 from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
 
 STATUS_TONES = {
@@ -120,6 +121,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
         "medians": type_medians(db(), shop.id).get(campaign.type, {}),
         "calling_code": cached_calling_code(campaign),
+        **outcome_context(shop, campaign),
         **labels(),
     }
 

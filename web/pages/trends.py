@@ -7,7 +7,8 @@ from datetime import datetime
 from flask import render_template, request
 
 from core.campaigns import CampaignType
-from core.trends import campaigns_in_period, period_summary, rate_series, type_medians
+from core.outcomes import outcomes_by_type
+from core.trends import campaigns_in_period, period_summary, rate_series, settled_in_period, type_medians
 from web.charts import line_chart, y_of
 from web.database import db
 from web.formatting import shop_zone
@@ -56,6 +57,7 @@ def trends_page(shop):
         current=period_summary(db(), shop.id, zone, start, end),
         before=period_summary(db(), shop.id, zone, *prev),
         medians=type_medians(db(), shop.id),
+        outcomes=outcomes_by_type(db(), shop, settled_in_period(db(), shop.id, zone, start, end)),
         rows=rows,
         next_cursor=encode_cursor(rows[-1].sent_on.isoformat(), rows[-1][0].id) if more else None,
         types=[t.value for t in CampaignType],

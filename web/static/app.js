@@ -105,6 +105,46 @@
     go(url.toString());
   });
 
+  // ---- Settings forms sent as JSON (Settings: attribution window, rate card) -------------
+  // Each named field becomes a key: numbers stay numbers, a data-json textarea is parsed (empty
+  // is null). On success the page reloads with the stored values; on 422 each problem is listed.
+
+  function jsonBody(form) {
+    const body = {};
+    form.querySelectorAll("[name]").forEach(function (field) {
+      if (field.type === "number") body[field.name] = field.value === "" ? null : Number(field.value);
+      else if (field.dataset.json !== undefined) body[field.name] = field.value.trim() ? JSON.parse(field.value) : null;
+      else body[field.name] = field.value;
+    });
+    return body;
+  }
+
+  document.addEventListener("submit", async function (event) {
+    const form = event.target.closest("form[data-api-json]");
+    if (!form) return;
+    event.preventDefault();
+    const result = form.querySelector("[data-api-action-result]");
+    let problems;
+    try {
+      const response = await apiFetch(form.dataset.apiJson, {
+        method: form.dataset.method || "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(jsonBody(form)),
+      });
+      if (response.ok) return go(location.href);
+      const answer = await response.json();
+      problems = answer.errors ? answer.errors.map(function (e) { return e.message; }) : [answer.message];
+    } catch (error) {
+      problems = [error instanceof SyntaxError ? "That is not valid JSON." : "Not saved: try again."];
+    }
+    result.replaceChildren(...problems.map(function (text) {
+      const item = document.createElement("p");
+      item.textContent = text;
+      return item;
+    }));
+    result.hidden = false;
+  });
+
   // ---- Sections loaded after the first paint ---------------------------------------------
 
   async function fetchPage(url) {
@@ -158,8 +198,11 @@
             const campaign = await response.json();
             await refreshRegions();
             const time = new Date().toLocaleTimeString(document.documentElement.lang);
-            if (SETTLED.includes(campaign.status)) {
-              announce("Final numbers: the campaign has settled (" + time + ").");
+            // A campaign settles; a page following a job (the phone fixes) has none pending.
+            if (SETTLED.includes(campaign.status) || campaign.pending === 0) {
+              announce(campaign.pending === 0
+                ? "Done: every number has Shopify's answer (" + time + ")."
+                : "Final numbers: the campaign has settled (" + time + ").");
               document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
               return; // settled: nothing will change any more
             }

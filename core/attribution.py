@@ -1,0 +1,116 @@
+"""Which campaign an order counts for: last touch inside the shop's window.
+
+An order counts for the campaign whose message most recently reached the customer before the
+order, within ``shops.attribution_window_days``: a click beats a read, and a read beats a
+delivery (a message someone clicked did more than one that was only read, whenever each came).
+Cancelled orders count for nobody; refunds lower the revenue.
+
+Nothing about the attribution is stored. It is computed, when asked, from the orders and the
+messages' own touch times, so it is a pure function of what we know: the same whatever order
+Meta's statuses and Shopify's order webhooks arrived in, and it moves by itself when a late
+``read`` or a click turns up after the order was stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# One row per attributed order of the given campaigns. Candidate orders are those of customers
+# who got a message of these campaigns; for each, the lateral picks the winning touch among
+# all of that customer's messages (of any campaign): a campaign only gets the orders it won.
+_ATTRIBUTED = text("""
+    WITH candidates AS (
+        SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id,
+               GREATEST(o.total - COALESCE((SELECT sum(r.amount) FROM order_refunds r
+                                             WHERE r.shop_id = o.shop_id
+                                               AND r.shopify_order_id = o.shopify_order_id), 0), 0) AS net
+          FROM orders o
+          JOIN customers c ON c.shop_id = o.shop_id AND c.shopify_customer_id = o.shopify_customer_id
+         WHERE o.shop_id = :shop_id AND o.cancelled_at IS NULL
+           AND EXISTS (SELECT 1 FROM messages m
+                        WHERE m.shop_id = o.shop_id AND m.customer_id = c.id
+                          AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
+    )
+    SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
+           cand.net, cand.currency
+      FROM candidates cand
+     CROSS JOIN LATERAL (
+        SELECT m.campaign_id, m.id AS message_id, t.touch
+          FROM messages m
+         CROSS JOIN LATERAL (
+            SELECT 3 AS touch, (SELECT max(k.clicked_at) FROM clicks k
+                                 WHERE k.shop_id = m.shop_id AND k.message_id = m.id
+                                   AND k.clicked_at <= cand.ordered_at) AS at
+            UNION ALL SELECT 2, CASE WHEN m.read_at <= cand.ordered_at THEN m.read_at END
+            UNION ALL SELECT 1, CASE WHEN m.delivered_at <= cand.ordered_at THEN m.delivered_at END
+         ) t
+         WHERE m.shop_id = :shop_id AND m.customer_id = cand.customer_id
+           AND t.at > cand.ordered_at - make_interval(days => :window_days)
+         ORDER BY t.touch DESC, t.at DESC, m.id DESC
+         LIMIT 1
+     ) best
+     WHERE best.campaign_id = ANY(CAST(:campaign_ids AS bigint[]))
+""")
+
+TOUCHES = {3: "click", 2: "read", 1: "delivery"}
+
+
+@dataclass(frozen=True)
+class AttributedOrder:
+    campaign_id: int
+    message_id: int
+    touch: str  # click, read or delivery
+    shopify_order_id: int
+    ordered_at: datetime
+    net: Decimal  # total less refunds
+    currency: str
+
+
+@dataclass
+class CampaignRevenue:
+    orders: int = 0
+    amount: Decimal = Decimal("0.00")
+    currencies: set[str] = field(default_factory=set)
+
+    def revenue(self, shop_currency: str) -> dict | None:
+        """The contract's ``revenue`` {amount (decimal string), currency}; null before any order."""
+        if not self.orders:
+            return None
+        currency = next(iter(self.currencies)) if len(self.currencies) == 1 else shop_currency
+        return {"amount": f"{self.amount:.2f}", "currency": currency}
+
+
+def attributed_orders(
+    session: Session, shop_id: int, window_days: int, campaign_ids: list[int]
+) -> list[AttributedOrder]:
+    """Return every order attributed to one of ``campaign_ids``."""
+    if not campaign_ids:
+        return []
+    rows = session.execute(
+        _ATTRIBUTED, {"shop_id": shop_id, "window_days": window_days, "campaign_ids": list(campaign_ids)}
+    )
+    return [
+        AttributedOrder(
+            r.campaign_id, r.message_id, TOUCHES[r.touch], r.shopify_order_id, r.ordered_at, r.net, r.currency
+        )
+        for r in rows
+    ]
+
+
+def revenue_by_campaign(
+    session: Session, shop_id: int, window_days: int, campaign_ids: list[int]
+) -> dict[int, CampaignRevenue]:
+    """Return orders and revenue per campaign (campaigns without orders are absent)."""
+    found: dict[int, CampaignRevenue] = defaultdict(CampaignRevenue)
+    for order in attributed_orders(session, shop_id, window_days, campaign_ids):
+        tally = found[order.campaign_id]
+        tally.orders += 1
+        tally.amount += order.net
+        tally.currencies.add(order.currency)
+    return dict(found)

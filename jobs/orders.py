@@ -1,0 +1,36 @@
+"""The install-time import of recent orders (core/shopify/order_import.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+
+from core.shopify.admin import ReauthorizationRequired
+from core.shopify.order_import import import_recent_orders
+from jobs.queues import DEFAULT, enqueue
+
+log = logging.getLogger(__name__)
+
+
+def request_order_import(shop_id: int) -> bool:
+    """Queue the import unless one for this shop is queued or running."""
+    job = enqueue(
+        DEFAULT,
+        import_orders,
+        shop_id,
+        job_id=f"shopify-order-import-{shop_id}",
+        unique=True,
+        retry=Retry(max=3, interval=[30, 120, 600]),
+    )
+    return job is not None
+
+
+def import_orders(shop_id: int) -> dict:
+    try:
+        result = import_recent_orders(shop_id)
+    except ReauthorizationRequired as error:
+        log.warning("order import of shop %s stopped: %s", shop_id, error)
+        return {"status": "reauthorization_required"}
+    log.info("order import of shop %s: %s", shop_id, result)
+    return {"status": "done", **result}

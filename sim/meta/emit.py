@@ -1,0 +1,115 @@
+"""Webhooks that are not message statuses, posted on request (``POST /sim/emit``).
+
+Meta also tells a business about marketing consent (``user_preferences``: stop, resume; since
+2026 possibly without the phone number, by business-scoped user id only), about problems of the
+whole account or app (``value.errors``, with no statuses) and about its templates
+(``message_template_status_update``). Shapes follow Meta's published examples
+(fixtures/meta/pywa, reference/whatsapp.md 1.4 and 1.5).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+
+from sim.meta.webhooks import sign
+
+
+class BadEmit(ValueError):
+    pass
+
+
+def emit(state, request: dict) -> dict:
+    """Build the body ``request`` asks for and post it, signed, to the app. Answers the body."""
+    kind = request.get("kind")
+    builders = {
+        "user_preferences": _preferences,
+        "account_error": _account_error,
+        "template_status": _template_status,
+    }
+    if kind not in builders:
+        raise BadEmit(f"kind must be one of {', '.join(builders)}")
+    account_id, account = _account(state, request.get("phone_number_id"))
+    field, value = builders[kind](request, account_id, account)
+    body = {"object": "whatsapp_business_account", "entry": [_entry(account, field, value)]}
+    _post(state.config, body)
+    return body
+
+
+def _account(state, phone_number_id: object) -> tuple[str, dict]:
+    account = state.config.accounts.get(phone_number_id)
+    if account is None:
+        raise BadEmit(f"unknown phone_number_id {phone_number_id!r}")
+    return str(phone_number_id), account
+
+
+def _entry(account: dict, field: str, value: dict) -> dict:
+    return {"id": account.get("waba_id", ""), "time": int(time.time()), "changes": [{"field": field, "value": value}]}
+
+
+def _metadata(phone_number_id: str, account: dict) -> dict:
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": account.get("display", ""), "phone_number_id": phone_number_id},
+    }
+
+
+def _preferences(request: dict, phone_number_id: str, account: dict) -> tuple[str, dict]:
+    """A stop or resume, by ``wa_id`` (digits) and/or ``user_id`` (a BSUID). Without a wa_id
+    the preference and the contact carry the user id only."""
+    wa_id, user_id = request.get("wa_id"), request.get("user_id")
+    if not wa_id and not user_id:
+        raise BadEmit("a preference needs wa_id or user_id")
+    value = request.get("value", "stop")
+    preference = {
+        "detail": f"User requested to {value} marketing messages",
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": int(request.get("timestamp") or time.time()),
+    }
+    contact = {"profile": {"name": "Customer"}}
+    for key, given in (("wa_id", wa_id), ("user_id", user_id)):
+        if given:
+            preference[key] = contact[key] = str(given)
+    return "user_preferences", {**_metadata(phone_number_id, account), "contacts": [contact], "user_preferences": [preference]}
+
+
+def _account_error(request: dict, phone_number_id: str, account: dict) -> tuple[str, dict]:
+    code = int(request.get("code", 131042))
+    error = {
+        "code": code,
+        "title": request.get("title", "Business eligibility payment issue"),
+        "message": request.get("title", "Business eligibility payment issue"),
+        "error_data": {"details": request.get("details", "The account cannot send messages.")},
+        "href": "/documentation/business-messaging/whatsapp/support/error-codes",
+    }
+    return "messages", {**_metadata(phone_number_id, account), "errors": [error]}
+
+
+def _template_status(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
+    value = {
+        "event": request.get("event", "PAUSED"),
+        "message_template_id": int(request.get("template_id", 1000)),
+        "message_template_name": request.get("name", ""),
+        "message_template_language": request.get("language", "en"),
+        "reason": request.get("reason", "NONE"),
+    }
+    if request.get("category"):
+        value["message_template_category"] = request["category"]
+    return "message_template_status_update", value
+
+
+def _post(config, body: dict) -> None:
+    if not config.webhook_url:
+        raise BadEmit("no webhook_url configured")
+    raw = json.dumps(body).encode()
+    response = requests.post(
+        config.webhook_url,
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(config.app_secret, raw)},
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise BadEmit(f"the app answered {response.status_code}")

@@ -1,0 +1,52 @@
+"""The Settings page's sections about outcomes: how to make a trackable template, the
+attribution window, the rate card, and the credit balance with its movements."""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app, request
+
+from core.models import Shop
+from core.outcome_settings import MAX_WINDOW_DAYS, credit_movements
+from core.rate_card import shipped_card
+from web.database import db
+from web.pages.settings_page import settings_section
+
+MOVEMENT_LABELS = {
+    "grant": "Added",
+    "reserve": "Reserved for sending",
+    "return": "Returned",
+    "charge": "Taken back",
+}
+
+
+@settings_section("settings/_tracking.html", order=20)
+def tracking_section(_shop: Shop) -> dict:
+    """The URL to paste as a template's URL button (SHOPIFY_APP_URL, or this server)."""
+    base = current_app.config["SETTINGS"].shopify_app_url or request.host_url.rstrip("/")
+    return {
+        "button_url": base + "/r/{{1}}",
+        "configured": bool(current_app.config["SETTINGS"].shopify_app_url),
+    }
+
+
+@settings_section("settings/_attribution.html", order=30)
+def attribution_section(shop: Shop) -> dict:
+    return {"window_days": shop.attribution_window_days, "max_days": MAX_WINDOW_DAYS}
+
+
+@settings_section("settings/_rates.html", order=40)
+def rates_section(shop: Shop) -> dict:
+    card = shipped_card()
+    return {
+        "card": card,
+        "override": json.dumps(shop.rate_card, indent=2) if shop.rate_card else "",
+        "example": json.dumps({"currency": shop.currency, "rates": {"ES": {"marketing": "0.0560"}}}),
+        "sample": [(c, card.rates[c]) for c in ("ES", "US", "GB", "DE", "AT") if c in card.rates],
+    }
+
+
+@settings_section("settings/_credits.html", order=50)
+def credits_section(shop: Shop) -> dict:
+    return {"balance": shop.credits, "movements": credit_movements(db(), shop.id), "labels": MOVEMENT_LABELS}

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from rq.utils import import_attribute
 
-from jobs.queues import DEFAULT, MONITOR, WEBHOOKS, enqueue
+from jobs.queues import DEFAULT, WEBHOOKS, enqueue
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ PERIODIC_JOBS = (
     PeriodicJob("shopify-customer-resync", "jobs.shopify.resync_customers", 6 * 3600, DEFAULT),
     PeriodicJob("shopify-consent-writeback", "jobs.shopify.write_back_consents", 30, DEFAULT),
     # Launch and schedule are durable with their jobs: lanes, monitors, due launches (jobs/reconcile.py).
-    PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, MONITOR),
+    PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, DEFAULT),
 )
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 JOB_ID_PREFIX = "periodic-"

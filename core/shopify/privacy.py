@@ -164,6 +164,17 @@ def open_data_requests(session: Session, shop_id: int) -> list[CustomerDataReque
     )
 
 
+def data_request_summary(request: CustomerDataRequest) -> dict:
+    """One open request as the API and the Settings page list it."""
+    return {
+        "id": request.id,
+        "shopify_customer_id": request.shopify_customer_id,
+        "data_request_id": request.data_request_id,
+        "received_at": request.received_at.isoformat(),
+        "has_data": request.held is not None,
+    }
+
+
 def data_request_document(request: CustomerDataRequest) -> dict:
     """What the merchant hands the customer: the data we held when Shopify asked, and the request."""
     held = request.held or {}

@@ -79,9 +79,7 @@ def create_campaign():
         if _constraint(error) != NAME_TAKEN:
             raise
         # Another request created a campaign of this name between our check and our insert.
-        raise DraftProblem(
-            [{"field": "name", "message": "another campaign of this shop has this name"}]
-        ) from None
+        raise DraftProblem([{"field": "name", "message": NAME_TAKEN_MESSAGE}]) from None
     return _campaign_answer(campaign, 201)
 
 

@@ -14,20 +14,10 @@ from flask import Response, jsonify
 from werkzeug.exceptions import NotFound
 
 from core.models import CustomerDataRequest
-from core.shopify.privacy import data_request_document, open_data_requests
+from core.shopify.privacy import data_request_document, data_request_summary, open_data_requests
 from web.api import blueprint
 from web.database import db
 from web.tenancy import current_shop
-
-
-def request_json(request: CustomerDataRequest) -> dict:
-    return {
-        "id": request.id,
-        "shopify_customer_id": request.shopify_customer_id,
-        "data_request_id": request.data_request_id,
-        "received_at": request.received_at.isoformat(),
-        "has_data": request.held is not None,
-    }
 
 
 def _request_of_shop(request_id: int) -> CustomerDataRequest:
@@ -39,7 +29,9 @@ def _request_of_shop(request_id: int) -> CustomerDataRequest:
 
 @blueprint.get("/data-requests")
 def list_data_requests():
-    return jsonify(data_requests=[request_json(r) for r in open_data_requests(db(), current_shop().id)])
+    return jsonify(
+        data_requests=[data_request_summary(r) for r in open_data_requests(db(), current_shop().id)]
+    )
 
 
 @blueprint.get("/data-requests/<int:request_id>")

@@ -4,8 +4,7 @@ each open request with a download of the customer's data and a way to mark it ha
 from __future__ import annotations
 
 from core.models import Shop
-from core.shopify.privacy import open_data_requests
-from web.api.data_requests import request_json
+from core.shopify.privacy import data_request_summary, open_data_requests
 from web.database import db
 from web.pages.settings_page import settings_section
 
@@ -14,4 +13,4 @@ from web.pages.settings_page import settings_section
 def data_requests_section(shop: Shop) -> dict:
     """The shop's open data requests, oldest first."""
     requests = open_data_requests(db(), shop.id)
-    return {"requests": [request_json(r) | {"received": r.received_at} for r in requests]}
+    return {"requests": [data_request_summary(r) | {"received": r.received_at} for r in requests]}

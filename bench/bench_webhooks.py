@@ -25,9 +25,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench import stack, webhook_apply, webhook_e2e, webhook_ingest
+from bench import stack, webhook_apply, webhook_e2e, webhook_ingest, webhook_profile
 from bench import webhook_data as data
-from bench.figures import Figure
+from bench.figures import Figure, load_average
 from core.db import get_engine
 
 # statuses a second Meta may send for a number at 1,000 messages a second, and how we batch them
@@ -52,9 +52,24 @@ def _measure(engine, env: dict[str, str], scratch: Path) -> list[Figure]:
         ingest_bodies = scratch / "ingest.txt"
         webhook_ingest.write_bodies(ingest_bodies, 120_000)
         figures += _ingest_figures(webhook_ingest.measure(base, ingest_bodies))
+        figures += _profile_figures(base, ingest_bodies)
         _truncate_inbox(engine)
         figures += _apply_figures(webhook_apply.measure(engine, rng, used))
         figures += _e2e_figures(engine, env, base, scratch, rng, used)
+    return figures
+
+
+def _profile_figures(base: str, bodies: Path) -> list[Figure]:
+    """Where the CPU goes (bench/webhook_profile.py): one figure per part and endpoint."""
+    figures = [Figure("ingest_load_average_1m", load_average(), "load")]
+    for name, path in (
+        ("bare", "/bench/bare"),
+        ("flask_route", "/bench/flask_meta"),
+        ("thin_route", "/webhooks/meta"),
+    ):
+        for part, share in webhook_profile.profile(base, path, bodies).items():
+            slug = "".join(ch if ch.isalnum() else "_" for ch in part.split(" (")[0].lower()).strip("_")
+            figures.append(Figure(f"ack_cpu_{name}_{slug}", share, "share of samples"))
     return figures
 
 

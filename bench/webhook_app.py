@@ -2,6 +2,8 @@
 exist only here, so every side of a comparison runs in the very same server configuration.
 
 - ``POST /bench/bare``: answers 200 and does nothing else: the ceiling of the server itself.
+- ``POST /bench/flask_meta``: the Meta webhook route as Flask serves it (web/meta_webhooks.py),
+  which is what ``/webhooks/meta`` was before its thin route (web/webhook_route.py).
 - ``POST /bench/naive``: the obvious design: verify the signature, then one RQ job per webhook
   (bench/naive_webhooks.py), no inbox.
 """
@@ -14,7 +16,7 @@ from bench.naive_webhooks import NAIVE_QUEUE, apply_webhook_naively
 from core.meta_webhooks import signature
 from core.redis import get_redis
 from core.settings import get_settings
-from web import create_app
+from web import create_app, meta_webhooks
 
 
 def bare() -> Response:
@@ -35,4 +37,5 @@ def create_bench_app() -> Flask:
     app = create_app()
     app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["POST"])
     app.add_url_rule("/bench/naive", "bench_naive", naive, methods=["POST"])
+    app.add_url_rule("/bench/flask_meta", "bench_flask_meta", meta_webhooks.receive, methods=["POST"])
     return app

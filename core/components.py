@@ -196,9 +196,7 @@ def _action_parameter(item: object, where: str, problems: Problems) -> dict | No
     action = item.get("action")
     thumbnail = action.get("thumbnail_product_retailer_id") if isinstance(action, dict) else None
     if set(item) != {"type", "action"} or item["type"] != "action" or not isinstance(thumbnail, str):
-        problems.add(
-            where, 'takes {"type": "action", "action": {"thumbnail_product_retailer_id": "..."}}'
-        )
+        problems.add(where, 'takes {"type": "action", "action": {"thumbnail_product_retailer_id": "..."}}')
         return None
     if set(action) - {"thumbnail_product_retailer_id", "sections"}:
         problems.add(where, "action takes thumbnail_product_retailer_id and sections only")

@@ -17,6 +17,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
+from core.timings import recount_timings
 
 COUNTER_COLUMNS = (
     "messages_count",
@@ -68,8 +69,9 @@ _CLICKED = text("""
 
 
 def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
-    """Set the campaigns' counters to the GROUP BY of their messages. Return one entry per
-    campaign whose counters had drifted, with the old and new values, for the caller to log."""
+    """Set the campaigns' counters, and their time distributions (core/timings.py), to the GROUP
+    BY of their messages. Return one entry per campaign whose counters had drifted, with the old
+    and new values, and one per campaign whose distributions had, for the caller to log."""
     if not campaign_ids:
         return []
     params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
@@ -87,4 +89,8 @@ def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list
                 update(Campaign).where(Campaign.shop_id == shop_id, Campaign.id == campaign_id).values(**new)
             )
             drifts.append({"campaign_id": campaign_id, "old": old, "new": new})
+    for campaign_id in recount_timings(session, shop_id, list(before)):
+        drifts.append(
+            {"campaign_id": campaign_id, "old": {"timings": "drifted"}, "new": {"timings": "rebuilt"}}
+        )
     return drifts

@@ -23,7 +23,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-GRANT, RESERVE, RETURN, CHARGE = "grant", "reserve", "return", "charge"
+GRANT, RESERVE, RETURN = "grant", "reserve", "return"
 
 # Billed: delivered, and Meta's pricing says so (a message without pricing yet counts as billed:
 # Meta bills every delivered marketing or utility template outside free windows).

@@ -15,7 +15,7 @@ from core.input_limits import nul_problems, text_limit_problems
 from core.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
 from core.template_fit import fit_problems
-from core.templates import derive_type
+from core.templates import Template, derive_type
 
 
 class DraftProblem(ValueError):
@@ -69,44 +69,56 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
 def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign:
     """A DRAFT campaign whose type follows its template. Raises DraftProblem, or
     MetaUnavailable when Meta cannot be asked about the template."""
-    components, problems = draft_components(request)
-    if problems:
-        raise DraftProblem(problems)
-    try:  # Meta first, before this session opens a transaction (the caller released its own)
-        template = find_template(shop, request.template.name, request.template.language)
-    except TemplateNotFound as error:
-        raise DraftProblem([{"field": "template", "message": str(error)}]) from None
-    if session.scalar(select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)):
-        raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
-    kind = derive_type(template.category, template.format)
-    if kind is None:
-        raise DraftProblem(
-            [
-                {
-                    "field": "template",
-                    "message": f"{template.category.title()} templates cannot be sent as campaigns.",
-                }
-            ]
-        )
-    if fit := fit_problems(template, components):
-        raise DraftProblem(legacy_names(request, fit))
-    rule = request.audience.model_dump()
-    campaign = Campaign(
-        shop_id=shop.id,
-        name=request.name,
-        type=str(kind),
-        status=str(CampaignStatus.DRAFT),
-        template_name=template.name,
-        template_language=template.language,
-        template_category=template.category,
-        template_format=template.format,
-        template_components=components,
-        audience=rule,
-        estimated_audience=estimate(session, shop.id, rule),
-    )
+    campaign = Campaign(shop_id=shop.id, status=str(CampaignStatus.DRAFT))
+    _fill(session, shop, campaign, request)
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def update_draft(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> Campaign:
+    """Replace a draft's name, template, audience and components, with the checks of a new
+    draft. Raises LifecycleError for a campaign that is no longer a draft, DraftProblem or
+    MetaUnavailable."""
+    session.refresh(campaign, with_for_update=True)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise LifecycleError(f"A {campaign.status} campaign cannot be edited; only drafts can.")
+    _fill(session, shop, campaign, request)
+    session.flush()
+    return campaign
+
+
+def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> None:
+    components, problems = draft_components(request)
+    if problems:
+        raise DraftProblem(problems)
+    template = _sendable_template(shop, request)  # Meta first: the create route holds no transaction
+    taken = select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)
+    if campaign.id is not None:
+        taken = taken.where(Campaign.id != campaign.id)
+    if session.scalar(taken):
+        raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
+    if fit := fit_problems(template, components):
+        raise DraftProblem(legacy_names(request, fit))
+    rule = request.audience.model_dump()
+    campaign.name = request.name
+    campaign.type = str(derive_type(template.category, template.format))
+    campaign.template_name, campaign.template_language = template.name, template.language
+    campaign.template_category, campaign.template_format = template.category, template.format
+    campaign.template_components, campaign.template_definition = components, template.components
+    campaign.template_parameters = []
+    campaign.audience, campaign.estimated_audience = rule, estimate(session, shop.id, rule)
+
+
+def _sendable_template(shop: Shop, request: NewCampaign) -> Template:
+    try:
+        template = find_template(shop, request.template.name, request.template.language)
+    except TemplateNotFound as error:
+        raise DraftProblem([{"field": "template", "message": str(error)}]) from None
+    if derive_type(template.category, template.format) is None:
+        message = f"{template.category.title()} templates cannot be sent as campaigns."
+        raise DraftProblem([{"field": "template", "message": message}])
+    return template
 
 
 def draft_components(request: NewCampaign) -> tuple[list[dict], list[dict]]:

@@ -134,7 +134,8 @@ _KNOWN: dict[str, ErrorInfo] = {
             Category.DELIVERY,
             "Held back by WhatsApp to keep engagement healthy",
             "WhatsApp limits marketing messages per person; wait at least 24 hours before "
-            "messaging these customers again.",
+            "messaging these customers again. Customers with United States (+1) numbers get no "
+            "marketing templates at all: WhatsApp paused them for US numbers on 1 April 2025.",
         ),
         _info(
             "130472",
@@ -181,6 +182,27 @@ _KNOWN: dict[str, ErrorInfo] = {
             "Reconnect WhatsApp in the app's settings.",
         ),
         _info("131045", Category.ACCOUNT, "The business phone number is not registered correctly"),
+        _info("133010", Category.ACCOUNT, "The business phone number is not registered on WhatsApp"),
+        _info(
+            "0",
+            Category.ACCOUNT,
+            "WhatsApp could not authenticate the app",
+            "Reconnect WhatsApp in the app's settings.",
+        ),
+        _info(
+            "3",
+            Category.ACCOUNT,
+            "The app lacks a permission WhatsApp requires",
+            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
+        ),
+        _info(
+            "10",
+            Category.ACCOUNT,
+            "WhatsApp denied the app's permission",
+            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
+        ),
+        _info("131008", Category.TEMPLATE, "A parameter the template requires is missing"),
+        _info("131009", Category.TEMPLATE, "A parameter value is not valid"),
         _info("131000", Category.UNKNOWN, "WhatsApp failed to send for an unknown reason"),
     )
 }
@@ -192,8 +214,20 @@ def describe(code: str | int | None) -> ErrorInfo:
     known = _KNOWN.get(key)
     if known:
         return known
+    if key.isdigit() and 200 <= int(key) <= 299:  # Graph API permission errors
+        return _info(
+            key,
+            Category.ACCOUNT,
+            "WhatsApp denied the app a permission",
+            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
+        )
     return _info(key, Category.UNKNOWN, f"WhatsApp error {key}" if key else "Unknown error")
 
 
 def category_of(code: str | int | None) -> Category:
     return describe(code).category
+
+
+def known_codes() -> list[ErrorInfo]:
+    """Every code with its own description: the CSV export ships them to PostgreSQL."""
+    return list(_KNOWN.values())

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.audience import estimate
 from core.campaigns import CampaignStatus
+from core.components import campaign_components
 from core.crypto import decrypt_token
 from core.meta_api import MetaUnavailable, list_templates
 from core.models import Campaign, Shop, ShopAlert
-from core.components import campaign_components
 from core.template_fit import fit_problems
 from core.templates import APPROVED, Template, derive_type
 
@@ -156,6 +156,7 @@ def _adopt_template(campaign: Campaign, template: Template) -> None:
     """Meta can recategorise a template after it was picked: the type follows what is sent."""
     campaign.template_category = template.category
     campaign.template_format = template.format
+    campaign.template_definition = template.components
     campaign.type = str(derive_type(template.category, template.format))
 
 

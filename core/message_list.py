@@ -17,6 +17,7 @@ from core.errors import Category, OurCode, describe
 from core.models import Customer, Message
 from core.phones import suggest_e164
 from core.statuses import FAILED_STATUSES, MessageStatus
+from core.us_numbers import US_REMEDY, is_us_number
 
 ADMIN_CUSTOMER_URL = "shopify://admin/customers/{}"
 # Characters a merchant may type in a phone search besides digits.
@@ -146,7 +147,8 @@ class MessageView:
             "category": self.message.error_category or str(info.category),
             "title": self.message.error_title or info.title,
             "details": self.message.error_details,
-            "remedy": info.remedy,
+            # 131049 on a US number is WhatsApp's pause of marketing to the US, not a 24-hour cap.
+            "remedy": US_REMEDY if code == "131049" and is_us_number(self.message.phone) else info.remedy,
         }
 
     def fix(self) -> dict | None:

@@ -8,8 +8,9 @@ A send ends one of four ways, and dispatch treats each differently:
 - ``error``: Meta answered with a Graph error (code, title, details) and did not take it;
 - ``not_sent``: the request never left (no connection): safe to send again;
 - ``unknown``: the request left but no answer came (read timeout, dropped connection, a bare
-  5xx, a 2xx without a message id). Meta has no idempotency key, so it may have accepted the message: sending it again
-  could message the customer twice. Such a message waits for a status webhook instead.
+  5xx, a 2xx without a message id). Meta has no idempotency key, so it may have accepted the
+  message: sending it again could message the customer twice. Such a message waits for a
+  status webhook instead.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ _BILLED = text(f"""
      GROUP BY 1, 2, 3
 """)
 
-CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
 
@@ -87,6 +86,7 @@ def outcome_json(
         "revenue": revenue_json,
         "cost": cost_json,
         "billed_messages": cost.billed,
+        "unpriced_messages": cost.unpriced,  # billed, but the rate card has no rate for them
         "conversion_rate": _ratio(revenue.orders, campaign.delivered_count),
         "return_on_spend": _ratio(revenue.amount, cost.amount) if same_currency else None,
         "cost_per": {

@@ -10,22 +10,24 @@ a malformed document is refused with every bad field named, and nothing is writt
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.audience import estimate
+from core.bulk import staged
 from core.campaigns import CampaignStatus, CampaignType, Consent
 from core.components import normalise_components
 from core.counters import recount
 from core.credits import GRANT, record_movement
 from core.crypto import encrypt_token
 from core.errors import OurCode, describe
-from core.models import Campaign, Customer, Message, Shop
+from core.models import Campaign, Shop
 from core.phones import to_e164
 from core.statuses import FAILED_STATUSES, RANK, MessageStatus
 
@@ -167,16 +169,11 @@ def load(session: Session, document: SeedDocument) -> dict[str, int]:
         shop, is_new = _shop(session, seed_shop)
         created["shops"] += is_new
         created["customers"] += _customers(session, shop, seed_shop.customers)
-        customer_ids = dict(
-            session.execute(
-                select(Customer.shopify_customer_id, Customer.id).where(Customer.shop_id == shop.id)
-            ).all()
-        )
         campaign_ids = []
         for seed_campaign in seed_shop.campaigns:
             campaign, is_new = _campaign(session, shop, seed_campaign)
             created["campaigns"] += is_new
-            created["messages"] += _messages(session, campaign, seed_campaign, customer_ids)
+            created["messages"] += _messages(session, campaign, seed_campaign)
             campaign_ids.append(campaign.id)
         recount(session, shop.id, campaign_ids)
     return created
@@ -202,25 +199,46 @@ def _shop(session: Session, seed: SeedShop) -> tuple[Shop, bool]:
     return shop, True
 
 
+_CUSTOMER_COLUMNS = (
+    ("ord", "int"),
+    ("shopify_customer_id", "bigint"),
+    ("first_name", "text"),
+    ("last_name", "text"),
+    ("phone", "text"),
+    ("phone_e164", "text"),
+    ("country_code", "text"),
+    ("consent", "text"),
+    ("tags", "text[]"),
+)
+_INSERT_CUSTOMERS = text("""
+    INSERT INTO customers (shop_id, shopify_customer_id, first_name, last_name, phone, phone_e164,
+                           country_code, consent, tags)
+    SELECT :shop_id, shopify_customer_id, first_name, last_name, phone, phone_e164, country_code,
+           consent, tags
+      FROM seed_customers ORDER BY ord
+        ON CONFLICT DO NOTHING
+""")
+
+
 def _customers(session: Session, shop: Shop, customers: list[SeedCustomer]) -> int:
     if not customers:
         return 0
-    rows = [
-        {
-            "shop_id": shop.id,
-            "shopify_customer_id": c.shopify_id,
-            "first_name": c.first_name,
-            "last_name": c.last_name,
-            "phone": c.phone,
-            "phone_e164": to_e164(c.phone),
-            "country_code": c.country_code.upper() if c.country_code else None,
-            "consent": str(c.consent),
-            "tags": c.tags,
-        }
-        for c in customers
-    ]
-    result = session.execute(insert(Customer).values(rows).on_conflict_do_nothing().returning(Customer.id))
-    return len(result.all())
+    rows = (
+        (
+            n,
+            c.shopify_id,
+            c.first_name,
+            c.last_name,
+            c.phone,
+            to_e164(c.phone),
+            c.country_code.upper() if c.country_code else None,
+            str(c.consent),
+            c.tags,
+        )
+        for n, c in enumerate(customers)
+    )
+    with staged(session, "seed_customers", _CUSTOMER_COLUMNS, rows):
+        return session.execute(_INSERT_CUSTOMERS, {"shop_id": shop.id}).rowcount
 
 
 def _campaign(session: Session, shop: Shop, seed: SeedCampaign) -> tuple[Campaign, bool]:
@@ -260,57 +278,104 @@ def _estimated_audience(session: Session, shop: Shop, seed: SeedCampaign) -> int
     return estimate(session, shop.id, seed.audience.model_dump())
 
 
-def _messages(session: Session, campaign: Campaign, seed: SeedCampaign, customer_ids: dict[int, int]) -> int:
+# The staged message: the customer by Shopify id (resolved to ours, with the phone we hold,
+# by the INSERT's join), the status and the stage times.
+_MESSAGE_COLUMNS = (
+    ("ord", "int"),
+    ("customer_shopify_id", "bigint"),
+    ("wamid", "text"),
+    ("status", "text"),
+    ("submitted_at", "timestamptz"),
+    ("sent_at", "timestamptz"),
+    ("delivered_at", "timestamptz"),
+    ("read_at", "timestamptz"),
+    ("failed_at", "timestamptz"),
+    ("expired_at", "timestamptz"),
+    ("error_code", "text"),
+    ("error_category", "text"),
+    ("error_title", "text"),
+    ("error_source", "text"),
+)
+_INSERT_MESSAGES = text("""
+    INSERT INTO messages (shop_id, campaign_id, customer_id, phone, wamid, status, submitted_at,
+                          accepted_at, sent_at, delivered_at, read_at, failed_at, expired_at,
+                          error_code, error_category, error_title, error_source)
+    SELECT c.shop_id, :campaign_id, c.id, c.phone, s.wamid, s.status, s.submitted_at,
+           s.submitted_at, s.sent_at, s.delivered_at, s.read_at, s.failed_at, s.expired_at,
+           s.error_code, s.error_category, s.error_title, s.error_source
+      FROM seed_messages s
+      JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = s.customer_shopify_id
+     ORDER BY s.ord
+        ON CONFLICT DO NOTHING
+""")
+
+
+def _messages(session: Session, campaign: Campaign, seed: SeedCampaign) -> int:
     if not seed.messages:
         return 0
-    base = campaign.launched_at or campaign.created_at
-    rows = [_message_row(campaign, m, customer_ids[m.customer], base) for m in seed.messages]
-    phones = dict(
-        session.execute(
-            select(Customer.id, Customer.phone).where(
-                Customer.shop_id == campaign.shop_id, Customer.id.in_([r["customer_id"] for r in rows])
-            )
-        ).all()
-    )
-    for row in rows:
-        row["phone"] = phones.get(row["customer_id"])
-    result = session.execute(insert(Message).values(rows).on_conflict_do_nothing().returning(Message.id))
-    return len(result.all())
+    times = _DefaultTimes.after(campaign.launched_at or campaign.created_at)
+    rows = (_message_row(n, m, times) for n, m in enumerate(seed.messages))
+    with staged(session, "seed_messages", _MESSAGE_COLUMNS, rows):
+        params = {"shop_id": campaign.shop_id, "campaign_id": campaign.id}
+        return session.execute(_INSERT_MESSAGES, params).rowcount
 
 
-def _message_row(campaign: Campaign, m: SeedMessage, customer_id: int, base: datetime) -> dict:
+@dataclass(frozen=True)
+class _DefaultTimes:
     """Stage times the document leaves out are filled so the message reads as if our dispatch
     and Meta's webhooks had produced it: each stage a little after the one before."""
+
+    submitted: datetime
+    sent: datetime
+    delivered: datetime
+    read: datetime
+    failed: datetime
+    expired: datetime
+
+    @classmethod
+    def after(cls, base: datetime) -> _DefaultTimes:
+        return cls(
+            submitted=base + timedelta(seconds=1),
+            sent=base + timedelta(seconds=5),
+            delivered=base + timedelta(seconds=20),
+            read=base + timedelta(minutes=30),
+            failed=base + timedelta(seconds=30),
+            expired=base + timedelta(days=30),
+        )
+
+
+def _message_row(n: int, m: SeedMessage, times: _DefaultTimes) -> tuple:
+    """The staged row of one message, in _MESSAGE_COLUMNS' order."""
     status = m.status
-    reached = {s: _reached(status, s) for s in ("sent", "delivered", "read")}
-    sent_at = m.sent_at or (
-        base + timedelta(seconds=5) if m.wamid and (reached["sent"] or status == "failed") else None
-    )
-    delivered_at = m.delivered_at or (base + timedelta(seconds=20) if reached["delivered"] else None)
-    read_at = m.read_at or (base + timedelta(minutes=30) if reached["read"] else None)
-    row = {
-        "shop_id": campaign.shop_id,
-        "campaign_id": campaign.id,
-        "customer_id": customer_id,
-        "wamid": m.wamid,
-        "status": str(status),
-        "submitted_at": base + timedelta(seconds=1) if m.wamid else None,
-        "accepted_at": base + timedelta(seconds=1) if m.wamid else None,
-        "sent_at": sent_at,
-        "delivered_at": delivered_at,
-        "read_at": read_at,
-        "failed_at": m.failed_at or (base + timedelta(seconds=30) if status == "failed" else None),
-        "expired_at": base + timedelta(days=30) if status == "expired" else None,
-    }
+    failed = status == MessageStatus.FAILED
+    sent_at = m.sent_at or (times.sent if m.wamid and (_reached(status, "sent") or failed) else None)
+    delivered_at = m.delivered_at or (times.delivered if _reached(status, "delivered") else None)
+    read_at = m.read_at or (times.read if _reached(status, "read") else None)
     code = OurCode.MESSAGE_EXPIRED if status == MessageStatus.EXPIRED else m.error_code
-    info = describe(code) if code is not None else None
-    row.update(  # every row names the same columns: one multi-row INSERT
-        error_code=info and info.code,
-        error_category=info and str(info.category),
-        error_title=info and info.title,
-        error_source=info and ("meta" if info.code.isdigit() else "ours"),
+    error = _error_columns(str(code) if code is not None else None)
+    return (
+        n,
+        m.customer,
+        m.wamid,
+        str(status),
+        times.submitted if m.wamid else None,
+        sent_at,
+        delivered_at,
+        read_at,
+        m.failed_at or (times.failed if failed else None),
+        times.expired if status == MessageStatus.EXPIRED else None,
+        *error,
     )
-    return row
+
+
+@functools.cache
+def _error_columns(code: str | None) -> tuple[str | None, ...]:
+    """error_code, error_category, error_title and error_source of a code (a few distinct codes
+    across a million messages: described once each)."""
+    if code is None:
+        return (None, None, None, None)
+    info = describe(code)
+    return (info.code, str(info.category), info.title, "meta" if info.code.isdigit() else "ours")
 
 
 def _reached(status: MessageStatus, stage: str) -> bool:

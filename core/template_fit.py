@@ -16,7 +16,12 @@ from core.settings import get_settings
 from core.templates import Template, placeholders_of
 
 # The template button types whose send component we build, and whether it must be given.
-BUTTON_SUB_TYPES = {"QUICK_REPLY": "quick_reply", "COPY_CODE": "copy_code", "CATALOG": "catalog", "MPM": "mpm"}
+BUTTON_SUB_TYPES = {
+    "QUICK_REPLY": "quick_reply",
+    "COPY_CODE": "copy_code",
+    "CATALOG": "catalog",
+    "MPM": "mpm",
+}
 REQUIRED = {"copy_code", "mpm"}
 TRACKED_PATH = "/r/{{1}}"
 
@@ -26,7 +31,9 @@ def fit_problems(template: Template, components: list[dict]) -> Problems:
     problems = Problems()
     given = {component_field(c): c for c in components}
     _header_fit(template, given.pop("components.header", None), problems)
-    _text_fit(template, "components.body", template.body_placeholders, given.pop("components.body", None), problems)
+    _text_fit(
+        template, "components.body", template.body_placeholders, given.pop("components.body", None), problems
+    )
     for index, button in enumerate(template.buttons[:10]):
         _button_fit(button, str(index), given.pop(f"components.button[{index}]", None), problems)
     for where in given:
@@ -72,7 +79,7 @@ def _text_fit(template: Template, where: str, placeholders: list[str], given: di
     elif len(parameters) != len(placeholders):
         problems.add(
             where,
-            f"the template has {len(placeholders)} parameter(s) here but the campaign gives {len(parameters)}",
+            f"the template has {len(placeholders)} parameter(s) here; the campaign gives {len(parameters)}",
         )
 
 
@@ -88,7 +95,9 @@ def _button_fit(button: dict, index: str, given: dict | None, problems: Problems
     sub_type = BUTTON_SUB_TYPES.get(kind)
     if given is None:
         if sub_type in REQUIRED:
-            problems.add(where, f"the template's button {index} is a {kind.lower()} button: give its parameter")
+            problems.add(
+                where, f"the template's button {index} is a {kind.lower()} button: give its parameter"
+            )
     elif sub_type is None:
         problems.add(where, f"the template's button {index} ({kind.lower()}) takes no parameter; remove it")
     elif given["sub_type"] != sub_type:

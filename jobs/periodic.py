@@ -36,6 +36,8 @@ PERIODIC_JOBS = (
     PeriodicJob("shopify-consent-writeback", "jobs.shopify.write_back_consents", 30, DEFAULT),
     # Launch and schedule are durable with their jobs: lanes, monitors, due launches (jobs/reconcile.py).
     PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, DEFAULT),
+    # Quality, limits and throughput change; a token or a subscription can be lost.
+    PeriodicJob("whatsapp-recheck", "jobs.whatsapp.recheck_connections", 6 * 3600, DEFAULT),
 )
 _BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 JOB_ID_PREFIX = "periodic-"

@@ -23,6 +23,7 @@ from core.redis import get_redis
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
+from tests.sql_guard import SqlGuard
 
 
 def _redis_url_with_db(url: str, db: int) -> str:
@@ -56,6 +57,25 @@ def service_urls():
         # fails at once, as it would with Shopify down.
         patch.setenv("SHOPIFY_ADMIN_URL", UNREACHABLE_SHOPIFY)
         yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url}
+
+
+@pytest.fixture(scope="session")
+def sql_guard():
+    """The shard-key check of every statement the app executes (tests/sql_guard.py)."""
+    guard = SqlGuard()
+    guard.install()
+    yield guard
+    guard.remove()
+
+
+@pytest.fixture(autouse=True)
+def _statements_name_their_shop(sql_guard):
+    """Fail the test when the app ran a statement on a shop-owned table without its shop_id."""
+    sql_guard.take()
+    yield
+    found = sql_guard.take()
+    if found:
+        pytest.fail("statements that would span every shard:\n" + "\n".join(map(str, found)), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from core.crypto import encrypt_token
+from core.settings import load_settings
 from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 
 # The stand-in's demo account: the shop's phone number id, WhatsApp Business Account and token.
@@ -60,9 +61,11 @@ def _meta_process(service_urls):
 
 
 @pytest.fixture
-def meta(_meta_process) -> MetaStandIn:
-    """The stand-in, reset, with the cap of the test shops' numbers (1,000 a second); the
-    environment's META_GRAPH_URL points at it."""
+def meta(_meta_process, app) -> MetaStandIn:
+    """The stand-in, reset, with the cap of the test shops' numbers (1,000 a second);
+    META_GRAPH_URL points at it, in the environment and in the test's app (which may have been
+    built before the stand-in started)."""
+    app.config["SETTINGS"] = load_settings()
     stand_in = MetaStandIn(_meta_process)
     stand_in.reset()
     stand_in.configure(cap=1000)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from core.crypto import encrypt_token
-from core.settings import get_settings
+from core.settings import get_settings, load_settings
 from tests.stand_ins import start_process, wait_until_no_pending_webhooks
 from tests.tokens import session_token
 
@@ -104,10 +104,11 @@ def _shopify_process(service_urls):
 
 
 @pytest.fixture
-def shopify(_shopify_process):
-    """The stand-in, reset; SHOPIFY_ADMIN_URL (and so the settings) point at it for
-    this test (ask for it before ``app``/``client``, which read the environment)."""
+def shopify(_shopify_process, app):
+    """The stand-in, reset; SHOPIFY_ADMIN_URL points at it for this test, in the environment
+    (jobs, CLI) and in the test's app (built before, it read the environment without it)."""
     os.environ["SHOPIFY_ADMIN_URL"] = _shopify_process
+    app.config["SETTINGS"] = load_settings()
     stand_in = ShopifyStandIn(_shopify_process)
     stand_in.reset()
     yield stand_in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 
@@ -162,6 +163,65 @@ def test_csv_streams_in_batches_without_losing_or_repeating_rows(scenario):
     assert len(chunks) == 1 + 3  # header, then 12 rows in batches of 5, 5 and 2
     rows = list(csv.DictReader(io.StringIO("".join(chunks))))
     assert sorted(int(r["message_id"]) for r in rows) == sorted(m.id for m in scenario.messages.values())
+
+
+def _expected_cells(message: dict, zone) -> dict:
+    """The CSV row of one message as the JSON list describes it (the formula guard applied)."""
+    customer, error, fix = message["customer"] or {}, message["error"] or {}, message["fix"] or {}
+
+    def local(value):
+        return datetime.fromisoformat(value).astimezone(zone).isoformat() if value else ""
+
+    cells = {
+        "message_id": message["id"],
+        "wamid": message["wamid"] or "",
+        "status": message["status"],
+        "customer_shopify_id": customer.get("shopify_id", ""),
+        "customer_name": customer.get("name", ""),
+        "customer_phone": customer.get("phone") or "",
+        "phone_sent_to": message["phone"] or "",
+        "error_code": error.get("code", ""),
+        "error_category": error.get("category", ""),
+        "error_title": error.get("title", ""),
+        "error_details": error.get("details") or "",
+        "remedy": error.get("remedy", ""),
+        "sent_at": local(message["sent_at"]),
+        "delivered_at": local(message["delivered_at"]),
+        "read_at": local(message["read_at"]),
+        "failed_at": local(message["failed_at"] or message["expired_at"]),
+        "customer_admin_url": fix.get("admin_url", ""),
+        "suggested_phone": fix.get("suggested_phone") or "",
+    }
+    return {name: str(safe_cell(value)) for name, value in cells.items()}
+
+
+def test_every_csv_cell_equals_the_json_list(client, make, scenario):
+    """Each cell PostgreSQL writes equals the JSON list's value for that message, formula-guarded:
+    taxonomy, times in the shop's zone, fixes, and cells that would run as formulas."""
+    from web.formatting import shop_zone
+
+    make.message(
+        scenario.campaign,
+        make.customer(
+            scenario.shop, first_name='=HYPERLINK("x")', last_name="@SUM(A1)", phone="+34 612 345 670"
+        ),
+        status="failed",
+        error_code="131000",
+        error_details='-2+3 is not, but a comma, a "quote" and\na new line are kept',
+        failed_at=datetime(2026, 11, 1, 12, 0, 0, 250000, tzinfo=UTC),
+        phone="+34 612 345 670",
+    )
+    make.message(scenario.campaign, status="failed", error_code="999999", wamid="wamid.unknown")
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    zone = shop_zone("Europe/Madrid")
+    assert rows == [_expected_cells(message, zone) for message in listed]
+    hyperlink = next(r for r in rows if "HYPERLINK" in r["customer_name"])
+    assert (
+        hyperlink["customer_name"] == '\'=HYPERLINK("x") @SUM(A1)'
+        and hyperlink["phone_sent_to"] == "+34 612 345 670"
+    )
+    assert hyperlink["error_details"].startswith("'-2+3") and hyperlink["failed_at"].endswith(".250000+01:00")
 
 
 def test_csv_cells_cannot_become_formulas_but_phones_stay_intact():

@@ -297,3 +297,30 @@ def test_statuses_of_a_disconnected_number_still_reach_its_campaigns(api, meta, 
     assert meta_bodies.post(api, body).status_code == 200
     meta_bodies.drain()
     assert meta_bodies.message(make.engine, connected.id, "wamid.late").status == "delivered"
+
+
+def test_the_periodic_check_follows_meta_and_alerts_on_refusal(api, meta, make, shop, run_jobs):
+    """The periodic check takes Meta's new quality and throughput (and the send cap); a revoked
+    token leaves the connection as it was and opens one alert with Meta's reason."""
+    from core.models import ShopAlert
+    from jobs.whatsapp import recheck_connections
+
+    assert _put(api, CONNECT).status_code == 200
+    accounts = meta.configure()["accounts"]
+    accounts[PHONE_NUMBER_ID] |= {"quality_rating": "RED", "throughput": "HIGH"}
+    meta.configure(accounts=accounts)
+    assert recheck_connections() == {"shops": 1, "queued": 1}
+    run_jobs()
+    now = api.get("/api/whatsapp", headers=bearer(SHOP)).json
+    assert (now["quality_rating"], now["messages_per_second"]) == ("RED", 1000)
+
+    accounts[PHONE_NUMBER_ID]["token"] = "rotated-by-the-merchant"
+    meta.configure(accounts=accounts)
+    for _ in range(2):  # two refused runs: still one open alert
+        recheck_connections()
+        run_jobs()
+    assert api.get("/api/whatsapp", headers=bearer(SHOP)).json == now
+    with Session(make.engine) as session:
+        alerts = session.scalars(select(ShopAlert).where(ShopAlert.shop_id == shop.id)).all()
+    assert [(a.code, a.resolved_at) for a in alerts] == [("WHATSAPP_CHECK_REFUSED", None)]
+    assert "Invalid OAuth access token" in alerts[0].details

@@ -1,6 +1,7 @@
 """Property: whatever Meta does to the order of status events (permutes them, repeats them,
 batches them into bodies, entries and changes, spreads them over any number of POSTs and
-drains), the messages and campaign counters end exactly as with the in-order stream."""
+drains), the messages and campaign counters end exactly as with the in-order stream, and the
+counters and time distributions the drain keeps equal a recount from the messages."""
 
 from __future__ import annotations
 

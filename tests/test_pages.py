@@ -20,8 +20,9 @@ def _get(client, path, shop=SHOP, **extra):
 
 
 def _text(response) -> str:
-    """The document's visible text, tags dropped and whitespace folded."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    """The document's (or an HTML string's) visible text, tags dropped and whitespace folded."""
+    raw = response if isinstance(response, str) else response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", raw, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 

@@ -107,6 +107,10 @@ def test_reseeding_never_overwrites_what_the_app_changed(runner, make, tmp_path)
             "shops[0].campaigns[0].messages[0]",
         ),
         (lambda d: d["shops"][0].update(surprise=True), "shops[0].surprise"),
+        (
+            lambda d: d["shops"][0]["campaigns"][0].update(components=[{"type": "body", "parameters": [{}]}]),
+            "components.body.parameters[0]",
+        ),
         (lambda d: d.pop("shops"), "shops"),
     ],
 )
@@ -173,3 +177,66 @@ def test_seeded_counters_equal_the_metric_definitions(runner, make):
             assert campaign.delivered_count == sum(1 for m in rows if m.delivered_at or m.read_at)
             assert campaign.read_count == sum(1 for m in rows if m.read_at)
             assert campaign.failed_count == sum(1 for m in rows if m.status in ("failed", "expired"))
+
+
+def _large_document(size: int) -> dict:
+    document = copy.deepcopy(CONTRACT_DOCUMENT)
+    shop = document["shops"][0]
+    shop["customers"] = [
+        {"shopify_id": n, "first_name": f"C{n}", "phone": f"+3461{n:07d}", "consent": "SUBSCRIBED"}
+        for n in range(1, size + 1)
+    ]
+    shop["campaigns"][0]["messages"] = [
+        {"customer": n, "wamid": f"wamid.big.{n}", "status": "read" if n % 2 else "delivered"}
+        for n in range(1, size + 1)
+    ]
+    return document
+
+
+def test_a_document_larger_than_one_statement_can_bind_loads_idempotently(runner, make, tmp_path):
+    """8,000 customers and messages (more cells than PostgreSQL binds in one statement) load,
+    in document order, with exact counters, and a second run creates nothing."""
+    path = _write(tmp_path, _large_document(8000))
+    first = runner.invoke(args=["seed", path])
+    assert first.exit_code == 0, first.output
+    assert "created 1 shops, 8000 customers, 1 campaigns, 8000 messages" in first.output
+    second = runner.invoke(args=["seed", path])
+    assert "created 0 shops, 0 customers, 0 campaigns, 0 messages" in second.output
+    with Session(make.engine) as session:
+        campaign = session.scalar(select(Campaign))
+        first_ids = session.execute(
+            select(Message.wamid, Customer.shopify_customer_id, Message.phone)
+            .join(Customer, Customer.id == Message.customer_id)
+            .order_by(Message.id)
+            .limit(2)
+        ).all()
+    assert (campaign.messages_count, campaign.delivered_count, campaign.read_count) == (8000, 8000, 4000)
+    assert first_ids == [("wamid.big.1", 1, "+34610000001"), ("wamid.big.2", 2, "+34610000002")]
+
+
+def test_a_draft_in_the_document_carries_its_components(runner, make, tmp_path):
+    """A seeded draft keeps its header, body and button components in Meta's shape."""
+    document = copy.deepcopy(CONTRACT_DOCUMENT)
+    components = [
+        {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/a.jpg"}}],
+        },
+        {"type": "body", "parameters": [{"field": "first_name", "fallback": "there"}, {"text": "SPRING10"}]},
+        {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "spring"}]},
+    ]
+    draft = {
+        "name": "Lookbook",
+        "type": "PROMOTIONAL",
+        "status": "DRAFT",
+        "template": {"name": "spring_lookbook", "language": "en", "category": "MARKETING"},
+        "components": components,
+    }
+    document["shops"][0]["campaigns"].append(draft)
+    result = runner.invoke(args=["seed", _write(tmp_path, document)])
+    assert result.exit_code == 0, result.output
+    with Session(make.engine) as session:
+        stored = session.scalar(select(Campaign).where(Campaign.name == "Lookbook")).template_components
+    assert [c["type"] for c in stored] == ["header", "body", "button"]
+    assert stored[1]["parameters"][0] == {"type": "text", "field": "first_name", "fallback": "there"}
+    assert stored[2]["index"] == "0"

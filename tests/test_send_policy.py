@@ -34,14 +34,19 @@ def test_retries_are_bounded():
 
 
 @pytest.mark.parametrize(
-    "code", ["131048", "131042", "368", "131031", "190", "132000", "132001", "132015", "132016"]
+    "code",
+    [
+        *("0", "3", "10", "190", "200", "230", "299", "133010"),
+        *("131048", "131042", "368", "131031", "131045"),
+        *("132000", "132001", "132005", "132012", "132015", "132016", "131008"),
+    ],
 )
 def test_account_and_template_codes_halt_the_campaign(code):
     """Every further send would fail the same way and hurt the number's quality: halt."""
     assert decide(code, 1).verdict == Verdict.HALT
 
 
-@pytest.mark.parametrize("code", ["131026", "131049", "131050", "130472", "131021", "999999"])
+@pytest.mark.parametrize("code", ["131026", "131049", "131050", "130472", "131021", "300", "999999"])
 def test_recipient_codes_fail_the_message_only(code):
     """Not on WhatsApp, frequency-capped, opted out, in an experiment, unknown: that message fails."""
     assert decide(code, 1).verdict == Verdict.FAIL

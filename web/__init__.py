@@ -76,3 +76,6 @@ def _register(app: Flask) -> None:
     cors.init_app(app)
     database.init_app(app)
     cli.init_app(app)
+    from web.webhook_route import ThinMetaWebhooks
+
+    app.wsgi_app = ThinMetaWebhooks(app, app.wsgi_app, meta_webhooks.MAX_BODY_BYTES)

@@ -2,7 +2,7 @@
 
 The counters are read in constant time, but the failure breakdown and the count of customers
 missing a calling code group over the failed rows: 150,000 of them in a campaign of a million,
-about a tenth of a second; a time distribution scans the delivered messages. The pages poll
+about a tenth of a second; the time distributions read their kept buckets (core/timings.py). The pages poll
 every few seconds, so each answer is cached under the counters it depends on (a new message,
 send, delivery or failure changes the key at once) for at most a minute while the campaign is
 live. What the key cannot see, and the TTL bounds: an expired message turning into a Meta
@@ -28,6 +28,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
 from core.campaigns import SETTLED_STATUSES
+from core.components import campaign_components
 from core.dispatch.progress import progress
 from core.models import Campaign, Shop
 from core.outcomes import campaign_outcomes
@@ -183,6 +184,7 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
             "language": campaign.template_language,
             "category": campaign.template_category,
         },
+        "components": campaign_components(campaign.template_components, campaign.template_parameters),
         "created_at": _iso(campaign.created_at),
         "scheduled_at": _iso(campaign.scheduled_at),
         "launched_at": _iso(campaign.launched_at),

@@ -58,7 +58,7 @@ def store_and_acknowledge(
 
 
 def _request_drain(source: str, request_drain: Callable[[], None]) -> None:
-    url = get_settings().redis_url or ""
+    url = get_settings().redis_url or ""  # no app context on the thin route (web/webhook_route.py)
     if time.monotonic() < _redis_paused_until.get(url, 0.0):
         return
     try:

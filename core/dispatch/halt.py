@@ -46,10 +46,19 @@ _COUNT = text("""
 """)
 
 _MARK = text("""
-    UPDATE campaigns SET halted_reason = :reason
+    UPDATE campaigns SET halted_reason = :reason, halted_code = :code
      WHERE shop_id = :shop_id AND id = :campaign_id AND halted_reason IS NULL
     RETURNING id
 """)
+
+
+_HALTED = text("SELECT halted_code FROM campaigns WHERE shop_id = :shop_id AND id = :campaign_id")
+
+
+def halted_already(session: Session, shop_id: int, campaign_id: int) -> HaltReason | None:
+    """The halt an earlier batch (or another lane) recorded, if any."""
+    code = session.execute(_HALTED, {"shop_id": shop_id, "campaign_id": campaign_id}).scalar()
+    return HaltReason(code, None, None) if code else None
 
 
 def fail_unsent(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
@@ -74,7 +83,7 @@ def mark_halted(session: Session, shop_id: int, campaign_id: int, reason: HaltRe
     True when this call halted the campaign (False: it was halted already)."""
     keys = {"shop_id": shop_id, "campaign_id": campaign_id}
     session.execute(_COUNT, {**keys, "failed": failed})
-    if session.execute(_MARK, {**keys, "reason": reason.sentence()}).first() is None:
+    if session.execute(_MARK, {**keys, "reason": reason.sentence(), "code": reason.code}).first() is None:
         return False
     info = describe(reason.code)
     session.add(

@@ -23,10 +23,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.credits import RETURN, record_movement
-from core.dispatch.halt import HaltReason, fail_unsent, mark_halted
+from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.errors import describe
 from core.meta_api import SendResult
 from core.meta_webhooks import release_parked
+from core.meta_webhooks.apply import STOPPED_MARKETING
+from core.meta_webhooks.preferences import unsubscribe_refused
 from core.send_policy import Verdict, decide
 from core.statuses import RANK, MessageStatus
 
@@ -109,7 +111,12 @@ def record_outcomes(
     wamids = _accept(session, shop_id, accepted)
     summary.accepted = len(wamids)
     summary.failed = _fail(session, shop_id, failures)
+    _unsubscribe_stopped(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
+    if summary.halt is None and summary.requeued:
+        # Sends stopped by a halt come back to the queue after it was recorded: they fail
+        # with its code too, or they would wait for ever in a campaign that sends no more.
+        summary.halt = halted_already(session, shop_id, campaign_id)
     unsent = fail_unsent(session, shop_id, campaign_id, summary.halt) if summary.halt else 0
     # Statuses that beat the send response and found no message (no callback data to tie them)
     # were parked by the drain: they apply now, with the same ratchet, before anyone can read
@@ -200,6 +207,12 @@ def _fail(session: Session, shop_id: int, failures: list) -> int:
         },
     ).all()
     return len(rows)
+
+
+def _unsubscribe_stopped(session: Session, shop_id: int, failures: list) -> None:
+    """A 131050 answered at send time is the customer's stop, as in a failed status webhook."""
+    stopped = [message_id for message_id, code, _ in failures if code == STOPPED_MARKETING]
+    unsubscribe_refused(session, shop_id, stopped, datetime.now(UTC))  # also queues Shopify's write-back
 
 
 def _requeue(session: Session, shop_id: int, requeues: list) -> int:

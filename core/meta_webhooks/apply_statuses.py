@@ -22,6 +22,7 @@ from core.meta_webhooks.locked_messages import LockedMessages
 from core.meta_webhooks.ratchet import StatusRow
 from core.meta_webhooks.status_sql import columns, groups_of, unnest_sql, update_sql
 from core.statuses import FAILED_STATUSES
+from core.timings import KINDS, bucket_sql, duration_sql
 
 _FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)
 
@@ -37,7 +38,8 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
             SELECT u.idx, m.shop_id, m.id,
                    m.status IN ({_FAILED}) AS failed,
                    m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
-                   m.read_at IS NOT NULL AS read
+                   m.read_at IS NOT NULL AS read,
+                   {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
              ORDER BY m.shop_id, m.id
                FOR UPDATE OF m
@@ -49,14 +51,28 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                       (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)::int - o.delivered::int
                           AS delivered,
                       (m.read_at IS NOT NULL)::int - o.read::int AS read,
-                      (m.status IN ({_FAILED}))::int - o.failed::int AS failed
+                      (m.status IN ({_FAILED}))::int - o.failed::int AS failed,
+                      o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
+        ), timing AS (
+            -- each moved message leaves its old buckets and enters its new ones
+            SELECT t.shop_id, t.campaign_id, t.kind, {bucket_sql("t.ms")} AS bucket,
+                   sum(t.n) AS n, sum(t.n * t.ms) AS ms
+              FROM (SELECT shop_id, campaign_id, kind, ms, n FROM moved CROSS JOIN LATERAL (VALUES
+                        ('deliver', old_deliver_ms, -1), ('deliver', new_deliver_ms, 1),
+                        ('read', old_read_ms, -1), ('read', new_read_ms, 1)) AS v(kind, ms, n)
+                     WHERE ms IS NOT NULL) AS t
+             GROUP BY 1, 2, 3, 4
+            HAVING sum(t.n) <> 0 OR sum(t.n * t.ms) <> 0
         )
         SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
-               NULL::int AS unmatched
+               NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
+               NULL::bigint AS n, NULL::bigint AS ms
           FROM moved GROUP BY shop_id, campaign_id
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, NULL, u.idx
+        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL
           FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
+        UNION ALL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms FROM timing
         """
     )
 
@@ -67,13 +83,30 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
     keys = (("shop_id", "bigint"), ("id", "bigint"), ("wamid", "text"))
     return text(
         f"""
+        WITH u AS (
+            SELECT * FROM {unnest_sql(keys, groups)}
+        ), o AS (  -- the messages as they were (locked_messages.py holds their locks)
+            SELECT m.shop_id, m.id, {_durations("m", "old_")}
+              FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.id = u.id
+        )
         UPDATE messages AS m SET {sets}
-          FROM {unnest_sql(keys, groups)}
+          FROM u JOIN o ON o.shop_id = u.shop_id AND o.id = u.id
          WHERE m.shop_id = u.shop_id AND m.id = u.id AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
         RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
-                  m.read_at IS NOT NULL AS read
+                  m.read_at IS NOT NULL AS read,
+                  o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         """
+    )
+
+
+def _durations(alias: str, prefix: str) -> str:
+    """The message's times to deliver and to read in ms, as ``{prefix}deliver_ms`` and
+    ``{prefix}read_ms`` (NULL when it does not count: core/timings.py)."""
+    return ", ".join(
+        duration_sql(kind, status=f"{alias}.status", sent_at=f"{alias}.sent_at", stage_at=f"{alias}.{stage}")
+        + f" AS {prefix}{kind}_ms"
+        for kind, stage in KINDS.items()
     )
 
 
@@ -96,6 +129,8 @@ def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChan
     for line in session.execute(_by_wamid(groups), params):
         if line.unmatched is not None:
             unmatched.add(line.unmatched)
+        elif line.kind is not None:
+            changes.timings.add(line.shop_id, line.campaign_id, line.kind, line.bucket, line.n, line.ms)
         else:
             changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
     for i, row in enumerate(rows):
@@ -130,4 +165,7 @@ def apply_by_message_id(
         before = locked.by_id[(moved.shop_id, moved.id)].before
         after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
         changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
+        for kind in KINDS:
+            old_ms, new_ms = getattr(moved, f"old_{kind}_ms"), getattr(moved, f"new_{kind}_ms")
+            changes.timings.moved(moved.shop_id, moved.campaign_id, kind, old_ms, new_ms)
     return result

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.statuses import FAILED_STATUSES
+from core.timings import TimingChanges
 
 FUNNEL = ("sent", "delivered", "read", "failed", "clicked")
 
@@ -64,6 +65,7 @@ class CounterChanges:
 
     def __init__(self) -> None:
         self._by_campaign: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * len(FUNNEL))
+        self.timings = TimingChanges()  # the distributions, kept alongside (core/timings.py)
 
     def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
         if old == new:
@@ -85,9 +87,9 @@ class CounterChanges:
     def apply(self, session: Session) -> None:
         """Add the changes to the campaigns' counters (one statement, campaigns in key order)."""
         moved = [(key, values) for key, values in sorted(self._by_campaign.items()) if any(values)]
-        if not moved:
-            return
-        params = {"shop_ids": [k[0] for k, _ in moved], "campaign_ids": [k[1] for k, _ in moved]}
-        for i, name in enumerate(FUNNEL):
-            params[name] = [values[i] for _, values in moved]
-        session.execute(_ADD, params)
+        if moved:
+            params = {"shop_ids": [k[0] for k, _ in moved], "campaign_ids": [k[1] for k, _ in moved]}
+            for i, name in enumerate(FUNNEL):
+                params[name] = [values[i] for _, values in moved]
+            session.execute(_ADD, params)
+        self.timings.apply(session)  # after the campaigns: the lock order of core/counters.py

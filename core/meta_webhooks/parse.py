@@ -86,9 +86,10 @@ class ReplyClick:
 
 @dataclass(slots=True)
 class PreferenceChange:
-    wa_id: str  # the customer's number, digits only
+    wa_id: str | None  # the customer's number, digits only; absent for some username users
     value: str  # "stop", "resume", "signup"
     at: datetime
+    user_id: str | None = None  # the business-scoped user id (2026), when Meta gives one
 
 
 @dataclass
@@ -229,10 +230,12 @@ def _parse_preference(item: Any, fallback_at: datetime) -> PreferenceChange | No
         raise BadItem("not an object")
     if item.get("category", "marketing_messages") != "marketing_messages":
         return None
-    wa_id, value = item.get("wa_id"), item.get("value")
-    if not isinstance(wa_id, (str, int)) or not str(wa_id).isdigit() or not isinstance(value, str):
-        raise BadItem("needs a numeric wa_id and a value")
-    return PreferenceChange(str(wa_id), value, meta_time(item.get("timestamp"), fallback_at))
+    wa_id, user_id, value = item.get("wa_id"), item.get("user_id"), item.get("value")
+    wa_id = str(wa_id) if isinstance(wa_id, (str, int)) and str(wa_id).isdigit() else None
+    user_id = _text(user_id, 160) if isinstance(user_id, str) and user_id else None
+    if (wa_id is None and user_id is None) or not isinstance(value, str):
+        raise BadItem("needs a numeric wa_id or a user_id, and a value")
+    return PreferenceChange(wa_id, value, meta_time(item.get("timestamp"), fallback_at), user_id)
 
 
 def _parse_account_error(item: Any, _fallback_at: datetime) -> MetaError:

@@ -20,9 +20,8 @@ from core.meta_webhooks.parse import PreferenceChange
 
 CHANGES = ("stop", "resume")
 
-_APPLY = text(
-    f"""
-    UPDATE customers c
+# The latest change wins by Meta's time; at the same second a stop wins. Shared by both keys.
+_SET_CONSENT = f"""
        SET consent = CASE WHEN p.value = 'stop' THEN '{Consent.UNSUBSCRIBED}'
                           WHEN c.consent = '{Consent.UNSUBSCRIBED}' THEN '{Consent.SUBSCRIBED}'
                           ELSE c.consent END,
@@ -30,12 +29,34 @@ _APPLY = text(
            -- a stop is written back to Shopify (core/shopify/consent_writeback.py); a resume
            -- cancels a stop not written yet
            consent_writeback_at = CASE WHEN p.value = 'stop' THEN p.at END
-      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:phones AS text[]), CAST(:values AS text[]),
-                  CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
-     WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone
+"""
+_NEWER = f"""
        AND c.consent <> '{Consent.REDACTED}'
        AND (c.consent_updated_at IS NULL OR c.consent_updated_at < p.at
             OR (c.consent_updated_at = p.at AND p.value = 'stop'))
+"""
+
+_APPLY = text(
+    f"""
+    UPDATE customers c {_SET_CONSENT}
+      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:keys AS text[]), CAST(:values AS text[]),
+                  CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
+     WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone {_NEWER}
+    """
+)
+
+# A username user's preference may come without the phone number, by business-scoped user id
+# only (reference/whatsapp.md 1.4): the customer is the one our messages to that user id
+# reached, as their statuses' recipient_user_id told us.
+_APPLY_BY_USER_ID = text(
+    f"""
+    UPDATE customers c {_SET_CONSENT}
+      FROM (SELECT DISTINCT p.*, m.customer_id
+              FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:keys AS text[]), CAST(:values AS text[]),
+                          CAST(:ats AS timestamptz[])) AS p(shop_id, user_id, value, at)
+              JOIN messages m ON m.shop_id = p.shop_id AND m.recipient_user_id = p.user_id
+             WHERE m.customer_id IS NOT NULL) AS p
+     WHERE c.shop_id = p.shop_id AND c.id = p.customer_id {_NEWER}
     """
 )
 
@@ -54,6 +75,28 @@ _STOPPED_BY_FAILURE = text(
 )
 
 
+_STOPPED_AT_SEND = text(
+    f"""
+    UPDATE customers c
+       SET consent = '{Consent.UNSUBSCRIBED}', consent_updated_at = :at, consent_writeback_at = :at
+      FROM messages m
+     WHERE m.shop_id = :shop_id AND m.id = ANY(CAST(:ids AS bigint[]))
+       AND c.shop_id = m.shop_id AND c.id = m.customer_id
+       AND c.consent <> '{Consent.REDACTED}'
+       AND (c.consent_updated_at IS NULL OR c.consent_updated_at <= :at)
+    """
+)
+
+
+def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], at: datetime) -> int:
+    """Unsubscribe the customers of messages Meta refused at send time with 131050, as the
+    webhook path does for a failed status, and mark the stop for writing back to Shopify
+    (core/shopify/consent_writeback.py). Answers how many customers changed."""
+    if not message_ids:
+        return 0
+    return session.execute(_STOPPED_AT_SEND, {"shop_id": shop_id, "ids": message_ids, "at": at}).rowcount
+
+
 def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
     """Unsubscribe the customers of messages that failed with 131050: ``(shop_id, wamid)`` to
     the failure's time. Return how many customer rows changed."""
@@ -70,24 +113,26 @@ def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], dateti
 
 def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChange]]) -> int:
     """Apply the changes, the latest per customer; return how many customer rows changed."""
-    latest: dict[tuple[int, str], PreferenceChange] = {}
+    latest: dict[tuple[int, str, str], PreferenceChange] = {}
     for shop_id, change in changes:
         if change.value not in CHANGES:
             continue
-        key = (shop_id, "+" + change.wa_id)
-        # Latest wins; at the same second a stop wins, the safe side of consent.
+        # By phone when Meta gives it; by business-scoped user id otherwise.
+        key = (shop_id, "phone", "+" + change.wa_id) if change.wa_id else (shop_id, "user", change.user_id)
         if key not in latest or (change.at, change.value == "stop") > (
             latest[key].at,
             latest[key].value == "stop",
         ):
             latest[key] = change
-    if not latest:
-        return 0
-    keys = sorted(latest)
-    params = {
-        "shop_ids": [k[0] for k in keys],
-        "phones": [k[1] for k in keys],
-        "values": [latest[k].value for k in keys],
-        "ats": [latest[k].at for k in keys],
-    }
-    return session.execute(_APPLY, params).rowcount
+    changed = 0
+    for kind, statement in (("phone", _APPLY), ("user", _APPLY_BY_USER_ID)):
+        keys = sorted(k for k in latest if k[1] == kind)
+        if keys:
+            params = {
+                "shop_ids": [k[0] for k in keys],
+                "keys": [k[2] for k in keys],
+                "values": [latest[k].value for k in keys],
+                "ats": [latest[k].at for k in keys],
+            }
+            changed += session.execute(statement, params).rowcount
+    return changed

@@ -10,11 +10,13 @@ from core.models.message import Message
 from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
+from core.models.timing import CampaignTimingBucket
 from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
     "Campaign",
+    "CampaignTimingBucket",
     "Click",
     "CreditMovement",
     "Customer",

@@ -39,6 +39,8 @@ class Campaign(Base):
     # Header, body and button parameters in Meta's component shape (core/components.py); a
     # campaign made with body-only parameters has none here and sends those.
     template_components: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # The template's own components as Meta listed them at draft or launch (for the preview).
+    template_definition: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     audience: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     estimated_audience: Mapped[int] = _counter()
     created_at: Mapped[datetime] = created_at_column()
@@ -48,6 +50,7 @@ class Campaign(Base):
     dispatch_finished_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
+    halted_code: Mapped[str | None] = mapped_column(String(32))  # Meta's code that halted dispatch
     # "Send again to fixed customers": the campaign whose failures this one sends to again.
     follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()

@@ -60,6 +60,13 @@ class Message(Base):
             "submitted_at",
             postgresql_where="status = 'queued' AND submitted_at IS NOT NULL AND wamid IS NULL",
         ),
+        # A consent stop that names the customer by business-scoped user id only (0008_components_b).
+        Index(
+            "ix_messages_recipient_user_id",
+            "shop_id",
+            "recipient_user_id",
+            postgresql_where="recipient_user_id IS NOT NULL",
+        ),
         # The failure breakdown by code, index-only (migration 0004_pages).
         Index(
             "ix_messages_failures",

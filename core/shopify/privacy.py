@@ -25,6 +25,25 @@ _SHOP_INBOX = text(
 )
 
 
+# The outcomes a customer leaves: the numbers of their phone fixes (erased) and their orders
+# (kept for the shop's revenue, no longer linked to anyone).
+_CUSTOMER_OUTCOMES = (
+    text(
+        """
+        DELETE FROM phone_fixes f USING customers c
+         WHERE c.shop_id = :shop_id AND c.shopify_customer_id = :customer
+           AND f.shop_id = c.shop_id AND f.customer_id = c.id
+        """
+    ),
+    text(
+        """
+        UPDATE orders SET shopify_customer_id = NULL
+         WHERE shop_id = :shop_id AND shopify_customer_id = :customer
+        """
+    ),
+)
+
+
 def delete_customer(session: Session, shop_id: int, shopify_customer_id: int) -> int:
     """``customers/delete``: remove the customer (tombstoned), keeping on the tombstone only the
     digests of their numbers, so that a later redaction still finds the messages this detaches."""
@@ -49,8 +68,11 @@ def redact_customer(
     """Erase what we hold about one customer: their row (tombstoned, so no late webhook or
     import brings it back), their numbers wherever they are (core/erasure.py: found through
     the row, the number ``phone`` that Shopify's request names, and a deletion's digests), and
-    the data snapshot of any earlier data request."""
+    the data snapshot of any earlier data request; their phone fixes go and their orders stay,
+    linked to no one."""
     lock_customers(session, shop_id)
+    for statement in _CUSTOMER_OUTCOMES:
+        session.execute(statement, {"shop_id": shop_id, "customer": shopify_customer_id})
     customer = _customer(session, shop_id, shopify_customer_id)
     tombstone = session.get(CustomerTombstone, (shop_id, shopify_customer_id))
     erase_numbers(

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.crypto import encrypt_token
+from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop, WhatsAppConnection
 from core.whatsapp import graph
 from core.whatsapp.graph import GraphRefused, PhoneNumber
@@ -62,6 +62,12 @@ class ConnectRequest:
     waba_id: str
     phone_number_id: str
     access_token: str
+
+    @classmethod
+    def stored(cls, shop: Shop) -> ConnectRequest:
+        """The connection the shop holds, to check again."""
+        token = decrypt_token(shop.meta_access_token_ciphertext)
+        return cls(shop.meta_waba_id, shop.meta_phone_number_id, token)
 
 
 def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict[str, str]:

@@ -47,6 +47,61 @@ DEMO_TEMPLATES = [
         ],
     },
     {
+        "name": "spring_lookbook",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "IMAGE",
+                "example": {"header_handle": ["https://example.com/a.jpg"]},
+            },
+            {"type": "BODY", "text": "Hi {{1}}, the spring collection is here. Use {{2}} for 10% off."},
+            {"type": "FOOTER", "text": "Reply STOP to opt out"},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "URL", "text": "See the looks", "url": "https://shop.example.com/{{1}}"},
+                    {"type": "QUICK_REPLY", "text": "Not interested"},
+                ],
+            },
+        ],
+    },
+    {
+        "name": "member_welcome",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "parameter_format": "NAMED",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Welcome, {{first_name}}"},
+            {"type": "BODY", "text": "Your member code {{code}} is ready, {{first_name}}."},
+            {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "WELCOME10"}]},
+        ],
+    },
+    {
+        "name": "video_drop",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "HEADER", "format": "VIDEO"},
+            {"type": "BODY", "text": "Watch the new drop."},
+        ],
+    },
+    {
+        "name": "picks_for_you",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Picks for you"},
+            {"type": "BODY", "text": "We chose these for you."},
+            {"type": "BUTTONS", "buttons": [{"type": "MPM", "text": "View items"}]},
+        ],
+    },
+    {
         "name": "paused_promo",
         "language": "en",
         "status": "PAUSED",
@@ -129,7 +184,8 @@ class SimConfig:
     adversity: Adversity = field(default_factory=Adversity)
     # Per-recipient rules: {"to": "+34...", "error": 131056, "times": 1} answers that error to
     # the first sends (with "http_status": 500, as Meta answers its transient 131000); {"to": ...,
-    # "disconnect": true} accepts, then drops the connection (the caller's read times out).
+    # "disconnect": true} accepts, then drops the connection (the caller's read times out);
+    # {"to": ..., "answer_without_id": true} accepts, then answers 200 without a message id.
     rules: list = field(default_factory=list)
 
     def as_dict(self) -> dict:

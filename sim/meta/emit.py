@@ -22,7 +22,7 @@ class BadEmit(ValueError):
 
 
 def emit(state, request: dict) -> dict:
-    """Build the body ``request`` asks for and post it, signed, to the app. Answers the body."""
+    """Build the body ``request`` asks for and post it, signed, to the app. Return the body."""
     kind = request.get("kind")
     builders = {
         "user_preferences": _preferences,
@@ -46,7 +46,11 @@ def _account(state, phone_number_id: object) -> tuple[str, dict]:
 
 
 def _entry(account: dict, field: str, value: dict) -> dict:
-    return {"id": account.get("waba_id", ""), "time": int(time.time()), "changes": [{"field": field, "value": value}]}
+    return {
+        "id": account.get("waba_id", ""),
+        "time": int(time.time()),
+        "changes": [{"field": field, "value": value}],
+    }
 
 
 def _metadata(phone_number_id: str, account: dict) -> dict:
@@ -73,7 +77,11 @@ def _preferences(request: dict, phone_number_id: str, account: dict) -> tuple[st
     for key, given in (("wa_id", wa_id), ("user_id", user_id)):
         if given:
             preference[key] = contact[key] = str(given)
-    return "user_preferences", {**_metadata(phone_number_id, account), "contacts": [contact], "user_preferences": [preference]}
+    return "user_preferences", {
+        **_metadata(phone_number_id, account),
+        "contacts": [contact],
+        "user_preferences": [preference],
+    }
 
 
 def _account_error(request: dict, phone_number_id: str, account: dict) -> tuple[str, dict]:

@@ -68,6 +68,7 @@ class Fate:
     events: list[Event] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)  # the body parameters it was sent with
     components: dict = field(default_factory=dict)  # every component it was sent with, by name
+    template: dict | None = None  # the send's template object, exactly as it arrived
     category: str = "marketing"  # the template's category: the pricing category of its statuses
     user_id: str | None = None  # a business-scoped user id: the recipient has a username
 
@@ -90,6 +91,7 @@ class Fate:
             "events": [e.status for e in self.events],
             "parameters": self.parameters,
             "components": self.components,
+            "template": self.template,
             "user_id": self.user_id,
         }
 

@@ -97,12 +97,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_message(self, phone_number_id: str) -> None:
         try:
-            fate, drop = self.server.state.send(phone_number_id, self._token(), self._body())
+            fate, rule = self.server.state.send(phone_number_id, self._token(), self._body())
         except GraphError as error:
             return self._json(error.http_status, error.body())
-        if drop:  # accepted, but the answer never reaches the caller: an ambiguous timeout
+        if rule.get("disconnect"):  # accepted, but the answer never reaches the caller: an ambiguous timeout
             self.close_connection = True
             return None
+        if rule.get("answer_without_id"):  # accepted, but the 200 carries no message id
+            return self._json(200, {"messaging_product": "whatsapp"})
         to = fate.to
         message = {
             "id": fate.wamid,

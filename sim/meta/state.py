@@ -10,8 +10,8 @@ import time
 from collections import Counter, deque
 
 from sim.meta.config import SimConfig
-from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.fates import Fate, decide, decide_for_wamid
+from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.webhooks import WebhookPoster
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -85,8 +85,9 @@ class MetaState:
             )
         return [dict(t, id=str(1000 + n)) for n, t in enumerate(self.config.templates)]
 
-    def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, bool]:
-        """Accept or refuse one send. Return the fate and whether to drop the connection."""
+    def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, dict]:
+        """Accept or refuse one send. Return the fate and the recipient's rule (empty when
+        none): it may drop the connection or answer without the message id."""
         self.account(phone_number_id, token)
         to, template = _validate(body)
         found = self._check_template(template)
@@ -104,11 +105,11 @@ class MetaState:
                 self.config, phone_number_id, to, nth, body.get("biz_opaque_callback_data"), time.time()
             )
             fate.parameters = parameters
-            fate.components = sent
+            fate.components, fate.template = sent, template
             fate.category = str(found.get("category", "MARKETING")).lower()
             self.fates[fate.wamid] = fate
         self._post_later(fate)
-        return fate, bool(rule and rule.get("disconnect"))
+        return fate, rule or {}
 
     def _refuse(self, error: GraphError) -> GraphError:
         self.refused[error.code] += 1

@@ -81,7 +81,9 @@ def _check_header(header: dict | None, given: dict | None, named: bool) -> None:
             )
         link = media.get("link")
         if not isinstance(link, str) or not link.startswith(("https://", "http://")):
-            raise TemplateMismatch(131009, "Parameter value is not valid", f"header: {kind.lower()} needs a link")
+            raise TemplateMismatch(
+                131009, "Parameter value is not valid", f"header: {kind.lower()} needs a link"
+            )
         return
     placeholders = _placeholders((header or {}).get("text")) if kind == "TEXT" else []
     _check_texts("header", placeholders, given, named)
@@ -92,10 +94,14 @@ def _check_texts(where: str, placeholders: list[str], given: dict | None, named:
     for parameter in parameters:
         if not isinstance(parameter, dict) or parameter.get("type") not in ("text", "currency", "date_time"):
             raise TemplateMismatch(
-                132012, "Parameter format does not match format in the created template", f"{where}: {parameter!r}"
+                132012,
+                "Parameter format does not match format in the created template",
+                f"{where}: {parameter!r}",
             )
         if parameter["type"] == "text" and not str(parameter.get("text", "")).strip():
-            raise TemplateMismatch(131008, "Required parameter is missing", f"{where}: a text parameter is empty")
+            raise TemplateMismatch(
+                131008, "Required parameter is missing", f"{where}: a text parameter is empty"
+            )
     if named or any(not p.isdigit() for p in placeholders):
         names = sorted(str(p.get("parameter_name")) for p in parameters)
         if names != sorted(placeholders):
@@ -105,12 +111,17 @@ def _check_texts(where: str, placeholders: list[str], given: dict | None, named:
                 f"{where}: parameter names {names} do not match the expected {sorted(placeholders)}",
             )
     elif len(parameters) != len(placeholders):
-        raise _count_mismatch(where, f"number of localizable_params ({len(parameters)}) "
-                              f"does not match the expected number of params ({len(placeholders)})")
+        raise _count_mismatch(
+            where,
+            f"number of localizable_params ({len(parameters)}) "
+            f"does not match the expected number of params ({len(placeholders)})",
+        )
 
 
 def _count_mismatch(where: str, what: str) -> TemplateMismatch:
-    return TemplateMismatch(132000, "Number of parameters does not match the expected number of params", f"{where}: {what}")
+    return TemplateMismatch(
+        132000, "Number of parameters does not match the expected number of params", f"{where}: {what}"
+    )
 
 
 # Button type -> (send sub_type, parameter type, whether a send must give it)
@@ -148,8 +159,12 @@ def _check_button(index: int, button: dict, given: dict | None) -> None:
 def _check_button_value(where: str, parameter_type: str, parameter: object, kind: str) -> None:
     value = parameter.get(parameter_type) if isinstance(parameter, dict) else None
     if not isinstance(parameter, dict) or parameter.get("type") != parameter_type or not value:
-        raise TemplateMismatch(131008, "Required parameter is missing", f"{where} requires a {parameter_type}")
+        raise TemplateMismatch(
+            131008, "Required parameter is missing", f"{where} requires a {parameter_type}"
+        )
     if kind == "MPM" and not (isinstance(value, dict) and value.get("sections")):
         raise TemplateMismatch(131009, "Parameter value is not valid", f"{where} needs sections")
     if kind == "COPY_CODE" and len(str(value)) > 15:
-        raise TemplateMismatch(131009, "Parameter value is not valid", f"{where}: coupon code over 15 characters")
+        raise TemplateMismatch(
+            131009, "Parameter value is not valid", f"{where}: coupon code over 15 characters"
+        )

@@ -40,6 +40,7 @@ def json_error(error: HTTPException):
 from web.api import (  # noqa: E402,F401  (register their routes)
     campaign_actions,
     campaigns,
+    composer,
     consent_settings,
     customers,
     data_requests,

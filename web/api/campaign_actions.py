@@ -27,6 +27,7 @@ from core.launch import LifecycleError, cancel, launch, schedule
 from core.meta_api import MetaUnavailable, list_templates
 from core.reports import failures_by_code
 from core.templates import derive_type
+from core.us_numbers import marketing_us_warning, us_recipients
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
@@ -45,7 +46,7 @@ class _ScheduleRequest(StrictModel):
     scheduled_at: AwareDatetime
 
 
-def _campaign_answer(campaign, status: int = 200):
+def campaign_answer(campaign, status: int = 200):
     errors = failures_by_code(db(), campaign.shop_id, [campaign.id])
     outcome = cached_outcomes([campaign])[campaign.id]
     return jsonify(campaign_json(campaign, errors.get(campaign.id, []), outcome)), status
@@ -80,7 +81,7 @@ def create_campaign():
             raise
         # Another request created a campaign of this name between our check and our insert.
         raise DraftProblem([{"field": "name", "message": NAME_TAKEN_MESSAGE}]) from None
-    return _campaign_answer(campaign, 201)
+    return campaign_answer(campaign, 201)
 
 
 NAME_TAKEN = "uq_campaigns_shop_id_name"
@@ -97,7 +98,13 @@ def estimate_campaign(campaign_id: int):
     body = parse(_EstimateRequest, request.get_json(silent=True))
     reach = re_estimate(db(), campaign, body.audience)
     db().commit()
-    return jsonify(estimated_audience=reach, audience=campaign.audience)
+    us = us_recipients(db(), campaign.shop_id, campaign.audience)
+    return jsonify(
+        estimated_audience=reach,
+        audience=campaign.audience,
+        us_recipients=us,
+        warnings=[w for w in [marketing_us_warning(campaign.template_category, us)] if w],
+    )
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/launch")
@@ -113,7 +120,7 @@ def launch_campaign(campaign_id: int):
     except RedisError as error:
         # PENDING is committed: the reconciler (jobs/reconcile.py) starts its lanes shortly.
         log.warning("campaign %s launched; dispatch not queued yet (%s)", campaign.id, type(error).__name__)
-    return _campaign_answer(campaign, 202)
+    return campaign_answer(campaign, 202)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/schedule")
@@ -130,7 +137,7 @@ def schedule_campaign(campaign_id: int):
     except RedisError as error:
         # SCHEDULED is committed: the reconciler launches it when due.
         log.warning("campaign %s scheduled; launch not queued (%s)", campaign.id, type(error).__name__)
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/cancel")
@@ -138,7 +145,7 @@ def cancel_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     cancel(db(), campaign)
     db().commit()
-    return _campaign_answer(campaign)
+    return campaign_answer(campaign)
 
 
 @blueprint.get("/campaigns/<int:campaign_id>/progress")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from core.crypto import decrypt_token
 from core.settings import get_settings
 from core.whatsapp import graph
 from core.whatsapp.connect import (
@@ -82,9 +81,7 @@ def _stored_request() -> ConnectRequest:
     shop = current_shop()
     if not is_connected(shop):
         raise ConnectionRefused.on("connection", "No WhatsApp number is connected.")
-    return ConnectRequest(
-        shop.meta_waba_id, shop.meta_phone_number_id, decrypt_token(shop.meta_access_token_ciphertext)
-    )
+    return ConnectRequest.stored(shop)
 
 
 def _answer(make_request):

@@ -101,6 +101,7 @@ def _todate(value: str | date) -> date:
 # Settings sections (settings_*.py) register themselves with settings_page when imported here.
 from web.pages import (  # noqa: E402,F401  (registers the pages' routes)
     campaigns,
+    composer,
     fixes,
     messages,
     settings_consent,

@@ -9,7 +9,9 @@ from core.errors import Category
 from core.metrics import signal_rules
 from core.models import Campaign
 from core.reports import campaign_report
+from core.template_preview import campaign_preview
 from core.trends import type_medians
+from core.us_numbers import marketing_us_warning, us_recipients
 from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
@@ -121,9 +123,22 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
         "medians": type_medians(db(), shop.id).get(campaign.type, {}),
         "calling_code": cached_calling_code(campaign),
+        "preview": campaign_preview(db(), campaign),
+        "us_warning": _us_warning(shop, campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }
+
+
+def _us_warning(shop, campaign: Campaign) -> str | None:
+    """Before launch: how many recipients of a marketing campaign WhatsApp will not reach."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        return None
+    if (campaign.template_category or "").upper() != "MARKETING":
+        return None
+    return marketing_us_warning(
+        campaign.template_category, us_recipients(db(), shop.id, campaign.audience or {})
+    )
 
 
 @blueprint.get("/campaigns/<int:campaign_id>")

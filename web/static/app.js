@@ -279,6 +279,9 @@
   const live = document.querySelector("main[data-live-api]");
   if (live) startLive(live);
 
+  // Other scripts of the app (static/composer.js) call the API the same way.
+  window.campaignApp = { apiFetch: apiFetch, go: go };
+
   // ---- Campaign actions (launch) ----------------------------------------------------------
   // POST to the API; on success reload the page (it then follows the campaign live), on 422
   // list each failed launch check.

@@ -1,7 +1,7 @@
 """trust: erasure by phone number, retention of Meta's applied bodies, fulfilled data requests
 
 Revision ID: 0009_trust
-Revises: 0010_outcomes
+Revises: 0012_scale
 
 A deleted customer's tombstone keeps SHA-256 digests of their phone digits, so that a later
 redaction finds the messages the deletion detached (core/erasure.py). The sweeper empties Meta
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0009_trust'
-down_revision = '0010_outcomes'
+down_revision = '0012_scale'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,61 @@
+"""The Meta stand-in's webhooks beyond delivery: the pricing category of the template's category,
+account-level errors and template status updates, posted signed to the real app."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import InboxEvent, Message, ShopAlert
+from tests.browser import serve
+from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
+from tests.tokens import bearer
+
+
+def _rows(make, query) -> list:
+    with Session(make.engine) as session:
+        return list(session.scalars(query))
+
+
+def test_statuses_carry_the_pricing_category_of_the_templates_category(app, client, make, meta, run_jobs):
+    """A utility campaign's statuses are priced as utility, not marketing."""
+    shop = whatsapp_shop(make)
+    for n in range(3):
+        make.customer(shop, phone=f"+3461400000{n}", phone_e164=f"+3461400000{n}")
+    with serve(app) as app_url:
+        meta.configure(
+            webhook_url=f"{app_url}/webhooks/meta", delivery={"failed": 0.0, "failed_then_delivered": 0.0}
+        )
+        created = client.post(
+            "/api/campaigns",
+            json={"name": "Delays", "template": {"name": "order_update", "language": "en"}},
+            headers=bearer(),
+        )
+        assert client.post(f"/api/campaigns/{created.json['id']}/launch", headers=bearer()).status_code == 202
+        run_jobs()
+        meta.wait_until_posted()
+        run_jobs()
+    messages = _rows(make, select(Message).where(Message.shop_id == shop.id))
+    assert len(messages) == 3 and {m.pricing_category for m in messages} == {"utility"}
+
+
+def test_account_errors_and_template_status_updates_reach_the_app_signed(app, make, meta, run_jobs):
+    """An account-level value.errors becomes a shop alert; a template status update is stored
+    and acknowledged (it names no phone number, so it carries nothing to apply)."""
+    shop = whatsapp_shop(make)
+    with serve(app) as app_url:
+        meta.configure(webhook_url=f"{app_url}/webhooks/meta")
+        for request in (
+            {"kind": "account_error", "code": 131042, "title": "Business eligibility payment issue"},
+            {"kind": "template_status", "event": "PAUSED", "name": "weekly_offer", "category": "MARKETING"},
+        ):
+            answer = meta.http.post(
+                f"{meta.url}/sim/emit", json={"phone_number_id": PHONE_NUMBER_ID, **request}
+            )
+            assert answer.status_code == 200, answer.text
+        run_jobs()
+    alerts = _rows(make, select(ShopAlert).where(ShopAlert.shop_id == shop.id))
+    assert [(a.code, a.title) for a in alerts] == [("131042", "Business eligibility payment issue")]
+    assert len(_rows(make, select(InboxEvent))) == 2
+    bad = meta.http.post(f"{meta.url}/sim/emit", json={"kind": "nope", "phone_number_id": PHONE_NUMBER_ID})
+    assert bad.status_code == 400

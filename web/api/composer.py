@@ -1,0 +1,69 @@
+"""What the campaign composer asks while the merchant types: edit a draft, estimate an audience
+that is not saved yet, and preview the message as its first recipient would see it.
+
+- ``PUT /api/campaigns/<id>`` {name, template, audience, components}: the draft replaced, with
+  every check of ``POST /api/campaigns`` (422 naming each field), 409 once it is not a draft;
+- ``POST /api/audience/estimate`` {audience, category?}: the reach, its US (+1) recipients and
+  the warnings a marketing campaign gets;
+- ``POST /api/preview`` {definition, components, audience?}: the message rendered as dispatch
+  would render it (definition: the template's components as ``GET /api/templates`` lists
+  them), or 422 naming each badly shaped component.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from core.audience import estimate
+from core.components import normalise_components
+from core.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
+from core.template_preview import audience_first_recipient, preview
+from core.us_numbers import marketing_us_warning, us_recipients
+from web.api import blueprint
+from web.api.campaign_actions import campaign_answer
+from web.api.campaigns import campaign_of_shop
+from web.database import db
+from web.tenancy import current_shop
+
+
+class _AudienceEstimate(StrictModel):
+    audience: Audience = Audience()
+    category: str | None = None
+
+
+class _Preview(StrictModel):
+    definition: list
+    components: list = []
+    audience: Audience = Audience()
+
+
+@blueprint.put("/campaigns/<int:campaign_id>")
+def update_campaign(campaign_id: int):
+    campaign = campaign_of_shop(campaign_id)
+    changed = parse(NewCampaign, request.get_json(silent=True))
+    update_draft(db(), current_shop(), campaign, changed)
+    db().commit()
+    return campaign_answer(campaign)
+
+
+@blueprint.post("/audience/estimate")
+def estimate_audience():
+    body = parse(_AudienceEstimate, request.get_json(silent=True))
+    shop, rule = current_shop(), body.audience.model_dump()
+    us = us_recipients(db(), shop.id, rule)
+    warning = marketing_us_warning(body.category, us)
+    return jsonify(
+        estimated_audience=estimate(db(), shop.id, rule),
+        us_recipients=us,
+        warnings=[warning] if warning else [],
+    )
+
+
+@blueprint.post("/preview")
+def preview_message():
+    body = parse(_Preview, request.get_json(silent=True))
+    components, problems = normalise_components(body.components)
+    if problems:
+        raise DraftProblem(problems)
+    recipient = audience_first_recipient(db(), current_shop().id, body.audience.model_dump())
+    return jsonify(preview=preview(body.definition, components, recipient))

@@ -1,0 +1,256 @@
+// The campaign composer (templates/composer.html): one field per parameter of the chosen
+// template, a live preview and estimate, and save / schedule / launch through the JSON API,
+// whose refusals are shown next to the field each names (components.header, name, ...).
+(function () {
+  "use strict";
+
+  const form = document.querySelector("[data-composer]");
+  if (!form) return;
+  const app = window.campaignApp;
+  const templates = JSON.parse(form.querySelector("[data-templates]").textContent);
+  const draft = JSON.parse(form.querySelector("[data-draft]").textContent);
+  const select = form.querySelector("#c-template");
+  const slot = form.querySelector("[data-parameters]");
+  const FIELDS = [["", "Text"], ["first_name", "Customer's first name"], ["last_name", "Customer's last name"], ["name", "Customer's full name"]];
+  const MEDIA = ["IMAGE", "VIDEO", "DOCUMENT"];
+  let campaignId = draft ? draft.id : null;
+
+  // ---- The template as Meta lists it -------------------------------------------------------
+  function part(template, type) {
+    return (template.components || []).find(function (c) { return (c.type || "").toUpperCase() === type; });
+  }
+  function placeholders(text) {
+    const found = [];
+    (text || "").replace(/\{\{\s*([^}\s]+)\s*\}\}/g, function (_m, name) { if (!found.includes(name)) found.push(name); });
+    return found;
+  }
+  function chosen() { return select.value === "" ? null : templates[Number(select.value)]; }
+
+  // ---- Building the fields -------------------------------------------------------------------
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(function ([k, v]) { node.setAttribute(k, v); });
+    (children || []).forEach(function (c) { node.append(c); });
+    return node;
+  }
+  let seq = 0;
+  function labelled(label, input) {
+    input.id = "p-" + (++seq);
+    return el("div", { class: "field" }, [el("label", { for: input.id }, [label]), input]);
+  }
+  function group(field, title, children) {
+    return el("fieldset", { class: "component", "data-component": field }, [el("legend", {}, [title]), ...children,
+      el("p", { class: "field-error", "data-error-for": field, hidden: "" })]);
+  }
+  // A text parameter: a literal, or a customer field with a fallback (Meta refuses empty text).
+  function textParameter(label, name, given) {
+    const mode = el("select", { "data-mode": "" }, FIELDS.map(function ([v, t]) { return el("option", { value: v }, [t]); }));
+    const value = el("input", { "data-value": "" });
+    mode.value = (given && given.field) || "";
+    value.value = given ? (given.field ? given.fallback || "" : given.text || "") : "";
+    const row = el("div", { class: "parameter", "data-parameter": name || "" }, [labelled(label, mode), labelled("Text, or the fallback for an empty field", value)]);
+    return row;
+  }
+  function readText(row) {
+    const mode = row.querySelector("[data-mode]").value, value = row.querySelector("[data-value]").value;
+    const parameter = mode ? { type: "text", field: mode, fallback: value } : { type: "text", text: value };
+    if (row.dataset.parameter) parameter.parameter_name = row.dataset.parameter;
+    return parameter;
+  }
+  function given(field) {
+    const components = (draft && draft.components) || [];
+    return components.find(function (c) { return (c.type === "button" ? "components.button[" + c.index + "]" : "components." + c.type) === field; });
+  }
+  function textGroup(field, title, names, named) {
+    const old = given(field), rows = names.map(function (name, n) {
+      const before = old && old.parameters[n];
+      return textParameter(named ? "{{" + name + "}}" : "{{" + (n + 1) + "}}", named ? name : "", before);
+    });
+    return rows.length ? group(field, title, rows) : null;
+  }
+  function inputGroup(field, title, label, key, value) {
+    const input = el("input", { "data-key": key });
+    input.value = value || "";
+    return group(field, title, [labelled(label, input)]);
+  }
+
+  function buttonGroup(button, index) {
+    const field = "components.button[" + index + "]", type = (button.type || "").toUpperCase(), old = given(field);
+    const first = old && old.parameters[0];
+    if (type === "URL" && placeholders(button.url).length) {
+      const row = textParameter("Link suffix for " + button.url, "", first && !first.track ? first : null);
+      row.querySelector("[data-mode]").append(el("option", { value: "track" }, ["Tracked link to a destination"]));
+      if (first && first.track) { row.querySelector("[data-mode]").value = "track"; row.querySelector("[data-value]").value = first.track; }
+      const node = group(field, "Button " + (index + 1) + ": " + (button.text || "link"), [row]);
+      node.dataset.sub = "url";
+      return node;
+    }
+    const kinds = { COPY_CODE: ["copy_code", "coupon_code", "Coupon code (up to 15 characters)"], QUICK_REPLY: ["quick_reply", "payload", "Payload returned on tap (optional)"],
+      CATALOG: ["catalog", "thumbnail", "Thumbnail product SKU (optional)"], MPM: ["mpm", "thumbnail", "Thumbnail product SKU"] };
+    const kind = kinds[type];
+    if (!kind) return null;
+    const value = first ? (first.payload || first.coupon_code || (first.action && first.action.thumbnail_product_retailer_id)) : "";
+    const node = inputGroup(field, "Button " + (index + 1) + ": " + (button.text || type.toLowerCase()), kind[2], kind[1], value);
+    node.dataset.sub = kind[0];
+    return node;
+  }
+
+  function build() {
+    const template = chosen();
+    slot.replaceChildren();
+    form.querySelector("[data-no-parameters]").hidden = !!template;
+    if (!template) return;
+    const named = template.parameter_format === "NAMED", header = part(template, "HEADER"), body = part(template, "BODY");
+    const format = header ? (header.format || "TEXT").toUpperCase() : null;
+    const groups = [];
+    if (MEDIA.includes(format)) {
+      const old = given("components.header"), kind = format.toLowerCase();
+      const link = old && old.parameters[0] && old.parameters[0][kind] ? old.parameters[0][kind].link : "";
+      const node = inputGroup("components.header", "Header " + kind, "Link to the " + kind + " (https, hosted by you)", "link", link);
+      node.dataset.media = kind;
+      groups.push(node);
+    } else if (format === "TEXT") {
+      groups.push(textGroup("components.header", "Header", placeholders(header.text), named));
+    }
+    groups.push(textGroup("components.body", "Body", placeholders(body && body.text), named));
+    ((part(template, "BUTTONS") || {}).buttons || []).forEach(function (b, i) { groups.push(buttonGroup(b, i)); });
+    groups.filter(Boolean).forEach(function (g) { slot.append(g); });
+    refresh();
+  }
+
+  // ---- Reading the fields into Meta's component shape -----------------------------------------
+  function components() {
+    return Array.from(slot.querySelectorAll("[data-component]")).map(function (node) {
+      const field = node.dataset.component;
+      if (field === "components.header" && node.dataset.media) {
+        const kind = node.dataset.media, link = node.querySelector("[data-key]").value.trim();
+        return link ? { type: "header", parameters: [{ type: kind, [kind]: { link: link } }] } : null;
+      }
+      if (!field.startsWith("components.button")) {
+        return { type: field.split(".")[1], parameters: Array.from(node.querySelectorAll("[data-parameter]")).map(readText) };
+      }
+      return button(node, field.match(/\[(\d)\]/)[1]);
+    }).filter(Boolean);
+  }
+  function button(node, index) {
+    const sub = node.dataset.sub, base = { type: "button", sub_type: sub, index: index };
+    if (sub === "url") {
+      const row = node.querySelector("[data-parameter]"), mode = row.querySelector("[data-mode]").value;
+      const value = row.querySelector("[data-value]").value.trim();
+      if (!value && !mode) return null;
+      return Object.assign(base, { parameters: [mode === "track" ? { track: value } : readText(row)] });
+    }
+    const value = node.querySelector("[data-key]").value.trim();
+    if (!value) return null;
+    const parameter = { copy_code: { type: "coupon_code", coupon_code: value }, quick_reply: { type: "payload", payload: value } }[sub]
+      || { type: "action", action: { thumbnail_product_retailer_id: value } };
+    return Object.assign(base, { parameters: [parameter] });
+  }
+  function tags(name) {
+    return form.elements[name].value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+  }
+  function audience() { return { include_tags: tags("include_tags"), exclude_tags: tags("exclude_tags") }; }
+  function request() {
+    const template = chosen();
+    return { name: form.elements.name.value.trim(), template: template ? { name: template.name, language: template.language } : null,
+      audience: audience(), components: components() };
+  }
+
+  // ---- Refusals next to their fields ------------------------------------------------------------
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach(function (node) { node.hidden = true; node.textContent = ""; });
+  }
+  const CHECKS = { audience: "audience", credits: "audience", template_approved: "template", template_category: "template" };
+  function slotFor(error) {
+    const field = (error.field || CHECKS[error.check] || "general").replace(/\.parameters\[\d+\]$/, "").replace(/^(\w+)\..*$/, function (m, head) { return head === "components" ? m : head; });
+    return form.querySelector('[data-error-for="' + CSS.escape(field) + '"]') || form.querySelector('[data-error-for="general"]');
+  }
+  function showErrors(errors) {
+    errors.forEach(function (error) {
+      const target = slotFor(error);
+      target.textContent = (target.textContent ? target.textContent + " " : "") + error.message;
+      target.hidden = false;
+    });
+  }
+
+  // ---- Live preview and estimate ------------------------------------------------------------------
+  let timer = null;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(function () { preview(); estimate(); }, 300);
+  }
+  async function preview() {
+    const template = chosen(), target = form.querySelector("[data-live-preview] .bubble");
+    if (!template) return;
+    const response = await app.apiFetch(form.dataset.previewUrl, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ definition: template.components || [], components: components(), audience: audience() }) });
+    if (!response.ok) return;
+    renderPreview(target, (await response.json()).preview);
+  }
+  function renderPreview(target, p) {
+    const nodes = [];
+    if (p.header && p.header.kind === "image" && p.header.link) nodes.push(el("img", { class: "preview-media", src: p.header.link, alt: "Header image" }));
+    else if (p.header && p.header.kind === "text") nodes.push(el("p", { class: "preview-header" }, [el("strong", {}, [p.header.text])]));
+    else if (p.header) nodes.push(el("p", { class: "preview-header subdued" }, [p.header.kind + ": " + (p.header.link || "no link yet")]));
+    nodes.push(el("p", { class: "preview-body", "data-preview-body": "" }, [p.body]));
+    if (p.footer) nodes.push(el("p", { class: "preview-footer subdued" }, [p.footer]));
+    if (p.buttons.length) nodes.push(el("ul", { class: "preview-buttons" }, p.buttons.map(function (b) { return el("li", {}, [b.text + (b.url ? " → " + b.url : "")]); })));
+    target.replaceChildren(...nodes);
+  }
+  async function estimate() {
+    const template = chosen();
+    const response = await app.apiFetch(form.dataset.estimateUrl, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ audience: audience(), category: template ? template.category : null }) });
+    if (!response.ok) return;
+    const answer = await response.json(), out = form.querySelector("[data-estimate]");
+    out.replaceChildren(el("strong", { "data-estimate-count": "" }, [String(answer.estimated_audience)]), " subscribed recipient(s).",
+      ...answer.warnings.map(function (w) { return el("span", { class: "warning", "data-us-warning": "" }, [" " + w]); }));
+  }
+
+  // ---- Save, schedule, launch ---------------------------------------------------------------------
+  async function send(url, method, body) {
+    const response = await app.apiFetch(url, { method: method, headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+    const answer = await response.json().catch(function () { return {}; });
+    return { ok: response.ok, answer: answer };
+  }
+  async function save() {
+    const body = request();
+    if (!body.template) return { ok: false, answer: { errors: [{ field: "template", message: "Choose a template." }] } };
+    const url = campaignId ? form.dataset.campaignUrl + "/" + campaignId : form.dataset.createUrl;
+    const saved = await send(url, campaignId ? "PUT" : "POST", body);
+    if (saved.ok) campaignId = saved.answer.id;
+    return saved;
+  }
+  async function act(action) {
+    clearErrors();
+    const status = form.querySelector("[data-composer-status]");
+    let result = await save();
+    if (result.ok && action === "launch") result = await send(form.dataset.campaignUrl + "/" + campaignId + "/launch", "POST");
+    if (result.ok && action === "schedule") {
+      const when = form.elements.scheduled_at.value;
+      result = when ? await send(form.dataset.campaignUrl + "/" + campaignId + "/schedule", "POST", { scheduled_at: new Date(when).toISOString() })
+        : { ok: false, answer: { errors: [{ field: "scheduled_at", message: "Choose when to send it." }] } };
+    }
+    if (result.ok) return app.go(form.dataset.pageUrl.replace("/campaigns/0", "/campaigns/" + campaignId));
+    const answer = result.answer;
+    showErrors(answer.errors || [{ field: "general", message: answer.message || "The campaign could not be saved." }]);
+    status.textContent = campaignId ? "Saved as a draft; fix what is marked and try again." : "Nothing was saved; fix what is marked.";
+  }
+
+  form.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-composer-action]");
+    if (!button) return;
+    form.querySelectorAll("[data-composer-action]").forEach(function (b) { b.disabled = true; });
+    act(button.dataset.composerAction).finally(function () {
+      form.querySelectorAll("[data-composer-action]").forEach(function (b) { b.disabled = false; });
+    });
+  });
+  select.addEventListener("change", build);
+  form.addEventListener("input", function (event) { if (event.target !== select) refresh(); });
+  if (draft) {
+    const index = templates.findIndex(function (t) { return t.name === draft.template.name && t.language === draft.template.language; });
+    if (index >= 0) select.value = String(index);
+  }
+  build();
+  estimate();
+})();

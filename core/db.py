@@ -45,10 +45,28 @@ def _fork_safe_engine(url: str) -> Engine:
     # opened the connection: a checked-out connection whose last reference goes in a forked child
     # (an RQ work horse) would otherwise send a ROLLBACK over the parent's socket and wait for
     # an answer that the parent reads instead.
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_reset_on_return=None)
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_reset_on_return=None,
+        connect_args=connection_timeouts(),
+    )
     event.listen(engine, "connect", _remember_opening_process)
     event.listen(engine, "reset", _rollback_in_opening_process)
     return engine
+
+
+def connection_timeouts() -> dict:
+    """A server that does not answer fails the connect within the connect timeout, and any one
+    statement is cancelled by the server past the statement timeout (0: none)."""
+    settings = get_settings()
+    statement_ms = settings.database_statement_timeout_s * 1000
+    return {
+        "connect_timeout": settings.database_connect_timeout_s,
+        "options": f"-c statement_timeout={statement_ms}",
+    }
 
 
 def _remember_opening_process(dbapi_connection, connection_record) -> None:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
@@ -110,12 +111,20 @@ def _seed_demo() -> None:
     print("demo data: created " + ", ".join(f"{n} {kind}" for kind, n in created.items()), flush=True)
 
 
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The children's environment: ours, in development, with the explicit opt-in that lets
+    the web server mint session tokens for a plain browser (web/dev.py). Only this stack sets
+    it: ``shopify app dev`` sets APP_ENV=development too, behind a public tunnel."""
+    return {**env, "APP_ENV": env.get("APP_ENV") or "development", "DEV_SESSION_TOKENS": "1"}
+
+
 def spawn(commands: dict[str, list[str]]) -> dict[str, subprocess.Popen]:
     # Each child leads its own process group so we can stop it and its own children
     # (gunicorn's workers, RQ's work horses) together, and so the terminal's Ctrl-C reaches
     # only us: we stop the children in order instead of racing them.
+    environment = child_environment(os.environ)
     return {
-        name: subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
+        name: subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=environment, start_new_session=True)
         for name, cmd in commands.items()
     }
 

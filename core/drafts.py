@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.audience import estimate
 from core.campaigns import CampaignStatus
 from core.components import legacy_body, normalise_components
+from core.input_limits import nul_problems, text_limit_problems
 from core.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
 from core.template_fit import fit_problems
@@ -32,9 +35,14 @@ class TemplateRef(StrictModel):
     language: str = Field(min_length=2, max_length=16)
 
 
+# Shopify's limit on one tag; a rule naming more tags than this is not a merchant's.
+Tag = Annotated[str, Field(max_length=255)]
+MAX_TAGS = 250
+
+
 class Audience(StrictModel):
-    include_tags: list[str] = []
-    exclude_tags: list[str] = []
+    include_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+    exclude_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
 
 
 class NewCampaign(StrictModel):
@@ -46,6 +54,10 @@ class NewCampaign(StrictModel):
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:
+    """``payload`` checked against ``model``, with no NUL anywhere and every template text
+    within Meta's limits (core/input_limits.py). Raises DraftProblem naming each bad field."""
+    if problems := nul_problems(payload) or text_limit_problems(payload):
+        raise DraftProblem(problems)
     try:
         return model.model_validate(payload if payload is not None else {})
     except ValidationError as error:
@@ -78,14 +90,14 @@ def update_draft(session: Session, shop: Shop, campaign: Campaign, request: NewC
 
 def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> None:
     components, problems = draft_components(request)
+    if problems:
+        raise DraftProblem(problems)
+    template = _sendable_template(shop, request)  # Meta first: the create route holds no transaction
     taken = select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)
     if campaign.id is not None:
         taken = taken.where(Campaign.id != campaign.id)
     if session.scalar(taken):
-        problems.append({"field": "name", "message": "another campaign of this shop has this name"})
-    if problems:
-        raise DraftProblem(problems)
-    template = _sendable_template(shop, request)
+        raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
     if fit := fit_problems(template, components):
         raise DraftProblem(legacy_names(request, fit))
     rule = request.audience.model_dump()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from core.db import libpq_url
+from core.db import connection_timeouts, libpq_url
 from core.inbox import digest
 from core.settings import get_settings
 
@@ -128,7 +128,7 @@ class InboxWriter:
             self._connection.close()
             self._connection = None
         if self._connection is None:
-            self._connection = psycopg.connect(libpq_url(url), autocommit=True)  # one statement, one commit
+            self._connection = psycopg.connect(libpq_url(url), autocommit=True, **connection_timeouts())
             self._url = url
         return self._connection
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -135,8 +136,20 @@ def list_templates(waba_id: str, token: str, name: str | None = None) -> list[Te
                 break
             payload = _get_page(http, url, params, token)
             templates += [Template.from_meta(item) for item in payload.get("data") or []]
-            url, params = (payload.get("paging") or {}).get("next"), None  # "next" carries the cursor
+            url, params = _next_page((payload.get("paging") or {}).get("next")), None
     return [t for t in templates if name is None or t.name == name]
+
+
+def _next_page(url: object) -> str | None:
+    """Meta's ``paging.next`` (it carries the cursor), only when it is on the Graph API's own
+    scheme, host and port: the bearer token goes with it, so any other address is refused."""
+    if not url:
+        return None
+    graph = urlsplit(get_settings().meta_graph_url)
+    target = urlsplit(str(url))
+    if (target.scheme, target.netloc) != (graph.scheme, graph.netloc) or target.username:
+        raise MetaUnavailable("WhatsApp's template list pointed its next page at another host.")
+    return str(url)
 
 
 def _get_page(http: requests.Session, url: str, params: dict | None, token: str) -> dict:

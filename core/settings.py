@@ -6,6 +6,8 @@ configuration; a production start refuses to run without the real ones and names
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
 import sys
@@ -41,6 +43,10 @@ ENV_VARIABLES = (
     "INSTANCE_PATH",
     "MESSAGE_TTL_DAYS",
     "META_MESSAGES_PER_SECOND",
+    "DEV_SESSION_TOKENS",
+    "DATABASE_CONNECT_TIMEOUT_S",
+    "DATABASE_STATEMENT_TIMEOUT_S",
+    "SHOPIFY_API_SECRET_PREVIOUS",
     "META_APP_ID",
     "META_CONFIG_ID",
     *SECRET_PLACEHOLDERS,
@@ -71,6 +77,8 @@ class Settings:
     redis_url: str | None = None
     shopify_api_key: str = SECRET_PLACEHOLDERS["SHOPIFY_API_KEY"]
     shopify_api_secret: str = field(default=SECRET_PLACEHOLDERS["SHOPIFY_API_SECRET"], repr=False)
+    # During a client secret rotation Shopify may sign with the old secret for an hour.
+    shopify_api_secret_previous: str | None = field(default=None, repr=False)
     shopify_api_version: str = "2026-10"
     shopify_admin_url: str | None = None  # the Shopify stand-in in development; None = the shop itself
     shopify_app_url: str | None = None  # the app's public URL: tracked links are {it}/r/<token>
@@ -83,6 +91,10 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
+    database_connect_timeout_s: int = 10
+    database_statement_timeout_s: int = 120  # 0: none (migrations lift it themselves)
+    # `make run`'s explicit opt-in (core/devstack.py): mint session tokens for a plain browser.
+    dev_session_tokens: bool = False
     # Meta app id and Embedded Signup configuration id: both set, the Settings page offers
     # "Connect with Facebook" (the code exchange also needs META_APP_SECRET).
     meta_app_id: str | None = None
@@ -93,13 +105,22 @@ class Settings:
         return self.app_env == "production"
 
     @property
+    def shopify_api_secrets(self) -> tuple[str, ...]:
+        """The secrets a Shopify signature may use: the current one, then the previous one."""
+        previous = self.shopify_api_secret_previous
+        return (self.shopify_api_secret, previous) if previous else (self.shopify_api_secret,)
+
+    @property
     def embedded_signup_offered(self) -> bool:
         return bool(self.meta_app_id and self.meta_config_id)
 
     @property
     def may_mint_dev_tokens(self) -> bool:
-        """Only a development run mints its own session tokens (see web/dev.py)."""
-        return self.app_env == "development"
+        """Only `make run`'s development stack mints its own session tokens (see web/dev.py).
+
+        APP_ENV=development alone is not enough: Shopify's CLI sets it for `shopify app dev`,
+        whose public tunnel delivers every internet request from 127.0.0.1."""
+        return self.app_env == "development" and self.dev_session_tokens
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +136,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         shopify_api_key=secrets["SHOPIFY_API_KEY"],
         shopify_api_secret=secrets["SHOPIFY_API_SECRET"],
+        shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS", "").strip() or None,
         shopify_api_version=env.get("SHOPIFY_API_VERSION") or Settings.shopify_api_version,
         shopify_admin_url=env.get("SHOPIFY_ADMIN_URL") or None,
         shopify_app_url=(env.get("SHOPIFY_APP_URL") or "").rstrip("/") or None,
@@ -122,14 +144,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         meta_verify_token=secrets["META_VERIFY_TOKEN"],
         meta_graph_url=(env.get("META_GRAPH_URL") or Settings.meta_graph_url).rstrip("/"),
         meta_api_version=env.get("META_API_VERSION") or Settings.meta_api_version,
-        token_encryption_key=secrets["TOKEN_ENCRYPTION_KEY"],
+        token_encryption_key=_fernet_keys(secrets["TOKEN_ENCRYPTION_KEY"]),
         flask_secret_key=secrets["FLASK_SECRET_KEY"],
         instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
+        dev_session_tokens=env.get("DEV_SESSION_TOKENS", "").strip() == "1",
+        database_connect_timeout_s=_int(env, "DATABASE_CONNECT_TIMEOUT_S", 10, 1, 300),
+        database_statement_timeout_s=_int(env, "DATABASE_STATEMENT_TIMEOUT_S", 120, 0, 86_400),
         meta_app_id=env.get("META_APP_ID", "").strip() or None,
         meta_config_id=env.get("META_CONFIG_ID", "").strip() or None,
     )
+
+
+def _fernet_keys(value: str) -> str:
+    """Check TOKEN_ENCRYPTION_KEY at start: one or more comma-separated Fernet keys (urlsafe
+    base64 of 32 bytes). A bad key would otherwise surface at the first token stored or read."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise SettingsError("TOKEN_ENCRYPTION_KEY must hold at least one Fernet key")
+    for n, key in enumerate(keys, start=1):
+        try:
+            if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            raise SettingsError(
+                f"TOKEN_ENCRYPTION_KEY: key {n} is not a Fernet key (urlsafe base64 of 32 bytes; "
+                "make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from None
+    return ",".join(keys)
 
 
 def _secrets(env: Mapping[str, str], *, production: bool) -> dict[str, str]:

@@ -31,6 +31,7 @@ from core.redis import get_redis
 from jobs.queues import DEFAULT, DISPATCH, MONITOR, enqueue, queue
 
 DEAD = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 SEND_CAMPAIGN_MESSAGES = "jobs.dispatch.send_campaign_messages"
 MONITOR_CAMPAIGN = "jobs.monitor.monitor_campaign_job"
@@ -57,14 +58,27 @@ def start_dispatch(shop_id: int, campaign_id: int) -> None:
     ensure_monitor(shop_id, campaign_id, delay=5)
 
 
-def ensure_lanes(shop_id: int, campaign_id: int, delay: float | None = None) -> None:
-    """Make sure each lane is pending or running within ``delay`` seconds; replace a dead one."""
+def ensure_lanes(shop_id: int, campaign_id: int, delay: float | None = None) -> int:
+    """Make sure each lane is pending or running within ``delay`` seconds; replace a dead one.
+    Answer how many lanes had no live job (and got one)."""
     with session_scope() as session:
         shop = session.get(Shop, shop_id)
         lanes = lane_count(messages_per_second(shop)) if shop else 1
+    restarted = 0
     for lane in range(lanes):
         job_id = dispatch_job_id(shop_id, campaign_id, lane)
+        restarted += not job_pending(job_id)
         ensure_job(DISPATCH, SEND_CAMPAIGN_MESSAGES, shop_id, campaign_id, lane, job_id=job_id, delay=delay)
+    return restarted
+
+
+def job_pending(job_id: str) -> bool:
+    """Whether a job of ``job_id`` is queued, scheduled or running (not missing, not dead)."""
+    try:
+        status = Job.fetch(job_id, connection=get_redis()).get_status(refresh=True)
+    except NoSuchJobError:
+        return False
+    return status in PENDING
 
 
 def keep_dispatch_alive(shop_id: int, campaign_id: int) -> None:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import requests
@@ -46,7 +46,7 @@ RECORD_EVERY_S = 0.2
 class Lane:
     campaign: CampaignTemplate
     phone_number_id: str
-    token: str
+    token: str = field(repr=False)  # the Meta access token: never in a log line or traceback
     messages_per_second: int
 
     @property

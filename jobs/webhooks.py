@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from core.db import session_scope
-from core.inbox import backlog
+from core.inbox import backlog, drop_applied_bodies
 from core.meta_webhooks.apply import release_recorded
 from core.meta_webhooks.drain import SOURCE, DrainReport, drain_batch
-from core.meta_webhooks.parked import expire_parked
+from core.meta_webhooks.parked import expire_parked, parked_retention
 from core.redis import get_redis
 from core.settings import get_settings
 from jobs.queues import WEBHOOKS, enqueue, queue
@@ -43,6 +43,8 @@ DRAIN_LINGER_S = 0.25
 POLL_S = 0.01
 # Events older than this with no drain queued are re-queued by the sweeper.
 STALE_AFTER = timedelta(seconds=5)
+# An applied body is kept this long (diagnosis, replays), then only its digest stays.
+BODY_RETENTION = timedelta(days=1)
 
 
 def request_drain() -> bool:
@@ -161,7 +163,8 @@ def _log_drain(total: DrainReport, batches: int, started: float) -> None:
 def sweep_meta_inbox() -> dict:
     """The periodic sweeper: queue a drain for events left waiting (Redis was down when they
     arrived, or a drain died), apply parked statuses whose wamid is now recorded, and forget
-    parked statuses no message claimed within Meta's retry window."""
+    parked statuses no message claimed within Meta's retry window, and drop applied bodies
+    after their retention (they hold customers' numbers; the digest stays for de-duplication)."""
     with session_scope() as session:
         pending, oldest = backlog(session, SOURCE)
     requeued = False
@@ -173,8 +176,15 @@ def sweep_meta_inbox() -> dict:
     with session_scope() as session:
         released = release_recorded(session)
     with session_scope() as session:
-        expired = expire_parked(session, timedelta(days=get_settings().message_ttl_days + 1))
-    return {"pending": pending, "requeued": requeued, "released": released, "expired": expired}
+        expired = expire_parked(session, parked_retention(get_settings().message_ttl_days))
+        dropped = drop_applied_bodies(session, SOURCE, datetime.now(UTC) - BODY_RETENTION)
+    return {
+        "pending": pending,
+        "requeued": requeued,
+        "released": released,
+        "expired": expired,
+        "bodies_dropped": dropped,
+    }
 
 
 def _drain_queued() -> bool:

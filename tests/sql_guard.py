@@ -41,6 +41,9 @@ CROSS_SHOP: dict[tuple[str, str], str] = {
     ("core/meta_webhooks/parked.py", "expire_parked"): "retention: drop parked statuses past their age",
     # `flask monitor` (cron) finds the open campaigns of every shop, then works shop by shop.
     ("web/cli_campaigns.py", "monitor_command"): "cron entry point: open campaigns of all shops",
+    # The campaign reconciler (periodic, every 30 s) finds the open campaigns of every shop, then
+    # restarts each one's jobs shop by shop.
+    ("jobs/reconcile.py", "reconcile_campaigns"): "periodic: open campaigns of all shops",
     # Retention of the Shopify webhook ledger: one periodic DELETE by age across shops.
     ("jobs/shopify.py", "purge_applied"): "retention: applied Shopify webhook ids past 30 days",
 }

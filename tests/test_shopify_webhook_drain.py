@@ -179,7 +179,12 @@ def test_app_uninstalled_marks_the_shop_and_forgets_its_tokens(client, make, run
 def test_an_uninstall_from_before_a_reinstall_is_stale(client, make, run_jobs):
     """Uninstall triggered an hour ago, shop reinstalled since: the shop stays installed."""
     shop = make.shop(SHOP, installed_at=datetime.now(UTC) - timedelta(minutes=5))
-    post(client, "app/uninstalled", {"id": 1}, triggered_at=datetime.now(UTC) - timedelta(hours=1))
+    post(
+        client,
+        "app/uninstalled",
+        {"id": 1, "myshopify_domain": SHOP},
+        triggered_at=datetime.now(UTC) - timedelta(hours=1),
+    )
     run_jobs()
     with Session(make.engine) as session:
         assert session.get(Shop, shop.id).uninstalled_at is None
@@ -237,12 +242,13 @@ def test_a_data_request_records_what_we_hold(client, make, run_jobs, shop):
 
 
 def test_shop_redact_erases_the_shop_and_nothing_else(client, make, run_jobs, shop):
-    """Every row of the shop goes, the shop too; another shop keeps all of its data."""
+    """After an uninstall, every row of the shop goes, the shop too; another shop keeps all of its data."""
     other = make.shop("other.myshopify.com")
     for owner in (shop, other):
         customer = make.customer(owner)
         make.message(make.campaign(owner), customer, status="read", wamid=f"wamid.{owner.id}")
     post(client, "customers/create", customer_body(31, updated_at=JAN))
+    post(client, "app/uninstalled", {"id": 1, "myshopify_domain": SHOP})
     run_jobs()
     post(
         client,

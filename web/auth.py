@@ -29,18 +29,25 @@ def shop_from_session_token(token: str | None, settings: Settings) -> str:
     """
     if not token:
         raise InvalidSessionToken("missing session token")
-    try:
-        claims = session_token.decode_from_header(
-            f"Bearer {token}", settings.shopify_api_key, settings.shopify_api_secret
-        )
-    except session_token.SessionTokenError as error:
-        raise InvalidSessionToken(str(error)) from None
+    claims = _verified_claims(token, settings)
     if "exp" not in claims:
         raise InvalidSessionToken("session token has no expiry")
     shop = sanitize_shop_domain(urlparse(str(claims["dest"])).hostname or "")
     if not shop:
         raise InvalidSessionToken("dest is not a myshopify domain")
     return shop
+
+
+def _verified_claims(token: str, settings: Settings) -> dict:
+    """The claims of ``token`` signed with the current client secret or, during a rotation,
+    the previous one (App Bridge may still hold a token signed with it)."""
+    error: session_token.SessionTokenError | None = None
+    for secret in settings.shopify_api_secrets:
+        try:
+            return session_token.decode_from_header(f"Bearer {token}", settings.shopify_api_key, secret)
+        except session_token.SessionTokenError as failure:
+            error = error or failure
+    raise InvalidSessionToken(str(error)) from None
 
 
 def bearer_token(authorization_header: str | None) -> str | None:

@@ -42,9 +42,21 @@ def seed_command(file: Path) -> None:
     click.echo("created " + ", ".join(f"{count} {kind}" for kind, count in created.items()))
 
 
+@click.command("rotate-keys")
+def rotate_keys_command() -> None:
+    """Re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEY; afterwards
+    the other keys can be removed."""
+    from core.key_rotation import rotate_keys
+
+    with session_scope() as session:
+        rotated = rotate_keys(session)
+    click.echo(f"re-encrypted {rotated} tokens with the first key")
+
+
 def init_app(app: Flask) -> None:
     from web import cli_campaigns
 
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
+    app.cli.add_command(rotate_keys_command)
     cli_campaigns.init_app(app)

@@ -1,9 +1,13 @@
-"""Development only: mint session tokens for a shop, so the app opens in a plain browser.
+"""`make run` only: mint session tokens for a shop, so the app opens in a plain browser.
 
-Outside the Shopify admin there is no App Bridge to sign session tokens. In development, and
-only from a loopback address, the app signs them itself with the same secret, and every request
-still goes through the same verification as in production. Production never registers a route
-that answers here (the blueprint refuses every request).
+Outside the Shopify admin there is no App Bridge to sign session tokens. With `make run`'s
+explicit opt-in (DEV_SESSION_TOKENS=1 in development, see core/settings.py), and only for a
+direct loopback request, the app signs them itself with the same secret, and every request still
+goes through the same verification as in production. Anything else gets 404.
+
+Loopback is not proof of a local user: a tunnel (``shopify app dev``, cloudflared, ngrok) or a
+reverse proxy delivers internet requests from 127.0.0.1. They announce themselves with
+forwarding headers, so a request carrying any of them is refused.
 """
 
 from __future__ import annotations
@@ -48,12 +52,38 @@ def mint_session_token(settings: Settings, shop: str, *, lifetime_s: int = TOKEN
     return jwt.encode(claims, settings.shopify_api_secret, algorithm="HS256")
 
 
+# Headers that proxies, tunnels and CDNs add; any X-Forwarded-* counts too.
+FORWARDING_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "cf-ray",
+        "fastly-client-ip",
+        "x-appengine-user-ip",
+        "x-azure-clientip",
+    }
+)
+
+
+def is_forwarded(headers) -> bool:
+    """Whether the request names a hop between the client and us (a proxy or a tunnel)."""
+    names = [name.lower() for name, _value in headers.items()]
+    return any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in names)
+
+
 @blueprint.before_request
 def only_local_development():
     settings: Settings = get_settings()
     if (
         not settings.may_mint_dev_tokens
         or not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback
+        or is_forwarded(request.headers)
     ):
         abort(404)
 

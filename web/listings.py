@@ -57,11 +57,7 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
     query = query.where(*created_between(shop, _date_arg(args, "from"), _date_arg(args, "to")))
-    if key := decode_cursor(args.get("cursor")):
-        try:
-            after = (datetime.fromisoformat(key[0]), int(key[1]))
-        except (ValueError, IndexError, TypeError):
-            raise BadRequest("cursor is not one this API gave out") from None
+    if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
     campaigns = list(db().scalars(query))
@@ -83,12 +79,8 @@ def filters_from(args) -> MessageFilter:
 
 
 def after_id_from(cursor: str | None) -> int | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise BadRequest("cursor is not one this API gave out")
-    return key[0]
+    key = decode_cursor(cursor, (int,))
+    return None if key is None else key[0]
 
 
 def message_page(shop_id: int, campaign_id: int, args) -> tuple[list, str | None]:

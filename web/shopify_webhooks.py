@@ -28,8 +28,8 @@ def receive() -> Response:
     body = raw_body_within(MAX_BODY_BYTES)
     if isinstance(body, Response):
         return body
-    secret = get_settings().shopify_api_secret
-    if not signature.is_valid(secret, body, request.headers.get(signature.HEADER)):
+    secrets = get_settings().shopify_api_secrets
+    if not any(signature.is_valid(secret, body, request.headers.get(signature.HEADER)) for secret in secrets):
         return plain("bad signature", 401)
     topic = request.headers.get(TOPIC, "").strip()
     if not topic or not request.headers.get(SHOP_DOMAIN):

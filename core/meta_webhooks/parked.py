@@ -49,6 +49,8 @@ _RECORDED = text(
 )
 RECENT_WINDOW = "15 minutes"
 
+# A parked status is personal data (it names the recipient's number): never kept past this.
+MAX_PARKED_DAYS = 30
 _EXPIRE = text("DELETE FROM parked_statuses WHERE parked_at < now() - CAST(:age AS interval)")
 
 
@@ -84,6 +86,12 @@ def recorded_wamids(session: Session, *, limit: int = 5000) -> dict[int, list[st
     for row in session.execute(_RECORDED, {"limit": limit, "window": RECENT_WINDOW}):
         by_shop.setdefault(row.shop_id, []).append(row.wamid)
     return by_shop
+
+
+def parked_retention(message_ttl_days: int) -> timedelta:
+    """How long a parked status may wait for its wamid: a day past the messages' TTL (a later
+    status would find the message expired anyway), and never more than 30 days."""
+    return timedelta(days=min(MAX_PARKED_DAYS, message_ttl_days + 1))
 
 
 def expire_parked(session: Session, older_than: timedelta) -> int:

@@ -29,6 +29,24 @@ MAX_ID_LENGTH = 255  # our wamid and click source columns
 BIGINT_MAX = 2**63 - 1
 
 
+# PostgreSQL's text and jsonb cannot hold NUL: one in an id or in a status we park would fail
+# the whole batch it is in. It becomes the replacement character, which cannot match an id of
+# ours and is stored as it is.
+NUL_ESCAPE = b"\\u0000"
+REPLACEMENT = "\ufffd"
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (a parsed JSON document) with every NUL in its strings and keys replaced."""
+    if isinstance(value, str):
+        return value.replace("\x00", REPLACEMENT)
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 class BadItem(ValueError):
     """One status, message or preference we cannot use; the rest of the body still counts."""
 
@@ -100,9 +118,11 @@ def parse_body(raw: bytes, received_at: datetime) -> ParsedBody:
     parsed = ParsedBody()
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         parsed.outcome = "not_json"
         return parsed
+    if NUL_ESCAPE in raw:  # JSON can carry NUL only escaped; a body without it needs no walk
+        document = without_nul(document)
     entries = document.get("entry") if isinstance(document, dict) else None
     if document_object(document) != WHATSAPP_OBJECT or not isinstance(entries, list):
         parsed.outcome = "not_whatsapp"

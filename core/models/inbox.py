@@ -24,6 +24,12 @@ class InboxEvent(Base):
         # The Shopify drain's queue (processed_at IS NULL, by id) and its retention sweep
         # (processed_at < cutoff), apart from Meta's much larger backlog (migration 0005_shopify).
         Index("ix_inbox_events_shopify", "processed_at", "id", postgresql_where="source = 'shopify'"),
+        # Applied Meta bodies not yet emptied by the retention sweep (migration 0009_trust).
+        Index(
+            "ix_inbox_events_meta_bodies",
+            "processed_at",
+            postgresql_where="source = 'meta' AND octet_length(body) > 0",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

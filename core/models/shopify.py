@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Identity, Index, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ForeignKey, Identity, Index, LargeBinary, String
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
@@ -22,6 +22,9 @@ class CustomerTombstone(Base):
     shopify_customer_id: Mapped[int] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(16))  # "deleted" or "redacted"
     removed_at: Mapped[datetime] = created_at_column()
+    # After a deletion, SHA-256 of the customer's phone digits (core/erasure.py): the messages
+    # the deletion detached are still found by a later redaction, which clears these.
+    phone_digests: Mapped[list[bytes] | None] = mapped_column(ARRAY(LargeBinary))
 
 
 class ShopifyWebhookDelivery(Base):
@@ -50,3 +53,4 @@ class CustomerDataRequest(Base):
     orders_requested: Mapped[list] = mapped_column(JSONB, server_default="[]")
     held: Mapped[dict | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = created_at_column()
+    fulfilled_at: Mapped[datetime | None]  # the merchant marked it done on the Settings page

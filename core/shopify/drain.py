@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Shop, ShopifyWebhookDelivery
 from core.shopify.shapes import BadPayload, parse_time
-from core.shopify.topics import apply_topic
+from core.shopify.topics import apply_topic, names_its_shop
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,12 @@ def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tupl
         return "unknown_shop", None
     if not _first_delivery(session, shop.id, delivery):
         return "duplicate", None
-    try:
-        body = json.loads(delivery.body)
-    except (UnicodeDecodeError, ValueError):
+    body = _json_object(delivery.body)
+    if body is None:
         return "not_json", None
-    if not isinstance(body, dict):
-        return "not_json", None
+    if not names_its_shop(delivery.topic, body, delivery.shop_domain):
+        log.warning("shopify webhook %s (%s): the body names another shop", delivery.id, delivery.topic)
+        return "shop_mismatch", None
     try:
         outcome = apply_topic(session, shop, delivery.topic, body, delivery.triggered_at)
     except BadPayload as problem:
@@ -160,6 +160,14 @@ def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tupl
     if delivery.topic == "shop/redact" and outcome == "applied":
         shops.pop(delivery.shop_domain, None)  # the shop is gone: later events find no shop
     return outcome, None
+
+
+def _json_object(body: bytes) -> dict | None:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _first_delivery(session: Session, shop_id: int, delivery: Delivery) -> bool:

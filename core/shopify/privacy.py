@@ -11,7 +11,9 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.models import Base, Customer, CustomerDataRequest, Message, Shop
+from core.erasure import erase_numbers, phone_digests
+from core.inbox import drop_bodies_naming
+from core.models import Base, Customer, CustomerDataRequest, CustomerTombstone, Message, Shop
 from core.shopify.customers import lock_customers, remove_customers
 
 _SHOP_INBOX = text(
@@ -42,14 +44,53 @@ _CUSTOMER_OUTCOMES = (
 )
 
 
-def redact_customer(session: Session, shop_id: int, shopify_customer_id: int) -> int:
+def delete_customer(session: Session, shop_id: int, shopify_customer_id: int) -> int:
+    """``customers/delete``: remove the customer (tombstoned), keeping on the tombstone only the
+    digests of their numbers, so that a later redaction still finds the messages this detaches."""
+    lock_customers(session, shop_id)
+    customer = _customer(session, shop_id, shopify_customer_id)
+    removed = remove_customers(session, shop_id, [shopify_customer_id], "deleted")
+    if customer is not None:
+        session.execute(
+            update(CustomerTombstone)
+            .where(
+                CustomerTombstone.shop_id == shop_id,
+                CustomerTombstone.shopify_customer_id == shopify_customer_id,
+            )
+            .values(phone_digests=phone_digests([customer.phone, customer.phone_e164]) or None)
+        )
+    return removed
+
+
+def redact_customer(
+    session: Session, shop_id: int, shopify_customer_id: int, phone: str | None = None
+) -> int:
     """Erase what we hold about one customer: their row (tombstoned, so no late webhook or
-    import brings it back), the phone numbers their messages and phone fixes kept, their link
-    to their orders, and the data snapshot of any earlier data request."""
+    import brings it back), their numbers wherever they are (core/erasure.py: found through
+    the row, the number ``phone`` that Shopify's request names, and a deletion's digests), and
+    the data snapshot of any earlier data request; their phone fixes go and their orders stay,
+    linked to no one."""
     lock_customers(session, shop_id)
     for statement in _CUSTOMER_OUTCOMES:
         session.execute(statement, {"shop_id": shop_id, "customer": shopify_customer_id})
+    customer = _customer(session, shop_id, shopify_customer_id)
+    tombstone = session.get(CustomerTombstone, (shop_id, shopify_customer_id))
+    erase_numbers(
+        session,
+        shop_id,
+        [phone, *((customer.phone, customer.phone_e164) if customer else ())],
+        customer_ids=[customer.id] if customer else [],
+        digests=(tombstone.phone_digests or []) if tombstone else [],
+    )
     removed = remove_customers(session, shop_id, [shopify_customer_id], "redacted")
+    session.execute(
+        update(CustomerTombstone)
+        .where(
+            CustomerTombstone.shop_id == shop_id,
+            CustomerTombstone.shopify_customer_id == shopify_customer_id,
+        )
+        .values(phone_digests=None)
+    )
     session.execute(
         update(CustomerDataRequest)
         .where(
@@ -61,15 +102,26 @@ def redact_customer(session: Session, shop_id: int, shopify_customer_id: int) ->
     return removed
 
 
+def _customer(session: Session, shop_id: int, shopify_customer_id: int) -> Customer | None:
+    return session.scalar(
+        select(Customer).where(
+            Customer.shop_id == shop_id, Customer.shopify_customer_id == shopify_customer_id
+        )
+    )
+
+
 def redact_shop(session: Session, shop: Shop) -> dict[str, int]:
     """Erase everything of the shop: every shop-owned row of every table (children first),
-    the shop itself, and its Shopify webhook bodies already applied."""
+    the shop itself, its Shopify webhook bodies already applied, and the bodies of Meta's
+    webhooks for its phone number (they name its customers' numbers)."""
     erased = {}
     for table in reversed(Base.metadata.sorted_tables):
         if table.name != "shops" and "shop_id" in table.c:
             erased[table.name] = session.execute(delete(table).where(table.c.shop_id == shop.id)).rowcount
     session.execute(delete(Shop).where(Shop.id == shop.id))
     erased["inbox_events"] = session.execute(_SHOP_INBOX, {"domain": shop.domain}).rowcount
+    if shop.meta_phone_number_id:
+        erased["meta_bodies"] = drop_bodies_naming(session, "meta", shop.meta_phone_number_id)
     return erased
 
 
@@ -89,11 +141,7 @@ def record_data_request(session: Session, shop_id: int, body: dict, shopify_cust
 
 
 def held_data(session: Session, shop_id: int, shopify_customer_id: int) -> dict | None:
-    customer = session.scalar(
-        select(Customer).where(
-            Customer.shop_id == shop_id, Customer.shopify_customer_id == shopify_customer_id
-        )
-    )
+    customer = _customer(session, shop_id, shopify_customer_id)
     if customer is None:
         return None
     count, first, last = session.execute(
@@ -125,3 +173,41 @@ def _int(value: object) -> int | None:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+def open_data_requests(session: Session, shop_id: int) -> list[CustomerDataRequest]:
+    """The shop's data requests not yet marked done, oldest first (Shopify allows 30 days)."""
+    return list(
+        session.scalars(
+            select(CustomerDataRequest)
+            .where(CustomerDataRequest.shop_id == shop_id, CustomerDataRequest.fulfilled_at.is_(None))
+            .order_by(CustomerDataRequest.received_at, CustomerDataRequest.id)
+        )
+    )
+
+
+def data_request_summary(request: CustomerDataRequest) -> dict:
+    """One open request as the API and the Settings page list it."""
+    return {
+        "id": request.id,
+        "shopify_customer_id": request.shopify_customer_id,
+        "data_request_id": request.data_request_id,
+        "received_at": request.received_at.isoformat(),
+        "has_data": request.held is not None,
+    }
+
+
+def data_request_document(request: CustomerDataRequest) -> dict:
+    """What the merchant hands the customer: the data we held when Shopify asked, and the request."""
+    held = request.held or {}
+    return {
+        "request": {
+            "data_request_id": request.data_request_id,
+            "shopify_customer_id": request.shopify_customer_id,
+            "orders_requested": request.orders_requested,
+            "received_at": request.received_at.isoformat(),
+        },
+        "customer": held.get("customer"),
+        "messages": held.get("messages"),
+        "note": None if held else "This app held no data about the customer (or it has since been erased).",
+    }

@@ -7,16 +7,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from shopify.utils.shop_url import sanitize_shop_domain
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Shop
 from core.shopify import privacy, shapes
-from core.shopify.customers import apply_consents, lock_customers, remove_customers, upsert_profiles
+from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
 from core.shopify.orders import ORDER_HANDLERS
 from core.shopify.tokens import forget_tokens
 
 Handler = Callable[[Session, Shop, dict, datetime], str]
+
+# Topics whose body names its shop. The HMAC covers the body only, not X-Shopify-Shop-Domain:
+# for these topics the signed body decides, and a header naming another shop is refused.
+SHOP_IN_BODY = {
+    "app/uninstalled": "myshopify_domain",  # the Shop object
+    "customers/redact": "shop_domain",
+    "customers/data_request": "shop_domain",
+    "shop/redact": "shop_domain",
+}
+
+
+def names_its_shop(topic: str, body: dict, header_domain: str) -> bool:
+    """Whether ``body`` is fit to act on the header's shop: true for topics that do not carry
+    their shop; for those that do, only when the signed body names that same shop (a body
+    without it, such as another topic's body replayed under this topic, is refused)."""
+    field_name = SHOP_IN_BODY.get(topic)
+    if field_name is None:
+        return True
+    named = body.get(field_name)
+    return isinstance(named, str) and sanitize_shop_domain(named) == header_domain
 
 
 def _customer_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
@@ -25,8 +46,7 @@ def _customer_changed(session: Session, shop: Shop, body: dict, _triggered: date
 
 
 def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    lock_customers(session, shop.id)
-    remove_customers(session, shop.id, [shapes.customer_id(body.get("id"))], "deleted")
+    privacy.delete_customer(session, shop.id, shapes.customer_id(body.get("id")))
     return "applied"
 
 
@@ -75,21 +95,29 @@ def _scopes_updated(session: Session, shop: Shop, body: dict, _triggered: dateti
 
 
 def _customer_redact(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    privacy.redact_customer(session, shop.id, shapes.customer_id((body.get("customer") or {}).get("id")))
+    customer = _object(body.get("customer"))
+    phone = customer.get("phone") if isinstance(customer.get("phone"), str) else None
+    privacy.redact_customer(session, shop.id, shapes.customer_id(customer.get("id")), phone)
     return "applied"
 
 
-def _shop_redact(session: Session, shop: Shop, _body: dict, triggered: datetime) -> str:
-    if _installed_since(shop, triggered):
-        return "stale"
+def _shop_redact(session: Session, shop: Shop, _body: dict, _triggered: datetime) -> str:
+    # Shopify sends shop/redact 48 hours after an uninstall. An installed shop (it came back,
+    # or the request is not what it claims) keeps its data, whatever the unsigned headers say.
+    if shop.uninstalled_at is None:
+        return "installed"
     privacy.redact_shop(session, shop)
     return "applied"
 
 
 def _data_request(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-    customer = shapes.customer_id((body.get("customer") or {}).get("id"))
+    customer = shapes.customer_id(_object(body.get("customer")).get("id"))
     privacy.record_data_request(session, shop.id, body, customer)
     return "applied"
+
+
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -183,7 +183,8 @@ class SimConfig:
     delivery: Delivery = field(default_factory=Delivery)
     adversity: Adversity = field(default_factory=Adversity)
     # Per-recipient rules: {"to": "+34...", "error": 131056, "times": 1} answers that error to
-    # the first sends; {"to": ..., "disconnect": true} accepts, then drops the connection;
+    # the first sends (with "http_status": 500, as Meta answers its transient 131000); {"to": ...,
+    # "disconnect": true} accepts, then drops the connection (the caller's read times out);
     # {"to": ..., "answer_without_id": true} accepts, then answers 200 without a message id.
     rules: list = field(default_factory=list)
 

@@ -96,7 +96,8 @@ class MetaState:
         with self.lock:
             rule = self._rule_for(to)
             if rule is not None and "error" in rule:
-                raise self._refuse(GraphError(int(rule["error"]), "Stand-in rule", f"Rule for {to}"))
+                status = int(rule.get("http_status", 400))  # Meta answers 131000 with a 500
+                raise self._refuse(GraphError(int(rule["error"]), "Stand-in rule", f"Rule for {to}", status))
             self._check_cap(phone_number_id)
             nth = self.sends[(phone_number_id, to)]
             self.sends[(phone_number_id, to)] += 1

@@ -43,6 +43,7 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     composer,
     consent_settings,
     customers,
+    data_requests,
     fixes,
     insights,
     messages,

@@ -13,8 +13,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import jsonify, request
 from pydantic import AwareDatetime
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
 
 from core.crypto import decrypt_token
 from core.dispatch.progress import progress
@@ -27,9 +31,11 @@ from core.us_numbers import marketing_us_warning, us_recipients
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop
-from web.database import db
+from web.database import db, release_transaction
 from web.reports import cached_outcomes, campaign_json
 from web.tenancy import current_shop
+
+log = logging.getLogger(__name__)
 
 
 class _EstimateRequest(StrictModel):
@@ -64,9 +70,26 @@ def _meta_unavailable(error: MetaUnavailable):
 @blueprint.post("/campaigns")
 def create_campaign():
     new = parse(NewCampaign, request.get_json(silent=True))
-    campaign = create_draft(db(), current_shop(), new)
-    db().commit()
+    shop = current_shop()
+    release_transaction()
+    try:
+        campaign = create_draft(db(), shop, new)
+        db().commit()
+    except IntegrityError as error:
+        db().rollback()
+        if _constraint(error) != NAME_TAKEN:
+            raise
+        # Another request created a campaign of this name between our check and our insert.
+        raise DraftProblem([{"field": "name", "message": NAME_TAKEN_MESSAGE}]) from None
     return campaign_answer(campaign, 201)
+
+
+NAME_TAKEN = "uq_campaigns_shop_id_name"
+NAME_TAKEN_MESSAGE = "another campaign of this shop has this name"
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    return getattr(getattr(error.orig, "diag", None), "constraint_name", None)
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/estimate")
@@ -87,11 +110,16 @@ def estimate_campaign(campaign_id: int):
 @blueprint.post("/campaigns/<int:campaign_id>/launch")
 def launch_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
+    release_transaction()  # the checks ask Meta first
     result = launch(db(), current_shop(), campaign)
     db().commit()  # the estimate is kept even when a check failed
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
-    start_dispatch(campaign.shop_id, campaign.id)
+    try:
+        start_dispatch(campaign.shop_id, campaign.id)
+    except RedisError as error:
+        # PENDING is committed: the reconciler (jobs/reconcile.py) starts its lanes shortly.
+        log.warning("campaign %s launched; dispatch not queued yet (%s)", campaign.id, type(error).__name__)
     return campaign_answer(campaign, 202)
 
 
@@ -99,11 +127,16 @@ def launch_campaign(campaign_id: int):
 def schedule_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_ScheduleRequest, request.get_json(silent=True))
+    release_transaction()  # the checks ask Meta first
     result = schedule(db(), current_shop(), campaign, body.scheduled_at)
     db().commit()
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
-    schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
+    try:
+        schedule_launch(campaign.shop_id, campaign.id, campaign.scheduled_at)
+    except RedisError as error:
+        # SCHEDULED is committed: the reconciler launches it when due.
+        log.warning("campaign %s scheduled; launch not queued (%s)", campaign.id, type(error).__name__)
     return campaign_answer(campaign)
 
 
@@ -126,6 +159,7 @@ def templates():
     shop = current_shop()
     if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
         raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
+    release_transaction()
     found = list_templates(shop.meta_waba_id, decrypt_token(shop.meta_access_token_ciphertext))
     return jsonify(
         templates=[

@@ -25,7 +25,7 @@ from core.shopify.admin import (
 )
 from core.shopify.phone_fix import PhoneRejected, choose_phone, write_phone
 from web.api import blueprint
-from web.database import db
+from web.database import db, release_transaction
 from web.paging import page_limit
 from web.reports import forget_calling_code
 from web.tenancy import current_shop
@@ -73,6 +73,7 @@ def fix_phone(shopify_customer_id: int):
         phone = choose_phone(customer, _requested_phone())
     except PhoneRejected as rejected:
         return _errors(rejected.code, [{"field": ["phone"], "message": str(rejected)}])
+    release_transaction()  # Shopify may take seconds: no transaction of ours waits on it
     try:
         with AdminClient(shop.id, **INTERACTIVE) as client:
             updated = write_phone(client, customer, phone)

@@ -105,6 +105,7 @@ from web.pages import (  # noqa: E402,F401  (registers the pages' routes)
     fixes,
     messages,
     settings_consent,
+    settings_data_requests,
     settings_outcomes,
     settings_page,
     trends,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import render_template, request
-from werkzeug.exceptions import BadRequest
 
 from core.campaigns import CampaignType
 from core.outcomes import outcomes_by_type
@@ -23,13 +22,7 @@ CAMPAIGNS_PER_PAGE = 50
 
 
 def _after(cursor: str | None) -> tuple[datetime, int] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), int(key[1])
-    except (ValueError, IndexError, TypeError):
-        raise BadRequest("cursor is not one this page gave out") from None
+    return decode_cursor(cursor, (datetime, int))
 
 
 @blueprint.get("/trends")

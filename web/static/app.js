@@ -11,7 +11,7 @@
   // ---- Session tokens --------------------------------------------------------------------
   // Inside the Shopify admin, App Bridge signs a fresh token on demand. Outside it (tests, a
   // page opened with a token in its URL) the token the page was loaded with serves until it
-  // expires; in local development the app itself mints one (loopback only, never production).
+  // expires; under `make run` the app itself mints one (its explicit opt-in, direct loopback only).
 
   function secondsLeft(token) {
     try {

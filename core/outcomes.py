@@ -86,6 +86,7 @@ def outcome_json(
         "revenue": revenue_json,
         "cost": cost_json,
         "billed_messages": cost.billed,
+        "unpriced_messages": cost.unpriced,  # billed, but the rate card has no rate for them
         "conversion_rate": _ratio(revenue.orders, campaign.delivered_count),
         "return_on_spend": _ratio(revenue.amount, cost.amount) if same_currency else None,
         "cost_per": {

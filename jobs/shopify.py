@@ -139,10 +139,11 @@ def sync_customers(
     part: int = 0,
     since: str | None = None,
     started: str | None = None,
+    paged: bool = False,
 ) -> dict:
     """Import the shop's customers from ``cursor`` (the start: None) for a time budget: all of
     them, or with ``since`` (ISO time) only those updated after it. A large shop's full import
-    becomes a bulk export instead."""
+    becomes a bulk export instead, unless ``paged`` (the fallback of a failed export)."""
     started = started or datetime.now(UTC).isoformat()
     pages = customers = written = 0
     clock = time.monotonic()
@@ -150,7 +151,7 @@ def sync_customers(
         with AdminClient(shop_id) as client:
             if cursor is None and since is None:
                 import_shop_details(client, shop_id)
-                if large_shop(client):
+                if not paged and large_shop(client):
                     return _start_bulk_import(client, shop_id)
             while True:
                 page = import_page(client, shop_id, cursor, since=_moment(since))
@@ -293,12 +294,10 @@ def _bulk_failed(shop_id: int, operation: str, state: ExportState) -> dict:
         DEFAULT,
         sync_customers,
         shop_id,
-        None,
-        0,
-        None,
-        None,
+        paged=True,
         job_id=f"{SYNC_JOB_PREFIX}{shop_id}-paged",
         unique=True,
+        retry=Retry(max=3, interval=[30, 120, 600]),
     )
     return {"status": state.status.lower(), "error_code": state.error_code}
 

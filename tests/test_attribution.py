@@ -96,3 +96,31 @@ def test_a_refund_lowers_revenue_and_a_cancellation_removes_the_order(client, wo
     # A stale update from before the cancellation cannot bring the order back.
     _deliver(client, "orders/updated", order_body(9001, 501, "59.90", NOW, updated_at=later))
     assert _outcome(client, world["new"]) == (0, None)
+
+
+def test_customers_redact_erases_phone_fixes_and_unlinks_orders(client, make, world):
+    """A redacted customer's phone fix (which holds numbers) is erased and their orders stay
+    for the shop's revenue but belong to nobody, so no campaign counts them any more."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from core.models import Customer, Order, PhoneFix
+
+    _deliver(client, "orders/create", order_body(9001, 501, "59.90", NOW))
+    with Session(make.engine) as session, session.begin():
+        ana = session.scalar(select(Customer).where(Customer.shopify_customer_id == 501))
+        session.add(
+            PhoneFix(
+                shop_id=ana.shop_id,
+                campaign_id=world["new"].id,
+                customer_id=ana.id,
+                error_code="CUSTOMER_IS_MISSING_CALLING_CODE",
+                old_phone="612 34 56 79",
+                suggested_phone="+34612345679",
+            )
+        )
+    _deliver(client, "customers/redact", {"shop_domain": "demo.myshopify.com", "customer": {"id": 501}})
+    with Session(make.engine) as session:
+        assert session.scalars(select(PhoneFix)).all() == []
+        assert session.scalar(select(Order.shopify_customer_id)) is None
+    assert _outcome(client, world["new"]) == (0, None)

@@ -58,6 +58,19 @@ def test_a_large_shop_imports_through_a_bulk_export(shopify, make):
     assert import_bulk_export(shop.id)["status"] == "nothing_to_import"
 
 
+def test_a_failed_export_falls_back_to_paging(shopify, make, run_jobs):
+    """An export Shopify fails (TIMEOUT) is forgotten and the import pages instead: every
+    customer arrives, and no second export is started."""
+    shopify.configure(customers=2050, bulk_error="TIMEOUT", bucket=4000, restore_rate=4000.0)
+    shop = installed_shop(make, shopify, SHOP)
+    assert sync_customers(shop.id)["status"] == "bulk"
+    assert _poll_until_imported(shop.id) == {"status": "failed", "error_code": "TIMEOUT"}
+    assert _shop(make, shop).customers_bulk_operation_id is None
+    run_jobs()
+    assert len(_customers(make, shop)) == 2050
+    assert _shop(make, shop).customers_bulk_operation_id is None
+
+
 def test_the_finish_webhook_queues_the_import(client, shopify, make, run_jobs):
     """bulk_operations/finish for the export we wait for queues its import through the drain;
     one for another operation is ignored."""

@@ -52,13 +52,16 @@ class CustomerRecord:
     sms: ConsentState | None = None  # SMS's; None: the source does not say
 
 
+_STATES = frozenset(Consent.__members__)  # (``__members__`` builds a mapping at every call)
+
+
 def to_consent(state: str | None) -> Consent:
     """Shopify's marketing state (GraphQL ``SUBSCRIBED`` or REST ``subscribed``) as ours; a
     customer who never answered (``NEVER_SUBSCRIBED`` in 2026-10) is NOT_SUBSCRIBED."""
     value = (state or "").upper()
     if value == "NEVER_SUBSCRIBED":
         return Consent.NOT_SUBSCRIBED
-    return Consent(value) if value in Consent.__members__ else Consent.UNKNOWN
+    return Consent(value) if value in _STATES else Consent.UNKNOWN
 
 
 def country(value: str | None) -> str | None:

@@ -23,11 +23,32 @@ _SHOP_INBOX = text(
 )
 
 
+# The outcomes a customer leaves: the numbers of their phone fixes (erased) and their orders
+# (kept for the shop's revenue, no longer linked to anyone).
+_CUSTOMER_OUTCOMES = (
+    text(
+        """
+        DELETE FROM phone_fixes f USING customers c
+         WHERE c.shop_id = :shop_id AND c.shopify_customer_id = :customer
+           AND f.shop_id = c.shop_id AND f.customer_id = c.id
+        """
+    ),
+    text(
+        """
+        UPDATE orders SET shopify_customer_id = NULL
+         WHERE shop_id = :shop_id AND shopify_customer_id = :customer
+        """
+    ),
+)
+
+
 def redact_customer(session: Session, shop_id: int, shopify_customer_id: int) -> int:
     """Erase what we hold about one customer: their row (tombstoned, so no late webhook or
-    import brings it back), the phone numbers their messages kept, and the data snapshot of
-    any earlier data request."""
+    import brings it back), the phone numbers their messages and phone fixes kept, their link
+    to their orders, and the data snapshot of any earlier data request."""
     lock_customers(session, shop_id)
+    for statement in _CUSTOMER_OUTCOMES:
+        session.execute(statement, {"shop_id": shop_id, "customer": shopify_customer_id})
     removed = remove_customers(session, shop_id, [shopify_customer_id], "redacted")
     session.execute(
         update(CustomerDataRequest)

@@ -22,7 +22,7 @@ class BadEmit(ValueError):
 
 
 def emit(state, request: dict) -> dict:
-    """Build the body ``request`` asks for and post it, signed, to the app. Answers the body."""
+    """Build the body ``request`` asks for and post it, signed, to the app. Return the body."""
     kind = request.get("kind")
     builders = {
         "user_preferences": _preferences,

@@ -78,12 +78,14 @@ class BulkExports:
     def _run(self, number: int, document, shop: str, base_url: str) -> None:
         self._set(number, status="RUNNING")
         time.sleep(self.state.config.bulk_delay_s)
+        failure = self.state.config.bulk_error
         try:
+            if failure:
+                raise RuntimeError(failure)
             count = self._export(number, document, shop)
         except Exception:  # the operation fails as Shopify's do: a status and an error code
-            self._set(
-                number, status="FAILED", errorCode="INTERNAL_SERVER_ERROR", completedAt=shapes.now_iso()
-            )
+            code = failure or "INTERNAL_SERVER_ERROR"
+            self._set(number, status="FAILED", errorCode=code, completedAt=shapes.now_iso())
         else:
             self._set(
                 number,

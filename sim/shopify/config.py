@@ -26,6 +26,7 @@ class SimConfig:
     max_query_cost: int = 1000  # a single query that would cost more is refused outright
     max_page_size: int = 250
     bulk_delay_s: float = 0.0  # a bulk export stays RUNNING at least this long (tests of polling)
+    bulk_error: str | None = None  # a bulk export fails with this BulkOperationErrorCode (TIMEOUT, ...)
     webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
     webhook_api_version: str = "2026-10"
     # Forced answers for the next GraphQL requests, in order: {"status": 503} or

@@ -17,9 +17,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from redis import BlockingConnectionPool, Redis, RedisError
+from requests.adapters import HTTPAdapter
 
 from core.campaigns import CampaignStatus
 from core.components import campaign_components
@@ -114,6 +116,18 @@ def _throttle_redis(threads: int) -> Redis:
     return Redis(connection_pool=pool)
 
 
+def _meta_http(threads: int) -> requests.Session:
+    """One HTTP session for the lane's send threads, its pool keeping a connection alive for
+    each of them, so no send opens a connection (or waits for one) while the lane runs."""
+    http = requests.Session()
+    # Shared by threads: nothing a response sets may change what the next request sends.
+    http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=threads)
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    return http
+
+
 class SendLoop:
     """Claim, send and record, overlapped. The DB work stays on this thread; the pool's
     threads only wait for their slot and make the HTTP call."""
@@ -124,12 +138,13 @@ class SendLoop:
         self.throttle = PhoneNumberThrottle(self.redis, lane.phone_number_id, lane.messages_per_second)
         self.stop = threading.Event()
         self.halted = False
-        self.local = threading.local()
+        self.http = _meta_http(lane.threads)
         self.totals = {"claimed": 0, "accepted": 0, "failed": 0, "requeued": 0, "unconfirmed": 0}
 
     def close(self) -> None:
         self.totals.update(late=self.throttle.late, held_back=self.throttle.held_back)
         self.redis.close()
+        self.http.close()
 
     def run(self, budget_s: float) -> dict:
         deadline = time.monotonic() + budget_s
@@ -165,16 +180,11 @@ class SendLoop:
         except RedisError as error:  # no slot, so nothing was sent: back to the queue
             return Outcome(outbound.message_id, outbound.attempt, SendResult("not_sent", details=repr(error)))
         try:
-            result = send_message(self._http(), self.lane.phone_number_id, self.lane.token, outbound.body)
+            result = send_message(self.http, self.lane.phone_number_id, self.lane.token, outbound.body)
         except Exception as error:  # a bug after the request may have left: treat it as unanswered
             log.exception("send of message %s failed unexpectedly", outbound.message_id)
             result = SendResult("unknown", details=repr(error))
         return Outcome(outbound.message_id, outbound.attempt, result)
-
-    def _http(self) -> requests.Session:
-        if not hasattr(self.local, "http"):
-            self.local.http = requests.Session()
-        return self.local.http
 
     def _record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:

@@ -65,7 +65,7 @@ def profile(base: str, path: str, bodies: Path, seconds: float = 4) -> dict[str,
             capture_output=True, check=True, timeout=seconds + 60,
         )  # fmt: skip
         load.join()
-        return shares(out.read_text())
+        return shares(out.read_text(errors="replace"))  # --nonblocking may tear a frame name
 
 
 def shares(raw: str) -> dict[str, float]:

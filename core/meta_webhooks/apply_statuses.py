@@ -56,7 +56,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
         ), timing AS (
             -- each moved message leaves its old buckets and enters its new ones
             SELECT t.shop_id, t.campaign_id, t.kind, {bucket_sql("t.ms")} AS bucket,
-                   sum(t.n) AS n, sum(t.n * t.ms) AS ms
+                   sum(t.n)::bigint AS n, sum(t.n * t.ms)::bigint AS ms  -- sum(bigint) is numeric
               FROM (SELECT shop_id, campaign_id, kind, ms, n FROM moved CROSS JOIN LATERAL (VALUES
                         ('deliver', old_deliver_ms, -1), ('deliver', new_deliver_ms, 1),
                         ('read', old_read_ms, -1), ('read', new_read_ms, 1)) AS v(kind, ms, n)

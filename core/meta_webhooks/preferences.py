@@ -91,7 +91,7 @@ _STOPPED_AT_SEND = text(
 def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], at: datetime) -> int:
     """Unsubscribe the customers of messages Meta refused at send time with 131050, as the
     webhook path does for a failed status, and mark the stop for writing back to Shopify
-    (core/shopify/consent_writeback.py). Answers how many customers changed."""
+    (core/shopify/consent_writeback.py). Return how many customers changed."""
     if not message_ids:
         return 0
     return session.execute(_STOPPED_AT_SEND, {"shop_id": shop_id, "ids": message_ids, "at": at}).rowcount

@@ -101,6 +101,7 @@ class _DrainRun:
         self.lanes, self.linger_s = lanes, linger_s
         self.started = self.flag_refreshed = time.monotonic()
         self.total, self.batches, self.out_of_time = DrainReport(), 0, False
+        self.set_aside: set[int] = set()  # events that failed in this drain: left for the next
         self._lock = threading.Lock()
 
     def until_quiet(self) -> None:
@@ -129,7 +130,11 @@ class _DrainRun:
 
     def _batch(self) -> bool:
         with session_scope() as session:
-            report = drain_batch(session, skip=list(self.total.failed_ids))
+            report = drain_batch(session, skip=list(self.set_aside))
+            if report is not None:
+                # Before the commit that releases them: the other lane must not take them again.
+                with self._lock:
+                    self.set_aside.update(report.failed_ids)
         if report is None:
             return False
         with self._lock:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test smoke bench lint format clean
+.PHONY: run test smoke faults bench lint format clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 ## The newcomer's path: a smoke subset on the embedded servers.
 smoke: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest -m smoke $(PYTEST_ARGS)
+
+## The fault suite alone (restarts, kills, vendor errors, fuzz); `make test` runs it too.
+faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

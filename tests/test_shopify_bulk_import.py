@@ -3,7 +3,6 @@ incremental re-sync of customers updated since the last sync."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,6 +12,7 @@ from core.models import Customer, Shop
 from jobs.shopify import import_bulk_export, resync_customers, sync_customers
 from tests.shopify_stand_in import installed_shop
 from tests.shopify_webhooks import SHOP, post
+from tests.waiting import wait_for
 
 
 def _customers(make, shop) -> dict[int, Customer]:
@@ -27,12 +27,11 @@ def _shop(make, shop) -> Shop:
 
 
 def _poll_until_imported(shop_id: int) -> dict:
-    for _ in range(100):
+    def finished():
         result = import_bulk_export(shop_id)
-        if result["status"] not in ("created", "running"):
-            return result
-        time.sleep(0.1)
-    raise AssertionError("the bulk export never finished")
+        return result if result["status"] not in ("created", "running") else None
+
+    return wait_for(finished, 60, "the bulk export to finish", every_s=0.1)
 
 
 def test_a_large_shop_imports_through_a_bulk_export(shopify, make):
@@ -77,10 +76,7 @@ def test_the_finish_webhook_queues_the_import(client, shopify, make, run_jobs):
     shopify.configure(customers=2100)
     shop = installed_shop(make, shopify, SHOP)
     operation = sync_customers(shop.id)["operation"]
-    for _ in range(100):  # let the stand-in finish the export
-        if shopify.stats().get("graphql", 0) and _export_done(shopify, operation):
-            break
-        time.sleep(0.1)
+    wait_for(lambda: _export_done(shopify, operation), 60, "the stand-in to finish the export", every_s=0.1)
     post(client, "bulk_operations/finish", {"admin_graphql_api_id": "gid://shopify/BulkOperation/999"})
     post(client, "bulk_operations/finish", {"admin_graphql_api_id": operation, "status": "completed"})
     run_jobs()

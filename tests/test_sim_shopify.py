@@ -16,6 +16,7 @@ from core.shopify import signature
 from tests.browser import serve
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import session_token
+from tests.waiting import wait_for
 
 SHOP = "demo.myshopify.com"
 PAGE = (
@@ -269,12 +270,13 @@ def test_a_bulk_export_validates_its_query_and_runs_one_at_a_time(shopify):
     started = run(queries.BULK_CUSTOMERS)
     operation = started["bulkOperation"]["id"]
     second = run(queries.BULK_CUSTOMERS)["userErrors"]
-    for _ in range(100):
-        state = _graphql(shopify, token, queries.BULK_OPERATION, {"id": operation}).json()["data"][
-            "bulkOperation"
-        ]
-        if state["status"] == "COMPLETED":
-            break
+
+    def finished():
+        answer = _graphql(shopify, token, queries.BULK_OPERATION, {"id": operation}).json()
+        state = answer["data"]["bulkOperation"]
+        return state if state["status"] != "RUNNING" else None
+
+    state = wait_for(finished, 60, "the bulk export to finish")
     assert state["status"] == "COMPLETED" and state["objectCount"] == "40"
     lines = requests.get(state["url"], timeout=10).text.splitlines()
     assert len(lines) == 40 and json.loads(lines[0])["id"].startswith("gid://shopify/Customer/")

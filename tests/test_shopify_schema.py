@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLSchema, build_client_schema, parse, validate
+from graphql import GraphQLSchema, build_client_schema, parse, print_ast, validate
 
 from core.shopify import queries
 
@@ -37,11 +37,24 @@ def test_document_validates_against_the_published_schema(name):
 def test_every_document_is_listed():
     """Every GraphQL string constant of the queries module is in DOCUMENTS, so none escapes the check."""
     constants = {
-        name: value
-        for name, value in vars(queries).items()
-        if name.isupper() and isinstance(value, str) and name != "CUSTOMER_FIELDS"
+        name: value for name, value in vars(queries).items() if name.isupper() and isinstance(value, str)
     }
     assert constants == queries.DOCUMENTS
+
+
+def _node_selection(document: str, *path: str) -> str:
+    """Print the selection set found by following field names ``path`` from the operation."""
+    selection = parse(document).definitions[0].selection_set
+    for name in path:
+        selection = next(f for f in selection.selections if f.name.value == name).selection_set
+    return print_ast(selection)
+
+
+def test_the_paged_import_and_the_bulk_export_read_the_same_customer():
+    """Both import paths select exactly the same customer fields, so one parser serves both."""
+    paged = _node_selection(queries.CUSTOMERS_PAGE, "customers", "nodes")
+    bulk = _node_selection(queries.BULK_CUSTOMERS, "customers", "edges", "node")
+    assert paged == bulk and "whatsAppMarketingConsent" in paged
 
 
 def test_the_check_refuses_invented_fields():

@@ -16,9 +16,14 @@ a field Shopify does not have fails the tests, not a merchant's import. Names wo
 
 from __future__ import annotations
 
-# The customer as the import, the re-sync and the bulk export read it. Kept as a selection
-# (not a fragment) because the bulk query must be one self-contained document.
-CUSTOMER_FIELDS = """
+# Pages of customers by id; ``query`` narrows them (``updated_at:>'...'`` for the re-sync).
+# The customer selection is the bulk export's too (BULK_CUSTOMERS); a test keeps them equal.
+# Both are written out whole, with no string building, so each reads (and is checked) as sent.
+CUSTOMERS_PAGE = """
+query CustomersPage($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, sortKey: ID, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
       id
       firstName
       lastName
@@ -30,16 +35,9 @@ CUSTOMER_FIELDS = """
         whatsAppMarketingConsent { state updatedAt }
         smsMarketingConsent { state updatedAt }
       }
-"""
-
-# Pages of customers by id; ``query`` narrows them (``updated_at:>'...'`` for the re-sync).
-CUSTOMERS_PAGE = f"""
-query CustomersPage($first: Int!, $after: String, $query: String) {{
-  customers(first: $first, after: $after, sortKey: ID, query: $query) {{
-    pageInfo {{ hasNextPage endCursor }}
-    nodes {{{CUSTOMER_FIELDS}    }}
-  }}
-}}
+    }
+  }
+}
 """
 
 # How many customers a shop has: decides between the paged import and a bulk operation.
@@ -73,14 +71,26 @@ mutation WriteBackWhatsAppConsent($input: CustomerWhatsAppMarketingConsentUpdate
 
 # The body of the bulk export (run by Shopify, not by us: it is sent as a string argument).
 # Bulk queries page through connections themselves: no first/after, edges { node }.
-BULK_CUSTOMERS = f"""
-{{
-  customers {{
-    edges {{
-      node {{{CUSTOMER_FIELDS}      }}
-    }}
-  }}
-}}
+BULK_CUSTOMERS = """
+{
+  customers {
+    edges {
+      node {
+        id
+        firstName
+        lastName
+        tags
+        updatedAt
+        defaultAddress { countryCodeV2 }
+        defaultPhoneNumber {
+          phoneNumber
+          whatsAppMarketingConsent { state updatedAt }
+          smsMarketingConsent { state updatedAt }
+        }
+      }
+    }
+  }
+}
 """
 
 BULK_RUN_QUERY = """

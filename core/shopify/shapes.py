@@ -40,7 +40,7 @@ def _state(consent: object, source: str, state_key: str, time_key: str) -> Conse
 
 
 def from_graphql(node: dict) -> CustomerRecord:
-    """A customer node of core/shopify/queries.py's CUSTOMER_FIELDS (a page or a bulk line).
+    """Return a customer node as CUSTOMERS_PAGE and BULK_CUSTOMERS select it (a page or a bulk line).
     Both consents belong to the default phone number: a customer without one says nothing
     about either."""
     phone_number = node.get("defaultPhoneNumber") or {}

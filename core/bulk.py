@@ -26,12 +26,16 @@ def staged(
     session: Session, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]
 ) -> Iterator[str]:
     """Copy ``rows`` into a temporary table ``name`` with ``columns`` (name, SQL type), yield
-    its name, and drop it afterwards (a document may stage the same name once per shop)."""
+    its name, and drop it afterwards (a document may stage the same name once per shop).
+
+    The column types are also given to ``COPY``, so values are written by their SQL type
+    (arrays, timestamps with zone) rather than guessed from their Python type."""
     definition = ", ".join(f"{column} {kind}" for column, kind in columns)
     session.execute(text(f"CREATE TEMPORARY TABLE {name} ({definition}) ON COMMIT DROP"))
     names = ", ".join(column for column, _ in columns)
     statement = f"COPY {name} ({names}) FROM STDIN"
     with driver_connection(session).cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([kind for _, kind in columns])
         for row in rows:
             copy.write_row(row)
     try:

@@ -200,7 +200,7 @@ def _shop(session: Session, seed: SeedShop) -> tuple[Shop, bool]:
 
 
 _CUSTOMER_COLUMNS = (
-    ("ord", "int"),
+    ("ord", "integer"),
     ("shopify_customer_id", "bigint"),
     ("first_name", "text"),
     ("last_name", "text"),
@@ -281,7 +281,7 @@ def _estimated_audience(session: Session, shop: Shop, seed: SeedCampaign) -> int
 # The staged message: the customer by Shopify id (resolved to ours, with the phone we hold,
 # by the INSERT's join), the status and the stage times.
 _MESSAGE_COLUMNS = (
-    ("ord", "int"),
+    ("ord", "integer"),
     ("customer_shopify_id", "bigint"),
     ("wamid", "text"),
     ("status", "text"),

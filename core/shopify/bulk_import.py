@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
-from sqlalchemy import column, exists, select, table, text, update
+from sqlalchemy import column, exists, select, table, update
 from sqlalchemy.dialects.postgresql import insert
 
+from core.bulk import staged
 from core.db import session_scope
 from core.models import Customer, CustomerTombstone, Shop
 from core.shopify.admin import AdminClient, ShopifyError
@@ -162,23 +163,16 @@ _COLUMNS = (
 
 def _copy_upsert(session, shop_id: int, records: list[CustomerRecord]) -> int:
     names = [name for name, _ in _COLUMNS]
-    session.execute(
-        text(
-            f"CREATE TEMP TABLE customer_batch ({', '.join(f'{n} {t}' for n, t in _COLUMNS)}) ON COMMIT DROP"
+    rows = (
+        [row[name] for name in names] for row in (profile_row(shop_id, r) for r in newest_records(records))
+    )
+    with staged(session, "customer_batch", _COLUMNS, rows) as staging:
+        batch = table(staging, *(column(name) for name in names))
+        gone = select(CustomerTombstone.shopify_customer_id).where(
+            CustomerTombstone.shop_id == shop_id,
+            CustomerTombstone.shopify_customer_id == batch.c.shopify_customer_id,
         )
-    )
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY customer_batch ({', '.join(names)}) FROM STDIN") as copy:
-        copy.set_types([kind for _, kind in _COLUMNS])
-        for record in newest_records(records):
-            row = profile_row(shop_id, record)
-            copy.write_row([row[name] for name in names])
-    batch = table("customer_batch", *(column(name) for name in names))
-    gone = select(CustomerTombstone.shopify_customer_id).where(
-        CustomerTombstone.shop_id == shop_id,
-        CustomerTombstone.shopify_customer_id == batch.c.shopify_customer_id,
-    )
-    rows = select(*(batch.c[name] for name in names)).where(~exists(gone))
-    statement = insert(Customer.__table__).from_select(names, rows)
-    statement = upsert_statement(statement, True, True, True)
-    return len(session.execute(statement.returning(Customer.__table__.c.id)).all())
+        chosen = select(*(batch.c[name] for name in names)).where(~exists(gone))
+        statement = insert(Customer.__table__).from_select(names, chosen)
+        statement = upsert_statement(statement, True, True, True)
+        return len(session.execute(statement.returning(Customer.__table__.c.id)).all())

@@ -47,7 +47,7 @@ def _measure(stand_in: str) -> list[Figure]:
     # not part of the import, and not while the token exchange waits.
     requests.get(f"{stand_in}/sim/shops/{SHOP}/count", timeout=900).raise_for_status()
     shop_id = _installed_shop()
-    import jobs.shopify as shopify_jobs
+    import jobs.customer_import as shopify_jobs
     from core.shopify import bulk_import
 
     ingest_seconds = []

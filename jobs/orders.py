@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from rq import Retry
-
 from core.shopify.admin import ReauthorizationRequired
 from core.shopify.order_import import import_recent_orders
-from jobs.queues import DEFAULT, enqueue
+from jobs.queues import DEFAULT, VENDOR_RETRY, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +19,7 @@ def request_order_import(shop_id: int) -> bool:
         shop_id,
         job_id=f"shopify-order-import-{shop_id}",
         unique=True,
-        retry=Retry(max=3, interval=[30, 120, 600]),
+        retry=VENDOR_RETRY,
     )
     return job is not None
 

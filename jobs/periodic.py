@@ -32,8 +32,8 @@ PERIODIC_JOBS = (
     PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),
     PeriodicJob("shopify-inbox-sweep", "jobs.shopify.sweep_shopify_inbox", 10, WEBHOOKS),
     # Webhooks can be missed: re-read the customers each shop changed since its last sync.
-    PeriodicJob("shopify-customer-resync", "jobs.shopify.resync_customers", 6 * 3600, DEFAULT),
-    PeriodicJob("shopify-consent-writeback", "jobs.shopify.write_back_consents", 30, DEFAULT),
+    PeriodicJob("shopify-customer-resync", "jobs.customer_import.resync_customers", 6 * 3600, DEFAULT),
+    PeriodicJob("shopify-consent-writeback", "jobs.customer_import.write_back_consents", 30, DEFAULT),
     # Launch and schedule are durable with their jobs: lanes, monitors, due launches (jobs/reconcile.py).
     PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, DEFAULT),
     # Quality, limits and throughput change; a token or a subscription can be lost.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
@@ -26,6 +26,9 @@ QUEUE_NAMES = (WEBHOOKS, DISPATCH, MONITOR, DEFAULT)
 JOB_TIMEOUT_S = 300
 RESULT_TTL_S = 600
 FAILURE_TTL_S = 7 * 24 * 3600
+# A job that reads a vendor (Shopify) is retried after 30 s, 2 min and 10 min: an outage or a
+# throttled stretch usually passes within those.
+VENDOR_RETRY = Retry(max=3, interval=[30, 120, 600])
 
 
 def queue(name: str) -> Queue:

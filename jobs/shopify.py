@@ -1,10 +1,5 @@
-"""Shopify jobs: the webhook drain (one pending at a time, as for Meta), its sweeper with the
-retention of applied bodies, and the customer import.
-
-The import works through pages for at most SYNC_TIME_BUDGET_S, then hands over to a follow-up
-job that starts from its cursor: a shop with a hundred thousand customers is over a thousand
-throttled pages, far past any single job's time limit.
-"""
+"""Shopify's webhook drain (one pending at a time, as for Meta) and its sweeper, with the
+retention of applied bodies. The customer import is in jobs/customer_import.py."""
 
 from __future__ import annotations
 
@@ -13,19 +8,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from rq import Retry
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from core.db import session_scope
 from core.inbox import backlog
-from core.models import Shop
 from core.redis import get_redis
-from core.shopify.admin import AdminClient, ReauthorizationRequired, ShopifyUnavailable
-from core.shopify.bulk_import import ExportState, export_state, forget_export, ingest, start_export
-from core.shopify.consent_writeback import shops_with_pending, write_back
 from core.shopify.drain import SOURCE, DrainReport, drain_batch
-from core.shopify.sync import import_page, import_shop_details, large_shop, mark_synced
-from jobs.queues import DEFAULT, WEBHOOKS, enqueue, queue
+from jobs.customer_import import request_bulk_import
+from jobs.queues import WEBHOOKS, enqueue, queue
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +24,6 @@ DRAIN_JOB_PREFIX = "shopify-drain-"
 PENDING_TTL_S = 300
 DRAIN_TIME_BUDGET_S = 60
 STALE_AFTER = timedelta(seconds=5)
-SYNC_TIME_BUDGET_S = 240
-SYNC_JOB_PREFIX = "shopify-customer-sync-"
-RESYNC_JOB_PREFIX = "shopify-customer-resync-"
-BULK_JOB_PREFIX = "shopify-bulk-import-"
-BULK_POLL_FIRST_S, BULK_POLL_MAX_S = 5, 300  # polling backs off: Shopify's exports take minutes
-BULK_IMPORT_TIMEOUT_S = 1800
 # Applied bodies hold customers' personal data: kept a week (Shopify retries for 4 hours and may
 # deliver a day late). The ledger of applied deliveries outlives them, to recognise late copies.
 RETENTION_KEY = "shopify:retention-swept"
@@ -115,238 +99,3 @@ def purge_applied(now: datetime | None = None) -> dict[str, int]:
 
 def _drain_queued() -> bool:
     return any(job_id.startswith(DRAIN_JOB_PREFIX) for job_id in queue(WEBHOOKS).get_job_ids())
-
-
-# ---- the customer import -----------------------------------------------------------------------
-
-
-def request_customer_sync(shop_id: int) -> bool:
-    """Queue the full import of the shop's customers unless one is queued or running."""
-    job = enqueue(
-        DEFAULT,
-        sync_customers,
-        shop_id,
-        job_id=f"{SYNC_JOB_PREFIX}{shop_id}",
-        unique=True,
-        retry=Retry(max=3, interval=[30, 120, 600]),
-    )
-    return job is not None
-
-
-def sync_customers(
-    shop_id: int,
-    cursor: str | None = None,
-    part: int = 0,
-    since: str | None = None,
-    started: str | None = None,
-    paged: bool = False,
-) -> dict:
-    """Import the shop's customers from ``cursor`` (the start: None) for a time budget: all of
-    them, or with ``since`` (ISO time) only those updated after it. A large shop's full import
-    becomes a bulk export instead, unless ``paged`` (the fallback of a failed export)."""
-    started = started or datetime.now(UTC).isoformat()
-    pages = customers = written = 0
-    clock = time.monotonic()
-    try:
-        with AdminClient(shop_id) as client:
-            if cursor is None and since is None:
-                import_shop_details(client, shop_id)
-                if not paged and large_shop(client):
-                    return _start_bulk_import(client, shop_id)
-            while True:
-                page = import_page(client, shop_id, cursor, since=_moment(since))
-                pages, customers, written = pages + 1, customers + page.customers, written + page.written
-                cursor = page.next_cursor
-                if cursor is None:
-                    mark_synced(shop_id, _moment(started))
-                    break
-                if time.monotonic() - clock > SYNC_TIME_BUDGET_S:
-                    _continue_sync(shop_id, cursor, part + 1, since, started)
-                    break
-    except ReauthorizationRequired as error:
-        # Not retried: nothing changes until the merchant opens the app (which queues it again).
-        log.warning("customer import of shop %s stopped: %s", shop_id, error)
-        return {"status": "reauthorization_required", "pages": pages}
-    log.info(
-        "customer import of shop %s part %d: %d pages, %d customers, %d written",
-        shop_id,
-        part,
-        pages,
-        customers,
-        written,
-    )
-    return {
-        "status": "done" if cursor is None else "continues",
-        "pages": pages,
-        "customers": customers,
-        "written": written,
-    }
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _continue_sync(shop_id: int, cursor: str, part: int, since: str | None, started: str) -> None:
-    enqueue(
-        DEFAULT,
-        sync_customers,
-        shop_id,
-        cursor,
-        part,
-        since,
-        started,
-        job_id=f"{SYNC_JOB_PREFIX}{shop_id}-part-{part}",
-        unique=True,
-        retry=Retry(max=3, interval=[30, 120, 600]),
-    )
-
-
-# ---- the bulk import (large shops) ---------------------------------------------------------------
-
-
-def _start_bulk_import(client: AdminClient, shop_id: int) -> dict:
-    operation = start_export(client, shop_id)
-    _poll_later(shop_id, 1)
-    log.info("customer import of shop %s runs as bulk export %s", shop_id, operation)
-    return {"status": "bulk", "operation": operation}
-
-
-def _poll_later(shop_id: int, attempt: int) -> None:
-    delay = min(BULK_POLL_FIRST_S * 2 ** (attempt - 1), BULK_POLL_MAX_S)
-    enqueue(
-        DEFAULT,
-        import_bulk_export,
-        shop_id,
-        attempt,
-        job_id=f"{BULK_JOB_PREFIX}{shop_id}-poll-{attempt}",
-        unique=True,
-        delay=timedelta(seconds=delay),
-        timeout=BULK_IMPORT_TIMEOUT_S,
-    )
-
-
-def request_bulk_import(shop_id: int) -> bool:
-    """The ``bulk_operations/finish`` webhook came: import now rather than at the next poll."""
-    job = enqueue(
-        DEFAULT, import_bulk_export, shop_id, 0, job_id=f"{BULK_JOB_PREFIX}{shop_id}-finished", unique=True
-    )
-    return job is not None
-
-
-def import_bulk_export(shop_id: int, attempt: int = 0) -> dict:
-    """Check the shop's bulk export; when it is done, stream it in (once: a Redis lock keeps a
-    webhook-triggered run and a poll from importing it twice at the same time)."""
-    with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        operation = shop.customers_bulk_operation_id if shop else None
-    if operation is None:
-        return {"status": "nothing_to_import"}
-    try:
-        with AdminClient(shop_id) as client:
-            state = export_state(client, operation)
-    except ReauthorizationRequired as error:
-        log.warning("bulk import of shop %s stopped: %s", shop_id, error)
-        return {"status": "reauthorization_required"}
-    if state.running:
-        if attempt:  # the webhook's run leaves the polling chain as it is
-            _poll_later(shop_id, attempt + 1)
-        return {"status": state.status.lower(), "objects": state.objects}
-    if state.status != "COMPLETED":
-        return _bulk_failed(shop_id, operation, state)
-    return _ingest_once(shop_id, operation, state)
-
-
-def _ingest_once(shop_id: int, operation: str, state: ExportState) -> dict:
-    lock = get_redis().lock(f"shopify:bulk-import:{shop_id}", timeout=BULK_IMPORT_TIMEOUT_S, blocking=False)
-    if not lock.acquire():
-        return {"status": "importing_elsewhere"}
-    try:
-        with session_scope() as session:
-            if session.get(Shop, shop_id).customers_bulk_operation_id != operation:
-                return {"status": "already_imported"}
-        result = ingest(shop_id, state.url)
-        forget_export(shop_id, operation)
-        # The export read each customer after it was created: the re-sync starts from then.
-        mark_synced(shop_id, state.created_at or datetime.now(UTC))
-    finally:
-        lock.release()
-    log.info("bulk import of shop %s: %d customers, %d written", shop_id, result.customers, result.written)
-    return {
-        "status": "done",
-        "customers": result.customers,
-        "written": result.written,
-        "skipped": result.skipped,
-    }
-
-
-def _bulk_failed(shop_id: int, operation: str, state: ExportState) -> dict:
-    """A failed, cancelled or expired export: forget it and import page by page instead."""
-    forget_export(shop_id, operation)
-    log.warning(
-        "bulk export %s of shop %s ended %s (%s): paging instead",
-        operation,
-        shop_id,
-        state.status,
-        state.error_code,
-    )
-    enqueue(
-        DEFAULT,
-        sync_customers,
-        shop_id,
-        paged=True,
-        job_id=f"{SYNC_JOB_PREFIX}{shop_id}-paged",
-        unique=True,
-        retry=Retry(max=3, interval=[30, 120, 600]),
-    )
-    return {"status": state.status.lower(), "error_code": state.error_code}
-
-
-# ---- the periodic re-sync ---------------------------------------------------------------------------
-
-
-def resync_customers() -> dict:
-    """Periodic: for every installed shop imported before, read the customers updated since the
-    last sync (webhooks can be missed; Shopify recommends reconciling). Idempotent: one job per
-    shop at a time, and reading a customer again writes nothing new."""
-    with session_scope() as session:
-        shops = session.execute(
-            select(Shop.id, Shop.customers_resync_from).where(
-                Shop.uninstalled_at.is_(None),
-                Shop.customers_resync_from.is_not(None),
-                Shop.customers_bulk_operation_id.is_(None),
-            )
-        ).all()
-    queued = 0
-    for shop_id, since in shops:
-        job = enqueue(
-            DEFAULT,
-            sync_customers,
-            shop_id,
-            None,
-            0,
-            since.isoformat(),
-            job_id=f"{RESYNC_JOB_PREFIX}{shop_id}",
-            unique=True,
-        )
-        queued += job is not None
-    return {"shops": len(shops), "queued": queued}
-
-
-# ---- consent write-back -------------------------------------------------------------------------------
-
-
-def write_back_consents() -> dict:
-    """Periodic: tell Shopify about the stops customers gave inside WhatsApp."""
-    totals = {"shops": 0, "written": 0, "refused": 0}
-    for shop_id in shops_with_pending():
-        try:
-            with AdminClient(shop_id) as client:
-                outcome = write_back(client, shop_id)
-        except (ReauthorizationRequired, ShopifyUnavailable) as error:
-            log.warning("consent write-back of shop %s waits: %s", shop_id, error)
-            continue
-        totals["shops"] += 1
-        totals["written"] += outcome["written"]
-        totals["refused"] += outcome["refused"]
-    return totals

@@ -19,7 +19,7 @@ from rq.registry import ScheduledJobRegistry
 
 from core.embedded import start_embedded_services_unless_production
 from core.settings import get_settings
-from jobs import dispatch, launch, monitor, reconcile, shopify, webhooks  # noqa: F401  (loaded before RQ forks its work horses)
+from jobs import customer_import, dispatch, launch, monitor, orders, reconcile, shopify, webhooks  # noqa: F401  (loaded before RQ forks its work horses)
 from jobs.periodic import QuietPeriodicJobs, schedule_periodic_jobs
 from jobs.queues import all_queues
 

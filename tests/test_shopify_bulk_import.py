@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.models import Customer, Shop
-from jobs.shopify import import_bulk_export, resync_customers, sync_customers
+from jobs.customer_import import import_bulk_export, resync_customers, sync_customers
 from tests.shopify_stand_in import installed_shop
 from tests.shopify_webhooks import SHOP, post
 from tests.waiting import wait_for

@@ -14,7 +14,7 @@ from core.crypto import encrypt_token
 from core.db import session_scope
 from core.models import Customer
 from core.shopify.consent_writeback import queue_consent_writeback
-from jobs.shopify import sync_customers, write_back_consents
+from jobs.customer_import import sync_customers, write_back_consents
 from tests import meta
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
 from tests.shopify_stand_in import installed_shop

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Customer, CustomerTombstone, Shop
-from jobs.shopify import request_customer_sync, sync_customers
+from jobs.customer_import import request_customer_sync, sync_customers
 from tests.shopify_stand_in import installed_shop
 
 SHOP = "demo.myshopify.com"
@@ -109,9 +109,9 @@ def test_newer_webhook_data_is_not_overwritten_by_the_import(shopify, make):
 def test_a_long_import_hands_over_to_a_follow_up_job(shopify, make, run_jobs, monkeypatch):
     """With no time left after the first page the import queues its continuation from the
     cursor, and the worker finishes it: every customer once."""
-    import jobs.shopify
+    import jobs.customer_import
 
-    monkeypatch.setattr(jobs.shopify, "SYNC_TIME_BUDGET_S", 0)
+    monkeypatch.setattr(jobs.customer_import, "SYNC_TIME_BUDGET_S", 0)
     shopify.configure(customers=230)
     shop = installed_shop(make, shopify, SHOP)
     first = sync_customers(shop.id)

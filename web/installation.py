@@ -21,8 +21,8 @@ from core.settings import get_settings
 from core.shopify.install import install_or_renew
 from core.shopify.oauth import ShopifyUnavailable, TokenRequestRefused
 from core.shopify.tokens import EXCHANGE_MARGIN, has_usable_token
+from jobs.customer_import import request_customer_sync
 from jobs.orders import request_order_import
-from jobs.shopify import request_customer_sync
 from web.database import db
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ the merchant uses, stays true.
 
 The stop is recorded with the local unsubscribe, in the same transaction
 (``consent_writeback_at`` = when the customer stopped): nothing is lost if Shopify is down or
-Redis is; a periodic job (jobs/shopify.py) writes what is pending. A later resume inside
+Redis is; a periodic job (jobs/customer_import.py) writes what is pending. A later resume inside
 WhatsApp cancels a stop not yet written. Writing the same stop twice changes nothing.
 """
 

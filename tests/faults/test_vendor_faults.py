@@ -53,7 +53,7 @@ def test_shopify_429s_end_in_shopifys_customers(make, shopify, run_jobs):
     shopify.configure(
         faults=[{"status": 429, "retry_after": 0.2}, {"status": 429}, {"status": 503}, {"status": 429}]
     )
-    from jobs.shopify import request_customer_sync
+    from jobs.customer_import import request_customer_sync
 
     request_customer_sync(shop.id)
     run_jobs()

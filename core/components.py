@@ -168,23 +168,23 @@ def _url_parameter(item: object, where: str, problems: Problems) -> dict | None:
 
 
 def _payload_parameter(item: object, where: str, problems: Problems) -> dict | None:
-    payload = item.get("payload") if isinstance(item, dict) else None
-    if item != {"type": "payload", "payload": payload} or not isinstance(payload, str) or not payload:
-        problems.add(where, 'a quick reply takes {"type": "payload", "payload": "..."}')
-        return None
-    if len(payload) > MAX_PAYLOAD:
-        problems.add(where, f"the payload is longer than {MAX_PAYLOAD} characters")
-        return None
-    return dict(item)
+    return _one_string_parameter(item, where, problems, "payload", "a quick reply", MAX_PAYLOAD)
 
 
 def _coupon_parameter(item: object, where: str, problems: Problems) -> dict | None:
-    code = item.get("coupon_code") if isinstance(item, dict) else None
-    if item != {"type": "coupon_code", "coupon_code": code} or not isinstance(code, str) or not code.strip():
-        problems.add(where, 'a copy-code button takes {"type": "coupon_code", "coupon_code": "..."}')
+    return _one_string_parameter(item, where, problems, "coupon_code", "a copy-code button", MAX_COUPON)
+
+
+def _one_string_parameter(
+    item: object, where: str, problems: Problems, kind: str, button: str, longest: int
+) -> dict | None:
+    """A button parameter of exactly ``{"type": kind, kind: "<non-blank text>"}``."""
+    value = item.get(kind) if isinstance(item, dict) else None
+    if item != {"type": kind, kind: value} or not isinstance(value, str) or not value.strip():
+        problems.add(where, f'{button} takes {{"type": "{kind}", "{kind}": "..."}}')
         return None
-    if len(code) > MAX_COUPON:
-        problems.add(where, f"a coupon code has at most {MAX_COUPON} characters")
+    if len(value) > longest:
+        problems.add(where, f"the {kind} has at most {longest} characters")
         return None
     return dict(item)
 

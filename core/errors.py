@@ -57,6 +57,10 @@ CATEGORY_REMEDIES: dict[Category, str] = {
 }
 
 
+_RECONNECT = "Reconnect WhatsApp in the app's settings."
+_RECONNECT_WITH_PERMISSIONS = "Reconnect WhatsApp in the app's settings and grant every permission asked."
+
+
 def _info(code: str, category: Category, title: str, remedy: str | None = None) -> ErrorInfo:
     return ErrorInfo(code, category, title, remedy or CATEGORY_REMEDIES[category])
 
@@ -175,32 +179,14 @@ _KNOWN: dict[str, ErrorInfo] = {
         ),
         _info("368", Category.ACCOUNT, "The WhatsApp Business account is restricted for a policy violation"),
         _info("131031", Category.ACCOUNT, "The WhatsApp Business account is locked"),
-        _info(
-            "190",
-            Category.ACCOUNT,
-            "The WhatsApp access token expired",
-            "Reconnect WhatsApp in the app's settings.",
-        ),
+        _info("190", Category.ACCOUNT, "The WhatsApp access token expired", _RECONNECT),
         _info("131045", Category.ACCOUNT, "The business phone number is not registered correctly"),
         _info("133010", Category.ACCOUNT, "The business phone number is not registered on WhatsApp"),
+        _info("0", Category.ACCOUNT, "WhatsApp could not authenticate the app", _RECONNECT),
         _info(
-            "0",
-            Category.ACCOUNT,
-            "WhatsApp could not authenticate the app",
-            "Reconnect WhatsApp in the app's settings.",
+            "3", Category.ACCOUNT, "The app lacks a permission WhatsApp requires", _RECONNECT_WITH_PERMISSIONS
         ),
-        _info(
-            "3",
-            Category.ACCOUNT,
-            "The app lacks a permission WhatsApp requires",
-            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
-        ),
-        _info(
-            "10",
-            Category.ACCOUNT,
-            "WhatsApp denied the app's permission",
-            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
-        ),
+        _info("10", Category.ACCOUNT, "WhatsApp denied the app's permission", _RECONNECT_WITH_PERMISSIONS),
         _info("131008", Category.TEMPLATE, "A parameter the template requires is missing"),
         _info("131009", Category.TEMPLATE, "A parameter value is not valid"),
         _info("131000", Category.UNKNOWN, "WhatsApp failed to send for an unknown reason"),
@@ -219,7 +205,7 @@ def describe(code: str | int | None) -> ErrorInfo:
             key,
             Category.ACCOUNT,
             "WhatsApp denied the app a permission",
-            "Reconnect WhatsApp in the app's settings and grant every permission asked.",
+            _RECONNECT_WITH_PERMISSIONS,
         )
     return _info(key, Category.UNKNOWN, f"WhatsApp error {key}" if key else "Unknown error")
 

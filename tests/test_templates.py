@@ -163,6 +163,18 @@ def test_named_parameters_must_name_every_placeholder():
             "components.button[0].parameters[0]",
         ),
         ([BODY, BODY], "components.body"),
+        *[
+            (
+                [{"type": "button", "sub_type": sub_type, "index": "0", "parameters": [parameter]}],
+                "components.button[0].parameters[0]",
+            )
+            for sub_type, parameter in [
+                ("quick_reply", {"type": "payload", "payload": " "}),
+                ("quick_reply", {"type": "payload", "payload": "P" * 257}),
+                ("quick_reply", {"type": "payload", "payload": "YES", "extra": 1}),
+                ("copy_code", {"type": "coupon_code", "coupon_code": ""}),
+            ]
+        ],
     ],
 )
 def test_badly_shaped_components_are_named(raw, field):

@@ -2,7 +2,8 @@
 
 ``apply_by_wamid`` is the path of nearly every status: one statement locks the messages in key
 order (so concurrent drains cannot deadlock on them), reads their funnel flags under the lock,
-applies the ratchet, and sums each campaign's old-to-new changes, all in one round trip.
+applies the ratchet, and sums each campaign's old-to-new changes (counters, time buckets,
+failure codes), all in one round trip.
 
 ``apply_by_message_id`` takes the few statuses whose wamid is not recorded yet but whose
 ``biz_opaque_callback_data`` names our message: it records the wamid (counting the message as
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from core.failures import FailureKey, failure_code_sql
 from core.meta_webhooks.counter_changes import CounterChanges, Funnel
 from core.meta_webhooks.locked_messages import LockedMessages
 from core.meta_webhooks.ratchet import StatusRow
@@ -39,6 +41,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                    m.status IN ({_FAILED}) AS failed,
                    m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                    m.read_at IS NOT NULL AS read,
+                   {failure_code_sql("m")} AS old_code,
                    {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
              ORDER BY m.shop_id, m.id
@@ -52,6 +55,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                           AS delivered,
                       (m.read_at IS NOT NULL)::int - o.read::int AS read,
                       (m.status IN ({_FAILED}))::int - o.failed::int AS failed,
+                      o.old_code, {failure_code_sql("m")} AS new_code,
                       o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         ), timing AS (
             -- each moved message leaves its old buckets and enters its new ones
@@ -63,16 +67,27 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                      WHERE ms IS NOT NULL) AS t
              GROUP BY 1, 2, 3, 4
             HAVING sum(t.n) <> 0 OR sum(t.n * t.ms) <> 0
+        ), failure AS (
+            -- each moved message leaves its old failure code and enters its new one (a message
+            -- found by its wamid counts as accepted by Meta, before and after)
+            SELECT f.shop_id, f.campaign_id, f.code, sum(f.n)::bigint AS n
+              FROM (SELECT shop_id, campaign_id, code, n FROM moved CROSS JOIN LATERAL (VALUES
+                        (old_code, -1), (new_code, 1)) AS v(code, n)
+                     WHERE code IS NOT NULL) AS f
+             GROUP BY 1, 2, 3
+            HAVING sum(f.n) <> 0
         )
         SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
                NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
-               NULL::bigint AS n, NULL::bigint AS ms
+               NULL::bigint AS n, NULL::bigint AS ms, NULL AS code
           FROM moved GROUP BY shop_id, campaign_id
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL
+        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL
           FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms FROM timing
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL FROM timing
+        UNION ALL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code FROM failure
         """
     )
 
@@ -86,7 +101,8 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
         WITH u AS (
             SELECT * FROM {unnest_sql(keys, groups)}
         ), o AS (  -- the messages as they were (locked_messages.py holds their locks)
-            SELECT m.shop_id, m.id, {_durations("m", "old_")}
+            SELECT m.shop_id, m.id, {failure_code_sql("m")} AS old_code, m.wamid IS NOT NULL AS old_accepted,
+                   {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.id = u.id
         )
         UPDATE messages AS m SET {sets}
@@ -95,6 +111,7 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
         RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read,
+                  o.old_code, o.old_accepted, {failure_code_sql("m")} AS new_code,
                   o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         """
     )
@@ -131,6 +148,8 @@ def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChan
             unmatched.add(line.unmatched)
         elif line.kind is not None:
             changes.timings.add(line.shop_id, line.campaign_id, line.kind, line.bucket, line.n, line.ms)
+        elif line.code is not None:
+            changes.failures.add(line.shop_id, line.campaign_id, FailureKey(line.code, True), line.n)
         else:
             changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
     for i, row in enumerate(rows):
@@ -165,6 +184,9 @@ def apply_by_message_id(
         before = locked.by_id[(moved.shop_id, moved.id)].before
         after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
         changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
+        old_failure = FailureKey.of(moved.old_code, moved.old_accepted)
+        new_failure = FailureKey.of(moved.new_code, moved.wamid is not None)
+        changes.failures.moved(moved.shop_id, moved.campaign_id, old_failure, new_failure)
         for kind in KINDS:
             old_ms, new_ms = getattr(moved, f"old_{kind}_ms"), getattr(moved, f"new_{kind}_ms")
             changes.timings.moved(moved.shop_id, moved.campaign_id, kind, old_ms, new_ms)

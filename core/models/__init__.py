@@ -5,6 +5,7 @@ from core.models.base import Base
 from core.models.campaign import Campaign
 from core.models.click import Click
 from core.models.customer import Customer
+from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
@@ -15,6 +16,7 @@ from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
+    "CampaignFailureCount",
     "Campaign",
     "CampaignTimingBucket",
     "Click",

@@ -1,0 +1,48 @@
+"""failure counts: campaign_failure_counts, each campaign's failure breakdown kept incrementally
+(core/failures.py), filled here from the messages already stored; and a partial index on the
+messages that failed for a missing calling code, which bounds the page's count of customers
+fixed since to those rows
+
+Revision ID: 0013_failure_counts
+Revises: 0009_trust
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0013_failure_counts'
+down_revision = '0009_trust'
+branch_labels = None
+depends_on = None
+
+# core/failures.py's failure_code_sql() as it was when this revision was written.
+_BACKFILL = """
+    INSERT INTO campaign_failure_counts (shop_id, campaign_id, code, accepted, messages)
+    SELECT shop_id, campaign_id, COALESCE(error_code, 'MESSAGE_EXPIRED'), wamid IS NOT NULL, count(*)
+      FROM messages
+     WHERE status IN ('failed', 'expired')
+     GROUP BY 1, 2, 3, 4
+"""
+CALLING_CODE_WHERE = "error_code = 'CUSTOMER_IS_MISSING_CALLING_CODE' AND status = 'failed'"
+
+
+def upgrade() -> None:
+    op.create_table('campaign_failure_counts',
+    sa.Column('shop_id', sa.BigInteger(), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger(), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('accepted', sa.Boolean(), nullable=False),
+    sa.Column('messages', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id', 'campaign_id'], ['campaigns.shop_id', 'campaigns.id'], name=op.f('fk_campaign_failure_counts_shop_id_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('shop_id', 'campaign_id', 'code', 'accepted', name=op.f('pk_campaign_failure_counts'))
+    )
+    op.execute(_BACKFILL)
+    op.create_index(
+        'ix_messages_calling_code', 'messages', ['shop_id', 'campaign_id', 'customer_id'], unique=False,
+        postgresql_where=sa.text(CALLING_CODE_WHERE),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index('ix_messages_calling_code', table_name='messages')
+    op.drop_table('campaign_failure_counts')

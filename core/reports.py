@@ -102,24 +102,25 @@ def missing_calling_code(session: Session, shop_id: int, campaign_id: int) -> di
     and how many of them have a valid number in Shopify by now.
 
     Not kept like the breakdown: "fixed" changes with the customers (Shopify's updates, our fix
-    page), not with the messages. The partial index ix_messages_calling_code holds exactly these
-    messages (one per customer: a campaign messages a customer once), so the count reads those
-    rows and looks each customer up, and costs nothing for a campaign without such failures."""
-    has_phone = (
-        select(Customer.id)
-        .where(
-            Customer.shop_id == Message.shop_id,
-            Customer.id == Message.customer_id,
-            Customer.phone_e164.is_not(None),
-        )
-        .exists()
+    page), not with the messages. Two partial indexes bound it instead: the messages that failed
+    so (ix_messages_calling_code, one per customer: a campaign messages a customer once) and the
+    shop's customers still without a valid number (ix_customers_without_e164), joined by hash,
+    both read index-only; the fixed are the rest. A deleted customer's message has no customer
+    and counts in neither."""
+    unfixed = (
+        (Customer.shop_id == Message.shop_id)
+        & (Customer.id == Message.customer_id)
+        & Customer.phone_e164.is_(None)
     )
-    row = session.execute(
-        select(func.count(Message.customer_id), func.count().filter(has_phone)).where(
+    customers, still_unfixed = session.execute(
+        select(func.count(Message.customer_id), func.count(Customer.id))
+        .select_from(Message)
+        .outerjoin(Customer, unfixed)
+        .where(
             Message.shop_id == shop_id,
             Message.campaign_id == campaign_id,
             Message.error_code == OurCode.CUSTOMER_IS_MISSING_CALLING_CODE,
             Message.status == "failed",
         )
     ).one()
-    return {"customers": row[0], "fixed": row[1]}
+    return {"customers": customers, "fixed": customers - still_unfixed}

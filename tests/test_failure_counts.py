@@ -19,6 +19,7 @@ from core.meta_api import SendResult
 from core.models import Campaign, Message
 from core.monitor import monitor_campaign
 from tests import meta
+from tests.tokens import bearer
 
 _shops = itertools.count(1)
 
@@ -228,3 +229,26 @@ def test_the_recount_finds_a_drifted_breakdown_and_sets_it_right(make):
     ]
     assert _rows(make, _KEPT, campaign) == expected
     assert meta.drift(make.engine, campaign) == []
+
+
+def test_calling_code_customers_count_those_fixed_since_and_not_those_deleted(client, make):
+    """Three customers failed for a missing calling code: one has a valid number in Shopify by
+    now (fixed), one still has not, one was deleted (no longer a customer of the campaign)."""
+    shop = make.shop("demo.myshopify.com")
+    campaign = make.campaign(shop, "Calling codes", status="SENT")
+    fixed, unfixed, deleted = (make.customer(shop, phone=f"61200000{n}", phone_e164=None) for n in range(3))
+    for customer in (fixed, unfixed, deleted):
+        make.message(campaign, customer, status="failed", error_code="CUSTOMER_IS_MISSING_CALLING_CODE")
+    make.message(campaign, make.customer(shop), status="failed", wamid="wamid.c", error_code="131026")
+    with make.engine.begin() as connection:
+        keys = {"shop_id": shop.id, "fixed": fixed.id, "deleted": deleted.id}
+        connection.execute(
+            text("UPDATE customers SET phone_e164 = '+34612000000' WHERE shop_id = :shop_id AND id = :fixed"),
+            keys,
+        )
+        connection.execute(text("DELETE FROM customers WHERE shop_id = :shop_id AND id = :deleted"), keys)
+    make.recount(campaign)
+    body = client.get(f"/api/campaigns/{campaign.id}", headers=bearer()).get_json()
+    assert body["missing_calling_code"] == {"customers": 2, "fixed": 1}
+    codes = {e["code"]: (e["count"], e["at_submission"]) for e in body["errors"]}
+    assert codes == {"CUSTOMER_IS_MISSING_CALLING_CODE": (3, 3), "131026": (1, 0)}

@@ -1,7 +1,7 @@
 """failure counts: campaign_failure_counts, each campaign's failure breakdown kept incrementally
-(core/failures.py), filled here from the messages already stored; and a partial index on the
-messages that failed for a missing calling code, which bounds the page's count of customers
-fixed since to those rows
+(core/failures.py), filled here from the messages already stored; and two partial indexes that
+bound the page's count of customers fixed since their message failed for a missing calling
+code: those messages, and the shop's customers without a valid number
 
 Revision ID: 0013_failure_counts
 Revises: 0009_trust
@@ -24,6 +24,7 @@ _BACKFILL = """
      GROUP BY 1, 2, 3, 4
 """
 CALLING_CODE_WHERE = "error_code = 'CUSTOMER_IS_MISSING_CALLING_CODE' AND status = 'failed'"
+WITHOUT_E164_WHERE = "phone_e164 IS NULL"
 
 
 def upgrade() -> None:
@@ -41,8 +42,13 @@ def upgrade() -> None:
         'ix_messages_calling_code', 'messages', ['shop_id', 'campaign_id', 'customer_id'], unique=False,
         postgresql_where=sa.text(CALLING_CODE_WHERE),
     )
+    op.create_index(
+        'ix_customers_without_e164', 'customers', ['shop_id', 'id'], unique=False,
+        postgresql_where=sa.text(WITHOUT_E164_WHERE),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_customers_without_e164', table_name='customers')
     op.drop_index('ix_messages_calling_code', table_name='messages')
     op.drop_table('campaign_failure_counts')

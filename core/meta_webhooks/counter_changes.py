@@ -1,5 +1,6 @@
 """Campaign counter changes folded into the campaigns in the caller's transaction, with the time
-distributions (core/timings.py) and failure breakdowns (core/failures.py) kept beside them.
+distributions (core/timings.py), failure breakdowns (core/failures.py) and billed messages
+(core/billed.py) kept beside them.
 
 Each change is the old-to-new difference of one message's funnel flags (DESIGN.md's metric
 definitions), so the counters stay equal to the GROUP BY of core/counters.py whatever the order
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.billed import BilledChanges
 from core.failures import FailureChanges
 from core.statuses import FAILED_STATUSES
 from core.timings import TimingChanges
@@ -69,6 +71,7 @@ class CounterChanges:
         self._by_campaign: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * len(FUNNEL))
         self.timings = TimingChanges()  # the distributions, kept alongside (core/timings.py)
         self.failures = FailureChanges()  # the failure breakdown, likewise (core/failures.py)
+        self.billed = BilledChanges()  # the billed messages, likewise (core/billed.py)
 
     def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
         if old == new:
@@ -98,3 +101,4 @@ class CounterChanges:
         # After the campaigns: the lock order of core/counters.py.
         self.timings.apply(session)
         self.failures.apply(session)
+        self.billed.apply(session)

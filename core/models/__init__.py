@@ -2,6 +2,7 @@
 unique keys, so the tables can later be distributed by shop (Citus) without code changes."""
 
 from core.models.base import Base
+from core.models.billed import CampaignBilledCount
 from core.models.campaign import Campaign
 from core.models.click import Click
 from core.models.customer import Customer
@@ -16,6 +17,7 @@ from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
+    "CampaignBilledCount",
     "CampaignFailureCount",
     "Campaign",
     "CampaignTimingBucket",

@@ -25,6 +25,7 @@ MESSAGES = 1_000_000
 CAMPAIGNS = 10_000
 REQUESTS = 200
 LCP_RUNS = 10
+COLD_RUNS = 5
 SHOP = "bench.myshopify.com"
 
 _CUSTOMERS = """
@@ -163,13 +164,16 @@ def _cold_pages(http: requests.Session, base: str, big: int, headers: dict) -> l
     """The campaign page with nothing cached: the document, then its time distributions (the
     fragment it loads at once); everything the page shows of the campaign's million messages.
 
-    Measured twice. First as the server's very first page: that one also compiles the page's
-    templates and opens database connections, once per server process. Then, after a page of
-    another campaign (so the process is warm) and with the report caches emptied again, as a
-    merchant meets it after any change: ``campaign_page_cold``, the target's figure."""
+    First as the server's very first page: that one also compiles the page's templates and
+    opens database connections, once per server process. Then, after a page of another campaign
+    (so the process is warm), COLD_RUNS times with the report caches emptied before each, as a
+    merchant meets it after any change: ``campaign_page_cold`` is their median (the target's
+    figure; one sample on a shared machine is mostly noise), and the slowest is shown beside it."""
     figures = [Figure("campaign_page_first_render", _page_ms(http, base, big, headers), "ms")]
     _page_ms(http, base, big - 1, headers)  # one of the small campaigns
-    figures.append(Figure("campaign_page_cold", _page_ms(http, base, big, headers), "ms", "< 300"))
+    samples = [_page_ms(http, base, big, headers) for _ in range(COLD_RUNS)]
+    figures.append(Figure("campaign_page_cold", round(statistics.median(samples), 1), "ms", "< 300"))
+    figures.append(Figure("campaign_page_cold_max", max(samples), "ms"))
     return figures
 
 

@@ -37,7 +37,8 @@ def failure_code_sql(alias: str = "m") -> str:
 
 
 def entered_sql(alias: str = "m") -> str:
-    """A RETURNING list for FailureChanges.entered(): the campaign, code and wamid of each row."""
+    """A RETURNING list of each row's campaign, failure code (failure_code_sql) and whether it
+    has a wamid: what FailureChanges.entered() reads, and dispatch's accept moves."""
     code = failure_code_sql(alias)
     return f"{alias}.campaign_id, {code} AS failure_code, {alias}.wamid IS NOT NULL AS accepted"
 

@@ -25,6 +25,7 @@ MESSAGES = 1_000_000
 CAMPAIGNS = 10_000
 REQUESTS = 200
 LCP_RUNS = 10
+COLD_RUNS = 5
 SHOP = "bench.myshopify.com"
 
 _CUSTOMERS = """
@@ -126,7 +127,7 @@ def _api_figures(base: str, big: int) -> list[Figure]:
     headers = {"Authorization": f"Bearer {session_token(SHOP, exp=int(time.time()) + 3600)}"}
     figures = []
     with requests.Session() as http:
-        figures.append(_cold_page(http, base, big, headers))
+        figures += _cold_pages(http, base, big, headers)
         figures.append(_cold_detail(http, base, big, headers))
         for name, path in (
             ("campaign_api", f"/api/campaigns/{big}"),
@@ -154,22 +155,38 @@ def _forget_reports() -> None:
     from core.redis import get_redis
 
     redis = get_redis()
-    for pattern in ("report:v1:*", "timings:v1:*"):
+    for pattern in ("report:v1:*", "timings:v1:*", "outcomes:v1:*"):
         for key in redis.scan_iter(pattern):
             redis.delete(key)
 
 
-def _cold_page(http: requests.Session, base: str, big: int, headers: dict) -> Figure:
+def _cold_pages(http: requests.Session, base: str, big: int, headers: dict) -> list[Figure]:
     """The campaign page with nothing cached: the document, then its time distributions (the
-    fragment it loads at once); everything the page shows of the campaign's million messages."""
+    fragment it loads at once); everything the page shows of the campaign's million messages.
+
+    First as the server's very first page: that one also compiles the page's templates and
+    opens database connections, once per server process. Then, after a page of another campaign
+    (so the process is warm), COLD_RUNS times with the report caches emptied before each, as a
+    merchant meets it after any change: ``campaign_page_cold`` is their median (the target's
+    figure; one sample on a shared machine is mostly noise), and the slowest is shown beside it."""
+    figures = [Figure("campaign_page_first_render", _page_ms(http, base, big, headers), "ms")]
+    _page_ms(http, base, big - 1, headers)  # one of the small campaigns
+    samples = [_page_ms(http, base, big, headers) for _ in range(COLD_RUNS)]
+    figures.append(Figure("campaign_page_cold", round(statistics.median(samples), 1), "ms", "< 300"))
+    figures.append(Figure("campaign_page_cold_max", max(samples), "ms"))
+    return figures
+
+
+def _page_ms(http: requests.Session, base: str, campaign: int, headers: dict) -> float:
+    """Milliseconds to fetch a campaign's page and its timings fragment, report caches empty."""
     from tests.browser import admin_query
 
     _forget_reports()
     query = admin_query(SHOP, headers["Authorization"].removeprefix("Bearer "))
     started = time.perf_counter()
-    http.get(f"{base}/campaigns/{big}?{query}", headers=headers).raise_for_status()
-    http.get(f"{base}/campaigns/{big}/timings?{query}", headers=headers).raise_for_status()
-    return Figure("campaign_page_cold", round((time.perf_counter() - started) * 1000, 1), "ms", "< 300")
+    http.get(f"{base}/campaigns/{campaign}?{query}", headers=headers).raise_for_status()
+    http.get(f"{base}/campaigns/{campaign}/timings?{query}", headers=headers).raise_for_status()
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _cold_detail(http: requests.Session, base: str, big: int, headers: dict) -> Figure:

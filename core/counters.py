@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
+from core.billed import recount_billed
+from core.failures import recount_failures
 from core.models import Campaign
 from core.timings import recount_timings
 
@@ -69,9 +71,10 @@ _CLICKED = text("""
 
 
 def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
-    """Set the campaigns' counters, and their time distributions (core/timings.py), to the GROUP
-    BY of their messages. Return one entry per campaign whose counters had drifted, with the old
-    and new values, and one per campaign whose distributions had, for the caller to log."""
+    """Set the campaigns' counters, their time distributions (core/timings.py), failure
+    breakdowns (core/failures.py) and billed groups (core/billed.py) to the GROUP BY of their
+    messages. Return one entry per campaign whose counters had drifted, with the old and new
+    values, and one per campaign and kept table that had, for the caller to log."""
     if not campaign_ids:
         return []
     params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
@@ -89,8 +92,8 @@ def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list
                 update(Campaign).where(Campaign.shop_id == shop_id, Campaign.id == campaign_id).values(**new)
             )
             drifts.append({"campaign_id": campaign_id, "old": old, "new": new})
-    for campaign_id in recount_timings(session, shop_id, list(before)):
-        drifts.append(
-            {"campaign_id": campaign_id, "old": {"timings": "drifted"}, "new": {"timings": "rebuilt"}}
-        )
+    kept = (("timings", recount_timings), ("failures", recount_failures), ("billed", recount_billed))
+    for name, recount_kept in kept:
+        for campaign_id in recount_kept(session, shop_id, list(before)):
+            drifts.append({"campaign_id": campaign_id, "old": {name: "drifted"}, "new": {name: "rebuilt"}})
     return drifts

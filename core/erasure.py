@@ -19,6 +19,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from sqlalchemy.orm import Session
 
+from core.billed import apply_after_locking, erasing
+
 MASK = b"redacted"
 # Fewer digits than this is not a phone number and would match far too much.
 MIN_DIGITS = 7
@@ -42,9 +44,14 @@ _FOUND = text(
     f"SELECT DISTINCT m.phone, m.wa_id FROM messages m WHERE {_MATCH}"
     " AND (m.phone IS NOT NULL OR m.wa_id IS NOT NULL)"
 ).bindparams(bindparam("digests", type_=ARRAY(BYTEA)))
-_FORGET = text(
-    f"UPDATE messages m SET phone = NULL, wa_id = NULL, recipient_user_id = NULL WHERE {_MATCH}"
-).bindparams(bindparam("digests", type_=ARRAY(BYTEA)))
+_LOCK_MATCHED = text(f"SELECT m.id FROM messages m WHERE {_MATCH} ORDER BY m.id FOR UPDATE").bindparams(
+    bindparam("digests", type_=ARRAY(BYTEA))
+)
+_FORGET = text("""
+    UPDATE messages m
+       SET phone = NULL, wa_id = CASE WHEN :keep_wa_id THEN m.wa_id END, recipient_user_id = NULL
+     WHERE m.shop_id = :shop_id AND m.id = ANY(CAST(:ids AS bigint[]))
+""")
 _BODIES_WITH = text(
     """
     SELECT id, body FROM inbox_events
@@ -98,12 +105,26 @@ def erase_numbers(
     for phone, wa_id in session.execute(_FOUND, params):
         written |= {v for v in (phone, wa_id) if v and digits_of(v)}
     params["digits"] = sorted({*params["digits"], *(digits_of(p) for p in written)})
-    forgotten = session.execute(_FORGET, params).rowcount
+    ids = session.execute(_LOCK_MATCHED, params).scalars().all()
+    forget_sent_numbers(session, shop_id, ids)
+    forgotten = len(ids)
     needles = sorted({*written, *params["digits"]}, key=len, reverse=True)  # longest first
     if needles:
         _mask_bodies(session, needles)
         _mask_parked(session, shop_id, needles)
     return forgotten
+
+
+def forget_sent_numbers(
+    session: Session, shop_id: int, message_ids: list[int], *, keep_wa_id: bool = False
+) -> None:
+    """Erase the numbers these messages (locked by the caller) were sent to. What the campaign
+    was billed for them stays, now under no calling code (core/billed.py)."""
+    if not message_ids:
+        return
+    billed = erasing(session, shop_id, message_ids)
+    session.execute(_FORGET, {"shop_id": shop_id, "ids": list(message_ids), "keep_wa_id": keep_wa_id})
+    apply_after_locking(session, shop_id, billed)
 
 
 def _mask_bodies(session: Session, needles: list[str]) -> None:

@@ -23,13 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from core.campaigns import SETTLED_STATUSES, CampaignStatus, settled_status
 from core.counters import recount
 from core.credits import settle_credits
-from core.errors import OurCode, describe
+from core.errors import ErrorInfo, OurCode, describe
+from core.failures import FailureChanges, entered_sql
 from core.models import Campaign
 from core.statuses import RANK, MessageStatus
 
@@ -63,13 +64,16 @@ class MonitorResult:
         return self.status_after in SETTLED_STATUSES
 
 
-_EXPIRE = text("""
+# Both statements move messages from outside failed and expired into them: each enters the
+# failure breakdown (core/failures.py), written after the campaign row (_ADD_FAILED).
+_EXPIRE = text(f"""
     UPDATE messages
        SET status = 'expired', expired_at = now(), error_code = :code, error_category = :category,
            error_title = :title, error_source = 'ours'
      WHERE shop_id = :shop_id AND campaign_id = :campaign_id
        AND status IN ('accepted', 'held', 'sent') AND status_rank < :expired_rank
        AND COALESCE(accepted_at, held_at, sent_at) < :cutoff
+    RETURNING {entered_sql("messages")}
 """)
 
 _OLDEST_UNCONFIRMED = text("""
@@ -78,12 +82,13 @@ _OLDEST_UNCONFIRMED = text("""
        AND status = 'queued' AND submitted_at IS NOT NULL AND wamid IS NULL
 """)
 
-_FAIL_UNCONFIRMED = text("""
+_FAIL_UNCONFIRMED = text(f"""
     UPDATE messages
        SET status = 'failed', failed_at = now(), error_code = :code, error_category = :category,
            error_title = :title, error_source = 'ours'
      WHERE shop_id = :shop_id AND campaign_id = :campaign_id
        AND status = 'queued' AND submitted_at IS NOT NULL AND wamid IS NULL AND submitted_at < :cutoff
+    RETURNING {entered_sql("messages")}
 """)
 
 _ADD_FAILED = text("""
@@ -151,20 +156,8 @@ def _expire(session: Session, campaign: Campaign, keys: dict, cutoff: datetime) 
     if campaign.dispatch_started_at is None or campaign.dispatch_started_at >= cutoff:
         return 0
     info = describe(OurCode.MESSAGE_EXPIRED)
-    expired = session.execute(
-        _EXPIRE,
-        {
-            **keys,
-            "code": info.code,
-            "category": str(info.category),
-            "title": info.title,
-            "expired_rank": RANK[MessageStatus.EXPIRED],
-            "cutoff": cutoff,
-        },
-    ).rowcount
-    if expired:
-        session.execute(_ADD_FAILED, {**keys, "failed": expired})
-    return expired
+    params = {**keys, "title": info.title, "expired_rank": RANK[MessageStatus.EXPIRED], "cutoff": cutoff}
+    return _fail_messages(session, _EXPIRE, info, params)
 
 
 def _fail_unconfirmed(session: Session, keys: dict, cutoff: datetime) -> int:
@@ -172,13 +165,22 @@ def _fail_unconfirmed(session: Session, keys: dict, cutoff: datetime) -> int:
     if oldest is None or oldest >= cutoff:
         return 0
     info = describe(OurCode.SEND_UNCONFIRMED)
-    failed = session.execute(
-        _FAIL_UNCONFIRMED,
-        {**keys, "code": info.code, "category": str(info.category), "title": info.title, "cutoff": cutoff},
-    ).rowcount
-    if failed:
-        session.execute(_ADD_FAILED, {**keys, "failed": failed})
-    return failed
+    return _fail_messages(session, _FAIL_UNCONFIRMED, info, {**keys, "title": info.title, "cutoff": cutoff})
+
+
+def _fail_messages(session: Session, statement: TextClause, info: ErrorInfo, params: dict) -> int:
+    """Run ``statement`` (_EXPIRE or _FAIL_UNCONFIRMED) with ``info``'s code; count what it
+    moved on the campaign, then in the failure breakdown (the campaign row first)."""
+    rows = session.execute(statement, {**params, "code": info.code, "category": str(info.category)}).all()
+    if rows:
+        session.execute(
+            _ADD_FAILED,
+            {"shop_id": params["shop_id"], "campaign_id": params["campaign_id"], "failed": len(rows)},
+        )
+        breakdown = FailureChanges()
+        breakdown.entered(params["shop_id"], rows)
+        breakdown.apply(session)
+    return len(rows)
 
 
 def next_interval_s(campaign: Campaign, now: datetime) -> float:

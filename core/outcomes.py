@@ -3,7 +3,8 @@ charges from the rate card (core/rate_card.py), and the ratios a merchant compar
 
 Cost counts billed messages only (delivered, and billable by Meta's pricing: core/credits.py
 BILLED_SQL), grouped by the recipient's calling code and the pricing category Meta reported
-(the template's category until a status carried one).
+(the template's category until a status carried one): groups kept as messages move
+(core/billed.py), so a campaign of a million is priced from a few rows.
 """
 
 from __future__ import annotations
@@ -16,18 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.attribution import CampaignRevenue, attributed_orders, revenue_by_campaign
-from core.credits import BILLED_SQL
+from core.billed import BILLED_GROUPS
 from core.models import Campaign, Shop
 from core.rate_card import Card, card_for, country_of_prefix
-
-_BILLED = text(f"""
-    SELECT m.campaign_id, substring(m.phone from 2 for 3) AS prefix,
-           lower(COALESCE(m.pricing_category, k.template_category)) AS category, count(*) AS n
-      FROM messages m
-      JOIN campaigns k ON k.shop_id = m.shop_id AND k.id = m.campaign_id
-     WHERE m.shop_id = :shop_id AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])) AND {BILLED_SQL}
-     GROUP BY 1, 2, 3
-""")
 
 RATE_PLACES = Decimal("0.0001")
 
@@ -51,7 +43,7 @@ def costs_by_campaign(
     found: dict[int, CampaignCost] = defaultdict(CampaignCost)
     if not campaign_ids:
         return found
-    for row in session.execute(_BILLED, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}):
+    for row in session.execute(BILLED_GROUPS, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}):
         cost = found[row.campaign_id]
         cost.billed += row.n
         rate = card.rate(country_of_prefix(row.prefix or ""), row.category)

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import SETTLED_STATUSES
 from core.errors import OurCode, describe
+from core.failures import failure_counts
 from core.metrics import Metrics, rates, signals
 from core.models import Campaign, Customer, Message
-from core.statuses import FAILED_STATUSES
 from core.tracking import names_tracked_button
 
 
@@ -28,36 +28,26 @@ def counters(campaign: Campaign) -> Metrics:
 
 
 def failures_by_code(session: Session, shop_id: int, campaign_ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Failed and expired messages per campaign and error code, largest first. Expired
-    messages without a code count as MESSAGE_EXPIRED."""
+    """Failed and expired messages per campaign and error code, largest first, read from the
+    kept breakdown (core/failures.py). Expired messages without a code count as MESSAGE_EXPIRED."""
     ids = list(campaign_ids)
     if not ids:
         return {}
-    code = func.coalesce(Message.error_code, "MESSAGE_EXPIRED")
-    rows = session.execute(
-        select(Message.campaign_id, code, func.count(), func.count(Message.wamid))
-        .where(
-            Message.shop_id == shop_id,
-            Message.campaign_id.in_(ids),
-            Message.status.in_([str(s) for s in FAILED_STATUSES]),
-        )
-        .group_by(Message.campaign_id, code)
-        .order_by(func.count().desc(), code)
-    )
     breakdown: dict[int, list[dict]] = defaultdict(list)
-    for campaign_id, error_code, count, accepted in rows:
-        info = describe(error_code)
-        breakdown[campaign_id].append(
-            {
-                "code": info.code,
-                "category": str(info.category),
-                "count": count,
-                # Failed before Meta accepted the message (no wamid): it never left the shop.
-                "at_submission": count - accepted,
-                "title": info.title,
-                "remedy": info.remedy,
-            }
-        )
+    for campaign_id, counts in failure_counts(session, shop_id, ids).items():
+        for count in counts:
+            info = describe(count.code)
+            breakdown[campaign_id].append(
+                {
+                    "code": info.code,
+                    "category": str(info.category),
+                    "count": count.messages,
+                    # Failed before Meta accepted the message (no wamid): it never left the shop.
+                    "at_submission": count.messages - count.accepted,
+                    "title": info.title,
+                    "remedy": info.remedy,
+                }
+            )
     return breakdown
 
 
@@ -109,14 +99,23 @@ def audience_gap(campaign: Campaign, errors: list[dict]) -> dict[str, int]:
 
 def missing_calling_code(session: Session, shop_id: int, campaign_id: int) -> dict[str, int]:
     """Customers of the campaign whose message failed for a phone without its country code,
-    and how many of them have a valid number in Shopify by now."""
-    row = session.execute(
-        select(
-            func.count(Message.customer_id.distinct()),
-            func.count(Message.customer_id.distinct()).filter(Customer.phone_e164.is_not(None)),
-        )
+    and how many of them have a valid number in Shopify by now.
+
+    Not kept like the breakdown: "fixed" changes with the customers (Shopify's updates, our fix
+    page), not with the messages. Two partial indexes bound it instead: the messages that failed
+    so (ix_messages_calling_code, one per customer: a campaign messages a customer once) and the
+    shop's customers still without a valid number (ix_customers_without_e164), joined by hash,
+    both read index-only; the fixed are the rest. A deleted customer's message has no customer
+    and counts in neither."""
+    unfixed = (
+        (Customer.shop_id == Message.shop_id)
+        & (Customer.id == Message.customer_id)
+        & Customer.phone_e164.is_(None)
+    )
+    customers, still_unfixed = session.execute(
+        select(func.count(Message.customer_id), func.count(Customer.id))
         .select_from(Message)
-        .outerjoin(Customer, (Customer.shop_id == Message.shop_id) & (Customer.id == Message.customer_id))
+        .outerjoin(Customer, unfixed)
         .where(
             Message.shop_id == shop_id,
             Message.campaign_id == campaign_id,
@@ -124,4 +123,4 @@ def missing_calling_code(session: Session, shop_id: int, campaign_id: int) -> di
             Message.status == "failed",
         )
     ).one()
-    return {"customers": row[0], "fixed": row[1]}
+    return {"customers": customers, "fixed": customers - still_unfixed}

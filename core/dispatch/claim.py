@@ -20,6 +20,7 @@ from core.audience import OPTED_IN_SQL
 from core.component_render import Recipient, send_components
 from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
+from core.failures import FailureChanges, entered_sql
 from core.meta_api import send_request_body
 from core.phones import check_phone
 from core.tracking import tracked_suffix
@@ -79,7 +80,8 @@ _RESERVE_CREDITS = text("""
     RETURNING LEAST(GREATEST(balance.credits, 0), :wanted)
 """)
 
-_FAIL = text("""
+# The claimed messages were queued (_PICK): each enters the failure breakdown (core/failures.py).
+_FAIL = text(f"""
     UPDATE messages m
        SET status = 'failed', failed_at = now(), error_code = f.code, error_category = f.category,
            error_title = f.title, error_details = NULL, error_source = 'ours',
@@ -88,6 +90,7 @@ _FAIL = text("""
                   CAST(:titles AS text[]), CAST(:phones AS text[]), CAST(:countries AS text[]))
            AS f(id, code, category, title, phone, country_code)
      WHERE m.shop_id = :shop_id AND m.id = f.id
+    RETURNING {entered_sql("m")}
 """)
 
 _SUBMIT = text("""
@@ -122,9 +125,11 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
     sendable = sendable[:granted]
-    _write_refusals(session, campaign.shop_id, refusals)
+    failures = FailureChanges()
+    failures.entered(campaign.shop_id, _write_refusals(session, campaign.shop_id, refusals))
     _write_submitted(session, campaign.shop_id, sendable)
     session.execute(_COUNT, {**keys, "failed": len(refusals), "submitted": len(sendable)})
+    failures.apply(session)
     return [_outbound(campaign, row, e164) for row, e164 in sendable]
 
 
@@ -142,11 +147,11 @@ def _presend_checks(rows) -> tuple[list[_Refusal], list[tuple]]:
     return refusals, sendable
 
 
-def _write_refusals(session: Session, shop_id: int, refusals: list[_Refusal]) -> None:
+def _write_refusals(session: Session, shop_id: int, refusals: list[_Refusal]) -> list:
     if not refusals:
-        return
+        return []
     infos = [describe(r.code) for r in refusals]
-    session.execute(
+    return session.execute(
         _FAIL,
         {
             "shop_id": shop_id,
@@ -157,7 +162,7 @@ def _write_refusals(session: Session, shop_id: int, refusals: list[_Refusal]) ->
             "phones": [r.phone for r in refusals],
             "countries": [r.country_code for r in refusals],
         },
-    )
+    ).all()
 
 
 def _write_submitted(session: Session, shop_id: int, sendable: list[tuple]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import describe
+from core.failures import FailureChanges, entered_sql
 from core.models import ShopAlert
 
 
@@ -30,12 +31,14 @@ class HaltReason:
         return f"WhatsApp answered {self.code} ({self.title or info.title}){said}. {info.remedy}"
 
 
-_FAIL_UNSENT = text("""
+# Queued messages: each enters the failure breakdown (core/failures.py).
+_FAIL_UNSENT = text(f"""
     UPDATE messages
        SET status = 'failed', failed_at = now(), error_code = :code, error_category = :category,
            error_title = :title, error_details = :details, error_source = 'ours', retry_at = NULL
      WHERE shop_id = :shop_id AND campaign_id = :campaign_id
        AND status = 'queued' AND submitted_at IS NULL
+    RETURNING {entered_sql("messages")}
 """)
 
 _COUNT = text("""
@@ -61,10 +64,13 @@ def halted_already(session: Session, shop_id: int, campaign_id: int) -> HaltReas
     return HaltReason(code, None, None) if code else None
 
 
-def fail_unsent(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> int:
-    """The message half of a halt (messages are locked before the campaign row)."""
+def fail_unsent(
+    session: Session, shop_id: int, campaign_id: int, reason: HaltReason, breakdown: FailureChanges
+) -> int:
+    """The message half of a halt (messages are locked before the campaign row); the failures
+    join ``breakdown``, for the caller to apply after the campaign row."""
     info = describe(reason.code)
-    return session.execute(
+    rows = session.execute(
         _FAIL_UNSENT,
         {
             "shop_id": shop_id,
@@ -75,7 +81,9 @@ def fail_unsent(session: Session, shop_id: int, campaign_id: int, reason: HaltRe
             "details": f"Not sent: the campaign stopped when WhatsApp answered {reason.code} "
             "for another message.",
         },
-    ).rowcount
+    ).all()
+    breakdown.entered(shop_id, rows)
+    return len(rows)
 
 
 def mark_halted(session: Session, shop_id: int, campaign_id: int, reason: HaltReason, failed: int) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.credits import RETURN, record_movement
 from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.errors import describe
+from core.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
 from core.meta_api import SendResult
 from core.meta_webhooks import release_parked
 from core.meta_webhooks.apply import STOPPED_MARKETING
@@ -56,7 +57,9 @@ class RecordSummary:
     retry_at: list[datetime] = field(default_factory=list)
 
 
-_ACCEPT = text("""
+# A message that had failed without a wamid (its send unconfirmed for too long) keeps its status
+# and code: the wamid only moves it to the accepted side of the failure breakdown.
+_ACCEPT = text(f"""
     UPDATE messages m
        SET wamid = a.wamid, wa_id = a.wa_id,
            status = CASE WHEN m.status_rank < a.rank THEN a.status ELSE m.status END,
@@ -66,18 +69,30 @@ _ACCEPT = text("""
       FROM unnest(CAST(:ids AS bigint[]), CAST(:wamids AS text[]), CAST(:wa_ids AS text[]),
                   CAST(:statuses AS text[]), CAST(:ranks AS int[])) AS a(id, wamid, wa_id, status, rank)
      WHERE m.shop_id = :shop_id AND m.id = a.id AND m.wamid IS NULL
-    RETURNING m.id
+    RETURNING m.id, {entered_sql("m")}
 """)
 
-_FAIL = text("""
+# A refused message may have expired already (and so be in the failure breakdown under its
+# code): the code it had is read under the lock, for the breakdown to move it (core/failures.py).
+_FAIL = text(f"""
+    WITH f AS (
+        SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS text[]), CAST(:categories AS text[]),
+                             CAST(:titles AS text[]), CAST(:details AS text[]))
+                   AS f(id, code, category, title, details)
+    ), o AS (
+        SELECT m.id, {failure_code_sql("m")} AS old_code
+          FROM f JOIN messages m ON m.shop_id = :shop_id AND m.id = f.id
+         WHERE m.wamid IS NULL AND m.status_rank < :failed_rank
+         ORDER BY m.id
+           FOR UPDATE OF m
+    )
     UPDATE messages m
        SET status = 'failed', failed_at = COALESCE(m.failed_at, now()), error_code = f.code,
            error_category = f.category, error_title = f.title, error_details = f.details,
            error_source = 'meta', retry_at = NULL
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS text[]), CAST(:categories AS text[]),
-                  CAST(:titles AS text[]), CAST(:details AS text[])) AS f(id, code, category, title, details)
+      FROM f JOIN o ON o.id = f.id
      WHERE m.shop_id = :shop_id AND m.id = f.id AND m.wamid IS NULL AND m.status_rank < :failed_rank
-    RETURNING m.id
+    RETURNING m.id, o.old_code, {entered_sql("m")}
 """)
 
 _REQUEUE = text("""
@@ -108,16 +123,17 @@ def record_outcomes(
     """Write the batch's answers, in the caller's transaction."""
     summary, accepted, failures, requeues = _sort(outcomes)
     keys = {"shop_id": shop_id, "campaign_id": campaign_id}
-    wamids = _accept(session, shop_id, accepted)
+    breakdown = FailureChanges()  # written last, after the campaign row (core/failures.py)
+    wamids = _accept(session, shop_id, accepted, breakdown)
     summary.accepted = len(wamids)
-    summary.failed = _fail(session, shop_id, failures)
+    summary.failed = _fail(session, shop_id, failures, breakdown)
     _unsubscribe_stopped(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
     if summary.halt is None and summary.requeued:
         # Sends stopped by a halt come back to the queue after it was recorded: they fail
         # with its code too, or they would wait for ever in a campaign that sends no more.
         summary.halt = halted_already(session, shop_id, campaign_id)
-    unsent = fail_unsent(session, shop_id, campaign_id, summary.halt) if summary.halt else 0
+    unsent = fail_unsent(session, shop_id, campaign_id, summary.halt, breakdown) if summary.halt else 0
     # Statuses that beat the send response and found no message (no callback data to tie them)
     # were parked by the drain: they apply now, with the same ratchet, before anyone can read
     # this message half-updated.
@@ -126,6 +142,7 @@ def record_outcomes(
     session.execute(_COUNT, {**keys, **counts})
     if summary.halt is not None:
         summary.halted_now = mark_halted(session, shop_id, campaign_id, summary.halt, unsent)
+    breakdown.apply(session)
     refund = summary.failed + summary.requeued
     if refund:
         session.execute(_REFUND, {"shop_id": shop_id, "refund": refund})
@@ -160,11 +177,11 @@ def _sort(outcomes: list[Outcome]):
     return summary, accepted, failures, requeues
 
 
-def _accept(session: Session, shop_id: int, accepted: list) -> list[str]:
+def _accept(session: Session, shop_id: int, accepted: list, breakdown: FailureChanges) -> list[str]:
     if not accepted:
         return []
     statuses = [_status_of(result.message_status) for _, result in accepted]
-    ids = session.execute(
+    rows = session.execute(
         _ACCEPT,
         {
             "shop_id": shop_id,
@@ -174,8 +191,11 @@ def _accept(session: Session, shop_id: int, accepted: list) -> list[str]:
             "statuses": [str(s) for s in statuses],
             "ranks": [RANK[s] for s in statuses],
         },
-    ).scalars()
-    stored = set(ids)
+    ).all()
+    for row in rows:
+        failed = FailureKey.of(row.failure_code, False)
+        breakdown.moved(shop_id, row.campaign_id, failed, FailureKey.of(row.failure_code, True))
+    stored = {row.id for row in rows}
     return [result.wamid for message_id, result in accepted if message_id in stored]
 
 
@@ -187,7 +207,7 @@ def _status_of(message_status: str | None) -> MessageStatus:
     return MessageStatus.ACCEPTED
 
 
-def _fail(session: Session, shop_id: int, failures: list) -> int:
+def _fail(session: Session, shop_id: int, failures: list, breakdown: FailureChanges) -> int:
     if not failures:
         return 0
     infos = [describe(code) for _, code, _ in failures]
@@ -206,6 +226,9 @@ def _fail(session: Session, shop_id: int, failures: list) -> int:
             "details": [result.details for _, _, result in failures],
         },
     ).all()
+    for row in rows:
+        new = FailureKey.of(row.failure_code, row.accepted)
+        breakdown.moved(shop_id, row.campaign_id, FailureKey.of(row.old_code, False), new)
     return len(rows)
 
 

@@ -2,7 +2,8 @@
 
 ``apply_by_wamid`` is the path of nearly every status: one statement locks the messages in key
 order (so concurrent drains cannot deadlock on them), reads their funnel flags under the lock,
-applies the ratchet, and sums each campaign's old-to-new changes, all in one round trip.
+applies the ratchet, and sums each campaign's old-to-new changes (counters, time buckets,
+failure codes, billed groups), all in one round trip.
 
 ``apply_by_message_id`` takes the few statuses whose wamid is not recorded yet but whose
 ``biz_opaque_callback_data`` names our message: it records the wamid (counting the message as
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from core.billed import BilledGroup, billed_sql
+from core.failures import FailureKey, failure_code_sql
 from core.meta_webhooks.counter_changes import CounterChanges, Funnel
 from core.meta_webhooks.locked_messages import LockedMessages
 from core.meta_webhooks.ratchet import StatusRow
@@ -39,6 +42,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                    m.status IN ({_FAILED}) AS failed,
                    m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                    m.read_at IS NOT NULL AS read,
+                   {failure_code_sql("m")} AS old_code, {billed_sql("old_")},
                    {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
              ORDER BY m.shop_id, m.id
@@ -52,6 +56,8 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                           AS delivered,
                       (m.read_at IS NOT NULL)::int - o.read::int AS read,
                       (m.status IN ({_FAILED}))::int - o.failed::int AS failed,
+                      o.old_code, {failure_code_sql("m")} AS new_code,
+                      o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
                       o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         ), timing AS (
             -- each moved message leaves its old buckets and enters its new ones
@@ -63,16 +69,40 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                      WHERE ms IS NOT NULL) AS t
              GROUP BY 1, 2, 3, 4
             HAVING sum(t.n) <> 0 OR sum(t.n * t.ms) <> 0
+        ), failure AS (
+            -- each moved message leaves its old failure code and enters its new one (a message
+            -- found by its wamid counts as accepted by Meta, before and after)
+            SELECT f.shop_id, f.campaign_id, f.code, sum(f.n)::bigint AS n
+              FROM (SELECT shop_id, campaign_id, code, n FROM moved CROSS JOIN LATERAL (VALUES
+                        (old_code, -1), (new_code, 1)) AS v(code, n)
+                     WHERE code IS NOT NULL) AS f
+             GROUP BY 1, 2, 3
+            HAVING sum(f.n) <> 0
+        ), billed AS (
+            -- and leaves its old billed group for its new one (core/billed.py)
+            SELECT b.shop_id, b.campaign_id, b.prefix, b.category, sum(b.n)::bigint AS n
+              FROM (SELECT shop_id, campaign_id, prefix, category, n FROM moved CROSS JOIN LATERAL (VALUES
+                        (old_billed_prefix, old_billed_category, -1),
+                        (new_billed_prefix, new_billed_category, 1)) AS v(prefix, category, n)
+                     WHERE prefix IS NOT NULL) AS b
+             GROUP BY 1, 2, 3, 4
+            HAVING sum(b.n) <> 0
         )
         SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
                NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
-               NULL::bigint AS n, NULL::bigint AS ms
+               NULL::bigint AS n, NULL::bigint AS ms, NULL AS code, NULL AS prefix, NULL AS category
           FROM moved GROUP BY shop_id, campaign_id
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL
+        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL, NULL, NULL
           FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms FROM timing
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL, NULL, NULL FROM timing
+        UNION ALL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code, NULL, NULL
+          FROM failure
+        UNION ALL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, prefix, category
+          FROM billed
         """
     )
 
@@ -86,7 +116,9 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
         WITH u AS (
             SELECT * FROM {unnest_sql(keys, groups)}
         ), o AS (  -- the messages as they were (locked_messages.py holds their locks)
-            SELECT m.shop_id, m.id, {_durations("m", "old_")}
+            SELECT m.shop_id, m.id, {failure_code_sql("m")} AS old_code, m.wamid IS NOT NULL AS old_accepted,
+                   {billed_sql("old_")},
+                   {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.id = u.id
         )
         UPDATE messages AS m SET {sets}
@@ -95,6 +127,8 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
         RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read,
+                  o.old_code, o.old_accepted, {failure_code_sql("m")} AS new_code,
+                  o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
                   o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         """
     )
@@ -131,6 +165,12 @@ def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChan
             unmatched.add(line.unmatched)
         elif line.kind is not None:
             changes.timings.add(line.shop_id, line.campaign_id, line.kind, line.bucket, line.n, line.ms)
+        elif line.code is not None:
+            changes.failures.add(line.shop_id, line.campaign_id, FailureKey(line.code, True), line.n)
+        elif line.prefix is not None:
+            changes.billed.add(
+                line.shop_id, line.campaign_id, BilledGroup(line.prefix, line.category), line.n
+            )
         else:
             changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
     for i, row in enumerate(rows):
@@ -165,6 +205,12 @@ def apply_by_message_id(
         before = locked.by_id[(moved.shop_id, moved.id)].before
         after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
         changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
+        old_failure = FailureKey.of(moved.old_code, moved.old_accepted)
+        new_failure = FailureKey.of(moved.new_code, moved.wamid is not None)
+        changes.failures.moved(moved.shop_id, moved.campaign_id, old_failure, new_failure)
+        old_billed = BilledGroup.of(moved.old_billed_prefix, moved.old_billed_category)
+        new_billed = BilledGroup.of(moved.new_billed_prefix, moved.new_billed_category)
+        changes.billed.moved(moved.shop_id, moved.campaign_id, old_billed, new_billed)
         for kind in KINDS:
             old_ms, new_ms = getattr(moved, f"old_{kind}_ms"), getattr(moved, f"new_{kind}_ms")
             changes.timings.moved(moved.shop_id, moved.campaign_id, kind, old_ms, new_ms)

@@ -1,4 +1,6 @@
-"""Campaign counter changes folded into the campaigns in the caller's transaction.
+"""Campaign counter changes folded into the campaigns in the caller's transaction, with the time
+distributions (core/timings.py), failure breakdowns (core/failures.py) and billed messages
+(core/billed.py) kept beside them.
 
 Each change is the old-to-new difference of one message's funnel flags (DESIGN.md's metric
 definitions), so the counters stay equal to the GROUP BY of core/counters.py whatever the order
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.billed import BilledChanges
+from core.failures import FailureChanges
 from core.statuses import FAILED_STATUSES
 from core.timings import TimingChanges
 
@@ -66,6 +70,8 @@ class CounterChanges:
     def __init__(self) -> None:
         self._by_campaign: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * len(FUNNEL))
         self.timings = TimingChanges()  # the distributions, kept alongside (core/timings.py)
+        self.failures = FailureChanges()  # the failure breakdown, likewise (core/failures.py)
+        self.billed = BilledChanges()  # the billed messages, likewise (core/billed.py)
 
     def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
         if old == new:
@@ -92,4 +98,7 @@ class CounterChanges:
             for i, name in enumerate(FUNNEL):
                 params[name] = [values[i] for _, values in moved]
             session.execute(_ADD, params)
-        self.timings.apply(session)  # after the campaigns: the lock order of core/counters.py
+        # After the campaigns: the lock order of core/counters.py.
+        self.timings.apply(session)
+        self.failures.apply(session)
+        self.billed.apply(session)

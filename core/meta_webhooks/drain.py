@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -117,25 +117,30 @@ def drain_batch(
         except Exception:
             log.exception("a batch of %d inbox events failed; splitting it in halves", len(events))
             break
-    report = _apply_in_halves(session, events)
+    report, refused = _in_halves(session, events, lambda half: _apply_events(session, half))
+    for event, failure in refused:
+        report.add(_apply_items_of(session, event, failure))
     report.tries += 1  # the whole batch's own try
     return report
 
 
-def _apply_in_halves(session: Session, events: list[inbox.InboxEvent]) -> DrainReport:
-    """Apply ``events`` after their batch failed: each half in its own savepoint, a failing
-    half split again, down to the one event at fault. One bad body among n costs about
-    2·log2(n) tries, where retrying each event alone cost n, each waiting on the row locks
-    another drain lane may hold."""
-    report = DrainReport()
-    middle = len(events) // 2
-    for half in (events[:middle], events[middle:]):
+def _in_halves(
+    session: Session, parts: list, apply: Callable[[list], DrainReport]
+) -> tuple[DrainReport, list]:
+    """Apply ``parts`` (events, or the items of one body) after they failed together: each half
+    in its own savepoint, a failing half split again, down to the one part at fault. One bad
+    part among n costs about 2·log2(n) tries, where retrying each alone cost n, each waiting on
+    the row locks another drain lane may hold. Return what applied, and each part that failed
+    on its own with its error."""
+    report, refused = DrainReport(), []
+    middle = len(parts) // 2
+    for half in (parts[:middle], parts[middle:]):
         if not half:
             continue
         report.tries += 1
         try:
             with session.begin_nested():
-                report.add(_apply_events(session, half))
+                report.add(apply(half))
                 continue
         except OperationalError as error:
             if not _is_rollback_class(error):
@@ -143,11 +148,13 @@ def _apply_in_halves(session: Session, events: list[inbox.InboxEvent]) -> DrainR
             failure: Exception = error
         except Exception as error:
             failure = error
-        if len(half) > 1:
-            report.add(_apply_in_halves(session, half))
-        else:
-            report.add(_apply_items_of(session, half[0], failure))
-    return report
+        if len(half) == 1:
+            refused.append((half[0], failure))
+            continue
+        more, more_refused = _in_halves(session, half, apply)
+        report.add(more)
+        refused += more_refused
+    return report, refused
 
 
 def _apply_items_of(session: Session, event: inbox.InboxEvent, failure: Exception) -> DrainReport:
@@ -159,46 +166,18 @@ def _apply_items_of(session: Session, event: inbox.InboxEvent, failure: Exceptio
     routed = _Routed()
     routed.add(parsed, shops)
     items = routed.items()
-    applied, refused, report = 0, [], DrainReport()
+    report, refused = DrainReport(), []
     if len(items) > 1:
-        applied, refused, report = _apply_item_halves(session, items)
+        report, refused = _in_halves(session, items, lambda half: _apply_routed(session, _Routed.of(half)))
+    applied = len(items) - len(refused) if len(items) > 1 else 0
     if not applied:
-        _set_aside_for_now(session, report, event, refused[0] if refused else failure)
+        _set_aside_for_now(session, report, event, refused[0][1] if refused else failure)
         return report
-    note = f"{len(items) - applied} of {len(items)} items refused: {_describe(refused[0])}"
+    note = f"{len(items) - applied} of {len(items)} items refused: {_describe(refused[0][1])}"
     inbox.set_outcomes(session, {event.id: ("partly_applied", note[:MAX_NOTE])})
     report.events += 1
     report.outcomes["partly_applied"] += 1
     return report
-
-
-def _apply_item_halves(session: Session, items: list) -> tuple[int, list[Exception], DrainReport]:
-    """Apply ``items`` (kind, shop id, item) by halves; answer how many applied, the refusals
-    of those that did not, and what was applied."""
-    report, refused, applied = DrainReport(), [], 0
-    middle = len(items) // 2
-    for half in (items[:middle], items[middle:]):
-        if not half:
-            continue
-        report.tries += 1
-        try:
-            with session.begin_nested():
-                report.add(_apply_routed(session, _Routed.of(half)))
-                applied += len(half)
-                continue
-        except OperationalError as error:
-            if not _is_rollback_class(error):
-                raise
-            failure: Exception = error
-        except Exception as error:
-            failure = error
-        if len(half) == 1:
-            refused.append(failure)
-            continue
-        more, more_refused, more_report = _apply_item_halves(session, half)
-        applied, refused = applied + more, refused + more_refused
-        report.add(more_report)
-    return applied, refused, report
 
 
 def _set_aside_for_now(

@@ -2,9 +2,11 @@
 unique keys, so the tables can later be distributed by shop (Citus) without code changes."""
 
 from core.models.base import Base
+from core.models.billed import CampaignBilledCount
 from core.models.campaign import Campaign
 from core.models.click import Click
 from core.models.customer import Customer
+from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
@@ -15,6 +17,8 @@ from core.models.whatsapp import WhatsAppConnection
 
 __all__ = [
     "Base",
+    "CampaignBilledCount",
+    "CampaignFailureCount",
     "Campaign",
     "CampaignTimingBucket",
     "Click",

@@ -20,6 +20,9 @@ class Customer(Base):
             "shop_id",
             postgresql_where=text("consent_writeback_at IS NOT NULL"),
         ),
+        # The customers without a valid number, few in a shop: the campaign page counts which of
+        # those a missing calling code failed are still unfixed (migration 0013_failure_counts).
+        Index("ix_customers_without_e164", "shop_id", "id", postgresql_where=text("phone_e164 IS NULL")),
     )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)

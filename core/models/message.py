@@ -67,6 +67,16 @@ class Message(Base):
             "recipient_user_id",
             postgresql_where="recipient_user_id IS NOT NULL",
         ),
+        # The customers whose message failed for a missing calling code, for the page's count of
+        # those fixed since (migration 0013_failure_counts; the breakdown itself is kept:
+        # core/failures.py).
+        Index(
+            "ix_messages_calling_code",
+            "shop_id",
+            "campaign_id",
+            "customer_id",
+            postgresql_where="error_code = 'CUSTOMER_IS_MISSING_CALLING_CODE' AND status = 'failed'",
+        ),
         # The failure breakdown by code, index-only (migration 0004_pages).
         Index(
             "ix_messages_failures",

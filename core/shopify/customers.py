@@ -19,11 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.campaigns import Consent
+from core.erasure import forget_sent_numbers
 from core.models import Customer, CustomerTombstone, Message
 from core.phones import to_e164
 
@@ -257,11 +258,13 @@ def remove_customers(session: Session, shop_id: int, ids: Iterable[int], reason:
     session.execute(tombstones)
     ours = select(Customer.id).where(Customer.shop_id == shop_id, Customer.shopify_customer_id.in_(ids))
     if reason == "redacted":
-        session.execute(
-            update(Message)
+        sent = session.scalars(
+            select(Message.id)
             .where(Message.shop_id == shop_id, Message.customer_id.in_(ours.scalar_subquery()))
-            .values(phone=None, recipient_user_id=None)
-        )
+            .order_by(Message.id)
+            .with_for_update()
+        ).all()
+        forget_sent_numbers(session, shop_id, list(sent), keep_wa_id=True)
     deleted = session.execute(
         delete(Customer).where(Customer.shop_id == shop_id, Customer.shopify_customer_id.in_(ids))
     )

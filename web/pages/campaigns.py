@@ -155,6 +155,6 @@ def campaign_page(shop, campaign_id: int):
 @embedded_page
 def campaign_timings_fragment(shop, campaign_id: int):
     """The time-to-deliver and time-to-read section alone: the campaign page loads it after
-    its first paint, because it scans every delivered message (cached by counters)."""
+    its first paint (cached by counters; read from the kept buckets, core/timings.py)."""
     campaign = shop_campaign(shop, campaign_id)
     return render_template("_timings.html", timings=cached_timings(campaign), campaign=campaign)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from sqlalchemy import ForeignKeyConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base
+
+
+class CampaignBilledCount(Base):
+    """How many of a campaign's messages Meta bills, per calling code of the number sent to
+    (``prefix``, '' once erased) and Meta's pricing category ('' until Meta said one): what the
+    campaign's cost is priced from, kept like the counters (core/billed.py)."""
+
+    __tablename__ = "campaign_billed_counts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "campaign_id"], ["campaigns.shop_id", "campaigns.id"], ondelete="CASCADE"
+        ),
+    )
+
+    shop_id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(3), primary_key=True)
+    pricing_category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    messages: Mapped[int]

@@ -1,0 +1,254 @@
+"""The kept failure breakdown (core/failures.py): whatever dispatch answers and whatever Meta's
+webhooks say, in any order, the rows equal the GROUP BY of the messages; and the recount finds a
+drifted row and sets it right."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.counters import recount
+from core.dispatch.claim import CampaignTemplate, claim_batch
+from core.dispatch.record import Outcome, record_outcomes
+from core.meta_api import SendResult
+from core.models import Campaign, Message
+from core.monitor import monitor_campaign
+from tests import meta
+from tests.tokens import bearer
+
+_shops = itertools.count(1)
+
+_GROUP_BY = text("""
+    SELECT campaign_id, COALESCE(error_code, 'MESSAGE_EXPIRED') AS code, wamid IS NOT NULL AS accepted,
+           count(*) AS messages
+      FROM messages WHERE shop_id = :shop_id AND status IN ('failed', 'expired')
+     GROUP BY 1, 2, 3
+""")
+_KEPT = text("""
+    SELECT campaign_id, code, accepted, messages FROM campaign_failure_counts
+     WHERE shop_id = :shop_id AND messages <> 0
+""")
+
+# A recipient as we hold them: one dispatch sends to, one without a calling code, one opted out.
+recipient = st.sampled_from(["ok", "ok", "no_calling_code", "opted_out"])
+# What Meta answers a send: accepted, held, refused for this recipient, refused for the whole
+# template (the campaign halts), a transient refusal (requeued), or no answer at all.
+answer = st.sampled_from(["accepted", "held", "131026", "131049", "132001", "130429", "unknown"])
+step = st.one_of(
+    st.tuples(st.just("claim"), st.integers(1, 3)),
+    st.tuples(st.just("answer"), st.integers(0, 4), answer),
+    st.tuples(
+        st.just("webhook"),
+        st.integers(0, 4),
+        st.sampled_from(["sent", "delivered", "read", "failed", "failed"]),
+        st.sampled_from([131026, 131049, 131047]),
+    ),
+    st.tuples(st.just("monitor")),
+)
+
+
+def _world(make, recipients: list[str]) -> tuple[str, Campaign, list[int]]:
+    n = next(_shops)
+    phone = f"78{n:08d}"
+    shop = make.shop(f"failures-{n}.myshopify.com", meta_phone_number_id=phone, credits=1000)
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    campaign = make.campaign(shop, f"Failures {n}", dispatch_started_at=started, launched_at=started)
+    ids = []
+    for i, kind in enumerate(recipients):
+        number = f"61{n:04d}{i:03d}" if kind == "no_calling_code" else f"+3461{n:04d}{i:03d}"
+        consent = "UNSUBSCRIBED" if kind == "opted_out" else "SUBSCRIBED"
+        customer = make.customer(shop, phone=number, phone_e164=None, country_code="ES", consent=consent)
+        ids.append(make.message(campaign, customer, status="queued").id)
+    make.recount(campaign)
+    return phone, campaign, ids
+
+
+def _claim(make, campaign: Campaign, limit: int) -> None:
+    template = CampaignTemplate(campaign.shop_id, campaign.id, campaign.template_name, "en", [])
+    with Session(make.engine) as session, session.begin():
+        claim_batch(session, template, limit)
+
+
+def _message(make, campaign: Campaign, message_id: int) -> Message:
+    with Session(make.engine) as session:
+        return session.scalars(
+            select(Message).where(Message.shop_id == campaign.shop_id, Message.id == message_id)
+        ).one()
+
+
+def _wamid(campaign: Campaign, message_id: int) -> str:
+    """The wamid Meta gives this message, whichever of its answer and a webhook comes first."""
+    return f"wamid.failures-{campaign.shop_id}-{message_id}"
+
+
+def _answer(make, campaign: Campaign, message: Message, what: str, answered: set) -> None:
+    """Record Meta's answer to a send handed to it and not answered yet (however late: the
+    monitor may have given up on it meanwhile)."""
+    send = (message.id, message.send_attempts)
+    if message.submitted_at is None or message.wamid is not None or send in answered:
+        return
+    answered.add(send)
+    if what in ("accepted", "held"):
+        status = "held_for_quality_assessment" if what == "held" else "accepted"
+        result = SendResult("accepted", _wamid(campaign, message.id), status, "34600000000")
+    elif what == "unknown":
+        result = SendResult("unknown")
+    else:
+        result = SendResult("error", code=what, title=f"Error {what}")
+    outcome = Outcome(message.id, message.send_attempts, result)
+    with Session(make.engine) as session, session.begin():
+        record_outcomes(session, campaign.shop_id, campaign.id, [outcome])
+
+
+def _webhook(client, phone: str, campaign: Campaign, message: Message, name: str, code: int, at: int) -> None:
+    """Meta reports a status of a message it was handed (by our id while its wamid is not stored)."""
+    if message.submitted_at is None and message.wamid is None:
+        return
+    wamid = message.wamid or _wamid(campaign, message.id)
+    extra = {} if message.wamid else {"biz_opaque_callback_data": str(message.id)}
+    if name == "failed":
+        item = meta.failed(wamid, at, code, title=f"Error {code}", **extra)
+    else:
+        item = meta.status(wamid, name, at, **extra)
+    assert meta.post(client, meta.statuses_body(phone, item)).status_code == 200
+    meta.drain()
+
+
+def _monitor(make, campaign: Campaign) -> None:
+    """Expiry and the unconfirmed sends, as if two days had passed; no recount happens here
+    (dispatch is not finished), so nothing would hide a wrong breakdown."""
+    later = datetime.now(UTC) + timedelta(days=2)
+    with Session(make.engine) as session, session.begin():
+        result = monitor_campaign(session, campaign.shop_id, campaign.id, ttl=timedelta(days=1), now=later)
+    assert not result.reconciled
+
+
+def _rows(make, statement, campaign: Campaign) -> dict:
+    with make.engine.connect() as connection:
+        found = connection.execute(statement, {"shop_id": campaign.shop_id}).all()
+    return {(r.campaign_id, r.code, r.accepted): r.messages for r in found}
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(recipients=st.lists(recipient, min_size=1, max_size=5), steps=st.lists(step, min_size=1, max_size=15))
+# A transient refusal requeues one message, a template refusal halts the campaign (failing the
+# requeued one unsent), expiry and an unconfirmed send, then webhooks move both back out.
+@example(
+    recipients=["ok"] * 4,
+    steps=[
+        ("answer", 0, "130429"),
+        ("answer", 1, "132001"),
+        ("answer", 2, "accepted"),
+        ("monitor",),
+        ("webhook", 3, "delivered", 131026),
+        ("webhook", 2, "failed", 131049),
+    ],
+)
+# Meta's answer arrives after the monitor gave up on the send: the message stays failed, now
+# with a wamid; then a failure by webhook replaces its code.
+@example(
+    recipients=["ok", "no_calling_code"],
+    steps=[("monitor",), ("answer", 0, "accepted"), ("webhook", 0, "failed", 131049)],
+)
+def test_the_kept_breakdown_equals_the_group_by_after_any_dispatch_and_webhooks(
+    client, make, recipients, steps
+):
+    """Claims (our pre-send refusals), Meta's send answers (accepted, refused, halting, requeued,
+    unanswered), status webhooks by wamid or by our id, expiry and unconfirmed sends, in any
+    order: the kept breakdown is the GROUP BY of the messages after every step."""
+    phone, campaign, ids = _world(make, recipients)
+    _claim(make, campaign, len(ids))  # the first batch: later claims take what was requeued
+    answered: set = set()
+    for at, action in enumerate(steps, start=1_760_000_000):
+        if action[0] == "claim":
+            _claim(make, campaign, action[1])
+        elif action[0] == "monitor":
+            _monitor(make, campaign)
+        else:
+            message = _message(make, campaign, ids[action[1] % len(ids)])
+            if action[0] == "answer":
+                _answer(make, campaign, message, action[2], answered)
+            else:
+                _webhook(client, phone, campaign, message, action[2], action[3], at)
+        assert _rows(make, _KEPT, campaign) == _rows(make, _GROUP_BY, campaign), action
+    assert meta.drift(make.engine, campaign) == []
+
+
+def test_the_recount_finds_a_drifted_breakdown_and_sets_it_right(make):
+    """A row off by some messages, a row that should not exist and a missing row: the recount
+    reports the campaign as drifted and leaves exactly the GROUP BY; a second recount finds
+    nothing."""
+    shop = make.shop("drift.myshopify.com")
+    campaign = make.campaign(shop, "Drift")
+    for n in range(3):
+        make.message(campaign, make.customer(shop), status="failed", wamid=f"wamid.d{n}", error_code="131026")
+    make.message(
+        campaign, make.customer(shop), status="failed", error_code="CUSTOMER_IS_MISSING_CALLING_CODE"
+    )
+    make.message(campaign, make.customer(shop), status="expired", wamid="wamid.e")
+    make.recount(campaign)
+    expected = _rows(make, _GROUP_BY, campaign)
+    assert expected == {
+        (campaign.id, "131026", True): 3,
+        (campaign.id, "CUSTOMER_IS_MISSING_CALLING_CODE", False): 1,
+        (campaign.id, "MESSAGE_EXPIRED", True): 1,
+    }
+    assert _rows(make, _KEPT, campaign) == expected
+    with make.engine.begin() as connection:
+        keys = {"shop_id": shop.id, "campaign_id": campaign.id}
+        connection.execute(
+            text(
+                "UPDATE campaign_failure_counts SET messages = 7 WHERE shop_id = :shop_id AND code = '131026'"
+            ),
+            keys,
+        )
+        connection.execute(
+            text("DELETE FROM campaign_failure_counts WHERE shop_id = :shop_id AND code = 'MESSAGE_EXPIRED'"),
+            keys,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO campaign_failure_counts (shop_id, campaign_id, code, accepted, messages)"
+                " VALUES (:shop_id, :campaign_id, '131049', true, 2)"
+            ),
+            keys,
+        )
+    with Session(make.engine) as session, session.begin():
+        drifts = recount(session, shop.id, [campaign.id])
+    assert drifts == [
+        {"campaign_id": campaign.id, "old": {"failures": "drifted"}, "new": {"failures": "rebuilt"}}
+    ]
+    assert _rows(make, _KEPT, campaign) == expected
+    assert meta.drift(make.engine, campaign) == []
+
+
+def test_calling_code_customers_count_those_fixed_since_and_not_those_deleted(client, make):
+    """Three customers failed for a missing calling code: one has a valid number in Shopify by
+    now (fixed), one still has not, one was deleted (no longer a customer of the campaign)."""
+    shop = make.shop("demo.myshopify.com")
+    campaign = make.campaign(shop, "Calling codes", status="SENT")
+    fixed, unfixed, deleted = (make.customer(shop, phone=f"61200000{n}", phone_e164=None) for n in range(3))
+    for customer in (fixed, unfixed, deleted):
+        make.message(campaign, customer, status="failed", error_code="CUSTOMER_IS_MISSING_CALLING_CODE")
+    make.message(campaign, make.customer(shop), status="failed", wamid="wamid.c", error_code="131026")
+    with make.engine.begin() as connection:
+        keys = {"shop_id": shop.id, "fixed": fixed.id, "deleted": deleted.id}
+        connection.execute(
+            text("UPDATE customers SET phone_e164 = '+34612000000' WHERE shop_id = :shop_id AND id = :fixed"),
+            keys,
+        )
+        connection.execute(text("DELETE FROM customers WHERE shop_id = :shop_id AND id = :deleted"), keys)
+    make.recount(campaign)
+    body = client.get(f"/api/campaigns/{campaign.id}", headers=bearer()).get_json()
+    assert body["missing_calling_code"] == {"customers": 2, "fixed": 1}
+    codes = {e["code"]: (e["count"], e["at_submission"]) for e in body["errors"]}
+    assert codes == {"CUSTOMER_IS_MISSING_CALLING_CODE": (3, 3), "131026": (1, 0)}

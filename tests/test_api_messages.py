@@ -241,6 +241,24 @@ def test_every_csv_cell_equals_the_json_list(client, make, scenario):
     assert hyperlink["error_details"].startswith("'-2+3") and hyperlink["failed_at"].endswith(".250000+01:00")
 
 
+@pytest.mark.parametrize("timezone", ["Asia/Kolkata", "America/St_Johns", "UTC"])
+def test_csv_times_are_the_json_lists_in_any_shop_zone(client, make, timezone):
+    """Offsets with minutes, negative ones and UTC's are written as isoformat writes them."""
+    from web.formatting import shop_zone
+
+    shop = make.shop("demo.myshopify.com", timezone=timezone)
+    scenario = mixed_campaign(make, shop)
+    fraction = datetime(2026, 7, 1, 9, 30, 5, 5, tzinfo=UTC)
+    make.message(scenario.campaign, status="failed", failed_at=fraction)
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    assert rows == [_expected_cells(message, shop_zone(timezone)) for message in listed]
+    assert rows[-1]["failed_at"] == fraction.astimezone(shop_zone(timezone)).isoformat()
+    assert (
+        rows[0]["sent_at"] == scenario.messages["reader0"].sent_at.astimezone(shop_zone(timezone)).isoformat()
+    )
+
+
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_the_formula_guard_covers_every_cell_a_merchant_or_meta_writes(client, make, scenario, start):
     """Every text a merchant, a customer or Meta can write, starting with a formula character,

@@ -281,17 +281,21 @@ def _last_id_of_chunk(session: Session, rows: Select, batch: int) -> int | None:
 
 
 def _copy(session: Session, rows: Select) -> bytes:
-    """The chunk's CSV as PostgreSQL writes it (one COPY block per row, joined once)."""
+    """The chunk's CSV as PostgreSQL writes it: one COPY block per row, appended as it comes
+    (a list of the chunk's rows to join would hold each row twice, and an object per row)."""
     fix_ids, fix_phones = _suggestions(session, rows)
     compiled = rows.with_only_columns(*_COLUMNS).compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
     params = compiled.params | _TAXONOMY | {"fix_ids": fix_ids, "fix_phones": fix_phones}
+    out = bytearray()
     with (
         driver_connection(session).cursor() as cursor,
         cursor.copy(_COPY.format(rows=compiled), params) as copy,
     ):
-        return b"".join(copy)
+        for row in copy:
+            out += row
+    return bytes(out)
 
 
 def _suggestions(session: Session, rows: Select) -> tuple[list[int], list[str | None]]:

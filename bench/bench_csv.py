@@ -6,14 +6,17 @@ bench/bench_pages.py use, so the two figures compare the servers on the same exp
 dataset is bench/bench_pages.py's: one shop, one campaign of a million messages with its mix of
 outcomes (3 % of them with a number to suggest).
 
-Target (issue 13): under 10 s, in constant memory. Memory is read from /proc: the largest peak
-resident size of the gunicorn workers before and after the download (a worker's peak never
-goes down, so the difference is what the export added), against the file's size.
+Target (issue 13): under 10 s, in constant memory. The time is the median of three downloads
+through gunicorn (the first, reported too, comes right after the million rows are loaded).
+Memory is read from /proc: the largest peak resident size of the gunicorn workers before and
+after the downloads (a worker's peak never goes down, so the difference is what the exports
+added), against the file's size.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from pathlib import Path
 from unittest.mock import patch
@@ -26,6 +29,7 @@ from core.db import libpq_url
 from core.settings import SECRET_PLACEHOLDERS
 
 MEBIBYTE = 1 << 20
+DOWNLOADS = 3  # through gunicorn; the figure is their median
 
 
 def run() -> list[Figure]:
@@ -48,14 +52,18 @@ def _gunicorn_figures(env: dict[str, str], big: int, expected: int) -> list[Figu
         workers = _workers(base)
         before = _peak_rss(workers)
         load = load_average()
-        rows, size, seconds = _download(base, big)
+        downloads = [_download(base, big) for _ in range(DOWNLOADS)]
         after = _peak_rss(workers)
+    rows, size, first = downloads[0]
+    seconds = statistics.median(s for _, _, s in downloads)
     return [
         Figure("csv_export_load_average_1m", load, "load"),
         Figure("csv_export_rows", rows, "rows", f"== {expected}"),
+        Figure("csv_export_first_seconds", round(first, 1), "s"),
         Figure("csv_export_seconds", round(seconds, 1), "s", "< 10"),
         Figure("csv_export_rows_per_second", round(rows / seconds), "rows/s"),
         Figure("csv_export_megabytes", round(size / 1e6, 1), "MB"),
+        Figure("csv_export_end_load_average_1m", load_average(), "load"),
         Figure("csv_export_worker_peak_rss_before", round(before / MEBIBYTE, 1), "MiB"),
         Figure("csv_export_worker_peak_rss_after", round(after / MEBIBYTE, 1), "MiB"),
         Figure("csv_export_worker_rss_growth", round((after - before) / MEBIBYTE, 1), "MiB"),

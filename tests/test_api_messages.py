@@ -241,6 +241,23 @@ def test_every_csv_cell_equals_the_json_list(client, make, scenario):
     assert hyperlink["error_details"].startswith("'-2+3") and hyperlink["failed_at"].endswith(".250000+01:00")
 
 
+def test_csv_remedies_are_the_json_lists_for_us_numbers_and_permission_codes(client, make, scenario):
+    """131049 to a United States number names WhatsApp's pause of marketing there, to a
+    Canadian +1 number it does not; a Graph API permission code (200-299) is described as one."""
+    from web.formatting import shop_zone
+
+    for phone in ("+12125550123", "+14165550123"):  # New York, Toronto
+        make.message(scenario.campaign, status="failed", error_code="131049", phone=phone)
+    for code in ("200", "0299"):
+        make.message(scenario.campaign, status="failed", error_code=code, error_category="", error_title="")
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    assert rows == [_expected_cells(message, shop_zone("Europe/Madrid")) for message in listed]
+    us, canada, *permissions = rows[-4:]
+    assert us["remedy"] != canada["remedy"] and "United States" in us["remedy"]
+    assert {row["error_category"] for row in permissions} == {"account"}
+
+
 @pytest.mark.parametrize("timezone", ["Asia/Kolkata", "America/St_Johns", "UTC"])
 def test_csv_times_are_the_json_lists_in_any_shop_zone(client, make, timezone):
     """Offsets with minutes, negative ones and UTC's are written as isoformat writes them."""

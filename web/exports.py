@@ -18,6 +18,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, text
@@ -25,12 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.bulk import driver_connection
 from core.db import session_factory
-from core.errors import CATEGORY_REMEDIES, Category, OurCode, known_codes
+from core.errors import CATEGORY_REMEDIES, Category, OurCode, describe, known_codes
 from core.message_list import ADMIN_CUSTOMER_URL, MessageFilter, message_query
 from core.models import Customer, Message
 from core.phones import suggest_e164
+from core.us_numbers import US_REMEDY, is_us_area_code
 
 BATCH_ROWS = 50_000
+PERMISSION_CODE = "200"  # stands for every Graph API permission code, 200-299 (core/errors.py)
 CHUNKS_IN_FLIGHT = 2  # chunks PostgreSQL writes at once for one export (see stream_csv)
 
 HEADER = (
@@ -122,8 +125,10 @@ _VALUES = {
     "title": "CASE WHEN e.code IS NOT NULL THEN COALESCE(NULLIF(r.error_title, ''),"
              " (%(titles)s::text[])[e.k], 'WhatsApp error ' || e.code) END",
     "details": "CASE WHEN e.code IS NOT NULL THEN r.error_details END",
-    "remedy": "CASE WHEN e.code IS NOT NULL THEN COALESCE((%(remedies)s::text[])[e.k],"
-              " %(unknown_remedy)s) END",
+    # 131049 to a United States number is WhatsApp's pause of marketing there (core/us_numbers.py).
+    "remedy": "CASE WHEN e.code = '131049' AND left(r.phone, 2) = '+1' AND length(r.phone) = 12"
+              " AND substr(r.phone, 3, 3) = ANY(%(us_area_codes)s::text[]) THEN %(us_remedy)s"
+              " WHEN e.code IS NOT NULL THEN COALESCE((%(remedies)s::text[])[e.k], %(unknown_remedy)s) END",
     **{name: f"({column})::text" for name, column in _TIMES.items()},
     **{f"{name}_at": column for name, column in _TIMES.items()},
     "admin_url": "CASE WHEN e.code = %(calling_code)s AND r.customer_shopify_customer_id IS NOT NULL"
@@ -141,7 +146,8 @@ _CELLS = (
 # The inner select is kept whole by OFFSET 0: PostgreSQL would otherwise pull it up into the
 # outer one and copy each value into every place that names it (a time's text made four times
 # a row, a name trimmed three times). An expired message may carry no code of its own: it
-# counts as MESSAGE_EXPIRED everywhere.
+# counts as MESSAGE_EXPIRED everywhere. A code is looked up in the taxonomy's arrays (k), a
+# Graph API permission code (200-299) at the permission errors' entry, as describe() does.
 _COPY = f"""
     COPY (
         SELECT {", ".join(_CELLS)}
@@ -149,8 +155,8 @@ _COPY = f"""
               SELECT {", ".join(f"{value} AS {name}" for name, value in _VALUES.items())}
                 FROM ({{rows}}) AS r
                 CROSS JOIN LATERAL (
-                    SELECT code,
-                           CASE WHEN code IS NOT NULL THEN array_position(%(codes)s::text[], code) END AS k
+                    SELECT code, COALESCE(array_position(%(codes)s::text[], code),
+                                          CASE WHEN code ~ '^0*2[0-9][0-9]$' THEN %(permission_k)s END) AS k
                       FROM (SELECT COALESCE(NULLIF(r.error_code, ''),
                                             CASE WHEN r.status = 'expired' THEN %(expired)s END) AS code) AS c
                 ) AS e
@@ -287,7 +293,7 @@ def _copy(session: Session, rows: Select) -> bytes:
     compiled = rows.with_only_columns(*_COLUMNS).compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
-    params = compiled.params | _TAXONOMY | {"fix_ids": fix_ids, "fix_phones": fix_phones}
+    params = compiled.params | _taxonomy() | {"fix_ids": fix_ids, "fix_phones": fix_phones}
     out = bytearray()
     with (
         driver_connection(session).cursor() as cursor,
@@ -307,19 +313,22 @@ def _suggestions(session: Session, rows: Select) -> tuple[list[int], list[str | 
     return [i for i, _ in found], [phone for _, phone in found]
 
 
+@cache
 def _taxonomy() -> dict:
-    infos = known_codes()
+    """The taxonomy as arrays PostgreSQL indexes by a code's position (describe() in SQL); the
+    permission errors' description (any code 200-299) is the last entry."""
+    infos = [*known_codes(), describe(PERMISSION_CODE)]
     return {
-        "codes": [info.code for info in infos],
+        "codes": [info.code for info in infos[:-1]],
         "categories": [str(info.category) for info in infos],
         "titles": [info.title for info in infos],
         "remedies": [info.remedy for info in infos],
+        "permission_k": len(infos),
         "unknown_remedy": CATEGORY_REMEDIES[Category.UNKNOWN],
+        "us_remedy": US_REMEDY,
+        "us_area_codes": [f"{area:03}" for area in range(1000) if is_us_area_code(f"{area:03}")],
         "expired": OurCode.MESSAGE_EXPIRED.value,
         "calling_code": OurCode.CUSTOMER_IS_MISSING_CALLING_CODE.value,
         "admin_url": ADMIN_CUSTOMER_URL.format(""),
         "phone_like": _SQL_PHONE_LIKE,
     }
-
-
-_TAXONOMY = _taxonomy()

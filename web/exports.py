@@ -215,7 +215,7 @@ def stream_csv(
             rows = message_query(shop_id, campaign_id, filters, after_id=after_id, limit=None)
             if last_id is not None:
                 rows = rows.where(Message.id <= last_id)
-            in_flight.append(chunks.submit(_chunk, sessions, rows, zone))
+            in_flight.append(chunks.submit(_chunk, sessions, rows, zone, filters))
             if len(in_flight) == CHUNKS_IN_FLIGHT:
                 yield from _written(in_flight.popleft())
         while in_flight:
@@ -240,7 +240,7 @@ def _chunk_bounds(
     after_id = None
     while True:
         with sessions() as session, session.begin():
-            _chunk_settings(session, zone)
+            _chunk_settings(session, zone, filters)
             rows = message_query(shop_id, campaign_id, filters, after_id=after_id, limit=None)
             last_id = _last_id_of_chunk(session, rows, batch)
         yield after_id, last_id
@@ -249,10 +249,10 @@ def _chunk_bounds(
         after_id = last_id
 
 
-def _chunk(sessions: sessionmaker[Session], rows: Select, zone: ZoneInfo) -> bytes:
+def _chunk(sessions: sessionmaker[Session], rows: Select, zone: ZoneInfo, filters: MessageFilter) -> bytes:
     """The CSV of one chunk's rows, in a transaction of its own."""
     with sessions() as session, session.begin():
-        _chunk_settings(session, zone)
+        _chunk_settings(session, zone, filters)
         return _copy(session, rows)
 
 
@@ -262,22 +262,28 @@ def _header() -> bytes:
     return buffer.getvalue().encode()
 
 
-def _chunk_settings(session: Session, zone: ZoneInfo) -> None:
+def _chunk_settings(session: Session, zone: ZoneInfo, filters: MessageFilter) -> None:
     """Set, for this chunk's transaction: the shop's time zone, which the times are written in,
-    and the ISO DateStyle they are written from (_time); no hash join, so each chunk row finds
-    its customer on the customers' key instead of every chunk hashing all the shop's customers
-    (a million of them cost a second a chunk, and the planner prefers that for 50,000 rows); no
-    JIT, whose compilation of this wide select costs more than it saves on one chunk; no
-    parallel workers within a chunk (the chunks are written in parallel already, and a chunk
-    alone is then read in id order off the index, unsorted)."""
-    session.execute(
-        text(
-            "SELECT set_config('TimeZone', :zone, true), set_config('DateStyle', 'ISO', true),"
-            " set_config('enable_hashjoin', 'off', true), set_config('jit', 'off', true),"
-            " set_config('max_parallel_workers_per_gather', '0', true)"
-        ),
-        {"zone": zone.key},
-    )
+    and the ISO DateStyle they are written from (_time); no JIT, whose compilation of this wide
+    select costs more than it saves on one chunk. Unless the merchant searched: no hash join,
+    so each chunk row finds its customer on the customers' key instead of every chunk hashing
+    all the shop's customers (a million of them cost a second a chunk, and the planner prefers
+    that for 50,000 rows), and no parallel workers within a chunk (the chunks are written in
+    parallel already, and a chunk alone is then read in id order off the index, unsorted). A
+    search tests the customer of every message of the campaign, in one chunk unless it matches
+    thousands: the planner's own plan, one hash of the customers shared by parallel workers,
+    suits that scan."""
+    session.execute(text(_SEARCH_SETTINGS if filters.search else _CHUNK_SETTINGS), {"zone": zone.key})
+
+
+_SEARCH_SETTINGS = (
+    "SELECT set_config('TimeZone', :zone, true), set_config('DateStyle', 'ISO', true),"
+    " set_config('jit', 'off', true)"
+)
+_CHUNK_SETTINGS = (
+    f"{_SEARCH_SETTINGS}, set_config('enable_hashjoin', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 
 def _last_id_of_chunk(session: Session, rows: Select, batch: int) -> int | None:

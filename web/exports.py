@@ -2,12 +2,13 @@
 
 A campaign can hold a million messages, so PostgreSQL writes the file itself (``COPY (SELECT
 ...) TO STDOUT``, read with psycopg's copy), in keyset chunks of ``BATCH_ROWS`` messages, each
-in its own short transaction (no cursor held open while a slow client downloads): memory stays
-at one chunk whatever the campaign's size. The cells are those of the JSON list: the error
-described by the one taxonomy (core/errors.py, passed in as arrays), times in the shop's time
-zone with their offset (the transaction's TimeZone), and the suggested phone for a number
-missing its calling code, which only ``phonenumbers`` can work out: Python computes it for the
-chunk's few such rows, and it is joined in by message id.
+in its own short transaction (no cursor held open while a slow client downloads), two at a
+time: memory stays at a few chunks whatever the campaign's size (see stream_csv). The cells
+are those of the JSON list: the error described by the one taxonomy (core/errors.py, passed
+in as arrays), times in the shop's time zone with their offset (the transaction's TimeZone),
+and the suggested phone for a number missing its calling code, which only ``phonenumbers``
+can work out: Python computes it for the chunk's few such rows, and it is joined in by
+message id.
 """
 
 from __future__ import annotations

@@ -156,8 +156,11 @@ _COPY = f"""
               SELECT {", ".join(f"{value} AS {name}" for name, value in _VALUES.items())}
                 FROM ({{rows}}) AS r
                 CROSS JOIN LATERAL (
-                    SELECT code, COALESCE(array_position(%(codes)s::text[], code),
-                                          CASE WHEN code ~ '^0*2[0-9][0-9]$' THEN %(permission_k)s END) AS k
+                    SELECT code,
+                           CASE WHEN code IS NOT NULL  -- array_position would look for a NULL
+                                THEN COALESCE(array_position(%(codes)s::text[], code),
+                                              CASE WHEN code ~ '^0*2[0-9][0-9]$' THEN %(permission_k)s END)
+                           END AS k
                       FROM (SELECT COALESCE(NULLIF(r.error_code, ''),
                                             CASE WHEN r.status = 'expired' THEN %(expired)s END) AS code) AS c
                 ) AS e

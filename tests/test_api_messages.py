@@ -153,7 +153,7 @@ def test_csv_holds_exactly_the_filtered_rows(client, scenario):
 
 
 def test_csv_streams_in_batches_without_losing_or_repeating_rows(scenario):
-    """Batches smaller than the result still give every row once, header first."""
+    """Batches smaller than the result still give every row once, in id order, header first."""
     from core.message_list import MessageFilter
     from web.formatting import shop_zone
 
@@ -161,8 +161,26 @@ def test_csv_streams_in_batches_without_losing_or_repeating_rows(scenario):
         stream_csv(scenario.shop.id, scenario.campaign.id, MessageFilter(), shop_zone("UTC"), batch=5)
     )
     assert len(chunks) == 1 + 3  # header, then 12 rows in batches of 5, 5 and 2
-    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
-    assert sorted(int(r["message_id"]) for r in rows) == sorted(m.id for m in scenario.messages.values())
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
+    assert [int(r["message_id"]) for r in rows] == sorted(m.id for m in scenario.messages.values())
+
+
+@pytest.mark.parametrize("query", [{}, {"status": "failed,expired"}, {"q": "ana"}])
+def test_a_csv_of_many_chunks_is_the_csv_of_one_in_the_list_order(client, scenario, query):
+    """An export larger than a chunk (each chunk its own transaction, keyset-bounded) writes,
+    byte for byte, what one chunk writes, and its rows in the order of the JSON list, whatever
+    the filter (a search's chunks are planned apart from the others')."""
+    from web.formatting import shop_zone
+    from web.listings import filters_from
+
+    filters, zone = filters_from(query), shop_zone("Europe/Madrid")
+    in_chunks = list(stream_csv(scenario.shop.id, scenario.campaign.id, filters, zone, batch=2))
+    whole = list(stream_csv(scenario.shop.id, scenario.campaign.id, filters, zone, batch=1000))
+    assert len(in_chunks) > len(whole) == 2  # the header, then one chunk
+    assert b"".join(in_chunks) == b"".join(whole)
+    listed = _messages(client, scenario.campaign.id, limit=200, **query)["messages"]
+    rows = _csv(client, scenario.campaign.id, **query)
+    assert [int(r["message_id"]) for r in rows] == [m["id"] for m in listed] and len(rows) >= 6
 
 
 def _expected_cells(message: dict, zone) -> dict:
@@ -222,6 +240,79 @@ def test_every_csv_cell_equals_the_json_list(client, make, scenario):
         and hyperlink["phone_sent_to"] == "+34 612 345 670"
     )
     assert hyperlink["error_details"].startswith("'-2+3") and hyperlink["failed_at"].endswith(".250000+01:00")
+
+
+def test_csv_remedies_are_the_json_lists_for_us_numbers_and_permission_codes(client, make, scenario):
+    """131049 to a United States number names WhatsApp's pause of marketing there, to a
+    Canadian +1 number it does not; a Graph API permission code (200-299) is described as one."""
+    from web.formatting import shop_zone
+
+    for phone in ("+12125550123", "+14165550123"):  # New York, Toronto
+        make.message(scenario.campaign, status="failed", error_code="131049", phone=phone)
+    for code in ("200", "0299"):
+        make.message(scenario.campaign, status="failed", error_code=code, error_category="", error_title="")
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    assert rows == [_expected_cells(message, shop_zone("Europe/Madrid")) for message in listed]
+    us, canada, *permissions = rows[-4:]
+    assert us["remedy"] != canada["remedy"] and "United States" in us["remedy"]
+    assert {row["error_category"] for row in permissions} == {"account"}
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Kolkata", "America/St_Johns", "UTC"])
+def test_csv_times_are_the_json_lists_in_any_shop_zone(client, make, timezone):
+    """Offsets with minutes, negative ones and UTC's are written as isoformat writes them."""
+    from web.formatting import shop_zone
+
+    shop = make.shop("demo.myshopify.com", timezone=timezone)
+    scenario = mixed_campaign(make, shop)
+    fraction = datetime(2026, 7, 1, 9, 30, 5, 5, tzinfo=UTC)
+    make.message(scenario.campaign, status="failed", failed_at=fraction)
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    assert rows == [_expected_cells(message, shop_zone(timezone)) for message in listed]
+    assert rows[-1]["failed_at"] == fraction.astimezone(shop_zone(timezone)).isoformat()
+    assert (
+        rows[0]["sent_at"] == scenario.messages["reader0"].sent_at.astimezone(shop_zone(timezone)).isoformat()
+    )
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_formula_guard_covers_every_cell_a_merchant_or_meta_writes(client, make, scenario, start):
+    """Every text a merchant, a customer or Meta can write, starting with a formula character,
+    is written with a leading quote in its cell (PostgreSQL applies safe_cell's rule), and
+    each cell still equals the JSON list's value, guarded."""
+    from web.formatting import shop_zone
+
+    customer = make.customer(scenario.shop, first_name=f"{start}First", last_name="Last", phone=f"{start}1+1")
+    message = make.message(
+        scenario.campaign,
+        customer,
+        status="failed",
+        wamid=f"{start}wamid",
+        phone=f"{start}cmd|' /C calc'!A0",
+        error_code=f"{start}code",
+        error_category=f"{start}cat",
+        error_title=f"{start}title",
+        error_details=f"{start}details",
+    )
+    listed = _messages(client, scenario.campaign.id, limit=200)["messages"]
+    rows = _csv(client, scenario.campaign.id)
+    assert rows == [_expected_cells(m, shop_zone("Europe/Madrid")) for m in listed]
+    row = next(r for r in rows if int(r["message_id"]) == message.id)
+    written = {
+        "wamid": message.wamid,
+        "customer_phone": customer.phone,
+        "phone_sent_to": message.phone,
+        "error_code": message.error_code,
+        "error_category": message.error_category,
+        "error_title": message.error_title,
+        "error_details": message.error_details,
+    }
+    if not start.isspace():  # a name is trimmed, as the JSON list trims it
+        written["customer_name"] = f"{start}First Last"
+    guarded = {column: f"'{text}" for column, text in written.items()}
+    assert {column: row[column] for column in written} == guarded
 
 
 def test_csv_cells_cannot_become_formulas_but_phones_stay_intact():

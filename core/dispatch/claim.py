@@ -20,7 +20,7 @@ from core.audience import OPTED_IN_SQL
 from core.component_render import Recipient, send_components
 from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
-from core.meta_api import send_request_body
+from core.meta_send import send_request_body
 from core.phones import check_phone
 from core.tracking import tracked_suffix
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core.credits import RETURN, record_movement
 from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.errors import describe
-from core.meta_api import SendResult
+from core.meta_send import SendResult
 from core.meta_webhooks import release_parked
 from core.meta_webhooks.apply import STOPPED_MARKETING
 from core.meta_webhooks.preferences import unsubscribe_refused

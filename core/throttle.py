@@ -20,8 +20,9 @@ nobody sleeps on a booked slot that a busy CPU would make it miss or bunch.
   busy CPU between the grant and Meta's door, where Meta counts (on this loaded machine that
   delay was seen to vary by up to about 30 ms).
 
-Callers are told when to ask again (``Grant.wait_s``): when about 5 ms of sends have refilled,
-or when the log's oldest grant leaves the window.
+Callers are told when to ask again (``Grant.wait_s``): when about 10 ms of sends have refilled
+(a lane's group of sends, one Redis call each: fewer calls cost less CPU, and the tolerance
+covers a caller that comes back late), or when the log's oldest grant leaves the window.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class PhoneNumberThrottle:
     pace: float = 0.97  # of the cap: the steady rate
     log_share: float = 0.98  # of the cap: the most granted in any one second
     tolerance_s: float = 0.025  # how much missed pacing a late caller may still catch up
-    refill_s: float = 0.005  # how much refill a caller waits for before asking again
+    refill_s: float = 0.01  # how much refill a caller waits for before asking again
 
     def __post_init__(self) -> None:
         if not 1 <= self.messages_per_second <= 1000:

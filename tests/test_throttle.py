@@ -67,14 +67,14 @@ def test_bulk_grants_to_two_workers_never_exceed_the_cap_in_any_second(service_u
 
 def test_after_a_quiet_spell_one_burst_is_granted_and_the_rest_must_wait(service_urls):
     """Asked for a hundred sends at once, the bucket grants what its tolerance holds (25 ms of
-    sends) now and books nothing ahead: the caller is told to come back in about 5 ms."""
+    sends) now and books nothing ahead: the caller is told to come back in about 10 ms."""
 
     async def scenario() -> None:
         redis = Redis.from_url(service_urls["redis_url"])
         throttle = PhoneNumberThrottle(redis, "pn-1", CAP)
         first = await throttle.take(100)
         assert first.count == throttle.burst == 25
-        assert 0 < first.wait_s <= throttle.refill * throttle.interval_us / 1e6 <= 0.005
+        assert 0 < first.wait_s <= throttle.refill * throttle.interval_us / 1e6 <= 0.01
         second = await throttle.take(100)
         assert second.count <= 1 + (second.at_us - first.at_us) // throttle.interval_us
         await redis.aclose()

@@ -210,6 +210,8 @@ class SendLoop:
                 self.bucket_lost = True
                 self._give_back(SendResult("not_sent", details=repr(error)))
                 continue
+            if self.stop.is_set():  # halted while the bucket answered: its grant goes unused
+                continue
             for _ in range(grant.count):
                 self._start_send(self.queue.popleft())
             await self._nap(grant.wait_s)
@@ -258,7 +260,11 @@ class SendLoop:
         if not self.answers:
             return
         outcomes, self.answers = self.answers, []
-        summary = await self._in_database(lambda: self._write(outcomes))
+        try:
+            summary = await self._in_database(lambda: self._write(outcomes))
+        except BaseException:
+            self.answers[:0] = outcomes  # for the wind-down's last try
+            raise
         for key in ("accepted", "failed", "requeued", "unconfirmed"):
             self.totals[key] += getattr(summary, key)
         if summary.halted_now:

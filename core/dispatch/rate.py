@@ -5,8 +5,8 @@ from __future__ import annotations
 from core.models import Shop
 from core.settings import get_settings
 
-# One lane's event loop keeps a 1,000-a-second number busy on about a third of a core (the
-# sends in flight cost a socket each, not a thread), so a second lane is not there for speed:
+# One lane's event loop keeps a 1,000-a-second number busy on under half a core (the sends
+# in flight cost a socket each, not a thread), so a second lane is not there for speed:
 # it spreads that CPU over two workers, and keeps the campaign sending when one worker dies.
 LANES = 2
 

@@ -25,7 +25,7 @@ from rq.registry import ScheduledJobRegistry
 
 from core.db import session_scope
 from core.dispatch.progress import next_due
-from core.dispatch.rate import lane_count, messages_per_second
+from core.dispatch.rate import LANES
 from core.models import Shop
 from core.redis import get_redis
 from jobs.queues import DEFAULT, DISPATCH, MONITOR, enqueue, queue
@@ -62,8 +62,7 @@ def ensure_lanes(shop_id: int, campaign_id: int, delay: float | None = None) -> 
     """Make sure each lane is pending or running within ``delay`` seconds; replace a dead one.
     Answer how many lanes had no live job (and got one)."""
     with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        lanes = lane_count(messages_per_second(shop)) if shop else 1
+        lanes = LANES if session.get(Shop, shop_id) else 1
     restarted = 0
     for lane in range(lanes):
         job_id = dispatch_job_id(shop_id, campaign_id, lane)

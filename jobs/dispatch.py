@@ -1,27 +1,28 @@
 """SendCampaignMessagesBatchJob: send a launched campaign's messages through the Cloud API.
 
 A campaign is sent by a few lanes (RQ jobs with stable ids, so any number of workers can take
-them, and at most one of each is pending). A lane claims a batch, sends it from a thread pool,
-each send waiting for its slot in the phone number's token bucket (core/throttle.py: the cap
-holds across every lane and worker), records the answers, and claims again, overlapping the
-three so the bucket never idles. After a time budget it hands over to its own next run, so no
-job runs long and a deploy or a crash loses at most one batch of bookkeeping, never a double
-send (core/dispatch/claim.py).
+them, and at most one of each is pending). A lane is one asyncio event loop: it claims batches,
+paces sends by the phone number's token bucket (core/throttle.py: the cap holds across every
+lane and worker), keeps as many sends waiting on Meta as Meta's answer time needs, and records
+the answers, all overlapped so the bucket never idles. The database work runs on one thread of
+the lane's own, so a slow statement never holds up a send. After a time budget the lane hands
+over to its own next run, so no job runs long and a deploy or a crash loses at most one batch
+of bookkeeping, never a double send (core/dispatch/claim.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.cookiejar import DefaultCookiePolicy
 
-import requests
-from redis import BlockingConnectionPool, Redis, RedisError
-from requests.adapters import HTTPAdapter
+from redis import RedisError
+from redis.asyncio import Redis
 
 from core.campaigns import CampaignStatus
 from core.components import campaign_components
@@ -31,8 +32,8 @@ from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
 from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done, next_due
 from core.dispatch.rate import messages_per_second
-from core.dispatch.record import Outcome, record_outcomes
-from core.meta_api import SendResult, send_message
+from core.dispatch.record import Outcome, RecordSummary, record_outcomes
+from core.meta_send import MessageSender, SendResult, messages_url
 from core.models import Campaign, Shop
 from core.settings import get_settings
 from core.throttle import PhoneNumberThrottle
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 TIME_BUDGET_S = 60.0
 RECORD_EVERY_S = 0.2
+# Meta's latency standard: a median answer within 250 ms, under 1% of answers past 1 s.
+MAX_ANSWER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,11 @@ class Lane:
         return max(20, min(self.messages_per_second, 500))
 
     @property
-    def threads(self) -> int:
-        # Sends in flight = rate x Meta's latency: at 1,000 a second and 250 ms, 250 of them,
-        # spread over the lanes (lane_count). Threads mostly wait, for their slot or for Meta,
-        # but past a few dozen per process they fight over the interpreter.
-        return max(16, min(self.messages_per_second // 16, 64))
+    def max_in_flight(self) -> int:
+        # Sends waiting on Meta = rate x Meta's answer time (Little's law): at 1,000 a second and
+        # 250 ms, 250 of them. A second's worth covers Meta's slowest usual answers; a send in
+        # flight is a socket and a coroutine, so the ceiling costs nothing until it is needed.
+        return max(8, int(self.messages_per_second * MAX_ANSWER_S))
 
 
 def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dict:
@@ -70,14 +73,16 @@ def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dic
         context = _load(session, shop_id, campaign_id)
     if context is None:
         return {"campaign_id": campaign_id, "skipped": "not sending"}
-    loop = SendLoop(context)
-    try:
-        totals = loop.run(TIME_BUDGET_S)
-    finally:
-        loop.close()
-    _plan_next(shop_id, campaign_id, halted=loop.halted)
+    totals, halted = asyncio.run(_run_lane(context))
+    _plan_next(shop_id, campaign_id, halted=halted)
     log.info("campaign %s lane %s: %s", campaign_id, lane, totals)
     return {"campaign_id": campaign_id, "lane": lane, **totals}
+
+
+async def _run_lane(lane: Lane) -> tuple[dict, bool]:
+    async with SendLoop(lane) as loop:
+        totals = await loop.run(TIME_BUDGET_S)
+    return totals, loop.halted
 
 
 def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
@@ -107,97 +112,177 @@ def _plan_next(shop_id: int, campaign_id: int, *, halted: bool) -> None:
         ensure_monitor(shop_id, campaign_id, delay=1)
 
 
-def _throttle_redis(threads: int) -> Redis:
-    """A client whose pool has a connection for every send thread (they all ask the bucket at
-    once); a thread waits for a free connection rather than failing."""
-    pool = BlockingConnectionPool.from_url(
-        get_settings().redis_url, max_connections=threads + 2, timeout=30, socket_timeout=5
-    )
-    return Redis(connection_pool=pool)
-
-
-def _meta_http(threads: int) -> requests.Session:
-    """One HTTP session for the lane's send threads, its pool keeping a connection alive for
-    each of them, so no send opens a connection (or waits for one) while the lane runs."""
-    http = requests.Session()
-    # Shared by threads: nothing a response sets may change what the next request sends.
-    http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=threads)
-    http.mount("https://", adapter)
-    http.mount("http://", adapter)
-    return http
-
-
 class SendLoop:
-    """Claim, send and record, overlapped. The DB work stays on this thread; the pool's
-    threads only wait for their slot and make the HTTP call."""
+    """Claim, send and record, overlapped on one event loop. Every claimed message comes back
+    as exactly one outcome (answered, stopped by a halt, or never sent), so none is left
+    waiting for a webhook that will not come."""
 
     def __init__(self, lane: Lane) -> None:
         self.lane = lane
-        self.redis = _throttle_redis(lane.threads)
-        self.throttle = PhoneNumberThrottle(self.redis, lane.phone_number_id, lane.messages_per_second)
-        self.stop = threading.Event()
+        self.queue: deque[Outbound] = deque()  # claimed, waiting for the bucket
+        self.answers: list[Outcome] = []  # answered, waiting to be recorded
+        self.in_flight = 0
+        self.sends: set[asyncio.Task] = set()
+        self.bucket_lost = False  # Redis failed: the cap cannot be kept, so claim nothing more
         self.halted = False
-        self.http = _meta_http(lane.threads)
+        self.sent = 0
+        self.answer_s = 0.0
         self.totals = {"claimed": 0, "accepted": 0, "failed": 0, "requeued": 0, "unconfirmed": 0}
 
-    def close(self) -> None:
-        self.totals.update(late=self.throttle.late, held_back=self.throttle.held_back)
-        self.redis.close()
-        self.http.close()
+    async def __aenter__(self) -> SendLoop:
+        lane = self.lane
+        self.redis = Redis.from_url(get_settings().redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.throttle = PhoneNumberThrottle(self.redis, lane.phone_number_id, lane.messages_per_second)
+        self.sender = MessageSender(messages_url(lane.phone_number_id), lane.token, lane.max_in_flight)
+        await self.sender.__aenter__()
+        self.database = ThreadPoolExecutor(1, thread_name_prefix="dispatch-db")
+        self.wake = asyncio.Event()  # new work, or room for another send
+        self.stop = asyncio.Event()  # the campaign halted: send nothing more
+        return self
 
-    def run(self, budget_s: float) -> dict:
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.sender.__aexit__(*exc_info)
+            await self.redis.aclose()
+        finally:
+            self.database.shutdown(wait=True)
+
+    async def run(self, budget_s: float) -> dict:
+        """Send until the campaign has nothing due, it halts, or ``budget_s`` has passed."""
         deadline = time.monotonic() + budget_s
-        inflight: set[Future] = set()
-        with ThreadPoolExecutor(self.lane.threads, thread_name_prefix="send") as pool:
-            while True:
-                if self._may_claim(deadline) and len(inflight) < self.lane.batch_size:
-                    batch = self._claim()
-                    inflight |= {pool.submit(self._send, outbound) for outbound in batch}
-                    if not batch and not inflight:
-                        break
-                elif not inflight:
-                    break
-                done, inflight = wait(inflight, timeout=RECORD_EVERY_S)
-                self._record([future.result() for future in done])
+        pacer = asyncio.create_task(self._pace())
+        try:
+            await self._claim_and_record(deadline)
+        finally:
+            await self._wind_down(pacer)
+        # Meta's mean answer time: how many sends in flight the rate needed (max_in_flight).
+        self.totals["answer_ms"] = round(self.answer_s * 1000 / max(self.sent, 1), 1)
         return self.totals
 
+    async def _claim_and_record(self, deadline: float) -> None:
+        while True:
+            # Claim again while half a batch is still queued: the bucket never waits on a claim,
+            # and at most a batch and a half is handed over but unsent if this worker dies.
+            if self._may_claim(deadline) and len(self.queue) < self.lane.batch_size // 2:
+                batch = await self._in_database(self._claim)
+                self.totals["claimed"] += len(batch)
+                self.queue.extend(batch)
+                self.wake.set()
+                if not batch and self._quiet():
+                    return
+            elif self._quiet():
+                return
+            await asyncio.sleep(RECORD_EVERY_S)
+            await self._record()
+
     def _may_claim(self, deadline: float) -> bool:
-        return not self.stop.is_set() and time.monotonic() < deadline
+        return not self.stop.is_set() and not self.bucket_lost and time.monotonic() < deadline
 
-    def _claim(self) -> list[Outbound]:
-        with session_scope() as session:
-            batch = claim_batch(session, self.lane.campaign, self.lane.batch_size)
-        self.totals["claimed"] += len(batch)
-        return batch
+    def _quiet(self) -> bool:
+        """Nothing claimed is still to send, in flight or unrecorded."""
+        return not self.queue and not self.in_flight and not self.answers
 
-    def _send(self, outbound: Outbound) -> Outcome:
+    async def _wind_down(self, pacer: asyncio.Task) -> None:
+        """Stop pacing (what was never sent goes back to the queue), let every send in flight
+        answer, and record all of it: also when the lane ends on an error."""
+        pacer.cancel()
+        await asyncio.gather(pacer, return_exceptions=True)
+        self._give_back(SendResult("not_sent"), stopped=True)
+        if self.sends:
+            await asyncio.wait(set(self.sends))
+        await self._record()
+
+    async def _pace(self) -> None:
+        """Start sends as fast as the number's bucket grants them, up to the in-flight ceiling."""
+        while True:
+            self.wake.clear()
+            if self.stop.is_set():
+                self._give_back(SendResult("not_sent"), stopped=True)
+            room = self.lane.max_in_flight - self.in_flight
+            wanted = min(len(self.queue), room, self.throttle.burst)
+            if wanted <= 0:
+                await self.wake.wait()
+                continue
+            try:
+                grant = await self.throttle.take(wanted)
+            except RedisError as error:  # no grant, so nothing was sent: back to the queue
+                log.warning("campaign %s: the send bucket failed: %r", self.lane.campaign.campaign_id, error)
+                self.bucket_lost = True
+                self._give_back(SendResult("not_sent", details=repr(error)))
+                continue
+            if self.stop.is_set():  # halted while the bucket answered: its grant goes unused
+                continue
+            for _ in range(grant.count):
+                self._start_send(self.queue.popleft())
+            await self._nap(grant.wait_s)
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep until the bucket refills, but wake at once for a halt."""
+        if seconds > 0 and not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), seconds)
+
+    def _give_back(self, result: SendResult, *, stopped: bool = False) -> None:
+        """Answer every queued (never sent) message with ``result``."""
+        while self.queue:
+            outbound = self.queue.popleft()
+            self.answers.append(Outcome(outbound.message_id, outbound.attempt, result, stopped=stopped))
+
+    def _start_send(self, outbound: Outbound) -> None:
+        self.in_flight += 1
+        task = asyncio.create_task(self._send(outbound))
+        self.sends.add(task)
+        task.add_done_callback(self.sends.discard)
+
+    async def _send(self, outbound: Outbound) -> None:
         """Never raises: an outcome must come back for every claimed message, or it would wait
         for a webhook that never comes."""
+        started = time.monotonic()
         try:
-            if self.stop.is_set() or not self.throttle.acquire(self.stop):
-                return Outcome(outbound.message_id, outbound.attempt, SendResult("not_sent"), stopped=True)
-        except RedisError as error:  # no slot, so nothing was sent: back to the queue
-            return Outcome(outbound.message_id, outbound.attempt, SendResult("not_sent", details=repr(error)))
-        try:
-            result = send_message(self.http, self.lane.phone_number_id, self.lane.token, outbound.body)
+            result = await self.sender.send(outbound.body)
         except Exception as error:  # a bug after the request may have left: treat it as unanswered
             log.exception("send of message %s failed unexpectedly", outbound.message_id)
             result = SendResult("unknown", details=repr(error))
-        return Outcome(outbound.message_id, outbound.attempt, result)
+        self.sent += 1
+        self.answer_s += time.monotonic() - started
+        self.answers.append(Outcome(outbound.message_id, outbound.attempt, result))
+        self.in_flight -= 1
+        self.wake.set()
 
-    def _record(self, outcomes: list[Outcome]) -> None:
-        if not outcomes:
-            return
-        campaign = self.lane.campaign
+    async def _in_database(self, work):
+        return await asyncio.get_running_loop().run_in_executor(self.database, work)
+
+    def _claim(self) -> list[Outbound]:
         with session_scope() as session:
-            summary = record_outcomes(session, campaign.shop_id, campaign.campaign_id, outcomes)
+            return claim_batch(session, self.lane.campaign, self.lane.batch_size)
+
+    async def _record(self) -> None:
+        if not self.answers:
+            return
+        outcomes, self.answers = self.answers, []
+        try:
+            summary = await self._in_database(lambda: self._write(outcomes))
+        except BaseException:
+            self.answers[:0] = outcomes  # for the wind-down's last try
+            raise
         for key in ("accepted", "failed", "requeued", "unconfirmed"):
             self.totals[key] += getattr(summary, key)
         if summary.halted_now:
-            log.warning("campaign %s halted: %s", campaign.campaign_id, summary.halt.sentence())
+            log.warning("campaign %s halted: %s", self.lane.campaign.campaign_id, summary.halt.sentence())
         if summary.halt is not None:
             self.halted = True
             self.stop.set()
+            self.wake.set()
         if summary.pause_number_s:
-            self.throttle.pause(summary.pause_number_s)
+            await self._pause_number(summary.pause_number_s)
+
+    def _write(self, outcomes: list[Outcome]) -> RecordSummary:
+        campaign = self.lane.campaign
+        with session_scope() as session:
+            return record_outcomes(session, campaign.shop_id, campaign.campaign_id, outcomes)
+
+    async def _pause_number(self, seconds: float) -> None:
+        try:
+            await self.throttle.pause(seconds)
+        except RedisError as error:  # the bucket is gone: the pacer finds out and stops
+            log.warning("campaign %s: could not pause the number: %r", self.lane.campaign.campaign_id, error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import os
 import signal
@@ -82,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start_embedded_services_unless_production()
     get_settings()  # a production start with a missing secret stops here, naming it
+    # Every job runs in a work horse forked from this process. What exists now (the imported
+    # modules, about a hundred thousand objects) lives as long as the worker, so the garbage
+    # collector need never scan it: frozen, a horse's collections skip it, and its memory pages
+    # stay shared with the worker instead of being copied when a collection touches them (about
+    # 0.1 s of CPU saved per job on this machine). Only here, not in run_worker: the tests run
+    # that in their own process, whose objects do not all live for ever.
+    gc.freeze()
     run_worker(burst=args.burst, name=args.name)
     return 0
 

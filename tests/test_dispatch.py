@@ -4,6 +4,7 @@ codes, one send per recipient whatever happens, retries, halts and ambiguous tim
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -251,4 +252,31 @@ def test_two_worker_processes_send_every_message_exactly_once(client, make, meta
         300,
         True,
     )
+    assert _no_drift(make, shop.id, campaign_id)
+
+
+def test_a_lane_that_loses_redis_sends_nothing_and_gives_every_message_back(client, make, meta, monkeypatch):
+    """Without the number's bucket no send may go (the cap could not be kept): the lane stops
+    claiming, every message it claimed goes back to the queue with a backoff, and the next run,
+    with Redis back, sends each of them once."""
+    shop = whatsapp_shop(make)
+    _subscribers(make, shop, 5)
+    campaign_id = _launch(client)
+    with socket.socket() as nothing_listens:
+        nothing_listens.bind(("127.0.0.1", 0))
+        dead_redis = f"redis://127.0.0.1:{nothing_listens.getsockname()[1]}/0"
+    with monkeypatch.context() as patch:
+        patch.setenv("REDIS_URL", dead_redis)
+        totals = send_campaign_messages(shop.id, campaign_id)
+    assert meta.truth()["messages"] == {}
+    assert totals["claimed"] == totals["requeued"] == 5
+    messages = _messages(make, shop.id, campaign_id)
+    assert all(m.status == "queued" and m.submitted_at is None and m.retry_at for m in messages)
+    assert _no_drift(make, shop.id, campaign_id)
+    with Session(make.engine) as session, session.begin():  # the backoff has passed
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        session.execute(update(Message).where(Message.shop_id == shop.id).values(retry_at=past))
+    send_campaign_messages(shop.id, campaign_id)
+    truth = meta.truth()["messages"]
+    assert len(truth) == 5 and len({f["to"] for f in truth.values()}) == 5
     assert _no_drift(make, shop.id, campaign_id)

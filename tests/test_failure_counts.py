@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.counters import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.record import Outcome, record_outcomes
-from core.meta_api import SendResult
+from core.meta_send import SendResult
 from core.models import Campaign, Message
 from core.monitor import monitor_campaign
 from tests import meta

@@ -3,6 +3,7 @@ adversarial status webhooks; the app's Graph client reads every kind of answer r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -13,14 +14,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from core.meta_api import list_templates, send_message, send_request_body
+from core.meta_api import list_templates
+from core.meta_send import MessageSender, messages_url, send_request_body
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID, start_stand_in
 
 
-def _send(to="+34612345678", template="weekly_offer", token=TOKEN, components=(), callback="1"):
+def _send(to="+34612345678", template="weekly_offer", token=TOKEN, components=(), callback="1", url=None):
     body = send_request_body(to, template, "en", list(components), callback)
-    with requests.Session() as http:
-        return send_message(http, PHONE_NUMBER_ID, token, body)
+    return asyncio.run(_send_once(url or messages_url(PHONE_NUMBER_ID), token, body))
+
+
+async def _send_once(url: str, token: str, body: dict):
+    async with MessageSender(url, token, max_in_flight=1) as sender:
+        return await sender.send(body)
 
 
 def test_a_valid_template_send_is_accepted_with_a_wamid(meta):
@@ -83,13 +89,12 @@ def test_a_dropped_connection_after_acceptance_is_an_unknown_outcome(meta):
     assert len(meta.truth()["messages"]) == 1  # Meta did take it
 
 
-def test_a_refused_connection_is_not_sent(meta, monkeypatch):
+def test_a_refused_connection_is_not_sent(meta):
     """Nothing listening: the request never left, so it is safe to send again."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setattr("core.meta_api.graph_url", lambda *parts: f"http://127.0.0.1:{port}/x")
-    assert _send().kind == "not_sent"
+    assert _send(url=f"http://127.0.0.1:{port}/x").kind == "not_sent"
 
 
 def test_fates_are_deterministic_under_the_seed():

@@ -21,7 +21,7 @@ from core.component_render import Recipient, send_components
 from core.credits import RESERVE, record_movement
 from core.errors import OurCode, describe
 from core.failures import FailureChanges, entered_sql
-from core.meta_api import send_request_body
+from core.meta_send import send_request_body
 from core.phones import check_phone
 from core.tracking import tracked_suffix
 

@@ -26,7 +26,7 @@ from core.credits import RETURN, record_movement
 from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.errors import describe
 from core.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
-from core.meta_api import SendResult
+from core.meta_send import SendResult
 from core.meta_webhooks import release_parked
 from core.meta_webhooks.apply import STOPPED_MARKETING
 from core.meta_webhooks.preferences import unsubscribe_refused

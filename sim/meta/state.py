@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import random
 import re
 import threading
@@ -15,6 +16,8 @@ from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.webhooks import WebhookPoster
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# Every this many accepted sends, what the stand-in keeps is set aside from the garbage collector.
+SETTLE_EVERY = 1000
 
 
 class GraphError(Exception):
@@ -108,6 +111,9 @@ class MetaState:
             fate.components, fate.template = sent, template
             fate.category = str(found.get("category", "MARKETING")).lower()
             self.fates[fate.wamid] = fate
+            settle = len(self.fates) % SETTLE_EVERY == 0
+        if settle:
+            _settle_long_lived()
         self._post_later(fate)
         return fate, rule or {}
 
@@ -217,6 +223,19 @@ class MetaState:
             "first": times[0] if times else None,
             "last": times[-1] if times else None,
         }
+
+
+def _settle_long_lived() -> None:
+    """Move what the stand-in keeps (every accepted message's fate) out of the collector's way.
+
+    Meta does not pause to collect garbage. The stand-in did: its full collections walked every
+    fate it holds, 50 to 400 ms for a 15,000-message campaign, and the sends that queued
+    meanwhile were then counted as one burst, so the cap check (and the benchmark's busiest
+    second) saw a burst the sender never made. Young garbage is collected first, then the
+    survivors are frozen: later collections skip them (they are still freed when forgotten).
+    """
+    gc.collect(1)
+    gc.freeze()
 
 
 def _peak(times: list[float]) -> int:

@@ -76,6 +76,8 @@ class MessageSender:
             connector=aiohttp.TCPConnector(limit=self._max_in_flight, limit_per_host=0),
             # Nothing a response sets may change what the next request sends.
             cookie_jar=aiohttp.DummyCookieJar(),
+            # Honour HTTP(S)_PROXY and NO_PROXY as every other outbound call (requests) does.
+            trust_env=True,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S
             ),

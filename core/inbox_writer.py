@@ -30,10 +30,12 @@ from core.settings import get_settings
 
 # The one statement that stores webhook bodies. ON CONFLICT on the body's SHA-256 digest: a
 # redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is
-# one row whatever the timing, decided atomically by the unique constraint.
+# one row whatever the timing, decided atomically by the unique constraint. The arrays go in
+# binary (%b): as text, psycopg writes each body as hex into a quoted array literal in Python,
+# about 35 us of CPU per body (a tenth of an acknowledgement); binary takes a seventh of that.
 _INSERT = """
     INSERT INTO inbox_events (source, digest, topic, headers, body)
-    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]::jsonb[], %s::bytea[])
+    SELECT * FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[]::jsonb[], %b::bytea[])
     ON CONFLICT (source, digest) DO NOTHING
 """
 

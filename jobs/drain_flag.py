@@ -12,6 +12,9 @@ The drain keeps the promise: it takes the flag away and reads the deadline in on
 look. Every write of the deadline keeps the greatest one (a script, atomic in Redis), so a web
 process's promise is never lowered by a later, smaller one. A drain that dies breaks its promise
 as it breaks the flag today: the periodic sweeper queues a drain for what was stored meanwhile.
+Clocks that disagree by more than CLOCK_MARGIN_S (or one stepped back) can only make a body
+wait: for the drain queued by the next POST after the deadline, or for the sweeper; it is in
+the inbox, committed, whatever happens here.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -266,8 +267,30 @@ def test_a_body_whose_end_the_server_cannot_tell_gets_411(client, make):
 
 def _post_chunked(base: str, raw: bytes, signature: str) -> requests.Response:
     pieces = (raw[i : i + 64 * 1024] for i in range(0, len(raw), 64 * 1024))  # a generator: chunked
+    return _post(base, pieces, signature)
+
+
+def _post(base: str, data, signature: str) -> requests.Response:
     headers = {HEADER: signature, "Content-Type": "application/json"}
-    return requests.post(base + meta.URL, data=pieces, headers=headers, timeout=30)
+    return requests.post(base + meta.URL, data=data, headers=headers, timeout=30)
+
+
+def test_concurrent_posts_are_all_answered_and_each_body_is_one_row(app, make):
+    """Sixteen senders at once over HTTP, so the requests share batches (core/inbox_writer.py):
+    every POST gets its 200 (no request is left waiting), every distinct body is one inbox row,
+    and a body posted twice at the same moment is still one row."""
+    secret = load_settings().meta_app_secret
+    raws = [
+        meta.encode(meta.statuses_body(PHONE, meta.status(f"wamid.c-{n}", "sent", 1700000000 + n)))
+        for n in range(150)
+    ]
+    sends = raws + raws[:30]  # thirty redeliveries, racing their originals
+    with serve(app) as base, ThreadPoolExecutor(16) as senders:
+        answers = list(senders.map(lambda raw: _post(base, raw, sign(secret, raw)).status_code, sends))
+    assert answers == [200] * len(sends)
+    with make.engine.connect() as connection:
+        stored = [bytes(row.body) for row in connection.execute(text("SELECT body FROM inbox_events"))]
+    assert sorted(stored) == sorted(raws)
 
 
 def test_database_down_answers_503_so_meta_retries(other_app):

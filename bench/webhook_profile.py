@@ -20,7 +20,7 @@ from bench import stack
 PARTS = (
     ("signature (HMAC-SHA256)", ("hmac.py", "signature.py")),
     ("inbox store (psycopg, group commit)", ("inbox_writer.py", "psycopg", "inbox.py")),
-    ("drain request (Redis)", ("redis/", "jobs/webhooks.py")),
+    ("drain request (Redis)", ("redis/", "jobs/webhooks.py", "jobs/drain_flag.py")),
     ("thin route", ("webhook_route.py", "webhook_bodies.py")),
     ("Flask and werkzeug", ("flask/", "werkzeug/", "web/headers.py", "web/database.py")),
     ("gunicorn (HTTP parsing, sockets)", ("gunicorn/",)),

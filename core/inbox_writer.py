@@ -8,9 +8,10 @@ statement, and the requests that arrive meanwhile queue for the next write. Each
 returns only after its own body is committed, and sees the error if its write failed. With one
 request at a time (a sync gunicorn worker, the test client) every write holds one body.
 
-The writing request runs ``after_commit`` (queueing a drain) once its batch is committed and the
-others are released, so they may be acknowledged a moment before it runs; if the process dies
-in that moment the bodies are still stored, and the inbox sweeper queues their drain.
+The writing request learns that it wrote the batch (``store`` answers True) and then queues a
+drain for all of it, after the others are released, so they may be acknowledged a moment before
+that; if the process dies in that moment the bodies are still stored, and the inbox sweeper
+queues their drain.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import psycopg
@@ -29,10 +30,12 @@ from core.settings import get_settings
 
 # The one statement that stores webhook bodies. ON CONFLICT on the body's SHA-256 digest: a
 # redelivery of the same bytes (Meta documents duplicates, and delivers them concurrently) is
-# one row whatever the timing, decided atomically by the unique constraint.
+# one row whatever the timing, decided atomically by the unique constraint. The arrays go in
+# binary (%b): as text, psycopg writes each body as hex into a quoted array literal in Python,
+# about 35 us of CPU per body (a tenth of an acknowledgement); binary takes a seventh of that.
 _INSERT = """
     INSERT INTO inbox_events (source, digest, topic, headers, body)
-    SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]::jsonb[], %s::bytea[])
+    SELECT * FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[]::jsonb[], %b::bytea[])
     ON CONFLICT (source, digest) DO NOTHING
 """
 
@@ -56,8 +59,7 @@ class InboxWriter:
     """Each waiting request is woken exactly once: when its body is written, or to write the
     next batch itself (leader hand-off), so a busy process does not pay for a thundering herd."""
 
-    def __init__(self, after_commit: Callable[[], None] | None = None) -> None:
-        self._after_commit = after_commit  # run once per write by the writing request
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queued: list[_Body] = []
         self._writing = False
@@ -66,8 +68,10 @@ class InboxWriter:
 
     def store(
         self, source: str, body: bytes, headers: Mapping[str, str] | None = None, topic: str | None = None
-    ) -> None:
-        """Return once ``body`` is committed; raise StoreFailed if it could not be."""
+    ) -> bool:
+        """Return once ``body`` is committed: True when this call wrote the batch it was in (the
+        caller then does the after-commit step for the whole batch). Raise StoreFailed if it
+        could not be committed."""
         mine = _Body(source, body, headers or {}, topic)
         with self._lock:
             self._queued.append(mine)
@@ -75,12 +79,12 @@ class InboxWriter:
             self._writing = True
         if not leads:
             mine.woken.wait()
-        if not mine.done:  # we lead: write everything queued, ours included
+        wrote = not mine.done
+        if wrote:  # we lead: write everything queued, ours included
             self._write_queued()
-            if mine.error is None and self._after_commit is not None:
-                self._after_commit()
         if mine.error is not None:
             raise StoreFailed(type(mine.error).__name__) from mine.error
+        return wrote
 
     def _write_queued(self) -> None:
         with self._lock:
@@ -147,11 +151,11 @@ class InboxWriter:
 _writers: dict[str, InboxWriter] = {}
 
 
-def writer(name: str, after_commit: Callable[[], None] | None = None) -> InboxWriter:
+def writer(name: str) -> InboxWriter:
     """The process's writer of that name, made on first use."""
     found = _writers.get(name)
     if found is None:
-        found = _writers[name] = InboxWriter(after_commit)
+        found = _writers[name] = InboxWriter()
     return found
 
 

@@ -1,10 +1,11 @@
 """Webhook jobs on the WEBHOOKS queue: the Meta inbox drain and its sweeper.
 
-One drain pending at a time, not one job per POST: the endpoint sets a Redis flag with
-``SET NX`` after storing a body, and only the POST that sets it enqueues a drain. The flag
-means "a drain will look at the inbox after now": a queued drain, or a working one. A drain
-clears it just before its last look, so a body stored after that look finds the flag clear and
-queues the next drain: no stored body is left without a drain coming. If Redis is down when a
+One drain pending at a time, not one job per POST: the endpoint sets a Redis flag after
+storing a body, and only the POST that finds it absent enqueues a drain. The flag means "a
+drain will look at the inbox after now": a queued drain, or a working one. A drain clears it
+just before its last look, so a body stored after that look finds the flag clear and queues the
+next drain: no stored body is left without a drain coming. The flag carries a deadline that
+lets a busy web process skip Redis for a moment (jobs/drain_flag.py). If Redis is down when a
 body arrives it is still acknowledged (it is safe in the inbox), and the periodic sweeper
 queues a drain for anything left waiting.
 """
@@ -25,15 +26,20 @@ from core.meta_webhooks.drain import SOURCE, DrainReport, drain_batch
 from core.meta_webhooks.parked import expire_parked, parked_retention
 from core.redis import get_redis
 from core.settings import get_settings
+from jobs.drain_flag import (
+    DRAIN_PENDING_KEY,
+    PENDING_TTL_S,
+    PROMISE_S,
+    keep_promise,
+    mark_pending,
+    release,
+    still_promised,
+)
 from jobs.queues import WEBHOOKS, enqueue, queue
 
 log = logging.getLogger(__name__)
 
-DRAIN_PENDING_KEY = "webhooks:meta:drain-pending"
 DRAIN_JOB_PREFIX = "meta-drain-"
-# The flag outlives a lost enqueue, or a drain that died, by this much at most (a working
-# drain refreshes it); the sweeper covers the gap.
-PENDING_TTL_S = 30
 # A drain hands over to a fresh job after this long, so other webhook jobs get their turn.
 DRAIN_TIME_BUDGET_S = 60
 # Batch loops a drain runs side by side (see drain_meta_inbox).
@@ -47,18 +53,32 @@ STALE_AFTER = timedelta(seconds=5)
 BODY_RETENTION = timedelta(days=1)
 
 
-def request_drain() -> bool:
-    """Make sure a drain is pending. Return whether this call queued it; costs one Redis
-    ``SET NX`` when one already is. Raises Redis errors: the caller decides what they mean."""
+def request_drain() -> float:
+    """Make sure a drain is pending, one that looks at the inbox after ``PROMISE_S`` from now.
+    Answer the deadline the flag holds (epoch seconds): until then a drain is certainly coming.
+    Raises Redis errors: the caller decides what they mean."""
     redis = get_redis()
-    if not redis.set(DRAIN_PENDING_KEY, b"1", nx=True, ex=PENDING_TTL_S):
-        return False
-    try:
-        _enqueue_drain()
-    except Exception:
-        redis.delete(DRAIN_PENDING_KEY)  # let the next POST try again
-        raise
-    return True
+    created, deadline = mark_pending(redis, PROMISE_S)
+    if created:
+        try:
+            _enqueue_drain()
+        except Exception:
+            redis.delete(DRAIN_PENDING_KEY)  # let the next POST try again
+            raise
+    return deadline
+
+
+class DrainRequests:
+    """A web process's way to request drains: Redis is asked only when the last deadline it
+    read is (nearly) past. One per app, so that an app made afresh (each test) knows nothing."""
+
+    def __init__(self) -> None:
+        self._deadline = 0.0  # a plain float: threads racing here at worst ask Redis once more
+
+    def request(self) -> None:
+        """Make sure a drain is pending for every body committed before this call."""
+        if not still_promised(self._deadline):
+            self._deadline = request_drain()
 
 
 def _enqueue_drain() -> None:
@@ -79,11 +99,12 @@ def drain_meta_inbox(lanes: int | None = None, linger_s: float | None = None) ->
     redis = get_redis()
     run = _DrainRun(lanes or DRAIN_LANES, DRAIN_LINGER_S if linger_s is None else linger_s)
     while True:
-        redis.set(DRAIN_PENDING_KEY, b"1", ex=PENDING_TTL_S)
+        mark_pending(redis, 0, restart_ttl=True)
         run.until_quiet()
         # Let go of the flag before the last look: a body stored after this moment sets it
-        # again and queues the next drain; one stored before it is seen by this look.
-        redis.delete(DRAIN_PENDING_KEY)
+        # again and queues the next drain; one stored before it is seen by this look, and so is
+        # one whose web process skipped Redis on the flag's deadline (the look comes after it).
+        keep_promise(release(redis))
         if run.out_of_time:
             request_drain()  # hand over to a fresh job, so other webhook jobs get their turn
             break
@@ -174,7 +195,7 @@ def sweep_meta_inbox() -> dict:
         pending, oldest = backlog(session, SOURCE)
     requeued = False
     if pending and oldest is not None and datetime.now(UTC) - oldest > STALE_AFTER and not _drain_queued():
-        get_redis().set(DRAIN_PENDING_KEY, b"1", ex=PENDING_TTL_S)
+        mark_pending(get_redis(), 0, restart_ttl=True)
         _enqueue_drain()
         requeued = True
         log.warning("re-queued a drain for %d meta webhooks waiting since %s", pending, oldest.isoformat())

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import text
 
 from core.meta_webhooks.signature import HEADER, sign
 from core.redis import get_redis
 from core.settings import load_settings
+from jobs import drain_flag, webhooks
 from jobs.periodic import PERIODIC_JOBS, schedule_next
 from jobs.queues import WEBHOOKS, queue
 from jobs.webhooks import DRAIN_PENDING_KEY, drain_meta_inbox
 from tests import meta
+from tests.browser import serve
 from tests.waiting import wait_for
 
 PHONE = "1234567890"
@@ -189,6 +193,104 @@ def test_a_working_drain_applies_bodies_stored_meanwhile_and_no_other_drain_is_q
     assert result["statuses"] == 1
     assert meta.counters(make.engine, campaign)["read"] == 1
     assert not get_redis().exists(DRAIN_PENDING_KEY)  # let go: the next body queues a drain
+
+
+def test_a_body_posted_on_the_drains_promise_costs_no_redis_call_and_that_drain_applies_it(
+    client, make, campaign, monkeypatch
+):
+    """A web process that read the flag's deadline skips Redis until then: a body it stores
+    after the drain let go of the flag sets no flag and queues no drain, and the drain, which
+    keeps its promise before its last look, applies it."""
+    monkeypatch.setattr(webhooks, "PROMISE_S", 3.0)  # room for this test's steps on a busy machine
+    first = meta.statuses_body(PHONE, meta.status("wamid.cm-0", "delivered", 1700000000))
+    assert meta.post(client, first).status_code == 200
+    assert queue(WEBHOOKS).count == 1
+    result: dict = {}
+    drainer = threading.Thread(target=lambda: result.update(drain_meta_inbox(linger_s=0)))
+    drainer.start()
+    try:
+        wait_for(lambda: not get_redis().exists(DRAIN_PENDING_KEY), 30, "the drain to let go of the flag")
+        second = meta.statuses_body(PHONE, meta.status("wamid.cm-1", "delivered", 1700000001))
+        assert meta.post(client, second).status_code == 200
+        assert queue(WEBHOOKS).count == 1  # had it asked Redis, it would have found no flag: a drain queued
+    finally:
+        drainer.join()
+    assert result["statuses"] == 2
+    assert meta.counters(make.engine, campaign)["delivered"] == 2
+
+
+def test_a_flag_deadline_is_never_moved_earlier(service_urls):
+    """Whoever writes the deadline last, the flag keeps the latest one promised, and taking the
+    flag away answers it: a drain waits for the latest promise any web process relies on."""
+    redis = get_redis()
+    created, later = drain_flag.mark_pending(redis, 5.0)
+    assert created
+    again, held = drain_flag.mark_pending(redis, 0.0, restart_ttl=True)
+    assert (again, held) == (False, later)
+    assert drain_flag.release(redis) == later
+    assert not redis.exists(DRAIN_PENDING_KEY)
+
+
+def test_a_chunked_body_is_checked_and_stored_like_any_other(app, make):
+    """No Content-Length (sent chunked, over a real HTTP server): the same signature check, the
+    same store before the 200."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("wamid.cm-0", "delivered", 1700000000)))
+    signature = sign(load_settings().meta_app_secret, raw)
+    with serve(app) as base:
+        assert _post_chunked(base, raw, signature).status_code == 200
+        assert _post_chunked(base, raw + b" ", signature).status_code == 401
+    with make.engine.connect() as connection:
+        assert [bytes(row.body) for row in connection.execute(text("SELECT body FROM inbox_events"))] == [raw]
+
+
+def test_a_chunked_body_over_3_mb_gets_413(app, make):
+    """The size limit holds without a declared length too."""
+    raw = b'{"pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    with serve(app) as base:
+        assert _post_chunked(base, raw, sign(load_settings().meta_app_secret, raw)).status_code == 413
+    assert meta.inbox_rows(make.engine) == []
+
+
+def test_a_body_whose_end_the_server_cannot_tell_gets_411(client, make):
+    """No Content-Length from a WSGI server that does not mark where the body ends: nothing can
+    be read safely, so the sender is told to declare the length."""
+    raw = meta.encode(meta.statuses_body(PHONE, meta.status("wamid.cm-0", "delivered", 1700000000)))
+    response = client.post(
+        meta.URL,
+        data=raw,
+        headers={HEADER: sign(load_settings().meta_app_secret, raw)},
+        environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": False},
+    )
+    assert response.status_code == 411
+    assert meta.inbox_rows(make.engine) == []
+
+
+def _post_chunked(base: str, raw: bytes, signature: str) -> requests.Response:
+    pieces = (raw[i : i + 64 * 1024] for i in range(0, len(raw), 64 * 1024))  # a generator: chunked
+    return _post(base, pieces, signature)
+
+
+def _post(base: str, data, signature: str) -> requests.Response:
+    headers = {HEADER: signature, "Content-Type": "application/json"}
+    return requests.post(base + meta.URL, data=data, headers=headers, timeout=30)
+
+
+def test_concurrent_posts_are_all_answered_and_each_body_is_one_row(app, make):
+    """Sixteen senders at once over HTTP, so the requests share batches (core/inbox_writer.py):
+    every POST gets its 200 (no request is left waiting), every distinct body is one inbox row,
+    and a body posted twice at the same moment is still one row."""
+    secret = load_settings().meta_app_secret
+    raws = [
+        meta.encode(meta.statuses_body(PHONE, meta.status(f"wamid.c-{n}", "sent", 1700000000 + n)))
+        for n in range(150)
+    ]
+    sends = raws + raws[:30]  # thirty redeliveries, racing their originals
+    with serve(app) as base, ThreadPoolExecutor(16) as senders:
+        answers = list(senders.map(lambda raw: _post(base, raw, sign(secret, raw)).status_code, sends))
+    assert answers == [200] * len(sends)
+    with make.engine.connect() as connection:
+        stored = [bytes(row.body) for row in connection.execute(text("SELECT body FROM inbox_events"))]
+    assert sorted(stored) == sorted(raws)
 
 
 def test_database_down_answers_503_so_meta_retries(other_app):

@@ -78,4 +78,4 @@ def _register(app: Flask) -> None:
     cli.init_app(app)
     from web.webhook_route import ThinMetaWebhooks
 
-    app.wsgi_app = ThinMetaWebhooks(app, app.wsgi_app, meta_webhooks.MAX_BODY_BYTES)
+    app.wsgi_app = ThinMetaWebhooks(app, app.wsgi_app)  # POST /webhooks/meta

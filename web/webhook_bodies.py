@@ -4,7 +4,6 @@ verified body is stored and acknowledged, with one breaker that skips a failing 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -43,21 +42,23 @@ def store_and_acknowledge(
     source: str,
     body: bytes,
     headers: Mapping[str, str],
-    request_drain: Callable[[], None],
+    request_drain: Callable[[], object],
     topic: str | None = None,
 ) -> Response:
-    """Store a verified body in the inbox and answer 200 once it is committed (then make sure a
-    drain of ``source`` is pending); 503 when it could not be stored, so the sender retries."""
-    after_commit = functools.partial(_request_drain, source, request_drain)
+    """Store a verified body in the inbox and answer 200 once it is committed; 503 when it could
+    not be stored, so the sender retries. The request that wrote a batch then makes sure a drain
+    of ``source`` is pending, for every body of its batch."""
     try:
-        writer(source, after_commit=after_commit).store(source, body, headers, topic)
+        wrote_batch = writer(source).store(source, body, headers, topic)
     except StoreFailed as error:
         log.error("could not store a %s webhook: %s", source, error)
         return plain("temporarily unavailable", 503)
+    if wrote_batch:
+        _request_drain(source, request_drain)
     return plain("", 200)
 
 
-def _request_drain(source: str, request_drain: Callable[[], None]) -> None:
+def _request_drain(source: str, request_drain: Callable[[], object]) -> None:
     url = get_settings().redis_url or ""  # no app context on the thin route (web/webhook_route.py)
     if time.monotonic() < _redis_paused_until.get(url, 0.0):
         return

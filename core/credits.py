@@ -16,14 +16,35 @@ flight, keeps it once delivered and billed (pricing ``billable`` and type ``regu
 gives it back when it failed, expired, was never confirmed, or was delivered free. It is one
 statement, so it reads the messages and the ledger in one snapshot: dispatch writes its
 reservations and the messages they pay for in one transaction, so the two always agree there.
+
+That statement counts the credits held with a pass over every message of the campaign (about
+165 ms on a million), and MonitorCampaignJob runs every few seconds to every hour for weeks: a
+quiet campaign would pay it each time for nothing. ``settle_credits_when_moved`` settles again
+only when an input of the held count has moved: the kept counters of sent, delivered, failed,
+submitted and failed-before-send messages (changed in the same transactions as the messages,
+with the reservations and returns), and the campaign's billed messages (core/billed.py). It
+remembers what it settled in Redis, after the commit, for at most RESETTLE_AFTER_S: whatever
+the counters say, a campaign is settled afresh at least that often, and without Redis every run
+settles.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import logging
+
+from redis.exceptions import RedisError
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from core.models import Campaign
+from core.redis import get_redis
+
+log = logging.getLogger(__name__)
+
 GRANT, RESERVE, RETURN = "grant", "reserve", "return"
+RESETTLE_AFTER_S = 3600
+_SETTLED_KEY = "credits:settled:{shop_id}:{campaign_id}"
+_PENDING = "credits_settled"  # Session.info: what this transaction settled, remembered on commit
 
 # Billed: delivered, and Meta's pricing says so (a message without pricing yet counts as billed:
 # Meta bills every delivered marketing or utility template outside free windows).
@@ -95,3 +116,52 @@ def settle_credits(session: Session, shop_id: int, campaign_id: int) -> int:
     they hold again); answer the change. Campaigns we never reserved for are left alone."""
     changed = session.execute(_SETTLE, {"shop_id": shop_id, "campaign_id": campaign_id}).scalar()
     return int(changed or 0)
+
+
+_BILLED_TOTAL = text("""
+    SELECT COALESCE(sum(messages), 0) FROM campaign_billed_counts
+     WHERE shop_id = :shop_id AND campaign_id = :campaign_id
+""")
+
+
+def settle_credits_when_moved(session: Session, campaign: Campaign) -> int:
+    """Settle the campaign unless nothing the held count reads has moved since it was last
+    settled (the module's docstring); answer the change. ``campaign`` must be fresh: its
+    counters are read before the settlement, so a change committed in between makes the next
+    run settle again rather than be missed."""
+    keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.id}
+    inputs = ":".join(
+        str(n)
+        for n in (
+            campaign.messages_count,
+            campaign.sent_count,
+            campaign.delivered_count,
+            campaign.failed_count,
+            campaign.submitted_count,
+            campaign.failed_before_send_count,
+            session.execute(_BILLED_TOTAL, keys).scalar_one(),
+        )
+    )
+    key = _SETTLED_KEY.format(**keys)
+    try:
+        if get_redis().get(key) == inputs.encode():
+            return 0
+    except RedisError as error:
+        log.warning("settling campaign %s without the memo of its last settlement: %s", campaign.id, error)
+    changed = settle_credits(session, campaign.shop_id, campaign.id)
+    session.info.setdefault(_PENDING, {})[key] = inputs
+    return changed
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_settlements(session: Session) -> None:
+    for key, inputs in session.info.pop(_PENDING, {}).items():
+        try:
+            get_redis().set(key, inputs, ex=RESETTLE_AFTER_S)
+        except RedisError:
+            return  # not remembered: the next run settles again
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_settlements(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import SETTLED_STATUSES, CampaignStatus, settled_status
 from core.counters import recount
-from core.credits import settle_credits
+from core.credits import settle_credits_when_moved
 from core.errors import ErrorInfo, OurCode, describe
 from core.failures import FailureChanges, entered_sql
 from core.models import Campaign
@@ -139,7 +139,7 @@ def monitor_campaign(
             )
             session.execute(_SETTLE, {**keys, "status": str(verdict)})
             session.refresh(campaign)
-    settle_credits(session, shop_id, campaign_id)
+    settle_credits_when_moved(session, campaign)
     result.status_after = campaign.status
     result.next_in_s = None if result.settled else next_interval_s(campaign, now)
     return result

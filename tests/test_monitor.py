@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.counters import recount
+from core.credits import GRANT, RESERVE, move_credits
 from core.db import session_scope
-from core.models import Campaign, Click, Message
+from core.models import Campaign, Click, CreditMovement, Message
 from core.monitor import monitor_campaign, next_interval_s
 from core.redis import get_redis
 from jobs.chains import ensure_monitor, monitor_job_id
@@ -243,3 +244,58 @@ def test_reconciliation_counts_a_message_clicked_twice_once(make):
     result = run_monitor(campaign.shop_id, campaign.id, reconcile=True)
     assert [d["new"]["clicked_count"] for d in result.drifts] == [1]
     assert _status(make, campaign).clicked_count == 1
+
+
+def _run_monitor(campaign) -> None:
+    with session_scope() as session:
+        monitor_campaign(session, campaign.shop_id, campaign.id, ttl=TTL)
+
+
+def _campaign_ledger(make, campaign) -> int:
+    with Session(make.engine) as session:
+        return session.scalar(
+            select(func.coalesce(func.sum(CreditMovement.amount), 0)).where(
+                CreditMovement.shop_id == campaign.shop_id, CreditMovement.campaign_id == campaign.id
+            )
+        )
+
+
+def test_a_quiet_campaign_is_settled_again_only_when_what_it_counts_moves(make):
+    """The settlement's pass over every message runs when a counter it reads has moved (or its
+    memo has lapsed), not on every run of a campaign that waits for its last statuses."""
+    shop = make.shop(credits=0)
+    campaign = _campaign(make, shop, ["delivered", "failed", "sent"], finished=False)
+    with Session(make.engine) as session, session.begin():
+        move_credits(session, shop.id, GRANT, 10)
+        move_credits(session, shop.id, RESERVE, -3, campaign.id)  # as dispatch reserves
+    _run_monitor(campaign)
+    assert _campaign_ledger(make, campaign) == -2  # the billed and the in-flight keep theirs
+
+    # Changed behind the counters' back: a quiet run does not look at the messages.
+    with Session(make.engine) as session, session.begin():
+        session.execute(
+            update(Message)
+            .where(Message.shop_id == shop.id, Message.campaign_id == campaign.id, Message.status == "sent")
+            .values(status="failed", failed_at=NOW, error_code="131026")
+        )
+    _run_monitor(campaign)
+    assert _campaign_ledger(make, campaign) == -2
+
+    make.recount(campaign)  # the failed counter moves: the next run settles
+    _run_monitor(campaign)
+    assert _campaign_ledger(make, campaign) == -1
+
+    # The memo lapses (RESETTLE_AFTER_S): settled afresh whatever the counters say.
+    with Session(make.engine) as session, session.begin():
+        session.execute(
+            update(Message)
+            .where(
+                Message.shop_id == shop.id, Message.campaign_id == campaign.id, Message.status == "delivered"
+            )
+            .values(pricing_billable=False, pricing_type="free_entry_point")
+        )
+    _run_monitor(campaign)
+    assert _campaign_ledger(make, campaign) == -1
+    get_redis().delete(f"credits:settled:{shop.id}:{campaign.id}")
+    _run_monitor(campaign)
+    assert _campaign_ledger(make, campaign) == 0

@@ -14,14 +14,14 @@ are locked, in key order (core/counters.py's lock order), and the recount rebuil
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.credits import BILLED_SQL
+from core.kept_rows import RowChanges, rebuild
 
 # BILLED_SQL reads the message as ``m``: every statement that uses these names it so.
 PREFIX_SQL = f"CASE WHEN {BILLED_SQL} THEN COALESCE(substring(m.phone from 2 for 3), '') END"
@@ -43,39 +43,6 @@ class BilledGroup(NamedTuple):
         return None if prefix is None else cls(prefix, category)
 
 
-class BilledChanges:
-    """Messages entering and leaving the billed groups in one transaction, summed per group."""
-
-    def __init__(self) -> None:
-        self._by_row: dict[tuple[int, int, str, str], int] = defaultdict(int)
-
-    def add(self, shop_id: int, campaign_id: int, group: BilledGroup | None, messages: int) -> None:
-        if group is not None and messages:
-            self._by_row[(shop_id, campaign_id, group.prefix, group.category)] += messages
-
-    def moved(self, shop_id: int, campaign_id: int, old: BilledGroup | None, new: BilledGroup | None) -> None:
-        """One message went from group ``old`` to ``new`` (None: not billed)."""
-        if old != new:
-            self.add(shop_id, campaign_id, old, -1)
-            self.add(shop_id, campaign_id, new, 1)
-
-    def campaign_ids(self) -> list[int]:
-        return sorted({key[1] for key in self._by_row})
-
-    def apply(self, session: Session) -> None:
-        """Add the changes to the rows, in key order (the caller holds the campaign rows)."""
-        moved = [key + (n,) for key, n in sorted(self._by_row.items()) if n]
-        if moved:
-            session.execute(_ADD, _columns(moved))
-        self._by_row.clear()
-
-
-def _columns(rows: Iterable[tuple]) -> dict[str, list]:
-    names = ("shop_ids", "campaign_ids", "prefixes", "categories", "messages")
-    columns = list(zip(*rows, strict=True)) or [()] * len(names)
-    return {name: list(values) for name, values in zip(names, columns, strict=True)}
-
-
 _ADD = text("""
     INSERT INTO campaign_billed_counts AS b (shop_id, campaign_id, prefix, pricing_category, messages)
     SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
@@ -83,6 +50,24 @@ _ADD = text("""
         ON CONFLICT (shop_id, campaign_id, prefix, pricing_category) DO UPDATE
        SET messages = b.messages + excluded.messages
 """)
+
+
+class BilledChanges(RowChanges):
+    """Messages entering and leaving the billed groups in one transaction, summed per group."""
+
+    UPSERT = _ADD
+    PARAMS = ("shop_ids", "campaign_ids", "prefixes", "categories", "messages")
+
+    def add(self, shop_id: int, campaign_id: int, group: BilledGroup | None, messages: int) -> None:
+        if group is not None and messages:
+            self.add_to_row((shop_id, campaign_id, group.prefix, group.category), messages)
+
+    def moved(self, shop_id: int, campaign_id: int, old: BilledGroup | None, new: BilledGroup | None) -> None:
+        """One message went from group ``old`` to ``new`` (None: not billed)."""
+        if old != new:
+            self.add(shop_id, campaign_id, old, -1)
+            self.add(shop_id, campaign_id, new, 1)
+
 
 # core/outcomes.py's groups: the template's category stands in until Meta said one.
 BILLED_GROUPS = text("""
@@ -145,13 +130,6 @@ _FORGET = text(
 def recount_billed(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[int]:
     """Rebuild the groups of these campaigns from their messages (the caller holds their
     campaign rows locked, as core/counters.py does); answer the campaigns that had drifted."""
-    params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
-    fresh = {(r.campaign_id, r.prefix, r.category): r.messages for r in session.execute(_TALLY, params)}
-    stored = {(r.campaign_id, r.prefix, r.category): r.messages for r in session.execute(_STORED, params)}
-    drifted = sorted({key[0] for key in fresh.keys() | stored.keys() if fresh.get(key) != stored.get(key)})
-    if drifted:
-        session.execute(_FORGET, {"shop_id": shop_id, "campaign_ids": drifted})
-        rows = [(shop_id, *key, n) for key, n in sorted(fresh.items()) if key[0] in drifted]
-        if rows:
-            session.execute(_ADD, _columns(rows))
-    return drifted
+    return rebuild(
+        session, shop_id, campaign_ids, BilledChanges, tally=_TALLY, stored=_STORED, forget=_FORGET
+    )

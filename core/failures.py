@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import OurCode
+from core.kept_rows import RowChanges, rebuild
 from core.statuses import FAILED_STATUSES
 
 _FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)
@@ -53,15 +54,24 @@ class FailureKey(NamedTuple):
         return None if code is None else cls(code, accepted)
 
 
-class FailureChanges:
+_ADD = text("""
+    INSERT INTO campaign_failure_counts AS f (shop_id, campaign_id, code, accepted, messages)
+    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
+                         CAST(:codes AS text[]), CAST(:accepted AS boolean[]), CAST(:messages AS bigint[]))
+        ON CONFLICT (shop_id, campaign_id, code, accepted) DO UPDATE
+       SET messages = f.messages + excluded.messages
+""")
+
+
+class FailureChanges(RowChanges):
     """Messages entering and leaving the breakdown in one transaction, summed per row."""
 
-    def __init__(self) -> None:
-        self._by_row: dict[tuple[int, int, str, bool], int] = defaultdict(int)
+    UPSERT = _ADD
+    PARAMS = ("shop_ids", "campaign_ids", "codes", "accepted", "messages")
 
     def add(self, shop_id: int, campaign_id: int, key: FailureKey | None, messages: int) -> None:
         if key is not None and messages:
-            self._by_row[(shop_id, campaign_id, key.code, key.accepted)] += messages
+            self.add_to_row((shop_id, campaign_id, key.code, key.accepted), messages)
 
     def entered(self, shop_id: int, rows: Iterable) -> None:
         """Messages a statement moved into failed or expired from a status outside them (its
@@ -75,27 +85,6 @@ class FailureChanges:
             self.add(shop_id, campaign_id, old, -1)
             self.add(shop_id, campaign_id, new, 1)
 
-    def apply(self, session: Session) -> None:
-        """Add the changes to the rows, in key order (the caller holds the campaign rows)."""
-        moved = [key + (n,) for key, n in sorted(self._by_row.items()) if n]
-        if moved:
-            session.execute(_ADD, _columns(moved))
-        self._by_row.clear()
-
-
-def _columns(rows: Iterable[tuple]) -> dict[str, list]:
-    names = ("shop_ids", "campaign_ids", "codes", "accepted", "messages")
-    columns = list(zip(*rows, strict=True)) or [()] * len(names)
-    return {name: list(values) for name, values in zip(names, columns, strict=True)}
-
-
-_ADD = text("""
-    INSERT INTO campaign_failure_counts AS f (shop_id, campaign_id, code, accepted, messages)
-    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
-                         CAST(:codes AS text[]), CAST(:accepted AS boolean[]), CAST(:messages AS bigint[]))
-        ON CONFLICT (shop_id, campaign_id, code, accepted) DO UPDATE
-       SET messages = f.messages + excluded.messages
-""")
 
 _READ = text("""
     SELECT campaign_id, code, sum(messages)::bigint AS messages,  -- sum(bigint) is numeric
@@ -142,13 +131,6 @@ _FORGET = text(
 def recount_failures(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[int]:
     """Rebuild the breakdown of these campaigns from their messages (the caller holds their
     campaign rows locked, as core/counters.py does); answer the campaigns that had drifted."""
-    params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
-    fresh = {(r.campaign_id, r.code, r.accepted): r.messages for r in session.execute(_TALLY, params)}
-    stored = {(r.campaign_id, r.code, r.accepted): r.messages for r in session.execute(_STORED, params)}
-    drifted = sorted({key[0] for key in fresh.keys() | stored.keys() if fresh.get(key) != stored.get(key)})
-    if drifted:
-        session.execute(_FORGET, {"shop_id": shop_id, "campaign_ids": drifted})
-        rows = [(shop_id, *key, n) for key, n in sorted(fresh.items()) if key[0] in drifted]
-        if rows:
-            session.execute(_ADD, _columns(rows))
-    return drifted
+    return rebuild(
+        session, shop_id, campaign_ids, FailureChanges, tally=_TALLY, stored=_STORED, forget=_FORGET
+    )

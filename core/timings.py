@@ -20,11 +20,12 @@ bucket's width: 10 s up to an hour, a minute up to a day, 10 minutes up to 30 da
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from core.kept_rows import RowChanges, rebuild
 
 # Upper bounds (seconds) of the histogram's buckets; the last bucket is open-ended.
 BUCKET_BOUNDS = (10, 60, 300, 900, 3600, 21600, 86400)
@@ -129,16 +130,24 @@ def _histogram(buckets: Sequence[tuple[int, int, int]]) -> list[dict]:
     ]
 
 
-class TimingChanges:
+_ADD = text("""
+    INSERT INTO campaign_timing_buckets AS b (shop_id, campaign_id, kind, bucket, messages, milliseconds)
+    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
+                         CAST(:kinds AS text[]), CAST(:buckets AS smallint[]), CAST(:messages AS bigint[]),
+                         CAST(:ms AS bigint[]))
+        ON CONFLICT (shop_id, campaign_id, kind, bucket) DO UPDATE
+       SET messages = b.messages + excluded.messages, milliseconds = b.milliseconds + excluded.milliseconds
+""")
+
+
+class TimingChanges(RowChanges):
     """Messages moving between buckets in one transaction, summed per bucket."""
 
-    def __init__(self) -> None:
-        self._by_bucket: dict[tuple[int, int, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    UPSERT = _ADD
+    PARAMS = ("shop_ids", "campaign_ids", "kinds", "buckets", "messages", "ms")
 
     def add(self, shop_id: int, campaign_id: int, kind: str, bucket: int, messages: int, ms: int) -> None:
-        totals = self._by_bucket[(shop_id, campaign_id, kind, bucket)]
-        totals[0] += messages
-        totals[1] += ms
+        self.add_to_row((shop_id, campaign_id, kind, bucket), messages, ms)
 
     def moved(
         self, shop_id: int, campaign_id: int, kind: str, old_ms: int | None, new_ms: int | None
@@ -150,28 +159,6 @@ class TimingChanges:
             self.add(shop_id, campaign_id, kind, bucket_of(old_ms), -1, -old_ms)
         if new_ms is not None:
             self.add(shop_id, campaign_id, kind, bucket_of(new_ms), 1, new_ms)
-
-    def apply(self, session: Session) -> None:
-        """Add the changes to the buckets, in key order (after the campaigns they belong to)."""
-        moved = [(key, v) for key, v in sorted(self._by_bucket.items()) if v[0] or v[1]]
-        if moved:
-            session.execute(_ADD, _columns(key + tuple(v) for key, v in moved))
-
-
-def _columns(rows: Iterable[tuple]) -> dict[str, list]:
-    names = ("shop_ids", "campaign_ids", "kinds", "buckets", "messages", "ms")
-    columns = list(zip(*rows, strict=True)) or [()] * len(names)
-    return {name: list(values) for name, values in zip(names, columns, strict=True)}
-
-
-_ADD = text("""
-    INSERT INTO campaign_timing_buckets AS b (shop_id, campaign_id, kind, bucket, messages, milliseconds)
-    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
-                         CAST(:kinds AS text[]), CAST(:buckets AS smallint[]), CAST(:messages AS bigint[]),
-                         CAST(:ms AS bigint[]))
-        ON CONFLICT (shop_id, campaign_id, kind, bucket) DO UPDATE
-       SET messages = b.messages + excluded.messages, milliseconds = b.milliseconds + excluded.milliseconds
-""")
 
 
 def _tally_sql() -> str:
@@ -203,21 +190,6 @@ _FORGET = text(
 def recount_timings(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[int]:
     """Rebuild the buckets of these campaigns from their messages (the caller holds their
     campaign rows locked, as core/counters.py does); answers the campaigns that had drifted."""
-    params = {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}
-    fresh = {
-        (r.campaign_id, r.kind, r.bucket): (r.messages, r.milliseconds)
-        for r in session.execute(_TALLY, params)
-    }
-    stored = {
-        (r.campaign_id, r.kind, r.bucket): (r.messages, r.milliseconds)
-        for r in session.execute(_STORED, params)
-    }
-    drifted = sorted(
-        {key[0] for key in fresh.keys() ^ stored.keys()} | {k[0] for k in fresh if fresh[k] != stored.get(k)}
+    return rebuild(
+        session, shop_id, campaign_ids, TimingChanges, tally=_TALLY, stored=_STORED, forget=_FORGET
     )
-    if drifted:
-        session.execute(_FORGET, {"shop_id": shop_id, "campaign_ids": drifted})
-        rows = [(shop_id, c, kind, b, *fresh[(c, kind, b)]) for (c, kind, b) in sorted(fresh) if c in drifted]
-        if rows:
-            session.execute(_ADD, _columns(rows))
-    return drifted

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.credits import BILLED_SQL
-from core.kept_rows import RowChanges, rebuild
+from core.kept_rows import MessageCounts, rebuild
 
 # BILLED_SQL reads the message as ``m``: every statement that uses these names it so.
 PREFIX_SQL = f"CASE WHEN {BILLED_SQL} THEN COALESCE(substring(m.phone from 2 for 3), '') END"
@@ -52,21 +52,11 @@ _ADD = text("""
 """)
 
 
-class BilledChanges(RowChanges):
+class BilledChanges(MessageCounts):
     """Messages entering and leaving the billed groups in one transaction, summed per group."""
 
     UPSERT = _ADD
     PARAMS = ("shop_ids", "campaign_ids", "prefixes", "categories", "messages")
-
-    def add(self, shop_id: int, campaign_id: int, group: BilledGroup | None, messages: int) -> None:
-        if group is not None and messages:
-            self.add_to_row((shop_id, campaign_id, group.prefix, group.category), messages)
-
-    def moved(self, shop_id: int, campaign_id: int, old: BilledGroup | None, new: BilledGroup | None) -> None:
-        """One message went from group ``old`` to ``new`` (None: not billed)."""
-        if old != new:
-            self.add(shop_id, campaign_id, old, -1)
-            self.add(shop_id, campaign_id, new, 1)
 
 
 # core/outcomes.py's groups: the template's category stands in until Meta said one.

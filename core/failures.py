@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import OurCode
-from core.kept_rows import RowChanges, rebuild
+from core.kept_rows import MessageCounts, rebuild
 from core.statuses import FAILED_STATUSES
 
 _FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)
@@ -63,27 +63,17 @@ _ADD = text("""
 """)
 
 
-class FailureChanges(RowChanges):
+class FailureChanges(MessageCounts):
     """Messages entering and leaving the breakdown in one transaction, summed per row."""
 
     UPSERT = _ADD
     PARAMS = ("shop_ids", "campaign_ids", "codes", "accepted", "messages")
-
-    def add(self, shop_id: int, campaign_id: int, key: FailureKey | None, messages: int) -> None:
-        if key is not None and messages:
-            self.add_to_row((shop_id, campaign_id, key.code, key.accepted), messages)
 
     def entered(self, shop_id: int, rows: Iterable) -> None:
         """Messages a statement moved into failed or expired from a status outside them (its
         WHERE says so), as returned by entered_sql()."""
         for row in rows:
             self.add(shop_id, row.campaign_id, FailureKey.of(row.failure_code, row.accepted), 1)
-
-    def moved(self, shop_id: int, campaign_id: int, old: FailureKey | None, new: FailureKey | None) -> None:
-        """One message went from ``old`` to ``new`` (None: not failed or expired)."""
-        if old != new:
-            self.add(shop_id, campaign_id, old, -1)
-            self.add(shop_id, campaign_id, new, 1)
 
 
 _READ = text("""

@@ -50,6 +50,21 @@ class RowChanges:
         self._by_row.clear()
 
 
+class MessageCounts(RowChanges):
+    """Rows that count messages under a key (a named tuple of the row key's columns, after
+    shop_id and campaign_id): each message is under one key or none (None)."""
+
+    def add(self, shop_id: int, campaign_id: int, key: tuple | None, messages: int) -> None:
+        if key is not None and messages:
+            self.add_to_row((shop_id, campaign_id, *key), messages)
+
+    def moved(self, shop_id: int, campaign_id: int, old: tuple | None, new: tuple | None) -> None:
+        """One message went from under ``old`` to under ``new``."""
+        if old != new:
+            self.add(shop_id, campaign_id, old, -1)
+            self.add(shop_id, campaign_id, new, 1)
+
+
 def rebuild(
     session: Session,
     shop_id: int,

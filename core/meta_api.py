@@ -6,6 +6,7 @@ which dispatch does at up to a thousand a second, is core/meta_send.py.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -29,9 +30,10 @@ def graph_url(*parts: str) -> str:
     return "/".join([settings.meta_graph_url, settings.meta_api_version, *parts])
 
 
-def _json(response: requests.Response) -> dict | None:
+def json_object(raw: bytes) -> dict | None:
+    """A Graph API answer's JSON object, or None when the body is not one."""
     try:
-        payload = response.json()
+        payload = json.loads(raw)
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
@@ -75,7 +77,7 @@ def _get_page(http: requests.Session, url: str, params: dict | None, token: str)
         )
     except requests.RequestException as error:
         raise MetaUnavailable(f"WhatsApp could not be reached ({type(error).__name__}).") from None
-    payload = _json(response)
+    payload = json_object(response.content)
     if not response.ok or payload is None:
         error = (payload or {}).get("error") or {}
         code = error.get("code")

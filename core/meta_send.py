@@ -25,7 +25,7 @@ from typing import Literal
 
 import aiohttp
 
-from core.meta_api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, TITLE_PREFIX, graph_url
+from core.meta_api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, TITLE_PREFIX, graph_url, json_object
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class MessageSender:
             return SendResult("not_sent", details=type(error).__name__)
         except (aiohttp.ClientError, TimeoutError) as error:
             return SendResult("unknown", details=type(error).__name__)
-        return send_result(status, _json(raw))
+        return send_result(status, json_object(raw))
 
 
 def send_result(status: int, payload: dict | None) -> SendResult:
@@ -129,11 +129,3 @@ def send_result(status: int, payload: dict | None) -> SendResult:
         # it, so it is never sent again; a status webhook or the monitor settles it.
         return SendResult("unknown", details=f"HTTP {status} without a message id")
     return SendResult("error", code="1", details=f"HTTP {status} without a Graph API error body")
-
-
-def _json(raw: bytes) -> dict | None:
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None

@@ -13,7 +13,7 @@ $(STAMP): requirements.txt
 
 ## Start web, worker and stand-ins on the embedded PostgreSQL and Redis; Ctrl-C stops all.
 run: $(STAMP)
-	$(BIN)/python -m core.devstack
+	$(BIN)/python -m core.ops.devstack
 
 ## The whole suite (DATABASE_URL / REDIS_URL when set, the embedded servers otherwise).
 test: $(STAMP)

@@ -166,7 +166,7 @@ def _million_messages(conn, shop_id: int, campaign_id: int) -> None:
 def _time_runs(shop_id: int, campaign_id: int, runs: int, reconcile: bool) -> list[float]:
     from datetime import timedelta
 
-    from core.monitor import monitor_campaign
+    from core.campaigns.monitor import monitor_campaign
 
     timings = []
     for _ in range(runs):

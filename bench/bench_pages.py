@@ -100,7 +100,7 @@ def _populate(database: str) -> tuple[int, int]:
 
 
 def _recount(database_url: str, shop: int, big: int) -> None:
-    from core.counters import recount
+    from core.counts.recount import recount
     from core.db import session_scope
 
     with session_scope() as session:

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from bench.figures import Figure
 from bench.stack import meta_stand_in, scratch_services
-from core.counters import recount
+from core.counts.recount import recount
 from core.crypto import encrypt_token
 from core.db import get_engine, session_scope
 from core.settings import PROJECT_ROOT

@@ -55,7 +55,7 @@ def _document(size: int) -> dict:
 
 
 def _seed(path: Path) -> float:
-    from core import seed
+    from core.ops import seed
 
     started = time.perf_counter()
     document = seed.parse_document(json.loads(path.read_text(encoding="utf-8")))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db import session_factory
 from core.models import Campaign, Message, Shop
-from core.statuses import FAILED_STATUSES, META_STATUS_ALIASES, RANK
+from core.rules.statuses import FAILED_STATUSES, META_STATUS_ALIASES, RANK
 
 NAIVE_QUEUE = "bench-naive"
 

@@ -24,15 +24,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from core.embedded import ensure_services
 from core.meta_webhooks.signature import sign
-from core.migrate import fresh_database
+from core.ops.embedded import ensure_services
+from core.ops.migrate import fresh_database
 from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
 
 BENCH_SECRET = "bench-meta-app-secret"
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
 # gunicorn as we run it in production: a process per core, threads that wait on the database
-# together (their inbox writes are group-committed: core/inbox_writer.py).
+# together (their inbox writes are group-committed: core/inbox/writer.py).
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "16"))
 

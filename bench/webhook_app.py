@@ -2,7 +2,7 @@
 exist only here, so every side of a comparison runs in the very same server configuration.
 
 - ``POST /bench/bare``: answers 200 and does nothing else: the ceiling of the server itself.
-- ``POST /bench/flask_meta``: the Meta webhook's checks and store (web/webhook_route.py) inside
+- ``POST /bench/flask_meta``: the Meta webhook's checks and store (web/webhooks/route.py) inside
   a Flask view, which is what ``/webhooks/meta`` was before its thin route.
 - ``POST /bench/naive``: the obvious design: verify the signature, then one RQ job per webhook
   (bench/naive_webhooks.py), no inbox.
@@ -37,7 +37,7 @@ def create_bench_app() -> Flask:
     app = create_app()
     app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["POST"])
     app.add_url_rule("/bench/naive", "bench_naive", naive, methods=["POST"])
-    thin_route = app.wsgi_app  # web/webhook_route.py, in front of Flask
+    thin_route = app.wsgi_app  # web/webhooks/route.py, in front of Flask
     app.add_url_rule(
         "/bench/flask_meta", "bench_flask_meta", lambda: thin_route.receive(request.environ), methods=["POST"]
     )

@@ -19,9 +19,9 @@ from bench import stack
 # (part, substrings of a frame "function (file:line)" that belong to it), leaf-most match wins.
 PARTS = (
     ("signature (HMAC-SHA256)", ("hmac.py", "signature.py")),
-    ("inbox store (psycopg, group commit)", ("inbox_writer.py", "psycopg", "inbox.py")),
+    ("inbox store (psycopg, group commit)", ("core/inbox/", "psycopg")),
     ("drain request (Redis)", ("redis/", "jobs/webhooks.py", "jobs/drain_flag.py")),
-    ("thin route", ("webhook_route.py", "webhook_bodies.py")),
+    ("thin route", ("web/webhooks/route.py", "web/webhooks/bodies.py")),
     ("Flask and werkzeug", ("flask/", "werkzeug/", "web/headers.py", "web/database.py")),
     ("gunicorn (HTTP parsing, sockets)", ("gunicorn/",)),
 )

@@ -2,7 +2,7 @@
 
 ``TOKEN_ENCRYPTION_KEY`` may list several comma-separated keys: the first encrypts, all of them
 decrypt, so a key can be rotated without a migration: put the new key first, run
-``flask --app web rotate-keys`` (core/key_rotation.py re-encrypts every stored token with it),
+``flask --app web rotate-keys`` (core/ops/key_rotation.py re-encrypts every stored token with it),
 then drop the old key.
 """
 

@@ -93,7 +93,7 @@ class Settings:
     default_messages_per_second: int = 80
     database_connect_timeout_s: int = 10
     database_statement_timeout_s: int = 120  # 0: none (migrations lift it themselves)
-    # `make run`'s explicit opt-in (core/devstack.py): mint session tokens for a plain browser.
+    # `make run`'s explicit opt-in (core/ops/devstack.py): mint session tokens for a plain browser.
     dev_session_tokens: bool = False
     # Meta app id and Embedded Signup configuration id: both set, the Settings page offers
     # "Connect with Facebook" (the code exchange also needs META_APP_SECRET).

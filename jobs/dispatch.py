@@ -2,7 +2,7 @@
 
 A campaign is sent by a few lanes (RQ jobs with stable ids, so any number of workers can take
 them, and at most one of each is pending). A lane is one asyncio event loop: it claims batches,
-paces sends by the phone number's token bucket (core/throttle.py: the cap holds across every
+paces sends by the phone number's token bucket (core/dispatch/throttle.py: the cap holds across every
 lane and worker), keeps as many sends waiting on Meta as Meta's answer time needs, and records
 the answers, all overlapped so the bucket never idles. The database work runs on one thread of
 the lane's own, so a slow statement never holds up a send. After a time budget the lane hands
@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from redis import RedisError
 from redis.asyncio import Redis
 
-from core.campaigns import CampaignStatus
-from core.components import campaign_components
 from core.crypto import decrypt_token
 from core.db import session_scope
 from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
@@ -33,10 +31,12 @@ from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done, next_due
 from core.dispatch.rate import messages_per_second
 from core.dispatch.record import Outcome, RecordSummary, record_outcomes
-from core.meta_send import MessageSender, SendResult, messages_url
+from core.dispatch.throttle import PhoneNumberThrottle
 from core.models import Campaign, Shop
+from core.rules.campaign_states import CampaignStatus
 from core.settings import get_settings
-from core.throttle import PhoneNumberThrottle
+from core.templates.components import campaign_components
+from core.whatsapp.send import MessageSender, SendResult, messages_url
 from jobs.chains import ensure_monitor, run_again_in
 
 log = logging.getLogger(__name__)

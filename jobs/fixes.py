@@ -1,10 +1,10 @@
-"""The "Fix all" job: write a campaign's queued phone fixes to Shopify (core/fix_loop.py)."""
+"""The "Fix all" job: write a campaign's queued phone fixes to Shopify (core/campaigns/fix_loop.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from core.fix_loop import apply_fixes
+from core.campaigns.fix_loop import apply_fixes
 from jobs.queues import DEFAULT, enqueue
 
 log = logging.getLogger(__name__)

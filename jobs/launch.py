@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from core.campaigns.launch import launch_when_due
 from core.db import session_scope
-from core.launch import launch_when_due
 from core.models import Campaign, Shop
 from jobs.chains import start_dispatch
 

@@ -2,7 +2,7 @@
 
 One job per campaign (id ``monitor-<shop>-<campaign>``), scheduled with RQ's ``enqueue_in``
 and repeated by the worker under the same id (jobs/chains.py), at an interval that grows as the
-campaign ages. The work itself is core/monitor.py. Besides, each run:
+campaign ages. The work itself is core/campaigns/monitor.py. Besides, each run:
 
 - queues the launch of a SCHEDULED campaign whose time has come (should its own job be lost);
 - restarts dispatch lanes that died (a killed work horse) while messages still wait;
@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from core.campaigns.monitor import MonitorResult, monitor_campaign
 from core.db import session_scope
-from core.monitor import MonitorResult, monitor_campaign
 from core.redis import get_redis
 from core.settings import get_settings
 from jobs.chains import enqueue_launch_now, keep_dispatch_alive, run_again_in

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from core.campaigns import CampaignStatus
 from core.db import session_scope
 from core.models import Campaign
+from core.rules.campaign_states import CampaignStatus
 from jobs.chains import enqueue_launch_now, ensure_lanes, ensure_monitor, job_pending, monitor_job_id
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from core.db import session_scope
-from core.inbox import backlog
+from core.inbox.store import backlog
 from core.redis import get_redis
 from core.shopify.drain import SOURCE, DrainReport, drain_batch
 from jobs.customer_import import request_bulk_import

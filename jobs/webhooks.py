@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from core.db import session_scope
-from core.inbox import backlog, drop_applied_bodies
+from core.inbox.store import backlog, drop_applied_bodies
 from core.meta_webhooks.apply import release_recorded
 from core.meta_webhooks.drain import SOURCE, DrainReport, drain_batch
 from core.meta_webhooks.parked import expire_parked, parked_retention

@@ -97,7 +97,7 @@ def customer(rng: random.Random, shopify_id: int) -> dict:
 
 
 def pre_send_failure(c: dict) -> str | None:
-    from core.phones import check_phone  # the same rules the dispatcher applies
+    from core.rules.phones import check_phone  # the same rules the dispatcher applies
 
     problem = check_phone(c["phone"]).problem
     return str(problem) if problem else None

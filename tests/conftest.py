@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 
 from core.db import get_engine
-from core.embedded import ensure_services
-from core.migrate import fresh_database
 from core.models import Base
+from core.ops.embedded import ensure_services
+from core.ops.migrate import fresh_database
 from core.redis import get_redis
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)

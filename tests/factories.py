@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.counters import recount
-from core.errors import describe
+from core.counts.recount import recount
 from core.models import Campaign, Customer, Message, Shop
+from core.rules.failure_codes import describe
 
 _ids = itertools.count(1)
 

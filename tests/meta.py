@@ -108,7 +108,7 @@ def inbox_rows(engine) -> list:
 
 def drift(engine, campaign: Campaign) -> list[dict]:
     """How the campaign's counters differ from the GROUP BY of its messages (empty: exact)."""
-    from core.counters import recount
+    from core.counts.recount import recount
 
     with Session(engine) as session:
         drifts = recount(session, campaign.shop_id, [campaign.id])

@@ -154,7 +154,7 @@ def test_csv_holds_exactly_the_filtered_rows(client, scenario):
 
 def test_csv_streams_in_batches_without_losing_or_repeating_rows(scenario):
     """Batches smaller than the result still give every row once, in id order, header first."""
-    from core.message_list import MessageFilter
+    from core.reports.message_list import MessageFilter
     from web.formatting import shop_zone
 
     chunks = list(

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from core.attribution import attributed_orders
-from core.tracking import tracked_suffix
+from core.campaigns.tracking import tracked_suffix
+from core.outcomes.attribution import attributed_orders
 from jobs.shopify import drain_shopify_inbox
 from tests import meta, shopify_webhooks
 from tests.orders import order_body

@@ -13,10 +13,10 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.counters import recount
+from core.counts.recount import recount
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, CreditMovement, Customer, InboxEvent, Message, Shop
-from core.rate_card import shipped_card
+from core.outcomes.rate_card import shipped_card
 from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.credits import GRANT, RESERVE, move_credits, settle_credits
 from core.models import CreditMovement, Message, Shop
+from core.outcomes.credits import GRANT, RESERVE, move_credits, settle_credits
 
 
 def _ledger(make, shop_id: int, campaign_id: int | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.devstack import child_environment
+from core.ops.devstack import child_environment
 
 LOGIN = "/dev/login?shop=demo.myshopify.com"
 TOKEN = "/dev/session-token?shop=demo.myshopify.com"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.counters import recount
+from core.counts.recount import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, Customer, Message, Shop, ShopAlert

@@ -1,4 +1,4 @@
-"""The kept failure breakdown (core/failures.py): whatever dispatch answers and whatever Meta's
+"""The kept failure breakdown (core/counts/failures.py): whatever dispatch answers and whatever Meta's
 webhooks say, in any order, the rows equal the GROUP BY of the messages; and the recount finds a
 drifted row and sets it right."""
 
@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from core.counters import recount
+from core.campaigns.monitor import monitor_campaign
+from core.counts.recount import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.record import Outcome, record_outcomes
-from core.meta_send import SendResult
 from core.models import Campaign, Message
-from core.monitor import monitor_campaign
+from core.whatsapp.send import SendResult
 from tests import meta
 from tests.tokens import bearer
 

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from core import inbox_writer
 from core.db import get_engine
+from core.inbox import writer as inbox_writer
 from tests import meta
 
 CHILD_DEADLINE_S = 30

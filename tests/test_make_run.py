@@ -67,7 +67,7 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_every_process(short_tmp_path)
         PYTHONUNBUFFERED="1",
     )
     stack = subprocess.Popen(
-        [sys.executable, "-m", "core.devstack"],
+        [sys.executable, "-m", "core.ops.devstack"],
         cwd=ROOT,
         env=env,
         text=True,

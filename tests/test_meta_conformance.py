@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from core.meta_webhooks import release_parked
+from core.meta_webhooks.apply import release_parked
 from core.meta_webhooks.signature import HEADER, sign
 from core.models import Click, Customer, Message, ShopAlert
 from core.settings import load_settings

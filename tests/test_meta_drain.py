@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
-from core.inbox import MAX_ATTEMPTS
+from core.inbox.store import MAX_ATTEMPTS
 from core.meta_webhooks import drain as drain_module
 from core.meta_webhooks.drain import drain_batch
 from core.models import Click, Customer

@@ -276,7 +276,7 @@ def _post(base: str, data, signature: str) -> requests.Response:
 
 
 def test_concurrent_posts_are_all_answered_and_each_body_is_one_row(app, make):
-    """Sixteen senders at once over HTTP, so the requests share batches (core/inbox_writer.py):
+    """Sixteen senders at once over HTTP, so the requests share batches (core/inbox/writer.py):
     every POST gets its 200 (no request is left waiting), every distinct body is one inbox row,
     and a body posted twice at the same moment is still one row."""
     secret = load_settings().meta_app_secret

@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from core.db import normalise_url
-from core.migrate import fresh_database
 from core.models import Base
+from core.ops.migrate import fresh_database
 from core.settings import SECRET_PLACEHOLDERS, SettingsError, get_settings, load_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

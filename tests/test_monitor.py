@@ -13,11 +13,11 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.counters import recount
-from core.credits import GRANT, RESERVE, move_credits
+from core.campaigns.monitor import monitor_campaign, next_interval_s
+from core.counts.recount import recount
 from core.db import session_scope
 from core.models import Campaign, Click, CreditMovement, Message
-from core.monitor import monitor_campaign, next_interval_s
+from core.outcomes.credits import GRANT, RESERVE, move_credits
 from core.redis import get_redis
 from jobs.chains import ensure_monitor, monitor_job_id
 from jobs.monitor import run_monitor

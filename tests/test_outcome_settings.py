@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from core.credits import GRANT, move_credits
+from core.outcomes.credits import GRANT, move_credits
 from tests.browser import admin_query
 from tests.tokens import bearer, session_token
 

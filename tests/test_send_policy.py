@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.send_policy import MAX_BACKOFF_S, Verdict, decide
+from core.dispatch.send_policy import MAX_BACKOFF_S, Verdict, decide
 
 
 @pytest.mark.parametrize("code", ["130429", "131056", "1", "2", "4", "80007", "131016", "133004", "131000"])

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from core.meta_api import list_templates
-from core.meta_send import MessageSender, messages_url, send_request_body
+from core.whatsapp.graph_api import list_templates
+from core.whatsapp.send import MessageSender, messages_url, send_request_body
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID, start_stand_in
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.campaigns import CampaignType
-from core.component_render import Recipient, send_components
-from core.components import campaign_components, normalise_components
-from core.template_fit import fit_problems
-from core.templates import Template, derive_type
+from core.rules.campaign_states import CampaignType
+from core.templates.components import campaign_components, normalise_components
+from core.templates.definition import Template, derive_type
+from core.templates.fit import fit_problems
+from core.templates.render import Recipient, send_components
 
 
 def _template(category="MARKETING", body="Hi {{1}}, code {{2}}", buttons=(), header=None):

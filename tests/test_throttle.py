@@ -11,7 +11,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from core.throttle import PhoneNumberThrottle
+from core.dispatch.throttle import PhoneNumberThrottle
 
 CAP = 1000
 

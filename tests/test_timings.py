@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
+from core.counts.timings import bucket_of, bucket_sql, timings
 from core.db import session_scope
-from core.timings import bucket_of, bucket_sql, timings
 from tests.scenarios import T0
 
 EDGES_MS = [0, 1, 999, 1000, 599_999, 600_000, 609_999, 610_000, 3_599_999, 3_600_000, 3_659_999,

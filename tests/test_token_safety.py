@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from core.meta_api import MetaUnavailable, list_templates
+from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from tests.graph_recorder import GraphRecorder, recording_servers
 from tests.meta_stand_in import TOKEN, whatsapp_shop
 

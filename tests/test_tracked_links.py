@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.counters import recount
+from core.campaigns.tracking import tracked_suffix
+from core.counts.recount import recount
 from core.models import Campaign, Click
-from core.tracking import tracked_suffix
 from tests.tokens import bearer
 from web import create_app
 

@@ -43,7 +43,7 @@ def _start_embedded_services(env: dict[str, str]) -> None:
     commands run from here agree with the app."""
     if env.get("DATABASE_URL") and env.get("REDIS_URL"):
         return
-    from core.embedded import ensure_services
+    from core.ops.embedded import ensure_services
 
     ensure_services(env)
     for name in ("DATABASE_URL", "REDIS_URL"):
@@ -59,11 +59,11 @@ def _register(app: Flask) -> None:
         dev,
         headers,
         home,
-        meta_webhooks,
         pages,
         redirects,
-        shopify_webhooks,
     )
+    from web.webhooks import meta as meta_webhooks
+    from web.webhooks import shopify as shopify_webhooks
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
@@ -76,6 +76,6 @@ def _register(app: Flask) -> None:
     cors.init_app(app)
     database.init_app(app)
     cli.init_app(app)
-    from web.webhook_route import ThinMetaWebhooks
+    from web.webhooks.route import ThinMetaWebhooks
 
     app.wsgi_app = ThinMetaWebhooks(app, app.wsgi_app)  # POST /webhooks/meta

@@ -4,7 +4,7 @@ A campaign can hold a million messages, so PostgreSQL writes the file itself (``
 ...) TO STDOUT``, read with psycopg's copy), in keyset chunks of ``BATCH_ROWS`` messages, each
 in its own short transaction (no cursor held open while a slow client downloads), two at a
 time: memory stays at a few chunks whatever the campaign's size (see stream_csv). The cells
-are those of the JSON list: the error described by the one taxonomy (core/errors.py, passed
+are those of the JSON list: the error described by the one taxonomy (core/rules/failure_codes.py, passed
 in as arrays), times in the shop's time zone with their offset (the transaction's TimeZone),
 and the suggested phone for a number missing its calling code, which only ``phonenumbers``
 can work out: Python computes it for the chunk's few such rows, and it is joined in by
@@ -26,15 +26,15 @@ from sqlalchemy import Select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.bulk import driver_connection
+from core.campaigns.us_numbers import US_REMEDY, is_us_area_code
 from core.db import session_factory
-from core.errors import CATEGORY_REMEDIES, Category, OurCode, describe, known_codes
-from core.message_list import ADMIN_CUSTOMER_URL, MessageFilter, message_query
 from core.models import Customer, Message
-from core.phones import suggest_e164
-from core.us_numbers import US_REMEDY, is_us_area_code
+from core.reports.message_list import ADMIN_CUSTOMER_URL, MessageFilter, message_query
+from core.rules.failure_codes import CATEGORY_REMEDIES, Category, OurCode, describe, known_codes
+from core.rules.phones import suggest_e164
 
 BATCH_ROWS = 50_000
-PERMISSION_CODE = "200"  # stands for every Graph API permission code, 200-299 (core/errors.py)
+PERMISSION_CODE = "200"  # stands for every Graph API permission code, 200-299 (core/rules/failure_codes.py)
 CHUNKS_IN_FLIGHT = 2  # chunks PostgreSQL writes at once for one export (see stream_csv)
 
 HEADER = (
@@ -126,7 +126,7 @@ _VALUES = {
     "title": "CASE WHEN e.code IS NOT NULL THEN COALESCE(NULLIF(r.error_title, ''),"
              " (%(titles)s::text[])[e.k], 'WhatsApp error ' || e.code) END",
     "details": "CASE WHEN e.code IS NOT NULL THEN r.error_details END",
-    # 131049 to a United States number is WhatsApp's pause of marketing there (core/us_numbers.py).
+    # 131049 to a United States number is WhatsApp's pause of marketing there (core/campaigns/us_numbers.py).
     "remedy": "CASE WHEN e.code = '131049' AND left(r.phone, 2) = '+1' AND length(r.phone) = 12"
               " AND substr(r.phone, 3, 3) = ANY(%(us_area_codes)s::text[]) THEN %(us_remedy)s"
               " WHEN e.code IS NOT NULL THEN COALESCE((%(remedies)s::text[])[e.k], %(unknown_remedy)s) END",

@@ -9,9 +9,16 @@ from flask import Response
 from sqlalchemy import select, tuple_
 from werkzeug.exceptions import BadRequest
 
-from core.campaigns import CampaignStatus, CampaignType
-from core.message_list import BadFilter, MessageFilter, message_query, parse_category, parse_statuses, views
 from core.models import Campaign
+from core.reports.message_list import (
+    BadFilter,
+    MessageFilter,
+    message_query,
+    parse_category,
+    parse_statuses,
+    views,
+)
+from core.rules.campaign_states import CampaignStatus, CampaignType
 from web.database import db
 from web.exports import stream_csv
 from web.formatting import shop_zone

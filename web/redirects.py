@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect
 
-from core.tracking import open_link
+from core.campaigns.tracking import open_link
 from web.database import db
-from web.webhook_bodies import plain
+from web.webhooks.bodies import plain
 
 blueprint = Blueprint("redirects", __name__)
 

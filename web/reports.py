@@ -1,15 +1,15 @@
 """What the JSON API and the pages both show of a campaign's report, and the one cache for it.
 
-The counters, the failure breakdown (core/failures.py), the time distributions
-(core/timings.py) and the billed messages a cost is priced from (core/billed.py) are all kept,
-so each reads a few rows whatever the campaign's size; the count of customers missing a calling
-code reads two partial indexes (core/reports.py), about 20 ms for 30,000 such failures. The pages poll
-every few seconds, so each answer is cached under the counters it depends on (a new message,
-send, delivery or failure changes the key at once) for at most a minute while the campaign is
-live. What the key cannot see, and the TTL bounds: an expired message turning into a Meta
-failure (a new code, same counts), a late "sent" time filled in for a message already
-delivered, and a customer whose phone was fixed in Shopify (a fix made from our page forgets
-the affected keys at once: forget_calling_code).
+The counters, the failure breakdown (core/counts/failures.py), the time distributions
+(core/counts/timings.py) and the billed messages a cost is priced from (core/counts/billed.py) are
+all kept, so each reads a few rows whatever the campaign's size; the count of customers missing a
+calling code reads two partial indexes (core/reports/campaign.py), about 20 ms for 30,000 such
+failures. The pages poll every few seconds, so each answer is cached under the counters it depends
+on (a new message, send, delivery or failure changes the key at once) for at most a minute while
+the campaign is live. What the key cannot see, and the TTL bounds: an expired message turning into
+a Meta failure (a new code, same counts), a late "sent" time filled in for a message already
+delivered, and a customer whose phone was fixed in Shopify (a fix made from our page forgets the
+affected keys at once: forget_calling_code).
 
 The cache is an optimisation only: with Redis down or failing, every answer is computed.
 """
@@ -28,14 +28,14 @@ from redis import RedisError
 from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
-from core.campaigns import SETTLED_STATUSES
-from core.components import campaign_components
+from core.counts.timings import timings
 from core.dispatch.progress import progress
 from core.models import Campaign, Shop
-from core.outcomes import campaign_outcomes
 from core.redis import get_redis
-from core.reports import campaign_report, failures_by_code, missing_calling_code
-from core.timings import timings
+from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
+from core.reports.outcomes import campaign_outcomes
+from core.rules.campaign_states import SETTLED_STATUSES
+from core.templates.components import campaign_components
 from web.database import db
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def _outcome_counters(c: Campaign) -> str:
 
 
 def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
-    """core.outcomes.campaign_outcomes for these campaigns (of one shop), cached under what
+    """core.reports.outcomes.campaign_outcomes for these campaigns (of one shop), cached under what
     they depend on: the counters (cost, ratios), the shop's window and rate card, and when its
     orders last changed."""
     if not campaigns:
@@ -173,7 +173,7 @@ def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
 
 
 def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None = None) -> dict:
-    """The contract's Campaign; with ``outcome`` (core/outcomes.py), its orders, revenue and cost."""
+    """The contract's Campaign; with ``outcome`` (core/reports/outcomes.py), its orders, revenue and cost."""
     body = {
         "id": campaign.id,
         "name": campaign.name,

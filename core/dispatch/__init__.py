@@ -4,4 +4,12 @@ mark the rest as handed to Meta), and record what Meta answered. The HTTP calls 
 between the claim and the record, outside any transaction (jobs/dispatch.py).
 
 Lock order, shared with the webhook drain: messages first, then the campaign row, then the shop.
+
+- ``materialise``, ``claim``, ``record``: the three steps.
+- ``progress``: what is left to send, when it is due, whether dispatch is over.
+- ``rate``, ``throttle``: the number's cap and the Redis structures that keep every worker to it.
+
+Internal: ``halt`` and ``send_policy`` (what a refused send means).
 """
+
+__all__ = ["claim", "materialise", "progress", "rate", "record", "throttle"]

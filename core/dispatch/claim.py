@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.audience import OPTED_IN_SQL
-from core.component_render import Recipient, send_components
-from core.credits import RESERVE, record_movement
-from core.errors import OurCode, describe
-from core.failures import FailureChanges, entered_sql
-from core.meta_send import send_request_body
-from core.phones import check_phone
-from core.tracking import tracked_suffix
+from core.campaigns.audience import OPTED_IN_SQL
+from core.campaigns.tracking import tracked_suffix
+from core.counts.failures import FailureChanges, entered_sql
+from core.outcomes.credits import RESERVE, record_movement
+from core.rules.failure_codes import OurCode, describe
+from core.rules.phones import check_phone
+from core.templates.render import Recipient, send_components
+from core.whatsapp.send import send_request_body
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class CampaignTemplate:
     campaign_id: int
     name: str
     language: str
-    components: list  # normalised (core/components.py): rendered per recipient
+    components: list  # normalised (core/templates/components.py): rendered per recipient
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ _RESERVE_CREDITS = text("""
     RETURNING LEAST(GREATEST(balance.credits, 0), :wanted)
 """)
 
-# The claimed messages were queued (_PICK): each enters the failure breakdown (core/failures.py).
+# The claimed messages were queued (_PICK): each enters the failure breakdown (core/counts/failures.py).
 _FAIL = text(f"""
     UPDATE messages m
        SET status = 'failed', failed_at = now(), error_code = f.code, error_category = f.category,

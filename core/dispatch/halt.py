@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.errors import describe
-from core.failures import FailureChanges, entered_sql
+from core.counts.failures import FailureChanges, entered_sql
 from core.models import ShopAlert
+from core.rules.failure_codes import describe
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class HaltReason:
         return f"WhatsApp answered {self.code} ({self.title or info.title}){said}. {info.remedy}"
 
 
-# Queued messages: each enters the failure breakdown (core/failures.py).
+# Queued messages: each enters the failure breakdown (core/counts/failures.py).
 _FAIL_UNSENT = text(f"""
     UPDATE messages
        SET status = 'failed', failed_at = now(), error_code = :code, error_category = :category,

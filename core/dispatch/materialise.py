@@ -11,7 +11,7 @@ from sqlalchemy import func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.audience import recipients_query
+from core.campaigns.audience import recipients_query
 from core.models import Message
 
 _LOCK_UNSTARTED = text("""

@@ -22,16 +22,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.credits import RETURN, record_movement
+from core.counts.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
 from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
-from core.errors import describe
-from core.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
-from core.meta_send import SendResult
-from core.meta_webhooks import release_parked
-from core.meta_webhooks.apply import STOPPED_MARKETING
+from core.dispatch.send_policy import Verdict, decide
+from core.meta_webhooks.apply import STOPPED_MARKETING, release_parked
 from core.meta_webhooks.preferences import unsubscribe_refused
-from core.send_policy import Verdict, decide
-from core.statuses import RANK, MessageStatus
+from core.outcomes.credits import RETURN, record_movement
+from core.rules.failure_codes import describe
+from core.rules.statuses import RANK, MessageStatus
+from core.whatsapp.send import SendResult
 
 # A request that never left is treated like Meta's "service temporarily unavailable".
 NOT_SENT_CODE = "131016"
@@ -73,7 +72,7 @@ _ACCEPT = text(f"""
 """)
 
 # A refused message may have expired already (and so be in the failure breakdown under its
-# code): the code it had is read under the lock, for the breakdown to move it (core/failures.py).
+# code): the code it had is read under the lock, for the breakdown to move it (core/counts/failures.py).
 _FAIL = text(f"""
     WITH f AS (
         SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS text[]), CAST(:categories AS text[]),
@@ -123,7 +122,7 @@ def record_outcomes(
     """Write the batch's answers, in the caller's transaction."""
     summary, accepted, failures, requeues = _sort(outcomes)
     keys = {"shop_id": shop_id, "campaign_id": campaign_id}
-    breakdown = FailureChanges()  # written last, after the campaign row (core/failures.py)
+    breakdown = FailureChanges()  # written last, after the campaign row (core/counts/failures.py)
     wamids = _accept(session, shop_id, accepted, breakdown)
     summary.accepted = len(wamids)
     summary.failed = _fail(session, shop_id, failures, breakdown)

@@ -1,9 +1,11 @@
 """Meta's WhatsApp webhooks: signature, parsing, and the set-based apply path the drain runs.
 
-``release_parked(session, shop_id, wamids)`` is what the campaign engine calls, in the same
-transaction, right after recording the wamids of a send.
+- ``signature``: the ``X-Hub-Signature-256`` check over the raw body.
+- ``drain``: one batch claimed from the inbox, parsed, routed and applied in one transaction.
+- ``apply``: the apply path; ``release_parked`` is what dispatch calls, in its own transaction,
+  right after recording the wamids of a send.
+- ``parked``: statuses for wamids not recorded yet, kept until they are.
+- ``preferences``: marketing consent given or withdrawn inside WhatsApp.
 """
 
-from core.meta_webhooks.apply import release_parked
-
-__all__ = ["release_parked"]
+__all__ = ["apply", "drain", "parked", "preferences", "signature"]

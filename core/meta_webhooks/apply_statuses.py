@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from core.billed import BilledGroup, billed_sql
-from core.failures import FailureKey, failure_code_sql
+from core.counts.billed import BilledGroup, billed_sql
+from core.counts.failures import FailureKey, failure_code_sql
+from core.counts.timings import KINDS, bucket_sql, duration_sql
 from core.meta_webhooks.counter_changes import CounterChanges, Funnel
 from core.meta_webhooks.locked_messages import LockedMessages
 from core.meta_webhooks.ratchet import StatusRow
 from core.meta_webhooks.status_sql import columns, groups_of, unnest_sql, update_sql
-from core.statuses import FAILED_STATUSES
-from core.timings import KINDS, bucket_sql, duration_sql
+from core.rules.statuses import FAILED_STATUSES
 
 _FAILED = ", ".join(f"'{status}'" for status in FAILED_STATUSES)
 
@@ -79,7 +79,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
              GROUP BY 1, 2, 3
             HAVING sum(f.n) <> 0
         ), billed AS (
-            -- and leaves its old billed group for its new one (core/billed.py)
+            -- and leaves its old billed group for its new one (core/counts/billed.py)
             SELECT b.shop_id, b.campaign_id, b.prefix, b.category, sum(b.n)::bigint AS n
               FROM (SELECT shop_id, campaign_id, prefix, category, n FROM moved CROSS JOIN LATERAL (VALUES
                         (old_billed_prefix, old_billed_category, -1),
@@ -136,7 +136,7 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
 
 def _durations(alias: str, prefix: str) -> str:
     """The message's times to deliver and to read in ms, as ``{prefix}deliver_ms`` and
-    ``{prefix}read_ms`` (NULL when it does not count: core/timings.py)."""
+    ``{prefix}read_ms`` (NULL when it does not count: core/counts/timings.py)."""
     return ", ".join(
         duration_sql(kind, status=f"{alias}.status", sent_at=f"{alias}.sent_at", stage_at=f"{alias}.{stage}")
         + f" AS {prefix}{kind}_ms"

@@ -1,11 +1,11 @@
 """Campaign counter changes folded into the campaigns in the caller's transaction, with the time
-distributions (core/timings.py), failure breakdowns (core/failures.py) and billed messages
-(core/billed.py) kept beside them.
+distributions (core/counts/timings.py), failure breakdowns (core/counts/failures.py) and billed messages
+(core/counts/billed.py) kept beside them.
 
 Each change is the old-to-new difference of one message's funnel flags (DESIGN.md's metric
-definitions), so the counters stay equal to the GROUP BY of core/counters.py whatever the order
+definitions), so the counters stay equal to the GROUP BY of core/counts/recount.py whatever the order
 in which events arrive. Campaign rows are locked in key order, after the messages they count
-(the drain locks its messages first): core/counters.py locks campaigns first and then only
+(the drain locks its messages first): core/counts/recount.py locks campaigns first and then only
 reads messages, so the two orders cannot deadlock.
 """
 
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.billed import BilledChanges
-from core.failures import FailureChanges
-from core.statuses import FAILED_STATUSES
-from core.timings import TimingChanges
+from core.counts.billed import BilledChanges
+from core.counts.failures import FailureChanges
+from core.counts.timings import TimingChanges
+from core.rules.statuses import FAILED_STATUSES
 
 FUNNEL = ("sent", "delivered", "read", "failed", "clicked")
 
@@ -69,9 +69,9 @@ class CounterChanges:
 
     def __init__(self) -> None:
         self._by_campaign: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * len(FUNNEL))
-        self.timings = TimingChanges()  # the distributions, kept alongside (core/timings.py)
-        self.failures = FailureChanges()  # the failure breakdown, likewise (core/failures.py)
-        self.billed = BilledChanges()  # the billed messages, likewise (core/billed.py)
+        self.timings = TimingChanges()  # the distributions, kept alongside (core/counts/timings.py)
+        self.failures = FailureChanges()  # the failure breakdown, likewise (core/counts/failures.py)
+        self.billed = BilledChanges()  # the billed messages, likewise (core/counts/billed.py)
 
     def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
         if old == new:
@@ -98,7 +98,7 @@ class CounterChanges:
             for i, name in enumerate(FUNNEL):
                 params[name] = [values[i] for _, values in moved]
             session.execute(_ADD, params)
-        # After the campaigns: the lock order of core/counters.py.
+        # After the campaigns: the lock order of core/counts/recount.py.
         self.timings.apply(session)
         self.failures.apply(session)
         self.billed.apply(session)

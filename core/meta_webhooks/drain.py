@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from core import inbox
+from core.inbox import store as inbox
 from core.meta_webhooks.alerts import store_alerts
 from core.meta_webhooks.apply import apply_updates
 from core.meta_webhooks.parse import (

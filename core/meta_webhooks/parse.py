@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.statuses import META_STATUS_ALIASES, MessageStatus
+from core.rules.statuses import META_STATUS_ALIASES, MessageStatus
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 APPLIED_STATUSES = {

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.campaigns import Consent
 from core.meta_webhooks.parse import PreferenceChange
+from core.rules.campaign_states import Consent
 
 CHANGES = ("stop", "resume")
 

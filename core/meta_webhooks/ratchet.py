@@ -1,4 +1,4 @@
-"""Apply Meta statuses to messages with the ratchet of core/statuses.py, set-based.
+"""Apply Meta statuses to messages with the ratchet of core/rules/statuses.py, set-based.
 
 A batch is first reduced to one row per message: the highest rank reached, the earliest time
 Meta gave for each stage, the first error. Then one ``UPDATE ... FROM unnest(...)`` (status_sql.py)
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.meta_webhooks.parse import MetaError, StatusEvent
-from core.statuses import RANK, MessageStatus
+from core.rules.statuses import RANK, MessageStatus
 
 STAGE_OF = {
     MessageStatus.SENT: "sent_at",

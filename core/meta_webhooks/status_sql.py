@@ -5,8 +5,8 @@ rules of ratchet.py hold whatever order the events came in. Used by apply_status
 
 from __future__ import annotations
 
-from core.errors import category_of
 from core.meta_webhooks.ratchet import FILLED_ONCE, StatusRow
+from core.rules.failure_codes import category_of
 
 # The batch's failure is earlier than the stored one (a tie keeps the stored one).
 _FIRST_ERROR = "u.failed_at IS NOT NULL AND (m.failed_at IS NULL OR u.failed_at < m.failed_at)"

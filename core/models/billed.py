@@ -9,7 +9,7 @@ from core.models.base import Base
 class CampaignBilledCount(Base):
     """How many of a campaign's messages Meta bills, per calling code of the number sent to
     (``prefix``, '' once erased) and Meta's pricing category ('' until Meta said one): what the
-    campaign's cost is priced from, kept like the counters (core/billed.py)."""
+    campaign's cost is priced from, kept like the counters (core/counts/billed.py)."""
 
     __tablename__ = "campaign_billed_counts"
     __table_args__ = (

@@ -34,9 +34,9 @@ class Campaign(Base):
     template_language: Mapped[str] = mapped_column(String(16))
     template_category: Mapped[str] = mapped_column(String(32))
     template_format: Mapped[str | None] = mapped_column(String(32))
-    # What fills the template's body placeholders {{1}}, {{2}}, ... (core/templates.py).
+    # What fills the template's body placeholders {{1}}, {{2}}, ... (core/templates/definition.py).
     template_parameters: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
-    # Header, body and button parameters in Meta's component shape (core/components.py); a
+    # Header, body and button parameters in Meta's component shape (core/templates/components.py); a
     # campaign made with body-only parameters has none here and sends those.
     template_components: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     # The template's own components as Meta listed them at draft or launch (for the preview).
@@ -59,7 +59,7 @@ class Campaign(Base):
     read_count: Mapped[int] = _counter()
     failed_count: Mapped[int] = _counter()
     clicked_count: Mapped[int] = _counter()
-    # Dispatch progress (core/counters.py PROGRESS_COLUMNS): messages handed to Meta, and
+    # Dispatch progress (core/counts/recount.py PROGRESS_COLUMNS): messages handed to Meta, and
     # messages that failed before reaching Meta. Queued = messages - submitted - failed before send.
     submitted_count: Mapped[int] = _counter()
     failed_before_send_count: Mapped[int] = _counter()

@@ -35,7 +35,7 @@ class Customer(Base):
     country_code: Mapped[str | None] = mapped_column(String(2))  # default address, ISO-2
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     # WhatsApp marketing consent: Shopify's (defaultPhoneNumber.whatsAppMarketingConsent) and
-    # the stops and resumes Meta reports. Who may be messaged is core/audience.py's rule.
+    # the stops and resumes Meta reports. Who may be messaged is core/campaigns/audience.py's rule.
     consent: Mapped[str] = mapped_column(String(16), server_default="UNKNOWN")
     consent_updated_at: Mapped[datetime | None]
     consent_source: Mapped[str | None] = mapped_column(String(16))  # "whatsapp" once Shopify said

@@ -9,7 +9,7 @@ from core.models.base import Base
 class CampaignFailureCount(Base):
     """How many of a campaign's messages are failed or expired under one error code, accepted by
     Meta (they have a wamid) or not: the failure breakdown the campaign page shows, kept by every
-    writer in the transaction that moves the messages, like the counters (core/failures.py)."""
+    writer in the transaction that moves the messages, like the counters (core/counts/failures.py)."""
 
     __tablename__ = "campaign_failure_counts"
     __table_args__ = (

@@ -15,13 +15,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
-from core.statuses import rank_sql
+from core.rules.statuses import rank_sql
 
 
 class Message(Base):
     """One template message to one customer in one campaign.
 
-    ``status_rank`` is derived by PostgreSQL from ``status`` (core/statuses.py), so the ratchet
+    ``status_rank`` is derived by PostgreSQL from ``status`` (core/rules/statuses.py), so the ratchet
     ``UPDATE ... WHERE status_rank < :new_rank`` can never disagree with the status it guards.
     Stage times are first-seen times, each set once, from Meta's own timestamps.
     """
@@ -69,7 +69,7 @@ class Message(Base):
         ),
         # The customers whose message failed for a missing calling code, for the page's count of
         # those fixed since (migration 0013_failure_counts; the breakdown itself is kept:
-        # core/failures.py).
+        # core/counts/failures.py).
         Index(
             "ix_messages_calling_code",
             "shop_id",

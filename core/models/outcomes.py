@@ -15,7 +15,7 @@ from core.models.base import Base, created_at_column
 class Order(Base):
     """A Shopify order as its latest webhook (or the install-time import) described it. Which
     campaign it counts for is not stored: it follows from the messages' touch times at read
-    time (core/attribution.py), so it is the same whatever order the webhooks arrived in."""
+    time (core/outcomes/attribution.py), so it is the same whatever order the webhooks arrived in."""
 
     __tablename__ = "orders"
     __table_args__ = (Index(None, "shop_id", "shopify_customer_id", "ordered_at"),)

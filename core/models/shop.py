@@ -41,7 +41,7 @@ class Shop(Base):
     credits: Mapped[int] = mapped_column(server_default=text("0"))
     # Days after a message reaches a customer during which their order counts for its campaign.
     attribution_window_days: Mapped[int] = mapped_column(Integer, server_default=text("7"))
-    # The merchant's own rates per (country, category), over the shipped card (core/rate_card.py).
+    # The merchant's own rates per (country, category), over the shipped card (core/outcomes/rate_card.py).
     rate_card: Mapped[dict | None] = mapped_column(JSONB)
     # When an order or refund of the shop was last written: cached outcomes are keyed by it.
     orders_changed_at: Mapped[datetime | None]

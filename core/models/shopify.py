@@ -22,7 +22,7 @@ class CustomerTombstone(Base):
     shopify_customer_id: Mapped[int] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(16))  # "deleted" or "redacted"
     removed_at: Mapped[datetime] = created_at_column()
-    # After a deletion, SHA-256 of the customer's phone digits (core/erasure.py): the messages
+    # After a deletion, SHA-256 of the customer's phone digits (core/shopify/erasure.py): the messages
     # the deletion detached are still found by a later redaction, which clears these.
     phone_digests: Mapped[list[bytes] | None] = mapped_column(ARRAY(LargeBinary))
 

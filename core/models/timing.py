@@ -10,7 +10,7 @@ class CampaignTimingBucket(Base):
     """How many of a campaign's messages took a time within one fine bucket to be delivered
     (``kind`` "deliver") or read ("read"), and the sum of those times: the distributions the
     campaign page shows, kept by the drain in the transaction that moves the messages, like the
-    counters (core/timings.py), so the page reads them in time independent of the campaign."""
+    counters (core/counts/timings.py), so the page reads them in time independent of the campaign."""
 
     __tablename__ = "campaign_timing_buckets"
     __table_args__ = (

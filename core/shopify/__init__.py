@@ -1,3 +1,31 @@
 """Shopify: install by token exchange, expiring offline tokens, the Admin API client, webhooks
-(signature, drain, compliance) and the customer sync. Met over HTTP only: the real Shopify
-(``https://{shop}``) or the stand-in named by ``SHOPIFY_ADMIN_URL``."""
+(signature, drain, compliance), the customer and order imports, consent write-back and erasure.
+Met over HTTP only: the real Shopify (``https://{shop}``) or the stand-in named by
+``SHOPIFY_ADMIN_URL``.
+
+- ``install``, ``oauth``, ``tokens``: the offline token, exchanged, refreshed, encrypted at rest.
+- ``admin``: the GraphQL Admin API client for one shop.
+- ``signature``, ``drain``, ``privacy``: webhooks checked, applied in order, compliance requests.
+- ``sync``, ``bulk_import``, ``order_import``: customers and recent orders brought in.
+- ``consent_writeback``: a stop given inside WhatsApp written back to Shopify.
+- ``phone_fix``: the one-click fix of a number missing its calling code.
+- ``queries``: every GraphQL document the app sends, in one place.
+
+Internal: ``customers``, ``orders``, ``shapes``, ``topics``, ``erasure``.
+"""
+
+__all__ = [
+    "admin",
+    "bulk_import",
+    "consent_writeback",
+    "drain",
+    "install",
+    "oauth",
+    "order_import",
+    "phone_fix",
+    "privacy",
+    "queries",
+    "signature",
+    "sync",
+    "tokens",
+]

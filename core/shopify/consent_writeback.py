@@ -18,9 +18,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.campaigns import Consent
 from core.db import session_scope
 from core.models import Customer
+from core.rules.campaign_states import Consent
 from core.shopify.admin import AdminClient, UserErrors
 from core.shopify.queries import WHATSAPP_CONSENT_UPDATE
 

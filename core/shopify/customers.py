@@ -7,7 +7,7 @@ every write is conditional, in one statement per batch:
 - the WhatsApp marketing consent (``consent``) and the SMS marketing consent (``sms_consent``)
   each only from a consent at least as new as the one we hold, each on its own clock. SMS
   consent is never stored as WhatsApp consent: whether it counts is the shop's choice, applied
-  when the audience is taken (core/audience.py);
+  when the audience is taken (core/campaigns/audience.py);
 - never for a customer deleted or redacted in Shopify (a tombstone; Shopify reuses no ids).
 Writers of one shop's customers take a transaction-level advisory lock first, so a deletion
 and an import page cannot interleave between the tombstone check and the write.
@@ -23,10 +23,10 @@ from sqlalchemy import case, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.campaigns import Consent
-from core.erasure import forget_sent_numbers
 from core.models import Customer, CustomerTombstone, Message
-from core.phones import to_e164
+from core.rules.campaign_states import Consent
+from core.rules.phones import to_e164
+from core.shopify.erasure import forget_sent_numbers
 
 WHATSAPP, SMS = "whatsapp", "sms"
 _LOCK_NAMESPACE = 0x53485059  # "SHPY": customer writes of one shop

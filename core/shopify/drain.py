@@ -7,8 +7,8 @@ ledger of applied deliveries (ShopifyWebhookDelivery) makes any other redelivery
 nothing. Stale data is dropped by the customers' own rules (core/shopify/customers.py) and, for
 the shop-level topics, by comparing ``X-Shopify-Triggered-At`` with the last install.
 
-The endpoint stores bodies the one way both webhook endpoints do (web/webhook_bodies.py, through
-core/inbox_writer.py). Shopify's volume is small, so this drain claims and marks its rows itself
+The endpoint stores bodies the one way both webhook endpoints do (web/webhooks/bodies.py, through
+core/inbox/writer.py). Shopify's volume is small, so this drain claims and marks its rows itself
 and works one event at a time.
 """
 

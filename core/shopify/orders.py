@@ -1,5 +1,5 @@
 """Orders and refunds from Shopify (webhooks and the install-time import), stored for
-attribution (core/attribution.py).
+attribution (core/outcomes/attribution.py).
 
 Shopify's REST order body (the webhooks' shape): ``id``, ``customer.id``, ``total_price`` (a
 decimal string in the shop's currency), ``currency``, ``created_at``, ``updated_at``,

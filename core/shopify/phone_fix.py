@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 
 from core.db import session_scope
 from core.models import Customer
-from core.phones import suggest_e164, to_e164
+from core.rules.phones import suggest_e164, to_e164
 from core.shopify.admin import AdminClient
 from core.shopify.customers import lock_customers
 from core.shopify.queries import CUSTOMER_UPDATE_PHONE

@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.erasure import erase_numbers, phone_digests
-from core.inbox import drop_bodies_naming
+from core.inbox.store import drop_bodies_naming
 from core.models import Base, Customer, CustomerDataRequest, CustomerTombstone, Message, Shop
 from core.shopify.customers import lock_customers, remove_customers
+from core.shopify.erasure import erase_numbers, phone_digests
 
 _SHOP_INBOX = text(
     """
@@ -66,7 +66,7 @@ def redact_customer(
     session: Session, shop_id: int, shopify_customer_id: int, phone: str | None = None
 ) -> int:
     """Erase what we hold about one customer: their row (tombstoned, so no late webhook or
-    import brings it back), their numbers wherever they are (core/erasure.py: found through
+    import brings it back), their numbers wherever they are (core/shopify/erasure.py: found through
     the row, the number ``phone`` that Shopify's request names, and a deletion's digests), and
     the data snapshot of any earlier data request; their phone fixes go and their orders stay,
     linked to no one."""

@@ -1,1 +1,12 @@
-"""A shop's WhatsApp Business connection: checked with Meta, subscribed, stored, described."""
+"""A shop's WhatsApp Business connection and the Graph API calls made for it: connect, check
+again, describe, and send template messages.
+
+- ``connect``: check everything with Meta first, then store the connection.
+- ``graph``: the Graph API calls that connect a number (read, list, subscribe, exchange a code).
+- ``graph_api``: endpoint addresses, the account's template list, reading a Graph answer.
+- ``recheck``: the periodic check of a connected number (quality, limits, throughput).
+- ``send``: sending template messages at the number's cap.
+- ``state``: the connection as the API and the Settings page show it.
+"""
+
+__all__ = ["connect", "graph", "graph_api", "recheck", "send", "state"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import requests
 
-from core.meta_api import CONNECT_TIMEOUT_S, graph_url
+from core.whatsapp.graph_api import CONNECT_TIMEOUT_S, graph_url
 
 READ_TIMEOUT_S = 15.0  # a merchant is waiting on the Settings page
 MAX_PHONE_NUMBER_PAGES = 10

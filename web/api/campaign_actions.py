@@ -20,14 +20,22 @@ from pydantic import AwareDatetime
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
+from core.campaigns.drafts import (
+    Audience,
+    DraftProblem,
+    NewCampaign,
+    StrictModel,
+    create_draft,
+    parse,
+    re_estimate,
+)
+from core.campaigns.launch import LifecycleError, cancel, launch, schedule
+from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.crypto import decrypt_token
 from core.dispatch.progress import progress
-from core.drafts import Audience, DraftProblem, NewCampaign, StrictModel, create_draft, parse, re_estimate
-from core.launch import LifecycleError, cancel, launch, schedule
-from core.meta_api import MetaUnavailable, list_templates
-from core.reports import failures_by_code
-from core.templates import derive_type
-from core.us_numbers import marketing_us_warning, us_recipients
+from core.reports.campaign import failures_by_code
+from core.templates.definition import derive_type
+from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop

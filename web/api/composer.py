@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from core.audience import estimate
-from core.components import normalise_components
-from core.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
-from core.template_preview import audience_first_recipient, preview
-from core.us_numbers import marketing_us_warning, us_recipients
+from core.campaigns.audience import estimate
+from core.campaigns.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
+from core.campaigns.preview import audience_first_recipient, preview
+from core.campaigns.us_numbers import marketing_us_warning, us_recipients
+from core.templates.components import normalise_components
 from web.api import blueprint
 from web.api.campaign_actions import campaign_answer
 from web.api.campaigns import campaign_of_shop

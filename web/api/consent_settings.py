@@ -1,7 +1,7 @@
 """``GET``/``PUT /api/settings/consent``: the shop's consent setting (the Settings page's
 consent section uses it). ``{"sms_consent_counts": bool}``: whether Shopify's SMS marketing
 consent counts as consent to WhatsApp marketing; off by default, because SMS consent is not
-WhatsApp consent (core/audience.py applies it)."""
+WhatsApp consent (core/campaigns/audience.py applies it)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 customer-page block (extensions/whatsapp-customer-block). ``POST .../fix-phone``: write a
 corrected phone number back to Shopify. Body ``{"phone": "+..."}``, or empty to apply our
 suggestion: the stored number read as national to the customer's address country
-(core/phones.py). Both answer the customer in the same shape (core/customer_whatsapp.py).
+(core/rules/phones.py). Both answer the customer in the same shape (core/reports/customer.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from flask import jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 
-from core.customer_whatsapp import customer_json, customer_whatsapp, find_customer
-from core.errors import OurCode
 from core.models import Campaign, Customer, Message
+from core.reports.customer import customer_json, customer_whatsapp, find_customer
+from core.rules.failure_codes import OurCode
 from core.shopify.admin import (
     AdminClient,
     ReauthorizationRequired,

@@ -1,4 +1,4 @@
-"""The fix loop's endpoints (core/fix_loop.py): preview a campaign's phone fixes, fix them all
+"""The fix loop's endpoints (core/campaigns/fix_loop.py): preview a campaign's phone fixes, fix them all
 in a job and watch its progress, then draft the "send again" to the customers fixed since.
 
 - ``GET  /api/campaigns/<id>/fixes/preview``: {"rows": [...], "fixable": n, "without_suggestion": n}
@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from core.fix_loop import NothingToSendAgain, fix_candidates, fix_progress, follow_up_draft, request_fixes
+from core.campaigns.fix_loop import (
+    NothingToSendAgain,
+    fix_candidates,
+    fix_progress,
+    follow_up_draft,
+    request_fixes,
+)
 from jobs.fixes import request_phone_fixes
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import jsonify, request
 
-from core.trends import period_summary, rate_series, type_medians
+from core.reports.trends import period_summary, rate_series, type_medians
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop, conditional
 from web.database import db

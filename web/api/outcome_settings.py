@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from core.outcome_settings import SettingsProblem, credit_movements, update_outcome_settings
-from core.rate_card import shipped_card
+from core.outcomes.rate_card import shipped_card
+from core.outcomes.settings import SettingsProblem, credit_movements, update_outcome_settings
 from web.api import blueprint
 from web.database import db
 from web.tenancy import current_shop

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 
-from core.campaigns import SETTLED_STATUSES, CampaignStatus, CampaignType
-from core.errors import Category
-from core.metrics import signal_rules
+from core.campaigns.preview import campaign_preview
+from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.models import Campaign
-from core.reports import campaign_report
-from core.template_preview import campaign_preview
-from core.trends import type_medians
-from core.us_numbers import marketing_us_warning, us_recipients
+from core.reports.campaign import campaign_report
+from core.reports.metrics import signal_rules
+from core.reports.trends import type_medians
+from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, CampaignType
+from core.rules.failure_codes import Category
 from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
@@ -155,6 +155,6 @@ def campaign_page(shop, campaign_id: int):
 @embedded_page
 def campaign_timings_fragment(shop, campaign_id: int):
     """The time-to-deliver and time-to-read section alone: the campaign page loads it after
-    its first paint (cached by counters; read from the kept buckets, core/timings.py)."""
+    its first paint (cached by counters; read from the kept buckets, core/counts/timings.py)."""
     campaign = shop_campaign(shop, campaign_id)
     return render_template("_timings.html", timings=cached_timings(campaign), campaign=campaign)

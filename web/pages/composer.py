@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from flask import render_template
 
-from core.campaigns import CampaignStatus
 from core.crypto import decrypt_token
-from core.meta_api import MetaUnavailable, list_templates
-from core.templates import APPROVED, derive_type
+from core.rules.campaign_states import CampaignStatus
+from core.templates.definition import APPROVED, derive_type
+from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import shop_campaign
 

@@ -1,11 +1,11 @@
-"""The fix loop's page (core/fix_loop.py): preview every fixable phone failure with its
+"""The fix loop's page (core/campaigns/fix_loop.py): preview every fixable phone failure with its
 suggested number, confirm "Fix all", watch each row's outcome, then "Send again"."""
 
 from __future__ import annotations
 
 from flask import render_template
 
-from core.fix_loop import fix_candidates, fix_progress, fixed_customers
+from core.campaigns.fix_loop import fix_candidates, fix_progress, fixed_customers
 from web.database import db
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels, shop_campaign

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template, request
 from werkzeug.datastructures import MultiDict
 
-from core.errors import Category, OurCode
-from core.message_list import MessageFilter
-from core.statuses import FAILED_STATUSES, MessageStatus
+from core.reports.message_list import MessageFilter
+from core.rules.failure_codes import Category, OurCode
+from core.rules.statuses import FAILED_STATUSES, MessageStatus
 from web.listings import csv_response, filters_from, message_page
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels, shop_campaign

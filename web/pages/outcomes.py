@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.models import Campaign
-from core.outcomes import campaign_outcomes, days_after_sending
+from core.reports.outcomes import campaign_outcomes, days_after_sending
 from web.charts import DAY_CHART_H, DAY_CHART_W, DAY_PAD, day_bars
 from web.database import db
 

@@ -1,14 +1,14 @@
 """The Settings page's consent section: whether Shopify's SMS marketing consent counts as
-consent to WhatsApp marketing (off by default; core/audience.py applies it). The toggle saves
+consent to WhatsApp marketing (off by default; core/campaigns/audience.py applies it). The toggle saves
 through ``PUT /api/settings/consent``."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.audience import opted_in
-from core.campaigns import Consent
+from core.campaigns.audience import opted_in
 from core.models import Customer, Shop
+from core.rules.campaign_states import Consent
 from web.database import db
 from web.pages.settings_page import settings_section
 

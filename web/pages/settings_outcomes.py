@@ -8,8 +8,8 @@ import json
 from flask import current_app, request
 
 from core.models import Shop
-from core.outcome_settings import MAX_WINDOW_DAYS, credit_movements
-from core.rate_card import shipped_card
+from core.outcomes.rate_card import shipped_card
+from core.outcomes.settings import MAX_WINDOW_DAYS, credit_movements
 from web.database import db
 from web.pages.settings_page import settings_section
 

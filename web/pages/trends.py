@@ -6,9 +6,15 @@ from datetime import datetime
 
 from flask import render_template, request
 
-from core.campaigns import CampaignType
-from core.outcomes import outcomes_by_type
-from core.trends import campaigns_in_period, period_summary, rate_series, settled_in_period, type_medians
+from core.reports.outcomes import outcomes_by_type
+from core.reports.trends import (
+    campaigns_in_period,
+    period_summary,
+    rate_series,
+    settled_in_period,
+    type_medians,
+)
+from core.rules.campaign_states import CampaignType
 from web.charts import line_chart, y_of
 from web.database import db
 from web.formatting import shop_zone

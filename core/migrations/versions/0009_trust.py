@@ -4,7 +4,7 @@ Revision ID: 0009_trust
 Revises: 0012_scale
 
 A deleted customer's tombstone keeps SHA-256 digests of their phone digits, so that a later
-redaction finds the messages the deletion detached (core/erasure.py). The sweeper empties Meta
+redaction finds the messages the deletion detached (core/shopify/erasure.py). The sweeper empties Meta
 bodies applied more than a day ago: a partial index holds exactly those still to empty. A
 customer data request is marked fulfilled when the merchant has handed the data over.
 """

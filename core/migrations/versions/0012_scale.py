@@ -1,5 +1,5 @@
 """scale: campaign_timing_buckets, the time-to-deliver and time-to-read distributions kept
-incrementally (core/timings.py), filled here from the messages already stored
+incrementally (core/counts/timings.py), filled here from the messages already stored
 
 Revision ID: 0012_scale
 Revises: 0008_components_b
@@ -13,7 +13,7 @@ down_revision = '0008_components_b'
 branch_labels = None
 depends_on = None
 
-# core/timings.py's bucket_sql() and duration_sql() as they were when this revision was written.
+# core/counts/timings.py's bucket_sql() and duration_sql() as they were when this revision was written.
 _BACKFILL = """
     INSERT INTO campaign_timing_buckets (shop_id, campaign_id, kind, bucket, messages, milliseconds)
     SELECT m.shop_id, m.campaign_id, k.kind,

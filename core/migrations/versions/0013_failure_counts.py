@@ -1,5 +1,5 @@
 """failure counts: campaign_failure_counts and campaign_billed_counts, each campaign's failure
-breakdown and billed messages kept incrementally (core/failures.py, core/billed.py), filled here
+breakdown and billed messages kept incrementally (core/counts/failures.py, core/counts/billed.py), filled here
 from the messages already stored; and two partial indexes that
 bound the page's count of customers fixed since their message failed for a missing calling
 code: those messages, and the shop's customers without a valid number
@@ -16,7 +16,7 @@ down_revision = '0009_trust'
 branch_labels = None
 depends_on = None
 
-# core/failures.py's failure_code_sql() as it was when this revision was written.
+# core/counts/failures.py's failure_code_sql() as it was when this revision was written.
 _BACKFILL = """
     INSERT INTO campaign_failure_counts (shop_id, campaign_id, code, accepted, messages)
     SELECT shop_id, campaign_id, COALESCE(error_code, 'MESSAGE_EXPIRED'), wamid IS NOT NULL, count(*)
@@ -24,7 +24,7 @@ _BACKFILL = """
      WHERE status IN ('failed', 'expired')
      GROUP BY 1, 2, 3, 4
 """
-# core/billed.py's PREFIX_SQL and CATEGORY_SQL, core/credits.py's BILLED_SQL, as they were then.
+# core/counts/billed.py's PREFIX_SQL and CATEGORY_SQL, core/outcomes/credits.py's BILLED_SQL, as they were then.
 _BILLED_BACKFILL = """
     INSERT INTO campaign_billed_counts (shop_id, campaign_id, prefix, pricing_category, messages)
     SELECT shop_id, campaign_id, COALESCE(substring(phone from 2 for 3), ''), COALESCE(pricing_category, ''),

@@ -1,0 +1,157 @@
+"""Creating a campaign draft and changing its audience: checked input, template read from Meta."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.campaigns.audience import estimate
+from core.campaigns.input_limits import nul_problems, text_limit_problems
+from core.campaigns.launch import LifecycleError, TemplateNotFound, find_template
+from core.models import Campaign, Shop
+from core.rules.campaign_states import CampaignStatus
+from core.templates.components import legacy_body, normalise_components
+from core.templates.definition import Template, derive_type
+from core.templates.fit import fit_problems
+
+
+class DraftProblem(ValueError):
+    """The request cannot make a draft; ``errors`` name each bad field."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TemplateRef(StrictModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+
+
+# Shopify's limit on one tag; a rule naming more tags than this is not a merchant's.
+Tag = Annotated[str, Field(max_length=255)]
+MAX_TAGS = 250
+
+
+class Audience(StrictModel):
+    include_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+    exclude_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+
+
+class NewCampaign(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    template: TemplateRef
+    audience: Audience = Audience()
+    parameters: list = []  # the older body-only form
+    components: list | None = None  # Meta's component shape (core/templates/components.py)
+
+
+def parse(model: type[BaseModel], payload: object) -> BaseModel:
+    """``payload`` checked against ``model``, with no NUL anywhere and every template text
+    within Meta's limits (core/campaigns/input_limits.py). Raises DraftProblem naming each bad field."""
+    if problems := nul_problems(payload) or text_limit_problems(payload):
+        raise DraftProblem(problems)
+    try:
+        return model.model_validate(payload if payload is not None else {})
+    except ValidationError as error:
+        raise DraftProblem(
+            [{"field": ".".join(map(str, p["loc"])) or "body", "message": p["msg"]} for p in error.errors()]
+        ) from None
+
+
+def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign:
+    """A DRAFT campaign whose type follows its template. Raises DraftProblem, or
+    MetaUnavailable when Meta cannot be asked about the template."""
+    campaign = Campaign(shop_id=shop.id, status=str(CampaignStatus.DRAFT))
+    _fill(session, shop, campaign, request)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_draft(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> Campaign:
+    """Replace a draft's name, template, audience and components, with the checks of a new
+    draft. Raises LifecycleError for a campaign that is no longer a draft, DraftProblem or
+    MetaUnavailable."""
+    session.refresh(campaign, with_for_update=True)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise LifecycleError(f"A {campaign.status} campaign cannot be edited; only drafts can.")
+    _fill(session, shop, campaign, request)
+    session.flush()
+    return campaign
+
+
+def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> None:
+    components, problems = draft_components(request)
+    if problems:
+        raise DraftProblem(problems)
+    template = _sendable_template(shop, request)  # Meta first: the create route holds no transaction
+    taken = select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)
+    if campaign.id is not None:
+        taken = taken.where(Campaign.id != campaign.id)
+    if session.scalar(taken):
+        raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
+    if fit := fit_problems(template, components):
+        raise DraftProblem(legacy_names(request, fit))
+    rule = request.audience.model_dump()
+    campaign.name = request.name
+    campaign.type = str(derive_type(template.category, template.format))
+    campaign.template_name, campaign.template_language = template.name, template.language
+    campaign.template_category, campaign.template_format = template.category, template.format
+    campaign.template_components, campaign.template_definition = components, template.components
+    campaign.template_parameters = []
+    campaign.audience, campaign.estimated_audience = rule, estimate(session, shop.id, rule)
+
+
+def _sendable_template(shop: Shop, request: NewCampaign) -> Template:
+    try:
+        template = find_template(shop, request.template.name, request.template.language)
+    except TemplateNotFound as error:
+        raise DraftProblem([{"field": "template", "message": str(error)}]) from None
+    if derive_type(template.category, template.format) is None:
+        message = f"{template.category.title()} templates cannot be sent as campaigns."
+        raise DraftProblem([{"field": "template", "message": message}])
+    return template
+
+
+def draft_components(request: NewCampaign) -> tuple[list[dict], list[dict]]:
+    """The draft's components (from ``components``, or the older body-only ``parameters``) and
+    what is wrong with their shape."""
+    if request.components is not None and request.parameters:
+        return [], [{"field": "parameters", "message": "give components or parameters, not both"}]
+    if request.components is not None:
+        return normalise_components(request.components)
+    components, problems = normalise_components(legacy_body(request.parameters))
+    return components, legacy_names(request, problems)
+
+
+def legacy_names(request: NewCampaign, problems: list[dict]) -> list[dict]:
+    """A draft given body-only ``parameters`` hears of them under that name."""
+    if request.components is not None:
+        return problems
+    return [
+        {"field": "parameters", "message": f"{p['field'].removeprefix('components.body.')}: {p['message']}"}
+        if p["field"].startswith("components.body")
+        else p
+        for p in problems
+    ]
+
+
+def re_estimate(session: Session, campaign: Campaign, audience: Audience | None) -> int:
+    """Store a new audience rule (when given) and its reach estimate. Once launched, a
+    campaign's estimate is the one it launched with. Raises LifecycleError."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise LifecycleError(
+            f"A {campaign.status} campaign keeps the audience and estimate it launched with."
+        )
+    if audience is not None:
+        campaign.audience = audience.model_dump()
+    campaign.estimated_audience = estimate(session, campaign.shop_id, campaign.audience)
+    return campaign.estimated_audience

@@ -1,0 +1,220 @@
+"""A campaign's lifecycle before dispatch: launch checks, launch, schedule, cancel.
+
+DRAFT -> (SCHEDULED) -> PENDING (launched; dispatch runs) -> SENT / PARTIALLY_SENT / FAILED,
+settled by MonitorCampaignJob. DRAFT and SCHEDULED campaigns can be cancelled.
+
+The launch checks run at launch time, also for a scheduled campaign when its time comes,
+because Meta may pause or recategorise a template at any moment and consent and credits change:
+the template must be APPROVED in Meta's own list, at least one subscribed recipient must remain,
+and the credits must cover the estimate. Each failed check gets its own sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from core.campaigns.audience import estimate
+from core.crypto import decrypt_token
+from core.models import Campaign, Shop, ShopAlert
+from core.rules.campaign_states import CampaignStatus
+from core.templates.components import campaign_components
+from core.templates.definition import APPROVED, Template, derive_type
+from core.templates.fit import fit_problems
+from core.whatsapp.graph_api import MetaUnavailable, list_templates
+
+LAUNCHABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+CANCELLABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+MIN_SCHEDULE_AHEAD = timedelta(minutes=1)
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+
+
+class LifecycleError(ValueError):
+    """The campaign is not in a state that allows this action; the message says why."""
+
+
+class TemplateNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    check: str  # whatsapp_account, template_approved, template_parameters, audience, credits
+    message: str
+    field: str | None = None  # the component at fault (components.header, components.button[0], ...)
+
+    def as_dict(self) -> dict:
+        return {"check": self.check, "message": self.message, **({"field": self.field} if self.field else {})}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    failures: list[CheckFailure]
+    template: Template | None
+    audience: int
+
+
+def find_template(shop: Shop, name: str, language: str) -> Template:
+    """The template as Meta lists it now. Raises MetaUnavailable or TemplateNotFound."""
+    if not (shop.meta_waba_id and shop.meta_access_token_ciphertext):
+        raise MetaUnavailable("No WhatsApp Business account is connected: connect one in Settings.")
+    token = decrypt_token(shop.meta_access_token_ciphertext)
+    for template in list_templates(shop.meta_waba_id, token, name=name):
+        if template.language == language:
+            return template
+    raise TemplateNotFound(
+        f"The template '{name}' ({language}) does not exist in your WhatsApp Business account."
+    )
+
+
+def run_launch_checks(session: Session, shop: Shop, campaign: Campaign) -> CheckResult:
+    failures: list[CheckFailure] = []
+    template = None
+    if not (shop.meta_phone_number_id and shop.meta_waba_id and shop.meta_access_token_ciphertext):
+        failures.append(
+            CheckFailure("whatsapp_account", "Connect a WhatsApp Business phone number before launching.")
+        )
+    else:
+        template, problems = _template_checks(shop, campaign)
+        failures += problems
+    audience = estimate(session, shop.id, campaign.audience)
+    if audience == 0:
+        failures.append(
+            CheckFailure(
+                "audience",
+                "No subscribed customer matches this audience: only customers who agreed to "
+                "WhatsApp marketing can receive a campaign.",
+            )
+        )
+    elif shop.credits < audience:
+        failures.append(
+            CheckFailure(
+                "credits",
+                f"The campaign needs {audience:,} credits (one per recipient) and the balance is "
+                f"{shop.credits:,}. Top up before launching.",
+            )
+        )
+    return CheckResult(failures, template, audience)
+
+
+def _template_checks(shop: Shop, campaign: Campaign) -> tuple[Template | None, list[CheckFailure]]:
+    name, language = campaign.template_name, campaign.template_language
+    try:
+        template = find_template(shop, name, language)
+    except MetaUnavailable as error:
+        return None, [
+            CheckFailure("template_approved", f"Could not confirm the template with WhatsApp: {error}")
+        ]
+    except TemplateNotFound as error:
+        return None, [CheckFailure("template_approved", str(error))]
+    failures = []
+    if template.status != APPROVED:
+        failures.append(CheckFailure("template_approved", _not_approved(template)))
+    if derive_type(template.category, template.format) is None:
+        failures.append(
+            CheckFailure(
+                "template_category", f"{template.category.title()} templates cannot be sent as campaigns."
+            )
+        )
+    components = campaign_components(campaign.template_components, campaign.template_parameters)
+    for problem in fit_problems(template, components):
+        failures.append(CheckFailure("template_parameters", problem["message"], problem["field"]))
+    return template, failures
+
+
+def _not_approved(template: Template) -> str:
+    label = f"The template '{template.name}' ({template.language})"
+    if template.status in ("PENDING", "IN_APPEAL"):
+        return f"{label} is still waiting for Meta's review; launch once it is approved."
+    if template.status == "REJECTED":
+        reason = f" ({template.rejected_reason})" if template.rejected_reason else ""
+        return f"{label} was rejected by Meta{reason}: fix it in WhatsApp Manager and resubmit it."
+    if template.status == "PAUSED":
+        return f"{label} is paused by Meta for low quality; launch once it is active again."
+    return f"{label} is {template.status or 'not approved'}; only approved templates can be sent."
+
+
+def launch(session: Session, shop: Shop, campaign: Campaign, now: datetime | None = None) -> CheckResult:
+    """Run the launch checks; when they pass, the campaign becomes PENDING (dispatch may
+    start). The caller commits, then starts dispatch. Raises LifecycleError."""
+    _require(campaign, LAUNCHABLE, "launched")
+    result = run_launch_checks(session, shop, campaign)
+    _lock(session, campaign)
+    _require(campaign, LAUNCHABLE, "launched")  # a concurrent launch may have won
+    campaign.estimated_audience = result.audience
+    if result.failures:
+        return result
+    _adopt_template(campaign, result.template)
+    campaign.status = CampaignStatus.PENDING
+    campaign.launched_at = now or datetime.now(UTC)
+    return result
+
+
+def _adopt_template(campaign: Campaign, template: Template) -> None:
+    """Meta can recategorise a template after it was picked: the type follows what is sent."""
+    campaign.template_category = template.category
+    campaign.template_format = template.format
+    campaign.template_definition = template.components
+    campaign.type = str(derive_type(template.category, template.format))
+
+
+def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime) -> CheckResult:
+    """Run the launch checks now (they run again when the time comes) and schedule."""
+    _require(campaign, LAUNCHABLE, "scheduled")
+    now = datetime.now(UTC)
+    if at.tzinfo is None:
+        raise LifecycleError("scheduled_at needs a time zone offset, e.g. 2026-12-01T09:00:00+01:00")
+    if not now + MIN_SCHEDULE_AHEAD <= at <= now + MAX_SCHEDULE_AHEAD:
+        raise LifecycleError("scheduled_at must be between one minute and one year from now")
+    result = run_launch_checks(session, shop, campaign)
+    _lock(session, campaign)
+    _require(campaign, LAUNCHABLE, "scheduled")
+    campaign.estimated_audience = result.audience
+    if not result.failures:
+        _adopt_template(campaign, result.template)
+        campaign.status = CampaignStatus.SCHEDULED
+        campaign.scheduled_at = at
+    return result
+
+
+def launch_when_due(session: Session, shop: Shop, campaign: Campaign, expected_at: datetime | None) -> bool:
+    """The scheduled time has come. True when the campaign was launched. If the checks fail
+    now, it goes back to DRAFT and the merchant is alerted, with each failed check."""
+    if campaign.status != CampaignStatus.SCHEDULED or campaign.scheduled_at is None:
+        return False
+    if expected_at is not None and campaign.scheduled_at != expected_at:
+        return False  # rescheduled since this run was planned
+    result = launch(session, shop, campaign)
+    if not result.failures:
+        return True
+    campaign.status = CampaignStatus.DRAFT
+    session.add(
+        ShopAlert(
+            shop_id=shop.id,
+            campaign_id=campaign.id,
+            code="LAUNCH_CHECKS_FAILED",
+            title=f"Scheduled campaign '{campaign.name}' was not sent",
+            details=" ".join(f.message for f in result.failures),
+        )
+    )
+    return False
+
+
+def cancel(session: Session, campaign: Campaign) -> None:
+    _lock(session, campaign)
+    _require(campaign, CANCELLABLE, "cancelled")
+    campaign.status = CampaignStatus.CANCELLED
+
+
+def _lock(session: Session, campaign: Campaign) -> None:
+    session.refresh(campaign, with_for_update=True)
+
+
+def _require(campaign: Campaign, allowed: tuple, action: str) -> None:
+    if campaign.status not in allowed:
+        raise LifecycleError(
+            f"A {campaign.status} campaign cannot be {action}; only "
+            f"{' or '.join(s.value for s in allowed)} campaigns can."
+        )

@@ -1,0 +1,71 @@
+"""United States numbers and marketing templates.
+
+Since 1 April 2025 WhatsApp has paused the delivery of marketing template messages to users
+with United States phone numbers (+1 calling code and a US area code); such sends fail with
+131049, the per-user marketing limit, and are not charged. Utility templates are not affected.
+Meta announced the pause as temporary and has not given an end date. Sources:
+reference/whatsapp.md 3.4 (131049); Meta's "Per-user marketing template message limits"
+(developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates), as relayed by
+AWS End User Messaging's WhatsApp template guide ("Starting on 4/1/2025 Meta will block
+marketing message templates sent to the US country code of +1") and by Zoho's notice to its
+merchants ("if you send a marketing template to a US number, it will fail ... failure reason
+... USER_MARKETING_TEMPLATE_LIMIT"), both checked 2026-11-29, with no lifting announced.
+
+So a marketing campaign says beforehand how many of its recipients have US numbers, and the
+131049 remedy names them. Canada and the Caribbean share +1 and are not paused: the area code
+decides, read with ``phonenumbers``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import phonenumbers
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.campaigns.audience import recipients_query
+
+US_REMEDY = (
+    "WhatsApp has not delivered marketing templates to United States (+1) numbers since "
+    "1 April 2025: customers with US numbers cannot be reached by a marketing campaign; use a "
+    "utility template or another channel for them."
+)
+
+
+@cache
+def is_us_area_code(area: str) -> bool:
+    """True when +1 numbers with this area code are United States numbers."""
+    try:
+        number = phonenumbers.parse(f"+1{area}2345678")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(number) == "US"
+
+
+def is_us_number(e164: str | None) -> bool:
+    return bool(e164) and e164.startswith("+1") and len(e164) == 12 and is_us_area_code(e164[2:5])
+
+
+def us_recipients(session: Session, shop_id: int, rule: dict) -> int:
+    """How many of the audience's recipients have a United States number (grouped by area
+    code in the database, so a large audience reads a few hundred rows at most)."""
+    recipients = recipients_query(shop_id, rule).subquery()
+    area = func.substr(recipients.c.phone_e164, 3, 3)
+    rows = session.execute(
+        select(area, func.count())
+        .select_from(recipients)
+        .where(recipients.c.phone_e164.like("+1%"), func.length(recipients.c.phone_e164) == 12)
+        .group_by(area)
+    )
+    return sum(count for code, count in rows if is_us_area_code(code))
+
+
+def marketing_us_warning(category: str | None, us_count: int) -> str | None:
+    """The sentence a marketing campaign with US recipients shows before launch."""
+    if (category or "").upper() != "MARKETING" or not us_count:
+        return None
+    return (
+        f"{us_count:,} recipient(s) have United States (+1) numbers. WhatsApp does not deliver "
+        "marketing templates to US numbers (paused since 1 April 2025): they will fail with 131049."
+    )

@@ -1,0 +1,10 @@
+"""What a campaign earns and costs: attribution of orders, Meta's rate card, the shop's credits,
+and the outcome settings a merchant chooses.
+
+- ``attribution``: which campaign an order counts for (last touch inside the window).
+- ``rate_card``: Meta's per-message rates (``data/``) and a shop's override.
+- ``credits``: one credit per message, reserved at send, kept only for what Meta bills.
+- ``settings``: the attribution window, the rate override and the ledger as Settings shows them.
+"""
+
+__all__ = ["attribution", "credits", "rate_card", "settings"]

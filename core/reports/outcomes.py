@@ -1,0 +1,164 @@
+"""What campaigns earned and cost: attributed orders and revenue (core/outcomes/attribution.py), Meta's
+charges from the rate card (core/outcomes/rate_card.py), and the ratios a merchant compares them by.
+
+Cost counts billed messages only (delivered, and billable by Meta's pricing: core/outcomes/credits.py
+BILLED_SQL), grouped by the recipient's calling code and the pricing category Meta reported
+(the template's category until a status carried one): groups kept as messages move
+(core/counts/billed.py), so a campaign of a million is priced from a few rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.counts.billed import BILLED_GROUPS
+from core.models import Campaign, Shop
+from core.outcomes.attribution import CampaignRevenue, attributed_orders, revenue_by_campaign
+from core.outcomes.rate_card import Card, card_for, country_of_prefix
+
+RATE_PLACES = Decimal("0.0001")
+
+
+@dataclass
+class CampaignCost:
+    billed: int = 0
+    amount: Decimal = Decimal(0)
+    unpriced: int = 0  # billed messages the card has no rate for
+
+    def as_json(self, currency: str) -> dict | None:
+        if not self.billed:
+            return None
+        return {"amount": f"{self.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
+
+
+def costs_by_campaign(
+    session: Session, shop_id: int, card: Card, campaign_ids: list[int]
+) -> dict[int, CampaignCost]:
+    """Return each campaign's billed messages priced by ``card``."""
+    found: dict[int, CampaignCost] = defaultdict(CampaignCost)
+    if not campaign_ids:
+        return found
+    for row in session.execute(BILLED_GROUPS, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}):
+        cost = found[row.campaign_id]
+        cost.billed += row.n
+        rate = card.rate(country_of_prefix(row.prefix or ""), row.category)
+        if rate is None:
+            cost.unpriced += row.n
+        else:
+            cost.amount += rate * row.n
+    return found
+
+
+def _ratio(part: Decimal | int, whole: Decimal | int) -> float | None:
+    return None if not whole else round(float(Decimal(part) / Decimal(whole)), 4)
+
+
+def _per(cost: CampaignCost, count: int) -> str | None:
+    return (
+        None
+        if not cost.billed or not count
+        else f"{(cost.amount / count).quantize(RATE_PLACES, ROUND_HALF_UP)}"
+    )
+
+
+def outcome_json(
+    campaign: Campaign, revenue: CampaignRevenue, cost: CampaignCost, card: Card, shop: Shop
+) -> dict:
+    """Return the campaign's orders, revenue, cost and their ratios, as the API shows them."""
+    revenue_json = revenue.revenue(shop.currency)
+    cost_json = cost.as_json(card.currency)
+    same_currency = revenue_json and cost_json and revenue_json["currency"] == cost_json["currency"]
+    return {
+        "orders": revenue.orders,
+        "revenue": revenue_json,
+        "cost": cost_json,
+        "billed_messages": cost.billed,
+        "unpriced_messages": cost.unpriced,  # billed, but the rate card has no rate for them
+        "conversion_rate": _ratio(revenue.orders, campaign.delivered_count),
+        "return_on_spend": _ratio(revenue.amount, cost.amount) if same_currency else None,
+        "cost_per": {
+            "delivered": _per(cost, campaign.delivered_count),
+            "read": _per(cost, campaign.read_count),
+            "click": _per(cost, campaign.clicked_count),
+        },
+        "rate_card": {"currency": card.currency, "effective": card.effective},
+    }
+
+
+def campaign_outcomes(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[int, dict]:
+    """Return ``outcome_json`` for each campaign, in two queries for the whole list."""
+    ids = [c.id for c in campaigns]
+    card = card_for(shop.rate_card)
+    revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
+    costs = costs_by_campaign(session, shop.id, card, ids)
+    return {
+        c.id: outcome_json(
+            c, revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost()), card, shop
+        )
+        for c in campaigns
+    }
+
+
+_CLICKS_BY_DAY = text("""
+    SELECT floor(extract(epoch FROM k.clicked_at - :start) / 86400)::int AS day, count(*) AS n
+      FROM clicks k
+      JOIN messages m ON m.shop_id = k.shop_id AND m.id = k.message_id
+     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND k.clicked_at >= :start
+     GROUP BY 1
+""")
+
+
+def days_after_sending(session: Session, shop: Shop, campaign: Campaign) -> list[dict]:
+    """Return clicks (every open) and attributed orders per day since the campaign was sent:
+    day 0 is its first 24 hours. Covers the attribution window, or longer once later days
+    have any."""
+    start = campaign.dispatch_started_at or campaign.launched_at
+    if start is None:
+        return []
+    keys = {"shop_id": shop.id, "campaign_id": campaign.id, "start": start}
+    clicks = {row.day: row.n for row in session.execute(_CLICKS_BY_DAY, keys)}
+    orders: dict[int, int] = defaultdict(int)
+    for order in attributed_orders(session, shop.id, shop.attribution_window_days, [campaign.id]):
+        orders[int((order.ordered_at - start).total_seconds() // 86400)] += 1
+    last = max([shop.attribution_window_days, *clicks, *orders])
+    return [{"day": d, "clicks": clicks.get(d, 0), "orders": orders.get(d, 0)} for d in range(last + 1)]
+
+
+def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[str, dict]:
+    """Return per campaign type: campaigns, delivered, clicked, orders, revenue, cost, and the
+    pooled conversion (orders ÷ delivered) and return on spend (revenue ÷ cost)."""
+    ids = [c.id for c in campaigns]
+    card = card_for(shop.rate_card)
+    revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
+    costs = costs_by_campaign(session, shop.id, card, ids)
+    by_type: dict[str, dict] = {}
+    for c in campaigns:
+        t = by_type.setdefault(
+            c.type,
+            {
+                "campaigns": 0,
+                "delivered": 0,
+                "clicked": 0,
+                "orders": 0,
+                "revenue": Decimal(0),
+                "cost": Decimal(0),
+            },
+        )
+        revenue, cost = revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost())
+        t["campaigns"] += 1
+        t["delivered"] += c.delivered_count
+        t["clicked"] += c.clicked_count
+        t["orders"] += revenue.orders
+        t["revenue"] += revenue.amount
+        t["cost"] += cost.amount
+    for t in by_type.values():
+        t["conversion_rate"] = _ratio(t["orders"], t["delivered"])
+        t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == card.currency else None
+        t["revenue"] = {"amount": f"{t['revenue']:.2f}", "currency": shop.currency}
+        t["cost"] = {"amount": f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": card.currency}
+    return by_type

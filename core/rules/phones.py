@@ -1,0 +1,62 @@
+"""Customer phone numbers: E.164 or a precise reason why not, and a suggested fix.
+
+Shopify stores phones as merchants and customers typed them. We parse with no default region
+on purpose: guessing the country would silently send a message to someone else's number.
+A number typed without its country calling code is its own failure, because the customer's
+address country usually tells us the code and the merchant can fix it in one click.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from core.rules.failure_codes import OurCode
+
+# Shortest and longest national numbers worth treating as a number missing its country code.
+MIN_DIGITS, MAX_DIGITS = 6, 15
+
+
+@dataclass(frozen=True)
+class PhoneCheck:
+    e164: str | None
+    problem: OurCode | None  # None when e164 is set
+
+
+def check_phone(raw: str | None) -> PhoneCheck:
+    if not raw or not raw.strip():
+        return PhoneCheck(None, OurCode.CUSTOMER_HAS_NO_PHONE)
+    try:
+        number = phonenumbers.parse(raw, None)
+    except NumberParseException as error:
+        if error.error_type == NumberParseException.INVALID_COUNTRY_CODE and _looks_national(raw):
+            return PhoneCheck(None, OurCode.CUSTOMER_IS_MISSING_CALLING_CODE)
+        return PhoneCheck(None, OurCode.CUSTOMER_PHONE_IS_INVALID)
+    if not phonenumbers.is_valid_number(number):
+        return PhoneCheck(None, OurCode.CUSTOMER_PHONE_IS_INVALID)
+    return PhoneCheck(phonenumbers.format_number(number, PhoneNumberFormat.E164), None)
+
+
+def _looks_national(raw: str) -> bool:
+    digits = phonenumbers.normalize_digits_only(raw)
+    return not raw.strip().startswith("+") and MIN_DIGITS <= len(digits) <= MAX_DIGITS
+
+
+def to_e164(raw: str | None) -> str | None:
+    return check_phone(raw).e164
+
+
+def suggest_e164(raw: str | None, country_code: str | None) -> str | None:
+    """The number read as a national number of the customer's address country, when that
+    gives a valid number; otherwise None (we never suggest a number we cannot vouch for)."""
+    if not raw or not country_code:
+        return None
+    try:
+        number = phonenumbers.parse(raw, country_code.upper())
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)

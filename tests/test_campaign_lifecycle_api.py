@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Campaign, ShopAlert
+from core.campaigns.launch import LifecycleError, ask_meta, launch
+from core.models import Campaign, Shop, ShopAlert
 from jobs.launch import launch_scheduled_campaign
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
@@ -214,3 +216,23 @@ def test_the_cli_launches_a_draft_by_name(runner, make, meta, run_jobs):
     assert len(meta.truth()["messages"]) == 3  # the fourth recipient has no calling code
     again = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])
     assert again.exit_code != 0 and "PENDING" in again.output
+
+
+def test_metas_answer_about_choices_the_draft_no_longer_has_is_refused(client, make, meta):
+    """Meta is asked with no transaction open; if the draft's values change before the launch
+    locks it, the answer is about another message and the launch is refused, not made."""
+    shop = whatsapp_shop(make)
+    _audience(make, shop)
+    campaign_id = _create(client).json["id"]
+    with Session(make.engine) as session:
+        answer = ask_meta(session.get(Shop, shop.id), session.get(Campaign, (shop.id, campaign_id)))
+    assert answer.failures == [] and answer.template.name == "personal_offer"
+    with Session(make.engine) as session:  # the merchant edits the draft meanwhile
+        session.get(Campaign, (shop.id, campaign_id)).template_parameters = [{"text": "OTHER"}]
+        session.commit()
+    with Session(make.engine) as session:
+        campaign = session.get(Campaign, (shop.id, campaign_id))
+        with pytest.raises(LifecycleError, match="changed while it was checked"):
+            launch(session, session.get(Shop, shop.id), campaign, answer)
+        session.rollback()
+        assert session.get(Campaign, (shop.id, campaign_id)).status == "DRAFT"

@@ -7,6 +7,10 @@ The launch checks run at launch time, also for a scheduled campaign when its tim
 because Meta may pause or recategorise a template at any moment and consent and credits change:
 the template must be APPROVED in Meta's own list, at least one subscribed recipient must remain,
 and the credits must cover the estimate. Each failed check gets its own sentence.
+
+Meta is asked first, outside any transaction (ask_meta), and the answer is handed to the step
+that locks and changes the campaign; that step refuses an answer about components the campaign
+no longer has (a draft edited meanwhile).
 """
 
 from __future__ import annotations
@@ -50,6 +54,19 @@ class CheckFailure:
 
 
 @dataclass(frozen=True)
+class MetaAnswer:
+    """What Meta says of a campaign's template now, asked before any transaction opens, and
+    which of the campaign's choices it answers for."""
+
+    template: Template | None
+    failures: list[CheckFailure]
+    asked_about: tuple
+
+    def answers_for(self, campaign: Campaign) -> bool:
+        return self.asked_about == _template_choices(campaign)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     failures: list[CheckFailure]
     template: Template | None
@@ -69,16 +86,31 @@ def find_template(shop: Shop, name: str, language: str) -> Template:
     )
 
 
-def run_launch_checks(session: Session, shop: Shop, campaign: Campaign) -> CheckResult:
-    failures: list[CheckFailure] = []
-    template = None
+def ask_meta(shop: Shop, campaign: Campaign) -> MetaAnswer:
+    """The checks only Meta can answer (the number is connected, the template is approved and
+    fits). Makes an HTTP call: call it with no transaction open."""
+    asked_about = _template_choices(campaign)
     if not (shop.meta_phone_number_id and shop.meta_waba_id and shop.meta_access_token_ciphertext):
-        failures.append(
-            CheckFailure("whatsapp_account", "Connect a WhatsApp Business phone number before launching.")
+        failure = CheckFailure(
+            "whatsapp_account", "Connect a WhatsApp Business phone number before launching."
         )
-    else:
-        template, problems = _template_checks(shop, campaign)
-        failures += problems
+        return MetaAnswer(None, [failure], asked_about)
+    template, problems = _template_checks(shop, campaign)
+    return MetaAnswer(template, problems, asked_about)
+
+
+def _template_choices(campaign: Campaign) -> tuple:
+    return (
+        campaign.template_name,
+        campaign.template_language,
+        campaign.template_components,
+        campaign.template_parameters,
+    )
+
+
+def run_launch_checks(session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer) -> CheckResult:
+    """Meta's answer and the checks of our own data (audience, credits), in the caller's transaction."""
+    failures, template = list(meta.failures), meta.template
     audience = estimate(session, shop.id, campaign.audience)
     if audience == 0:
         failures.append(
@@ -136,12 +168,14 @@ def _not_approved(template: Template) -> str:
     return f"{label} is {template.status or 'not approved'}; only approved templates can be sent."
 
 
-def launch(session: Session, shop: Shop, campaign: Campaign, now: datetime | None = None) -> CheckResult:
-    """Run the launch checks; when they pass, the campaign becomes PENDING (dispatch may
-    start). The caller commits, then starts dispatch. Raises LifecycleError."""
+def launch(
+    session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer, now: datetime | None = None
+) -> CheckResult:
+    """Run the launch checks with Meta's answer (ask_meta); when they pass, the campaign becomes
+    PENDING (dispatch may start). The caller commits, then starts dispatch. Raises LifecycleError."""
     _require(campaign, LAUNCHABLE, "launched")
-    result = run_launch_checks(session, shop, campaign)
-    _lock(session, campaign)
+    result = run_launch_checks(session, shop, campaign, meta)
+    _lock(session, campaign, meta)
     _require(campaign, LAUNCHABLE, "launched")  # a concurrent launch may have won
     campaign.estimated_audience = result.audience
     if result.failures:
@@ -160,7 +194,7 @@ def _adopt_template(campaign: Campaign, template: Template) -> None:
     campaign.type = str(derive_type(template.category, template.format))
 
 
-def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime) -> CheckResult:
+def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime, meta: MetaAnswer) -> CheckResult:
     """Run the launch checks now (they run again when the time comes) and schedule."""
     _require(campaign, LAUNCHABLE, "scheduled")
     now = datetime.now(UTC)
@@ -168,8 +202,8 @@ def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime) -> 
         raise LifecycleError("scheduled_at needs a time zone offset, e.g. 2026-12-01T09:00:00+01:00")
     if not now + MIN_SCHEDULE_AHEAD <= at <= now + MAX_SCHEDULE_AHEAD:
         raise LifecycleError("scheduled_at must be between one minute and one year from now")
-    result = run_launch_checks(session, shop, campaign)
-    _lock(session, campaign)
+    result = run_launch_checks(session, shop, campaign, meta)
+    _lock(session, campaign, meta)
     _require(campaign, LAUNCHABLE, "scheduled")
     campaign.estimated_audience = result.audience
     if not result.failures:
@@ -179,14 +213,21 @@ def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime) -> 
     return result
 
 
-def launch_when_due(session: Session, shop: Shop, campaign: Campaign, expected_at: datetime | None) -> bool:
+def is_due(campaign: Campaign | None, expected_at: datetime | None) -> bool:
+    """A scheduled campaign whose run planned for ``expected_at`` is still the one to make."""
+    if campaign is None or campaign.status != CampaignStatus.SCHEDULED or campaign.scheduled_at is None:
+        return False
+    return expected_at is None or campaign.scheduled_at == expected_at  # else rescheduled since
+
+
+def launch_when_due(
+    session: Session, shop: Shop, campaign: Campaign, expected_at: datetime | None, meta: MetaAnswer
+) -> bool:
     """The scheduled time has come. True when the campaign was launched. If the checks fail
     now, it goes back to DRAFT and the merchant is alerted, with each failed check."""
-    if campaign.status != CampaignStatus.SCHEDULED or campaign.scheduled_at is None:
+    if not is_due(campaign, expected_at):
         return False
-    if expected_at is not None and campaign.scheduled_at != expected_at:
-        return False  # rescheduled since this run was planned
-    result = launch(session, shop, campaign)
+    result = launch(session, shop, campaign, meta)
     if not result.failures:
         return True
     campaign.status = CampaignStatus.DRAFT
@@ -203,13 +244,16 @@ def launch_when_due(session: Session, shop: Shop, campaign: Campaign, expected_a
 
 
 def cancel(session: Session, campaign: Campaign) -> None:
-    _lock(session, campaign)
+    _lock(session, campaign, None)
     _require(campaign, CANCELLABLE, "cancelled")
     campaign.status = CampaignStatus.CANCELLED
 
 
-def _lock(session: Session, campaign: Campaign) -> None:
+def _lock(session: Session, campaign: Campaign, meta: MetaAnswer | None) -> None:
+    """Lock the campaign's row, and refuse Meta's answer if it was about other choices."""
     session.refresh(campaign, with_for_update=True)
+    if meta is not None and not meta.answers_for(campaign):
+        raise LifecycleError("The campaign's template or its values changed while it was checked; try again.")
 
 
 def _require(campaign: Campaign, allowed: tuple, action: str) -> None:

@@ -157,9 +157,9 @@ def store_connection(session: Session, shop_id: int, request: ConnectRequest, fa
     shop.meta_access_token_ciphertext = encrypt_token(request.access_token)
     shop.messages_per_second = facts.messages_per_second
     try:
-        session.flush()
+        with session.begin_nested():  # a savepoint: the caller's transaction stays the caller's to end
+            session.flush()
     except IntegrityError:
-        session.rollback()
         raise NumberTaken() from None
     _upsert_row(session, shop_id, request, facts)
 

@@ -29,7 +29,7 @@ from core.campaigns.drafts import (
     parse,
     re_estimate,
 )
-from core.campaigns.launch import LifecycleError, cancel, launch, schedule
+from core.campaigns.launch import LifecycleError, ask_meta, cancel, launch, schedule
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.crypto import decrypt_token
 from core.dispatch.progress import progress
@@ -118,8 +118,9 @@ def estimate_campaign(campaign_id: int):
 @blueprint.post("/campaigns/<int:campaign_id>/launch")
 def launch_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
-    release_transaction()  # the checks ask Meta first
-    result = launch(db(), current_shop(), campaign)
+    release_transaction()  # the checks ask Meta first, with no transaction open
+    meta = ask_meta(current_shop(), campaign)
+    result = launch(db(), current_shop(), campaign, meta)
     db().commit()  # the estimate is kept even when a check failed
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
@@ -135,8 +136,9 @@ def launch_campaign(campaign_id: int):
 def schedule_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_ScheduleRequest, request.get_json(silent=True))
-    release_transaction()  # the checks ask Meta first
-    result = schedule(db(), current_shop(), campaign, body.scheduled_at)
+    release_transaction()  # the checks ask Meta first, with no transaction open
+    meta = ask_meta(current_shop(), campaign)
+    result = schedule(db(), current_shop(), campaign, body.scheduled_at, meta)
     db().commit()
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422

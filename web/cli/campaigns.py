@@ -15,7 +15,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from core.campaigns.launch import LifecycleError, launch
+from core.campaigns.launch import LifecycleError, ask_meta, launch
 from core.campaigns.monitor import MonitorResult, monitor_campaign
 from core.db import session_scope
 from core.models import Campaign, Shop
@@ -77,15 +77,18 @@ def _keep_going(shop_id: int, campaign_id: int, result: MonitorResult) -> None:
 @click.option("--shop", "domain", required=True, help="the shop's myshopify domain")
 def launch_command(name: str, domain: str) -> None:
     """Launch the campaign NAME of a shop now (the same checks as the API)."""
-    with session_scope() as session:
+    with session_scope() as session:  # read, then let go: the checks ask Meta with no transaction open
         shop = session.scalar(select(Shop).where(Shop.domain == domain))
         campaign = shop and session.scalar(
             select(Campaign).where(Campaign.shop_id == shop.id, Campaign.name == name)
         )
         if campaign is None:
             raise click.ClickException(f"no campaign named {name!r} in {domain}")
+    meta = ask_meta(shop, campaign)
+    with session_scope() as session:
+        shop, campaign = session.get(Shop, shop.id), session.get(Campaign, (shop.id, campaign.id))
         try:
-            result = launch(session, shop, campaign)
+            result = launch(session, shop, campaign, meta)
         except LifecycleError as error:
             raise click.ClickException(str(error)) from None
         ids = (shop.id, campaign.id)

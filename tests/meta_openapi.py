@@ -1,5 +1,5 @@
 """Meta's published OpenAPI description of the WhatsApp Business Messaging API
-(``../shared/fixtures/meta/openapi/``), for checking bodies against Meta's own schemas."""
+(tests/fixtures/meta/openapi/, MIT), for checking bodies against Meta's own schemas."""
 
 from __future__ import annotations
 
@@ -11,12 +11,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 SPEC = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "fixtures"
-    / "meta"
-    / "openapi"
-    / "business-messaging-api_v23.0.yaml.gz"
+    Path(__file__).resolve().parent / "fixtures" / "meta" / "openapi" / "business-messaging-api_v23.0.yaml.gz"
 )
 
 

@@ -10,10 +10,27 @@ PRODUCT = ("core", "web", "jobs")
 # Which top-level packages each layer must never import.
 FORBIDDEN = {"core": {"web", "jobs", "sim"}, "jobs": {"web", "sim"}, "web": {"sim"}}
 
+# The layers of core/, bottom to top (docs/architecture.md): a unit (a flat module or a package)
+# imports only units of lower layers. ONLY narrows a unit further.
+LAYERS = [
+    {"rules", "settings"},
+    {"db", "redis", "crypto", "bulk"},
+    {"models"},
+    {"inbox", "templates", "outcomes", "migrations"},
+    {"counts", "whatsapp"},
+    {"meta_webhooks", "shopify"},
+    {"campaigns"},
+    {"dispatch", "reports"},
+    {"ops"},
+]
+ONLY = {"rules": set(), "settings": set(), "models": {"rules"}}
+# Who may import a package's modules not named in its __all__: the package itself, and tests.
+IMPORTERS_CHECKED = ("core", "web", "jobs", "bench", "sim")
 
-def _modules() -> dict[str, Path]:
+
+def _modules(packages: tuple[str, ...] = PRODUCT) -> dict[str, Path]:
     found = {}
-    for package in PRODUCT:
+    for package in packages:
         for path in (ROOT / package).rglob("*.py"):
             parts = path.relative_to(ROOT).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -34,11 +51,11 @@ def _imported(tree: ast.AST, known: dict[str, Path]) -> set[str]:
     return names
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(packages: tuple[str, ...] = PRODUCT) -> dict[str, set[str]]:
     """Who imports whom. A package that loads its own modules to register their routes (a
     Flask blueprint's package) is left out: it defines what they import before loading them,
     so none of them ever sees it half made."""
-    known = _modules()
+    known = _modules(packages)
     graph = {}
     for name, path in known.items():
         targets = _imported(ast.parse(path.read_text()), known)
@@ -88,3 +105,96 @@ def test_pages_import_nothing_from_the_json_api():
     assert pages and {
         name: {t for t in targets if t.startswith("web.api")} for name, targets in pages.items()
     } == {name: set() for name in pages}
+
+
+def _unit(module: str) -> str | None:
+    """The unit of core/ a module belongs to: ``core.counts.billed`` -> ``counts``."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "core" and len(parts) > 1 else None
+
+
+def _layer_of(unit: str) -> int:
+    return next(index for index, units in enumerate(LAYERS) if unit in units)
+
+
+def _layer_breach(importer: str, imported: str) -> str | None:
+    """Why ``importer`` may not import ``imported``, or None when the layers allow it."""
+    mine, theirs = _unit(importer), _unit(imported)
+    if mine is None or theirs is None or mine == theirs:
+        return None
+    if mine in ONLY:
+        allowed = ONLY[mine]
+        return None if theirs in allowed else f"{mine} may import only {sorted(allowed) or 'nothing of core'}"
+    if _layer_of(theirs) >= _layer_of(mine):
+        mine_at, theirs_at = f"{mine} (layer {_layer_of(mine)})", f"{theirs} (layer {_layer_of(theirs)})"
+        return f"{mine_at} may import only lower layers, not {theirs_at}"
+    return None
+
+
+def test_every_unit_of_core_has_a_layer():
+    """Each flat module and package of core/ sits in exactly one layer of the table."""
+    units = {path.stem for path in (ROOT / "core").glob("*.py") if path.stem != "__init__"}
+    units |= {path.parent.name for path in (ROOT / "core").glob("*/__init__.py")}
+    units.add("migrations")
+    placed = [unit for layer in LAYERS for unit in layer]
+    assert sorted(placed) == sorted(set(placed))  # none twice
+    assert units == set(placed)
+
+
+def test_core_imports_only_lower_layers():
+    """No module of core/ imports a unit of its own layer or above (docs/architecture.md)."""
+    breaches = sorted(
+        f"{name} imports {target}: {why}"
+        for name, targets in _graph(("core",)).items()
+        for target in targets
+        if target.startswith("core.") and (why := _layer_breach(name, target))
+    )
+    assert breaches == []
+
+
+def test_the_layer_rule_names_what_an_upward_import_broke():
+    """The check itself: an upward or sideways import is named with its rule, a downward one passes."""
+    assert _layer_breach("core.counts.billed", "core.rules.statuses") is None
+    assert "layer 4" in _layer_breach("core.counts.billed", "core.campaigns.monitor")
+    assert "layer 4" in _layer_breach("core.whatsapp.send", "core.counts.billed")  # same layer
+    assert "only ['rules']" in _layer_breach("core.models.message", "core.db")
+    assert "nothing of core" in _layer_breach("core.rules.phones", "core.settings")
+
+
+def _entry_points(package: str) -> list[str]:
+    tree = ast.parse((ROOT / "core" / package / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return []
+
+
+def test_packages_meet_through_their_entry_points():
+    """A module of another package (or of web/, jobs/, bench/, sim/) imports only the modules a
+    package names in its __all__; core.models is imported whole (its __all__ names the models)."""
+    graph = _graph(IMPORTERS_CHECKED)
+    wrong = []
+    for name, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            parts = target.split(".")
+            if parts[0] != "core" or len(parts) < 3 or _unit(name) == parts[1]:
+                continue
+            if not (ROOT / "core" / parts[1] / "__init__.py").exists():
+                continue
+            if parts[1] == "models" or parts[2] not in _entry_points(parts[1]):
+                wrong.append(f"{name} imports {target}, not an entry point of core.{parts[1]}")
+    assert wrong == []
+
+
+def test_every_entry_point_is_a_module_of_its_package():
+    """Each name in a package's __all__ is one of its modules (or, for core.models, a model)."""
+    missing = [
+        f"core.{package}.{entry}"
+        for package in sorted(path.parent.name for path in (ROOT / "core").glob("*/__init__.py"))
+        if package not in ("models", "migrations")
+        for entry in _entry_points(package)
+        if not (ROOT / "core" / package / f"{entry}.py").exists()
+    ]
+    import core.models
+
+    assert missing == [] and all(hasattr(core.models, name) for name in core.models.__all__)

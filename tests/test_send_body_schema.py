@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import gzip
-import os
 from functools import cache
 
 import pytest
@@ -22,19 +21,10 @@ import yaml
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator
 
+from tests.meta_openapi import SPEC
 from tests.meta_stand_in import whatsapp_shop
 from tests.test_components_dispatch import CATALOG, IMAGE_LINK, LOOKBOOK, _customers, _draft, _launch
 
-SPEC = os.path.join(
-    os.path.dirname(__file__),
-    "..",
-    "..",
-    "shared",
-    "fixtures",
-    "meta",
-    "openapi",
-    "business-messaging-api_v23.0.yaml.gz",
-)
 POSITION = "^[0-9]$"
 
 

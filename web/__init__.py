@@ -10,6 +10,8 @@ from flask import Flask
 
 from core.settings import ENV_VARIABLES, load_settings
 
+__all__ = ["create_app"]
+
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` may override any environment variable the settings read

@@ -12,6 +12,8 @@ from web.tenancy import authenticate
 
 blueprint = Blueprint("api", __name__)
 
+__all__ = ["blueprint"]  # registered by create_app under /api
+
 
 @blueprint.before_request
 def require_session_token():

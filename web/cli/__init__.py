@@ -14,6 +14,8 @@ from core.db import session_scope
 from core.ops import migrate, seed
 from core.settings import get_settings
 
+__all__ = ["init_app"]  # the flask commands, registered by create_app
+
 db_cli = AppGroup("db", help="Database schema commands.")
 
 

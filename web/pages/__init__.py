@@ -26,6 +26,8 @@ from web.tenancy import authenticate
 
 blueprint = Blueprint("pages", __name__)
 
+__all__ = ["blueprint"]  # registered by create_app
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Query parameters the admin gives the app home that every link inside the app carries on.
 CARRIED = ("embedded", "shop", "host", "locale")

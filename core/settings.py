@@ -38,6 +38,7 @@ ENV_VARIABLES = (
     "SHOPIFY_API_VERSION",
     "SHOPIFY_ADMIN_URL",
     "SHOPIFY_APP_URL",
+    "APP_URL",
     "META_GRAPH_URL",
     "META_API_VERSION",
     "INSTANCE_PATH",
@@ -139,7 +140,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS", "").strip() or None,
         shopify_api_version=env.get("SHOPIFY_API_VERSION") or Settings.shopify_api_version,
         shopify_admin_url=env.get("SHOPIFY_ADMIN_URL") or None,
-        shopify_app_url=(env.get("SHOPIFY_APP_URL") or "").rstrip("/") or None,
+        # `shopify app dev` hands the web processes it starts its tunnel as APP_URL, not as
+        # SHOPIFY_APP_URL: tracked links and return URLs follow the tunnel under the CLI.
+        shopify_app_url=(env.get("SHOPIFY_APP_URL") or env.get("APP_URL") or "").rstrip("/") or None,
         meta_app_secret=secrets["META_APP_SECRET"],
         meta_verify_token=secrets["META_VERIFY_TOKEN"],
         meta_graph_url=(env.get("META_GRAPH_URL") or Settings.meta_graph_url).rstrip("/"),

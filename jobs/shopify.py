@@ -9,11 +9,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import session_scope
 from core.inbox.store import backlog
 from core.redis import get_redis
-from core.shopify.drain import SOURCE, DrainReport, drain_batch
+from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
 from jobs.customer_import import request_bulk_import
 from jobs.queues import WEBHOOKS, enqueue, queue
 
@@ -55,14 +56,10 @@ def request_shopify_drain() -> bool:
 
 
 def drain_shopify_inbox() -> dict:
-    """Apply stored Shopify webhooks, batch after batch, until none is waiting."""
+    """Apply stored Shopify webhooks, batch after batch, until none is due."""
     get_redis().delete(DRAIN_PENDING_KEY)  # from here on, a new body queues the next drain
     started, total = time.monotonic(), DrainReport()
-    while True:
-        with session_scope() as session:
-            report = drain_batch(session, skip=total.failed_ids)
-        if report is None:
-            break
+    while (report := _drain_next_batch()) is not None:
         total.add(report)
         for shop_id in report.finished_exports:
             request_bulk_import(shop_id)
@@ -72,6 +69,28 @@ def drain_shopify_inbox() -> dict:
     if total.events:
         log.info("drained %d shopify webhooks: %s", total.events, dict(total.outcomes))
     return {"events": total.events, "outcomes": dict(total.outcomes), "failed": len(total.failed_ids)}
+
+
+def _drain_next_batch() -> DrainReport | None:
+    """Take the next events (their attempts counted and committed first), then apply them in a
+    transaction of their own. If that one is lost, the events wait for their next try with the
+    reason kept, and the drain goes on with the events behind them. None when nothing is due."""
+    with session_scope() as session:
+        taken = take_batch(session)
+    if not taken:
+        return None
+    try:
+        with session_scope() as session:
+            return apply_batch(session, taken)
+    except SQLAlchemyError as error:
+        log.error(
+            "lost the transaction applying %d shopify webhooks (%s); they wait for their next attempt",
+            len(taken),
+            type(error).__name__,
+        )
+        with session_scope() as session:
+            note_lost_batch(session, taken, error)
+        return DrainReport(events=len(taken), failed_ids=[d.id for d in taken])
 
 
 def sweep_shopify_inbox() -> dict:

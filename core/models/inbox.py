@@ -43,6 +43,8 @@ class InboxEvent(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(32))  # "applied", "not_json", ...
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Shopify's drain: not tried again before this time (later after each failed attempt).
+    retry_at: Mapped[datetime | None]
 
 
 class ParkedStatus(Base):

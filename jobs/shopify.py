@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import session_scope
-from core.inbox.store import backlog
+from core.inbox.store import backlog, drop_applied_bodies
 from core.redis import get_redis
 from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
 from jobs.customer_import import request_bulk_import
@@ -26,15 +26,15 @@ PENDING_TTL_S = 300
 DRAIN_TIME_BUDGET_S = 60
 STALE_AFTER = timedelta(seconds=5)
 # Applied bodies hold customers' personal data: kept a week (Shopify retries for 4 hours and may
-# deliver a day late). The ledger of applied deliveries outlives them, to recognise late copies.
+# deliver a day late), then emptied. Their rows and digests stay for good: the HMAC covers the
+# body alone, so a signed body replayed any time later, with fresh headers, must still be
+# recognised as one received already. The ledger of applied deliveries (webhook and event ids)
+# outlives the bodies a while, to recognise late copies Shopify serialised again.
 RETENTION_KEY = "shopify:retention-swept"
 INBOX_RETENTION = timedelta(days=7)
 LEDGER_RETENTION = timedelta(days=30)
+BODIES_PER_CHUNK = 20_000
 
-_PURGE_INBOX = text(
-    "DELETE FROM inbox_events"
-    " WHERE source = 'shopify' AND processed_at IS NOT NULL AND processed_at < :cutoff"
-)
 _PURGE_LEDGER = text("DELETE FROM shopify_webhook_deliveries WHERE applied_at < :cutoff")
 
 
@@ -109,9 +109,17 @@ def sweep_shopify_inbox() -> dict:
 
 
 def purge_applied(now: datetime | None = None) -> dict[str, int]:
+    """Empty the bodies processed before their retention (chunk by chunk, a transaction each;
+    the rows and digests stay) and forget ledger entries past theirs; answer how many of each."""
     now = now or datetime.now(UTC)
+    bodies = 0
+    while True:
+        with session_scope() as session:
+            chunk = drop_applied_bodies(session, SOURCE, now - INBOX_RETENTION, limit=BODIES_PER_CHUNK)
+        bodies += chunk
+        if chunk < BODIES_PER_CHUNK:
+            break
     with session_scope() as session:
-        bodies = session.execute(_PURGE_INBOX, {"cutoff": now - INBOX_RETENTION}).rowcount
         ledger = session.execute(_PURGE_LEDGER, {"cutoff": now - LEDGER_RETENTION}).rowcount
     return {"bodies": bodies, "ledger": ledger}
 

@@ -2,10 +2,17 @@
 mark them processed in the same transaction.
 
 Shopify delivers at least once, unordered, and retries a delivery with the same
-``X-Shopify-Webhook-Id`` and body for hours: identical bytes are one inbox row already, and the
-ledger of applied deliveries (ShopifyWebhookDelivery) makes any other redelivery change
-nothing. Stale data is dropped by the customers' own rules (core/shopify/customers.py) and, for
-the shop-level topics, by comparing the event's time with the last install.
+``X-Shopify-Webhook-Id`` and body for hours: identical bytes are one inbox row already (for
+good: the retention drops bodies, never their digests), and the ledger of applied deliveries
+(ShopifyWebhookDelivery), by webhook id and by ``X-Shopify-Event-Id``, makes any other
+redelivery change nothing. Stale data is dropped by the customers' own rules
+(core/shopify/customers.py), from the times the signed body carries, and, for the shop-level
+topics, by comparing the event's time with the last install.
+
+The HMAC covers the body only. The headers are anyone's to write once they hold a signed body,
+so ``X-Shopify-Triggered-At`` is believed only when it dates the event before its arrival:
+it can make a late delivery stale, never an old body current (a replayed body is recognised by
+its digest before that).
 
 One event never holds up the others. Each batch is taken first (take_batch: every event's
 attempt counted and its next try set, committed on its own), then applied (apply_batch), each
@@ -55,7 +62,8 @@ class Delivery:
     topic: str
     shop_domain: str
     webhook_id: str
-    triggered_at: datetime
+    event_id: str | None
+    triggered_at: datetime  # never after the body arrived
     body: bytes
 
 
@@ -81,9 +89,16 @@ def _delivery(row) -> Delivery:
         shop_domain=(headers.get(SHOP_DOMAIN) or "").lower(),
         # Without a webhook id (never from Shopify), the stored row itself is the delivery.
         webhook_id=headers.get(WEBHOOK_ID) or f"inbox-{row.id}",
-        triggered_at=parse_time(headers.get(TRIGGERED_AT)) or row.received_at,
+        event_id=headers.get(EVENT_ID) or None,
+        triggered_at=_no_later_than(parse_time(headers.get(TRIGGERED_AT)), row.received_at),
         body=bytes(row.body),
     )
+
+
+def _no_later_than(claimed: datetime | None, received_at: datetime) -> datetime:
+    """The unsigned header's time, unless it is missing or after the body's arrival (our own
+    clock): then the arrival."""
+    return min(claimed, received_at) if claimed is not None else received_at
 
 
 def take_batch(session: Session, *, limit: int = BATCH_EVENTS) -> list[Delivery]:
@@ -165,9 +180,16 @@ def _json_object(body: bytes) -> dict | None:
 
 
 def _first_delivery(session: Session, shop_id: int, delivery: Delivery) -> bool:
+    """Enter the delivery in the ledger; False when its webhook id, or its event id under the
+    same topic, is there already (either unique key conflicts)."""
     statement = (
         insert(ShopifyWebhookDelivery.__table__)
-        .values(shop_id=shop_id, webhook_id=delivery.webhook_id[:255], topic=delivery.topic[:128])
+        .values(
+            shop_id=shop_id,
+            webhook_id=delivery.webhook_id[:255],
+            topic=delivery.topic[:128],
+            event_id=delivery.event_id[:255] if delivery.event_id else None,
+        )
         .on_conflict_do_nothing()
         .returning(ShopifyWebhookDelivery.__table__.c.webhook_id)
     )

@@ -31,6 +31,8 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("meta-inbox-sweep", "jobs.webhooks.sweep_meta_inbox", 10, WEBHOOKS),
     PeriodicJob("shopify-inbox-sweep", "jobs.shopify.sweep_shopify_inbox", 10, WEBHOOKS),
+    # A drain stuck or failing for every shop: an ERROR log line past five minutes.
+    PeriodicJob("inbox-watch", "jobs.health.watch_inbox", 60, WEBHOOKS),
     # Webhooks can be missed: re-read the customers each shop changed since its last sync.
     PeriodicJob("shopify-customer-resync", "jobs.customer_import.resync_customers", 6 * 3600, DEFAULT),
     PeriodicJob("shopify-consent-writeback", "jobs.customer_import.write_back_consents", 30, DEFAULT),

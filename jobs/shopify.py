@@ -9,11 +9,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import session_scope
-from core.inbox.store import backlog
+from core.inbox.store import backlog, drop_applied_bodies
 from core.redis import get_redis
-from core.shopify.drain import SOURCE, DrainReport, drain_batch
+from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
 from jobs.customer_import import request_bulk_import
 from jobs.queues import WEBHOOKS, enqueue, queue
 
@@ -25,15 +26,15 @@ PENDING_TTL_S = 300
 DRAIN_TIME_BUDGET_S = 60
 STALE_AFTER = timedelta(seconds=5)
 # Applied bodies hold customers' personal data: kept a week (Shopify retries for 4 hours and may
-# deliver a day late). The ledger of applied deliveries outlives them, to recognise late copies.
+# deliver a day late), then emptied. Their rows and digests stay for good: the HMAC covers the
+# body alone, so a signed body replayed any time later, with fresh headers, must still be
+# recognised as one received already. The ledger of applied deliveries (webhook and event ids)
+# outlives the bodies a while, to recognise late copies Shopify serialised again.
 RETENTION_KEY = "shopify:retention-swept"
 INBOX_RETENTION = timedelta(days=7)
 LEDGER_RETENTION = timedelta(days=30)
+BODIES_PER_CHUNK = 20_000
 
-_PURGE_INBOX = text(
-    "DELETE FROM inbox_events"
-    " WHERE source = 'shopify' AND processed_at IS NOT NULL AND processed_at < :cutoff"
-)
 _PURGE_LEDGER = text("DELETE FROM shopify_webhook_deliveries WHERE applied_at < :cutoff")
 
 
@@ -55,14 +56,10 @@ def request_shopify_drain() -> bool:
 
 
 def drain_shopify_inbox() -> dict:
-    """Apply stored Shopify webhooks, batch after batch, until none is waiting."""
+    """Apply stored Shopify webhooks, batch after batch, until none is due."""
     get_redis().delete(DRAIN_PENDING_KEY)  # from here on, a new body queues the next drain
     started, total = time.monotonic(), DrainReport()
-    while True:
-        with session_scope() as session:
-            report = drain_batch(session, skip=total.failed_ids)
-        if report is None:
-            break
+    while (report := _drain_next_batch()) is not None:
         total.add(report)
         for shop_id in report.finished_exports:
             request_bulk_import(shop_id)
@@ -72,6 +69,28 @@ def drain_shopify_inbox() -> dict:
     if total.events:
         log.info("drained %d shopify webhooks: %s", total.events, dict(total.outcomes))
     return {"events": total.events, "outcomes": dict(total.outcomes), "failed": len(total.failed_ids)}
+
+
+def _drain_next_batch() -> DrainReport | None:
+    """Take the next events (their attempts counted and committed first), then apply them in a
+    transaction of their own. If that one is lost, the events wait for their next try with the
+    reason kept, and the drain goes on with the events behind them. None when nothing is due."""
+    with session_scope() as session:
+        taken = take_batch(session)
+    if not taken:
+        return None
+    try:
+        with session_scope() as session:
+            return apply_batch(session, taken)
+    except SQLAlchemyError as error:
+        log.error(
+            "lost the transaction applying %d shopify webhooks (%s); they wait for their next attempt",
+            len(taken),
+            type(error).__name__,
+        )
+        with session_scope() as session:
+            note_lost_batch(session, taken, error)
+        return DrainReport(events=len(taken), failed_ids=[d.id for d in taken])
 
 
 def sweep_shopify_inbox() -> dict:
@@ -90,9 +109,17 @@ def sweep_shopify_inbox() -> dict:
 
 
 def purge_applied(now: datetime | None = None) -> dict[str, int]:
+    """Empty the bodies processed before their retention (chunk by chunk, a transaction each;
+    the rows and digests stay) and forget ledger entries past theirs; answer how many of each."""
     now = now or datetime.now(UTC)
+    bodies = 0
+    while True:
+        with session_scope() as session:
+            chunk = drop_applied_bodies(session, SOURCE, now - INBOX_RETENTION, limit=BODIES_PER_CHUNK)
+        bodies += chunk
+        if chunk < BODIES_PER_CHUNK:
+            break
     with session_scope() as session:
-        bodies = session.execute(_PURGE_INBOX, {"cutoff": now - INBOX_RETENTION}).rowcount
         ledger = session.execute(_PURGE_LEDGER, {"cutoff": now - LEDGER_RETENTION}).rowcount
     return {"bodies": bodies, "ledger": ledger}
 

@@ -18,6 +18,7 @@ def headers(
     *,
     shop: str = SHOP,
     webhook_id: str | None = None,
+    event_id: str | None = None,
     triggered_at: datetime | None = None,
     secret: str | None = None,
 ) -> dict[str, str]:
@@ -28,6 +29,7 @@ def headers(
         "X-Shopify-Hmac-Sha256": sign(secret or get_settings().shopify_api_secret, body),
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
         "X-Shopify-Triggered-At": moment.isoformat().replace("+00:00", "Z"),
         "X-Shopify-API-Version": "2026-10",
     }

@@ -264,11 +264,19 @@ def test_shop_redact_erases_the_shop_and_nothing_else(client, make, run_jobs, sh
             owners = set(session.scalars(select(model.shop_id)))
             assert owners <= {other.id}, model.__name__
         assert session.scalar(select(func.count()).select_from(Message)) == 1
-        # The shop's applied bodies are gone; the redact request itself (no personal data) is
-        # kept as the record that it was done, and the late update found no shop.
-        assert list(session.scalars(select(InboxEvent.outcome).order_by(InboxEvent.id))) == [
-            "applied",
-            "unknown_shop",
+        # The shop's applied bodies and headers are emptied (their digests stay, so a replay is
+        # recognised); the redact request itself (no personal data) is kept as the record that
+        # it was done, and the late update found no shop.
+        rows = session.execute(
+            select(InboxEvent.outcome, InboxEvent.topic, InboxEvent.headers, InboxEvent.body).order_by(
+                InboxEvent.id
+            )
+        ).all()
+        assert [(r.outcome, r.topic, bool(r.headers), len(r.body) > 0) for r in rows] == [
+            ("applied", "customers/create", False, False),
+            ("applied", "app/uninstalled", False, False),
+            ("applied", "shop/redact", True, True),
+            ("unknown_shop", "customers/update", True, True),
         ]
 
 
@@ -299,7 +307,8 @@ def test_the_sweeper_drains_what_no_drain_was_queued_for(client, make, run_jobs,
 def test_retention_forgets_applied_bodies_after_a_week_and_the_ledger_after_a_month(
     client, make, run_jobs, shop
 ):
-    """Applied bodies hold personal data: gone after 7 days; the delivery ledger after 30."""
+    """Applied bodies hold personal data: emptied after 7 days (the row and its digest stay);
+    the delivery ledger goes after 30."""
     post(client, "customers/create", customer_body(61, updated_at=JAN), webhook_id="old-delivery")
     run_jobs()
     assert purge_applied(datetime.now(UTC) + timedelta(days=6)) == {"bodies": 0, "ledger": 0}
@@ -311,5 +320,8 @@ def test_retention_forgets_applied_bodies_after_a_week_and_the_ledger_after_a_mo
         webhook_id="old-delivery",
     )
     run_jobs()
-    assert _outcomes(make) == ["duplicate"]  # recognised by the ledger after the body is gone
+    assert _outcomes(make) == ["applied", "duplicate"]  # recognised by the ledger after the body is gone
+    with Session(make.engine) as session:
+        bodies = session.scalars(select(InboxEvent.body).order_by(InboxEvent.id)).all()
+    assert [len(body) > 0 for body in bodies] == [False, True]
     assert purge_applied(datetime.now(UTC) + timedelta(days=31))["ledger"] == 1

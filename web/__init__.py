@@ -60,6 +60,7 @@ def _register(app: Flask) -> None:
         database,
         dev,
         headers,
+        health,
         home,
         pages,
         redirects,
@@ -74,6 +75,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(meta_webhooks.blueprint)
     app.register_blueprint(shopify_webhooks.blueprint)
     app.register_blueprint(redirects.blueprint)
+    app.register_blueprint(health.blueprint)
     headers.init_app(app)
     cors.init_app(app)
     database.init_app(app)

@@ -4,10 +4,15 @@ Storing is one ``INSERT ... ON CONFLICT DO NOTHING`` on the body's SHA-256 diges
 core/inbox/writer.py for both webhook endpoints (web/webhooks/bodies.py): a redelivery of the
 same bytes is one row whatever the timing, never a read-then-write.
 
-Draining claims rows with ``FOR UPDATE SKIP LOCKED`` and marks them processed in the same
+Meta's drain claims rows with ``FOR UPDATE SKIP LOCKED`` and marks them processed in the same
 statement and transaction as it applies them: two drains never take the same row, and a drain
 that dies (killed worker, lost connection) releases its rows with its transaction, so they are
 taken again and nothing is lost or applied twice.
+
+Shopify's drain takes rows in two steps instead (take(), then lock_taken() and mark_processed()
+in the transaction that applies them): an attempt is counted before it is made, so an event
+whose applying transaction is lost, over and over, is tried a few times, further and further
+apart, and then set aside, instead of coming back first in every claim.
 """
 
 from __future__ import annotations
@@ -72,15 +77,78 @@ _FAIL = text(
        SET last_error = :error,
            processed_at = CASE WHEN attempts >= :max_attempts THEN now() END,
            outcome = CASE WHEN attempts >= :max_attempts THEN 'failed' END
-     WHERE id = :id
+     WHERE id = ANY(CAST(:ids AS bigint[]))
     """
 )
 
+# Events waiting and due: an event waiting for its next attempt (retry_at) is due from then.
 _BACKLOG = text(
     """
-    SELECT count(*) AS pending, min(received_at) AS oldest
+    SELECT count(*) AS pending, min(coalesce(retry_at, received_at)) AS oldest
       FROM inbox_events
-     WHERE processed_at IS NULL AND source = :source
+     WHERE processed_at IS NULL AND source = :source AND coalesce(retry_at, received_at) <= now()
+    """
+)
+
+# ---- taking events one attempt at a time (the Shopify drain) -----------------------------------
+#
+# take() counts an attempt and sets the event's next try (retry_at) in a transaction the caller
+# commits BEFORE it applies the events in another one. If that other transaction is lost (a
+# statement timeout, a cut connection, a killed worker), the attempt still counts and the event
+# waits for its next try, so the next claim moves on to the events behind it instead of taking
+# the same batch again, forever. After a failed attempt the wait grows fourfold: 15 s, 1 min,
+# 4 min, 16 min; the MAX_ATTEMPTS-th failure sets the event aside as "failed".
+FIRST_RETRY_S = 15
+LAST_RETRY_S = 3600
+
+_TAKE = """
+    WITH taken AS (
+        SELECT id FROM inbox_events
+         WHERE source = :source AND processed_at IS NULL AND {which}
+         ORDER BY id
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE inbox_events AS e
+       SET attempts = e.attempts + 1,
+           retry_at = now() + make_interval(secs => least(:first_s * power(4, e.attempts), :last_s))
+      FROM taken WHERE e.id = taken.id
+    RETURNING e.id, e.topic, e.headers, e.body, e.received_at, e.attempts
+"""
+# An event tried before and due again, alone: if it is what lost its batch's transaction, it
+# now loses only its own.
+_TAKE_RETRY = text(
+    _TAKE.format(
+        which="attempts > 0 AND attempts < :max_attempts AND coalesce(retry_at, received_at) <= now()"
+    )
+)
+_TAKE_FRESH = text(_TAKE.format(which="attempts = 0"))
+# Events whose last allowed attempt never finished (its transaction was lost) are set aside.
+_GIVE_UP = text(
+    """
+    UPDATE inbox_events
+       SET processed_at = now(), outcome = 'failed',
+           last_error = coalesce(last_error, 'no attempt finished')
+     WHERE id IN (SELECT id FROM inbox_events
+                   WHERE source = :source AND processed_at IS NULL AND attempts >= :max_attempts
+                     AND coalesce(retry_at, received_at) <= now()
+                     FOR UPDATE SKIP LOCKED)
+    """
+)
+_LOCK_TAKEN = text(
+    """
+    SELECT id FROM inbox_events
+     WHERE id = ANY(CAST(:ids AS bigint[])) AND processed_at IS NULL
+       FOR UPDATE SKIP LOCKED
+    """
+)
+_MARK_PROCESSED = text(
+    """
+    UPDATE inbox_events AS e
+       SET processed_at = now(), outcome = o.outcome, last_error = o.note, retry_at = NULL
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[]), CAST(:notes AS text[]))
+           AS o(id, outcome, note)
+     WHERE e.id = o.id
     """
 )
 
@@ -146,13 +214,54 @@ def set_outcomes(session: Session, outcomes: Mapping[int, tuple[str, str | None]
 def record_failure(session: Session, event_id: int, error: str) -> None:
     """The claimed event could not be applied: it waits for a later drain, or, at its last
     allowed attempt, is set aside as "failed" with the error kept."""
-    session.execute(_FAIL, {"id": event_id, "error": error[:2000], "max_attempts": MAX_ATTEMPTS})
+    record_failures(session, [event_id], error)
+
+
+def record_failures(session: Session, event_ids: Collection[int], error: str) -> None:
+    """record_failure() for several events that failed together."""
+    params = {"ids": list(event_ids), "error": error[:2000], "max_attempts": MAX_ATTEMPTS}
+    session.execute(_FAIL, params)
 
 
 def backlog(session: Session, source: str) -> tuple[int, datetime | None]:
-    """How many events of ``source`` wait, and when the oldest of them arrived."""
+    """How many events of ``source`` wait and are due (not waiting for a later attempt), and
+    since when the longest-waiting of them has been due."""
     row = session.execute(_BACKLOG, {"source": source}).one()
     return row.pending, row.oldest
+
+
+def take(session: Session, source: str, *, limit: int) -> list:
+    """Count an attempt of the next events of ``source`` and set their next try, in the
+    caller's transaction, which the caller commits before applying them (see _TAKE above).
+    Answer the rows (id, topic, headers, body, received_at, attempts), oldest first: one event
+    tried before and due again if there is one, otherwise up to ``limit`` never tried."""
+    session.execute(_GIVE_UP, {"source": source, "max_attempts": MAX_ATTEMPTS})
+    params = {
+        "source": source,
+        "max_attempts": MAX_ATTEMPTS,
+        "first_s": FIRST_RETRY_S,
+        "last_s": LAST_RETRY_S,
+    }
+    rows = session.execute(_TAKE_RETRY, params | {"limit": 1}).all()
+    if not rows:
+        rows = session.execute(_TAKE_FRESH, params | {"limit": limit}).all()
+    return sorted(rows, key=lambda row: row.id)
+
+
+def lock_taken(session: Session, event_ids: Collection[int]) -> set[int]:
+    """Lock, in the caller's transaction, those of the events take() answered that are still
+    waiting and free; answer their ids. The caller applies only these."""
+    return set(session.scalars(_LOCK_TAKEN, {"ids": list(event_ids)}))
+
+
+def mark_processed(session: Session, outcomes: Mapping[int, tuple[str, str | None]]) -> None:
+    """Mark taken events processed with their outcome and note, in the caller's transaction."""
+    if outcomes:
+        ids = list(outcomes)
+        session.execute(
+            _MARK_PROCESSED,
+            {"ids": ids, "outcomes": [outcomes[i][0] for i in ids], "notes": [outcomes[i][1] for i in ids]},
+        )
 
 
 # An applied body is dropped after its retention; the row and its digest stay, so a
@@ -185,3 +294,58 @@ def drop_bodies_naming(session: Session, source: str, needle: str) -> int:
     """Empty every body of ``source`` that contains ``needle`` (an erased shop's phone number
     id); one still waiting is set aside as ``erased``. Answer how many."""
     return session.execute(_DROP_NAMING, {"source": source, "needle": needle.encode()}).rowcount
+
+
+# ---- what an operator sees and replays ----------------------------------------------------------
+
+_FAILED = text(
+    """
+    SELECT id, source, topic, headers, received_at, processed_at, attempts, last_error,
+           octet_length(body) > 0 AS has_body
+      FROM inbox_events
+     WHERE outcome = 'failed'
+     ORDER BY id DESC
+     LIMIT :limit
+    """
+)
+_STATES = text(
+    """
+    SELECT id, source, outcome, octet_length(body) > 0 AS has_body
+      FROM inbox_events WHERE id = ANY(CAST(:ids AS bigint[]))
+       FOR UPDATE
+    """
+)
+# Replaying is a first delivery again: no attempt used, due now; the last error stays on the row
+# until the replay's own outcome replaces it.
+_REPLAY = text(
+    """
+    UPDATE inbox_events SET processed_at = NULL, outcome = NULL, attempts = 0, retry_at = NULL
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+
+
+def failed_events(session: Session, *, limit: int = 50) -> list:
+    """The latest events set aside as "failed", newest first, with their last error."""
+    return session.execute(_FAILED, {"limit": limit}).all()
+
+
+def replay(session: Session, event_ids: Collection[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """Put failed events back in the inbox as if just received, in the caller's transaction.
+    Answer (replayed: id -> source, refused: id -> why); an event not failed, or whose body the
+    retention already dropped, is refused and left as it is."""
+    rows = {row.id: row for row in session.execute(_STATES, {"ids": list(event_ids)})}
+    replayed, refused = {}, {}
+    for event_id in event_ids:
+        row = rows.get(event_id)
+        if row is None:
+            refused[event_id] = "no such event"
+        elif row.outcome != "failed":
+            refused[event_id] = f"not failed ({row.outcome or 'still waiting'})"
+        elif not row.has_body:
+            refused[event_id] = "its body is no longer kept"
+        else:
+            replayed[event_id] = row.source
+    if replayed:
+        session.execute(_REPLAY, {"ids": list(replayed)})
+    return replayed, refused

@@ -13,7 +13,8 @@ class InboxEvent(Base):
     """A signed webhook body exactly as received, stored before it is acknowledged.
 
     Not shop-owned: the shop is known only once the drain has parsed the body. The digest
-    (SHA-256 of the raw bytes) is unique per source, so an identical redelivery is one row.
+    (SHA-256 of the raw bytes) is unique per source, so an identical redelivery is one row; rows
+    stay for good after their body is dropped, so a body replayed any time later is one too.
     """
 
     __tablename__ = "inbox_events"
@@ -30,6 +31,14 @@ class InboxEvent(Base):
             "processed_at",
             postgresql_where="source = 'meta' AND octet_length(body) > 0",
         ),
+        # Applied Shopify bodies not yet emptied: their rows stay for good (migration 0015).
+        Index(
+            "ix_inbox_events_shopify_bodies",
+            "processed_at",
+            postgresql_where="source = 'shopify' AND octet_length(body) > 0",
+        ),
+        # Events set aside as failed, for an operator (`flask --app web inbox failed`).
+        Index("ix_inbox_events_failed", "id", postgresql_where="outcome = 'failed'"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -43,6 +52,8 @@ class InboxEvent(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(32))  # "applied", "not_json", ...
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Shopify's drain: not tried again before this time (later after each failed attempt).
+    retry_at: Mapped[datetime | None]
 
 
 class ParkedStatus(Base):

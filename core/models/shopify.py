@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Identity, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Identity, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,14 +29,20 @@ class CustomerTombstone(Base):
 
 class ShopifyWebhookDelivery(Base):
     """One applied Shopify delivery, by ``X-Shopify-Webhook-Id``: a redelivery (Shopify retries
-    for hours, at least once) is recognised and changes nothing."""
+    for hours, at least once) is recognised and changes nothing. ``X-Shopify-Event-Id``, which
+    Shopify gives every delivery of one event, is kept per topic too: a second delivery of the
+    same event under another webhook id is recognised as well."""
 
     __tablename__ = "shopify_webhook_deliveries"
-    __table_args__ = (Index(None, "applied_at"),)  # the retention sweep
+    __table_args__ = (
+        Index(None, "applied_at"),  # the retention sweep
+        UniqueConstraint("shop_id", "topic", "event_id"),
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     topic: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str | None] = mapped_column(String(255))
     applied_at: Mapped[datetime] = created_at_column()
 
 

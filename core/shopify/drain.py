@@ -2,14 +2,29 @@
 mark them processed in the same transaction.
 
 Shopify delivers at least once, unordered, and retries a delivery with the same
-``X-Shopify-Webhook-Id`` and body for hours: identical bytes are one inbox row already, and the
-ledger of applied deliveries (ShopifyWebhookDelivery) makes any other redelivery change
-nothing. Stale data is dropped by the customers' own rules (core/shopify/customers.py) and, for
-the shop-level topics, by comparing ``X-Shopify-Triggered-At`` with the last install.
+``X-Shopify-Webhook-Id`` and body for hours: identical bytes are one inbox row already (for
+good: the retention drops bodies, never their digests), and the ledger of applied deliveries
+(ShopifyWebhookDelivery), by webhook id and by ``X-Shopify-Event-Id``, makes any other
+redelivery change nothing. Stale data is dropped by the customers' own rules
+(core/shopify/customers.py), from the times the signed body carries, and, for the shop-level
+topics, by comparing the event's time with the last install.
+
+The HMAC covers the body only. The headers are anyone's to write once they hold a signed body,
+so ``X-Shopify-Triggered-At`` is believed only when it dates the event before its arrival:
+it can make a late delivery stale, never an old body current (a replayed body is recognised by
+its digest before that).
+
+One event never holds up the others. Each batch is taken first (take_batch: every event's
+attempt counted and its next try set, committed on its own), then applied (apply_batch), each
+event in a savepoint: an event that fails or outlasts the statement timeout is rolled back
+alone and waits for its next try while the rest of the batch applies. If the applying
+transaction itself is lost (a cut connection, a killed worker), the attempts still count, the
+events wait, and their next tries come one event at a time (core/inbox/store.py), so the one at
+fault fails alone; after MAX_ATTEMPTS it is set aside as "failed" for an operator to see and
+replay (``flask --app web inbox``).
 
 The endpoint stores bodies the one way both webhook endpoints do (web/webhooks/bodies.py, through
-core/inbox/writer.py). Shopify's volume is small, so this drain claims and marks its rows itself
-and works one event at a time.
+core/inbox/writer.py). Shopify's volume is small, so this drain works one event at a time.
 """
 
 from __future__ import annotations
@@ -17,14 +32,16 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from core.inbox import store as inbox
 from core.models import Shop, ShopifyWebhookDelivery
 from core.shopify.shapes import BadPayload, parse_time
 from core.shopify.topics import apply_topic, names_its_shop
@@ -33,38 +50,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "shopify"
 BATCH_EVENTS = 500
-MAX_ATTEMPTS = 5
 TOPIC, SHOP_DOMAIN, WEBHOOK_ID = "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"
 TRIGGERED_AT, EVENT_ID, API_VERSION = "X-Shopify-Triggered-At", "X-Shopify-Event-Id", "X-Shopify-API-Version"
-
-_CLAIM = text(
-    """
-    SELECT id, topic, headers, body, received_at, attempts
-      FROM inbox_events
-     WHERE source = 'shopify' AND processed_at IS NULL AND NOT (id = ANY(CAST(:skip AS bigint[])))
-     ORDER BY id
-     LIMIT :limit
-       FOR UPDATE SKIP LOCKED
-    """
-)
-_MARK = text(
-    """
-    UPDATE inbox_events AS e
-       SET processed_at = now(), attempts = e.attempts + 1, outcome = o.outcome, last_error = o.note
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[]), CAST(:notes AS text[]))
-           AS o(id, outcome, note)
-     WHERE e.id = o.id
-    """
-)
-_FAIL = text(
-    """
-    UPDATE inbox_events
-       SET attempts = attempts + 1, last_error = :error,
-           processed_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END,
-           outcome = CASE WHEN attempts + 1 >= :max_attempts THEN 'failed' END
-     WHERE id = :id
-    """
-).bindparams(bindparam("error"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +62,8 @@ class Delivery:
     topic: str
     shop_domain: str
     webhook_id: str
-    triggered_at: datetime
+    event_id: str | None
+    triggered_at: datetime  # never after the body arrived
     body: bytes
 
 
@@ -101,40 +89,61 @@ def _delivery(row) -> Delivery:
         shop_domain=(headers.get(SHOP_DOMAIN) or "").lower(),
         # Without a webhook id (never from Shopify), the stored row itself is the delivery.
         webhook_id=headers.get(WEBHOOK_ID) or f"inbox-{row.id}",
-        triggered_at=parse_time(headers.get(TRIGGERED_AT)) or row.received_at,
+        event_id=headers.get(EVENT_ID) or None,
+        triggered_at=_no_later_than(parse_time(headers.get(TRIGGERED_AT)), row.received_at),
         body=bytes(row.body),
     )
 
 
-def drain_batch(
-    session: Session, *, limit: int = BATCH_EVENTS, skip: list[int] | None = None
-) -> DrainReport | None:
-    """Apply one batch in the caller's transaction; None when nothing is waiting."""
-    rows = session.execute(_CLAIM, {"limit": limit, "skip": list(skip or [])}).all()
-    if not rows:
-        return None
-    deliveries = [_delivery(row) for row in rows]
+def _no_later_than(claimed: datetime | None, received_at: datetime) -> datetime:
+    """The unsigned header's time, unless it is missing or after the body's arrival (our own
+    clock): then the arrival."""
+    return min(claimed, received_at) if claimed is not None else received_at
+
+
+def take_batch(session: Session, *, limit: int = BATCH_EVENTS) -> list[Delivery]:
+    """Count an attempt of the next events and set their next try, in the caller's transaction;
+    the caller commits it before apply_batch(), so that a lost apply still counts. Empty when
+    nothing is due."""
+    return [_delivery(row) for row in inbox.take(session, SOURCE, limit=limit)]
+
+
+def apply_batch(session: Session, deliveries: Sequence[Delivery]) -> DrainReport:
+    """Apply taken events in the caller's transaction, each in a savepoint, and mark them
+    processed; an event that fails is rolled back alone and waits for its next try with its
+    error noted. Raises only when the transaction itself is lost."""
+    mine = inbox.lock_taken(session, [d.id for d in deliveries])
+    deliveries = [d for d in deliveries if d.id in mine]
     shops = _shops(session, {d.shop_domain for d in deliveries})
-    report, outcomes = DrainReport(events=len(rows)), {}
+    report, outcomes = DrainReport(events=len(deliveries)), {}
     for delivery in deliveries:
         try:
             with session.begin_nested():
                 outcomes[delivery.id] = _apply(session, delivery, shops)
             if delivery.topic == "bulk_operations/finish" and outcomes[delivery.id][0] == "applied":
                 report.finished_exports.add(shops[delivery.shop_domain].id)
-        except OperationalError:
-            raise  # the connection or the server: the whole batch goes back
-        except Exception as error:
-            log.warning(
-                "shopify webhook %s (%s) failed: %s", delivery.id, delivery.topic, type(error).__name__
-            )
-            session.execute(
-                _FAIL, {"id": delivery.id, "error": _describe(error), "max_attempts": MAX_ATTEMPTS}
-            )
-            report.failed_ids.append(delivery.id)
-    _mark(session, outcomes)
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise  # the connection is gone, and the transaction with it
+            _note_failure(session, report, delivery, error)
+        except Exception as error:  # noqa: BLE001  (whatever it is, it is this event's alone)
+            _note_failure(session, report, delivery, error)
+    inbox.mark_processed(session, outcomes)
     report.outcomes.update(outcome for outcome, _ in outcomes.values())
     return report
+
+
+def note_lost_batch(session: Session, deliveries: Sequence[Delivery], error: Exception) -> None:
+    """The transaction applying ``deliveries`` was lost: their attempts counted already (they
+    wait for their next try); keep why, in the caller's (new) transaction."""
+    reason = f"the drain's transaction was lost: {_describe(error)}"
+    inbox.record_failures(session, [d.id for d in deliveries], reason)
+
+
+def _note_failure(session: Session, report: DrainReport, delivery: Delivery, error: Exception) -> None:
+    log.warning("shopify webhook %s (%s) failed: %s", delivery.id, delivery.topic, type(error).__name__)
+    inbox.record_failure(session, delivery.id, _describe(error))
+    report.failed_ids.append(delivery.id)
 
 
 def _shops(session: Session, domains: set[str]) -> dict[str, Shop]:
@@ -171,22 +180,20 @@ def _json_object(body: bytes) -> dict | None:
 
 
 def _first_delivery(session: Session, shop_id: int, delivery: Delivery) -> bool:
+    """Enter the delivery in the ledger; False when its webhook id, or its event id under the
+    same topic, is there already (either unique key conflicts)."""
     statement = (
         insert(ShopifyWebhookDelivery.__table__)
-        .values(shop_id=shop_id, webhook_id=delivery.webhook_id[:255], topic=delivery.topic[:128])
+        .values(
+            shop_id=shop_id,
+            webhook_id=delivery.webhook_id[:255],
+            topic=delivery.topic[:128],
+            event_id=delivery.event_id[:255] if delivery.event_id else None,
+        )
         .on_conflict_do_nothing()
         .returning(ShopifyWebhookDelivery.__table__.c.webhook_id)
     )
     return session.execute(statement).first() is not None
-
-
-def _mark(session: Session, outcomes: dict[int, tuple[str, str | None]]) -> None:
-    if outcomes:
-        ids = list(outcomes)
-        session.execute(
-            _MARK,
-            {"ids": ids, "outcomes": [outcomes[i][0] for i in ids], "notes": [outcomes[i][1] for i in ids]},
-        )
 
 
 def _describe(error: Exception) -> str:

@@ -16,9 +16,11 @@ from core.models import Base, Customer, CustomerDataRequest, CustomerTombstone, 
 from core.shopify.customers import lock_customers, remove_customers
 from core.shopify.erasure import erase_numbers, phone_digests
 
+# The shop's applied Shopify bodies and headers are emptied, their rows kept: a digest stays so
+# that a body replayed after the shop installs again is recognised and brings nothing back.
 _SHOP_INBOX = text(
     """
-    DELETE FROM inbox_events
+    UPDATE inbox_events SET body = ''::bytea, headers = '{}'::jsonb
      WHERE source = 'shopify' AND processed_at IS NOT NULL
        AND headers ->> 'X-Shopify-Shop-Domain' = :domain
     """

@@ -1,5 +1,5 @@
 """CLI commands: ``flask --app web db upgrade``, ``flask --app web seed FILE`` (campaign
-commands: web/cli/campaigns.py)."""
+commands: web/cli/campaigns.py; the webhook inbox's failed events: web/cli/inbox.py)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,10 @@ def rotate_keys_command() -> None:
 
 def init_app(app: Flask) -> None:
     from web.cli import campaigns as cli_campaigns
+    from web.cli.inbox import inbox_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(rotate_keys_command)
+    app.cli.add_command(inbox_cli)
     cli_campaigns.init_app(app)

@@ -30,8 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SETTINGS=settings,
     )
     app.config.update(config)
-    app.json.sort_keys = False
     _register(app)
+    app.json.sort_keys = False  # after _register, which installs the app's JSON (web/inputs.py)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
@@ -57,14 +57,17 @@ def _register(app: Flask) -> None:
         cors,
         database,
         dev,
+        errors,
         headers,
         home,
+        inputs,
         pages,
         redirects,
     )
     from web.webhooks import meta as meta_webhooks
     from web.webhooks import shopify as shopify_webhooks
 
+    inputs.init_app(app)  # first: the routes below use its converter
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
@@ -72,6 +75,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(meta_webhooks.blueprint)
     app.register_blueprint(shopify_webhooks.blueprint)
     app.register_blueprint(redirects.blueprint)
+    errors.init_app(app)
     headers.init_app(app)
     cors.init_app(app)
     database.init_app(app)

@@ -22,18 +22,9 @@ from core.rules.campaign_states import CampaignStatus, CampaignType
 from web.database import db
 from web.exports import stream_csv
 from web.formatting import shop_zone
+from web.inputs import date_param
 from web.paging import decode_cursor, encode_cursor, page_limit
 from web.tenancy import current_shop
-
-
-def _date_arg(args, name: str) -> date | None:
-    raw = args.get(name) or None
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-27") from None
 
 
 def created_between(shop, start: date | None, end: date | None) -> list:
@@ -63,7 +54,7 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
         query = query.where(Campaign.status == status)
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
-    query = query.where(*created_between(shop, _date_arg(args, "from"), _date_arg(args, "to")))
+    query = query.where(*created_between(shop, date_param(args, "from"), date_param(args, "to")))
     if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)

@@ -47,6 +47,7 @@ ENV_VARIABLES = (
     "DATABASE_CONNECT_TIMEOUT_S",
     "DATABASE_STATEMENT_TIMEOUT_S",
     "SHOPIFY_API_SECRET_PREVIOUS",
+    "FLASK_SECRET_KEY_PREVIOUS",
     "META_APP_ID",
     "META_CONFIG_ID",
     *SECRET_PLACEHOLDERS,
@@ -88,6 +89,8 @@ class Settings:
     meta_api_version: str = "v25.0"
     token_encryption_key: str = field(default=SECRET_PLACEHOLDERS["TOKEN_ENCRYPTION_KEY"], repr=False)
     flask_secret_key: str = field(default=SECRET_PLACEHOLDERS["FLASK_SECRET_KEY"], repr=False)
+    # During a rotation of FLASK_SECRET_KEY: tracked links already sent were made with it.
+    flask_secret_key_previous: str | None = field(default=None, repr=False)
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
@@ -109,6 +112,12 @@ class Settings:
         """The secrets a Shopify signature may use: the current one, then the previous one."""
         previous = self.shopify_api_secret_previous
         return (self.shopify_api_secret, previous) if previous else (self.shopify_api_secret,)
+
+    @property
+    def flask_secret_keys(self) -> tuple[str, ...]:
+        """The secrets a tracked link may be made with: the current one, then the previous one."""
+        previous = self.flask_secret_key_previous
+        return (self.flask_secret_key, previous) if previous else (self.flask_secret_key,)
 
     @property
     def embedded_signup_offered(self) -> bool:
@@ -146,6 +155,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         meta_api_version=env.get("META_API_VERSION") or Settings.meta_api_version,
         token_encryption_key=_fernet_keys(secrets["TOKEN_ENCRYPTION_KEY"]),
         flask_secret_key=secrets["FLASK_SECRET_KEY"],
+        flask_secret_key_previous=env.get("FLASK_SECRET_KEY_PREVIOUS", "").strip() or None,
         instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
         message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
         default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),

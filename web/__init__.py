@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.flask_secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.flask_secret_keys[1:]),
         # Meta's webhook bodies reach 3 MB; leave room so the endpoint itself can answer 413.
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         SETTINGS=settings,

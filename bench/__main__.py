@@ -23,6 +23,9 @@ def modules(selected: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    from bench.stack import use_bench_environment
+
+    use_bench_environment()
     figures: list[Figure] = []
     failures = 0
     for name in modules(argv):

@@ -26,7 +26,6 @@ import requests
 
 from bench.figures import Figure, load_average
 from core.db import libpq_url
-from core.settings import SECRET_PLACEHOLDERS
 
 MEBIBYTE = 1 << 20
 DOWNLOADS = 3  # through gunicorn; the figure is their median
@@ -93,9 +92,10 @@ def _dev_server_figures(url: str, big: int, expected: int) -> list[Figure]:
 def _download(base: str, big: int) -> tuple[int, int, float]:
     """Download the campaign's CSV as a browser would; return (rows, bytes, seconds)."""
     from bench.bench_pages import SHOP
+    from bench.stack import BENCH_SECRETS
     from tests.tokens import session_token
 
-    token = session_token(SHOP, exp=int(time.time()) + 3600, secret=SECRET_PLACEHOLDERS["SHOPIFY_API_SECRET"])
+    token = session_token(SHOP, exp=int(time.time()) + 3600, secret=BENCH_SECRETS["SHOPIFY_API_SECRET"])
     lines, size = 0, 0
     started = time.perf_counter()
     with requests.get(

@@ -27,9 +27,20 @@ import requests
 from core.meta_webhooks.signature import sign
 from core.ops.embedded import ensure_services
 from core.ops.migrate import fresh_database
-from core.settings import PROJECT_ROOT, SECRET_PLACEHOLDERS
+from core.settings import PROJECT_ROOT
 
 BENCH_SECRET = "bench-meta-app-secret"
+# The bench's own secrets. Its servers start as in production, which refuses the public
+# development placeholders (core/settings.py), and the bench itself signs and encrypts with the
+# same values (use_bench_environment), so both ends agree.
+BENCH_SECRETS = {
+    "SHOPIFY_API_KEY": "bench-shopify-api-key",
+    "SHOPIFY_API_SECRET": "bench-shopify-api-secret",
+    "META_APP_SECRET": BENCH_SECRET,
+    "META_VERIFY_TOKEN": "bench-meta-verify-token",
+    "TOKEN_ENCRYPTION_KEY": "YmVuY2gtb25seS10b2tlbi1lbmNyeXB0aW9uLWtleSE=",  # base64 of 32 bytes
+    "FLASK_SECRET_KEY": "bench-flask-secret-key",
+}
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
 # gunicorn as we run it in production: a process per core, threads that wait on the database
 # together (their inbox writes are group-committed: core/inbox/writer.py).
@@ -102,15 +113,17 @@ def bench_redis_url() -> str:
 def app_environment(database_url: str, redis_url: str) -> dict[str, str]:
     """The environment of a production start: every secret set, both servers named."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS",)}
-    env.update({name: value for name, value in SECRET_PLACEHOLDERS.items()})
+    env.update(BENCH_SECRETS)
     env.update(
-        APP_ENV="production",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        META_APP_SECRET=BENCH_SECRET,
-        PYTHONPATH=str(PROJECT_ROOT),
+        APP_ENV="production", DATABASE_URL=database_url, REDIS_URL=redis_url, PYTHONPATH=str(PROJECT_ROOT)
     )
     return env
+
+
+def use_bench_environment() -> None:
+    """This process (and the stand-ins it starts) in the test environment, said explicitly, with
+    the bench's secrets: those the servers of app_environment use."""
+    os.environ.update(APP_ENV="test", **BENCH_SECRETS)
 
 
 def free_port() -> int:

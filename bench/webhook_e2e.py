@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 from bench import stack
 from bench import webhook_data as data
 from core.meta_webhooks.signature import HEADER, sign
-from core.settings import SECRET_PLACEHOLDERS
 
 WORKER_TIMEOUT_S = 120
 NAIVE_BODIES = 300
@@ -124,7 +123,7 @@ def _session_token() -> str:
     claims = {
         "iss": f"https://{shop}/admin",
         "dest": f"https://{shop}",
-        "aud": SECRET_PLACEHOLDERS["SHOPIFY_API_KEY"],
+        "aud": stack.BENCH_SECRETS["SHOPIFY_API_KEY"],
         "sub": "1",
         "exp": now + 60,
         "nbf": now - 1,
@@ -132,7 +131,7 @@ def _session_token() -> str:
         "jti": str(uuid.uuid4()),
         "sid": "bench",
     }
-    return jwt.encode(claims, SECRET_PLACEHOLDERS["SHOPIFY_API_SECRET"], algorithm="HS256")
+    return jwt.encode(claims, stack.BENCH_SECRETS["SHOPIFY_API_SECRET"], algorithm="HS256")
 
 
 def freshness(

@@ -1,7 +1,10 @@
 """One typed settings object, read from the environment.
 
 Development and test runs get placeholder secrets so a newcomer can start the app with no
-configuration; a production start refuses to run without the real ones and names what is missing.
+configuration, but only when APP_ENV says so explicitly (``make run`` and the tests set it): the
+placeholders are public, so an app started with APP_ENV unset and a secret missing refuses to
+start. A production start refuses to run without the real ones, names what is missing, and
+refuses a placeholder copied into its environment.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ ENV_VARIABLES = (
     "DATABASE_CONNECT_TIMEOUT_S",
     "DATABASE_STATEMENT_TIMEOUT_S",
     "SHOPIFY_API_SECRET_PREVIOUS",
+    "FLASK_SECRET_KEY_PREVIOUS",
     "META_APP_ID",
     "META_CONFIG_ID",
     *SECRET_PLACEHOLDERS,
@@ -89,6 +93,8 @@ class Settings:
     meta_api_version: str = "v25.0"
     token_encryption_key: str = field(default=SECRET_PLACEHOLDERS["TOKEN_ENCRYPTION_KEY"], repr=False)
     flask_secret_key: str = field(default=SECRET_PLACEHOLDERS["FLASK_SECRET_KEY"], repr=False)
+    # During a rotation of FLASK_SECRET_KEY: tracked links already sent were made with it.
+    flask_secret_key_previous: str | None = field(default=None, repr=False)
     instance_path: Path = PROJECT_ROOT / "instance"
     message_ttl_days: int = 30
     default_messages_per_second: int = 80
@@ -112,6 +118,12 @@ class Settings:
         return (self.shopify_api_secret, previous) if previous else (self.shopify_api_secret,)
 
     @property
+    def flask_secret_keys(self) -> tuple[str, ...]:
+        """The secrets a tracked link may be made with: the current one, then the previous one."""
+        previous = self.flask_secret_key_previous
+        return (self.flask_secret_key, previous) if previous else (self.flask_secret_key,)
+
+    @property
     def embedded_signup_offered(self) -> bool:
         return bool(self.meta_app_id and self.meta_config_id)
 
@@ -127,10 +139,22 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
-    app_env = env.get("APP_ENV", "development").strip() or "development"
+    declared = env.get("APP_ENV", "").strip()
+    app_env = declared or "development"
     if app_env not in ENVIRONMENTS:
         raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
-    secrets = _secrets(env, production=app_env == "production")
+    # Values checked before secrets, so a bad one is named whatever else is missing.
+    numbers = {
+        "message_ttl_days": _int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
+        "default_messages_per_second": _int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
+        "database_connect_timeout_s": _int(env, "DATABASE_CONNECT_TIMEOUT_S", 10, 1, 300),
+        "database_statement_timeout_s": _int(env, "DATABASE_STATEMENT_TIMEOUT_S", 120, 0, 86_400),
+    }
+    # The placeholders are public: only an environment that says it is development or test
+    # may run on them. APP_ENV left unset still means development for everything else.
+    secrets = _secrets(
+        env, production=app_env == "production", placeholders_allowed=declared in ("development", "test")
+    )
     return Settings(
         app_env=app_env,
         database_url=env.get("DATABASE_URL") or None,
@@ -149,12 +173,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         meta_api_version=env.get("META_API_VERSION") or Settings.meta_api_version,
         token_encryption_key=_fernet_keys(secrets["TOKEN_ENCRYPTION_KEY"]),
         flask_secret_key=secrets["FLASK_SECRET_KEY"],
+        flask_secret_key_previous=env.get("FLASK_SECRET_KEY_PREVIOUS", "").strip() or None,
         instance_path=Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"),
-        message_ttl_days=_int(env, "MESSAGE_TTL_DAYS", 30, 1, 365),
-        default_messages_per_second=_int(env, "META_MESSAGES_PER_SECOND", 80, 1, 1000),
         dev_session_tokens=env.get("DEV_SESSION_TOKENS", "").strip() == "1",
-        database_connect_timeout_s=_int(env, "DATABASE_CONNECT_TIMEOUT_S", 10, 1, 300),
-        database_statement_timeout_s=_int(env, "DATABASE_STATEMENT_TIMEOUT_S", 120, 0, 86_400),
+        **numbers,
         meta_app_id=env.get("META_APP_ID", "").strip() or None,
         meta_config_id=env.get("META_CONFIG_ID", "").strip() or None,
     )
@@ -179,23 +201,54 @@ def _fernet_keys(value: str) -> str:
     return ",".join(keys)
 
 
-def _secrets(env: Mapping[str, str], *, production: bool) -> dict[str, str]:
+def _secrets(env: Mapping[str, str], *, production: bool, placeholders_allowed: bool) -> dict[str, str]:
+    """Each secret as set; where one is missing, its placeholder, only in an explicit
+    development or test environment. Production also refuses placeholders that are set."""
     values = {}
     missing = []
     for name, placeholder in SECRET_PLACEHOLDERS.items():
         value = env.get(name, "")
         if value:
             values[name] = value
-        elif production:
-            missing.append(name)
-        else:
+        elif placeholders_allowed and not production:
             values[name] = placeholder
+        else:
+            missing.append(name)
     # Production never starts embedded servers: it must be told where its database and Redis are.
     if production:
         missing += [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
-    if missing:
+    if missing and production:
         raise SettingsError("production start refused: set " + ", ".join(missing) + " in the environment")
+    if missing:
+        raise SettingsError(
+            "set " + ", ".join(missing) + " in the environment, or set APP_ENV=development (or test) "
+            "to run on the public development placeholders"
+        )
+    if production and (copied := _placeholders_in(env)):
+        raise SettingsError(
+            "production start refused: " + ", ".join(copied) + " holds a public development placeholder; "
+            "set a secret of your own"
+        )
     return values
+
+
+# Each variable production checks for a placeholder, and whose placeholder it must not hold:
+# its own, or for a previous secret during a rotation, the current secret's.
+_PLACEHOLDER_OF = {
+    **{name: name for name in SECRET_PLACEHOLDERS},
+    "SHOPIFY_API_SECRET_PREVIOUS": "SHOPIFY_API_SECRET",
+    "FLASK_SECRET_KEY_PREVIOUS": "FLASK_SECRET_KEY",
+}
+
+
+def _placeholders_in(env: Mapping[str, str]) -> list[str]:
+    """The variables of ``env`` that hold a development placeholder (one key among several
+    encryption keys included)."""
+    return [
+        name
+        for name, placeholder_of in _PLACEHOLDER_OF.items()
+        if SECRET_PLACEHOLDERS[placeholder_of] in (part.strip() for part in env.get(name, "").split(","))
+    ]
 
 
 def get_settings() -> Settings:

@@ -25,6 +25,10 @@ from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
 from tests.sql_guard import SqlGuard
 
+# Tests run in the test environment, said explicitly: only then may the settings use the public
+# development placeholders (core/settings.py), for this process and every process it starts.
+os.environ["APP_ENV"] = "test"
+
 
 def _redis_url_with_db(url: str, db: int) -> str:
     parts = urlsplit(url)

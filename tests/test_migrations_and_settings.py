@@ -94,14 +94,90 @@ def test_production_refuses_to_start_without_its_secrets():
     assert "SHOPIFY_API_KEY" not in message
 
 
+def _production_environment() -> dict[str, str]:
+    """Every secret set to a value of its own (none a placeholder), and both URLs."""
+    from cryptography.fernet import Fernet
+
+    env = {name: f"real-{name.lower()}" for name in SECRET_PLACEHOLDERS}
+    env["TOKEN_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    env.update(APP_ENV="production", DATABASE_URL="postgresql://db/app", REDIS_URL="redis://r:6379/0")
+    return env
+
+
 def test_production_starts_when_everything_is_given():
     """With every secret and both URLs, production settings load and keep the given values."""
-    env = {name: f"real-{name.lower()}" for name in SECRET_PLACEHOLDERS}
-    env["TOKEN_ENCRYPTION_KEY"] = SECRET_PLACEHOLDERS["TOKEN_ENCRYPTION_KEY"]
-    env.update(APP_ENV="production", DATABASE_URL="postgresql://db/app", REDIS_URL="redis://r:6379/0")
-    settings = load_settings(env)
+    settings = load_settings(_production_environment())
     assert settings.is_production and settings.shopify_api_secret == "real-shopify_api_secret"
     assert "real-shopify_api_secret" not in repr(settings)  # secrets stay out of logs
+
+
+PREVIOUS_OF = {
+    "SHOPIFY_API_SECRET_PREVIOUS": "SHOPIFY_API_SECRET",
+    "FLASK_SECRET_KEY_PREVIOUS": "FLASK_SECRET_KEY",
+}
+
+
+@pytest.mark.parametrize("name", [*SECRET_PLACEHOLDERS, *PREVIOUS_OF])
+def test_production_refuses_a_placeholder_even_when_it_is_set(name):
+    """A public development placeholder copied into production (a current or a previous
+    secret) is refused, naming the variable."""
+    env = _production_environment()
+    env[name] = SECRET_PLACEHOLDERS[PREVIOUS_OF.get(name, name)]
+    with pytest.raises(SettingsError, match=name) as error:
+        load_settings(env)
+    assert "placeholder" in str(error.value)
+
+
+def test_production_refuses_the_placeholder_among_several_encryption_keys():
+    """The development Fernet key is refused in production even as an older, decrypt-only key."""
+    env = _production_environment()
+    env["TOKEN_ENCRYPTION_KEY"] += "," + SECRET_PLACEHOLDERS["TOKEN_ENCRYPTION_KEY"]
+    with pytest.raises(SettingsError, match="TOKEN_ENCRYPTION_KEY"):
+        load_settings(env)
+
+
+@pytest.mark.parametrize("app_env", [None, "", " "])
+def test_without_an_explicit_environment_no_placeholder_is_used(app_env):
+    """With APP_ENV unset (or blank), a missing secret is refused, naming each one and how to
+    run on the development placeholders; nothing falls back to a public value."""
+    env = {} if app_env is None else {"APP_ENV": app_env}
+    with pytest.raises(SettingsError) as error:
+        load_settings(env)
+    message = str(error.value)
+    for name in SECRET_PLACEHOLDERS:
+        assert name in message
+    assert "APP_ENV=development" in message
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_an_explicit_development_or_test_environment_runs_on_placeholders(app_env):
+    """APP_ENV=development or test, set explicitly, may run on the development placeholders."""
+    settings = load_settings({"APP_ENV": app_env})
+    assert settings.app_env == app_env
+    assert settings.flask_secret_key == SECRET_PLACEHOLDERS["FLASK_SECRET_KEY"]
+
+
+def test_without_an_explicit_environment_given_secrets_run_as_development():
+    """With APP_ENV unset and every secret given, the app starts, in development (CONTRACT)."""
+    env = {k: v for k, v in _production_environment().items() if k != "APP_ENV"}
+    settings = load_settings(env)
+    assert settings.app_env == "development" and settings.shopify_api_secret == "real-shopify_api_secret"
+
+
+def test_an_app_started_without_app_env_or_secrets_names_what_is_missing():
+    """The app factory, as gunicorn calls it, with neither APP_ENV nor secrets, fails at start-up
+    naming the secrets instead of signing with public placeholders."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_PLACEHOLDERS and k != "APP_ENV"}
+    result = subprocess.run(
+        [sys.executable, "-c", "from web import create_app; create_app()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "FLASK_SECRET_KEY" in result.stderr and "APP_ENV=development" in result.stderr
 
 
 def test_gunicorn_production_start_names_the_missing_variable():

@@ -27,13 +27,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.flask_secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.flask_secret_keys[1:]),
         # Meta's webhook bodies reach 3 MB; leave room so the endpoint itself can answer 413.
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         SETTINGS=settings,
     )
     app.config.update(config)
-    app.json.sort_keys = False
     _register(app)
+    app.json.sort_keys = False  # after _register, which installs the app's JSON (web/inputs.py)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
@@ -59,15 +60,18 @@ def _register(app: Flask) -> None:
         cors,
         database,
         dev,
+        errors,
         headers,
         health,
         home,
+        inputs,
         pages,
         redirects,
     )
     from web.webhooks import meta as meta_webhooks
     from web.webhooks import shopify as shopify_webhooks
 
+    inputs.init_app(app)  # first: the routes below use its converter
     app.register_blueprint(home.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
@@ -76,6 +80,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(shopify_webhooks.blueprint)
     app.register_blueprint(redirects.blueprint)
     app.register_blueprint(health.blueprint)
+    errors.init_app(app)
     headers.init_app(app)
     cors.init_app(app)
     database.init_app(app)

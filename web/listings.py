@@ -20,20 +20,12 @@ from core.reports.message_list import (
 )
 from core.rules.campaign_states import CampaignStatus, CampaignType
 from web.database import db
+from web.export_slots import holding, take_export_slot
 from web.exports import stream_csv
 from web.formatting import shop_zone
+from web.inputs import date_param
 from web.paging import decode_cursor, encode_cursor, page_limit
 from web.tenancy import current_shop
-
-
-def _date_arg(args, name: str) -> date | None:
-    raw = args.get(name) or None
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-27") from None
 
 
 def created_between(shop, start: date | None, end: date | None) -> list:
@@ -63,7 +55,7 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
         query = query.where(Campaign.status == status)
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
-    query = query.where(*created_between(shop, _date_arg(args, "from"), _date_arg(args, "to")))
+    query = query.where(*created_between(shop, date_param(args, "from"), date_param(args, "to")))
     if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
@@ -103,11 +95,17 @@ def message_page(shop_id: int, campaign_id: int, args) -> tuple[list, str | None
 
 
 def csv_response(campaign, args) -> Response:
-    """The CSV download of exactly the rows ``args`` filter, streamed (see web/exports.py)."""
+    """The CSV download of exactly the rows ``args`` filter, streamed (see web/exports.py),
+    while it holds one of the shop's export slots (web/export_slots.py: 429 when none is free)."""
     filters = filters_from(args)
     zone = shop_zone(current_shop().timezone)
-    body = stream_csv(campaign.shop_id, campaign.id, filters, zone)
-    response = Response(body, mimetype="text/csv")
+    slot = take_export_slot(campaign.shop_id)
+    response = Response(
+        holding(slot, stream_csv(campaign.shop_id, campaign.id, filters, zone)), mimetype="text/csv"
+    )
+    # A WSGI server closes the answer when it is sent or the client went away: the slot comes
+    # back even for a stream never started (a generator's own finally would not run then).
+    response.call_on_close(slot.release)
     filename = f"campaign-{campaign.id}-messages.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"

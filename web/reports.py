@@ -37,6 +37,7 @@ from core.reports.outcomes import campaign_outcomes
 from core.rules.campaign_states import SETTLED_STATUSES
 from core.templates.components import campaign_components
 from web.database import db
+from web.inputs import date_param
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,8 @@ def cached_timings(campaign: Campaign) -> dict:
 
 def trend_period(args, today: date) -> tuple[date, date]:
     """``from``/``to`` as ISO dates (shop calendar days); the last 90 days by default."""
-    try:
-        end = date.fromisoformat(args["to"]) if args.get("to") else today
-        start = (
-            date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(DEFAULT_TREND_DAYS - 1)
-        )
-    except ValueError:
-        raise BadRequest("from and to must be dates like 2026-11-27") from None
+    end = date_param(args, "to") or today
+    start = date_param(args, "from") or end - timedelta(DEFAULT_TREND_DAYS - 1)
     if start > end:
         raise BadRequest("from must not be after to")
     if (end - start).days >= MAX_TREND_DAYS:

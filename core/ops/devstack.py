@@ -200,6 +200,9 @@ def _serving(port: int) -> bool:
 
 
 def main() -> int:
+    # Said explicitly, for this process (the migration and the seed) and its children: the
+    # settings fall back to the public development placeholders only when APP_ENV says so.
+    os.environ["APP_ENV"] = os.environ.get("APP_ENV") or "development"
     port = int(os.environ.get("PORT", "8000"))
     shopify_port = use_shopify_stand_in(port)
     meta_port = use_meta_stand_in(port)

@@ -1,10 +1,10 @@
 """The JSON API behind the embedded pages. Every request carries a Shopify session token in
-``Authorization: Bearer``; the shop it names is the only shop the request can see."""
+``Authorization: Bearer``; the shop it names is the only shop the request can see. Errors
+answer as JSON (web/errors.py); ids in paths are ``<id:...>`` (web/inputs.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from web.auth import InvalidSessionToken, bearer_token
 from web.cors import is_preflight, preflight_response
@@ -32,11 +32,6 @@ def require_session_token():
             error="shop_not_installed", message="Open the app from the Shopify admin to install it."
         ), 403
     return None
-
-
-@blueprint.errorhandler(HTTPException)
-def json_error(error: HTTPException):
-    return jsonify(error=error.name.lower().replace(" ", "_"), message=error.description), error.code
 
 
 from web.api import (  # noqa: E402,F401  (register their routes)

@@ -100,7 +100,7 @@ def _constraint(error: IntegrityError) -> str | None:
     return getattr(getattr(error.orig, "diag", None), "constraint_name", None)
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/estimate")
+@blueprint.post("/campaigns/<id:campaign_id>/estimate")
 def estimate_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_EstimateRequest, request.get_json(silent=True))
@@ -115,7 +115,7 @@ def estimate_campaign(campaign_id: int):
     )
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/launch")
+@blueprint.post("/campaigns/<id:campaign_id>/launch")
 def launch_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     release_transaction()  # the checks ask Meta first, with no transaction open
@@ -132,7 +132,7 @@ def launch_campaign(campaign_id: int):
     return campaign_answer(campaign, 202)
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/schedule")
+@blueprint.post("/campaigns/<id:campaign_id>/schedule")
 def schedule_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_ScheduleRequest, request.get_json(silent=True))
@@ -150,7 +150,7 @@ def schedule_campaign(campaign_id: int):
     return campaign_answer(campaign)
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/cancel")
+@blueprint.post("/campaigns/<id:campaign_id>/cancel")
 def cancel_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     cancel(db(), campaign)
@@ -158,7 +158,7 @@ def cancel_campaign(campaign_id: int):
     return campaign_answer(campaign)
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/progress")
+@blueprint.get("/campaigns/<id:campaign_id>/progress")
 def campaign_progress(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     return jsonify(status=campaign.status, halted_reason=campaign.halted_reason, **progress(campaign))

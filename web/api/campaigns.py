@@ -32,7 +32,7 @@ def campaign_of_shop(campaign_id: int) -> Campaign:
     return campaign
 
 
-@blueprint.get("/campaigns/<int:campaign_id>")
+@blueprint.get("/campaigns/<id:campaign_id>")
 def show_campaign(campaign_id: int):
     return conditional(jsonify(campaign_detail(campaign_of_shop(campaign_id))))
 

@@ -37,7 +37,7 @@ class _Preview(StrictModel):
     audience: Audience = Audience()
 
 
-@blueprint.put("/campaigns/<int:campaign_id>")
+@blueprint.put("/campaigns/<id:campaign_id>")
 def update_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     changed = parse(NewCampaign, request.get_json(silent=True))

@@ -53,7 +53,7 @@ def customer_of_shop(shop_id: int, shopify_customer_id: int) -> Customer:
     return customer
 
 
-@blueprint.get("/customers/<int:shopify_customer_id>/whatsapp")
+@blueprint.get("/customers/<id:shopify_customer_id>/whatsapp")
 def customer_whatsapp_state(shopify_customer_id: int):
     """Answer ``CustomerWhatsApp`` for the customer-page block, ``?limit=`` messages (10 by default)."""
     customer = customer_of_shop(current_shop().id, shopify_customer_id)
@@ -65,7 +65,7 @@ def _errors(code: str, errors: list[dict], status: int = 422):
     return jsonify(error=code, errors=errors), status
 
 
-@blueprint.post("/customers/<int:shopify_customer_id>/fix-phone")
+@blueprint.post("/customers/<id:shopify_customer_id>/fix-phone")
 def fix_phone(shopify_customer_id: int):
     shop = current_shop()
     customer = customer_of_shop(shop.id, shopify_customer_id)

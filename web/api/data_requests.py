@@ -34,7 +34,7 @@ def list_data_requests():
     )
 
 
-@blueprint.get("/data-requests/<int:request_id>")
+@blueprint.get("/data-requests/<id:request_id>")
 def download_data_request(request_id: int):
     request = _request_of_shop(request_id)
     body = json.dumps(data_request_document(request), indent=2, ensure_ascii=False)
@@ -45,7 +45,7 @@ def download_data_request(request_id: int):
     return response
 
 
-@blueprint.post("/data-requests/<int:request_id>/done")
+@blueprint.post("/data-requests/<id:request_id>/done")
 def fulfil_data_request(request_id: int):
     request = _request_of_shop(request_id)
     if request.fulfilled_at is None:

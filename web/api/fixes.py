@@ -34,7 +34,7 @@ def _candidate_json(c) -> dict:
     }
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/fixes/preview")
+@blueprint.get("/campaigns/<id:campaign_id>/fixes/preview")
 def preview_fixes(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     candidates = fix_candidates(db(), campaign.shop_id, campaign.id)
@@ -46,7 +46,7 @@ def preview_fixes(campaign_id: int):
     )
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/fixes")
+@blueprint.post("/campaigns/<id:campaign_id>/fixes")
 def fix_all(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     session = db()
@@ -57,13 +57,13 @@ def fix_all(campaign_id: int):
     return jsonify(fix_progress(session, campaign.shop_id, campaign.id)), 202
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/fixes")
+@blueprint.get("/campaigns/<id:campaign_id>/fixes")
 def fixes_progress(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     return jsonify(fix_progress(db(), campaign.shop_id, campaign.id))
 
 
-@blueprint.post("/campaigns/<int:campaign_id>/follow-up")
+@blueprint.post("/campaigns/<id:campaign_id>/follow-up")
 def send_again(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     session = db()

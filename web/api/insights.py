@@ -15,7 +15,7 @@ from web.reports import cached_timings, previous_period, trend_period
 from web.tenancy import current_shop
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/timings")
+@blueprint.get("/campaigns/<id:campaign_id>/timings")
 def campaign_timings(campaign_id: int):
     return conditional(jsonify(cached_timings(campaign_of_shop(campaign_id))))
 

@@ -141,7 +141,7 @@ def _us_warning(shop, campaign: Campaign) -> str | None:
     )
 
 
-@blueprint.get("/campaigns/<int:campaign_id>")
+@blueprint.get("/campaigns/<id:campaign_id>")
 @embedded_page
 def campaign_page(shop, campaign_id: int):
     campaign = shop_campaign(shop, campaign_id)
@@ -151,7 +151,7 @@ def campaign_page(shop, campaign_id: int):
     return render_template("campaign.html", etag=etag, **context)
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/timings")
+@blueprint.get("/campaigns/<id:campaign_id>/timings")
 @embedded_page
 def campaign_timings_fragment(shop, campaign_id: int):
     """The time-to-deliver and time-to-read section alone: the campaign page loads it after

@@ -57,7 +57,7 @@ def new_campaign_page(shop):
     return render_template("composer.html", shop=shop, templates=templates, problem=problem, draft=None)
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/edit")
+@blueprint.get("/campaigns/<id:campaign_id>/edit")
 @embedded_page
 def edit_campaign_page(shop, campaign_id: int):
     campaign = shop_campaign(shop, campaign_id)

@@ -12,7 +12,7 @@ from web.pages.campaigns import labels, shop_campaign
 from web.pages.outcomes import linked_campaigns
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/fixes")
+@blueprint.get("/campaigns/<id:campaign_id>/fixes")
 @embedded_page
 def fixes_page(shop, campaign_id: int):
     campaign = shop_campaign(shop, campaign_id)

@@ -38,7 +38,7 @@ def query_args(args: MultiDict) -> MultiDict:
     return args
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/messages")
+@blueprint.get("/campaigns/<id:campaign_id>/messages")
 @embedded_page
 def messages_page(shop, campaign_id: int):
     campaign = shop_campaign(shop, campaign_id)
@@ -63,7 +63,7 @@ def messages_page(shop, campaign_id: int):
     )
 
 
-@blueprint.get("/campaigns/<int:campaign_id>/messages.csv")
+@blueprint.get("/campaigns/<id:campaign_id>/messages.csv")
 @embedded_page
 def messages_csv(shop, campaign_id: int):
     """The download the page's Export link starts: the same rows as the list's filters."""

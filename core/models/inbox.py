@@ -30,6 +30,9 @@ class InboxEvent(Base):
             "processed_at",
             postgresql_where="source = 'meta' AND octet_length(body) > 0",
         ),
+        # Every body not yet emptied, in arrival order: an erasure walks these in chunks by id
+        # (core/shopify/erasure.py), never the emptied history (migration 0015_privacy_jobs).
+        Index("ix_inbox_events_bodies", "id", postgresql_where="octet_length(body) > 0"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

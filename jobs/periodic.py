@@ -38,6 +38,8 @@ PERIODIC_JOBS = (
     PeriodicJob("shopify-consent-writeback", "jobs.customer_import.write_back_consents", 30, DEFAULT),
     # Launch and schedule are durable with their jobs: lanes, monitors, due launches (jobs/reconcile.py).
     PeriodicJob("campaign-reconcile", "jobs.reconcile.reconcile_campaigns", 30, DEFAULT),
+    # Compliance requests left open by a worker that died or a queue Redis lost (jobs/privacy.py).
+    PeriodicJob("privacy-resume", "jobs.privacy.resume_privacy_requests", 60, DEFAULT),
     # Quality, limits and throughput change; a token or a subscription can be lost.
     PeriodicJob("whatsapp-recheck", "jobs.whatsapp.recheck_connections", 6 * 3600, DEFAULT),
 )

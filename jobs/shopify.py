@@ -16,6 +16,7 @@ from core.inbox.store import backlog, drop_applied_bodies
 from core.redis import get_redis
 from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
 from jobs.customer_import import request_bulk_import
+from jobs.privacy import request_privacy_work
 from jobs.queues import WEBHOOKS, enqueue, queue
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def drain_shopify_inbox() -> dict:
         total.add(report)
         for shop_id in report.finished_exports:
             request_bulk_import(shop_id)
+        for shop_id in report.privacy_requests:
+            request_privacy_work(shop_id)
         if time.monotonic() - started > DRAIN_TIME_BUDGET_S:
             request_shopify_drain()
             break

@@ -20,7 +20,18 @@ from rq.registry import ScheduledJobRegistry
 
 from core.ops.embedded import start_embedded_services_unless_production
 from core.settings import get_settings
-from jobs import customer_import, dispatch, health, launch, monitor, orders, reconcile, shopify, webhooks  # noqa: F401  (loaded before RQ forks its work horses)
+from jobs import (  # noqa: F401  (loaded before RQ forks its work horses)
+    customer_import,
+    dispatch,
+    health,
+    launch,
+    monitor,
+    orders,
+    privacy,
+    reconcile,
+    shopify,
+    webhooks,
+)
 from jobs.periodic import QuietPeriodicJobs, schedule_periodic_jobs
 from jobs.queues import all_queues
 

@@ -44,6 +44,9 @@ CROSS_SHOP: dict[tuple[str, str], str] = {
     # The campaign reconciler (periodic, every 30 s) finds the open campaigns of every shop, then
     # restarts each one's jobs shop by shop.
     ("jobs/reconcile.py", "reconcile_campaigns"): "periodic: open campaigns of all shops",
+    # The privacy sweep (periodic, every minute) finds the shops with a compliance request left
+    # open (an index of open requests only), then queues each shop's own job.
+    ("core/shopify/privacy.py", "shops_with_open_requests"): "periodic: shops with open privacy requests",
     # Retention of the Shopify webhook ledger: one periodic DELETE by age across shops.
     ("jobs/shopify.py", "purge_applied"): "retention: applied Shopify webhook ids past 30 days",
 }

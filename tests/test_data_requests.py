@@ -67,3 +67,72 @@ def test_another_shop_cannot_see_or_close_a_request(client, make, requested):
     assert client.get(f"/api/data-requests/{request_id}", headers=other).status_code == 404
     assert client.post(f"/api/data-requests/{request_id}/done", headers=other).status_code == 404
     assert client.get("/api/data-requests", headers=other).get_json()["data_requests"] == []
+
+
+def test_the_download_lists_every_message_held_about_the_customer(client, make, run_jobs):
+    """The download lists each message held about the customer, one record per message (the
+    number messaged, its times and status, its clicks, the orders it won, the campaign),
+    messages left by an earlier customer record of the same number that Shopify deleted
+    included, and the customer's consent; another customer's messages are not in it."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.models import Click
+    from tests.orders import order_body
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = make.shop(SHOP, access_token_ciphertext=encrypt_token("shpat_x"), currency="EUR")
+    ana = make.customer(
+        shop,
+        shopify_customer_id=23,
+        phone="+34612345678",
+        phone_e164="+34612345678",
+        consent="SUBSCRIBED",
+        consent_updated_at=now - timedelta(days=30),
+        consent_source="whatsapp",
+    )
+    earlier = make.customer(shop, shopify_customer_id=24, phone="+34 612 34 56 78", phone_e164="+34612345678")
+    other = make.customer(shop, shopify_customer_id=25, phone="+34699999999")
+    spring, summer = make.campaign(shop, "Spring"), make.campaign(shop, "Summer")
+    read_at = now - timedelta(days=2)
+    clicked = make.message(
+        spring,
+        ana,
+        status="read",
+        phone="+34612345678",
+        wamid="wamid.ana",
+        sent_at=read_at,
+        delivered_at=read_at,
+        read_at=read_at,
+    )
+    make.message(
+        summer, earlier, status="failed", phone="+34612345678", wamid="wamid.earlier", error_code="131049"
+    )
+    make.message(summer, other, status="delivered", phone="+34699999999", wamid="wamid.other")
+    with Session(make.engine) as session, session.begin():
+        session.add(Click(shop_id=shop.id, message_id=clicked.id, kind="url_button", clicked_at=read_at))
+    post(client, "orders/create", order_body(7001, 23, "30.00", now - timedelta(days=1)))
+    post(client, "customers/delete", {"id": 24})
+    run_jobs()
+    post(
+        client,
+        "customers/data_request",
+        {"shop_domain": SHOP, "customer": {"id": 23}, "data_request": {"id": 9}},
+    )
+    run_jobs()
+
+    with Session(make.engine) as session:
+        request_id = session.scalar(select(CustomerDataRequest.id))
+    data = client.get(f"/api/data-requests/{request_id}", headers=bearer(SHOP)).get_json()
+    messages = {m["campaign"]["name"]: m for m in data["messages"]}
+    assert set(messages) == {"Spring", "Summer"}
+    spring_record = messages["Spring"]
+    assert spring_record["phone"] == "+34612345678" and spring_record["status"] == "read"
+    assert spring_record["read_at"] == read_at.isoformat()
+    assert [c["kind"] for c in spring_record["clicks"]] == ["url_button"]
+    assert [o["shopify_order_id"] for o in spring_record["attributed_orders"]] == [7001]
+    summer_record = messages["Summer"]
+    assert summer_record["phone"] == "+34612345678" and summer_record["status"] == "failed"
+    assert summer_record["error"]["code"] == "131049"
+    assert summer_record["customer_record"] == "deleted"
+    assert data["consent"]["whatsapp"]["state"] == "SUBSCRIBED"
+    assert data["consent"]["whatsapp"]["source"] == "whatsapp"

@@ -52,15 +52,16 @@ def test_shop_redact_naming_another_shop_is_refused(client, make, run_jobs, shop
     assert _outcomes(make) == ["shop_mismatch"]
 
 
-def test_shop_redact_never_erases_an_installed_shop(client, make, run_jobs, shops):
-    """shop/redact for a shop that is installed (it came back, or the request is forged) keeps it."""
-    first, _ = shops
+def test_shop_redact_erases_a_shop_whose_uninstall_was_missed(client, make, run_jobs, shops):
+    """The signed shop/redact is authoritative (Shopify sends none to an installed app): a shop
+    still marked installed, its app/uninstalled missed, is erased; the other shop is not."""
+    first, other = shops
     post(client, "shop/redact", {"shop_id": 1, "shop_domain": SHOP}, triggered_at=LATER)
     run_jobs()
     with Session(make.engine) as session:
-        assert session.get(Shop, first.id) is not None
-    assert _customer_count(make, first) == 1
-    assert _outcomes(make) == ["installed"]
+        assert session.get(Shop, first.id) is None and session.get(Shop, other.id) is not None
+    assert _customer_count(make, other) == 1
+    assert _outcomes(make) == ["applied"]
 
 
 def test_shop_redact_erases_an_uninstalled_shop_named_by_its_body(client, make, run_jobs, shops):

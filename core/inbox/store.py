@@ -274,26 +274,12 @@ _DROP_APPLIED = text(
                    ORDER BY processed_at LIMIT :limit)
     """
 )
-_DROP_NAMING = text(
-    """
-    UPDATE inbox_events
-       SET body = ''::bytea, processed_at = coalesce(processed_at, now()),
-           outcome = coalesce(outcome, 'erased')
-     WHERE source = :source AND position(CAST(:needle AS bytea) IN body) > 0
-    """
-)
 
 
 def drop_applied_bodies(session: Session, source: str, cutoff: datetime, *, limit: int = 20_000) -> int:
     """Empty the bodies of ``source``'s events processed before ``cutoff`` (at most ``limit``
     per call, oldest first); answer how many."""
     return session.execute(_DROP_APPLIED, {"source": source, "cutoff": cutoff, "limit": limit}).rowcount
-
-
-def drop_bodies_naming(session: Session, source: str, needle: str) -> int:
-    """Empty every body of ``source`` that contains ``needle`` (an erased shop's phone number
-    id); one still waiting is set aside as ``erased``. Answer how many."""
-    return session.execute(_DROP_NAMING, {"source": source, "needle": needle.encode()}).rowcount
 
 
 # ---- what an operator sees and replays ----------------------------------------------------------

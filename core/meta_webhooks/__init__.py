@@ -6,6 +6,8 @@
   right after recording the wamids of a send.
 - ``parked``: statuses for wamids not recorded yet, kept until they are.
 - ``preferences``: marketing consent given or withdrawn inside WhatsApp.
+- ``routing``: the shop a business phone number id routes to (also what an erasure counts as
+  the shop's Meta bodies).
 """
 
-__all__ = ["apply", "drain", "parked", "preferences", "signature"]
+__all__ = ["apply", "drain", "parked", "preferences", "routing", "signature"]

@@ -11,7 +11,12 @@ from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
 from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
-from core.models.shopify import CustomerDataRequest, CustomerTombstone, ShopifyWebhookDelivery
+from core.models.shopify import (
+    CustomerDataRequest,
+    CustomerTombstone,
+    PrivacyRequest,
+    ShopifyWebhookDelivery,
+)
 from core.models.timing import CampaignTimingBucket
 from core.models.whatsapp import WhatsAppConnection
 
@@ -32,6 +37,7 @@ __all__ = [
     "OrderRefund",
     "ParkedStatus",
     "PhoneFix",
+    "PrivacyRequest",
     "Shop",
     "ShopAlert",
     "ShopifyWebhookDelivery",

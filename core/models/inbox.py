@@ -39,6 +39,9 @@ class InboxEvent(Base):
         ),
         # Events set aside as failed, for an operator (`flask --app web inbox failed`).
         Index("ix_inbox_events_failed", "id", postgresql_where="outcome = 'failed'"),
+        # Every body not yet emptied, in arrival order: an erasure walks these in chunks by id
+        # (core/shopify/erasure.py), never the emptied history (migration 0016_privacy_jobs).
+        Index("ix_inbox_events_bodies", "id", postgresql_where="octet_length(body) > 0"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

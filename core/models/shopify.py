@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Identity, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Identity, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,4 +59,36 @@ class CustomerDataRequest(Base):
     orders_requested: Mapped[list] = mapped_column(JSONB, server_default="[]")
     held: Mapped[dict | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = created_at_column()
+    # The privacy job finished gathering ``held`` (core/shopify/data_export.py); null while it works.
+    collected_at: Mapped[datetime | None]
     fulfilled_at: Mapped[datetime | None]  # the merchant marked it done on the Settings page
+
+
+class PrivacyRequest(Base):
+    """A compliance request carried out by the shop's privacy job (jobs/privacy.py), a bounded
+    step at a time, each step its own short transaction: ``customer`` erases a redacted
+    customer's number wherever it is left, ``shop`` erases a redacted shop, ``export`` gathers
+    what a data request must hand over. ``step`` and ``reached_id`` (the last key the step has
+    dealt with) are written in the transaction of the work they describe, so a job that dies
+    is resumed where it stopped and no chunk is done twice."""
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        # The periodic sweep's question (which shops have work left), over open requests only.
+        Index("ix_privacy_requests_open", "shop_id", postgresql_where=text("finished_at IS NULL")),
+    )
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "customer", "shop" or "export"
+    shopify_customer_id: Mapped[int | None]
+    data_request_id: Mapped[int | None]  # the CustomerDataRequest an export fills
+    # SHA-256 of the digits of each form of the customer's number (core/rules/redaction.py): never
+    # the number itself. Cleared when the request is done.
+    phone_digests: Mapped[list[bytes] | None] = mapped_column(ARRAY(LargeBinary))
+    # The WhatsApp numbers (Meta's phone number ids) whose webhooks route to the shop.
+    phone_number_ids: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
+    step: Mapped[str] = mapped_column(String(16))
+    reached_id: Mapped[int] = mapped_column(server_default=text("0"))
+    requested_at: Mapped[datetime] = created_at_column()
+    finished_at: Mapped[datetime | None]

@@ -5,13 +5,15 @@ Met over HTTP only: the real Shopify (``https://{shop}``) or the stand-in named 
 
 - ``install``, ``oauth``, ``tokens``: the offline token, exchanged, refreshed, encrypted at rest.
 - ``admin``: the GraphQL Admin API client for one shop.
-- ``signature``, ``drain``, ``privacy``: webhooks checked, applied in order, compliance requests.
+- ``signature``, ``drain``, ``privacy``: webhooks checked, applied in order, compliance requests
+  (recorded by the drain, carried out step by step by the privacy job).
 - ``sync``, ``bulk_import``, ``order_import``: customers and recent orders brought in.
 - ``consent_writeback``: a stop given inside WhatsApp written back to Shopify.
 - ``phone_fix``: the one-click fix of a number missing its calling code.
 - ``queries``: every GraphQL document the app sends, in one place.
 
-Internal: ``customers``, ``orders``, ``shapes``, ``topics``, ``erasure``.
+Internal: ``customers``, ``orders``, ``shapes``, ``topics``; and for the compliance requests
+``erasure`` (a customer's number), ``shop_erasure`` (a shop) and ``data_export`` (a data request).
 """
 
 __all__ = [

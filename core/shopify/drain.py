@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.inbox import store as inbox
 from core.models import Shop, ShopifyWebhookDelivery
+from core.shopify.privacy import QUEUED_TOPICS, not_being_erased
 from core.shopify.shapes import BadPayload, parse_time
 from core.shopify.topics import apply_topic, names_its_shop
 
@@ -73,12 +74,14 @@ class DrainReport:
     outcomes: Counter = field(default_factory=Counter)
     failed_ids: list[int] = field(default_factory=list)
     finished_exports: set[int] = field(default_factory=set)  # shops whose bulk export is done
+    privacy_requests: set[int] = field(default_factory=set)  # shops whose privacy job has work
 
     def add(self, other: DrainReport) -> None:
         self.events += other.events
         self.outcomes.update(other.outcomes)
         self.failed_ids += other.failed_ids
         self.finished_exports |= other.finished_exports
+        self.privacy_requests |= other.privacy_requests
 
 
 def _delivery(row) -> Delivery:
@@ -117,11 +120,14 @@ def apply_batch(session: Session, deliveries: Sequence[Delivery]) -> DrainReport
     shops = _shops(session, {d.shop_domain for d in deliveries})
     report, outcomes = DrainReport(events=len(deliveries)), {}
     for delivery in deliveries:
+        shop = shops.get(delivery.shop_domain)
         try:
             with session.begin_nested():
                 outcomes[delivery.id] = _apply(session, delivery, shops)
             if delivery.topic == "bulk_operations/finish" and outcomes[delivery.id][0] == "applied":
                 report.finished_exports.add(shops[delivery.shop_domain].id)
+            if delivery.topic in QUEUED_TOPICS and outcomes[delivery.id][0] == "applied":
+                report.privacy_requests.add(shop.id)
         except DBAPIError as error:
             if error.connection_invalidated:
                 raise  # the connection is gone, and the transaction with it
@@ -147,7 +153,9 @@ def _note_failure(session: Session, report: DrainReport, delivery: Delivery, err
 
 
 def _shops(session: Session, domains: set[str]) -> dict[str, Shop]:
-    return {s.domain: s for s in session.scalars(select(Shop).where(Shop.domain.in_(domains)))}
+    """The shops of these domains, leaving out a shop being erased: its events find no shop."""
+    found = session.scalars(select(Shop).where(Shop.domain.in_(domains), not_being_erased()))
+    return {s.domain: s for s in found}
 
 
 def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tuple[str, str | None]:
@@ -167,7 +175,7 @@ def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tupl
     except BadPayload as problem:
         return "bad_payload", str(problem)[:2000]
     if delivery.topic == "shop/redact" and outcome == "applied":
-        shops.pop(delivery.shop_domain, None)  # the shop is gone: later events find no shop
+        shops.pop(delivery.shop_domain, None)  # the shop is being erased: later events find no shop
     return outcome, None
 
 

@@ -1,49 +1,56 @@
-"""Shopify's mandatory compliance requests: erase a customer, erase a shop, record a request
-for a customer's data.
+"""Shopify's mandatory compliance requests: erase a customer, erase a shop, hand over a
+customer's data.
 
-Shopify's bodies hold customers' personal data too; the Shopify inbox keeps them only until
-the retention sweep (jobs/shopify.py), so an erasure is complete within days, inside the 30
-days Shopify allows.
+The Shopify drain applies each request's part that is found by key, and records the rest for
+the shop's privacy job (jobs/privacy.py), which carries it out a bounded step at a time, each
+step its own transaction (``PrivacyRequest``), so no drain ever waits on a scan of a shop:
+
+- ``customers/redact``: in the drain, the customer row goes (tombstoned, so no late webhook or
+  import brings it back) with the numbers of their own messages, their phone fixes, the
+  snapshots of their data requests and the link from their orders (which stay, for the shop's
+  revenue). The job then erases their number from the rest of the shop (core/shopify/erasure.py).
+- ``shop/redact``: Shopify sends it 48 hours after an uninstall and never to an installed app,
+  so the signed request is itself proof of the uninstall, even when ``app/uninstalled`` was
+  missed: the drain uninstalls the shop, the job erases it (core/shopify/shop_erasure.py).
+- ``customers/data_request``: the drain records it; the job gathers what we hold
+  (core/shopify/data_export.py) for the merchant to download from Settings.
+
+Shopify's bodies hold customers' personal data too: an erasure masks them (the customer) or
+empties them (the shop), and the retention sweep (jobs/shopify.py) forgets the rest within days.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, text, update
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from core.inbox.store import drop_bodies_naming
-from core.models import Base, Customer, CustomerDataRequest, CustomerTombstone, Message, Shop
+from core.models import (
+    Customer,
+    CustomerDataRequest,
+    CustomerTombstone,
+    Message,
+    Order,
+    PhoneFix,
+    PrivacyRequest,
+    Shop,
+    WhatsAppConnection,
+)
+from core.rules.phones import suggest_e164
+from core.rules.redaction import Numbers, phone_digests
+from core.shopify import data_export, erasure, shop_erasure
 from core.shopify.customers import lock_customers, remove_customers
-from core.shopify.erasure import erase_numbers, phone_digests
 
-# The shop's applied Shopify bodies and headers are emptied, their rows kept: a digest stays so
-# that a body replayed after the shop installs again is recognised and brings nothing back.
-_SHOP_INBOX = text(
-    """
-    UPDATE inbox_events SET body = ''::bytea, headers = '{}'::jsonb
-     WHERE source = 'shopify' AND processed_at IS NOT NULL
-       AND headers ->> 'X-Shopify-Shop-Domain' = :domain
-    """
-)
+CUSTOMER, SHOP, EXPORT = "customer", "shop", "export"
+LAST = "last"  # a shop erasure's last step: the shop row, once no other row is left
+# Topics whose request the drain leaves to the privacy job: it queues the job for the shop.
+QUEUED_TOPICS = frozenset({"customers/redact", "shop/redact", "customers/data_request"})
+DONE = "done"
 
 
-# The outcomes a customer leaves: the numbers of their phone fixes (erased) and their orders
-# (kept for the shop's revenue, no longer linked to anyone).
-_CUSTOMER_OUTCOMES = (
-    text(
-        """
-        DELETE FROM phone_fixes f USING customers c
-         WHERE c.shop_id = :shop_id AND c.shopify_customer_id = :customer
-           AND f.shop_id = c.shop_id AND f.customer_id = c.id
-        """
-    ),
-    text(
-        """
-        UPDATE orders SET shopify_customer_id = NULL
-         WHERE shop_id = :shop_id AND shopify_customer_id = :customer
-        """
-    ),
-)
+# ---- what the drain does -------------------------------------------------------------------------
 
 
 def delete_customer(session: Session, shop_id: int, shopify_customer_id: int) -> int:
@@ -67,32 +74,113 @@ def delete_customer(session: Session, shop_id: int, shopify_customer_id: int) ->
 def redact_customer(
     session: Session, shop_id: int, shopify_customer_id: int, phone: str | None = None
 ) -> int:
-    """Erase what we hold about one customer: their row (tombstoned, so no late webhook or
-    import brings it back), their numbers wherever they are (core/shopify/erasure.py: found through
-    the row, the number ``phone`` that Shopify's request names, and a deletion's digests), and
-    the data snapshot of any earlier data request; their phone fixes go and their orders stay,
-    linked to no one."""
+    """Erase what the customer row leads to (see the module's docstring) and record the
+    erasure of their numbers (those ``phone`` of Shopify's request, the row and their messages
+    were written in, and a deletion's digests) from the rest of the shop."""
     lock_customers(session, shop_id)
-    for statement in _CUSTOMER_OUTCOMES:
-        session.execute(statement, {"shop_id": shop_id, "customer": shopify_customer_id})
     customer = _customer(session, shop_id, shopify_customer_id)
-    tombstone = session.get(CustomerTombstone, (shop_id, shopify_customer_id))
-    erase_numbers(
-        session,
-        shop_id,
-        [phone, *((customer.phone, customer.phone_e164) if customer else ())],
-        customer_ids=[customer.id] if customer else [],
-        digests=(tombstone.phone_digests or []) if tombstone else [],
+    digests = _known_numbers(session, shop_id, shopify_customer_id, customer, phone)
+    if customer is not None:
+        own = session.scalars(
+            select(Message.id)
+            .where(Message.shop_id == shop_id, Message.customer_id == customer.id)
+            .order_by(Message.id)
+            .with_for_update()
+        ).all()
+        erasure.forget_sent_numbers(session, shop_id, own)
+        session.execute(
+            delete(PhoneFix).where(PhoneFix.shop_id == shop_id, PhoneFix.customer_id == customer.id)
+        )
+    session.execute(
+        update(Order)
+        .where(Order.shop_id == shop_id, Order.shopify_customer_id == shopify_customer_id)
+        .values(shopify_customer_id=None)
     )
     removed = remove_customers(session, shop_id, [shopify_customer_id], "redacted")
     session.execute(
         update(CustomerTombstone)
         .where(
-            CustomerTombstone.shop_id == shop_id,
-            CustomerTombstone.shopify_customer_id == shopify_customer_id,
+            CustomerTombstone.shop_id == shop_id, CustomerTombstone.shopify_customer_id == shopify_customer_id
         )
         .values(phone_digests=None)
     )
+    _forget_snapshots(session, shop_id, shopify_customer_id)
+    session.add(
+        PrivacyRequest(
+            shop_id=shop_id,
+            kind=CUSTOMER,
+            shopify_customer_id=shopify_customer_id,
+            phone_digests=digests or None,
+            step="messages",
+        )
+    )
+    return removed
+
+
+def record_shop_erasure(session: Session, shop_id: int) -> None:
+    """Record the erasure of the shop (once); from now on the Shopify drain treats the shop as
+    gone (not_being_erased)."""
+    if not session.scalar(
+        select(exists().where(PrivacyRequest.shop_id == shop_id, PrivacyRequest.kind == SHOP))
+    ):
+        session.add(PrivacyRequest(shop_id=shop_id, kind=SHOP, step="rows"))
+
+
+def not_being_erased() -> ColumnElement[bool]:
+    """A condition on ``Shop``: no erasure of the shop has been asked for."""
+    return ~exists().where(PrivacyRequest.shop_id == Shop.id, PrivacyRequest.kind == SHOP)
+
+
+def record_data_request(session: Session, shop_id: int, body: dict, shopify_customer_id: int) -> int:
+    """Keep the request; the privacy job gathers what we hold for it. Return the request's id."""
+    customer_part = body.get("customer") if isinstance(body.get("customer"), dict) else {}
+    phone = customer_part.get("phone") if isinstance(customer_part.get("phone"), str) else None
+    request = CustomerDataRequest(
+        shop_id=shop_id,
+        shopify_customer_id=shopify_customer_id,
+        data_request_id=_int((body.get("data_request") or {}).get("id")),
+        orders_requested=[o for o in body.get("orders_requested") or [] if isinstance(o, int | str)],
+        held=None,
+    )
+    session.add(request)
+    session.flush()
+    customer = _customer(session, shop_id, shopify_customer_id)
+    digests = _known_numbers(session, shop_id, shopify_customer_id, customer, phone)
+    session.add(
+        PrivacyRequest(
+            shop_id=shop_id,
+            kind=EXPORT,
+            shopify_customer_id=shopify_customer_id,
+            data_request_id=request.id,
+            phone_digests=digests or None,
+            step="start",
+        )
+    )
+    return request.id
+
+
+def _known_numbers(
+    session: Session, shop_id: int, shopify_customer_id: int, customer: Customer | None, phone: str | None
+) -> list[bytes]:
+    """Digests of every form the customer's number is known in: Shopify's request, the row (as
+    Shopify holds it, as E.164, and a local number read in the customer's own country, as the
+    phone fix would write it), the numbers their own messages went to, and the digests a
+    deletion left on their tombstone."""
+    written = [phone]
+    if customer is not None:
+        written += [customer.phone, customer.phone_e164, suggest_e164(customer.phone, customer.country_code)]
+        for sent_to, wa_id in session.execute(
+            select(Message.phone, Message.wa_id).where(
+                Message.shop_id == shop_id, Message.customer_id == customer.id
+            )
+        ):
+            written += [sent_to, wa_id]
+    tombstone = session.get(CustomerTombstone, (shop_id, shopify_customer_id))
+    left = [bytes(d) for d in (tombstone.phone_digests or [])] if tombstone else []
+    return sorted({*phone_digests(written), *left})
+
+
+def _forget_snapshots(session: Session, shop_id: int, shopify_customer_id: int) -> None:
     session.execute(
         update(CustomerDataRequest)
         .where(
@@ -101,7 +189,6 @@ def redact_customer(
         )
         .values(held=None)
     )
-    return removed
 
 
 def _customer(session: Session, shop_id: int, shopify_customer_id: int) -> Customer | None:
@@ -112,62 +199,122 @@ def _customer(session: Session, shop_id: int, shopify_customer_id: int) -> Custo
     )
 
 
-def redact_shop(session: Session, shop: Shop) -> dict[str, int]:
-    """Erase everything of the shop: every shop-owned row of every table (children first),
-    the shop itself, its Shopify webhook bodies already applied, and the bodies of Meta's
-    webhooks for its phone number (they name its customers' numbers)."""
-    erased = {}
-    for table in reversed(Base.metadata.sorted_tables):
-        if table.name != "shops" and "shop_id" in table.c:
-            erased[table.name] = session.execute(delete(table).where(table.c.shop_id == shop.id)).rowcount
-    session.execute(delete(Shop).where(Shop.id == shop.id))
-    erased["inbox_events"] = session.execute(_SHOP_INBOX, {"domain": shop.domain}).rowcount
-    if shop.meta_phone_number_id:
-        erased["meta_bodies"] = drop_bodies_naming(session, "meta", shop.meta_phone_number_id)
-    return erased
+# ---- what the privacy job does -------------------------------------------------------------------
 
 
-def record_data_request(session: Session, shop_id: int, body: dict, shopify_customer_id: int) -> int:
-    """Keep the request with a snapshot of the data we hold about the customer, for the
-    merchant to hand over. Return the request's id."""
-    request = CustomerDataRequest(
-        shop_id=shop_id,
-        shopify_customer_id=shopify_customer_id,
-        data_request_id=_int((body.get("data_request") or {}).get("id")),
-        orders_requested=[o for o in body.get("orders_requested") or [] if isinstance(o, int | str)],
-        held=held_data(session, shop_id, shopify_customer_id),
+def meta_numbers_held(session: Session, shop_id: int) -> list[str]:
+    """The WhatsApp numbers (phone number ids) the shop holds or held; which of them route
+    to it now is for Meta's routing to say (jobs/privacy.py)."""
+    current = session.scalar(select(Shop.meta_phone_number_id).where(Shop.id == shop_id))
+    former = session.scalars(
+        select(WhatsAppConnection.phone_number_id).where(WhatsAppConnection.shop_id == shop_id)
+    ).all()
+    return sorted({n for n in (current, *former) if n})
+
+
+def shops_with_open_requests(session: Session) -> list[int]:
+    """Every shop with a privacy request not finished (the periodic sweep's question)."""
+    return list(
+        session.scalars(select(PrivacyRequest.shop_id).where(PrivacyRequest.finished_at.is_(None)).distinct())
     )
-    session.add(request)
-    session.flush()
-    return request.id
 
 
-def held_data(session: Session, shop_id: int, shopify_customer_id: int) -> dict | None:
-    customer = _customer(session, shop_id, shopify_customer_id)
-    if customer is None:
-        return None
-    count, first, last = session.execute(
-        select(func.count(), func.min(Message.created_at), func.max(Message.created_at)).where(
-            Message.shop_id == shop_id, Message.customer_id == customer.id
-        )
-    ).one()
-    return {
-        "customer": {
-            "shopify_id": customer.shopify_customer_id,
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "phone": customer.phone,
-            "country_code": customer.country_code,
-            "tags": list(customer.tags),
-            "whatsapp_marketing_consent": customer.consent,
-            "sms_marketing_consent": customer.sms_consent,
-        },
-        "messages": {
-            "count": count,
-            "first_at": first.isoformat() if first else None,
-            "last_at": last.isoformat() if last else None,
-        },
-    }
+def next_step(session: Session, shop_id: int, meta_numbers: Sequence[str]) -> bool:
+    """Carry out one bounded step of the shop's next open request (a shop erasure first, then
+    by arrival) in the caller's transaction; False when none is open. ``meta_numbers``: the
+    phone number ids routed to the shop now, kept by the request when it starts."""
+    request = session.scalars(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.shop_id == shop_id, PrivacyRequest.finished_at.is_(None))
+        .order_by(PrivacyRequest.kind != SHOP, PrivacyRequest.id)
+        .limit(1)
+        .with_for_update()  # two runs of the job take turns, step by step
+    ).first()
+    if request is None:
+        return False
+    if request.phone_number_ids is None:
+        request.phone_number_ids = list(meta_numbers)
+    _STEPS[request.kind](session, request)
+    return True
+
+
+def _advance(request: PrivacyRequest, reached: int | None, then: str) -> None:
+    """Record where the step got: on to its next chunk, or to the step ``then``."""
+    if reached is None:
+        request.step, request.reached_id = then, 0
+    else:
+        request.reached_id = reached
+
+
+def _finish(request: PrivacyRequest) -> None:
+    request.step, request.phone_digests, request.finished_at = DONE, None, datetime.now(UTC)
+
+
+def _erase_customer_numbers(session: Session, request: PrivacyRequest) -> None:
+    numbers = Numbers.of(request.phone_digests or [])
+    shop_id, after = request.shop_id, request.reached_id
+    if not numbers.digests:
+        request.step = DONE  # no number known: nothing to look for
+    elif request.step == "messages":
+        _advance(request, erasure.erase_from_messages(session, shop_id, numbers, after), "parked")
+    elif request.step == "parked":
+        _advance(request, erasure.erase_from_parked(session, shop_id, numbers, after), "bodies")
+    elif request.step == "bodies":
+        domain = session.scalar(select(Shop.domain).where(Shop.id == shop_id))
+        reached = erasure.erase_from_bodies(session, domain, request.phone_number_ids, numbers, after)
+        _advance(request, reached, DONE)
+    if request.step == DONE:
+        # An export gathered meanwhile from what was still held keeps none of it.
+        _forget_snapshots(session, shop_id, request.shopify_customer_id)
+        _finish(request)
+
+
+def _gather_export(session: Session, request: PrivacyRequest) -> None:
+    shop_id = request.shop_id
+    data_request = session.get(CustomerDataRequest, (shop_id, request.data_request_id), with_for_update=True)
+    tombstone = session.get(CustomerTombstone, (shop_id, request.shopify_customer_id))
+    numbers = Numbers.of(request.phone_digests or [])
+    if data_request is None:
+        request.step = DONE
+    elif tombstone is not None and tombstone.reason == "redacted":
+        data_request.held, request.step = None, DONE  # erased since it was asked for: none held
+    elif request.step == "start":
+        customer = _customer(session, shop_id, request.shopify_customer_id)
+        data_request.held = data_export.customer_part(session, shop_id, customer)
+        request.step = "detached" if numbers.digests else DONE
+    elif request.step == "detached":
+        found, reached = data_export.detached_part(session, shop_id, numbers, request.reached_id)
+        if found:
+            held = dict(data_request.held or {})
+            data_request.held = held | {"messages": [*held.get("messages", []), *found]}
+        _advance(request, reached, DONE)
+    if request.step == DONE:
+        if data_request is not None:
+            data_request.collected_at = datetime.now(UTC)
+        _finish(request)
+
+
+def _erase_shop(session: Session, request: PrivacyRequest) -> None:
+    shop_id = request.shop_id
+    if request.step == "rows":
+        if not shop_erasure.delete_rows(session, shop_id):
+            request.step, request.reached_id = "bodies", 0
+    elif request.step == "bodies":
+        domain = session.scalar(select(Shop.domain).where(Shop.id == shop_id))
+        reached = shop_erasure.drop_bodies(session, domain, request.phone_number_ids, request.reached_id)
+        _advance(request, reached, LAST)
+    elif shop_erasure.rows_left(session, shop_id):
+        request.step = "rows"  # events applied while it ran: delete those too
+    else:
+        session.flush()
+        session.expunge(request)  # it goes with the shop, by cascade
+        shop_erasure.delete_shop(session, shop_id)
+
+
+_STEPS = {CUSTOMER: _erase_customer_numbers, EXPORT: _gather_export, SHOP: _erase_shop}
+
+
+# ---- what the merchant sees ----------------------------------------------------------------------
 
 
 def _int(value: object) -> int | None:
@@ -195,7 +342,8 @@ def data_request_summary(request: CustomerDataRequest) -> dict:
         "shopify_customer_id": request.shopify_customer_id,
         "data_request_id": request.data_request_id,
         "received_at": request.received_at.isoformat(),
-        "has_data": request.held is not None,
+        "collected": request.collected_at is not None,
+        "has_data": bool(request.held and (request.held.get("customer") or request.held.get("messages"))),
     }
 
 
@@ -210,6 +358,15 @@ def data_request_document(request: CustomerDataRequest) -> dict:
             "received_at": request.received_at.isoformat(),
         },
         "customer": held.get("customer"),
-        "messages": held.get("messages"),
-        "note": None if held else "This app held no data about the customer (or it has since been erased).",
+        "consent": held.get("consent"),
+        "messages": held.get("messages") or [],
+        "note": _note(request, held),
     }
+
+
+def _note(request: CustomerDataRequest, held: dict) -> str | None:
+    if request.collected_at is None:
+        return "The app is still gathering this customer's data: download it again in a minute."
+    if not (held.get("customer") or held.get("messages")):
+        return "This app held no data about the customer (or it has since been erased)."
+    return None

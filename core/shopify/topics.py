@@ -101,12 +101,13 @@ def _customer_redact(session: Session, shop: Shop, body: dict, _triggered: datet
     return "applied"
 
 
-def _shop_redact(session: Session, shop: Shop, _body: dict, _triggered: datetime) -> str:
-    # Shopify sends shop/redact 48 hours after an uninstall. An installed shop (it came back,
-    # or the request is not what it claims) keeps its data, whatever the unsigned headers say.
-    if shop.uninstalled_at is None:
-        return "installed"
-    privacy.redact_shop(session, shop)
+def _shop_redact(session: Session, shop: Shop, body: dict, triggered: datetime) -> str:
+    # Shopify sends shop/redact 48 hours after an uninstall and never to an installed app: the
+    # signed request is proof of the uninstall even when app/uninstalled was missed, so it is
+    # applied as one first. The erasure itself is the privacy job's (core/shopify/privacy.py).
+    if _app_uninstalled(session, shop, body, triggered) == "stale":
+        return "stale"  # sent before the shop installed the app again
+    privacy.record_shop_erasure(session, shop.id)
     return "applied"
 
 

@@ -18,8 +18,13 @@ LATER = datetime.now(UTC) + timedelta(minutes=1)
 
 @pytest.fixture
 def shops(make):
-    """Two installed shops, each with one customer."""
-    installed = [make.shop(d, access_token_ciphertext=encrypt_token("shpat_x")) for d in (SHOP, OTHER)]
+    """Two shops installed an hour ago (so every event of the test comes after their install,
+    however long the suite has run since LATER was set), each with one customer."""
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    installed = [
+        make.shop(d, access_token_ciphertext=encrypt_token("shpat_x"), installed_at=an_hour_ago)
+        for d in (SHOP, OTHER)
+    ]
     for shop in installed:
         make.customer(shop, shopify_customer_id=21, phone="+34612345678")
     return installed

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import requests
 
-from core.whatsapp.graph_api import CONNECT_TIMEOUT_S, graph_url
+from core.whatsapp.graph_api import CONNECT_TIMEOUT_S, graph_url, on_graph_host
 
 READ_TIMEOUT_S = 15.0  # a merchant is waiting on the Settings page
 MAX_PHONE_NUMBER_PAGES = 10
@@ -114,8 +114,20 @@ def account_phone_number_ids(waba_id: str, token: str) -> set[str]:
             break
         page = _call("GET", url, token, params=params)
         ids |= {str(node.get("id")) for node in page.get("data") or [] if isinstance(node, dict)}
-        url, params = (page.get("paging") or {}).get("next"), None  # "next" carries the cursor
+        url, params = _next_page(page), None  # "next" carries the cursor
     return ids
+
+
+def _next_page(page: dict) -> str | None:
+    """A page's ``paging.next``, followed (with the token) only on Graph's own host."""
+    url = (page.get("paging") or {}).get("next")
+    if not url:
+        return None
+    if not on_graph_host(str(url)):
+        raise GraphRefused(
+            None, "Meta's list of the account's numbers pointed its next page at another host.", 200
+        )
+    return str(url)
 
 
 def read_templates(waba_id: str, token: str) -> None:

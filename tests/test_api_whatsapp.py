@@ -155,6 +155,19 @@ def test_a_number_another_shop_holds_is_a_conflict(api, meta, make, shop):
     assert _shop(make).meta_phone_number_id is None
 
 
+def test_which_numbers_use_the_app_is_told_only_to_a_token_meta_accepts(api, meta, make, shop):
+    """Another shop holds the number: a caller whose token Meta refuses gets Meta's refusal
+    (422), never the 409 that would reveal the number uses the app; a token that can read the
+    number gets the 409."""
+    make.shop("other.myshopify.com", meta_phone_number_id=PHONE_NUMBER_ID)
+    guessed = _put(api, CONNECT | {"access_token": "EAAG-someone-elses-guess"})
+    assert guessed.status_code == 422
+    assert guessed.json["errors"][0]["field"] == "access_token"
+    assert "another shop" not in str(guessed.json)
+    assert _put(api, CONNECT).status_code == 409
+    assert _shop(make).meta_phone_number_id is None
+
+
 def test_meta_unreachable_answers_503_and_stores_nothing(meta, make, shop, service_urls):
     """With Graph unreachable, the answer is 503 and nothing is stored."""
     from web import create_app

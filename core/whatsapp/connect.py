@@ -4,8 +4,9 @@ The order matters. Nothing is stored until Meta has confirmed the number (its fi
 belongs to the WhatsApp Business Account given, that the token can read the account's message
 templates, and has taken our app's subscription to the account's webhooks. The checks run with
 no database transaction open (a slow Meta must not hold locks); the store is one short
-transaction afterwards. Another shop holding the number is checked before asking Meta and again,
-by the unique key on ``shops.meta_phone_number_id``, when storing.
+transaction afterwards. Whether another shop holds the number is told only after Meta has
+accepted the caller's token for it (otherwise anyone with a session could learn which numbers
+use the app), and the unique key on ``shops.meta_phone_number_id`` decides again when storing.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@
 - ``GET``: the connection, or ``{"connected": false}``; ``DELETE``: disconnect (204).
 
 Answers: 422 ``{"errors": [{"field", "message"}]}`` when the request or Meta refuses (Meta's
-own message), 409 when another shop holds the number, 503 when Meta cannot be reached; nothing
-is stored in any of those cases.
+own message), 409 when another shop holds the number (told only to a caller whose token Meta
+accepted for it), 503 when Meta cannot be reached; nothing is stored in any of those cases.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from core.whatsapp.connect import (
 from core.whatsapp.graph import GraphRefused, GraphUnreachable
 from core.whatsapp.state import describe, is_connected
 from web.api import blueprint
-from web.database import db
+from web.database import db, release_transaction
 from web.tenancy import current_shop
 
 
@@ -69,7 +69,7 @@ def _exchanged_request() -> ConnectRequest:
         raise ConnectionRefused.on(
             "code", "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset."
         )
-    db().rollback()  # no transaction open while Meta exchanges the code
+    release_transaction()  # no transaction open while Meta exchanges the code
     try:
         token = graph.exchange_code(fields["code"], settings.meta_app_id, settings.meta_app_secret)
     except GraphRefused as refusal:
@@ -85,13 +85,16 @@ def _stored_request() -> ConnectRequest:
 
 
 def _answer(make_request):
-    """Check the connection with Meta, store it, answer it; or say precisely why not."""
+    """Check the connection with Meta, store it, answer it; or say precisely why not. Whether
+    another shop holds the number is said only once Meta has accepted the caller's token for it:
+    it would otherwise tell anyone with a session which numbers use the app."""
     shop_id = current_shop().id
     try:
-        if number_taken(db(), shop_id, (connect := make_request()).phone_number_id):
-            raise NumberTaken()
-        db().rollback()  # hold no transaction (nor the shop's row) while Meta is asked
+        connect = make_request()
+        release_transaction()  # hold no transaction (nor the shop's row) while Meta is asked
         facts = check_with_meta(connect, get_settings().meta_app_id)
+        if number_taken(db(), shop_id, connect.phone_number_id):
+            raise NumberTaken()
         store_connection(db(), shop_id, connect, facts)
         db().commit()
     except ConnectionRefused as refusal:

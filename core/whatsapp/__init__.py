@@ -6,7 +6,8 @@ again, describe, and send template messages.
 - ``graph_api``: endpoint addresses, the account's template list, reading a Graph answer.
 - ``recheck``: the periodic check of a connected number (quality, limits, throughput).
 - ``send``: sending template messages at the number's cap.
+- ``signup``: the single-use state that binds an Embedded Signup code to its shop.
 - ``state``: the connection as the API and the Settings page show it.
 """
 
-__all__ = ["connect", "graph", "graph_api", "recheck", "send", "state"]
+__all__ = ["connect", "graph", "graph_api", "recheck", "send", "signup", "state"]

@@ -1,8 +1,9 @@
 """``/api/whatsapp``: connect, describe and disconnect the shop's WhatsApp number (CONTRACT.md).
 
 - ``PUT`` {waba_id, phone_number_id, access_token}: checked with Meta, subscribed, stored;
-- ``POST /embedded-signup`` {code, waba_id, phone_number_id}: the code exchanged for the
-  business's token at Graph's ``oauth/access_token``, then as ``PUT``;
+- ``POST /embedded-signup/state``: a single-use state for one Embedded Signup of this shop;
+- ``POST /embedded-signup`` {code, waba_id, phone_number_id, state}: the state checked, the code
+  exchanged for the business's token at Graph's ``oauth/access_token``, then as ``PUT``;
 - ``POST /refresh``: the stored connection checked again with Meta (and subscribed again);
 - ``GET``: the connection, or ``{"connected": false}``; ``DELETE``: disconnect (204).
 
@@ -14,6 +15,7 @@ accepted for it), 503 when Meta cannot be reached; nothing is stored in any of t
 from __future__ import annotations
 
 from flask import jsonify, request
+from redis.exceptions import RedisError
 
 from core.settings import get_settings
 from core.whatsapp import graph
@@ -28,10 +30,13 @@ from core.whatsapp.connect import (
     store_connection,
 )
 from core.whatsapp.graph import GraphRefused, GraphUnreachable
+from core.whatsapp.signup import STATE_TTL_S, issue_state, take_state
 from core.whatsapp.state import describe, is_connected
 from web.api import blueprint
 from web.database import db, release_transaction
 from web.tenancy import current_shop
+
+SIGNUP_FIELDS = ("code", "waba_id", "phone_number_id", "state")
 
 
 @blueprint.get("/whatsapp")
@@ -42,6 +47,17 @@ def whatsapp_connection():
 @blueprint.put("/whatsapp")
 def connect_whatsapp():
     return _answer(lambda: ConnectRequest(**parse_fields(request.get_json(silent=True))))
+
+
+@blueprint.post("/whatsapp/embedded-signup/state")
+def start_embedded_signup():
+    try:
+        state = issue_state(current_shop().id)
+    except RedisError:
+        return jsonify(
+            error="unavailable", message="Embedded Signup cannot start just now; try again shortly."
+        ), 503
+    return jsonify(state=state, expires_in=STATE_TTL_S)
 
 
 @blueprint.post("/whatsapp/embedded-signup")
@@ -62,12 +78,19 @@ def disconnect_whatsapp():
 
 
 def _exchanged_request() -> ConnectRequest:
-    """The Embedded Signup's ids with the token its code is exchanged for."""
+    """The Embedded Signup's ids with the token its code is exchanged for, once the state shows
+    that this shop's session started the signup."""
     settings = get_settings()
-    fields = parse_fields(request.get_json(silent=True), ("code", "waba_id", "phone_number_id"))
+    fields = parse_fields(request.get_json(silent=True), SIGNUP_FIELDS)
     if not settings.embedded_signup_offered:
         raise ConnectionRefused.on(
             "code", "Embedded Signup is not set up: META_APP_ID and META_CONFIG_ID are unset."
+        )
+    if not take_state(current_shop().id, fields["state"]):
+        raise ConnectionRefused.on(
+            "state",
+            "This sign-in was not started from this shop's settings, was used already, or is older "
+            "than ten minutes. Start Connect with Facebook again.",
         )
     release_transaction()  # no transaction open while Meta exchanges the code
     try:
@@ -107,5 +130,9 @@ def _answer(make_request):
     except GraphUnreachable as error:
         return jsonify(
             error="meta_unreachable", message=f"{error} Nothing was changed; try again shortly."
+        ), 503
+    except RedisError:
+        return jsonify(
+            error="unavailable", message="The sign-in could not be checked; try again shortly."
         ), 503
     return jsonify(describe(db(), current_shop()))

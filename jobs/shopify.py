@@ -13,9 +13,11 @@ from sqlalchemy import text
 from core.db import session_scope
 from core.inbox.store import backlog
 from core.redis import get_redis
+from core.rules.failure_codes import OurCode
 from core.shopify.drain import SOURCE, DrainReport, drain_batch
 from jobs.customer_import import request_bulk_import
-from jobs.queues import WEBHOOKS, enqueue, queue
+from jobs.queues import DISPATCH, WEBHOOKS, enqueue, queue
+from jobs.whatsapp import release_whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ def drain_shopify_inbox() -> dict:
         total.add(report)
         for shop_id in report.finished_exports:
             request_bulk_import(shop_id)
+        for shop_id in report.uninstalled:  # committed: now halt its campaigns, leave its WABA
+            enqueue(DISPATCH, release_whatsapp, shop_id, str(OurCode.APP_UNINSTALLED))
         if time.monotonic() - started > DRAIN_TIME_BUDGET_S:
             request_shopify_drain()
             break

@@ -280,6 +280,62 @@ def test_embedded_signup_takes_a_code_only_with_the_state_issued_to_this_shop(ap
     assert replayed.status_code == 422 and replayed.json["errors"][0]["field"] == "state"
 
 
+def test_disconnect_unsubscribes_the_app_from_the_account_then_forgets_the_token(
+    api, meta, make, shop, run_jobs
+):
+    """DELETE releases the number at once; a job then unsubscribes our app from the WABA
+    (DELETE /{waba-id}/subscribed_apps, with the shop's token) and only then forgets the token."""
+    assert _put(api, CONNECT).status_code == 200
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    assert _shop(make).meta_phone_number_id is None
+    run_jobs()
+    record = meta.subscriptions()
+    assert [(u["waba_id"], u["app_id"], u["was_subscribed"]) for u in record["unsubscriptions"]] == [
+        (WABA_ID, DEMO_APP_ID, True)
+    ]
+    assert record["subscribed"][WABA_ID] == []
+    assert _shop(make).meta_access_token_ciphertext is None
+    assert _row(make, shop.id).release_token_ciphertext is None
+
+
+def test_a_release_meta_cannot_hear_keeps_the_token_until_the_periodic_retry(
+    api, meta, make, shop, run_jobs, monkeypatch
+):
+    """Meta unreachable when the job that follows a disconnect runs: the token waits, encrypted,
+    for the periodic retry, which then unsubscribes our app and forgets it."""
+    from jobs.whatsapp import unsubscribe_released_numbers
+
+    assert _put(api, CONNECT).status_code == 200
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    monkeypatch.setenv("META_GRAPH_URL", f"http://127.0.0.1:{_closed_port()}")
+    run_jobs()
+    assert meta.subscriptions()["unsubscriptions"] == []
+    assert decrypt_token(_row(make, shop.id).release_token_ciphertext) == TOKEN
+    monkeypatch.setenv("META_GRAPH_URL", meta.url)
+    assert unsubscribe_released_numbers() == {"shops": 1, "queued": 1}
+    run_jobs()
+    assert [u["was_subscribed"] for u in meta.subscriptions()["unsubscriptions"]] == [True]
+    assert _row(make, shop.id).release_token_ciphertext is None
+    assert unsubscribe_released_numbers() == {"shops": 0, "queued": 0}
+
+
+def test_a_waba_another_shop_still_uses_keeps_our_subscription(api, meta, make, shop, run_jobs):
+    """Two shops connect two numbers of one WhatsApp Business Account; one disconnects: our app
+    stays subscribed to the account (the other shop's statuses need it) and the token is forgotten."""
+    accounts = meta.configure()["accounts"]
+    accounts["1234567899"] = {"token": TOKEN, "waba_id": WABA_ID, "display": "15550009999"}
+    meta.configure(accounts=accounts)
+    make.shop("other.myshopify.com", meta_phone_number_id=None)
+    assert _put(api, CONNECT).status_code == 200
+    assert (
+        _put(api, CONNECT | {"phone_number_id": "1234567899"}, shop="other.myshopify.com").status_code == 200
+    )
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    run_jobs()
+    assert meta.subscriptions() == {"subscribed": {WABA_ID: [DEMO_APP_ID]}, "unsubscriptions": []}
+    assert _row(make, shop.id).release_token_ciphertext is None
+
+
 def test_the_api_needs_a_session_token(api, meta, shop):
     """Without a session token the WhatsApp API answers 401, as every API route."""
     assert api.put("/api/whatsapp", json=CONNECT).status_code == 401

@@ -85,12 +85,14 @@ class DrainReport:
     outcomes: Counter = field(default_factory=Counter)
     failed_ids: list[int] = field(default_factory=list)
     finished_exports: set[int] = field(default_factory=set)  # shops whose bulk export is done
+    uninstalled: set[int] = field(default_factory=set)  # shops whose app/uninstalled was applied
 
     def add(self, other: DrainReport) -> None:
         self.events += other.events
         self.outcomes.update(other.outcomes)
         self.failed_ids += other.failed_ids
         self.finished_exports |= other.finished_exports
+        self.uninstalled |= other.uninstalled
 
 
 def _delivery(row) -> Delivery:
@@ -122,6 +124,8 @@ def drain_batch(
                 outcomes[delivery.id] = _apply(session, delivery, shops)
             if delivery.topic == "bulk_operations/finish" and outcomes[delivery.id][0] == "applied":
                 report.finished_exports.add(shops[delivery.shop_domain].id)
+            if delivery.topic == "app/uninstalled" and outcomes[delivery.id][0] == "applied":
+                report.uninstalled.add(shops[delivery.shop_domain].id)
         except OperationalError:
             raise  # the connection or the server: the whole batch goes back
         except Exception as error:

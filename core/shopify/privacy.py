@@ -12,7 +12,15 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.inbox.store import drop_bodies_naming
-from core.models import Base, Customer, CustomerDataRequest, CustomerTombstone, Message, Shop
+from core.models import (
+    Base,
+    Customer,
+    CustomerDataRequest,
+    CustomerTombstone,
+    Message,
+    Shop,
+    WhatsAppConnection,
+)
 from core.shopify.customers import lock_customers, remove_customers
 from core.shopify.erasure import erase_numbers, phone_digests
 
@@ -115,14 +123,24 @@ def redact_shop(session: Session, shop: Shop) -> dict[str, int]:
     the shop itself, its Shopify webhook bodies already applied, and the bodies of Meta's
     webhooks for its phone number (they name its customers' numbers)."""
     erased = {}
+    numbers = _phone_numbers_of(session, shop)  # read before the connection row goes
     for table in reversed(Base.metadata.sorted_tables):
         if table.name != "shops" and "shop_id" in table.c:
             erased[table.name] = session.execute(delete(table).where(table.c.shop_id == shop.id)).rowcount
     session.execute(delete(Shop).where(Shop.id == shop.id))
     erased["inbox_events"] = session.execute(_SHOP_INBOX, {"domain": shop.domain}).rowcount
-    if shop.meta_phone_number_id:
-        erased["meta_bodies"] = drop_bodies_naming(session, "meta", shop.meta_phone_number_id)
+    if numbers:
+        erased["meta_bodies"] = sum(drop_bodies_naming(session, "meta", number) for number in numbers)
     return erased
+
+
+def _phone_numbers_of(session: Session, shop: Shop) -> list[str]:
+    """The shop's WhatsApp number, connected or released (a disconnect or an uninstall takes it
+    off the shop's row and leaves it on the connection row)."""
+    released = session.scalar(
+        select(WhatsAppConnection.phone_number_id).where(WhatsAppConnection.shop_id == shop.id)
+    )
+    return sorted({number for number in (shop.meta_phone_number_id, released) if number})
 
 
 def record_data_request(session: Session, shop_id: int, body: dict, shopify_customer_id: int) -> int:

@@ -1,6 +1,7 @@
 """The Graph API calls that connect a WhatsApp number: read the number, list the account's
-numbers and templates, subscribe our app to the account's webhooks, exchange an Embedded
-Signup code. Every fact used here is cited in the README ("Connecting WhatsApp: Meta's facts").
+numbers and templates, subscribe our app to the account's webhooks (and unsubscribe it when the
+number is released), exchange an Embedded Signup code. Every fact used here is cited in the
+README ("Connecting WhatsApp: Meta's facts").
 
 Two failures, kept apart because the merchant's remedy differs:
 ``GraphRefused`` (Meta answered with an error: the merchant must fix an id or the token) and
@@ -141,6 +142,14 @@ def subscribe_app(waba_id: str, token: str) -> None:
     answer = _call("POST", graph_url(waba_id, "subscribed_apps"), token)
     if answer.get("success") is not True:
         raise GraphRefused(None, "Meta did not confirm the webhook subscription.", 200)
+
+
+def unsubscribe_app(waba_id: str, token: str) -> None:
+    """Unsubscribe the token's app from the account's webhooks (DELETE /{waba-id}/subscribed_apps,
+    answered ``{"success": true}``; Meta's OpenAPI, unsubscribeFromWabaWebhooks)."""
+    answer = _call("DELETE", graph_url(waba_id, "subscribed_apps"), token)
+    if answer.get("success") is not True:
+        raise GraphRefused(None, "Meta did not confirm the webhook unsubscription.", 200)
 
 
 def subscribed_app_ids(waba_id: str, token: str) -> set[str]:

@@ -5,7 +5,9 @@
 - ``POST /embedded-signup`` {code, waba_id, phone_number_id, state}: the state checked, the code
   exchanged for the business's token at Graph's ``oauth/access_token``, then as ``PUT``;
 - ``POST /refresh``: the stored connection checked again with Meta (and subscribed again);
-- ``GET``: the connection, or ``{"connected": false}``; ``DELETE``: disconnect (204).
+- ``GET``: the connection, or ``{"connected": false}``; ``DELETE``: disconnect (204): the number
+  is released at once, then a job halts the running campaigns and unsubscribes our app from the
+  WABA before the token is forgotten.
 
 Answers: 422 ``{"errors": [{"field", "message"}]}`` when the request or Meta refuses (Meta's
 own message), 409 when another shop holds the number (told only to a caller whose token Meta
@@ -14,9 +16,12 @@ accepted for it), 503 when Meta cannot be reached; nothing is stored in any of t
 
 from __future__ import annotations
 
+import logging
+
 from flask import jsonify, request
 from redis.exceptions import RedisError
 
+from core.rules.failure_codes import OurCode
 from core.settings import get_settings
 from core.whatsapp import graph
 from core.whatsapp.connect import (
@@ -24,17 +29,21 @@ from core.whatsapp.connect import (
     ConnectRequest,
     NumberTaken,
     check_with_meta,
-    disconnect,
     number_taken,
     parse_fields,
     store_connection,
 )
 from core.whatsapp.graph import GraphRefused, GraphUnreachable
+from core.whatsapp.release import release_number
 from core.whatsapp.signup import STATE_TTL_S, issue_state, take_state
 from core.whatsapp.state import describe, is_connected
+from jobs.queues import DISPATCH, enqueue
+from jobs.whatsapp import release_whatsapp
 from web.api import blueprint
 from web.database import db, release_transaction
 from web.tenancy import current_shop
+
+log = logging.getLogger(__name__)
 
 SIGNUP_FIELDS = ("code", "waba_id", "phone_number_id", "state")
 
@@ -72,8 +81,14 @@ def refresh_whatsapp():
 
 @blueprint.delete("/whatsapp")
 def disconnect_whatsapp():
-    disconnect(db(), current_shop().id)
+    shop_id = current_shop().id
+    release_number(db(), shop_id)
     db().commit()
+    try:  # halt the running campaigns, unsubscribe from the WABA, forget the token
+        enqueue(DISPATCH, release_whatsapp, shop_id, str(OurCode.WHATSAPP_DISCONNECTED))
+    except RedisError as error:
+        # Released already: lanes halt on their own, and the periodic release job unsubscribes.
+        log.warning("shop %s disconnected; release job not queued (%s)", shop_id, type(error).__name__)
     return "", 204
 
 

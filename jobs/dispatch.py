@@ -8,6 +8,11 @@ the answers, all overlapped so the bucket never idles. The database work runs on
 the lane's own, so a slow statement never holds up a send. After a time budget the lane hands
 over to its own next run, so no job runs long and a deploy or a crash loses at most one batch
 of bookkeeping, never a double send (core/dispatch/claim.py).
+
+A lane stops as soon as the shop can no longer send (it uninstalled the app, or disconnected
+WhatsApp) or the campaign was halted elsewhere: it checks when it starts, its claims refuse, and
+it looks again every ``STOP_CHECK_EVERY_S``; what it had claimed but not started goes back and
+fails with the halt's code (core/dispatch/stop.py).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from redis.asyncio import Redis
 from core.crypto import decrypt_token
 from core.db import session_scope
 from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
+from core.dispatch.halt import HaltReason
 from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done, next_due
 from core.dispatch.rate import messages_per_second
 from core.dispatch.record import Outcome, RecordSummary, record_outcomes
+from core.dispatch.stop import SendingStopped, check_sending, halt_pending, shop_refusal
 from core.dispatch.throttle import PhoneNumberThrottle
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
@@ -43,6 +50,9 @@ log = logging.getLogger(__name__)
 
 TIME_BUDGET_S = 60.0
 RECORD_EVERY_S = 0.2
+# How often a lane asks whether its campaign was halted elsewhere or its shop stopped sending:
+# one primary-key read; sends started before the answer are at most a half second's worth.
+STOP_CHECK_EVERY_S = 0.5
 # Meta's latency standard: a median answer within 250 ms, under 1% of answers past 1 s.
 MAX_ANSWER_S = 1.0
 
@@ -70,7 +80,12 @@ def send_campaign_messages(shop_id: int, campaign_id: int, lane: int = 0) -> dic
     """Run one lane once; return what it did, for the job's log."""
     with session_scope() as session:
         materialise_audience(session, shop_id, campaign_id)
-        context = _load(session, shop_id, campaign_id)
+        refused = _halt_if_shop_cannot_send(session, shop_id, campaign_id)
+        context = None if refused else _load(session, shop_id, campaign_id)
+    if refused is not None:
+        ensure_monitor(shop_id, campaign_id, delay=1)  # it settles the halted campaign
+        log.warning("campaign %s halted before sending: %s", campaign_id, refused.code)
+        return {"campaign_id": campaign_id, "lane": lane, "halted": refused.code}
     if context is None:
         return {"campaign_id": campaign_id, "skipped": "not sending"}
     totals, halted = asyncio.run(_run_lane(context))
@@ -85,6 +100,18 @@ async def _run_lane(lane: Lane) -> tuple[dict, bool]:
     return totals, loop.halted
 
 
+def _halt_if_shop_cannot_send(session, shop_id: int, campaign_id: int) -> HaltReason | None:
+    """A pending campaign of a shop that uninstalled the app or has no WhatsApp connection halts
+    here, before anything is claimed; answers the halt's reason, or None."""
+    campaign = session.get(Campaign, (shop_id, campaign_id))
+    if campaign is None or campaign.status != CampaignStatus.PENDING or campaign.halted_reason:
+        return None
+    reason = shop_refusal(session.get(Shop, shop_id))
+    if reason is not None:
+        halt_pending(session, shop_id, campaign_id, reason)
+    return reason
+
+
 def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
     campaign = session.get(Campaign, (shop_id, campaign_id))
     shop = session.get(Shop, shop_id)
@@ -96,6 +123,7 @@ def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
         campaign.template_name,
         campaign.template_language,
         campaign_components(campaign.template_components, campaign.template_parameters),
+        shop.meta_phone_number_id,
     )
     token = decrypt_token(shop.meta_access_token_ciphertext)
     return Lane(template, shop.meta_phone_number_id, token, messages_per_second(shop))
@@ -125,6 +153,7 @@ class SendLoop:
         self.sends: set[asyncio.Task] = set()
         self.bucket_lost = False  # Redis failed: the cap cannot be kept, so claim nothing more
         self.halted = False
+        self.next_stop_check = time.monotonic() + STOP_CHECK_EVERY_S
         self.sent = 0
         self.answer_s = 0.0
         self.totals = {"claimed": 0, "accepted": 0, "failed": 0, "requeued": 0, "unconfirmed": 0}
@@ -165,6 +194,9 @@ class SendLoop:
             # and at most a batch and a half is handed over but unsent if this worker dies.
             if self._may_claim(deadline) and len(self.queue) < self.lane.batch_size // 2:
                 batch = await self._in_database(self._claim)
+                if isinstance(batch, SendingStopped):
+                    self._stop_sending(batch)
+                    batch = []
                 self.totals["claimed"] += len(batch)
                 self.queue.extend(batch)
                 self.wake.set()
@@ -174,6 +206,26 @@ class SendLoop:
                 return
             await asyncio.sleep(RECORD_EVERY_S)
             await self._record()
+            await self._check_now_and_then()
+
+    async def _check_now_and_then(self) -> None:
+        """Every STOP_CHECK_EVERY_S, whether the campaign was halted elsewhere or the shop can no
+        longer send: the lane's queue may hold a batch and a half it would otherwise still send."""
+        if self.stop.is_set() or time.monotonic() < self.next_stop_check:
+            return
+        self.next_stop_check = time.monotonic() + STOP_CHECK_EVERY_S
+        stopped = await self._in_database(self._check_sending)
+        if stopped is not None:
+            self._stop_sending(stopped)
+
+    def _stop_sending(self, stopped: SendingStopped) -> None:
+        """Send nothing more: the pacer gives back what it had not started. A halt ends
+        dispatch for good; a changed number only ends this run (the next loads the new one)."""
+        if stopped.reason is not None:
+            self.halted = True
+            log.warning("campaign %s stopped: %s", self.lane.campaign.campaign_id, stopped.reason.code)
+        self.stop.set()
+        self.wake.set()
 
     def _may_claim(self, deadline: float) -> bool:
         return not self.stop.is_set() and not self.bucket_lost and time.monotonic() < deadline
@@ -252,9 +304,17 @@ class SendLoop:
     async def _in_database(self, work):
         return await asyncio.get_running_loop().run_in_executor(self.database, work)
 
-    def _claim(self) -> list[Outbound]:
+    def _claim(self) -> list[Outbound] | SendingStopped:
+        try:
+            with session_scope() as session:
+                return claim_batch(session, self.lane.campaign, self.lane.batch_size)
+        except SendingStopped as refused:  # rolled back: nothing was handed out
+            return self._check_sending() or refused
+
+    def _check_sending(self) -> SendingStopped | None:
+        campaign = self.lane.campaign
         with session_scope() as session:
-            return claim_batch(session, self.lane.campaign, self.lane.batch_size)
+            return check_sending(session, campaign.shop_id, campaign.campaign_id, campaign.phone_number_id)
 
     async def _record(self) -> None:
         if not self.answers:

@@ -15,6 +15,7 @@ import time
 from core.db import session_scope
 from core.meta_webhooks.routing import shops_by_phone_number
 from core.shopify import privacy
+from core.whatsapp.release import unsubscribe_released
 from jobs.chains import ensure_job, run_again_in
 from jobs.queues import DEFAULT
 
@@ -37,6 +38,7 @@ def run_privacy_requests(shop_id: int) -> dict:
     """Carry out the shop's open requests, step after step, until none is left or the time
     budget is spent (at least one step per run)."""
     started, steps = time.monotonic(), 0
+    _leave_whatsapp_account(shop_id)
     meta_numbers = _routed_numbers(shop_id)
     while True:
         with session_scope() as session:
@@ -51,6 +53,15 @@ def run_privacy_requests(shop_id: int) -> dict:
     if steps:
         log.info("privacy requests of shop %s: done in %d steps", shop_id, steps)
     return {"shop_id": shop_id, "steps": steps, "done": True}
+
+
+def _leave_whatsapp_account(shop_id: int) -> None:
+    """A shop erasure deletes the connection row, and the token an uninstall kept to unsubscribe
+    our app from the shop's WABA goes with it: unsubscribe first (no transaction open). The
+    erasure goes on whatever Meta answers: it is owed to the merchant, the subscription is not."""
+    outcome = unsubscribe_released(shop_id).outcome
+    if outcome in ("refused", "unreachable"):
+        log.warning("shop %s: leaving its WhatsApp account before erasing it: %s", shop_id, outcome)
 
 
 def _routed_numbers(shop_id: int) -> list[str]:

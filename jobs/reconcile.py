@@ -7,6 +7,10 @@ Redis flush or restart loses every queued job and monitor chain. The database is
 this job reads it: a PENDING campaign with messages still to send gets its lanes (RQ's unique
 ids make that a no-op while they are pending or running), one whose monitor is not pending
 gets it back, and a SCHEDULED campaign whose time has come is launched.
+
+A campaign of a shop that uninstalled the app gets none of that: it is stopped instead (pending
+halts, scheduled is cancelled; core/dispatch/stop.py), in case the uninstall's own stopping job
+was lost. Its monitor still runs, to settle the messages already with Meta.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.db import session_scope
-from core.models import Campaign
+from core.dispatch.halt import APP_UNINSTALLED
+from core.dispatch.stop import stop_campaign
+from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 from jobs.chains import enqueue_launch_now, ensure_lanes, ensure_monitor, job_pending, monitor_job_id
 
@@ -40,9 +46,12 @@ def reconcile_campaigns(now: datetime | None = None) -> dict:
                 Campaign.scheduled_at,
                 Campaign.dispatch_finished_at,
                 Campaign.halted_reason,
-            ).where(Campaign.status.in_([CampaignStatus.PENDING, CampaignStatus.SCHEDULED]))
+                Shop.uninstalled_at,
+            )
+            .join(Shop, Shop.id == Campaign.shop_id)
+            .where(Campaign.status.in_([CampaignStatus.PENDING, CampaignStatus.SCHEDULED]))
         ).all()
-    done: Counter = Counter(lanes=0, monitors=0, launches=0)
+    done: Counter = Counter(lanes=0, monitors=0, launches=0, stopped=0)
     for campaign in open_campaigns:
         done.update(_reconcile(campaign, now))
     if any(done.values()):
@@ -52,6 +61,8 @@ def reconcile_campaigns(now: datetime | None = None) -> dict:
 
 def _reconcile(campaign, now: datetime) -> Counter:
     shop_id, campaign_id = campaign.shop_id, campaign.id
+    if campaign.uninstalled_at is not None:
+        return _stop_uninstalled(campaign)
     if campaign.status == CampaignStatus.SCHEDULED:
         if campaign.scheduled_at is not None and campaign.scheduled_at <= now:
             enqueue_launch_now(shop_id, campaign_id)
@@ -64,3 +75,17 @@ def _reconcile(campaign, now: datetime) -> Counter:
     if campaign.dispatch_finished_at is None and campaign.halted_reason is None:
         restarted["lanes"] += ensure_lanes(shop_id, campaign_id)
     return restarted
+
+
+def _stop_uninstalled(campaign) -> Counter:
+    """Nothing is sent for a shop that uninstalled the app: stop the campaign, and let only its
+    monitor run (it settles what Meta already has)."""
+    with session_scope() as session:
+        stopped = stop_campaign(
+            session, campaign.shop_id, campaign.id, APP_UNINSTALLED, cancel_scheduled=True
+        )
+    if campaign.status == CampaignStatus.PENDING and not job_pending(
+        monitor_job_id(campaign.shop_id, campaign.id)
+    ):
+        ensure_monitor(campaign.shop_id, campaign.id, delay=MONITOR_RESTART_S)
+    return Counter(stopped=stopped.outcome != "left")

@@ -14,10 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import session_scope
 from core.inbox.store import backlog, drop_applied_bodies
 from core.redis import get_redis
+from core.rules.failure_codes import OurCode
 from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
 from jobs.customer_import import request_bulk_import
 from jobs.privacy import request_privacy_work
-from jobs.queues import WEBHOOKS, enqueue, queue
+from jobs.queues import DISPATCH, WEBHOOKS, enqueue, queue
+from jobs.whatsapp import release_whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ def drain_shopify_inbox() -> dict:
             request_bulk_import(shop_id)
         for shop_id in report.privacy_requests:
             request_privacy_work(shop_id)
+        for shop_id in report.uninstalled:  # committed: now halt its campaigns, leave its WABA
+            enqueue(DISPATCH, release_whatsapp, shop_id, str(OurCode.APP_UNINSTALLED))
         if time.monotonic() - started > DRAIN_TIME_BUDGET_S:
             request_shopify_drain()
             break

@@ -39,6 +39,14 @@ class MetaStandIn:
     def rate(self) -> dict:
         return self.http.get(f"{self.url}/sim/rate", timeout=30).json()
 
+    def sends(self) -> list[dict]:
+        """Every accepted send's recipient and wall-clock arrival time, in arrival order."""
+        return self.http.get(f"{self.url}/sim/sends", timeout=30).json()["sends"]
+
+    def subscriptions(self) -> dict:
+        """The apps subscribed to each WABA now, and every unsubscription the stand-in was asked."""
+        return self.http.get(f"{self.url}/sim/subscriptions", timeout=10).json()
+
     def wait_until_posted(self, timeout_s: float = 60) -> None:
         """Until every scheduled webhook has been posted (the stand-in's own queue is empty)."""
         wait_until_no_pending_webhooks(self.stats, timeout_s)

@@ -47,6 +47,12 @@ CROSS_SHOP: dict[tuple[str, str], str] = {
     # The privacy sweep (periodic, every minute) finds the shops with a compliance request left
     # open (an index of open requests only), then queues each shop's own job.
     ("core/shopify/privacy.py", "shops_with_open_requests"): "periodic: shops with open privacy requests",
+    # The periodic retry of WABA unsubscriptions finds the released tokens still waiting, then
+    # works shop by shop. One row per shop at most, and almost always none.
+    ("core/whatsapp/release.py", "released_shop_ids"): "periodic: released Meta tokens still to unsubscribe",
+    # An operator's command: re-encrypt every stored token (shops' and released Meta tokens kept
+    # on whatsapp_connections) with the first key, across shops.
+    ("core/ops/key_rotation.py", "rotate_keys"): "operator command: re-encrypt every stored token",
     # Retention of the Shopify webhook ledger: one periodic DELETE by age across shops.
     ("jobs/shopify.py", "purge_applied"): "retention: applied Shopify webhook ids past 30 days",
 }

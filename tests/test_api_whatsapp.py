@@ -155,6 +155,25 @@ def test_a_number_another_shop_holds_is_a_conflict(api, meta, make, shop):
     assert _shop(make).meta_phone_number_id is None
 
 
+def test_which_numbers_use_the_app_is_told_only_to_a_token_meta_accepts(api, meta, make, shop):
+    """Another shop holds the number: a caller whose token Meta refuses gets Meta's refusal
+    (422), never the 409 that would reveal the number uses the app; a token that can read the
+    number gets the 409."""
+    make.shop("other.myshopify.com", meta_phone_number_id=PHONE_NUMBER_ID)
+    guessed = _put(api, CONNECT | {"access_token": "EAAG-someone-elses-guess"})
+    assert guessed.status_code == 422
+    assert guessed.json["errors"][0]["field"] == "access_token"
+    assert "another shop" not in str(guessed.json)
+    signup = api.post(
+        "/api/whatsapp/embedded-signup",
+        json={"code": "forged", "waba_id": WABA_ID, "phone_number_id": PHONE_NUMBER_ID, "state": _state(api)},
+        headers=bearer(SHOP),
+    )
+    assert signup.status_code == 422 and "another shop" not in str(signup.json)
+    assert _put(api, CONNECT).status_code == 409
+    assert _shop(make).meta_phone_number_id is None
+
+
 def test_meta_unreachable_answers_503_and_stores_nothing(meta, make, shop, service_urls):
     """With Graph unreachable, the answer is 503 and nothing is stored."""
     from web import create_app
@@ -203,16 +222,28 @@ def test_refresh_checks_a_seeded_connection_with_meta(api, meta, make):
     assert _row(make, seeded.id).checked_at is not None
 
 
+def _state(api, shop=SHOP) -> str:
+    """A state issued to the shop's session for one Embedded Signup."""
+    response = api.post("/api/whatsapp/embedded-signup/state", headers=bearer(shop))
+    assert response.status_code == 200, response.json
+    assert response.json["expires_in"] == 600
+    return response.json["state"]
+
+
 def test_embedded_signup_exchanges_the_code_then_connects(api, meta, make, shop):
     """The code is exchanged at oauth/access_token for the business's token, then as PUT."""
     body = {"code": "demo-signup-code", "waba_id": SIGNUP_WABA, "phone_number_id": SIGNUP_NUMBER}
-    response = api.post("/api/whatsapp/embedded-signup", json=body, headers=bearer(SHOP))
+    response = api.post(
+        "/api/whatsapp/embedded-signup", json=body | {"state": _state(api)}, headers=bearer(SHOP)
+    )
     assert response.status_code == 200, response.json
     assert response.json["verified_name"] == "Demo Shop Outlet"
     assert response.json["webhooks_subscribed"] is True
     assert decrypt_token(_shop(make).meta_access_token_ciphertext) == "demo-signup-token"
     # Meta's codes work once.
-    again = api.post("/api/whatsapp/embedded-signup", json=body, headers=bearer(SHOP))
+    again = api.post(
+        "/api/whatsapp/embedded-signup", json=body | {"state": _state(api)}, headers=bearer(SHOP)
+    )
     assert again.status_code == 422
     assert again.json["errors"][0] == {
         "field": "code",
@@ -223,11 +254,86 @@ def test_embedded_signup_exchanges_the_code_then_connects(api, meta, make, shop)
 
 def test_embedded_signup_with_an_unknown_code_is_refused(api, meta, make, shop):
     """A code Meta does not know: 422 on code with Meta's message, nothing stored."""
-    body = {"code": "forged", "waba_id": SIGNUP_WABA, "phone_number_id": SIGNUP_NUMBER}
+    body = {"code": "forged", "waba_id": SIGNUP_WABA, "phone_number_id": SIGNUP_NUMBER, "state": _state(api)}
     response = api.post("/api/whatsapp/embedded-signup", json=body, headers=bearer(SHOP))
     assert response.status_code == 422
     assert response.json["errors"][0]["message"] == "Invalid verification code format."
     assert _shop(make).meta_access_token_ciphertext is None
+
+
+def test_embedded_signup_takes_a_code_only_with_the_state_issued_to_this_shop(api, meta, make, shop):
+    """The code is exchanged only with a state our server issued to this shop's session, once:
+    without one, with another shop's, or with one already used, the answer is 422 on ``state``
+    and Meta is not asked (the code stays good for the real signup)."""
+    make.shop("other.myshopify.com", meta_phone_number_id=None)
+    body = {"code": "demo-signup-code", "waba_id": SIGNUP_WABA, "phone_number_id": SIGNUP_NUMBER}
+    for state in (None, "made-up", _state(api, "other.myshopify.com")):
+        sent = body if state is None else body | {"state": state}
+        refused = api.post("/api/whatsapp/embedded-signup", json=sent, headers=bearer(SHOP))
+        assert refused.status_code == 422, refused.json
+        assert refused.json["errors"][0]["field"] == "state"
+    assert _shop(make).meta_access_token_ciphertext is None
+    state = _state(api)
+    accepted = api.post("/api/whatsapp/embedded-signup", json=body | {"state": state}, headers=bearer(SHOP))
+    assert accepted.status_code == 200, accepted.json
+    replayed = api.post("/api/whatsapp/embedded-signup", json=body | {"state": state}, headers=bearer(SHOP))
+    assert replayed.status_code == 422 and replayed.json["errors"][0]["field"] == "state"
+
+
+def test_disconnect_unsubscribes_the_app_from_the_account_then_forgets_the_token(
+    api, meta, make, shop, run_jobs
+):
+    """DELETE releases the number at once; a job then unsubscribes our app from the WABA
+    (DELETE /{waba-id}/subscribed_apps, with the shop's token) and only then forgets the token."""
+    assert _put(api, CONNECT).status_code == 200
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    assert _shop(make).meta_phone_number_id is None
+    run_jobs()
+    record = meta.subscriptions()
+    assert [(u["waba_id"], u["app_id"], u["was_subscribed"]) for u in record["unsubscriptions"]] == [
+        (WABA_ID, DEMO_APP_ID, True)
+    ]
+    assert record["subscribed"][WABA_ID] == []
+    assert _shop(make).meta_access_token_ciphertext is None
+    assert _row(make, shop.id).release_token_ciphertext is None
+
+
+def test_a_release_meta_cannot_hear_keeps_the_token_until_the_periodic_retry(
+    api, meta, make, shop, run_jobs, monkeypatch
+):
+    """Meta unreachable when the job that follows a disconnect runs: the token waits, encrypted,
+    for the periodic retry, which then unsubscribes our app and forgets it."""
+    from jobs.whatsapp import unsubscribe_released_numbers
+
+    assert _put(api, CONNECT).status_code == 200
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    monkeypatch.setenv("META_GRAPH_URL", f"http://127.0.0.1:{_closed_port()}")
+    run_jobs()
+    assert meta.subscriptions()["unsubscriptions"] == []
+    assert decrypt_token(_row(make, shop.id).release_token_ciphertext) == TOKEN
+    monkeypatch.setenv("META_GRAPH_URL", meta.url)
+    assert unsubscribe_released_numbers() == {"shops": 1, "queued": 1}
+    run_jobs()
+    assert [u["was_subscribed"] for u in meta.subscriptions()["unsubscriptions"]] == [True]
+    assert _row(make, shop.id).release_token_ciphertext is None
+    assert unsubscribe_released_numbers() == {"shops": 0, "queued": 0}
+
+
+def test_a_waba_another_shop_still_uses_keeps_our_subscription(api, meta, make, shop, run_jobs):
+    """Two shops connect two numbers of one WhatsApp Business Account; one disconnects: our app
+    stays subscribed to the account (the other shop's statuses need it) and the token is forgotten."""
+    accounts = meta.configure()["accounts"]
+    accounts["1234567899"] = {"token": TOKEN, "waba_id": WABA_ID, "display": "15550009999"}
+    meta.configure(accounts=accounts)
+    make.shop("other.myshopify.com", meta_phone_number_id=None)
+    assert _put(api, CONNECT).status_code == 200
+    assert (
+        _put(api, CONNECT | {"phone_number_id": "1234567899"}, shop="other.myshopify.com").status_code == 200
+    )
+    assert api.delete("/api/whatsapp", headers=bearer(SHOP)).status_code == 204
+    run_jobs()
+    assert meta.subscriptions() == {"subscribed": {WABA_ID: [DEMO_APP_ID]}, "unsubscriptions": []}
+    assert _row(make, shop.id).release_token_ciphertext is None
 
 
 def test_the_api_needs_a_session_token(api, meta, shop):

@@ -1,5 +1,5 @@
 """The Meta stand-in's account endpoints answer in the shapes of Meta's own OpenAPI description:
-the phone number node, the WABA's phone numbers, subscribed_apps (GET and POST), Graph errors;
+the phone number node, the WABA's phone numbers, subscribed_apps (GET, POST and DELETE), Graph errors;
 and the code exchange works once."""
 
 from __future__ import annotations
@@ -55,6 +55,26 @@ def test_subscribed_apps_fit_metas_schemas(meta):
     listed = _get(meta, f"{WABA_ID}/subscribed_apps").json()
     validate_meta_schema(listed, "SubscribedAppsResponse")
     assert listed["data"][0]["whatsapp_business_api_data"]["id"] == DEMO_APP_ID
+
+
+def test_unsubscribing_fits_metas_schemas_and_is_recorded(meta):
+    """DELETE answers SubscriptionResponse and the app leaves the list; a second DELETE, with
+    nothing subscribed, is Meta's 404 GraphAPIError; the stand-in records both."""
+    url = f"{meta.url}/v25.0/{WABA_ID}/subscribed_apps"
+    meta.http.post(url, headers=AUTH, timeout=10)
+    deleted = meta.http.delete(url, headers=AUTH, timeout=10)
+    assert deleted.status_code == 200
+    validate_meta_schema(deleted.json(), "SubscriptionResponse")
+    assert _get(meta, f"{WABA_ID}/subscribed_apps").json() == {"data": []}
+    again = meta.http.delete(url, headers=AUTH, timeout=10)
+    assert again.status_code == 404
+    validate_meta_schema(again.json(), "GraphAPIError")
+    record = meta.subscriptions()
+    assert record["subscribed"] == {WABA_ID: []}
+    assert [(u["waba_id"], u["app_id"], u["was_subscribed"]) for u in record["unsubscriptions"]] == [
+        (WABA_ID, DEMO_APP_ID, True),
+        (WABA_ID, DEMO_APP_ID, False),
+    ]
 
 
 @pytest.mark.parametrize(

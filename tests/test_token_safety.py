@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from tests.graph_recorder import GraphRecorder, recording_servers
 from tests.meta_stand_in import TOKEN, whatsapp_shop
+from tests.tokens import bearer
 
 
 @pytest.fixture
@@ -36,6 +37,23 @@ def test_paging_next_on_the_graph_host_is_followed(graph):
     templates = list_templates("5550001", "secret-meta-token")
     assert len(templates) == 2
     assert [auth for _, _, auth in GraphRecorder.seen] == ["Bearer secret-meta-token"] * 2
+
+
+def test_a_phone_number_list_whose_next_page_is_elsewhere_never_gets_the_token(graph, make):
+    """Connecting (PUT /api/whatsapp) reads the WABA's numbers page by page: a ``paging.next``
+    naming another host is refused (422, nothing stored) and never receives the token."""
+    from web import create_app
+
+    graph_url, other_url = graph
+    GraphRecorder.next_url = f"{other_url}/thief?after=abc"
+    make.shop("demo.myshopify.com", meta_phone_number_id=None)
+    app = create_app({"APP_ENV": "test", "TESTING": True, "META_GRAPH_URL": graph_url})
+    body = {"waba_id": "5550001", "phone_number_id": "1234567890", "access_token": "secret-meta-token"}
+    response = app.test_client().put("/api/whatsapp", json=body, headers=bearer())
+    assert not [path for _, path, _ in GraphRecorder.seen if "/thief" in path]
+    assert all(auth is None for host, _, auth in GraphRecorder.seen if not graph_url.endswith(host))
+    assert response.status_code == 422, response.json
+    assert response.json["errors"][0]["field"] == "waba_id"
 
 
 def test_a_dispatch_lane_never_shows_its_token(make, service_urls):

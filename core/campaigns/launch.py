@@ -11,6 +11,10 @@ and the credits must cover the estimate. Each failed check gets its own sentence
 Meta is asked first, outside any transaction (ask_meta), and the answer is handed to the step
 that locks and changes the campaign; that step refuses an answer about components the campaign
 no longer has (a draft edited meanwhile).
+
+Nothing is launched or scheduled for a shop that uninstalled the app, whatever path asks (the
+API, the CLI, a scheduled time coming): the shop's row is read again once the campaign is
+locked, and a scheduled campaign whose time comes after an uninstall is cancelled instead.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import estimate
@@ -177,6 +182,7 @@ def launch(
     result = run_launch_checks(session, shop, campaign, meta)
     _lock(session, campaign, meta)
     _require(campaign, LAUNCHABLE, "launched")  # a concurrent launch may have won
+    _require_installed(session, shop, "launched")
     campaign.estimated_audience = result.audience
     if result.failures:
         return result
@@ -205,6 +211,7 @@ def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime, met
     result = run_launch_checks(session, shop, campaign, meta)
     _lock(session, campaign, meta)
     _require(campaign, LAUNCHABLE, "scheduled")
+    _require_installed(session, shop, "scheduled")
     campaign.estimated_audience = result.audience
     if not result.failures:
         _adopt_template(campaign, result.template)
@@ -226,6 +233,9 @@ def launch_when_due(
     """The scheduled time has come. True when the campaign was launched. If the checks fail
     now, it goes back to DRAFT and the merchant is alerted, with each failed check."""
     if not is_due(campaign, expected_at):
+        return False
+    if uninstalled(session, shop):
+        cancel(session, campaign)  # its shop uninstalled the app: it will never be sent
         return False
     result = launch(session, shop, campaign, meta)
     if not result.failures:
@@ -254,6 +264,16 @@ def _lock(session: Session, campaign: Campaign, meta: MetaAnswer | None) -> None
     session.refresh(campaign, with_for_update=True)
     if meta is not None and not meta.answers_for(campaign):
         raise LifecycleError("The campaign's template or its values changed while it was checked; try again.")
+
+
+def uninstalled(session: Session, shop: Shop) -> bool:
+    """Whether the shop has uninstalled the app, as committed now (not as ``shop`` was read)."""
+    return session.scalar(select(Shop.uninstalled_at).where(Shop.id == shop.id)) is not None
+
+
+def _require_installed(session: Session, shop: Shop, action: str) -> None:
+    if uninstalled(session, shop):
+        raise LifecycleError(f"The app was uninstalled from this shop: no campaign can be {action}.")
 
 
 def _require(campaign: Campaign, allowed: tuple, action: str) -> None:

@@ -6,6 +6,11 @@ number, or no credit left all fail the message here, with our own code, and it n
 Meta. The others are marked as handed to Meta (``submitted_at``) before any request leaves, so a
 worker that dies mid-batch can never cause the same message to be sent twice: a retry of the job
 claims only messages that were never handed over.
+
+Nothing is handed out for a shop that can no longer send (it uninstalled the app, or its WhatsApp
+number was disconnected or changed): the claim reads the shop's row under the lock it takes anyway
+to reserve credits, so an uninstall or a disconnect committed before that lock is always seen,
+and one committed after it waits for the claim (its messages count as already in flight).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.campaigns.audience import OPTED_IN_SQL
 from core.campaigns.tracking import tracked_suffix
 from core.counts.failures import FailureChanges, entered_sql
+from core.dispatch.stop import SendingStopped, refusal
 from core.outcomes.credits import RESERVE, record_movement
 from core.rules.failure_codes import OurCode, describe
 from core.rules.phones import check_phone
@@ -35,6 +41,7 @@ class CampaignTemplate:
     name: str
     language: str
     components: list  # normalised (core/templates/components.py): rendered per recipient
+    phone_number_id: str | None = None  # the number the lane sends from (None: not checked)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,14 @@ _PICK = text(f"""
 """)
 
 _LOCK_CAMPAIGN = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :campaign_id FOR UPDATE")
+
+# The shop's row, locked as the credit reservation below would lock it: a concurrent uninstall or
+# disconnect either committed before (and is seen here) or waits until this claim commits.
+_LOCK_SHOP = text("""
+    SELECT uninstalled_at IS NOT NULL AS uninstalled, meta_phone_number_id
+      FROM shops WHERE id = :shop_id
+       FOR UPDATE
+""")
 
 # Credits are reserved for the batch before it is sent, and given back for every message Meta
 # does not take (record.py): the balance can never go negative, whatever the concurrency.
@@ -119,6 +134,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     if not rows:
         return []
     session.execute(_LOCK_CAMPAIGN, keys)
+    _require_shop_sending(session, campaign)
     refusals, sendable = _presend_checks(rows)
     granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
     record_movement(session, campaign.shop_id, RESERVE, -granted, campaign.campaign_id)
@@ -131,6 +147,17 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     session.execute(_COUNT, {**keys, "failed": len(refusals), "submitted": len(sendable)})
     failures.apply(session)
     return [_outbound(campaign, row, e164) for row, e164 in sendable]
+
+
+def _require_shop_sending(session: Session, campaign: CampaignTemplate) -> None:
+    """Raise SendingStopped when the shop may not send from the lane's number any more; the
+    caller's transaction must then roll back, so the picked messages stay queued."""
+    shop = session.execute(_LOCK_SHOP, {"shop_id": campaign.shop_id}).one()
+    reason = refusal(shop.uninstalled, shop.meta_phone_number_id)  # the lane holds its own token
+    if reason is not None:
+        raise SendingStopped(reason)
+    if campaign.phone_number_id is not None and shop.meta_phone_number_id != campaign.phone_number_id:
+        raise SendingStopped(None)
 
 
 def _presend_checks(rows) -> tuple[list[_Refusal], list[tuple]]:

@@ -1,4 +1,5 @@
-"""Halting a campaign when Meta answers with an account or template code.
+"""Halting a campaign when Meta answers with an account or template code, or when the shop can
+no longer send at all (it uninstalled the app, or disconnected WhatsApp: our own codes).
 
 Every further message would meet the same refusal (a paused template, an expired token, a
 payment problem), and each refusal counts against the number's quality. So dispatch stops: the
@@ -16,19 +17,36 @@ from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, entered_sql
 from core.models import ShopAlert
-from core.rules.failure_codes import describe
+from core.rules.failure_codes import OurCode, describe
 
 
 @dataclass(frozen=True)
 class HaltReason:
     code: str
-    title: str | None
-    details: str | None
+    title: str | None = None
+    details: str | None = None
+
+    @property
+    def ours(self) -> bool:
+        """Decided by the app (the shop cannot send any more), not answered by Meta."""
+        return self.code in set(OurCode)
 
     def sentence(self) -> str:
         info = describe(self.code)
+        if self.ours:
+            return f"Sending stopped. {info.title}. {info.remedy}"
         said = f": {self.details.rstrip('.')}" if self.details else ""
         return f"WhatsApp answered {self.code} ({self.title or info.title}){said}. {info.remedy}"
+
+    def not_sent_details(self) -> str:
+        """What a message the halt kept from Meta says about why."""
+        if self.ours:
+            return f"Not sent: the campaign stopped. {describe(self.code).title}."
+        return f"Not sent: the campaign stopped when WhatsApp answered {self.code} for another message."
+
+
+APP_UNINSTALLED = HaltReason(OurCode.APP_UNINSTALLED)
+WHATSAPP_DISCONNECTED = HaltReason(OurCode.WHATSAPP_DISCONNECTED)
 
 
 # Queued messages: each enters the failure breakdown (core/counts/failures.py).
@@ -61,7 +79,7 @@ _HALTED = text("SELECT halted_code FROM campaigns WHERE shop_id = :shop_id AND i
 def halted_already(session: Session, shop_id: int, campaign_id: int) -> HaltReason | None:
     """The halt an earlier batch (or another lane) recorded, if any."""
     code = session.execute(_HALTED, {"shop_id": shop_id, "campaign_id": campaign_id}).scalar()
-    return HaltReason(code, None, None) if code else None
+    return HaltReason(code) if code else None
 
 
 def fail_unsent(
@@ -78,8 +96,7 @@ def fail_unsent(
             "code": info.code,
             "category": str(info.category),
             "title": info.title,
-            "details": f"Not sent: the campaign stopped when WhatsApp answered {reason.code} "
-            "for another message.",
+            "details": reason.not_sent_details(),
         },
     ).all()
     breakdown.entered(shop_id, rows)
@@ -104,3 +121,15 @@ def mark_halted(session: Session, shop_id: int, campaign_id: int, reason: HaltRe
         )
     )
     return True
+
+
+def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: HaltReason) -> bool:
+    """Halt a campaign for a reason found outside a send answer (the shop uninstalled the app or
+    disconnected WhatsApp), in the caller's transaction: the unsent messages first, then the
+    campaign row, then the kept failure breakdown (the lock order every writer keeps). True when
+    this call halted it."""
+    breakdown = FailureChanges()
+    failed = fail_unsent(session, shop_id, campaign_id, reason, breakdown)
+    halted = mark_halted(session, shop_id, campaign_id, reason, failed)
+    breakdown.apply(session)
+    return halted

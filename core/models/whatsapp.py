@@ -4,15 +4,17 @@ The shop row keeps the identity that the hot paths use (``meta_phone_number_id``
 webhooks, ``meta_waba_id`` lists templates, the encrypted token sends, ``messages_per_second``
 caps dispatch). This row keeps what Meta told us about that number when the merchant connected
 it (its name, quality, tiers, our webhook subscription), and when a webhook for it last
-arrived. A disconnect clears the shop's identity and stamps ``disconnected_at`` here; campaigns
-and messages stay.
+arrived. A disconnect (or an uninstall) clears the shop's identity and stamps
+``disconnected_at`` here; campaigns and messages stay. The Meta token then waits here, encrypted,
+in ``release_token_ciphertext``, only until our app is unsubscribed from the WABA's webhooks
+(core/whatsapp/release.py), and is forgotten then.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
@@ -35,3 +37,4 @@ class WhatsAppConnection(Base):
     checked_at: Mapped[datetime] = created_at_column()  # when Meta last confirmed the facts above
     disconnected_at: Mapped[datetime | None]
     last_webhook_at: Mapped[datetime | None]
+    release_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)

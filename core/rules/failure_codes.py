@@ -32,6 +32,9 @@ class OurCode(StrEnum):
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
     MESSAGE_EXPIRED = "MESSAGE_EXPIRED"
     SEND_UNCONFIRMED = "SEND_UNCONFIRMED"
+    # The shop can no longer send: these halt the campaign (core/dispatch/halt.py).
+    APP_UNINSTALLED = "APP_UNINSTALLED"
+    WHATSAPP_DISCONNECTED = "WHATSAPP_DISCONNECTED"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,20 @@ _KNOWN: dict[str, ErrorInfo] = {
             "WhatsApp never confirmed this message",
             "The send request timed out and WhatsApp never reported on the message. The app did "
             "not resend it, so the customer cannot get it twice; send it again if it matters.",
+        ),
+        _info(
+            OurCode.APP_UNINSTALLED,
+            Category.ACCOUNT,
+            "The app was uninstalled from the shop",
+            "Nothing is sent for a shop without the app. Reinstall it and launch a new campaign "
+            "to reach the customers who were not messaged.",
+        ),
+        _info(
+            OurCode.WHATSAPP_DISCONNECTED,
+            Category.ACCOUNT,
+            "WhatsApp was disconnected from the app",
+            "Reconnect WhatsApp in the app's settings, then launch a new campaign to reach the "
+            "customers who were not messaged.",
         ),
         _info(
             "131050",

@@ -55,6 +55,10 @@ TOPIC, SHOP_DOMAIN, WEBHOOK_ID = "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-
 TRIGGERED_AT, EVENT_ID, API_VERSION = "X-Shopify-Triggered-At", "X-Shopify-Event-Id", "X-Shopify-API-Version"
 
 
+# Topics that leave the shop uninstalled: its campaigns halt and its WhatsApp account is left.
+UNINSTALLING_TOPICS = frozenset({"app/uninstalled", "shop/redact"})
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One stored webhook as the drain reads it."""
@@ -75,6 +79,7 @@ class DrainReport:
     failed_ids: list[int] = field(default_factory=list)
     finished_exports: set[int] = field(default_factory=set)  # shops whose bulk export is done
     privacy_requests: set[int] = field(default_factory=set)  # shops whose privacy job has work
+    uninstalled: set[int] = field(default_factory=set)  # shops whose app/uninstalled was applied
 
     def add(self, other: DrainReport) -> None:
         self.events += other.events
@@ -82,6 +87,7 @@ class DrainReport:
         self.failed_ids += other.failed_ids
         self.finished_exports |= other.finished_exports
         self.privacy_requests |= other.privacy_requests
+        self.uninstalled |= other.uninstalled
 
 
 def _delivery(row) -> Delivery:
@@ -128,6 +134,9 @@ def apply_batch(session: Session, deliveries: Sequence[Delivery]) -> DrainReport
                 report.finished_exports.add(shops[delivery.shop_domain].id)
             if delivery.topic in QUEUED_TOPICS and outcomes[delivery.id][0] == "applied":
                 report.privacy_requests.add(shop.id)
+            # shop/redact is applied as the uninstall Shopify may never have sent (topics.py)
+            if delivery.topic in UNINSTALLING_TOPICS and outcomes[delivery.id][0] == "applied":
+                report.uninstalled.add(shop.id)
         except DBAPIError as error:
             if error.connection_invalidated:
                 raise  # the connection is gone, and the transaction with it

@@ -16,6 +16,7 @@ from core.shopify import privacy, shapes
 from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
 from core.shopify.orders import ORDER_HANDLERS
 from core.shopify.tokens import forget_tokens
+from core.whatsapp.release import release_number
 
 Handler = Callable[[Session, Shop, dict, datetime], str]
 
@@ -77,12 +78,17 @@ def _installed_since(shop: Shop, triggered: datetime) -> bool:
 
 
 def _app_uninstalled(session: Session, shop: Shop, _body: dict, triggered: datetime) -> str:
+    """The shop is marked uninstalled (from then on no claim hands out its messages:
+    core/dispatch/claim.py), its Shopify tokens are forgotten and its WhatsApp number released.
+    The drain's job then halts its campaigns and unsubscribes our app from the WABA
+    (jobs/shopify.py), outside this transaction."""
     if _installed_since(shop, triggered):
         return "stale"
     session.execute(
         update(Shop).where(Shop.id == shop.id, Shop.uninstalled_at.is_(None)).values(uninstalled_at=triggered)
     )
     forget_tokens(session, shop.id)
+    release_number(session, shop.id)
     return "applied"
 
 

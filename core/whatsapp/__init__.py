@@ -1,12 +1,15 @@
 """A shop's WhatsApp Business connection and the Graph API calls made for it: connect, check
-again, describe, and send template messages.
+again, describe, release, and send template messages.
 
 - ``connect``: check everything with Meta first, then store the connection.
 - ``graph``: the Graph API calls that connect a number (read, list, subscribe, exchange a code).
 - ``graph_api``: endpoint addresses, the account's template list, reading a Graph answer.
 - ``recheck``: the periodic check of a connected number (quality, limits, throughput).
+- ``release``: a disconnected (or uninstalled) shop's number released, our app unsubscribed
+  from its WABA, then the token forgotten.
 - ``send``: sending template messages at the number's cap.
+- ``signup``: the single-use state that binds an Embedded Signup code to its shop.
 - ``state``: the connection as the API and the Settings page show it.
 """
 
-__all__ = ["connect", "graph", "graph_api", "recheck", "send", "state"]
+__all__ = ["connect", "graph", "graph_api", "recheck", "release", "send", "signup", "state"]

@@ -4,8 +4,10 @@ The order matters. Nothing is stored until Meta has confirmed the number (its fi
 belongs to the WhatsApp Business Account given, that the token can read the account's message
 templates, and has taken our app's subscription to the account's webhooks. The checks run with
 no database transaction open (a slow Meta must not hold locks); the store is one short
-transaction afterwards. Another shop holding the number is checked before asking Meta and again,
-by the unique key on ``shops.meta_phone_number_id``, when storing.
+transaction afterwards. Whether another shop holds the number is told only after Meta has
+accepted the caller's token for it (otherwise anyone with a session could learn which numbers
+use the app), and the unique key on ``shops.meta_phone_number_id`` decides again when storing.
+Disconnecting is core/whatsapp/release.py.
 """
 
 from __future__ import annotations
@@ -197,14 +199,3 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
 
 def _keep_if(condition, column, otherwise):
     return case((condition, column), else_=literal(otherwise, column.type))
-
-
-def disconnect(session: Session, shop_id: int) -> None:
-    """Forget the shop's number and token; campaigns, messages and reports stay."""
-    shop = session.get(Shop, shop_id, with_for_update=True)
-    shop.meta_phone_number_id = None
-    shop.meta_waba_id = None
-    shop.meta_access_token_ciphertext = None
-    row = session.get(WhatsAppConnection, shop_id)
-    if row is not None and row.disconnected_at is None:
-        row.disconnected_at = datetime.now(UTC)

@@ -1,6 +1,7 @@
 """The Graph API calls that connect a WhatsApp number: read the number, list the account's
-numbers and templates, subscribe our app to the account's webhooks, exchange an Embedded
-Signup code. Every fact used here is cited in the README ("Connecting WhatsApp: Meta's facts").
+numbers and templates, subscribe our app to the account's webhooks (and unsubscribe it when the
+number is released), exchange an Embedded Signup code. Every fact used here is cited in the
+README ("Connecting WhatsApp: Meta's facts").
 
 Two failures, kept apart because the merchant's remedy differs:
 ``GraphRefused`` (Meta answered with an error: the merchant must fix an id or the token) and
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import requests
 
-from core.whatsapp.graph_api import CONNECT_TIMEOUT_S, graph_url
+from core.whatsapp.graph_api import CONNECT_TIMEOUT_S, graph_url, on_graph_host
 
 READ_TIMEOUT_S = 15.0  # a merchant is waiting on the Settings page
 MAX_PHONE_NUMBER_PAGES = 10
@@ -114,8 +115,20 @@ def account_phone_number_ids(waba_id: str, token: str) -> set[str]:
             break
         page = _call("GET", url, token, params=params)
         ids |= {str(node.get("id")) for node in page.get("data") or [] if isinstance(node, dict)}
-        url, params = (page.get("paging") or {}).get("next"), None  # "next" carries the cursor
+        url, params = _next_page(page), None  # "next" carries the cursor
     return ids
+
+
+def _next_page(page: dict) -> str | None:
+    """A page's ``paging.next``, followed (with the token) only on Graph's own host."""
+    url = (page.get("paging") or {}).get("next")
+    if not url:
+        return None
+    if not on_graph_host(str(url)):
+        raise GraphRefused(
+            None, "Meta's list of the account's numbers pointed its next page at another host.", 200
+        )
+    return str(url)
 
 
 def read_templates(waba_id: str, token: str) -> None:
@@ -129,6 +142,14 @@ def subscribe_app(waba_id: str, token: str) -> None:
     answer = _call("POST", graph_url(waba_id, "subscribed_apps"), token)
     if answer.get("success") is not True:
         raise GraphRefused(None, "Meta did not confirm the webhook subscription.", 200)
+
+
+def unsubscribe_app(waba_id: str, token: str) -> None:
+    """Unsubscribe the token's app from the account's webhooks (DELETE /{waba-id}/subscribed_apps,
+    answered ``{"success": true}``; Meta's OpenAPI, unsubscribeFromWabaWebhooks)."""
+    answer = _call("DELETE", graph_url(waba_id, "subscribed_apps"), token)
+    if answer.get("success") is not True:
+        raise GraphRefused(None, "Meta did not confirm the webhook unsubscription.", 200)
 
 
 def subscribed_app_ids(waba_id: str, token: str) -> set[str]:

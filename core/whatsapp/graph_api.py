@@ -55,14 +55,19 @@ def list_templates(waba_id: str, token: str, name: str | None = None) -> list[Te
     return [t for t in templates if name is None or t.name == name]
 
 
+def on_graph_host(url: str) -> bool:
+    """Whether ``url`` is on the Graph API's own scheme, host and port (META_GRAPH_URL's), with
+    no credentials in it: the only place a bearer token may go, a ``paging.next`` included."""
+    graph = urlsplit(get_settings().meta_graph_url)
+    target = urlsplit(url)
+    return (target.scheme, target.netloc) == (graph.scheme, graph.netloc) and not target.username
+
+
 def _next_page(url: object) -> str | None:
-    """Meta's ``paging.next`` (it carries the cursor), only when it is on the Graph API's own
-    scheme, host and port: the bearer token goes with it, so any other address is refused."""
+    """Meta's ``paging.next`` (it carries the cursor), only when it is on Graph's own host."""
     if not url:
         return None
-    graph = urlsplit(get_settings().meta_graph_url)
-    target = urlsplit(str(url))
-    if (target.scheme, target.netloc) != (graph.scheme, graph.netloc) or target.username:
+    if not on_graph_host(str(url)):
         raise MetaUnavailable("WhatsApp's template list pointed its next page at another host.")
     return str(url)
 

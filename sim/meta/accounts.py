@@ -3,9 +3,11 @@
 - ``GET /{version}/{phone-number-id}?fields=...``: the number's node (display_phone_number,
   verified_name, quality_rating, throughput {level}, whatsapp_business_manager_messaging_limit);
 - ``GET /{version}/{waba-id}/phone_numbers``: the account's numbers, cursor-paged;
-- ``GET``/``POST /{version}/{waba-id}/subscribed_apps``: the apps subscribed to its webhooks
-  (``data[].whatsapp_business_api_data {id, name, link}``) / subscribe the token's app
-  (``{"success": true}``);
+- ``GET``/``POST``/``DELETE /{version}/{waba-id}/subscribed_apps``: the apps subscribed to its
+  webhooks (``data[].whatsapp_business_api_data {id, name, link}``) / subscribe the token's app
+  (``{"success": true}``) / unsubscribe it (``{"success": true}``; 404 with code 803 when it was
+  not subscribed, as Meta's OpenAPI ``unsubscribeFromWabaWebhooks`` shows). Every unsubscription
+  asked is kept, for tests to read at ``GET /sim/subscriptions``;
 - ``GET /{version}/oauth/access_token?client_id&client_secret&code``: an Embedded Signup code
   exchanged for a business token (``{"access_token", "token_type": "bearer"}``), once.
 
@@ -84,7 +86,15 @@ class AccountsApi:
 
     def reset(self) -> None:
         self.subscriptions: dict[str, set[str]] = {}  # waba id -> app ids
+        self.unsubscriptions: list[dict] = []  # every DELETE .../subscribed_apps, in arrival order
         self.used_codes: set[str] = set()
+
+    def record(self) -> dict:
+        """What tests read at ``GET /sim/subscriptions``: who is subscribed now, and every
+        unsubscription asked (the account, the token's app, whether it was subscribed)."""
+        with self.lock:
+            subscribed = {waba: sorted(apps) for waba, apps in self.subscriptions.items()}
+            return {"subscribed": subscribed, "unsubscriptions": list(self.unsubscriptions)}
 
     @property
     def config(self):
@@ -150,6 +160,8 @@ class AccountsApi:
             with self.lock:
                 self.subscriptions.setdefault(waba_id, set()).add(mine[0].get("app_id", self.config.app_id))
             return 200, {"success": True}
+        if edge == "subscribed_apps" and method == "DELETE":
+            return self._unsubscribe(waba_id, mine[0].get("app_id", self.config.app_id))
         if edge == "subscribed_apps" and method == "GET":
             apps = sorted(self.subscriptions.get(waba_id, set()))
             data = [
@@ -157,6 +169,20 @@ class AccountsApi:
             ]
             return 200, {"data": data}
         raise unsupported(waba_id, method.lower())
+
+    def _unsubscribe(self, waba_id: str, app_id: str) -> tuple[int, dict]:
+        with self.lock:
+            apps = self.subscriptions.get(waba_id, set())
+            was_subscribed = app_id in apps
+            apps.discard(app_id)
+            self.unsubscriptions.append(
+                {"waba_id": waba_id, "app_id": app_id, "was_subscribed": was_subscribed, "at": time.time()}
+            )
+        if not was_subscribed:
+            raise Refusal(
+                404, 803, "WhatsApp Business Account not found or not subscribed", "GraphMethodException"
+            )
+        return 200, {"success": True}
 
     def _phone_numbers(self, waba_id: str, query: dict, base_url: str) -> dict:
         ids = sorted(pid for pid, a in self.config.accounts.items() if a.get("waba_id") == waba_id)

@@ -71,6 +71,7 @@ class Fate:
     template: dict | None = None  # the send's template object, exactly as it arrived
     category: str = "marketing"  # the template's category: the pricing category of its statuses
     user_id: str | None = None  # a business-scoped user id: the recipient has a username
+    accepted_at: float | None = None  # wall-clock time the stand-in took the send (GET /sim/sends)
 
     def truth(self) -> dict:
         statuses = {e.status for e in self.events}

@@ -7,6 +7,8 @@
   ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
   ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
   statuses for messages the app already holds, shuffled, duplicates included;
+  ``GET /sim/subscriptions``: the WABAs' subscribed apps and every unsubscription asked;
+  ``GET /sim/sends``: when each accepted send arrived;
   ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration);
   ``POST /sim/emit`` {kind: user_preferences | account_error | template_status, phone_number_id,
   ...}: post that webhook now (sim/meta/emit.py).
@@ -57,6 +59,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"ok": True})
         return self._json(404, {"error": "not found"})
 
+    def do_DELETE(self) -> None:
+        if not self._account_management("DELETE"):
+            self._json(404, {"error": "not found"})
+
     def do_PUT(self) -> None:
         if urlsplit(self.path).path != "/sim/config":
             return self._json(404, {"error": "not found"})
@@ -78,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
             "/sim/truth": lambda: state.truth(compact),
             "/sim/rate": state.rate,
             "/sim/config": state.config.as_dict,
+            "/sim/subscriptions": self.server.accounts.record,
+            "/sim/sends": state.send_times,
             "/sim/stats": lambda: {"pending_webhooks": state.poster.pending(), **state.poster.stats},
             "/health": lambda: {"ok": True},
         }

@@ -110,6 +110,7 @@ class MetaState:
             fate.parameters = parameters
             fate.components, fate.template = sent, template
             fate.category = str(found.get("category", "MARKETING")).lower()
+            fate.accepted_at = time.time()
             self.fates[fate.wamid] = fate
             settle = len(self.fates) % SETTLE_EVERY == 0
         if settle:
@@ -190,6 +191,14 @@ class MetaState:
         else:
             messages = {wamid: fate.truth() for wamid, fate in fates}
         return {"messages": messages, "refused": refused}
+
+    def send_times(self) -> dict:
+        """When each accepted send arrived (wall clock), in order: a timing, not a decision, so
+        kept out of the truth that runs under one seed must share."""
+        with self.lock:
+            fates = list(self.fates.values())
+        taken = [{"to": f.to, "accepted_at": f.accepted_at} for f in fates if f.accepted_at is not None]
+        return {"sends": sorted(taken, key=lambda send: send["accepted_at"])}
 
     def replay(self, phone_number_id: str, messages: list, total_events: int) -> dict:
         """Decide a fate for each message the app already holds ([wamid, callback, to]) and post

@@ -22,6 +22,7 @@
     phone_number_id: "Phone number id",
     access_token: "Access token",
     code: "Facebook sign-in",
+    state: "Facebook sign-in",
   };
 
   function problems(status, answer) {
@@ -73,7 +74,9 @@
   // ---- Meta's Embedded Signup ------------------------------------------------------------
   // FB.login with the configuration id and response_type "code" answers a code to exchange
   // on our server; the popup's session-info message (type WA_EMBEDDED_SIGNUP, event FINISH)
-  // carries the WABA and phone number ids the merchant chose. Both are needed.
+  // carries the WABA and phone number ids the merchant chose. Both are needed, and so is the
+  // state our server issued to this shop's session when the signup started: the server takes
+  // a code only with it (Meta's SDK carries no state of ours, so the page keeps it meanwhile).
 
   let signup = {};
 
@@ -100,7 +103,7 @@
   }
 
   function finishSignup() {
-    if (!signup.code || !signup.waba_id) return; // wait for the other half
+    if (!signup.code || !signup.waba_id || !signup.state) return; // wait for the other parts
     if (!signup.phone_number_id) {
       show(["Meta did not say which phone number was chosen. Add a number in WhatsApp Manager, then connect again."], "critical");
       return;
@@ -125,15 +128,24 @@
     });
   }
 
+  // A state for this signup, issued to this shop's session (single use, ten minutes).
+  async function newState() {
+    const response = await window.app.apiFetch("/api/whatsapp/embedded-signup/state", { method: "POST" });
+    const answer = await response.json().catch(function () { return null; });
+    if (!response.ok || !answer || !answer.state) throw new Error("state");
+    return answer.state;
+  }
+
   async function embeddedSignup(button) {
-    let FB;
+    let FB, state;
     try {
-      FB = await loadSdk(button);
+      // Both at once: the browser lets a popup open only shortly after the click.
+      [FB, state] = await Promise.all([loadSdk(button), newState()]);
     } catch (error) {
-      show(["Facebook's sign-in could not be loaded. Connect with a token below instead."], "critical");
+      show(["Facebook's sign-in could not be started. Try again, or connect with a token below."], "critical");
       return;
     }
-    signup = {};
+    signup = { state: state };
     window.addEventListener("message", sessionInfo);
     FB.login(function (response) {
       if (response.authResponse && response.authResponse.code) {

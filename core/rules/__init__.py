@@ -1,11 +1,12 @@
 """Pure rules of the product, with no I/O and no import from the rest of core: campaign
 types and states, the message status ratchet, failure codes with their categories and remedies,
-and phone numbers.
+phone numbers, and which orders count.
 
 - ``campaign_states``: campaign types and statuses, and the rule that settles a campaign.
 - ``statuses``: one rank per message status; a status only ever moves up.
 - ``failure_codes``: each failure code's category, meaning and remedy, in one place.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
+- ``order_states``: which orders revenue counts, and why the others are left out.
 """
 
-__all__ = ["campaign_states", "failure_codes", "phones", "statuses"]
+__all__ = ["campaign_states", "failure_codes", "order_states", "phones", "statuses"]

@@ -116,7 +116,9 @@ query BulkExportState($id: ID!) {
 }
 """
 
-# The install-time import of recent orders (core/shopify/order_import.py), oldest first.
+# The install-time import of recent orders (core/shopify/order_import.py), oldest first. Money
+# is read in the shop's currency (``shopMoney``), as the webhooks' ``shop_money``; ``test`` and
+# ``displayFinancialStatus`` decide whether revenue counts the order (core/rules/order_states.py).
 ORDERS_PAGE = """
 query RecentOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
@@ -126,6 +128,8 @@ query RecentOrders($first: Int!, $after: String, $query: String) {
       createdAt
       updatedAt
       cancelledAt
+      test
+      displayFinancialStatus
       currencyCode
       totalPriceSet { shopMoney { amount currencyCode } }
       customer { id }

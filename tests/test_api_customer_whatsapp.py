@@ -35,7 +35,7 @@ def ana(make):
         country_code="ES",
         consent="SUBSCRIBED",
         consent_updated_at=T0,
-        consent_source="whatsapp",
+        consent_source="shopify",
     )
     spring, summer, autumn = (
         make.campaign(shop, name) for name in ("Spring sale", "Summer sale", "Autumn sale")
@@ -62,7 +62,12 @@ def test_a_consented_customer_with_a_valid_phone(client, ana):
         "phone_e164": "+34612345678",
         "country_code": "ES",
         "phone_problem": None,
-        "consent": {"state": "SUBSCRIBED", "updated_at": T0.isoformat(), "source": "whatsapp"},
+        "consent": {
+            "state": "SUBSCRIBED",
+            "updated_at": T0.isoformat(),
+            "source": "shopify",
+            "write_back": None,
+        },
     }
     assert body["fix"] is None
 
@@ -122,7 +127,12 @@ def test_a_customer_without_messages(client, make):
     make.customer(make.shop(SHOP), shopify_customer_id=401, phone="+34612345678", consent="UNKNOWN")
     body = _get(client, 401).get_json()
     assert body["messages"] == []
-    assert body["customer"]["consent"] == {"state": "UNKNOWN", "updated_at": None, "source": None}
+    assert body["customer"]["consent"] == {
+        "state": "UNKNOWN",
+        "updated_at": None,
+        "source": None,
+        "write_back": None,
+    }
 
 
 def test_another_shops_or_an_unknown_customer_is_404(client, ana, make):

@@ -72,7 +72,7 @@ def test_a_given_number_is_written_to_shopify_and_to_our_customer(world, shopify
         "phone_e164": "+34612345679",
         "country_code": "ES",
         "phone_problem": None,
-        "consent": {"state": "SUBSCRIBED", "updated_at": None, "source": None},
+        "consent": {"state": "SUBSCRIBED", "updated_at": None, "source": None, "write_back": None},
     }
     assert shopify.customer(SHOP, LOPEZ)["phone"] == "+34612345679"
     assert _ours(make).phone_e164 == "+34612345679" and _ours(make).shopify_updated_at is not None

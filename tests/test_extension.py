@@ -77,12 +77,30 @@ def _no_messages(make):
     )
 
 
+def _write_back_refused(make):
+    """Ana stopped inside WhatsApp and Shopify refused to record it (it holds no phone for her)."""
+    _customer(
+        make,
+        make.shop(SHOP),
+        first_name="Ana",
+        phone="+34612345678",
+        phone_e164="+34612345678",
+        consent="UNSUBSCRIBED",
+        consent_source="whatsapp_stop",
+        consent_updated_at=T0,
+        consent_writeback_at=T0,
+        consent_writeback_refused="Customer must have a phone number",
+        consent_writeback_retry_at=T0 + timedelta(hours=1),
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "build"),
     [
         ("consented", _consented),
         ("missing-calling-code", _missing_calling_code),
         ("no-messages", _no_messages),
+        ("write-back-refused", _write_back_refused),
     ],
 )
 def test_the_blocks_fixtures_are_the_apis_answers(client, make, name, build):

@@ -6,10 +6,18 @@
  * handles tokens. The API answers CORS for the extension's origin.
  */
 
+/** A stop given inside WhatsApp that Shopify does not have yet; `refused` is Shopify's words. */
+export interface WriteBack {
+  stopped_at: string;
+  refused: string | null;
+  retry_at: string | null;
+}
+
 export interface Consent {
   state: string;
   updated_at: string | null;
   source: string | null;
+  write_back: WriteBack | null;
 }
 
 export interface Problem {

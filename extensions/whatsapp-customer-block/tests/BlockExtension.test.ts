@@ -12,6 +12,7 @@ import consented from './fixtures/consented.json';
 import fixPhoneAnswer from './fixtures/fix-phone-answer.json';
 import missingCallingCode from './fixtures/missing-calling-code.json';
 import noMessages from './fixtures/no-messages.json';
+import writeBackRefused from './fixtures/write-back-refused.json';
 import {translate} from './translate';
 
 const STATE = 'GET /api/customers/101/whatsapp';
@@ -162,6 +163,17 @@ describe('the other states', () => {
     expect(text()).toContain('No campaign has messaged this customer yet.');
     expect(badges()).toEqual([['Not subscribed', 'neutral']]);
     expect(all('s-link')).toHaveLength(0);
+  });
+
+  test('a stop Shopify refused to record says so, in Shopify\'s words, and when it is tried again', async () => {
+    await renderWith({[STATE]: json(writeBackRefused)});
+    await loaded();
+
+    expect(badges()).toEqual([['Unsubscribed', 'warning']]);
+    const banner = document.body.querySelector('s-banner[tone="warning"]')!;
+    expect(banner.getAttribute('heading')).toBe("Shopify has not recorded this customer's stop");
+    expect(text()).toContain('Shopify refused it: Customer must have a phone number.');
+    expect(text()).toContain(`tries again on ${new Date('2026-11-01T13:00:00+00:00').toISOString()}`);
   });
 
   test('loading shows a labelled spinner', async () => {

@@ -49,11 +49,21 @@ query CustomersCount($limit: Int) {
 
 SHOP_DETAILS = "query ShopDetails { shop { ianaTimezone currencyCode } }"
 
-# The one-click calling-code fix.
+# The one-click calling-code fix. Both consents live on the phone number, and Shopify may not
+# keep them when the number changes: the answer carries them, so we store what Shopify holds
+# after the change and warn when the customer lost one (core/shopify/phone_fix.py).
 CUSTOMER_UPDATE_PHONE = """
 mutation FixCustomerPhone($input: CustomerInput!) {
   customerUpdate(input: $input) {
-    customer { id updatedAt defaultPhoneNumber { phoneNumber } }
+    customer {
+      id
+      updatedAt
+      defaultPhoneNumber {
+        phoneNumber
+        whatsAppMarketingConsent { state updatedAt }
+        smsMarketingConsent { state updatedAt }
+      }
+    }
     userErrors { field message }
   }
 }

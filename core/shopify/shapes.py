@@ -39,14 +39,21 @@ def _state(consent: object, source: str, state_key: str, time_key: str) -> Conse
 # ---- GraphQL -----------------------------------------------------------------------------------
 
 
+def phone_consents(phone_number: dict) -> tuple[ConsentState | None, ConsentState | None]:
+    """The WhatsApp and the SMS marketing consent of a ``CustomerPhoneNumber`` node."""
+    return (
+        _state(phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "state", "updatedAt"),
+        _state(phone_number.get("smsMarketingConsent"), SMS, "state", "updatedAt"),
+    )
+
+
 def from_graphql(node: dict) -> CustomerRecord:
     """Return a customer node as CUSTOMERS_PAGE and BULK_CUSTOMERS select it (a page or a bulk line).
     Both consents belong to the default phone number: a customer without one says nothing
     about either."""
     phone_number = node.get("defaultPhoneNumber") or {}
     address = node.get("defaultAddress") or {}
-    whatsapp = _state(phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "state", "updatedAt")
-    sms = _state(phone_number.get("smsMarketingConsent"), SMS, "state", "updatedAt")
+    whatsapp, sms = phone_consents(phone_number)
     updated_at = parse_time(node.get("updatedAt"))
     if updated_at is None:
         raise BadPayload(f"customer {node.get('id')!r} has no updatedAt")

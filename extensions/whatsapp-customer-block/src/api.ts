@@ -37,6 +37,15 @@ export interface Customer {
   consent: Consent;
 }
 
+/** Something the merchant should know after a fix, such as consent Shopify dropped with the old number. */
+export interface FixWarning {
+  code: string;
+  channel: string;
+  before: string | null;
+  after: string | null;
+  message: string;
+}
+
 export interface Fix {
   admin_url: string;
   suggested_phone: string | null;
@@ -104,8 +113,12 @@ export async function loadCustomer(customerId: string): Promise<CustomerWhatsApp
   return response.json();
 }
 
-/** Write the number the merchant approved to Shopify; answers the customer as now held. */
-export async function applyPhone(customerId: string, phone: string): Promise<Customer> {
+/** Write the number the merchant approved to Shopify; answers the customer as now held, and
+ * what the change cost them (`warnings`). */
+export async function applyPhone(
+  customerId: string,
+  phone: string,
+): Promise<Customer & {warnings: FixWarning[]}> {
   const response = await send(`${customerPath(customerId)}/fix-phone`, {
     method: 'POST',
     headers: {'Content-Type': 'application/json'},

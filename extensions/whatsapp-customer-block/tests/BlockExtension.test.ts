@@ -10,6 +10,7 @@ import {fakeApp, json, never, offline, type Answer} from './app';
 import afterApply from './fixtures/after-apply.json';
 import consented from './fixtures/consented.json';
 import fixPhoneAnswer from './fixtures/fix-phone-answer.json';
+import fixPhoneResetAnswer from './fixtures/fix-phone-reset-answer.json';
 import missingCallingCode from './fixtures/missing-calling-code.json';
 import noMessages from './fixtures/no-messages.json';
 import writeBackRefused from './fixtures/write-back-refused.json';
@@ -115,6 +116,19 @@ describe('a phone missing its calling code', () => {
     expect(apply.headers['content-type']).toBe('application/json');
     expect(button('Apply +34612345679')).toBeUndefined();
     expect(text()).toContain('WhatsApp number+34612345679');
+  });
+
+  test('Apply that cost the customer their consent says so, in the app\'s words', async () => {
+    await renderWith({[STATE]: [json(missingCallingCode), offline], [FIX]: json(fixPhoneResetAnswer)});
+    await loaded();
+
+    fireEvent.click(button('Apply +34612345679')!);
+
+    await waitFor(() => expect(text()).toContain('Saved +34612345679 in Shopify.'));
+    const banner = document.body.querySelector('s-banner[tone="warning"]')!;
+    expect(banner.getAttribute('heading')).toBe("The new number lost this customer's marketing consent");
+    expect(banner.textContent).toContain(fixPhoneResetAnswer.warnings[0]!.message);
+    expect(badges()[0]).toEqual(['Not subscribed', 'neutral']);
   });
 
   test('when the reload after Apply fails, the saved number still shows', async () => {

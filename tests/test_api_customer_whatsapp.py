@@ -35,7 +35,7 @@ def ana(make):
         country_code="ES",
         consent="SUBSCRIBED",
         consent_updated_at=T0,
-        consent_source="whatsapp",
+        consent_source="shopify",
     )
     spring, summer, autumn = (
         make.campaign(shop, name) for name in ("Spring sale", "Summer sale", "Autumn sale")
@@ -62,7 +62,12 @@ def test_a_consented_customer_with_a_valid_phone(client, ana):
         "phone_e164": "+34612345678",
         "country_code": "ES",
         "phone_problem": None,
-        "consent": {"state": "SUBSCRIBED", "updated_at": T0.isoformat(), "source": "whatsapp"},
+        "consent": {
+            "state": "SUBSCRIBED",
+            "updated_at": T0.isoformat(),
+            "source": "shopify",
+            "write_back": None,
+        },
     }
     assert body["fix"] is None
 
@@ -122,7 +127,12 @@ def test_a_customer_without_messages(client, make):
     make.customer(make.shop(SHOP), shopify_customer_id=401, phone="+34612345678", consent="UNKNOWN")
     body = _get(client, 401).get_json()
     assert body["messages"] == []
-    assert body["customer"]["consent"] == {"state": "UNKNOWN", "updated_at": None, "source": None}
+    assert body["customer"]["consent"] == {
+        "state": "UNKNOWN",
+        "updated_at": None,
+        "source": None,
+        "write_back": None,
+    }
 
 
 def test_another_shops_or_an_unknown_customer_is_404(client, ana, make):
@@ -145,9 +155,13 @@ def test_no_or_a_bad_token_is_401_with_the_retry_header(client, ana):
 def test_after_apply_the_block_shows_the_fixed_phone(shopify, client, make):
     """Apply (fix-phone with no body) writes the suggestion to Shopify; the block then shows the
     number in E.164, no problem and no fix, while the failed message's fix says it is fixed."""
-    shopify.put_customers(
-        SHOP, [{"shopify_id": 501, "first_name": "Lucía", "phone": "612 34 56 79", "country_code": "ES"}]
-    )
+    lucia_in_shopify = {
+        "shopify_id": 501,
+        "first_name": "Lucía",
+        "phone": "612 34 56 79",
+        "country_code": "ES",
+    }
+    shopify.put_customers(SHOP, [lucia_in_shopify | {"consent": "SUBSCRIBED"}])  # as here
     shop = installed_shop(make, shopify, SHOP)
     lucia = make.customer(
         shop, shopify_customer_id=501, first_name="Lucía", phone="612 34 56 79", country_code="ES"
@@ -158,6 +172,6 @@ def test_after_apply_the_block_shows_the_fixed_phone(shopify, client, make):
     applied = client.post("/api/customers/501/fix-phone", headers=bearer())
     assert applied.status_code == 200, applied.get_json()
     body = _get(client, 501).get_json()
-    assert applied.get_json() == body["customer"]
+    assert applied.get_json() == body["customer"] | {"warnings": []}
     assert body["customer"]["phone_e164"] == "+34612345679" and body["customer"]["phone_problem"] is None
     assert body["fix"] is None and body["messages"][0]["fix"]["fixed"] is True

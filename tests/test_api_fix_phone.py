@@ -19,8 +19,8 @@ LOPEZ, TAKEN_BY = 7001, 7002
 
 @pytest.fixture
 def world(shopify, make):
-    """A shop installed on the stand-in; Lucía's phone lacks its calling code, in Shopify and
-    here, and her message failed for it."""
+    """A shop installed on the stand-in; Lucía (subscribed to WhatsApp marketing in Shopify)
+    has a phone that lacks its calling code, in Shopify and here, and her message failed for it."""
     shopify.put_customers(
         SHOP,
         [
@@ -30,6 +30,7 @@ def world(shopify, make):
                 "last_name": "Lopez",
                 "phone": "612 34 56 79",
                 "country_code": "ES",
+                "consent": "SUBSCRIBED",
             },
             {"shopify_id": TAKEN_BY, "first_name": "Marta", "phone": "+34612345670", "country_code": "ES"},
         ],
@@ -72,7 +73,14 @@ def test_a_given_number_is_written_to_shopify_and_to_our_customer(world, shopify
         "phone_e164": "+34612345679",
         "country_code": "ES",
         "phone_problem": None,
-        "consent": {"state": "SUBSCRIBED", "updated_at": None, "source": None},
+        # Shopify's consent for the number, as its answer carries it (she subscribed there).
+        "consent": {
+            "state": "SUBSCRIBED",
+            "updated_at": "2026-01-01T00:00:00+00:00",
+            "source": "shopify",
+            "write_back": None,
+        },
+        "warnings": [],
     }
     assert shopify.customer(SHOP, LOPEZ)["phone"] == "+34612345679"
     assert _ours(make).phone_e164 == "+34612345679" and _ours(make).shopify_updated_at is not None

@@ -77,12 +77,30 @@ def _no_messages(make):
     )
 
 
+def _write_back_refused(make):
+    """Ana stopped inside WhatsApp and Shopify refused to record it (it holds no phone for her)."""
+    _customer(
+        make,
+        make.shop(SHOP),
+        first_name="Ana",
+        phone="+34612345678",
+        phone_e164="+34612345678",
+        consent="UNSUBSCRIBED",
+        consent_source="whatsapp_stop",
+        consent_updated_at=T0,
+        consent_writeback_at=T0,
+        consent_writeback_refused="Customer must have a phone number",
+        consent_writeback_retry_at=T0 + timedelta(hours=1),
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "build"),
     [
         ("consented", _consented),
         ("missing-calling-code", _missing_calling_code),
         ("no-messages", _no_messages),
+        ("write-back-refused", _write_back_refused),
     ],
 )
 def test_the_blocks_fixtures_are_the_apis_answers(client, make, name, build):
@@ -95,7 +113,15 @@ def test_the_blocks_fixtures_after_apply_are_the_apis_answers(shopify, client, m
     """Apply's answer and the block's data afterwards, as the API gives them (Shopify stand-in)."""
     shopify.put_customers(
         SHOP,
-        [{"shopify_id": CUSTOMER, "first_name": "Lucía", "phone": "612 34 56 79", "country_code": "ES"}],
+        [
+            {
+                "shopify_id": CUSTOMER,
+                "first_name": "Lucía",
+                "phone": "612 34 56 79",
+                "country_code": "ES",
+                "consent": "SUBSCRIBED",  # as here: the fix keeps it
+            }
+        ],
     )
     shop = installed_shop(make, shopify, SHOP)
     lucia = _customer(make, shop, phone="612 34 56 79", consent_updated_at=T0)
@@ -107,6 +133,31 @@ def test_the_blocks_fixtures_after_apply_are_the_apis_answers(shopify, client, m
     assert applied.status_code == 200
     _matches_fixture("fix-phone-answer", applied.get_json())
     _matches_fixture("after-apply", _block_data(client))
+
+
+def test_the_blocks_fixture_of_an_apply_that_cost_consent_is_the_apis_answer(shopify, client, make):
+    """Apply's answer when Shopify drops the customer's consents with the old number (the
+    stand-in told to): the customer as now held, and the warnings the block shows."""
+    shopify.configure(phone_change_resets_consent=True)
+    shopify.put_customers(
+        SHOP,
+        [
+            {
+                "shopify_id": CUSTOMER,
+                "first_name": "Lucía",
+                "phone": "612 34 56 79",
+                "country_code": "ES",
+                "consent": "SUBSCRIBED",
+            }
+        ],
+    )
+    shop = installed_shop(make, shopify, SHOP)
+    _customer(make, shop, phone="612 34 56 79", consent_updated_at=T0)
+    applied = client.post(
+        f"/api/customers/{CUSTOMER}/fix-phone", json={"phone": "+34612345679"}, headers=bearer(SHOP)
+    )
+    assert applied.status_code == 200
+    _matches_fixture("fix-phone-reset-answer", applied.get_json())
 
 
 def _npm(*args: str, timeout: int) -> subprocess.CompletedProcess:

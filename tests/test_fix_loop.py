@@ -23,8 +23,15 @@ MARTA = 8009
 
 @pytest.fixture
 def world(shopify, make):
+    # Subscribed to WhatsApp marketing in Shopify, as here (a fix stores Shopify's consent).
     people = [
-        {"shopify_id": sid, "first_name": name, "phone": phone, "country_code": country}
+        {
+            "shopify_id": sid,
+            "first_name": name,
+            "phone": phone,
+            "country_code": country,
+            "consent": "SUBSCRIBED",
+        }
         for sid, (name, phone, country, _code) in PEOPLE.items()
     ]
     shopify.put_customers(

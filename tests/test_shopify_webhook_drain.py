@@ -140,7 +140,7 @@ def test_each_consent_follows_its_own_clock_and_sms_never_becomes_whatsapp(clien
     customer = _customers(make, shop)[16]
     assert (customer.consent, customer.consent_source, customer.sms_consent) == (
         "SUBSCRIBED",
-        "whatsapp",
+        "shopify",
         "NOT_SUBSCRIBED",
     )
     assert _outcomes(make) == ["applied", "stale", "applied", "applied", "applied"]

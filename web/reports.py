@@ -163,7 +163,7 @@ def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
     card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
     orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
     settings = f"{shop.attribution_window_days}:{card}:{orders}"
-    keys = {c.id: f"outcomes:v1:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
+    keys = {c.id: f"outcomes:v2:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
     by_id = {c.id: c for c in campaigns}
     return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))
 

@@ -193,15 +193,19 @@ def apply_fixes(shop_id: int, campaign_id: int) -> dict[str, int]:
 
 
 def _write(client: AdminClient, customer: Customer, phone: str) -> tuple[str, str | None]:
+    """The row's outcome: fixed (with what the fix cost, such as consent Shopify dropped with
+    the old number), or refused with Shopify's words."""
     try:
-        updated = write_phone(client, customer, phone)
+        fixed = write_phone(client, customer, phone)
     except UserErrors as refused:
         return REFUSED, "; ".join(str(e.get("message")) for e in refused.errors)[:1000] or "refused"
     except (ReauthorizationRequired, ShopifyUnavailable):
         raise
     except ShopifyError as error:
         return REFUSED, str(error)[:1000]
-    return (FIXED, None) if updated is not None else (REFUSED, "The customer was deleted in Shopify.")
+    if fixed.customer is None:
+        return REFUSED, "The customer was deleted in Shopify."
+    return FIXED, " ".join(w["message"] for w in fixed.warnings)[:1000] or None
 
 
 _FIXED_SINCE = text("""

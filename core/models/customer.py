@@ -23,6 +23,9 @@ class Customer(Base):
         # The customers without a valid number, few in a shop: the campaign page counts which of
         # those a missing calling code failed are still unfixed (migration 0013_failure_counts).
         Index("ix_customers_without_e164", "shop_id", "id", postgresql_where=text("phone_e164 IS NULL")),
+        # A stop inside WhatsApp reaches every customer of the shop with the number
+        # (core/meta_webhooks/preferences.py; migration 0018_paid_orders_and_consent).
+        Index("ix_customers_shop_id_phone_e164", "shop_id", "phone_e164"),
     )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
@@ -38,12 +41,17 @@ class Customer(Base):
     # the stops and resumes Meta reports. Who may be messaged is core/campaigns/audience.py's rule.
     consent: Mapped[str] = mapped_column(String(16), server_default="UNKNOWN")
     consent_updated_at: Mapped[datetime | None]
-    consent_source: Mapped[str | None] = mapped_column(String(16))  # "whatsapp" once Shopify said
+    # Where the consent came from: "shopify", "whatsapp_stop" (a stop inside WhatsApp or a
+    # 131050), "whatsapp_resume"; null when nothing said it (the seed, before any import).
+    consent_source: Mapped[str | None] = mapped_column(String(16))
     # Shopify's SMS marketing consent: counts only where the shop chose so in Settings.
     sms_consent: Mapped[str | None] = mapped_column(String(16))
     sms_consent_updated_at: Mapped[datetime | None]
-    # A stop Meta reported that Shopify does not know yet (core/shopify/consent_writeback.py).
+    # A stop Meta reported that Shopify does not know yet (core/shopify/consent_writeback.py);
+    # when Shopify refused to take it, its words, and when it is tried again.
     consent_writeback_at: Mapped[datetime | None]
+    consent_writeback_refused: Mapped[str | None] = mapped_column(Text)
+    consent_writeback_retry_at: Mapped[datetime | None]
     shopify_updated_at: Mapped[datetime | None]  # to drop stale webhooks
     created_at: Mapped[datetime] = created_at_column()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Identity, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Identity, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
@@ -27,12 +27,17 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     ordered_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # What revenue counts follows from these (core/rules/order_states.py). Every Shopify writer
+    # names both; the defaults are what the app assumed of orders stored before it kept them.
+    test: Mapped[bool] = mapped_column(server_default=text("false"))
+    financial_status: Mapped[str] = mapped_column(String(32), server_default="paid")
     shopify_updated_at: Mapped[datetime | None]  # to drop stale webhooks
 
 
 class OrderRefund(Base):
     """Money given back on an order, by Shopify's refund id: ``refunds/create`` and the
-    ``refunds`` list of ``orders/updated`` describe the same refund and store it once."""
+    ``refunds`` list of ``orders/updated`` describe the same refund and store it once. The
+    amount is in the shop's currency, as the order's total is."""
 
     __tablename__ = "order_refunds"
     __table_args__ = (Index(None, "shop_id", "shopify_order_id"),)

@@ -3,7 +3,9 @@
 An order counts for the campaign whose message most recently reached the customer before the
 order, within ``shops.attribution_window_days``: a click beats a read, and a read beats a
 delivery (a message someone clicked did more than one that was only read, whenever each came).
-Cancelled orders count for nobody; refunds lower the revenue.
+Only real, paid orders count (core/rules/order_states.py): a test, unpaid, voided or cancelled
+order is attributed the same way but left out of the orders and the revenue, and counted by why
+it was left out, so the report can say so. Refunds lower the revenue, in the shop's currency.
 
 Nothing about the attribution is stored. It is computed, when asked, from the orders and the
 messages' own touch times, so it is a pure function of what we know: the same whatever order
@@ -21,24 +23,37 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.rules.order_states import COUNTED_FINANCIAL_STATUSES, LEFT_OUT_REASONS, VOIDED
+
+# Why an order is left out (NULL when it counts); the reasons in LEFT_OUT_REASONS' order.
+_LEFT_OUT = f"""
+    CASE WHEN o.test THEN 'test'
+         WHEN o.cancelled_at IS NOT NULL THEN 'cancelled'
+         WHEN o.financial_status = '{VOIDED}' THEN 'voided'
+         WHEN o.financial_status NOT IN ({", ".join(f"'{s}'" for s in COUNTED_FINANCIAL_STATUSES)})
+              THEN 'unpaid'
+    END
+"""
+
 # One row per attributed order of the given campaigns. Candidate orders are those of customers
 # who got a message of these campaigns; for each, the lateral picks the winning touch among
 # all of that customer's messages (of any campaign): a campaign only gets the orders it won.
-_ATTRIBUTED = text("""
+_ATTRIBUTED = text(f"""
     WITH candidates AS (
         SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id,
                GREATEST(o.total - COALESCE((SELECT sum(r.amount) FROM order_refunds r
                                              WHERE r.shop_id = o.shop_id
-                                               AND r.shopify_order_id = o.shopify_order_id), 0), 0) AS net
+                                               AND r.shopify_order_id = o.shopify_order_id), 0), 0) AS net,
+               {_LEFT_OUT} AS left_out
           FROM orders o
           JOIN customers c ON c.shop_id = o.shop_id AND c.shopify_customer_id = o.shopify_customer_id
-         WHERE o.shop_id = :shop_id AND o.cancelled_at IS NULL
+         WHERE o.shop_id = :shop_id
            AND EXISTS (SELECT 1 FROM messages m
                         WHERE m.shop_id = o.shop_id AND m.customer_id = c.id
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
     SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
-           cand.net, cand.currency
+           cand.net, cand.currency, cand.left_out
       FROM candidates cand
      CROSS JOIN LATERAL (
         SELECT m.campaign_id, m.id AS message_id, t.touch
@@ -56,6 +71,7 @@ _ATTRIBUTED = text("""
          LIMIT 1
      ) best
      WHERE best.campaign_id = ANY(CAST(:campaign_ids AS bigint[]))
+       AND (cand.left_out IS NULL OR :with_left_out)
 """)
 
 TOUCHES = {3: "click", 2: "read", 1: "delivery"}
@@ -70,6 +86,7 @@ class AttributedOrder:
     ordered_at: datetime
     net: Decimal  # total less refunds
     currency: str
+    left_out: str | None = None  # why it does not count (LEFT_OUT_REASONS); None: it counts
 
 
 @dataclass
@@ -77,6 +94,16 @@ class CampaignRevenue:
     orders: int = 0
     amount: Decimal = Decimal("0.00")
     currencies: set[str] = field(default_factory=set)
+    # Orders this campaign would have won that do not count, by why (every reason present).
+    left_out: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEFT_OUT_REASONS, 0))
+
+    def add(self, order: AttributedOrder) -> None:
+        if order.left_out is not None:
+            self.left_out[order.left_out] += 1
+            return
+        self.orders += 1
+        self.amount += order.net
+        self.currencies.add(order.currency)
 
     def revenue(self, shop_currency: str) -> dict | None:
         """The contract's ``revenue`` {amount (decimal string), currency}; null before any order."""
@@ -87,30 +114,39 @@ class CampaignRevenue:
 
 
 def attributed_orders(
-    session: Session, shop_id: int, window_days: int, campaign_ids: list[int]
+    session: Session, shop_id: int, window_days: int, campaign_ids: list[int], *, with_left_out: bool = False
 ) -> list[AttributedOrder]:
-    """Return every order attributed to one of ``campaign_ids``."""
+    """Return every counted order attributed to one of ``campaign_ids``; ``with_left_out``
+    adds the orders left out (test, unpaid, voided, cancelled), each with its reason."""
     if not campaign_ids:
         return []
-    rows = session.execute(
-        _ATTRIBUTED, {"shop_id": shop_id, "window_days": window_days, "campaign_ids": list(campaign_ids)}
-    )
+    params = {
+        "shop_id": shop_id,
+        "window_days": window_days,
+        "campaign_ids": list(campaign_ids),
+        "with_left_out": with_left_out,
+    }
     return [
         AttributedOrder(
-            r.campaign_id, r.message_id, TOUCHES[r.touch], r.shopify_order_id, r.ordered_at, r.net, r.currency
+            r.campaign_id,
+            r.message_id,
+            TOUCHES[r.touch],
+            r.shopify_order_id,
+            r.ordered_at,
+            r.net,
+            r.currency,
+            r.left_out,
         )
-        for r in rows
+        for r in session.execute(_ATTRIBUTED, params)
     ]
 
 
 def revenue_by_campaign(
     session: Session, shop_id: int, window_days: int, campaign_ids: list[int]
 ) -> dict[int, CampaignRevenue]:
-    """Return orders and revenue per campaign (campaigns without orders are absent)."""
+    """Return orders, revenue and the orders left out per campaign (campaigns without any
+    attributed order are absent)."""
     found: dict[int, CampaignRevenue] = defaultdict(CampaignRevenue)
-    for order in attributed_orders(session, shop_id, window_days, campaign_ids):
-        tally = found[order.campaign_id]
-        tally.orders += 1
-        tally.amount += order.net
-        tally.currencies.add(order.currency)
+    for order in attributed_orders(session, shop_id, window_days, campaign_ids, with_left_out=True):
+        found[order.campaign_id].add(order)
     return dict(found)

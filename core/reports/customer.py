@@ -51,6 +51,22 @@ def phone_problem(customer: Customer) -> dict | None:
     return {"code": info.code, "category": str(info.category), "title": info.title, "remedy": info.remedy}
 
 
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def write_back_json(customer: Customer) -> dict | None:
+    """A stop given inside WhatsApp that Shopify does not have yet (core/shopify/consent_writeback.py):
+    when the customer stopped, Shopify's words if it refused it, and when it is tried again."""
+    if customer.consent_writeback_at is None:
+        return None
+    return {
+        "stopped_at": _iso(customer.consent_writeback_at),
+        "refused": customer.consent_writeback_refused,
+        "retry_at": _iso(customer.consent_writeback_retry_at),
+    }
+
+
 def customer_json(customer: Customer) -> dict:
     return {
         "shopify_id": customer.shopify_customer_id,
@@ -61,8 +77,9 @@ def customer_json(customer: Customer) -> dict:
         "phone_problem": phone_problem(customer),
         "consent": {
             "state": customer.consent,
-            "updated_at": customer.consent_updated_at.isoformat() if customer.consent_updated_at else None,
+            "updated_at": _iso(customer.consent_updated_at),
             "source": customer.consent_source,
+            "write_back": write_back_json(customer),
         },
     }
 

@@ -76,6 +76,8 @@ def outcome_json(
     return {
         "orders": revenue.orders,
         "revenue": revenue_json,
+        # Orders the campaign won that revenue does not count, by why (core/rules/order_states.py).
+        "orders_left_out": dict(revenue.left_out),
         "cost": cost_json,
         "billed_messages": cost.billed,
         "unpriced_messages": cost.unpriced,  # billed, but the rate card has no rate for them
@@ -88,6 +90,24 @@ def outcome_json(
         },
         "rate_card": {"currency": card.currency, "effective": card.effective},
     }
+
+
+# How each reason reads in "Left out: ...", singular and plural.
+_LEFT_OUT_WORDS = {
+    "test": ("test order", "test orders"),
+    "unpaid": ("unpaid", "unpaid"),
+    "voided": ("voided", "voided"),
+    "cancelled": ("cancelled", "cancelled"),
+}
+
+
+def left_out_sentence(left_out: dict[str, int]) -> str:
+    """``Left out: 2 test orders, 1 unpaid and 1 cancelled.``, or "" when nothing was."""
+    parts = [f"{n} {_LEFT_OUT_WORDS[reason][n != 1]}" for reason, n in left_out.items() if n]
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"Left out: {listed}."
 
 
 def campaign_outcomes(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[int, dict]:

@@ -1,12 +1,13 @@
 """Pure rules of the product, with no I/O and no import from the rest of core: campaign
 types and states, the message status ratchet, failure codes with their categories and remedies,
-phone numbers and what an erasure counts as one.
+phone numbers, what an erasure counts as one, and which orders count.
 
 - ``campaign_states``: campaign types and statuses, and the rule that settles a campaign.
 - ``statuses``: one rank per message status; a status only ever moves up.
 - ``failure_codes``: each failure code's category, meaning and remedy, in one place.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
+- ``order_states``: which orders revenue counts, and why the others are left out.
 """
 
-__all__ = ["campaign_states", "failure_codes", "phones", "redaction", "statuses"]
+__all__ = ["campaign_states", "failure_codes", "order_states", "phones", "redaction", "statuses"]

@@ -50,3 +50,12 @@ class Consent(StrEnum):
     UNKNOWN = "UNKNOWN"
     INVALID = "INVALID"
     REDACTED = "REDACTED"
+
+
+class ConsentSource(StrEnum):
+    """Where a customer's WhatsApp consent came from. A resume inside WhatsApp brings back a
+    customer who stopped inside WhatsApp, never one Shopify says unsubscribed."""
+
+    SHOPIFY = "shopify"  # the import, the consent webhook, a phone fix's answer
+    WHATSAPP_STOP = "whatsapp_stop"  # Meta's user_preferences stop, or a 131050 failure
+    WHATSAPP_RESUME = "whatsapp_resume"  # Meta's user_preferences resume after a stop

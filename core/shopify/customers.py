@@ -5,9 +5,15 @@ every write is conditional, in one statement per batch:
 - the profile (names, phone, country, tags) only from data at least as new as what we hold
   (Shopify's ``updated_at``);
 - the WhatsApp marketing consent (``consent``) and the SMS marketing consent (``sms_consent``)
-  each only from a consent at least as new as the one we hold, each on its own clock. SMS
-  consent is never stored as WhatsApp consent: whether it counts is the shop's choice, applied
-  when the audience is taken (core/campaigns/audience.py);
+  each only from a consent at least as new as the one we hold, each on its own clock. A consent
+  Shopify gives without a date (a customer who never answered) replaces only one without a
+  date either: it never undoes a stop given inside WhatsApp, nor any dated consent. The same
+  consent at the same time again (Shopify echoing a stop we wrote back) changes nothing, so
+  the consent keeps where it came from (``consent_source``). SMS consent is never stored as
+  WhatsApp consent: whether it counts is the shop's choice, applied when the audience is taken
+  (core/campaigns/audience.py);
+- a WhatsApp consent from Shopify that wins also ends a stop still waiting to be written back
+  (core/shopify/consent_writeback.py): Shopify's newer word replaces it;
 - never for a customer deleted or redacted in Shopify (a tombstone; Shopify reuses no ids).
 Writers of one shop's customers take a transaction-level advisory lock first, so a deletion
 and an import page cannot interleave between the tombstone check and the write.
@@ -19,12 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, or_, select, text
+from sqlalchemy import and_, case, delete, func, not_, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.models import Customer, CustomerTombstone, Message
-from core.rules.campaign_states import Consent
+from core.rules.campaign_states import Consent, ConsentSource
 from core.rules.phones import to_e164
 from core.shopify.erasure import forget_sent_numbers
 
@@ -107,21 +113,42 @@ def _order(moment: datetime | None) -> tuple:
 
 
 def _newer(stored_time, incoming_time):
-    """SQL: an incoming consent replaces the stored one when it is at least as new (a consent
-    without a date, or none stored yet, counts as new)."""
-    return or_(stored_time.is_(None), incoming_time.is_(None), incoming_time >= stored_time)
+    """SQL: an incoming consent is at least as new as the stored one. One without a date is
+    new only where none is dated (nothing stored yet, or a consent Shopify never dated)."""
+    return or_(stored_time.is_(None), and_(incoming_time.is_not(None), incoming_time >= stored_time))
 
 
 _CONSENT_COLUMNS = {
     WHATSAPP: ("consent", "consent_source", "consent_updated_at"),
     SMS: ("sms_consent", "sms_consent_updated_at"),
 }
+# A stop waiting to be written back to Shopify (core/shopify/consent_writeback.py).
+_WRITEBACK_COLUMNS = ("consent_writeback_at", "consent_writeback_refused", "consent_writeback_retry_at")
+
+
+def _wins(excluded, channel: str):
+    """SQL: the incoming consent of ``channel`` replaces ours: at least as new, and not the
+    very consent we hold (same state, same time)."""
+    columns = _CONSENT_COLUMNS[channel]
+    state, time = columns[0], columns[-1]
+    same = and_(
+        getattr(Customer, state) == getattr(excluded, state),
+        getattr(Customer, time).is_not_distinct_from(getattr(excluded, time)),
+    )
+    return and_(_newer(getattr(Customer, time), getattr(excluded, time)), not_(same))
+
+
+def _consent_values(excluded, channel: str, wins) -> dict:
+    """The columns a winning consent of ``channel`` sets: its own, and for WhatsApp the end of
+    any stop still waiting for Shopify."""
+    values = {name: getattr(excluded, name) for name in _CONSENT_COLUMNS[channel]}
+    if channel == WHATSAPP:
+        values |= dict.fromkeys(_WRITEBACK_COLUMNS, null())
+    return {name: case((wins, value), else_=getattr(Customer, name)) for name, value in values.items()}
 
 
 def _consent_set(excluded, channel: str) -> dict:
-    columns = _CONSENT_COLUMNS[channel]
-    wins = _newer(getattr(Customer, columns[-1]), getattr(excluded, columns[-1]))
-    return {name: case((wins, getattr(excluded, name)), else_=getattr(Customer, name)) for name in columns}
+    return _consent_values(excluded, channel, _wins(excluded, channel))
 
 
 def _consent_row(state: ConsentState) -> dict:
@@ -129,7 +156,7 @@ def _consent_row(state: ConsentState) -> dict:
         return {"sms_consent": str(state.consent), "sms_consent_updated_at": state.updated_at}
     return {
         "consent": str(state.consent),
-        "consent_source": WHATSAPP,
+        "consent_source": str(ConsentSource.SHOPIFY),
         "consent_updated_at": state.updated_at,
     }
 
@@ -209,7 +236,7 @@ def apply_consents(session: Session, shop_id: int, changes: Iterable[ConsentChan
     changes = _newest(changes, lambda c: c.shopify_customer_id, lambda c: c.state.updated_at)
     gone = tombstoned(session, shop_id, (c.shopify_customer_id for c in changes))
     written = 0
-    for channel, columns in _CONSENT_COLUMNS.items():
+    for channel in _CONSENT_COLUMNS:
         rows = [
             {
                 "shop_id": shop_id,
@@ -224,11 +251,11 @@ def apply_consents(session: Session, shop_id: int, changes: Iterable[ConsentChan
         if not rows:
             continue
         statement = insert(Customer.__table__).values(rows)
-        excluded = statement.excluded
+        wins = _wins(statement.excluded, channel)
         statement = statement.on_conflict_do_update(
             index_elements=["shop_id", "shopify_customer_id"],
-            set_={name: getattr(excluded, name) for name in columns},
-            where=_newer(getattr(Customer, columns[-1]), getattr(excluded, columns[-1])),
+            set_=_consent_values(statement.excluded, channel, wins),
+            where=wins,
         )
         written += _written(session, statement)
     return written

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.db import session_scope
+from core.rules.order_states import financial_status
 from core.shopify.admin import AdminClient
 from core.shopify.orders import OrderRecord, RefundRecord, save_order, save_refunds, touch_orders
 from core.shopify.queries import ORDERS_PAGE
@@ -30,8 +31,12 @@ def _gid(value: object, what: str) -> int:
     return int(tail)
 
 
+def _shop_money(money_set: dict | None) -> dict:
+    return (money_set or {}).get("shopMoney") or {}
+
+
 def _money(money_set: dict | None) -> Decimal:
-    return Decimal(str(((money_set or {}).get("shopMoney") or {}).get("amount") or "0"))
+    return Decimal(str(_shop_money(money_set).get("amount") or "0"))
 
 
 def order_from_graphql(node: dict) -> tuple[OrderRecord, list[RefundRecord]]:
@@ -45,10 +50,15 @@ def order_from_graphql(node: dict) -> tuple[OrderRecord, list[RefundRecord]]:
         shopify_order_id=order_id,
         shopify_customer_id=_gid(customer["id"], "customer") if customer.get("id") else None,
         total=_money(node.get("totalPriceSet")),
-        currency=str(node.get("currencyCode") or "USD"),
+        # The shop money's own currency; the order's currencyCode is the shop's too.
+        currency=str(
+            _shop_money(node.get("totalPriceSet")).get("currencyCode") or node.get("currencyCode") or "USD"
+        ),
         ordered_at=ordered_at,
         cancelled_at=parse_time(node.get("cancelledAt")),
         updated_at=parse_time(node.get("updatedAt")),
+        test=node.get("test") is True,
+        financial_status=financial_status(node.get("displayFinancialStatus")),
     )
     refunds = [
         RefundRecord(

@@ -49,11 +49,21 @@ query CustomersCount($limit: Int) {
 
 SHOP_DETAILS = "query ShopDetails { shop { ianaTimezone currencyCode } }"
 
-# The one-click calling-code fix.
+# The one-click calling-code fix. Both consents live on the phone number, and Shopify may not
+# keep them when the number changes: the answer carries them, so we store what Shopify holds
+# after the change and warn when the customer lost one (core/shopify/phone_fix.py).
 CUSTOMER_UPDATE_PHONE = """
 mutation FixCustomerPhone($input: CustomerInput!) {
   customerUpdate(input: $input) {
-    customer { id updatedAt defaultPhoneNumber { phoneNumber } }
+    customer {
+      id
+      updatedAt
+      defaultPhoneNumber {
+        phoneNumber
+        whatsAppMarketingConsent { state updatedAt }
+        smsMarketingConsent { state updatedAt }
+      }
+    }
     userErrors { field message }
   }
 }
@@ -116,7 +126,9 @@ query BulkExportState($id: ID!) {
 }
 """
 
-# The install-time import of recent orders (core/shopify/order_import.py), oldest first.
+# The install-time import of recent orders (core/shopify/order_import.py), oldest first. Money
+# is read in the shop's currency (``shopMoney``), as the webhooks' ``shop_money``; ``test`` and
+# ``displayFinancialStatus`` decide whether revenue counts the order (core/rules/order_states.py).
 ORDERS_PAGE = """
 query RecentOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
@@ -126,6 +138,8 @@ query RecentOrders($first: Int!, $after: String, $query: String) {
       createdAt
       updatedAt
       cancelledAt
+      test
+      displayFinancialStatus
       currencyCode
       totalPriceSet { shopMoney { amount currencyCode } }
       customer { id }

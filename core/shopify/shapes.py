@@ -39,14 +39,21 @@ def _state(consent: object, source: str, state_key: str, time_key: str) -> Conse
 # ---- GraphQL -----------------------------------------------------------------------------------
 
 
+def phone_consents(phone_number: dict) -> tuple[ConsentState | None, ConsentState | None]:
+    """The WhatsApp and the SMS marketing consent of a ``CustomerPhoneNumber`` node."""
+    return (
+        _state(phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "state", "updatedAt"),
+        _state(phone_number.get("smsMarketingConsent"), SMS, "state", "updatedAt"),
+    )
+
+
 def from_graphql(node: dict) -> CustomerRecord:
     """Return a customer node as CUSTOMERS_PAGE and BULK_CUSTOMERS select it (a page or a bulk line).
     Both consents belong to the default phone number: a customer without one says nothing
     about either."""
     phone_number = node.get("defaultPhoneNumber") or {}
     address = node.get("defaultAddress") or {}
-    whatsapp = _state(phone_number.get("whatsAppMarketingConsent"), WHATSAPP, "state", "updatedAt")
-    sms = _state(phone_number.get("smsMarketingConsent"), SMS, "state", "updatedAt")
+    whatsapp, sms = phone_consents(phone_number)
     updated_at = parse_time(node.get("updatedAt"))
     if updated_at is None:
         raise BadPayload(f"customer {node.get('id')!r} has no updatedAt")
@@ -97,20 +104,39 @@ def _sms_consent(body: dict) -> ConsentState | None:
     return _state(body.get("sms_marketing_consent"), SMS, "state", "consent_updated_at")
 
 
-def sms_consent_change(body: dict) -> ConsentChange | None:
+# Shopify's marketing consent states as its webhooks spell them (lower case) and its GraphQL
+# enum does (upper case); anything else is a body we cannot read.
+_SHOPIFY_STATES = frozenset(
+    {"SUBSCRIBED", "PENDING", "NOT_SUBSCRIBED", "NEVER_SUBSCRIBED", "UNSUBSCRIBED", "INVALID", "REDACTED"}
+)
+# The consent's time: Shopify's other consent topics name it ``consent_updated_at``, the
+# WhatsApp topic and the GraphQL object ``updated_at``/``updatedAt``. Either is read.
+_CONSENT_TIMES = ("updated_at", "consent_updated_at")
+
+
+def _consent_of(body: dict, key: str, source: str) -> ConsentState:
+    """The consent object ``key`` of a consent webhook, or BadPayload saying what is wrong."""
+    consent = body.get(key)
+    if not isinstance(consent, dict) or not isinstance(consent.get("state"), str):
+        raise BadPayload(f"the body has no {key} with a state")
+    if consent["state"].upper() not in _SHOPIFY_STATES:
+        raise BadPayload(f"{key} has state {consent['state']!r}, not one of Shopify's consent states")
+    at = next((t for t in (parse_time(consent.get(name)) for name in _CONSENT_TIMES) if t), None)
+    return ConsentState(to_consent(consent["state"]), source, at)
+
+
+def sms_consent_change(body: dict) -> ConsentChange:
     """A ``customers_marketing_consent/update`` body: ``id``, ``phone`` and
-    ``sms_marketing_consent`` {state, opt_in_level, consent_updated_at, ...}."""
-    state = _sms_consent(body)
-    if state is None:
-        return None
+    ``sms_marketing_consent`` {state, opt_in_level, consent_updated_at, ...}. Raises
+    BadPayload for a body that does not say whose consent or which."""
+    state = _consent_of(body, "sms_marketing_consent", SMS)
     return ConsentChange(customer_id(body.get("id")), body.get("phone"), state)
 
 
-def whatsapp_consent_change(body: dict) -> ConsentChange | None:
+def whatsapp_consent_change(body: dict) -> ConsentChange:
     """A ``customers_whats_app_marketing_consent/update`` body (Shopify's webhook reference):
     ``customer_id``, ``phone_number`` and ``whats_app_marketing_consent`` {state,
-    opt_in_level, updated_at, collected_from}."""
-    state = _state(body.get("whats_app_marketing_consent"), WHATSAPP, "state", "updated_at")
-    if state is None:
-        return None
+    opt_in_level, updated_at (or consent_updated_at), collected_from}. Raises BadPayload for a
+    body that does not say whose consent or which."""
+    state = _consent_of(body, "whats_app_marketing_consent", WHATSAPP)
     return ConsentChange(customer_id(body.get("customer_id")), body.get("phone_number"), state)

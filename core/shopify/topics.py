@@ -1,6 +1,7 @@
 """What each Shopify topic does to our data. Every handler answers the event's outcome:
 ``applied``, ``stale`` (older than what we hold, or from before the shop's last install),
-``ignored`` (a topic we do not use) ..."""
+``ignored`` (a topic we do not use), ``unreadable`` (a consent webhook we could not read: the
+shop gets an alert, as that customer's consent here may now be wrong) ..."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Shop
-from core.shopify import privacy, shapes
+from core.shopify import alerts, privacy, shapes
 from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
 from core.shopify.orders import ORDER_HANDLERS
 from core.shopify.tokens import forget_tokens
@@ -51,15 +52,33 @@ def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: date
     return "applied"
 
 
-def _consent_changed(read: Callable[[dict], shapes.ConsentChange | None]) -> Handler:
+UNREADABLE_CONSENT = "CONSENT_WEBHOOK_UNREADABLE"
+
+
+def _consent_changed(topic: str, read: Callable[[dict], shapes.ConsentChange]) -> Handler:
     def handle(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
-        change = read(body)
-        if change is None:
-            return "ignored"
+        try:
+            change = read(body)
+        except shapes.BadPayload as problem:
+            _unreadable_consent(session, shop.id, topic, body, problem)
+            return "unreadable"
         lock_customers(session, shop.id)
         return "applied" if apply_consents(session, shop.id, [change]) else "stale"
 
     return handle
+
+
+def _unreadable_consent(session: Session, shop_id: int, topic: str, body: dict, problem: Exception) -> None:
+    """A consent Shopify sent that we cannot apply must not pass unseen: the customer's consent
+    here may now differ from Shopify's."""
+    customer = body.get("customer_id", body.get("id"))
+    details = (
+        f"Shopify sent {topic} for customer {customer!r} and it could not be read: {problem}. "
+        "That customer's consent here may differ from Shopify's; check it in Shopify."
+    )
+    alerts.raise_alert(
+        session, shop_id, UNREADABLE_CONSENT, "A consent update from Shopify could not be read", details
+    )
 
 
 def _bulk_finished(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
@@ -134,8 +153,12 @@ HANDLERS: dict[str, Handler] = {
     # Shopify's topic names for the consent webhooks (its webhook reference and the
     # WebhookSubscriptionTopic enum): CUSTOMERS_MARKETING_CONSENT_UPDATE (SMS) and
     # CUSTOMERS_WHATS_APP_MARKETING_CONSENT_UPDATE.
-    "customers_marketing_consent/update": _consent_changed(shapes.sms_consent_change),
-    "customers_whats_app_marketing_consent/update": _consent_changed(shapes.whatsapp_consent_change),
+    "customers_marketing_consent/update": _consent_changed(
+        "customers_marketing_consent/update", shapes.sms_consent_change
+    ),
+    "customers_whats_app_marketing_consent/update": _consent_changed(
+        "customers_whats_app_marketing_consent/update", shapes.whatsapp_consent_change
+    ),
     "bulk_operations/finish": _bulk_finished,
     "app/uninstalled": _app_uninstalled,
     "app/scopes_update": _scopes_updated,

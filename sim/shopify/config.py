@@ -27,6 +27,12 @@ class SimConfig:
     max_page_size: int = 250
     bulk_delay_s: float = 0.0  # a bulk export stays RUNNING at least this long (tests of polling)
     bulk_error: str | None = None  # a bulk export fails with this BulkOperationErrorCode (TIMEOUT, ...)
+    # customerUpdate with a new phone number drops both marketing consents (never subscribed,
+    # no date). Off by default: Shopify's schema keeps consent on the phone number
+    # (CustomerPhoneNumber.smsMarketingConsent / whatsAppMarketingConsent) and does not say
+    # whether a changed number keeps it, so the app must not rely on either; tests turn it on
+    # to check that the app stores what Shopify answers and warns the merchant.
+    phone_change_resets_consent: bool = False
     webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
     webhook_api_version: str = "2026-10"
     # Forced answers for the next GraphQL requests, in order: {"status": 503} or

@@ -273,12 +273,15 @@ def _rest_consent(consent: dict | None) -> dict | None:
 
 
 def sms_consent_body(customer: dict) -> dict:
-    """The ``customers_marketing_consent/update`` body (SMS consent), as Shopify documents it."""
-    return {
-        "id": customer["id"],
-        "phone": customer["phone"],
-        "sms_marketing_consent": _rest_consent(customer["sms"]),
+    """The ``customers_marketing_consent/update`` body (SMS consent), as Shopify documents it;
+    a customer who never gave one reads ``not_subscribed``, undated."""
+    consent = _rest_consent(customer["sms"]) or {
+        "state": "not_subscribed",
+        "opt_in_level": None,
+        "consent_updated_at": None,
+        "consent_collected_from": None,
     }
+    return {"id": customer["id"], "phone": customer["phone"], "sms_marketing_consent": consent}
 
 
 def whatsapp_consent_body(customer: dict) -> dict:

@@ -1,9 +1,10 @@
 """The shop's orders as Shopify's Admin API shows them: the ``orders`` connection (forward
 paging, newest-last by ``CREATED_AT``, and the ``created_at`` search term), each node in the
-published schema's shape (``totalPriceSet.shopMoney``, ``customer``, ``refunds`` with
-``totalRefundedSet``). Tests and the demo put orders with ``PUT /sim/shops/{shop}/orders``:
-[{"id", "customer_id", "total", "currency", "created_at", "updated_at"?, "cancelled_at"?,
-"refunds"?: [{"id", "amount", "created_at"}]}].
+published schema's shape (``test``, ``displayFinancialStatus``, ``totalPriceSet.shopMoney``,
+``customer``, ``refunds`` with ``totalRefundedSet``). Tests and the demo put orders with
+``PUT /sim/shops/{shop}/orders``: [{"id", "customer_id", "total", "currency", "created_at",
+"updated_at"?, "cancelled_at"?, "test"? (false), "financial_status"? (an
+``OrderDisplayFinancialStatus``, PAID by default), "refunds"?: [{"id", "amount", "created_at"}]}].
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _node(entry: dict) -> dict:
         "createdAt": entry["created_at"],
         "updatedAt": entry.get("updated_at") or entry["created_at"],
         "cancelledAt": entry.get("cancelled_at"),
+        "test": bool(entry.get("test", False)),
+        "displayFinancialStatus": entry.get("financial_status", "PAID"),
         "currencyCode": currency,
         "totalPriceSet": _money(entry["total"], currency),
         "customer": {"id": f"gid://shopify/Customer/{customer}"} if customer else None,

@@ -187,6 +187,7 @@ class ShopifyState:
             customer = record.customers.get(_customer_id(changes.get("id") or ""))
             if customer is None:
                 return _user_errors(["id"], "Customer does not exist")
+            reset = False
             if "phone" in changes:
                 phone, problem = _shopify_phone(changes["phone"], customer["country"])
                 if problem:
@@ -194,6 +195,9 @@ class ShopifyState:
                 taken = any(c["phone"] == phone for i, c in record.customers.items() if i != customer["id"])
                 if phone is not None and taken:
                     return _user_errors(["phone"], "Phone has already been taken")
+                reset = self.config.phone_change_resets_consent and phone != customer["phone"]
+                if reset:  # see SimConfig.phone_change_resets_consent
+                    customer["sms"] = customer["whatsapp"] = None
                 customer["phone"] = phone
             for key, name in (("firstName", "first_name"), ("lastName", "last_name"), ("tags", "tags")):
                 if key in changes:
@@ -202,6 +206,13 @@ class ShopifyState:
             self.stats["customer_updates"] += 1
             updated = copy.deepcopy(customer)
         self.sender.send_later(domain, "customers/update", shapes.rest_body(updated, self._version()))
+        if reset:  # Shopify tells apps of a consent change by its own topics
+            sms, whatsapp = (
+                "customers_marketing_consent/update",
+                "customers_whats_app_marketing_consent/update",
+            )
+            self.sender.send_later(domain, sms, shapes.sms_consent_body(updated))
+            self.sender.send_later(domain, whatsapp, shapes.whatsapp_consent_body(updated))
         return {"customer": shapes.graphql_node(updated), "userErrors": []}
 
     def update_whatsapp_consent(self, domain: str, changes: dict) -> dict:

@@ -76,7 +76,7 @@ def fix_phone(shopify_customer_id: int):
     release_transaction()  # Shopify may take seconds: no transaction of ours waits on it
     try:
         with AdminClient(shop.id, **INTERACTIVE) as client:
-            updated = write_phone(client, customer, phone)
+            fixed = write_phone(client, customer, phone)
     except UserErrors as refused:
         return _errors("shopify_user_errors", refused.errors)
     except ReauthorizationRequired:
@@ -84,10 +84,11 @@ def fix_phone(shopify_customer_id: int):
         return jsonify(error="shopify_reauthorization_required", message=message), 409
     except (ShopifyUnavailable, ShopifyError):
         return jsonify(error="shopify_unavailable", message="Shopify did not answer; try again shortly."), 503
-    if updated is None:
+    if fixed.customer is None:
         raise NotFound("The customer was deleted meanwhile.")
     forget_calling_code(_campaigns_to_refresh(shop.id, customer.id))
-    return jsonify(customer_json(updated))
+    # What the merchant should know, such as consent Shopify dropped with the old number.
+    return jsonify(customer_json(fixed.customer) | {"warnings": fixed.warnings})
 
 
 def _campaigns_to_refresh(shop_id: int, customer_id: int) -> list[Campaign]:

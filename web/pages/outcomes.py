@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.models import Campaign
-from core.reports.outcomes import campaign_outcomes, days_after_sending
+from core.reports.outcomes import campaign_outcomes, days_after_sending, left_out_sentence
 from web.charts import DAY_CHART_H, DAY_CHART_W, DAY_PAD, day_bars
 from web.database import db
 
@@ -27,8 +27,10 @@ def linked_campaigns(campaign: Campaign) -> dict:
 
 def outcome_context(shop, campaign: Campaign) -> dict:
     session = db()
+    outcome = campaign_outcomes(session, shop, [campaign])[campaign.id]
     return {
-        "outcome": campaign_outcomes(session, shop, [campaign])[campaign.id],
+        "outcome": outcome,
+        "left_out": left_out_sentence(outcome["orders_left_out"]),
         "day_bars": day_bars(days_after_sending(session, shop, campaign)),
         "day_chart": {"width": DAY_CHART_W, "height": DAY_CHART_H, "pad": DAY_PAD},
         **linked_campaigns(campaign),

@@ -5,6 +5,7 @@ export interface ApplyState {
   busy: boolean;
   error: string | null;
   applied: string | null;
+  warnings: string[]; // what the saved change cost, in the app's words
 }
 
 interface Props {
@@ -33,6 +34,13 @@ export function PhoneSection({customer, fix, apply, onApply, locale}: Props) {
       )}
       {apply.applied && (
         <s-banner tone="success">{t('phone.applied', {phone: apply.applied})}</s-banner>
+      )}
+      {apply.warnings.length > 0 && (
+        <s-banner tone="warning" heading={t('phone.consentReset')}>
+          {apply.warnings.map((warning) => (
+            <s-paragraph key={warning}>{warning}</s-paragraph>
+          ))}
+        </s-banner>
       )}
       {problem && (
         <s-banner tone="warning" heading={problem.title}>

@@ -12,7 +12,7 @@ type Load =
   | {kind: 'missing'}
   | {kind: 'ready'; data: CustomerWhatsApp};
 
-const IDLE: ApplyState = {busy: false, error: null, applied: null};
+const IDLE: ApplyState = {busy: false, error: null, applied: null, warnings: []};
 
 /** The block: loads the customer's WhatsApp state from our app and renders every state of it. */
 export function WhatsAppBlock({customerId, locale}: {customerId: string | null; locale: Locale}) {
@@ -38,10 +38,10 @@ export function WhatsAppBlock({customerId, locale}: {customerId: string | null; 
   }, [refresh]);
 
   const onApply = async (phone: string) => {
-    setApply({busy: true, error: null, applied: null});
+    setApply({...IDLE, busy: true});
     try {
-      const customer = await applyPhone(customerId!, phone);
-      setApply({...IDLE, applied: phone});
+      const {warnings, ...customer} = await applyPhone(customerId!, phone);
+      setApply({...IDLE, applied: phone, warnings: warnings.map((w) => w.message)});
       setLoad((shown) =>
         shown.kind === 'ready' ? {kind: 'ready', data: {...shown.data, customer, fix: null}} : shown,
       );

@@ -6,10 +6,18 @@
  * handles tokens. The API answers CORS for the extension's origin.
  */
 
+/** A stop given inside WhatsApp that Shopify does not have yet; `refused` is Shopify's words. */
+export interface WriteBack {
+  stopped_at: string;
+  refused: string | null;
+  retry_at: string | null;
+}
+
 export interface Consent {
   state: string;
   updated_at: string | null;
   source: string | null;
+  write_back: WriteBack | null;
 }
 
 export interface Problem {
@@ -27,6 +35,15 @@ export interface Customer {
   country_code: string | null;
   phone_problem: Problem | null;
   consent: Consent;
+}
+
+/** Something the merchant should know after a fix, such as consent Shopify dropped with the old number. */
+export interface FixWarning {
+  code: string;
+  channel: string;
+  before: string | null;
+  after: string | null;
+  message: string;
 }
 
 export interface Fix {
@@ -96,8 +113,12 @@ export async function loadCustomer(customerId: string): Promise<CustomerWhatsApp
   return response.json();
 }
 
-/** Write the number the merchant approved to Shopify; answers the customer as now held. */
-export async function applyPhone(customerId: string, phone: string): Promise<Customer> {
+/** Write the number the merchant approved to Shopify; answers the customer as now held, and
+ * what the change cost them (`warnings`). */
+export async function applyPhone(
+  customerId: string,
+  phone: string,
+): Promise<Customer & {warnings: FixWarning[]}> {
   const response = await send(`${customerPath(customerId)}/fix-phone`, {
     method: 'POST',
     headers: {'Content-Type': 'application/json'},

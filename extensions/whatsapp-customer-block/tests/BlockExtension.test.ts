@@ -10,8 +10,10 @@ import {fakeApp, json, never, offline, type Answer} from './app';
 import afterApply from './fixtures/after-apply.json';
 import consented from './fixtures/consented.json';
 import fixPhoneAnswer from './fixtures/fix-phone-answer.json';
+import fixPhoneResetAnswer from './fixtures/fix-phone-reset-answer.json';
 import missingCallingCode from './fixtures/missing-calling-code.json';
 import noMessages from './fixtures/no-messages.json';
+import writeBackRefused from './fixtures/write-back-refused.json';
 import {translate} from './translate';
 
 const STATE = 'GET /api/customers/101/whatsapp';
@@ -116,6 +118,19 @@ describe('a phone missing its calling code', () => {
     expect(text()).toContain('WhatsApp number+34612345679');
   });
 
+  test('Apply that cost the customer their consent says so, in the app\'s words', async () => {
+    await renderWith({[STATE]: [json(missingCallingCode), offline], [FIX]: json(fixPhoneResetAnswer)});
+    await loaded();
+
+    fireEvent.click(button('Apply +34612345679')!);
+
+    await waitFor(() => expect(text()).toContain('Saved +34612345679 in Shopify.'));
+    const banner = document.body.querySelector('s-banner[tone="warning"]')!;
+    expect(banner.getAttribute('heading')).toBe("The new number lost this customer's marketing consent");
+    expect(banner.textContent).toContain(fixPhoneResetAnswer.warnings[0]!.message);
+    expect(badges()[0]).toEqual(['Not subscribed', 'neutral']);
+  });
+
   test('when the reload after Apply fails, the saved number still shows', async () => {
     await renderWith({[STATE]: [json(missingCallingCode), offline], [FIX]: json(fixPhoneAnswer)});
     await loaded();
@@ -162,6 +177,17 @@ describe('the other states', () => {
     expect(text()).toContain('No campaign has messaged this customer yet.');
     expect(badges()).toEqual([['Not subscribed', 'neutral']]);
     expect(all('s-link')).toHaveLength(0);
+  });
+
+  test('a stop Shopify refused to record says so, in Shopify\'s words, and when it is tried again', async () => {
+    await renderWith({[STATE]: json(writeBackRefused)});
+    await loaded();
+
+    expect(badges()).toEqual([['Unsubscribed', 'warning']]);
+    const banner = document.body.querySelector('s-banner[tone="warning"]')!;
+    expect(banner.getAttribute('heading')).toBe("Shopify has not recorded this customer's stop");
+    expect(text()).toContain('Shopify refused it: Customer must have a phone number.');
+    expect(text()).toContain(`tries again on ${new Date('2026-11-01T13:00:00+00:00').toISOString()}`);
   });
 
   test('loading shows a labelled spinner', async () => {

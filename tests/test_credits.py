@@ -134,10 +134,10 @@ def _balance(make, shop_id: int) -> int:
 def test_a_late_delivery_never_takes_the_balance_below_zero_and_records_the_shortfall(
     client, make, meta, run_jobs, runner
 ):
-    """Reserved, returned when the message expired, the credit is spent by another campaign;
-    then Meta says the expired message was delivered after all. The balance stays at zero, the
-    credit the settlement could not take is a shortfall in the ledger, the balance still equals
-    the ledger, and a credit the campaign later gets back pays that shortfall first."""
+    """A message whose credit came back when it expired, and went to another campaign, turns out
+    delivered after all: the balance stays at zero and equal to the ledger, the credit the
+    settlement could not take shows as a shortfall, and a credit the campaign later gets back
+    pays that shortfall first."""
     shop = whatsapp_shop(make, credits=0)
     with Session(make.engine) as session, session.begin():
         move_credits(session, shop.id, GRANT, 2)

@@ -17,6 +17,7 @@ from core.counts.recount import recount
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, CreditMovement, Customer, InboxEvent, Message, Shop
 from core.outcomes.rate_card import shipped_card
+from core.whatsapp.callback import callback_for
 from jobs.chains import start_dispatch
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
@@ -182,7 +183,7 @@ def _each_message_matches(messages: list[Message], truth: dict) -> None:
     assert len({t["to"] for t in truth.values()}) == len(truth)  # nobody was sent twice
     for wamid, fate in truth.items():
         message = by_wamid[wamid]
-        assert message.id == int(fate["callback"])
+        assert fate["callback"] == callback_for(message.shop_id, message.id)
         assert (message.delivered_at is not None) == fate["delivered"], (wamid, fate)
         assert (message.read_at is not None) == fate["read"], (wamid, fate)
         if fate["failed"]:

@@ -16,6 +16,7 @@ from core.counts.recount import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, Customer, Message, Shop, ShopAlert
+from core.whatsapp.callback import callback_for
 from jobs.chains import start_dispatch
 from jobs.dispatch import send_campaign_messages
 from tests.meta_stand_in import whatsapp_shop
@@ -93,7 +94,7 @@ def test_dispatch_sends_each_subscriber_once_and_fails_the_rest_with_our_codes(c
     assert len(sent) == 6 == len(truth)
     for message in sent:
         fate = truth[message.wamid]
-        assert fate["callback"] == str(message.id) and fate["to"] == message.phone
+        assert fate["callback"] == callback_for(shop.id, message.id) and fate["to"] == message.phone
         assert message.status == ("held" if fate["held"] else "accepted")
         assert message.accepted_at is not None and message.submitted_at is not None
     assert sorted(f["parameters"][0] for f in truth.values()) == sorted(c.first_name for c in good)
@@ -213,7 +214,9 @@ def test_messages_claimed_by_a_worker_that_died_are_not_sent_again(client, make,
     run_jobs()
     truth = meta.truth()["messages"]
     assert len(truth) == 5
-    assert {f["callback"] for f in truth.values()}.isdisjoint({str(o.message_id) for o in dead})
+    assert {f["callback"] for f in truth.values()}.isdisjoint(
+        {callback_for(shop.id, o.message_id) for o in dead}
+    )
     assert _no_drift(make, shop.id, campaign.id)
 
 

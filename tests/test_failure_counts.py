@@ -17,6 +17,7 @@ from core.counts.recount import recount
 from core.dispatch.claim import CampaignTemplate, claim_batch
 from core.dispatch.record import Outcome, record_outcomes
 from core.models import Campaign, Message
+from core.whatsapp.callback import callback_for
 from core.whatsapp.send import SendResult
 from tests import meta
 from tests.tokens import bearer
@@ -106,11 +107,14 @@ def _answer(make, campaign: Campaign, message: Message, what: str, answered: set
 
 
 def _webhook(client, phone: str, campaign: Campaign, message: Message, name: str, code: int, at: int) -> None:
-    """Meta reports a status of a message it was handed (by our id while its wamid is not stored)."""
+    """Meta reports a status of a message it was handed (by our signed id while its wamid is not
+    stored), to the number it was sent to."""
     if message.submitted_at is None and message.wamid is None:
         return
     wamid = message.wamid or _wamid(campaign, message.id)
-    extra = {} if message.wamid else {"biz_opaque_callback_data": str(message.id)}
+    extra = {"recipient_id": message.phone.lstrip("+")}
+    if message.wamid is None:
+        extra["biz_opaque_callback_data"] = callback_for(campaign.shop_id, message.id)
     if name == "failed":
         item = meta.failed(wamid, at, code, title=f"Error {code}", **extra)
     else:

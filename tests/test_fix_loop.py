@@ -4,8 +4,14 @@ fix them all in a job (per-row outcome, Shopify's refusal kept with its reason),
 
 from __future__ import annotations
 
-import pytest
+import threading
 
+import pytest
+from sqlalchemy.orm import Session
+
+from core.crypto import encrypt_token
+from core.dispatch.materialise import materialise_audience
+from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID, whatsapp_shop
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer
 
@@ -93,3 +99,88 @@ def test_send_again_with_nobody_fixed_names_the_problem(client, world):
     """Before any fix there is no one to send again to: 422 with a sentence."""
     answer = _api(client, "post", f"/{world.id}/follow-up")
     assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "audience"
+
+
+def test_send_again_twice_never_messages_a_customer_twice(client, make, shopify, meta, run_jobs):
+    """Two "Send again" drafts made from the same campaign and both launched: each fixed
+    customer gets one message, not two; a third draft made before they were sent to cannot be
+    launched for no one, and a later "Send again" says they were sent to already."""
+    shop = installed_shop(
+        make,
+        shopify,
+        SHOP,
+        meta_phone_number_id=PHONE_NUMBER_ID,
+        meta_waba_id=WABA_ID,
+        meta_access_token_ciphertext=encrypt_token(TOKEN),
+        messages_per_second=1000,
+        credits=100,
+    )
+    fixable = {sid: PEOPLE[sid] for sid in (8001, 8004)}  # two customers Shopify lets us fix
+    shopify.put_customers(
+        SHOP,
+        [
+            {"shopify_id": sid, "first_name": name, "phone": phone, "country_code": country}
+            for sid, (name, phone, country, _code) in fixable.items()
+        ],
+    )
+    campaign = make.campaign(shop, "Autumn sale", status="PARTIALLY_SENT", template_name="weekly_offer")
+    for sid, (name, phone, country, code) in fixable.items():
+        customer = make.customer(
+            shop, shopify_customer_id=sid, first_name=name, phone=phone, country_code=country
+        )
+        make.message(campaign, customer, status="failed", phone=phone, country_code=country, error_code=code)
+    make.recount(campaign)
+    assert _api(client, "post", f"/{campaign.id}/fixes").status_code == 202
+    run_jobs()  # both numbers fixed in Shopify, and here
+
+    *drafts, late = [_api(client, "post", f"/{campaign.id}/follow-up").json for _ in range(3)]
+    assert [d["estimated_audience"] for d in [*drafts, late]] == [2, 2, 2]  # nobody is sent to yet
+    for draft in drafts:
+        assert _api(client, "post", f"/{draft['id']}/launch").status_code == 202
+    run_jobs()
+
+    sent_to = sorted(fate["to"] for fate in meta.truth()["messages"].values())
+    assert sent_to == ["+34612345671", "+34612345679"]
+    refused = _api(client, "post", f"/{late['id']}/launch")  # a draft made before they were sent to
+    assert refused.status_code == 422 and [e["check"] for e in refused.json["errors"]] == ["audience"]
+    again = _api(client, "post", f"/{campaign.id}/follow-up")
+    assert again.status_code == 422 and "already" in again.json["errors"][0]["message"]
+
+
+def test_two_sends_again_made_ready_at_once_take_each_customer_once(client, make, meta):
+    """Two "Send again" campaigns launched together make their messages at the same moment in
+    two workers: the second waits for the first, then finds the customers taken."""
+    shop = whatsapp_shop(make, SHOP, credits=100)
+    campaign = make.campaign(shop, "Autumn sale", status="PARTIALLY_SENT", template_name="weekly_offer")
+    for n in range(2):
+        fixed = f"+3461234560{n}"
+        customer = make.customer(shop, phone=fixed, phone_e164=fixed, country_code="ES")
+        make.message(
+            campaign,
+            customer,
+            status="failed",
+            phone=fixed[3:],
+            error_code="CUSTOMER_IS_MISSING_CALLING_CODE",
+        )
+    drafts = [_api(client, "post", f"/{campaign.id}/follow-up").json["id"] for _ in range(2)]
+    for draft in drafts:
+        assert _api(client, "post", f"/{draft}/launch").status_code == 202
+
+    first = Session(make.engine)
+    try:
+        assert materialise_audience(first, shop.id, drafts[0]) == 2  # not committed yet
+        second: list = []
+        worker = threading.Thread(target=lambda: second.append(_materialise(make, shop.id, drafts[1])))
+        worker.start()
+        worker.join(timeout=1)
+        assert worker.is_alive()  # waiting for the first
+        first.commit()
+    finally:
+        first.close()
+    worker.join(timeout=30)
+    assert second == [0]
+
+
+def _materialise(make, shop_id: int, campaign_id: int) -> int | None:
+    with Session(make.engine) as session, session.begin():
+        return materialise_audience(session, shop_id, campaign_id)

@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 
 import psutil
 import pytest
@@ -19,6 +20,7 @@ from core.inbox.store import MAX_ATTEMPTS
 from core.meta_webhooks import drain as drain_module
 from core.meta_webhooks.drain import drain_batch
 from core.models import Click, Customer
+from core.whatsapp.callback import callback_for
 from jobs.webhooks import sweep_meta_inbox
 from tests import meta
 from tests.waiting import wait_for
@@ -57,10 +59,14 @@ def _reply(reply_id: str, context_wamid: str, seconds: int) -> dict:
 def test_our_message_id_in_biz_opaque_records_the_wamid_and_counts_sent_once(client, make, shop, campaign):
     """A status that beats the send response finds its message by our id, records the wamid
     (sent_count moves once), and the dispatcher's later `WHERE wamid IS NULL` changes nothing."""
-    message = make.message(campaign, make.customer(shop), status="queued")
+    handed_over = datetime.now(UTC)
+    message = make.message(
+        campaign, make.customer(shop), status="queued", submitted_at=handed_over, phone="+34600000000"
+    )
     make.recount(campaign)
+    callback = callback_for(shop.id, message.id)
     body = meta.statuses_body(
-        PHONE, meta.status("wamid.new-1", "sent", 1700000000, biz_opaque_callback_data=str(message.id))
+        PHONE, meta.status("wamid.new-1", "sent", 1700000000, biz_opaque_callback_data=callback)
     )
     meta.post(client, body)
     meta.drain()
@@ -83,7 +89,13 @@ def test_biz_opaque_naming_a_message_sent_under_another_wamid_is_parked(client, 
     """Our id names a message that already has a different wamid: the status is not forced on it."""
     message = make.message(campaign, make.customer(shop), wamid="wamid.first", status="accepted")
     body = meta.statuses_body(
-        PHONE, meta.status("wamid.second", "delivered", 1700000000, biz_opaque_callback_data=str(message.id))
+        PHONE,
+        meta.status(
+            "wamid.second",
+            "delivered",
+            1700000000,
+            biz_opaque_callback_data=callback_for(shop.id, message.id),
+        ),
     )
     meta.post(client, body)
     meta.drain()

@@ -6,11 +6,13 @@ counters and time distributions the drain keeps equal a recount from the message
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from core.whatsapp.callback import callback_for
 from tests import meta
 
 ROW_COLUMNS = (
@@ -19,6 +21,8 @@ ROW_COLUMNS = (
     " conversation_id, conversation_origin, recipient_user_id"
 )
 _shops = itertools.count(1)
+HANDED_OVER = datetime(2025, 10, 9, tzinfo=UTC)
+RECIPIENT = "+34600000000"
 
 # One event: (status, seconds after the message's first event, error code for a failure,
 # whether it carries the message's pricing and conversation, as Meta does on some events only).
@@ -30,18 +34,18 @@ event = st.tuples(
 )
 message = st.tuples(
     st.lists(event, min_size=1, max_size=5),
-    st.booleans(),  # the wamid is already stored (else the events name our id: biz_opaque)
+    st.booleans(),  # the wamid is already stored (else the events name our signed id: biz_opaque)
     st.sampled_from(["marketing", "utility"]),
 )
 
 
-def _status(n: int, wamid: str, message_id: int, ev: tuple, known: bool, category: str, codes: dict) -> dict:
+def _status(n: int, wamid: str, callback: str, ev: tuple, known: bool, category: str, codes: dict) -> dict:
     name, offset, code, priced = ev
     seconds = 1760000000 + n * 100 + offset
     # Meta's clock orders a message's failures: two different failures in one second are not
     # modelled (there, the one stored first is kept, which depends on arrival by definition).
     code = codes.setdefault(seconds, code)
-    extra = {} if known else {"biz_opaque_callback_data": str(message_id)}
+    extra = {} if known else {"biz_opaque_callback_data": callback}
     if priced:
         extra["pricing"] = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": category}
         extra["conversation"] = {"id": f"conv-{n}", "origin": {"type": category}}
@@ -65,9 +69,13 @@ def _world(make, histories):
             make.customer(shop),
             wamid=wamid if known else None,
             status="accepted" if known else "queued",
+            # handed to Meta, to the number its statuses name (tests/meta.py), as dispatch does
+            submitted_at=HANDED_OVER,
+            phone=RECIPIENT,
         )
         codes: dict[int, int] = {}
-        statuses += [_status(i, wamid, row.id, ev, known, category, codes) for ev in events]
+        callback = callback_for(shop.id, row.id)
+        statuses += [_status(i, wamid, callback, ev, known, category, codes) for ev in events]
     make.recount(campaign)
     ordered = sorted(enumerate(statuses), key=lambda pair: (int(pair[1]["timestamp"]), pair[0]))
     return phone, campaign, [s for _, s in ordered]
@@ -111,6 +119,7 @@ def test_any_order_duplication_and_batching_ends_as_the_in_order_stream(client, 
         assert meta.post(client, meta.statuses_body(phone, status)).status_code == 200
         meta.drain()
     expected = _state(make, campaign)
+    assert all(row[0] is not None for row in expected[0])  # each found its message, by wamid or callback
 
     phone, campaign, in_order = _world(make, histories)
     repeats = data.draw(st.lists(st.sampled_from(in_order), max_size=len(in_order)), label="repeated")

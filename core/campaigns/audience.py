@@ -4,16 +4,25 @@
 Who agreed: Shopify's WhatsApp marketing consent says SUBSCRIBED; or, only where the shop chose
 so in Settings, Shopify's SMS marketing consent says SUBSCRIBED and the customer never said no
 to WhatsApp (a WhatsApp stop always wins). OPTED_IN_SQL is the same rule for raw statements.
+
+A "send again" (core/campaigns/fix_loop.py) is one more try of its campaign, never a second
+message: its audience leaves out every customer a campaign of the same family (the first
+campaign, and every send again of it or of another send again) has sent to, is sending to, or
+may have sent to. Only a message that failed before Meta took it, for a reason we know, leaves
+its customer free to be sent again.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select, Text, and_, cast, exists, func, literal, not_, or_, select
+from collections.abc import Sequence
+
+from sqlalchemy import Select, Text, and_, cast, exists, func, literal, not_, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from core.models import Customer, Shop
+from core.models import Customer, Message, Shop
 from core.rules.campaign_states import Consent
+from core.rules.failure_codes import OurCode
 
 
 def audience_query(
@@ -51,16 +60,72 @@ def recipient_key():
     return func.coalesce(Customer.phone_e164, literal("customer:") + cast(Customer.id, Text))
 
 
-def recipients_query(shop_id: int, rule: dict) -> Select:
+def recipients_query(shop_id: int, rule: dict, sent_by: Sequence[int] = ()) -> Select:
     """The audience with one customer per recipient key (the earliest customer wins). A rule
-    may also name its customers (``customer_ids``: a "send again" to fixed customers)."""
+    may also name its customers (``customer_ids``: a "send again" to fixed customers), and a
+    send again leaves out who the campaigns ``sent_by`` (its family) sent to."""
     query = audience_query(shop_id, rule.get("include_tags"), rule.get("exclude_tags"))
     if rule.get("customer_ids") is not None:
         query = query.where(Customer.id.in_([int(i) for i in rule["customer_ids"]]))
+    if sent_by:
+        query = query.where(not_(exists().where(_sent_to_customer(shop_id, sent_by))))
     key = recipient_key()
     return query.ext(distinct_on(key)).order_by(key, Customer.id)
 
 
-def estimate(session: Session, shop_id: int, rule: dict) -> int:
-    query = recipients_query(shop_id, rule)
+def estimate(session: Session, shop_id: int, rule: dict, follow_up_of: int | None = None) -> int:
+    """How many recipients ``rule`` reaches now; for a send again of ``follow_up_of``, leaving
+    out who its family sent to."""
+    sent_by = follow_up_family(session, shop_id, follow_up_of) if follow_up_of is not None else ()
+    query = recipients_query(shop_id, rule, sent_by)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _sent_to(shop_id: int, campaign_ids: Sequence[int]):
+    """Messages of ``campaign_ids`` that reached Meta, may have, or are still to be sent: all
+    but a failure before Meta took the message for a reason we know (our checks, or Meta's
+    refusal of the send; an unconfirmed send may have been taken)."""
+    return and_(
+        Message.shop_id == shop_id,
+        Message.campaign_id.in_(list(campaign_ids)),
+        or_(
+            Message.wamid.is_not(None),
+            Message.status != "failed",
+            Message.error_code == str(OurCode.SEND_UNCONFIRMED),
+        ),
+    )
+
+
+def _sent_to_customer(shop_id: int, campaign_ids: Sequence[int]):
+    return and_(_sent_to(shop_id, campaign_ids), Message.customer_id == Customer.id)
+
+
+def sent_to_customers(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> set[int]:
+    """The customers the campaigns ``campaign_ids`` sent to (as ``_sent_to`` means it)."""
+    if not campaign_ids:
+        return set()
+    found = session.scalars(select(Message.customer_id).where(_sent_to(shop_id, campaign_ids)))
+    return {customer_id for customer_id in found if customer_id is not None}
+
+
+# The first campaign of the family (following ``follow_up_of`` up), then every send again
+# below it. Families are a handful of campaigns: the recursion is a few index lookups.
+_FAMILY = text("""
+    WITH RECURSIVE up AS (
+        SELECT id, follow_up_of FROM campaigns WHERE shop_id = :shop_id AND id = :campaign_id
+        UNION
+        SELECT c.id, c.follow_up_of
+          FROM campaigns c JOIN up ON c.shop_id = :shop_id AND c.id = up.follow_up_of
+    ), down AS (
+        SELECT id FROM up WHERE follow_up_of IS NULL
+        UNION
+        SELECT c.id FROM campaigns c JOIN down ON c.shop_id = :shop_id AND c.follow_up_of = down.id
+    )
+    SELECT id FROM down ORDER BY id
+""")
+
+
+def follow_up_family(session: Session, shop_id: int, campaign_id: int) -> list[int]:
+    """``campaign_id``'s family: the campaign it is a send again of, in turn, up to the first
+    one, and every send again of any of them; ``campaign_id`` itself included."""
+    return list(session.execute(_FAMILY, {"shop_id": shop_id, "campaign_id": campaign_id}).scalars())

@@ -153,5 +153,7 @@ def re_estimate(session: Session, campaign: Campaign, audience: Audience | None)
         )
     if audience is not None:
         campaign.audience = audience.model_dump()
-    campaign.estimated_audience = estimate(session, campaign.shop_id, campaign.audience)
+    campaign.estimated_audience = estimate(
+        session, campaign.shop_id, campaign.audience, campaign.follow_up_of
+    )
     return campaign.estimated_audience

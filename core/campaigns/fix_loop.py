@@ -9,7 +9,11 @@
    the page shows progress from the database alone.
 3. Send again (``follow_up_draft``): a draft with the same template and parameters whose
    audience is exactly the customers fixed since the campaign: those of its phone failures
-   whose number in Shopify is now valid and differs from the one we tried.
+   whose number in Shopify is now valid and differs from the one we tried, less those an
+   earlier send again already sent to. Pressed twice, it never messages anyone twice: the
+   audience of a send again leaves out whoever its family of campaigns sent to, at the
+   estimate, at the launch checks and when dispatch makes its messages
+   (core/campaigns/audience.py, core/dispatch/materialise.py).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import estimate
+from core.campaigns.audience import estimate, follow_up_family, sent_to_customers
 from core.db import session_scope
 from core.models import Campaign, Customer, Message, PhoneFix
 from core.rules.campaign_states import CampaignStatus
@@ -233,6 +237,13 @@ def follow_up_draft(session: Session, campaign: Campaign) -> Campaign:
     customers = fixed_customers(session, campaign.shop_id, campaign.id)
     if not customers:
         raise NothingToSendAgain("No customer of this campaign's phone failures has a fixed number yet.")
+    family = follow_up_family(session, campaign.shop_id, campaign.id)
+    sent_to = sent_to_customers(session, campaign.shop_id, family)
+    customers = [customer_id for customer_id in customers if customer_id not in sent_to]
+    if not customers:
+        raise NothingToSendAgain(
+            "Every customer fixed since this campaign was already sent it again: nobody is left to send to."
+        )
     audience = {"include_tags": [], "exclude_tags": [], "customer_ids": customers}
     draft = Campaign(
         shop_id=campaign.shop_id,
@@ -246,7 +257,7 @@ def follow_up_draft(session: Session, campaign: Campaign) -> Campaign:
         template_parameters=campaign.template_parameters,
         template_components=campaign.template_components,
         audience=audience,
-        estimated_audience=estimate(session, campaign.shop_id, audience),
+        estimated_audience=estimate(session, campaign.shop_id, audience, campaign.id),
         follow_up_of=campaign.id,
     )
     session.add(draft)

@@ -116,7 +116,7 @@ def _template_choices(campaign: Campaign) -> tuple:
 def run_launch_checks(session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer) -> CheckResult:
     """Meta's answer and the checks of our own data (audience, credits), in the caller's transaction."""
     failures, template = list(meta.failures), meta.template
-    audience = estimate(session, shop.id, campaign.audience)
+    audience = estimate(session, shop.id, campaign.audience, campaign.follow_up_of)
     if audience == 0:
         failures.append(
             CheckFailure(

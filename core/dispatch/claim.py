@@ -29,6 +29,7 @@ from core.outcomes.credits import RESERVE, record_movement
 from core.rules.failure_codes import OurCode, describe
 from core.rules.phones import check_phone
 from core.templates.render import Recipient, send_components
+from core.whatsapp.callback import callback_for
 from core.whatsapp.send import send_request_body
 
 
@@ -214,8 +215,8 @@ def _outbound(campaign: CampaignTemplate, row, e164: str) -> Outbound:
         campaign.name,
         campaign.language,
         send_components(campaign.components, recipient, track),
-        # Our message id, echoed in every status webhook: it ties a status to its message even
-        # when the webhook arrives before we have stored the wamid.
-        callback=str(row.id),
+        # Our message id, signed, echoed in every status webhook: it ties a status to its message
+        # even when the webhook arrives before we have stored the wamid (core/whatsapp/callback.py).
+        callback=callback_for(campaign.shop_id, row.id),
     )
     return Outbound(row.id, row.send_attempts + 1, body)

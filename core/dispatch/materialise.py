@@ -3,6 +3,11 @@
 The audience is taken at launch (not at estimate time): segment membership and consent change
 in between, which is why the sent count can differ from the estimate. Consent is checked once
 more for each message just before it is sent (claim.py).
+
+A "send again" leaves out the customers its family of campaigns sent to
+(core/campaigns/audience.py). Two of them launched together must not both take the same
+customer, so each takes the lock of the family's first campaign before it reads who was sent
+to: the second waits, then sees the first one's messages.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ from sqlalchemy import func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import recipients_query
+from core.campaigns.audience import follow_up_family, recipients_query
 from core.models import Message
 
 _LOCK_UNSTARTED = text("""
-    SELECT audience FROM campaigns
+    SELECT audience, follow_up_of FROM campaigns
      WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND dispatch_started_at IS NULL
        FOR UPDATE
 """)
+
+_LOCK_FAMILY = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :first FOR UPDATE")
 
 _MARK_STARTED = text("""
     UPDATE campaigns SET dispatch_started_at = now(), messages_count = messages_count + :created
@@ -32,10 +39,12 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     launched). Locking the campaign row first makes concurrent callers wait, then find it done;
     the messages do not exist yet, so no other transaction can hold their locks."""
     params = {"shop_id": shop_id, "campaign_id": campaign_id}
-    rule = session.execute(_LOCK_UNSTARTED, params).scalar_one_or_none()
-    if rule is None:
+    campaign = session.execute(_LOCK_UNSTARTED, params).one_or_none()
+    if campaign is None:
         return None
-    recipients = recipients_query(shop_id, rule).subquery()
+    recipients = recipients_query(
+        shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign)
+    ).subquery()
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code"]
     source = select(
         recipients.c.shop_id,
@@ -48,3 +57,12 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
     session.execute(_MARK_STARTED, {**params, "created": created})
     return created
+
+
+def _family_sent_by(session: Session, shop_id: int, campaign) -> list[int]:
+    """For a send again, its family's campaigns, once their first one is locked; else none."""
+    if campaign.follow_up_of is None:
+        return []
+    family = follow_up_family(session, shop_id, campaign.follow_up_of)
+    session.execute(_LOCK_FAMILY, {"shop_id": shop_id, "first": family[0]})
+    return family

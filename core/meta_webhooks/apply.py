@@ -21,6 +21,7 @@ from core.meta_webhooks.locked_messages import lock_messages
 from core.meta_webhooks.parse import PreferenceChange, ReplyClick, StatusEvent
 from core.meta_webhooks.preferences import apply_preferences, unsubscribe_recipients
 from core.meta_webhooks.ratchet import StatusRow, reduce_statuses
+from core.whatsapp.callback import message_named
 
 # Meta's "the user stopped marketing messages from this business": a consent change, too.
 STOPPED_MARKETING = "131050"
@@ -51,7 +52,7 @@ def apply_updates(
     rows = reduce_statuses(statuses)
     changes = CounterChanges()
     by_wamid = apply_by_wamid(session, rows, changes)
-    binding = [row for row in by_wamid.unmatched if row.message_id is not None]
+    binding = _named_by_callback(by_wamid.unmatched)
     wanted = [(row.shop_id, row.wamid, row.message_id) for row in binding]
     wanted += [(shop_id, click.context_wamid, None) for shop_id, click in clicks]
     locked = lock_messages(session, wanted)
@@ -67,6 +68,18 @@ def apply_updates(
     result.consents += apply_preferences(session, list(preferences))
     changes.apply(session)
     return result
+
+
+def _named_by_callback(rows: list[StatusRow]) -> list[StatusRow]:
+    """The rows whose callback data names a message of ours, signed for their shop: the only
+    ones that may bind by it (locked_messages.py checks the message itself). Read here, for the
+    few rows no wamid matched, so the common path pays no mac."""
+    named = []
+    for row in rows:
+        row.message_id = message_named(row.shop_id, row.callback)
+        if row.message_id is not None:
+            named.append(row)
+    return named
 
 
 def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[tuple[int, str], datetime]:

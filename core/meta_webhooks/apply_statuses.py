@@ -185,10 +185,11 @@ def apply_by_message_id(
     session: Session, rows: list[StatusRow], locked: LockedMessages, changes: CounterChanges
 ) -> Applied:
     """Apply rows whose wamid no message carries to the message their biz_opaque_callback_data
-    names, when that message has no wamid yet (locked beforehand by targets.lock_messages)."""
+    names, when that message was handed to Meta, has no wamid yet and was sent to the row's
+    recipient (locked beforehand by locked_messages.lock_messages, which checks all three)."""
     result, matched = Applied(), []
     for row in rows:
-        message, _records_wamid = locked.for_status(row.shop_id, row.wamid, row.message_id)
+        message, _records_wamid = locked.for_status(row)
         if message is None:
             result.unmatched.append(row)
             continue

@@ -26,7 +26,7 @@ APPLIED_STATUSES = {
     **META_STATUS_ALIASES,
 }
 MAX_ID_LENGTH = 255  # our wamid and click source columns
-BIGINT_MAX = 2**63 - 1
+MAX_CALLBACK = 512  # Meta's limit on biz_opaque_callback_data: anything longer is not an echo
 
 
 # PostgreSQL's text and jsonb cannot hold NUL: one in an id or in a status we park would fail
@@ -66,7 +66,10 @@ class StatusEvent:
     at: datetime  # Meta's own time of the event
     raw: dict  # the status object as Meta sent it, kept for parking
     error: MetaError | None = None
-    message_id: int | None = None  # our message id, echoed in biz_opaque_callback_data
+    # biz_opaque_callback_data as Meta echoed it: ours (core/whatsapp/callback.py) or another
+    # app's; which shop's message it names is read once the status is routed to its shop.
+    callback: str | None = None
+    recipient_id: str | None = None  # the number Meta delivered to (its wa_id), when it says
     pricing_category: str | None = None
     pricing_type: str | None = None
     pricing_billable: bool | None = None
@@ -190,8 +193,10 @@ def parse_status(item: Any, fallback_at: datetime) -> StatusEvent | None:
     event = StatusEvent(wamid, status, meta_time(item.get("timestamp"), fallback_at), item)
     if status is MessageStatus.FAILED:
         event.error = _first_error(item.get("errors"))
-    if (opaque := item.get("biz_opaque_callback_data")) is not None:
-        event.message_id = _our_message_id(opaque)
+    if isinstance(opaque := item.get("biz_opaque_callback_data"), str) and len(opaque) <= MAX_CALLBACK:
+        event.callback = opaque
+    if (recipient := item.get("recipient_id")) is not None:
+        event.recipient_id = _text(recipient, MAX_ID_LENGTH)
     if isinstance(pricing := item.get("pricing"), dict):
         event.pricing_category = _text(pricing.get("category"), 32)
         event.pricing_type = _text(pricing.get("type"), 32)
@@ -278,14 +283,6 @@ def _meta_error(item: Any) -> MetaError | None:
         details=_text(details, 10_000),
         href=_text(item.get("href"), 2_000),
     )
-
-
-def _our_message_id(value: Any) -> int | None:
-    """We send our message id as ``biz_opaque_callback_data``; anything else set there (by
-    another app on the same number) is not ours to interpret."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= BIGINT_MAX:
-        return int(value)
-    return None
 
 
 def _identifier(value: Any, name: str) -> str:

@@ -52,7 +52,11 @@ class StatusRow:
     shop_id: int
     wamid: str
     events: list[StatusEvent] = field(default_factory=list)
-    message_id: int | None = None
+    # The events' callback data (the least, so any order of the same events gives the same) and
+    # every recipient they name: what binding by callback checks (locked_messages.py).
+    callback: str | None = None
+    recipients: set[str] = field(default_factory=set)
+    message_id: int | None = None  # our message the callback names, once read (apply.py)
     rank: int = -1
     status: str = ""
     sent_at: datetime | None = None
@@ -65,8 +69,10 @@ class StatusRow:
 
     def add(self, event: StatusEvent) -> None:
         self.events.append(event)
-        if event.message_id is not None:
-            self.message_id = min(self.message_id or event.message_id, event.message_id)
+        if event.callback is not None:
+            self.callback = event.callback if self.callback is None else min(self.callback, event.callback)
+        if event.recipient_id is not None:
+            self.recipients.add(event.recipient_id)
         rank = RANK[event.status]
         if rank > self.rank:
             self.rank, self.status = rank, str(event.status)

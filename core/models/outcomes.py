@@ -51,15 +51,19 @@ class OrderRefund(Base):
 
 class CreditMovement(Base):
     """One change of a shop's credit balance. The balance (``shops.credits``) always equals
-    the sum of its movements: both are written in the same statement's transaction."""
+    the sum of its movements: both are written in the same statement's transaction. The balance
+    never goes below zero: what a settlement is owed and cannot take is its ``shortfall``."""
 
     __tablename__ = "credit_movements"
     __table_args__ = (Index(None, "shop_id", "created_at", "id"), Index(None, "shop_id", "campaign_id"))
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # grant, reserve, return, charge
+    kind: Mapped[str] = mapped_column(String(16))  # grant, reserve, return, charge, shortfall
     amount: Mapped[int]  # positive: credits added to the balance
+    # Credits owed and not taken (the balance had none left): positive when recorded, negative
+    # when a credit the campaign had paid covers them after all (core/outcomes/credits.py).
+    shortfall: Mapped[int] = mapped_column(server_default=text("0"))
     campaign_id: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = created_at_column()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Identity, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import CheckConstraint, Identity, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,6 +14,9 @@ class Shop(Base):
     (core/crypto.py); the columns hold ciphertext, never a usable token."""
 
     __tablename__ = "shops"
+    # Credits are reserved only while there are some (core/dispatch/claim.py) and a settlement
+    # takes only what is left (core/outcomes/credits.py): this says so to the database too.
+    __table_args__ = (CheckConstraint("credits >= 0", name="credits_not_negative"),)
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)

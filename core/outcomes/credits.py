@@ -8,14 +8,28 @@ transaction, so the balance always equals the sum of the ledger:
 - ``return``: a send Meta refused or that never left (core/dispatch/record.py), and the
   settlement below;
 - ``charge``: the settlement taking back a credit it had returned (a message delivered after
-  it had expired).
+  it had expired);
+- ``shortfall``: only from migration 0015, which brought balances that had gone below zero
+  back to zero.
 
-Settlement (``settle_credits``, run by MonitorCampaignJob) makes a campaign's net movements
-equal minus the credits its messages hold: a message handed to Meta holds one while it is in
-flight, keeps it once delivered and billed (pricing ``billable`` and type ``regular``), and
-gives it back when it failed, expired, was never confirmed, or was delivered free. It is one
-statement, so it reads the messages and the ledger in one snapshot: dispatch writes its
-reservations and the messages they pay for in one transaction, so the two always agree there.
+The balance never goes below zero (``shops`` checks it too). Dispatch reserves only what is
+left; a send Meta refused and a settlement's return give back. The one movement that takes
+what was not reserved is the settlement's ``charge``, when a message whose credit came back
+turns out billed after all (delivered after it expired, or after it failed): by then the
+balance may have gone to another campaign. The charge takes what the balance has, and what it
+could not take is the movement's ``shortfall``: owed, recorded, not taken. The settlement
+counts a campaign's shortfall as paid, so it never charges it again, and when the campaign
+later has a credit to give back (a message in flight failed), that credit pays the shortfall
+before anything returns to the balance. A grant never pays a shortfall: the merchant bought
+credits to send with, not to settle a late delivery.
+
+Settlement (``settle_credits``, run by MonitorCampaignJob) makes a campaign's net movements,
+less its shortfall, equal minus the credits its messages hold: a message handed to Meta holds
+one while it is in flight, keeps it once delivered and billed (pricing ``billable`` and type
+``regular``), and gives it back when it failed, expired, was never confirmed, or was
+delivered free. It is one statement, so it reads the messages and the ledger in one snapshot:
+dispatch writes its reservations and the messages they pay for in one transaction, so the two
+always agree there.
 
 That statement counts the credits held with a pass over every message of the campaign (about
 165 ms on a million), and MonitorCampaignJob runs every few seconds to every hour for weeks: a
@@ -53,6 +67,9 @@ BILLED_SQL = (
     " AND COALESCE(m.pricing_type, 'regular') = 'regular'"
 )
 
+SHORT = "settlement: billed after its credit came back, with no credit left to take; recorded as a shortfall"
+COVERED = "settlement: a credit the campaign had paid covers its shortfall"
+
 _MOVE = text("""
     WITH moved AS (
         INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, note)
@@ -70,14 +87,29 @@ _SETTLE = text(f"""
            AND (({BILLED_SQL})
                 OR (m.delivered_at IS NULL AND m.status NOT IN ('failed', 'expired')))
     ), net AS (
-        SELECT COALESCE(sum(amount), 0) AS n, count(*) FILTER (WHERE kind = 'reserve') AS reservations
+        -- what the campaign paid, counting its shortfall (owed, not taken) as paid
+        SELECT COALESCE(sum(amount), 0) - COALESCE(sum(shortfall), 0) AS n,
+               COALESCE(sum(shortfall), 0) AS shortfall,
+               count(*) FILTER (WHERE kind = 'reserve') AS reservations
           FROM credit_movements WHERE shop_id = :shop_id AND campaign_id = :campaign_id
-    ), moved AS (
-        INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, note)
-        SELECT :shop_id, CASE WHEN -held.n - net.n > 0 THEN 'return' ELSE 'charge' END,
-               -held.n - net.n, :campaign_id, 'settlement: billed and in-flight messages keep theirs'
-          FROM held, net
+    ), balance AS (
+        SELECT GREATEST(credits, 0) AS n FROM shops WHERE id = :shop_id FOR UPDATE
+    ), due AS (  -- positive: to give back, first to the campaign's shortfall; negative: to take
+        SELECT -held.n - net.n AS n, net.shortfall, balance.n AS balance
+          FROM held, net, balance
          WHERE net.reservations > 0 AND -held.n - net.n <> 0
+    ), movement AS (
+        SELECT CASE WHEN n > 0 THEN 'return' ELSE 'charge' END AS kind,
+               CASE WHEN n > 0 THEN n - LEAST(n, shortfall) ELSE -LEAST(-n, balance) END AS amount,
+               CASE WHEN n > 0 THEN -LEAST(n, shortfall) ELSE -n - LEAST(-n, balance) END AS shortfall
+          FROM due
+    ), moved AS (
+        INSERT INTO credit_movements (shop_id, kind, amount, shortfall, campaign_id, note)
+        SELECT :shop_id, kind, amount, shortfall, :campaign_id,
+               CASE WHEN shortfall > 0 THEN :short_note
+                    WHEN shortfall < 0 THEN :covered_note
+                    ELSE 'settlement: billed and in-flight messages keep theirs' END
+          FROM movement
         RETURNING amount
     )
     UPDATE shops SET credits = credits + (SELECT amount FROM moved)
@@ -114,7 +146,8 @@ def record_movement(
 def settle_credits(session: Session, shop_id: int, campaign_id: int) -> int:
     """Return to the balance what the campaign's messages no longer hold (or take back what
     they hold again); answer the change. Campaigns we never reserved for are left alone."""
-    changed = session.execute(_SETTLE, {"shop_id": shop_id, "campaign_id": campaign_id}).scalar()
+    params = {"shop_id": shop_id, "campaign_id": campaign_id, "short_note": SHORT, "covered_note": COVERED}
+    changed = session.execute(_SETTLE, params).scalar()
     return int(changed or 0)
 
 

@@ -60,3 +60,32 @@ def suggest_e164(raw: str | None, country_code: str | None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+# WhatsApp's id for a number (Meta's ``wa_id``, a status's ``recipient_id``) can differ from the
+# number's E.164 digits where a country changed its mobile numbering after WhatsApp accounts were
+# made: Mexican mobiles keep the "1" once dialled after 52, Argentine mobiles carry the "9" after
+# 54, and a Brazilian mobile registered before the ninth digit lacks it. Meta says only that the
+# send answer's ``input`` and ``wa_id`` may differ (reference/whatsapp.md 3.2); these are the
+# known cases, and each is reduced to one key so that either form matches the other.
+_MOBILE_PREFIXES = (("521", "52"), ("549", "54"))
+
+
+def whatsapp_number_key(number: str) -> str:
+    """The digits of ``number`` with the mobile-prefix differences above taken out."""
+    digits = "".join(c for c in number if c.isascii() and c.isdigit())
+    if len(digits) == 13:
+        for long_form, short_form in _MOBILE_PREFIXES:
+            if digits.startswith(long_form):
+                return short_form + digits[len(long_form) :]
+        if digits.startswith("55") and digits[4] == "9":  # Brazil: 55, area code, 9, 8 digits
+            return digits[:4] + digits[5:]
+    return digits
+
+
+def same_whatsapp_number(number: str | None, whatsapp_id: str | None) -> bool:
+    """Whether Meta's ``whatsapp_id`` (wa_id, recipient_id) is ``number`` (E.164 or digits)."""
+    if not number or not whatsapp_id:
+        return False
+    key = whatsapp_number_key(number)
+    return bool(key) and key == whatsapp_number_key(whatsapp_id)

@@ -1,6 +1,7 @@
 """A shop's WhatsApp Business connection and the Graph API calls made for it: connect, check
 again, describe, release, and send template messages.
 
+- ``callback``: our signed ``biz_opaque_callback_data``: made at send, read from a status.
 - ``connect``: check everything with Meta first, then store the connection.
 - ``graph``: the Graph API calls that connect a number (read, list, subscribe, exchange a code).
 - ``graph_api``: endpoint addresses, the account's template list, reading a Graph answer.
@@ -12,4 +13,4 @@ again, describe, release, and send template messages.
 - ``state``: the connection as the API and the Settings page show it.
 """
 
-__all__ = ["connect", "graph", "graph_api", "recheck", "release", "send", "signup", "state"]
+__all__ = ["callback", "connect", "graph", "graph_api", "recheck", "release", "send", "signup", "state"]

@@ -52,6 +52,7 @@ def credits():
             {
                 "kind": m.kind,
                 "amount": m.amount,
+                "shortfall": m.shortfall,
                 "campaign_id": m.campaign_id,
                 "note": m.note,
                 "at": m.created_at.isoformat(),

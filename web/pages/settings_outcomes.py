@@ -18,6 +18,7 @@ MOVEMENT_LABELS = {
     "reserve": "Reserved for sending",
     "return": "Returned",
     "charge": "Taken back",
+    "shortfall": "Shortfall recorded",
 }
 
 

@@ -116,3 +116,30 @@ def test_a_forged_triggered_at_never_dates_an_uninstall_after_its_arrival(client
     with Session(make.engine) as session:
         uninstalled_at = session.get(Shop, shop.id).uninstalled_at
     assert before - timedelta(seconds=5) <= uninstalled_at <= datetime.now(UTC)
+
+
+def test_a_second_shop_redact_after_another_install_erases_what_that_install_brought(
+    client, make, run_jobs, shop
+):
+    """shop/redact's body is the same for every uninstall of a shop: after a second install and
+    uninstall, the same bytes under a new event id are a new request and erase the shop again;
+    Shopify's retry of that event (same event id) is one event."""
+    redact = json.dumps({"shop_id": 1, "shop_domain": SHOP}).encode()
+    post(client, "app/uninstalled", {"id": 1, "myshopify_domain": SHOP, "updated_at": JAN})
+    run_jobs()
+    post(client, "shop/redact", redact, event_id="redact-1")
+    run_jobs()
+    again = make.shop(SHOP, access_token_ciphertext=encrypt_token("shpat_again"))
+    post(client, "customers/create", customer_body(73, updated_at="2026-06-01T10:00:00Z"))
+    post(client, "app/uninstalled", {"id": 1, "myshopify_domain": SHOP, "updated_at": "2026-07-01T00:00:00Z"})
+    run_jobs()
+    with Session(make.engine) as session:
+        assert session.scalar(select(Customer.shopify_customer_id).where(Customer.shop_id == again.id)) == 73
+    post(client, "shop/redact", redact, event_id="redact-2")
+    post(client, "shop/redact", redact, event_id="redact-2")  # Shopify's retry of the same event
+    run_jobs()
+    with Session(make.engine) as session:
+        assert session.get(Shop, again.id) is None
+        assert session.scalars(select(Customer)).all() == []
+        redacts = session.scalars(select(InboxEvent.outcome).where(InboxEvent.topic == "shop/redact")).all()
+    assert redacts == ["applied", "applied"]

@@ -161,8 +161,12 @@ class InboxEvent:
     attempts: int
 
 
-def digest(body: bytes) -> bytes:
-    return hashlib.sha256(body).digest()
+def digest(body: bytes, identity: str | None = None) -> bytes:
+    """The inbox's key for a body: its bytes, or, when the sender names the event and identical
+    bytes can stand for two events, the event's name and its bytes."""
+    if identity is None:
+        return hashlib.sha256(body).digest()
+    return hashlib.sha256(identity.encode() + b"\n" + body).digest()
 
 
 def claim(

@@ -50,6 +50,7 @@ class _Body:
     body: bytes
     headers: Mapping[str, str]
     topic: str | None
+    identity: str | None = None  # see store.digest
     woken: threading.Event = field(default_factory=threading.Event)
     done: bool = False  # written (error None) or failed (error set)
     error: BaseException | None = None
@@ -67,12 +68,17 @@ class InboxWriter:
         self._url: str | None = None
 
     def store(
-        self, source: str, body: bytes, headers: Mapping[str, str] | None = None, topic: str | None = None
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        topic: str | None = None,
+        identity: str | None = None,
     ) -> bool:
         """Return once ``body`` is committed: True when this call wrote the batch it was in (the
         caller then does the after-commit step for the whole batch). Raise StoreFailed if it
         could not be committed."""
-        mine = _Body(source, body, headers or {}, topic)
+        mine = _Body(source, body, headers or {}, topic, identity)
         with self._lock:
             self._queued.append(mine)
             leads = not self._writing
@@ -107,7 +113,7 @@ class InboxWriter:
         connection = self._open_connection()
         params = (
             [b.source for b in batch],
-            [digest(b.body) for b in batch],
+            [digest(b.body, b.identity) for b in batch],
             [b.topic for b in batch],
             [json.dumps(dict(b.headers)) for b in batch],
             [b.body for b in batch],

@@ -44,12 +44,13 @@ def store_and_acknowledge(
     headers: Mapping[str, str],
     request_drain: Callable[[], object],
     topic: str | None = None,
+    identity: str | None = None,
 ) -> Response:
     """Store a verified body in the inbox and answer 200 once it is committed; 503 when it could
     not be stored, so the sender retries. The request that wrote a batch then makes sure a drain
     of ``source`` is pending, for every body of its batch."""
     try:
-        wrote_batch = writer(source).store(source, body, headers, topic)
+        wrote_batch = writer(source).store(source, body, headers, topic, identity)
     except StoreFailed as error:
         log.error("could not store a %s webhook: %s", source, error)
         return plain("temporarily unavailable", 503)

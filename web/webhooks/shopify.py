@@ -20,6 +20,12 @@ blueprint = Blueprint("shopify_webhooks", __name__)
 
 # Shopify's REST bodies are small; a customer with many addresses stays far below this.
 MAX_BODY_BYTES = 1024 * 1024
+# Bodies are kept by their digest for good, so identical bytes are one event (a replay with
+# fresh headers changes nothing). shop/redact is the exception: its body is the same for every
+# uninstall of a shop ({shop_id, shop_domain}), and the erasure after a second install and
+# uninstall is owed as much as the first; its digest also covers Shopify's event id, which
+# Shopify's own retries of one event keep.
+SAME_BYTES_NEW_EVENT = frozenset({"shop/redact"})
 STORED_HEADERS = (TOPIC, SHOP_DOMAIN, WEBHOOK_ID, EVENT_ID, TRIGGERED_AT, API_VERSION, "Content-Type")
 
 
@@ -35,4 +41,7 @@ def receive() -> Response:
     if not topic or not request.headers.get(SHOP_DOMAIN):
         return plain(f"{TOPIC} and {SHOP_DOMAIN} are required", 400)
     headers = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
-    return store_and_acknowledge(SOURCE, body, headers, request_shopify_drain, topic=topic[:128])
+    identity = headers.get(EVENT_ID) if topic in SAME_BYTES_NEW_EVENT else None
+    return store_and_acknowledge(
+        SOURCE, body, headers, request_shopify_drain, topic=topic[:128], identity=identity
+    )

@@ -116,10 +116,17 @@ def test_send_again_twice_never_messages_a_customer_twice(client, make, shopify,
         credits=100,
     )
     fixable = {sid: PEOPLE[sid] for sid in (8001, 8004)}  # two customers Shopify lets us fix
+    # Subscribed to WhatsApp marketing in Shopify, as here (a fix stores Shopify's consent).
     shopify.put_customers(
         SHOP,
         [
-            {"shopify_id": sid, "first_name": name, "phone": phone, "country_code": country}
+            {
+                "shopify_id": sid,
+                "first_name": name,
+                "phone": phone,
+                "country_code": country,
+                "consent": "SUBSCRIBED",
+            }
             for sid, (name, phone, country, _code) in fixable.items()
         ],
     )

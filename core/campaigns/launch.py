@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from core.campaigns.audience import estimate
 from core.crypto import decrypt_token
 from core.models import Campaign, Shop, ShopAlert
+from core.rules.alert_codes import AlertCode
 from core.rules.campaign_states import CampaignStatus
 from core.templates.components import campaign_components
 from core.templates.definition import APPROVED, Template, derive_type
@@ -245,7 +246,7 @@ def launch_when_due(
         ShopAlert(
             shop_id=shop.id,
             campaign_id=campaign.id,
-            code="LAUNCH_CHECKS_FAILED",
+            code=AlertCode.LAUNCH_CHECKS_FAILED,
             title=f"Scheduled campaign '{campaign.name}' was not sent",
             details=" ".join(f.message for f in result.failures),
         )

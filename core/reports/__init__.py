@@ -1,5 +1,6 @@
 """Read models for what a merchant sees: a campaign's report, its metrics and signals, the message
-list, what campaigns earned, the shop's trends and one customer's WhatsApp history.
+list, what campaigns earned, the shop's trends, one customer's WhatsApp history and the shop's
+open alerts.
 
 - ``campaign``: counters, failure breakdowns and signals of one campaign.
 - ``metrics``: the four core metrics, their rates and the diagnostic signals.
@@ -7,6 +8,7 @@ list, what campaigns earned, the shop's trends and one customer's WhatsApp histo
 - ``outcomes``: orders, revenue, cost and the ratios between them.
 - ``trends``: rates over time by send date and type.
 - ``customer``: the customer-page block's data.
+- ``alerts``: the shop's open alerts, one per code and campaign, with what to do; dismissal.
 """
 
-__all__ = ["campaign", "customer", "message_list", "metrics", "outcomes", "trends"]
+__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "trends"]

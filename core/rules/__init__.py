@@ -1,13 +1,23 @@
 """Pure rules of the product, with no I/O and no import from the rest of core: campaign
 types and states, the message status ratchet, failure codes with their categories and remedies,
-phone numbers, what an erasure counts as one, and which orders count.
+shop alerts and what to do about them, phone numbers, what an erasure counts as one, and which
+orders count.
 
 - ``campaign_states``: campaign types and statuses, and the rule that settles a campaign.
 - ``statuses``: one rank per message status; a status only ever moves up.
 - ``failure_codes``: each failure code's category, meaning and remedy, in one place.
+- ``alert_codes``: the app's own shop-alert codes, and for every alert what to do and where.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
 - ``order_states``: which orders revenue counts, and why the others are left out.
 """
 
-__all__ = ["campaign_states", "failure_codes", "order_states", "phones", "redaction", "statuses"]
+__all__ = [
+    "alert_codes",
+    "campaign_states",
+    "failure_codes",
+    "order_states",
+    "phones",
+    "redaction",
+    "statuses",
+]

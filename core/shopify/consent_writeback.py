@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.models import Customer
+from core.rules.alert_codes import AlertCode
 from core.rules.campaign_states import Consent
 from core.shopify import alerts
 from core.shopify.admin import AdminClient, UserErrors
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 100  # stops written per shop per run (each is one mutation)
 RETRY_AFTER = timedelta(hours=1)  # a refused stop waits this long before the next try
-REFUSED_ALERT = "CONSENT_WRITEBACK_REFUSED"
+REFUSED_ALERT = AlertCode.CONSENT_WRITEBACK_REFUSED
 
 
 def _due():

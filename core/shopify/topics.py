@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Shop
+from core.rules.alert_codes import AlertCode
 from core.shopify import alerts, privacy, shapes
 from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
 from core.shopify.orders import ORDER_HANDLERS
@@ -52,7 +53,7 @@ def _customer_deleted(session: Session, shop: Shop, body: dict, _triggered: date
     return "applied"
 
 
-UNREADABLE_CONSENT = "CONSENT_WEBHOOK_UNREADABLE"
+UNREADABLE_CONSENT = AlertCode.CONSENT_WEBHOOK_UNREADABLE
 
 
 def _consent_changed(topic: str, read: Callable[[dict], shapes.ConsentChange]) -> Handler:

@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 
 from core.db import session_scope
 from core.models import Shop, ShopAlert
+from core.rules.alert_codes import AlertCode
 from core.whatsapp.connect import ConnectionRefused, ConnectRequest, check_with_meta, store_connection
 from core.whatsapp.graph import GraphUnreachable
 
 log = logging.getLogger(__name__)
-ALERT_CODE = "WHATSAPP_CHECK_REFUSED"
+ALERT_CODE = AlertCode.WHATSAPP_CHECK_REFUSED
 
 
 def connected_shop_ids() -> list[int]:

@@ -35,6 +35,7 @@ def require_session_token():
 
 
 from web.api import (  # noqa: E402,F401  (register their routes)
+    alerts,
     campaign_actions,
     campaigns,
     composer,

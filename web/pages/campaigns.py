@@ -7,6 +7,7 @@ from flask import abort, render_template, request
 from core.campaigns.preview import campaign_preview
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.models import Campaign
+from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
 from core.reports.metrics import signal_rules
 from core.reports.trends import type_medians
@@ -83,6 +84,7 @@ def app_home(shop):
         types=list(CampaignType),
         filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
         whatsapp_connected=is_connected(shop),
+        alerts=open_alerts(db(), shop.id),
         **labels(),
     )
 
@@ -125,6 +127,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "calling_code": cached_calling_code(campaign),
         "preview": campaign_preview(db(), campaign),
         "us_warning": _us_warning(shop, campaign),
+        "alerts": open_alerts(db(), shop.id, campaign.id),
         **outcome_context(shop, campaign),
         **labels(),
     }

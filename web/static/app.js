@@ -303,7 +303,7 @@
       }));
       result.hidden = false;
     } catch (error) {
-      result.textContent = "The campaign could not be launched. Reload the page and try again.";
+      result.textContent = button.dataset.actionFailure || "The campaign could not be launched. Reload the page and try again.";
       result.hidden = false;
     }
     button.disabled = false;

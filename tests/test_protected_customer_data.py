@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import rq
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.models import InboxEvent, Order, OrderRefund
@@ -273,3 +275,18 @@ def test_no_phone_or_name_reaches_the_logs(client, make, meta, caplog):
     ]
     leaks = [(name, text) for name, text in logged for value in (*PHONE_FORMS, FIRST, LAST) if value in text]
     assert leaks == []
+
+
+def test_a_database_error_names_no_parameter(make):
+    """A statement the database refuses raises an error whose text (what a log line or a job's
+    traceback would print) leaves out the statement's values: a customer's number and name."""
+    from core.db import get_engine
+
+    insert = text(
+        "INSERT INTO customers (shop_id, shopify_customer_id, first_name, phone)"
+        " VALUES (:shop, 1, :name, :phone)"
+    )
+    with pytest.raises(DBAPIError) as refused, get_engine().begin() as connection:
+        connection.execute(insert, {"shop": -1, "name": FIRST, "phone": PHONE})  # no such shop
+    assert "customers" in str(refused.value)
+    assert [value for value in (PHONE, FIRST) if value in str(refused.value)] == []

@@ -52,6 +52,9 @@ def _fork_safe_engine(url: str) -> Engine:
         max_overflow=10,
         pool_reset_on_return=None,
         connect_args=connection_timeouts(),
+        # A statement's values are customers' numbers and names: an error's text (logged, or in
+        # a job's traceback) names the statement, never its values.
+        hide_parameters=True,
     )
     event.listen(engine, "connect", _remember_opening_process)
     event.listen(engine, "reset", _rollback_in_opening_process)

@@ -1,5 +1,5 @@
 """Shopify's webhook drain (one pending at a time, as for Meta) and its sweeper, with the
-retention of applied bodies. The customer import is in jobs/customer_import.py."""
+retention of processed bodies. The customer import is in jobs/customer_import.py."""
 
 from __future__ import annotations
 
@@ -28,13 +28,24 @@ DRAIN_JOB_PREFIX = "shopify-drain-"
 PENDING_TTL_S = 300
 DRAIN_TIME_BUDGET_S = 60
 STALE_AFTER = timedelta(seconds=5)
-# Applied bodies hold customers' personal data: kept a week (Shopify retries for 4 hours and may
-# deliver a day late), then emptied. Their rows and digests stay for good: the HMAC covers the
-# body alone, so a signed body replayed any time later, with fresh headers, must still be
-# recognised as one received already. The ledger of applied deliveries (webhook and event ids)
-# outlives the bodies a while, to recognise late copies Shopify serialised again.
+# Shopify's bodies hold protected customer data (names, phones, consents). A body is needed
+# only until it is applied: it is applied in the transaction that marks it processed, a
+# redelivery or a replay of it is recognised by its digest and the ledger below, never by the
+# body, and only an event set aside as failed is ever applied again (`flask --app web inbox
+# replay`). So a processed body is emptied an hour after it was processed: long enough to look
+# at an outcome that surprised (`bad_payload`, `unreadable`), short enough that the database
+# holds a customer's raw data for hours, not days. A failed event keeps its body a week, the
+# time an operator has to fix the cause and replay it (each failed attempt is a warning in the
+# log, and `flask --app web inbox failed` lists it); after that, replay refuses it, saying its
+# body is no longer kept. A body still waiting for an attempt is never emptied.
+# Rows and digests stay for good: the HMAC covers the body alone, so a signed body replayed any
+# time later, with fresh headers, must still be recognised as one received already. The ledger
+# of applied deliveries (webhook and event ids) outlives the bodies, to recognise late copies
+# Shopify serialised again (it retries for 4 hours and may deliver a day late).
 RETENTION_KEY = "shopify:retention-swept"
-INBOX_RETENTION = timedelta(days=7)
+RETENTION_SWEEP_S = 600  # the sweeper empties bodies at most this often, so within 70 minutes
+APPLIED_BODY_RETENTION = timedelta(hours=1)
+FAILED_BODY_RETENTION = timedelta(days=7)
 LEDGER_RETENTION = timedelta(days=30)
 BODIES_PER_CHUNK = 20_000
 
@@ -102,7 +113,8 @@ def _drain_next_batch() -> DrainReport | None:
 
 def sweep_shopify_inbox() -> dict:
     """Periodic: queue a drain for webhooks left waiting (Redis was down when they came, or a
-    drain died), and at most hourly forget applied bodies and old ledger entries."""
+    drain died), and every ten minutes at most, empty processed bodies past their retention and
+    forget old ledger entries."""
     with session_scope() as session:
         pending, oldest = backlog(session, SOURCE)
     requeued = False
@@ -111,18 +123,26 @@ def sweep_shopify_inbox() -> dict:
         enqueue(WEBHOOKS, drain_shopify_inbox, job_id=DRAIN_JOB_PREFIX + uuid.uuid4().hex)
         requeued = True
         log.warning("re-queued a drain for %d shopify webhooks waiting since %s", pending, oldest.isoformat())
-    purged = purge_applied() if get_redis().set(RETENTION_KEY, b"1", nx=True, ex=3600) else None
+    swept = get_redis().set(RETENTION_KEY, b"1", nx=True, ex=RETENTION_SWEEP_S)
+    purged = purge_applied() if swept else None
     return {"pending": pending, "requeued": requeued, "purged": purged}
 
 
 def purge_applied(now: datetime | None = None) -> dict[str, int]:
-    """Empty the bodies processed before their retention (chunk by chunk, a transaction each;
-    the rows and digests stay) and forget ledger entries past theirs; answer how many of each."""
+    """Empty the bodies processed before their retention, a failed event's before its own
+    (chunk by chunk, a transaction each; the rows and digests stay), and forget ledger entries
+    past theirs; answer how many of each."""
     now = now or datetime.now(UTC)
     bodies = 0
     while True:
         with session_scope() as session:
-            chunk = drop_applied_bodies(session, SOURCE, now - INBOX_RETENTION, limit=BODIES_PER_CHUNK)
+            chunk = drop_applied_bodies(
+                session,
+                SOURCE,
+                now - APPLIED_BODY_RETENTION,
+                failed_cutoff=now - FAILED_BODY_RETENTION,
+                limit=BODIES_PER_CHUNK,
+            )
         bodies += chunk
         if chunk < BODIES_PER_CHUNK:
             break

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.inbox.store import MAX_ATTEMPTS
 from core.models import Customer, InboxEvent, Shop
 from core.shopify.customers import lock_customers
-from jobs.shopify import request_shopify_drain, sweep_shopify_inbox
+from jobs.shopify import purge_applied, request_shopify_drain, sweep_shopify_inbox
 from tests.shopify_webhooks import customer_body, post
 
 SLOW, OTHER = "slow.myshopify.com", "other.myshopify.com"
@@ -208,6 +208,44 @@ def test_an_event_that_keeps_failing_is_set_aside_and_can_be_replayed(
     run_jobs()
     assert customer_ids(make.engine, shop) == {POISON_CUSTOMER}
     assert events(make.engine)[OTHER].outcome == "applied"
+
+
+def test_a_failed_events_body_is_kept_a_week_for_its_replay_and_an_applied_one_an_hour(
+    client, make, run_jobs, runner, poison_customer
+):
+    """Two hours on, the retention has emptied the body of an applied event but kept the body
+    of one set aside as failed, which `flask inbox failed` lists as replayable; eight days on it
+    has emptied that one too, and `flask inbox replay` refuses it, saying why."""
+    shop = make.shop(OTHER)
+    post(client, "customers/update", customer_body(POISON_CUSTOMER, updated_at=JAN), shop=OTHER)
+    post(client, "customers/update", customer_body(5, updated_at=JAN), shop=OTHER)
+    for _attempt in range(MAX_ATTEMPTS):
+        drain(run_jobs)
+        time_passes(make.engine)
+    assert customer_ids(make.engine, shop) == {5}
+    failed_id = events_by_outcome(make.engine)["failed"]
+
+    assert purge_applied(datetime.now(UTC) + timedelta(hours=2))["bodies"] == 1
+    assert bodies_kept(make.engine) == {"failed": True, "applied": False}
+    listed = runner.invoke(args=["inbox", "failed"])
+    assert f"{failed_id} shopify" in listed.output and "body no longer kept" not in listed.output
+
+    assert purge_applied(datetime.now(UTC) + timedelta(days=8))["bodies"] == 1
+    assert bodies_kept(make.engine) == {"failed": False, "applied": False}
+    refused = runner.invoke(args=["inbox", "replay", str(failed_id)])
+    assert refused.exit_code != 0 and f"{failed_id}: its body is no longer kept" in refused.output
+
+
+def events_by_outcome(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return dict(session.execute(select(InboxEvent.outcome, InboxEvent.id)).all())
+
+
+def bodies_kept(engine: Engine) -> dict[str, bool]:
+    """Whether each outcome's stored event still holds its body."""
+    with Session(engine) as session:
+        rows = session.execute(select(InboxEvent.outcome, func.octet_length(InboxEvent.body) > 0)).all()
+    return dict(rows)
 
 
 def test_replay_refuses_an_event_that_did_not_fail(client, make, run_jobs, runner):

@@ -304,15 +304,15 @@ def test_the_sweeper_drains_what_no_drain_was_queued_for(client, make, run_jobs,
     assert 51 in _customers(make, shop)
 
 
-def test_retention_forgets_applied_bodies_after_a_week_and_the_ledger_after_a_month(
+def test_retention_forgets_applied_bodies_after_an_hour_and_the_ledger_after_a_month(
     client, make, run_jobs, shop
 ):
-    """Applied bodies hold personal data: emptied after 7 days (the row and its digest stay);
-    the delivery ledger goes after 30."""
+    """Applied bodies hold personal data: emptied an hour after they were applied (the row and
+    its digest stay); the delivery ledger goes after 30 days."""
     post(client, "customers/create", customer_body(61, updated_at=JAN), webhook_id="old-delivery")
     run_jobs()
-    assert purge_applied(datetime.now(UTC) + timedelta(days=6)) == {"bodies": 0, "ledger": 0}
-    assert purge_applied(datetime.now(UTC) + timedelta(days=8)) == {"bodies": 1, "ledger": 0}
+    assert purge_applied(datetime.now(UTC) + timedelta(minutes=50)) == {"bodies": 0, "ledger": 0}
+    assert purge_applied(datetime.now(UTC) + timedelta(minutes=70)) == {"bodies": 1, "ledger": 0}
     post(
         client,
         "customers/create",

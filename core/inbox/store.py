@@ -268,22 +268,35 @@ def mark_processed(session: Session, outcomes: Mapping[int, tuple[str, str | Non
         )
 
 
-# An applied body is dropped after its retention; the row and its digest stay, so a
-# redelivery of the same bytes is still one row (ON CONFLICT) and changes nothing.
+# A processed body is dropped after its retention; the row and its digest stay, so a
+# redelivery of the same bytes is still one row (ON CONFLICT) and changes nothing. A body set
+# aside as failed may have a retention of its own (failed_cutoff, never after cutoff): replay
+# needs it. A body still waiting (processed_at null) is never dropped.
 _DROP_APPLIED = text(
     """
     UPDATE inbox_events SET body = ''::bytea
      WHERE id IN (SELECT id FROM inbox_events
                    WHERE source = :source AND processed_at < :cutoff AND octet_length(body) > 0
+                     AND (outcome IS DISTINCT FROM 'failed' OR processed_at < :failed_cutoff)
                    ORDER BY processed_at LIMIT :limit)
     """
 )
 
 
-def drop_applied_bodies(session: Session, source: str, cutoff: datetime, *, limit: int = 20_000) -> int:
-    """Empty the bodies of ``source``'s events processed before ``cutoff`` (at most ``limit``
-    per call, oldest first); answer how many."""
-    return session.execute(_DROP_APPLIED, {"source": source, "cutoff": cutoff, "limit": limit}).rowcount
+def drop_applied_bodies(
+    session: Session,
+    source: str,
+    cutoff: datetime,
+    *,
+    failed_cutoff: datetime | None = None,
+    limit: int = 20_000,
+) -> int:
+    """Empty the bodies of ``source``'s events processed before ``cutoff``, those set aside as
+    failed only if also before ``failed_cutoff`` (when given), at most ``limit`` per call,
+    oldest first; answer how many."""
+    failed_cutoff = min(cutoff, failed_cutoff or cutoff)
+    params = {"source": source, "cutoff": cutoff, "failed_cutoff": failed_cutoff, "limit": limit}
+    return session.execute(_DROP_APPLIED, params).rowcount
 
 
 # ---- what an operator sees and replays ----------------------------------------------------------

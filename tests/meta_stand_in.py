@@ -80,14 +80,17 @@ def meta(_meta_process, app) -> MetaStandIn:
     return stand_in
 
 
+def demo_connection() -> dict:
+    """A shop's columns for a connection to the stand-in's demo WhatsApp account."""
+    return {
+        "meta_phone_number_id": PHONE_NUMBER_ID,
+        "meta_waba_id": WABA_ID,
+        "meta_access_token_ciphertext": encrypt_token(TOKEN),
+    }
+
+
 def whatsapp_shop(make, domain: str = "demo.myshopify.com", **fields):
     """A shop connected to the stand-in's demo WhatsApp account."""
     fields.setdefault("credits", 100_000)
     fields.setdefault("messages_per_second", 1000)
-    return make.shop(
-        domain,
-        meta_phone_number_id=PHONE_NUMBER_ID,
-        meta_waba_id=WABA_ID,
-        meta_access_token_ciphertext=encrypt_token(TOKEN),
-        **fields,
-    )
+    return make.shop(domain, **demo_connection(), **fields)

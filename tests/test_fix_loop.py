@@ -9,9 +9,8 @@ import threading
 import pytest
 from sqlalchemy.orm import Session
 
-from core.crypto import encrypt_token
 from core.dispatch.materialise import materialise_audience
-from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID, whatsapp_shop
+from tests.meta_stand_in import demo_connection, whatsapp_shop
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer
 
@@ -109,9 +108,7 @@ def test_send_again_twice_never_messages_a_customer_twice(client, make, shopify,
         make,
         shopify,
         SHOP,
-        meta_phone_number_id=PHONE_NUMBER_ID,
-        meta_waba_id=WABA_ID,
-        meta_access_token_ciphertext=encrypt_token(TOKEN),
+        **demo_connection(),
         messages_per_second=1000,
         credits=100,
     )

@@ -17,10 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.routing import Rule
 
-from core.crypto import encrypt_token
 from core.models import CustomerDataRequest
 from tests.browser import admin_query
-from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
+from tests.meta_stand_in import demo_connection
 from tests.scenarios import mixed_campaign
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer, session_token
@@ -157,9 +156,7 @@ def shop_with_everything(make, meta, shopify):
         make,
         shopify,
         SHOP,
-        meta_phone_number_id=PHONE_NUMBER_ID,
-        meta_waba_id=WABA_ID,
-        meta_access_token_ciphertext=encrypt_token(TOKEN),
+        **demo_connection(),
         credits=1000,
         messages_per_second=1000,
         timezone="Pacific/Kiritimati",

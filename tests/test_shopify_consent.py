@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.crypto import encrypt_token
 from core.db import session_scope
 from core.models import Customer
 from core.shopify.consent_writeback import queue_consent_writeback
 from jobs.customer_import import sync_customers, write_back_consents
 from tests import meta
-from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
+from tests.meta_stand_in import demo_connection
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer
 
@@ -63,9 +62,7 @@ def _connected_shop(make, shopify):
         make,
         shopify,
         SHOP,
-        meta_phone_number_id=PHONE_NUMBER_ID,
-        meta_waba_id=WABA_ID,
-        meta_access_token_ciphertext=encrypt_token(TOKEN),
+        **demo_connection(),
         credits=1000,
     )
 

@@ -32,13 +32,13 @@ from redis.asyncio import Redis
 from core.crypto import decrypt_token
 from core.db import session_scope
 from core.dispatch.claim import CampaignTemplate, Outbound, claim_batch
-from core.dispatch.halt import HaltReason
 from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done, next_due
 from core.dispatch.rate import messages_per_second
 from core.dispatch.record import Outcome, RecordSummary, record_outcomes
 from core.dispatch.stop import SendingStopped, check_sending, halt_pending, shop_refusal
 from core.dispatch.throttle import PhoneNumberThrottle
+from core.meta_webhooks.halt import HaltReason
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 from core.settings import get_settings

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.db import session_scope
-from core.dispatch.halt import APP_UNINSTALLED
 from core.dispatch.stop import stop_campaign
+from core.meta_webhooks.halt import APP_UNINSTALLED
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 from jobs.chains import enqueue_launch_now, ensure_lanes, ensure_monitor, job_pending, monitor_job_id

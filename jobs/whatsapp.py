@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from core.dispatch.halt import HaltReason
 from core.dispatch.stop import count_outcomes, stop_shop_campaigns
+from core.meta_webhooks.halt import HaltReason
 from core.settings import get_settings
 from core.whatsapp.recheck import connected_shop_ids, recheck
 from core.whatsapp.release import released_shop_ids, unsubscribe_released

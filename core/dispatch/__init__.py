@@ -8,11 +8,12 @@ Lock order, shared with the webhook drain: messages first, then the campaign row
 - ``materialise``, ``claim``, ``record``: the three steps.
 - ``progress``: what is left to send, when it is due, whether dispatch is over.
 - ``rate``, ``throttle``: the number's cap and the Redis structures that keep every worker to it.
-- ``halt``: a campaign stops with the code that stopped it, and says why.
+- halting a campaign, with the code that stopped it, is ``core/meta_webhooks/halt.py``: the
+  webhook drain halts campaigns too.
 - ``stop``: when a shop can no longer send (uninstalled, WhatsApp disconnected), and stopping
   its campaigns.
 
 Internal: ``send_policy`` (what a refused send means).
 """
 
-__all__ = ["claim", "halt", "materialise", "progress", "rate", "record", "stop", "throttle"]
+__all__ = ["claim", "materialise", "progress", "rate", "record", "stop", "throttle"]

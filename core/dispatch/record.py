@@ -23,9 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
-from core.dispatch.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.dispatch.send_policy import Verdict, decide
 from core.meta_webhooks.apply import STOPPED_MARKETING, release_parked
+from core.meta_webhooks.halt import HaltReason, fail_unsent, halted_already, mark_halted
 from core.meta_webhooks.preferences import unsubscribe_refused
 from core.outcomes.credits import RETURN, record_movement
 from core.rules.failure_codes import describe

@@ -1,5 +1,7 @@
 """What dispatch does when Meta refuses a send: retry later, fail the message, or halt the campaign.
 
+Which codes halt is core/rules/meta_halts.py, the rule failed status webhooks apply too.
+
 Meta's guidance (reference/whatsapp.md 3.4) sorts its codes in three kinds:
 
 - transient: throughput and rate limits, temporary outages. The message is retried with
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from core.rules.meta_halts import halts_send
 
 
 class Verdict(StrEnum):
@@ -49,33 +53,6 @@ RETRYABLE: dict[str, Retry] = {
     "131000": Retry(3, 2.0),  # unknown error: a few tries, then give up
 }
 
-HALTING = frozenset(
-    {
-        # The account, the number or the app's access: no message can go until it is fixed.
-        "0",  # unable to authenticate the app
-        "3",  # the app lacks a capability
-        "10",  # permission denied
-        "190",  # access token expired
-        "131048",  # spam rate limit: too many blocks or reports
-        "131042",  # payment method
-        "368",  # account restricted for a policy violation
-        "131031",  # account locked
-        "131045",  # phone number registration error
-        "133010",  # phone number not registered on WhatsApp
-        # The template: every message of a campaign is built from the same components, and the
-        # only per-recipient part, a customer field, always falls back to a non-empty text, so
-        # Meta refusing the parameters of one message means it refuses them for all.
-        "132000",  # parameter count does not match the template
-        "132001",  # template missing in this language or not approved
-        "132005",  # translated text too long
-        "132007",  # template content breaks policy
-        "132012",  # parameter format does not match the template
-        "132015",  # template paused for low quality
-        "132016",  # template disabled
-        "131008",  # a parameter the template requires is missing
-    }
-)
-PERMISSION_CODES = range(200, 300)  # Graph API permission errors: the app's access, like 10
 
 MAX_BACKOFF_S = 15 * 60.0
 
@@ -89,7 +66,7 @@ class Decision:
 
 def decide(code: str, attempts: int) -> Decision:
     """The decision for Meta error ``code`` after the message's ``attempts``-th send."""
-    if code in HALTING or (code.isdigit() and int(code) in PERMISSION_CODES):
+    if halts_send(code):
         return Decision(Verdict.HALT)
     rule = RETRYABLE.get(code)
     if rule is None or attempts >= rule.max_attempts:

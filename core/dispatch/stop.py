@@ -17,9 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
-from core.dispatch.halt import APP_UNINSTALLED, WHATSAPP_DISCONNECTED, HaltReason, halt_campaign
 from core.dispatch.materialise import materialise_audience
 from core.dispatch.progress import finish_if_done
+from core.meta_webhooks.halt import APP_UNINSTALLED, WHATSAPP_DISCONNECTED, HaltReason, halt_campaign
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 

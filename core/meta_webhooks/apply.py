@@ -17,6 +17,7 @@ from core.meta_webhooks import parked
 from core.meta_webhooks.apply_statuses import apply_by_message_id, apply_by_wamid
 from core.meta_webhooks.clicks import record_clicks
 from core.meta_webhooks.counter_changes import CounterChanges
+from core.meta_webhooks.halt import finish_halts, halts_for_failures
 from core.meta_webhooks.locked_messages import lock_messages
 from core.meta_webhooks.parse import PreferenceChange, ReplyClick, StatusEvent
 from core.meta_webhooks.preferences import apply_preferences, unsubscribe_recipients
@@ -33,6 +34,7 @@ class ApplyResult:
     parked: int = 0
     clicks: int = 0  # new clicks
     consents: int = 0  # customers whose marketing consent changed
+    halted: int = 0  # campaigns the batch's failed statuses halted (core/rules/meta_halts.py)
     changes: CounterChanges | None = None
 
 
@@ -66,8 +68,24 @@ def apply_updates(
     )
     result.consents = unsubscribe_recipients(session, _stops(rows, unmatched))
     result.consents += apply_preferences(session, list(preferences))
+    # Campaigns the batch's failures trip halt here, set-based: their unsent messages first,
+    # then the counters, then the halts on the campaign rows (the lock order of dispatch).
+    halts = halts_for_failures(session, _failures(rows, unmatched), changes.failures)
     changes.apply(session)
+    result.halted = finish_halts(session, halts)
     return result
+
+
+def _failures(rows: list[StatusRow], unmatched: list[StatusRow]) -> list[tuple[int, str, str]]:
+    """(shop id, wamid, code) of every applied failed status with a code."""
+    parked_rows = {id(row) for row in unmatched}
+    return [
+        (row.shop_id, row.wamid, e.error.code)
+        for row in rows
+        if id(row) not in parked_rows
+        for e in row.events
+        if e.error is not None and e.error.code
+    ]
 
 
 def _named_by_callback(rows: list[StatusRow]) -> list[StatusRow]:

@@ -6,6 +6,8 @@ orders count.
 - ``campaign_states``: campaign types and statuses, and the rule that settles a campaign.
 - ``statuses``: one rank per message status; a status only ever moves up.
 - ``failure_codes``: each failure code's category, meaning and remedy, in one place.
+- ``meta_halts``: which of Meta's error codes halt a campaign, and when (send answers and
+  failed status webhooks alike).
 - ``alert_codes``: the app's own shop-alert codes, and for every alert what to do and where.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
@@ -16,6 +18,7 @@ __all__ = [
     "alert_codes",
     "campaign_states",
     "failure_codes",
+    "meta_halts",
     "order_states",
     "phones",
     "redaction",

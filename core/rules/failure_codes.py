@@ -32,7 +32,7 @@ class OurCode(StrEnum):
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
     MESSAGE_EXPIRED = "MESSAGE_EXPIRED"
     SEND_UNCONFIRMED = "SEND_UNCONFIRMED"
-    # The shop can no longer send: these halt the campaign (core/dispatch/halt.py).
+    # The shop can no longer send: these halt the campaign (core/meta_webhooks/halt.py).
     APP_UNINSTALLED = "APP_UNINSTALLED"
     WHATSAPP_DISCONNECTED = "WHATSAPP_DISCONNECTED"
 

@@ -1,5 +1,6 @@
-"""Halting a campaign when Meta answers with an account or template code, or when the shop can
-no longer send at all (it uninstalled the app, or disconnected WhatsApp: our own codes).
+"""Halting a campaign when Meta answers with an account or template code (to a send, or later
+in failed status webhooks: core/rules/meta_halts.py), or when the shop can no longer send at
+all (it uninstalled the app, or disconnected WhatsApp: our own codes).
 
 Every further message would meet the same refusal (a paused template, an expired token, a
 payment problem), and each refusal counts against the number's quality. So dispatch stops: the
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.counts.failures import FailureChanges, entered_sql
 from core.models import ShopAlert
 from core.rules.failure_codes import OurCode, describe
+from core.rules.meta_halts import WINDOW, Scope, halting_code, scope
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,70 @@ def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: Halt
     halted = mark_halted(session, shop_id, campaign_id, reason, failed)
     breakdown.apply(session)
     return halted
+
+
+# The campaigns the failed statuses of one batch belong to (still sending, not halted), each
+# with its last failure codes, oldest first: one statement for the whole batch.
+_RECENT_FAILURES = text("""
+    WITH hit AS (
+        SELECT DISTINCT m.shop_id, m.campaign_id
+          FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[])) AS u(shop_id, wamid)
+          JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
+         WHERE m.campaign_id IS NOT NULL
+    )
+    SELECT c.shop_id, c.id, recent.codes
+      FROM hit JOIN campaigns c ON c.shop_id = hit.shop_id AND c.id = hit.campaign_id
+     CROSS JOIN LATERAL (
+        SELECT array_agg(last.error_code ORDER BY last.failed_at, last.id) AS codes
+          FROM (SELECT m.error_code, m.failed_at, m.id
+                  FROM messages m
+                 WHERE m.shop_id = c.shop_id AND m.campaign_id = c.id AND m.error_code IS NOT NULL
+                   AND m.status IN ('failed', 'expired')
+                 ORDER BY m.failed_at DESC NULLS LAST, m.id DESC
+                 LIMIT :window) AS last
+     ) AS recent
+     WHERE c.status = 'PENDING' AND c.halted_reason IS NULL
+     ORDER BY c.shop_id, c.id
+""")
+
+
+@dataclass(frozen=True)
+class WebhookHalt:
+    shop_id: int
+    campaign_id: int
+    reason: HaltReason
+    unsent: int
+
+
+def halts_for_failures(
+    session: Session, failures: list[tuple[int, str, str]], breakdown: FailureChanges
+) -> list[WebhookHalt]:
+    """The message half of halting the campaigns a batch's failed statuses trip
+    (core/rules/meta_halts.py): ``failures`` are (shop id, wamid, code) of the batch, applied
+    already. Per-recipient codes cannot trip anything, so a batch without others reads nothing.
+    The unsent messages of each tripped campaign fail here (messages before campaign rows);
+    ``finish_halts`` records the halts once the caller has moved the campaign counters."""
+    wanted = sorted({(shop_id, wamid) for shop_id, wamid, code in failures if scope(code) != Scope.RECIPIENT})
+    if not wanted:
+        return []
+    rows = session.execute(
+        _RECENT_FAILURES,
+        {"shop_ids": [s for s, _ in wanted], "wamids": [w for _, w in wanted], "window": WINDOW},
+    ).all()
+    halts = []
+    for shop_id, campaign_id, codes in rows:
+        code = halting_code(codes or [])
+        if code is None:
+            continue
+        reason = HaltReason(code, details="reported in failed delivery statuses of this campaign")
+        halts.append(
+            WebhookHalt(
+                shop_id, campaign_id, reason, fail_unsent(session, shop_id, campaign_id, reason, breakdown)
+            )
+        )
+    return halts
+
+
+def finish_halts(session: Session, halts: list[WebhookHalt]) -> int:
+    """The campaign half: record each halt and alert once; how many this call halted."""
+    return sum(mark_halted(session, h.shop_id, h.campaign_id, h.reason, h.unsent) for h in halts)

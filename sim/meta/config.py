@@ -150,10 +150,12 @@ class Delivery:
     failed_then_delivered: float = 0.03  # one device failed, another got it
     held: float = 0.05  # answered held_for_quality_assessment, then released
     username_share: float = 0.1  # recipients with a username: statuses by BSUID, no recipient_id
-    # Weights of the failure codes (132015: dropped by pacing, answered as held at send time).
-    failure_codes: dict = field(
-        default_factory=lambda: {"131026": 4, "131049": 3, "131050": 1, "130472": 1, "132015": 1}
-    )
+    # Weights of the per-recipient failure codes a campaign meets at random. Template-wide and
+    # account-wide codes are not drawn at random: on Meta they hit every message of a template
+    # or number at once, so a stray one would be a scenario Meta never plays (and would trip the
+    # campaign's circuit breaker). A scenario asks for them explicitly, e.g. {"132015": 1}
+    # (dropped by pacing: answered as held at send time, then failed).
+    failure_codes: dict = field(default_factory=lambda: {"131026": 4, "131049": 3, "131050": 1, "130472": 1})
 
 
 @dataclass

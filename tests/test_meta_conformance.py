@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.meta_webhooks.apply import release_parked
 from core.meta_webhooks.signature import HEADER, sign
-from core.models import Click, Customer, Message, ShopAlert
+from core.models import Click, Customer, Message, MetaTemplateState, ShopAlert, WhatsAppConnection
 from core.settings import load_settings
 from tests import meta
 
@@ -21,6 +21,7 @@ PYWA = FIXTURES / "pywa"
 HARD = FIXTURES / "hard_cases"
 PYWA_PHONE = "1122334455667"
 PYWA_PREFERENCES_PHONE = "106540352242922"
+PYWA_WABA = "102290129340398"  # the account of pywa's template and account bodies
 PHONE = "1234567890"
 OTHER_PHONE = "2345678901"
 WAMIDS = [f"wamid.hc-batch-{n}" for n in range(1, 10)] + [
@@ -66,8 +67,13 @@ def _all(make, model) -> list:
 @pytest.fixture
 def pywa_world(make):
     """The shops, messages and customer the pywa bodies talk about."""
-    shop = make.shop(meta_phone_number_id=PYWA_PHONE)
-    campaign = make.campaign(shop, "pywa")
+    shop = make.shop(meta_phone_number_id=PYWA_PHONE, meta_waba_id=PYWA_WABA)
+    campaign = make.campaign(shop, "pywa", template_name="order_confirmation", template_language="en_US")
+    make._save(
+        WhatsAppConnection(
+            shop_id=shop.id, waba_id=PYWA_WABA, phone_number_id=PYWA_PHONE, messages_per_second=80
+        )
+    )
     for wamid in ("wamid.xyzxyz", "wamid.xyzxyz=="):
         make.message(campaign, make.customer(shop), wamid=wamid, status="accepted")
     make.recount(campaign)
@@ -104,10 +110,45 @@ def _expect_pywa(make, world, file: str, scenario: str) -> None:
         customer = _all(make, Customer)[-1]
         # "resume" brings back a customer who had stopped; "signup" is not a consent we record.
         assert customer.consent == ("SUBSCRIBED" if scenario == "resume" else "UNSUBSCRIBED")
-    else:  # inbound messages, template updates, replies without a button: nothing we use
+    elif file in ("template_status_update", "template_quality_update", "account_update"):
+        _expect_pywa_account(make, shop, campaign, scenario)
+    else:  # inbound messages, replies without a button: nothing we use
         assert outcome == "nothing_used"
         assert _all(make, Click) == [] and _all(make, ShopAlert) == []
         assert m.status == "accepted"
+
+
+# What each of pywa's account_update events means here (core/rules/account_events.py):
+# a restriction on business-initiated messaging halts the sending campaign (368), a violation,
+# a deletion or a disabled-account update warns, the rest is stored only.
+_ACCOUNT_ALERTS = {
+    "account_restriction": [("368", True), ("ACCOUNT_RESTRICTED", False)],
+    "account_violation": [("ACCOUNT_NOTICE", False)],
+    "account_disabled": [("ACCOUNT_NOTICE", False)],
+    "account_deleted": [("ACCOUNT_NOTICE", False)],
+}
+
+
+def _expect_pywa_account(make, shop, campaign, scenario: str) -> None:
+    """Routed by the entry's account id to the shop connected to it, applied, and alerting only
+    where the event says something the merchant must act on."""
+    body = json.loads((PYWA / "account_update.json").read_text()).get(scenario)
+    if body and body["entry"][0]["id"] != PYWA_WABA:  # a business portfolio's event: not ours
+        assert meta.inbox_rows(make.engine)[0].outcome == "unknown_account"
+        assert _all(make, ShopAlert) == []
+        return
+    assert meta.inbox_rows(make.engine)[0].outcome == "applied"
+    alerts = [(a.code, a.campaign_id == campaign.id) for a in _all(make, ShopAlert)]
+    if scenario in ("approved", "rejected", "yellow"):  # stored: nothing to act on
+        assert alerts == []
+        state = _all(make, MetaTemplateState)[0]
+        assert (state.status, state.quality) == (
+            {"approved": ("APPROVED", None), "rejected": ("REJECTED", None), "yellow": (None, "YELLOW")}[
+                scenario
+            ]
+        )
+        return
+    assert alerts == _ACCOUNT_ALERTS.get(scenario, [])
 
 
 def _expect_pywa_status(make, campaign, m: Message, scenario: str) -> None:

@@ -40,8 +40,9 @@ def test_statuses_carry_the_pricing_category_of_the_templates_category(app, clie
 
 
 def test_account_errors_and_template_status_updates_reach_the_app_signed(app, make, meta, run_jobs):
-    """An account-level value.errors becomes a shop alert; a template status update is stored
-    and acknowledged (it names no phone number, so it carries nothing to apply)."""
+    """An account-level value.errors becomes a shop alert; a template status update is routed by
+    the account it names (no phone number) and, with no campaign sending the template, raises
+    the template's own alert."""
     shop = whatsapp_shop(make)
     with serve(app) as app_url:
         meta.configure(webhook_url=f"{app_url}/webhooks/meta")
@@ -55,7 +56,10 @@ def test_account_errors_and_template_status_updates_reach_the_app_signed(app, ma
             assert answer.status_code == 200, answer.text
         run_jobs()
     alerts = _rows(make, select(ShopAlert).where(ShopAlert.shop_id == shop.id))
-    assert [(a.code, a.title) for a in alerts] == [("131042", "Business eligibility payment issue")]
+    assert [(a.code, a.title) for a in alerts] == [
+        ("131042", "Business eligibility payment issue"),
+        ("TEMPLATE_STOPPED", "Template weekly_offer paused by Meta"),
+    ]
     assert len(_rows(make, select(InboxEvent))) == 2
     bad = meta.http.post(f"{meta.url}/sim/emit", json={"kind": "nope", "phone_number_id": PHONE_NUMBER_ID})
     assert bad.status_code == 400

@@ -19,9 +19,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.inbox import store as inbox
+from core.meta_webhooks.account_changes import apply_account_changes
 from core.meta_webhooks.alerts import store_alerts
 from core.meta_webhooks.apply import apply_updates
 from core.meta_webhooks.parse import (
+    AccountChange,
     MetaError,
     ParsedBody,
     PreferenceChange,
@@ -29,7 +31,7 @@ from core.meta_webhooks.parse import (
     StatusEvent,
     parse_body,
 )
-from core.meta_webhooks.routing import shops_by_phone_number
+from core.meta_webhooks.routing import shops_by_phone_number, shops_by_waba
 from core.whatsapp.state import note_webhooks_received
 
 log = logging.getLogger(__name__)
@@ -48,12 +50,22 @@ class DrainReport:
     clicks: int = 0
     preferences: int = 0
     alerts: int = 0
+    account_changes: int = 0  # account-level changes applied (template status, limits, ...)
     failed_ids: list[int] = field(default_factory=list)  # events that could not be applied
     outcomes: Counter = field(default_factory=Counter)
     tries: int = 0  # savepoints tried after a failed batch (its halves, and halves of those)
 
     def add(self, other: DrainReport) -> None:
-        for name in ("events", "statuses", "parked", "clicks", "preferences", "alerts", "tries"):
+        for name in (
+            "events",
+            "statuses",
+            "parked",
+            "clicks",
+            "preferences",
+            "alerts",
+            "account_changes",
+            "tries",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed_ids += other.failed_ids
         self.outcomes.update(other.outcomes)
@@ -65,8 +77,9 @@ class _Routed:
     clicks: list[tuple[int, ReplyClick]] = field(default_factory=list)
     preferences: list[tuple[int, PreferenceChange]] = field(default_factory=list)
     errors: list[tuple[int, MetaError]] = field(default_factory=list)
+    account: list[tuple[int, AccountChange]] = field(default_factory=list)
 
-    KINDS = ("statuses", "clicks", "preferences", "errors")
+    KINDS = ("statuses", "clicks", "preferences", "errors", "account")
 
     def items(self) -> list[tuple[str, int, object]]:
         """Every routed item as (kind, shop id, item), to be applied in parts."""
@@ -79,13 +92,17 @@ class _Routed:
             getattr(routed, kind).append((shop_id, item))
         return routed
 
-    def add(self, parsed: ParsedBody, shops: dict[str, int]) -> str:
+    def add(self, parsed: ParsedBody, shops: _Shops) -> str:
         """Take what ``parsed`` holds for known shops; return the event's outcome."""
         if parsed.outcome:
             return parsed.outcome
         used = False
+        for change in parsed.account:
+            for shop_id in shops.by_waba.get(change.waba_id, ()):
+                used = True
+                self.account.append((shop_id, change))
         for update in parsed.updates:
-            shop_id = shops.get(update.phone_number_id)
+            shop_id = shops.by_number.get(update.phone_number_id)
             if shop_id is None or not update.has_items():
                 continue  # a number we do not serve (Meta's dashboard samples, another app)
             used = True
@@ -93,7 +110,23 @@ class _Routed:
             self.clicks += [(shop_id, item) for item in update.clicks]
             self.preferences += [(shop_id, item) for item in update.preferences]
             self.errors += [(shop_id, item) for item in update.errors]
-        return "applied" if used else "unknown_phone_number"
+        if used:
+            return "applied"
+        return "unknown_phone_number" if any(u.has_items() for u in parsed.updates) else "unknown_account"
+
+
+@dataclass
+class _Shops:
+    """Where a batch's bodies route: shops by business phone number id, and by WABA id."""
+
+    by_number: dict[str, int]
+    by_waba: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, session: Session, bodies: Collection[ParsedBody]) -> _Shops:
+        numbers = {u.phone_number_id for p in bodies for u in p.updates if u.has_items()}
+        wabas = {change.waba_id for p in bodies for change in p.account}
+        return cls(shops_by_phone_number(session, numbers), shops_by_waba(session, wabas))
 
 
 def drain_batch(
@@ -162,9 +195,8 @@ def _apply_items_of(session: Session, event: inbox.InboxEvent, failure: Exceptio
     click or preference in it counts. If none applies, the body waits for a later drain (and,
     at its last attempt, is set aside); otherwise it is ``partly_applied``, the refusal noted."""
     parsed = parse_body(event.body, event.received_at)
-    shops = shops_by_phone_number(session, {u.phone_number_id for u in parsed.updates if u.has_items()})
     routed = _Routed()
-    routed.add(parsed, shops)
+    routed.add(parsed, _Shops.of(session, [parsed]))
     items = routed.items()
     report, refused = DrainReport(), []
     if len(items) > 1:
@@ -203,9 +235,8 @@ def _is_rollback_class(error: DBAPIError) -> bool:
 
 def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainReport:
     parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
-    phone_numbers = {u.phone_number_id for p in parsed.values() for u in p.updates if u.has_items()}
-    shops = shops_by_phone_number(session, phone_numbers)
-    note_webhooks_received(session, shops.values(), max(event.received_at for event in events))
+    shops = _Shops.of(session, parsed.values())
+    note_webhooks_received(session, shops.by_number.values(), max(event.received_at for event in events))
     routed, outcomes = _Routed(), {}
     for event in events:
         body = parsed[event.id]
@@ -226,4 +257,5 @@ def _apply_routed(session: Session, routed: _Routed) -> DrainReport:
         clicks=result.clicks,
         preferences=result.consents,
         alerts=store_alerts(session, routed.errors),
+        account_changes=apply_account_changes(session, routed.account),
     )

@@ -137,6 +137,26 @@ def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: Halt
     return halted
 
 
+_SENDING = text("""
+    SELECT id FROM campaigns
+     WHERE shop_id = :shop_id AND status = 'PENDING' AND halted_reason IS NULL
+       AND (CAST(:name AS text) IS NULL OR template_name = :name)
+       AND (CAST(:language AS text) IS NULL OR template_language = :language)
+     ORDER BY id
+""")
+
+
+def halt_sending_campaigns(
+    session: Session, shop_id: int, reason: HaltReason, template: tuple[str, str | None] | None = None
+) -> list[int]:
+    """Halt every campaign of the shop still sending (of ``template``, name and language, when
+    given) for a reason Meta gave about the account or a template rather than one message.
+    The ids this call halted, each with its own alert."""
+    name, language = template or (None, None)
+    ids = session.execute(_SENDING, {"shop_id": shop_id, "name": name, "language": language}).scalars().all()
+    return [campaign_id for campaign_id in ids if halt_campaign(session, shop_id, campaign_id, reason)]
+
+
 # The campaigns the failed statuses of one batch belong to (still sending, not halted), each
 # with its last failure codes, oldest first: one statement for the whole batch.
 _RECENT_FAILURES = text("""

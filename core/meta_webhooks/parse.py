@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.rules.account_events import FIELDS as ACCOUNT_FIELDS
 from core.rules.statuses import META_STATUS_ALIASES, MessageStatus
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -109,9 +110,21 @@ class PhoneNumberUpdates:
         return bool(self.statuses or self.clicks or self.preferences or self.errors)
 
 
+@dataclass(slots=True)
+class AccountChange:
+    """One change of an account-level field (core/rules/account_events.py): about the WhatsApp
+    Business Account ``waba_id`` (the entry's id), not one message or number."""
+
+    waba_id: str
+    field: str
+    value: dict
+    at: datetime  # the entry's time
+
+
 @dataclass
 class ParsedBody:
     updates: list[PhoneNumberUpdates] = field(default_factory=list)
+    account: list[AccountChange] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     outcome: str | None = None  # set when the body as a whole holds nothing we can use
 
@@ -133,8 +146,12 @@ def parse_body(raw: bytes, received_at: datetime) -> ParsedBody:
     for e, entry in enumerate(entries):
         changes = entry.get("changes") if isinstance(entry, dict) else None
         for c, change in enumerate(changes if isinstance(changes, list) else []):
-            _parse_change(change, f"entry[{e}].changes[{c}]", received_at, parsed)
-    if not any(update.has_items() for update in parsed.updates):
+            where = f"entry[{e}].changes[{c}]"
+            if isinstance(change, dict) and change.get("field") in ACCOUNT_FIELDS:
+                _parse_account_change(entry, change, where, received_at, parsed)
+            else:
+                _parse_change(change, where, received_at, parsed)
+    if not parsed.account and not any(update.has_items() for update in parsed.updates):
         parsed.outcome = "nothing_used"
     return parsed
 
@@ -175,6 +192,20 @@ def _parse_change(change: Any, where: str, received_at: datetime, parsed: Parsed
             if found is not None:
                 target.append(found)
     parsed.updates.append(update)
+
+
+def _parse_account_change(
+    entry: dict, change: dict, where: str, received_at: datetime, parsed: ParsedBody
+) -> None:
+    waba_id, value = entry.get("id"), change.get("value")
+    if not isinstance(waba_id, (str, int)) or isinstance(waba_id, bool) or str(waba_id) == "":
+        parsed.problems.append(f"{where}: no entry id (the WhatsApp Business Account) to route by")
+        return
+    if not isinstance(value, dict):
+        parsed.problems.append(f"{where}.value: not an object")
+        return
+    at = meta_time(entry.get("time"), received_at)
+    parsed.account.append(AccountChange(str(waba_id)[:MAX_ID_LENGTH], change["field"], value, at))
 
 
 def parse_status(item: Any, fallback_at: datetime) -> StatusEvent | None:

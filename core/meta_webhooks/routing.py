@@ -41,3 +41,19 @@ def _last_connected(session: Session, phone_number_ids: list[str]) -> dict[str, 
         .ext(distinct_on(WhatsAppConnection.phone_number_id))
     )
     return {phone_number_id: shop_id for phone_number_id, shop_id in rows}
+
+
+def shops_by_waba(session: Session, waba_ids: Iterable[str]) -> dict[str, list[int]]:
+    """The shops connected to each WhatsApp Business Account id: account-level webhooks
+    (template status, number quality, limits) name the account, not a number. Only shops
+    connected now: a shop that disconnected has no campaign the account's news could stop."""
+    wanted = sorted(set(waba_ids))
+    if not wanted:
+        return {}
+    found: dict[str, list[int]] = {}
+    rows = session.execute(
+        select(Shop.meta_waba_id, Shop.id).where(Shop.meta_waba_id.in_(wanted)).order_by(Shop.id)
+    )
+    for waba_id, shop_id in rows:
+        found.setdefault(waba_id, []).append(shop_id)
+    return found

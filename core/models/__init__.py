@@ -18,7 +18,7 @@ from core.models.shopify import (
     ShopifyWebhookDelivery,
 )
 from core.models.timing import CampaignTimingBucket
-from core.models.whatsapp import WhatsAppConnection
+from core.models.whatsapp import MetaTemplateState, WhatsAppConnection
 
 __all__ = [
     "Base",
@@ -33,6 +33,7 @@ __all__ = [
     "CustomerTombstone",
     "InboxEvent",
     "Message",
+    "MetaTemplateState",
     "Order",
     "OrderRefund",
     "ParkedStatus",

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at_column
@@ -38,3 +39,29 @@ class WhatsAppConnection(Base):
     disconnected_at: Mapped[datetime | None]
     last_webhook_at: Mapped[datetime | None]
     release_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What Meta's account-level webhooks said last (core/meta_webhooks/account_changes.py):
+    # the portfolio's messaging limit (unique customers per rolling 24 h, -1 unlimited), the
+    # number's last quality event, and the account's last event with its restrictions.
+    messaging_limit: Mapped[int | None]
+    quality_event: Mapped[str | None] = mapped_column(String(32))
+    account_event: Mapped[str | None] = mapped_column(String(64))
+    account_restrictions: Mapped[list | None] = mapped_column(JSONB)
+    health_at: Mapped[datetime | None]  # Meta's time of the newest of those events
+
+
+class MetaTemplateState(Base):
+    """A template's state and quality as Meta's template webhooks last said, per shop: what
+    halts the campaigns sending it (PAUSED, DISABLED) and what lets them resume (APPROVED).
+    An event older than the one stored changes nothing: Meta's webhooks come out of order."""
+
+    __tablename__ = "meta_template_states"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(32))  # APPROVED, PAUSED, DISABLED, FLAGGED ...
+    reason: Mapped[str | None] = mapped_column(Text)
+    status_at: Mapped[datetime | None]
+    quality: Mapped[str | None] = mapped_column(String(16))  # GREEN, YELLOW, RED, UNKNOWN
+    quality_at: Mapped[datetime | None]

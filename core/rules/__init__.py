@@ -8,6 +8,8 @@ orders count.
 - ``failure_codes``: each failure code's category, meaning and remedy, in one place.
 - ``meta_halts``: which of Meta's error codes halt a campaign, and when (send answers and
   failed status webhooks alike).
+- ``account_events``: what Meta's account-level webhook fields (template status and quality,
+  number quality, messaging limits, account restrictions) mean for sending.
 - ``alert_codes``: the app's own shop-alert codes, and for every alert what to do and where.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
@@ -15,6 +17,7 @@ orders count.
 """
 
 __all__ = [
+    "account_events",
     "alert_codes",
     "campaign_states",
     "failure_codes",

@@ -21,6 +21,13 @@ class AlertCode(StrEnum):
     WHATSAPP_CHECK_REFUSED = "WHATSAPP_CHECK_REFUSED"  # Meta refused the connection on a re-check
     CONSENT_WEBHOOK_UNREADABLE = "CONSENT_WEBHOOK_UNREADABLE"  # a consent webhook we cannot read
     CONSENT_WRITEBACK_REFUSED = "CONSENT_WRITEBACK_REFUSED"  # Shopify refused stops we wrote back
+    # Meta's account-level webhooks (core/rules/account_events.py):
+    TEMPLATE_STOPPED = "TEMPLATE_STOPPED"  # a template paused or disabled by Meta
+    TEMPLATE_FLAGGED = "TEMPLATE_FLAGGED"  # a template flagged, or its quality turned red
+    TEMPLATE_BACK = "TEMPLATE_BACK"  # a paused template approved again
+    NUMBER_QUALITY = "NUMBER_QUALITY"  # the number flagged, or the messaging limit lowered
+    ACCOUNT_RESTRICTED = "ACCOUNT_RESTRICTED"  # the account restricted or disabled by Meta
+    ACCOUNT_NOTICE = "ACCOUNT_NOTICE"  # another account event worth knowing (a violation)
 
 
 class ActIn(StrEnum):
@@ -76,6 +83,52 @@ _OURS: dict[str, AlertGuide] = {
         "this alert closes by itself once Shopify has taken every stop.",
         Tone.WARNING,
         ActIn.CONSENT,
+    ),
+    AlertCode.TEMPLATE_STOPPED: AlertGuide(
+        None,
+        "Meta refuses every message of this template until it is approved again: campaigns "
+        "that were sending it stopped, and scheduled ones will not launch. Edit the template "
+        "in WhatsApp Manager (a paused template is also released by Meta after 3 or 6 hours), "
+        "or choose another template.",
+        Tone.CRITICAL,
+        ActIn.CAMPAIGN,
+    ),
+    AlertCode.TEMPLATE_FLAGGED: AlertGuide(
+        None,
+        "Customers are blocking or reporting this template's messages; Meta pauses a template "
+        "whose quality stays low. Review its wording and audience before the next send.",
+        Tone.WARNING,
+        ActIn.CAMPAIGN,
+    ),
+    AlertCode.TEMPLATE_BACK: AlertGuide(
+        None,
+        "The template sends again. A campaign it stopped can be resumed from its page: only the "
+        "messages it never sent go out.",
+        Tone.WARNING,
+        ActIn.CAMPAIGN,
+    ),
+    AlertCode.NUMBER_QUALITY: AlertGuide(
+        None,
+        "The number's quality or messaging limit went down. Send to customers who asked to "
+        "hear from you, and fewer marketing messages, until Meta raises it again; launches "
+        "larger than the limit are spread over several days.",
+        Tone.WARNING,
+        ActIn.WHATSAPP,
+    ),
+    AlertCode.ACCOUNT_RESTRICTED: AlertGuide(
+        None,
+        "Meta stopped this WhatsApp Business account from starting conversations, so every "
+        "campaign stopped. Open Business Support Home in Meta Business Suite to see why and "
+        "to request a review.",
+        Tone.CRITICAL,
+        ActIn.WHATSAPP,
+    ),
+    AlertCode.ACCOUNT_NOTICE: AlertGuide(
+        None,
+        "Meta reported this about the WhatsApp Business account. Sending goes on; check Business "
+        "Support Home in Meta Business Suite before it leads to a restriction.",
+        Tone.WARNING,
+        ActIn.WHATSAPP,
     ),
 }
 

@@ -1,0 +1,50 @@
+"""account webhooks: what Meta's account-level webhook fields said last. whatsapp_connections
+gains the portfolio's messaging limit, the number's last quality event and the account's last
+event with its restrictions; meta_template_states keeps each template's status and quality
+per shop (core/meta_webhooks/account_changes.py).
+
+Revision ID: 0020_account_webhooks
+Revises: 0019_credit_shortfall
+"""
+
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+revision = '0020_account_webhooks'
+down_revision = '0019_credit_shortfall'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('whatsapp_connections', sa.Column('messaging_limit', sa.BigInteger(), nullable=True))
+    op.add_column('whatsapp_connections', sa.Column('quality_event', sa.String(length=32), nullable=True))
+    op.add_column('whatsapp_connections', sa.Column('account_event', sa.String(length=64), nullable=True))
+    op.add_column(
+        'whatsapp_connections',
+        sa.Column('account_restrictions', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+    op.add_column('whatsapp_connections', sa.Column('health_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        'meta_template_states',
+        sa.Column('shop_id', sa.BigInteger(), nullable=False),
+        sa.Column('name', sa.Text(), nullable=False),
+        sa.Column('language', sa.String(length=16), nullable=False),
+        sa.Column('template_id', sa.String(length=64), nullable=True),
+        sa.Column('status', sa.String(length=32), nullable=True),
+        sa.Column('reason', sa.Text(), nullable=True),
+        sa.Column('status_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('quality', sa.String(length=16), nullable=True),
+        sa.Column('quality_at', sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ['shop_id'], ['shops.id'], name=op.f('fk_meta_template_states_shop_id_shops'), ondelete='CASCADE'
+        ),
+        sa.PrimaryKeyConstraint('shop_id', 'name', 'language', name=op.f('pk_meta_template_states')),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('meta_template_states')
+    for column in ('health_at', 'account_restrictions', 'account_event', 'quality_event', 'messaging_limit'):
+        op.drop_column('whatsapp_connections', column)

@@ -172,7 +172,7 @@ class _DrainRun:
 def _log_drain(total: DrainReport, batches: int, started: float) -> None:
     log.info(
         "drained %d meta webhooks in %d batches (%.0f ms): %d statuses applied, %d parked, "
-        "%d clicks, %d preferences, %d alerts, %d set aside; outcomes %s",
+        "%d clicks, %d preferences, %d alerts, %d account changes, %d set aside; outcomes %s",
         total.events,
         batches,
         (time.monotonic() - started) * 1000,
@@ -181,6 +181,7 @@ def _log_drain(total: DrainReport, batches: int, started: float) -> None:
         total.clicks,
         total.preferences,
         total.alerts,
+        total.account_changes,
         len(total.failed_ids),
         dict(total.outcomes),
     )

@@ -4,6 +4,7 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 - ``audience``: opted-in customers narrowed by Shopify tags.
 - ``drafts``: creating a draft and changing its audience.
 - ``launch``: launch checks, launch, schedule, cancel.
+- ``resume``: sending what a halt kept back, once its cause is fixed.
 - ``preview``: the message as one customer sees it.
 - ``tracking``: each message's own tracked link, and what opening it does.
 - ``monitor``: MonitorCampaignJob's work on one campaign.
@@ -13,4 +14,14 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 ``input_limits`` is internal: the lengths merchant text must fit.
 """
 
-__all__ = ["audience", "drafts", "fix_loop", "launch", "monitor", "preview", "tracking", "us_numbers"]
+__all__ = [
+    "audience",
+    "drafts",
+    "fix_loop",
+    "launch",
+    "monitor",
+    "preview",
+    "resume",
+    "tracking",
+    "us_numbers",
+]

@@ -3,8 +3,15 @@
 Meta also tells a business about marketing consent (``user_preferences``: stop, resume; since
 2026 possibly without the phone number, by business-scoped user id only), about problems of the
 whole account or app (``value.errors``, with no statuses) and about its templates
-(``message_template_status_update``). Shapes follow Meta's published examples
-(fixtures/meta/pywa, reference/whatsapp.md 1.4 and 1.5).
+(``message_template_status_update``, ``message_template_quality_update``), its number
+(``phone_number_quality_update``), its limits (``business_capability_update``) and the account
+itself (``account_update``). Shapes follow Meta's published examples (tests/fixtures/meta/pywa,
+reference/whatsapp.md 1.4 and 1.5) and Meta's webhook references
+(developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/<field>).
+
+A template status is also the stand-in's own truth: after a PAUSED or DISABLED event every send
+of that template is refused with 132015 or 132016, as Meta does, until an APPROVED or
+REINSTATED event.
 """
 
 from __future__ import annotations
@@ -28,11 +35,17 @@ def emit(state, request: dict) -> dict:
         "user_preferences": _preferences,
         "account_error": _account_error,
         "template_status": _template_status,
+        "template_quality": _template_quality,
+        "number_quality": _number_quality,
+        "capability": _capability,
+        "account_update": _account_update,
     }
     if kind not in builders:
         raise BadEmit(f"kind must be one of {', '.join(builders)}")
     account_id, account = _account(state, request.get("phone_number_id"))
     field, value = builders[kind](request, account_id, account)
+    if kind == "template_status":
+        _set_template_status(state, value)
     body = {"object": "whatsapp_business_account", "entry": [_entry(account, field, value)]}
     _post(state.config, body)
     return body
@@ -107,6 +120,72 @@ def _template_status(request: dict, _phone_number_id: str, _account: dict) -> tu
     if request.get("category"):
         value["message_template_category"] = request["category"]
     return "message_template_status_update", value
+
+
+# What a template event leaves the template's status at, when it changes what sends.
+_STATUS_AFTER = {"PAUSED": "PAUSED", "DISABLED": "DISABLED", "APPROVED": "APPROVED", "REINSTATED": "APPROVED"}
+
+
+def _set_template_status(state, value: dict) -> None:
+    after = _STATUS_AFTER.get(value["event"])
+    if after is None:
+        return
+    name, language = value["message_template_name"], value.get("message_template_language")
+    with state.lock:  # a new dict: the configured ones are shared with the defaults
+        state.config.templates = [
+            {**t, "status": after} if t["name"] == name and t["language"] == language else t
+            for t in state.config.templates
+        ]
+
+
+def _template_quality(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
+    return "message_template_quality_update", {
+        "previous_quality_score": request.get("previous", "GREEN"),
+        "new_quality_score": request.get("quality", "RED"),
+        "message_template_id": int(request.get("template_id", 1000)),
+        "message_template_name": request.get("name", ""),
+        "message_template_language": request.get("language", "en"),
+    }
+
+
+def _number_quality(request: dict, _phone_number_id: str, account: dict) -> tuple[str, dict]:
+    """``old_limit`` only for messaging limit changes, as Meta's reference says."""
+    value = {
+        "display_phone_number": "".join(ch for ch in account.get("display", "") if ch.isdigit()),
+        "event": request.get("event", "FLAGGED"),
+        "current_limit": request.get("current_limit", "TIER_2K"),
+        "max_daily_conversations_per_business": str(request.get("limit", 2000)),
+    }
+    if request.get("old_limit"):
+        value["old_limit"] = request["old_limit"]
+    return "phone_number_quality_update", value
+
+
+def _capability(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
+    limit = int(request.get("limit", 2000))
+    return "business_capability_update", {
+        "max_daily_conversation_per_phone": limit,
+        "max_daily_conversations_per_business": limit,
+        "max_phone_numbers_per_business": 2,
+        "max_phone_numbers_per_waba": 2,
+    }
+
+
+def _account_update(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
+    event = request.get("event", "ACCOUNT_RESTRICTION")
+    value: dict = {"event": event}
+    if event == "ACCOUNT_RESTRICTION":
+        value["restriction_info"] = [
+            {
+                "restriction_type": request.get("restriction", "RESTRICTED_BIZ_INITIATED_MESSAGING"),
+                "expiration": int(time.time()) + 86400,
+            }
+        ]
+    elif event == "ACCOUNT_VIOLATION":
+        value["violation_info"] = {"violation_type": request.get("violation", "SCAM")}
+    elif event == "DISABLED_UPDATE":
+        value["ban_info"] = {"waba_ban_state": request.get("ban_state", "DISABLE"), "waba_ban_date": "today"}
+    return "account_update", value
 
 
 def _post(config, body: dict) -> None:

@@ -10,8 +10,9 @@
   ``GET /sim/subscriptions``: the WABAs' subscribed apps and every unsubscription asked;
   ``GET /sim/sends``: when each accepted send arrived;
   ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration);
-  ``POST /sim/emit`` {kind: user_preferences | account_error | template_status, phone_number_id,
-  ...}: post that webhook now (sim/meta/emit.py).
+  ``POST /sim/emit`` {kind: user_preferences | account_error | template_status |
+  template_quality | number_quality | capability | account_update, phone_number_id, ...}: post
+  that webhook now (sim/meta/emit.py).
 
 A plain threading HTTP/1.1 server (keep-alive): it must take a thousand sends a second.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, render_template, request
 
 from core.campaigns.preview import campaign_preview
+from core.campaigns.resume import held_back
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.models import Campaign
 from core.reports.alerts import open_alerts
@@ -128,6 +129,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "preview": campaign_preview(db(), campaign),
         "us_warning": _us_warning(shop, campaign),
         "alerts": open_alerts(db(), shop.id, campaign.id),
+        "held_back": held_back(db(), campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }

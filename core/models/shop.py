@@ -41,6 +41,8 @@ class Shop(Base):
     meta_waba_id: Mapped[str | None] = mapped_column(String(64))
     meta_access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     messages_per_second: Mapped[int] = mapped_column(Integer, server_default=text("80"))
+    # A lower rate the merchant chose (Settings); checks with Meta never send faster than it.
+    send_cap_per_second: Mapped[int | None] = mapped_column(Integer)
     credits: Mapped[int] = mapped_column(server_default=text("0"))
     # Days after a message reaches a customer during which their order counts for its campaign.
     attribution_window_days: Mapped[int] = mapped_column(Integer, server_default=text("7"))

@@ -32,7 +32,8 @@ class WhatsAppConnection(Base):
     quality_rating: Mapped[str | None] = mapped_column(String(32))  # GREEN, YELLOW, RED, NA
     messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))  # TIER_250 ... TIER_UNLIMITED
     throughput_level: Mapped[str | None] = mapped_column(String(32))  # STANDARD, HIGH, ...
-    messages_per_second: Mapped[int] = mapped_column(Integer)
+    messages_per_second: Mapped[int] = mapped_column(Integer)  # Meta's cap for the number
+    on_business_app: Mapped[bool] = mapped_column(Boolean, server_default=false())  # coexistence: 20/s
     webhooks_subscribed: Mapped[bool] = mapped_column(Boolean, server_default=false())
     connected_at: Mapped[datetime] = created_at_column()
     checked_at: Mapped[datetime] = created_at_column()  # when Meta last confirmed the facts above

@@ -9,8 +9,20 @@ again, describe, release, and send template messages.
 - ``release``: a disconnected (or uninstalled) shop's number released, our app unsubscribed
   from its WABA, then the token forgotten.
 - ``send``: sending template messages at the number's cap.
+- ``send_cap``: the shop's own lower send rate, which no check with Meta raises.
 - ``signup``: the single-use state that binds an Embedded Signup code to its shop.
 - ``state``: the connection as the API and the Settings page show it.
 """
 
-__all__ = ["callback", "connect", "graph", "graph_api", "recheck", "release", "send", "signup", "state"]
+__all__ = [
+    "callback",
+    "connect",
+    "graph",
+    "graph_api",
+    "recheck",
+    "release",
+    "send",
+    "send_cap",
+    "signup",
+    "state",
+]

@@ -32,10 +32,11 @@ T = TypeVar("T")
 _GRAPH_ID = re.compile(r"^\d{1,64}$")
 MAX_TOKEN_LENGTH = 4096
 # Messages a second per throughput level (Meta's throughput page: 80 by default, 1,000 after the
-# automatic upgrade). An unknown level keeps the default; numbers shared with the WhatsApp
-# Business app (fixed at 20) report no distinct level, so their cap must be set lower by hand.
+# automatic upgrade). An unknown level keeps the default. A number also used in the WhatsApp
+# Business app (``is_on_biz_app``, coexistence) is fixed at 20, whatever level it reports.
 THROUGHPUT_MPS = {"STANDARD": 80, "HIGH": 1000}
 DEFAULT_MPS = 80
+COEXISTENCE_MPS = 20
 
 
 class ConnectionRefused(Exception):
@@ -101,7 +102,16 @@ class MetaFacts:
 
     @property
     def messages_per_second(self) -> int:
+        """Meta's cap for the number, before any cap the shop set for itself."""
+        if self.number.is_on_biz_app:
+            return COEXISTENCE_MPS
         return THROUGHPUT_MPS.get(self.number.throughput_level or "", DEFAULT_MPS)
+
+
+def capped(meta_cap: int, own_cap: int | None) -> int:
+    """The rate to send at: Meta's cap, lowered by the shop's own cap when it set one. A check
+    with Meta (the 6-hourly one included) never raises the shop's cap."""
+    return min(meta_cap, own_cap) if own_cap else meta_cap
 
 
 def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
@@ -157,7 +167,7 @@ def store_connection(session: Session, shop_id: int, request: ConnectRequest, fa
     shop.meta_phone_number_id = request.phone_number_id
     shop.meta_waba_id = request.waba_id
     shop.meta_access_token_ciphertext = encrypt_token(request.access_token)
-    shop.messages_per_second = facts.messages_per_second
+    shop.messages_per_second = capped(facts.messages_per_second, shop.send_cap_per_second)
     try:
         with session.begin_nested():  # a savepoint: the caller's transaction stays the caller's to end
             session.flush()
@@ -177,6 +187,7 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "quality_rating": number.quality_rating,
         "messaging_limit_tier": number.messaging_limit_tier,
         "throughput_level": number.throughput_level,
+        "on_business_app": number.is_on_biz_app,
         "messages_per_second": facts.messages_per_second,
         "webhooks_subscribed": facts.webhooks_subscribed,
         "checked_at": now,

@@ -23,7 +23,9 @@ MAX_PHONE_NUMBER_PAGES = 10
 _TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 # Phone number fields (GET /{phone-number-id}): display_phone_number, verified_name and
 # quality_rating (Meta's OpenAPI, PhoneNumberInfo), throughput {level} (Meta's throughput page),
-# whatsapp_business_manager_messaging_limit (replaces the deprecated messaging_limit_tier).
+# whatsapp_business_manager_messaging_limit (replaces the deprecated messaging_limit_tier), and
+# is_on_biz_app: the number is also used in the WhatsApp Business app (coexistence), which fixes
+# its throughput at 20 messages a second (Meta's throughput page).
 PHONE_NUMBER_FIELDS = ",".join(
     (
         "id",
@@ -32,6 +34,7 @@ PHONE_NUMBER_FIELDS = ",".join(
         "quality_rating",
         "throughput",
         "whatsapp_business_manager_messaging_limit",
+        "is_on_biz_app",
     )
 )
 
@@ -62,6 +65,7 @@ class PhoneNumber:
     quality_rating: str | None
     throughput_level: str | None
     messaging_limit_tier: str | None
+    is_on_biz_app: bool = False
 
     @classmethod
     def from_graph(cls, node: dict) -> PhoneNumber:
@@ -74,6 +78,7 @@ class PhoneNumber:
             throughput_level=throughput.get("level") if isinstance(throughput, dict) else None,
             messaging_limit_tier=node.get("whatsapp_business_manager_messaging_limit")
             or node.get("messaging_limit_tier"),
+            is_on_biz_app=node.get("is_on_biz_app") is True,
         )
 
 

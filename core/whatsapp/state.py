@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.models import Shop, WhatsAppConnection
+from core.models import MetaTemplateState, Shop, WhatsAppConnection
 
 
 def is_connected(shop: Shop) -> bool:
@@ -39,11 +39,22 @@ def describe(session: Session, shop: Shop) -> dict:
         "quality_rating": row.quality_rating if row else None,
         "messaging_limit_tier": row.messaging_limit_tier if row else None,
         "throughput_level": row.throughput_level if row else None,
+        "on_business_app": bool(row and row.on_business_app),
+        "messaging_limit": row.messaging_limit if row else None,
+        "quality_event": row.quality_event if row else None,
+        "account_event": row.account_event if row else None,
+        "send_cap_per_second": shop.send_cap_per_second,
         "webhooks_subscribed": bool(row and row.webhooks_subscribed),
         "messages_per_second": shop.messages_per_second,
         "checked_at": _iso(row.checked_at if row else None),
         "last_webhook_at": _iso(row.last_webhook_at if row else None),
     }
+
+
+def template_states(session: Session, shop_id: int) -> list[MetaTemplateState]:
+    """The shop's templates as Meta's template webhooks last described them, by name."""
+    query = select(MetaTemplateState).where(MetaTemplateState.shop_id == shop_id)
+    return list(session.scalars(query.order_by(MetaTemplateState.name, MetaTemplateState.language)))
 
 
 def note_webhooks_received(session: Session, shop_ids: Iterable[int], received_at: datetime) -> None:

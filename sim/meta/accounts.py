@@ -33,6 +33,7 @@ NUMBER_DEFAULTS = {
     "quality_rating": "GREEN",
     "throughput": "STANDARD",
     "messaging_limit": "TIER_2K",
+    "is_on_biz_app": False,  # True: a coexistence number, also used in the WhatsApp Business app
 }
 
 
@@ -145,6 +146,7 @@ class AccountsApi:
             "quality_rating": values["quality_rating"],
             "throughput": {"level": values["throughput"]},
             "whatsapp_business_manager_messaging_limit": values["messaging_limit"],
+            "is_on_biz_app": bool(values["is_on_biz_app"]),
             "status": "LINKED",  # WhatsAppPhoneNumberStatus in Meta's OpenAPI
         }
 

@@ -20,6 +20,9 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 SETTLE_EVERY = 1000
 
 
+COEXISTENCE_CAP = 20
+
+
 class GraphError(Exception):
     """A Meta-shaped error answer."""
 
@@ -158,7 +161,10 @@ class MetaState:
         while window and window[0] <= now - 1.0:
             window.popleft()
         self.arrived_at.append(time.time())
-        if len(window) >= max(self.config.cap, int(self.config.cap * (1 + self.config.cap_tolerance))):
+        # A coexistence number (also in the WhatsApp Business app) is fixed at 20 a second.
+        on_app = self.config.accounts.get(phone_number_id, {}).get("is_on_biz_app")
+        cap = COEXISTENCE_CAP if on_app else self.config.cap
+        if len(window) >= max(cap, int(cap * (1 + self.config.cap_tolerance))):
             raise self._refuse(
                 GraphError(130429, "Rate limit hit", "Cloud API message throughput has been reached.")
             )

@@ -47,5 +47,6 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     insights,
     messages,
     outcome_settings,
+    send_cap,
     whatsapp,
 )

@@ -16,7 +16,7 @@ from flask import render_template
 
 from core.models import Shop
 from core.settings import get_settings
-from core.whatsapp.state import describe
+from core.whatsapp.state import describe, template_states
 from web.database import db
 from web.pages import blueprint, embedded_page
 
@@ -36,6 +36,15 @@ TIER_LABELS = {
     "TIER_10K": "10,000 customers a day",
     "TIER_100K": "100,000 customers a day",
     "TIER_UNLIMITED": "Unlimited",
+}
+# The events of Meta's phone_number_quality_update webhook (core/rules/account_events.py).
+QUALITY_EVENTS = {
+    "FLAGGED": "Flagged: quality is low; the messaging limit may go down",
+    "UNFLAGGED": "No longer flagged",
+    "DOWNGRADE": "Messaging limit lowered",
+    "UPGRADE": "Messaging limit raised",
+    "THROUGHPUT_UPGRADE": "Throughput raised to 1,000 messages a second",
+    "ONBOARDING": "Being set up by Meta",
 }
 
 
@@ -78,6 +87,8 @@ def whatsapp_section(shop: Shop) -> dict:
         "last_webhook_at": datetime.fromisoformat(last_webhook) if last_webhook else None,
         "quality_labels": QUALITY_LABELS,
         "tier_labels": TIER_LABELS,
+        "quality_events": QUALITY_EVENTS,
+        "templates": template_states(db(), shop.id),
         "embedded_signup": settings.embedded_signup_offered,
         "meta_app_id": settings.meta_app_id,
         "meta_config_id": settings.meta_config_id,

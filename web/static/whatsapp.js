@@ -23,6 +23,7 @@
     access_token: "Access token",
     code: "Facebook sign-in",
     state: "Facebook sign-in",
+    messages_per_second: "Send rate",
   };
 
   function problems(status, answer) {
@@ -51,6 +52,16 @@
     } catch (error) {
       show(["The request did not reach the app. Check the connection and try again."], "critical");
     }
+  }
+
+  const capForm = section.querySelector("form[data-wa-cap]");
+  if (capForm) {
+    capForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const value = capForm.elements.messages_per_second.value.trim();
+      const payload = { messages_per_second: value === "" ? null : Number(value) };
+      call("/api/whatsapp/send-cap", "PUT", payload, "Saving the send rate…");
+    });
   }
 
   const form = section.querySelector("form[data-wa-connect]");

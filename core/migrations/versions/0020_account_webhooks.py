@@ -1,7 +1,9 @@
 """account webhooks: what Meta's account-level webhook fields said last. whatsapp_connections
-gains the portfolio's messaging limit, the number's last quality event and the account's last
-event with its restrictions; meta_template_states keeps each template's status and quality
-per shop (core/meta_webhooks/account_changes.py).
+gains the portfolio's messaging limit, the number's last quality event, the account's last
+event with its restrictions, and whether the number is also on the WhatsApp Business app (fixed
+at 20 messages a second); meta_template_states keeps each template's status and quality per
+shop (core/meta_webhooks/account_changes.py). shops.send_cap_per_second is the merchant's own
+lower rate, which no check with Meta raises.
 
 Revision ID: 0020_account_webhooks
 Revises: 0019_credit_shortfall
@@ -26,6 +28,11 @@ def upgrade() -> None:
         sa.Column('account_restrictions', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     )
     op.add_column('whatsapp_connections', sa.Column('health_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        'whatsapp_connections',
+        sa.Column('on_business_app', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    )
+    op.add_column('shops', sa.Column('send_cap_per_second', sa.Integer(), nullable=True))
     op.create_table(
         'meta_template_states',
         sa.Column('shop_id', sa.BigInteger(), nullable=False),
@@ -46,5 +53,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('meta_template_states')
+    op.drop_column('shops', 'send_cap_per_second')
+    op.drop_column('whatsapp_connections', 'on_business_app')
     for column in ('health_at', 'account_restrictions', 'account_event', 'quality_event', 'messaging_limit'):
         op.drop_column('whatsapp_connections', column)

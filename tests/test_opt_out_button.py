@@ -40,6 +40,8 @@ def _tap(context_wamid: str, reply_id: str, text: str, payload: str, seconds: in
         ("Stop promotions", "Stop promotions", True),  # Meta's suggested opt-out text, default payload
         ("Detener promociones", "STOP_PROMOTIONS", True),  # a translated button, our payload
         ("Unsubscribe", "u1", True),
+        ("Arrêter les promotions", "b2", True),  # a translated button without our payload
+        ("Salir", "STOP-PROMOTIONS", True),  # any text, the campaign's payload says stop
         ("Shop now", "SHOP_NOW", False),
         ("Stop by our store", "VISIT", False),  # whole phrases only
         ("Not interested", "Not interested", False),

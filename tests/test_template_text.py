@@ -127,3 +127,29 @@ def test_launching_a_draft_that_holds_a_refused_text_answers_422_naming_it(clien
     answer = client.post(f"/api/campaigns/{created.json['id']}/launch", headers=bearer())
     assert answer.status_code == 422, answer.json
     assert "components.body.parameters[1]" in str(answer.json)
+
+
+def test_the_composer_refuses_a_text_meta_would_refuse_when_editing_and_previewing(client, make, meta):
+    from tests.meta_stand_in import whatsapp_shop
+
+    whatsapp_shop(make)
+    created = _draft(client, [{"field": "first_name", "fallback": "friend"}, {"text": "SPRING15"}])
+    assert created.status_code == 201, created.json
+    body = {"type": "body", "parameters": [{"field": "first_name", "fallback": "friend"}, {"text": "A\tB"}]}
+    edited = client.put(
+        f"/api/campaigns/{created.json['id']}",
+        json={
+            "name": "Odd text",
+            "template": {"name": "personal_offer", "language": "en"},
+            "components": [body],
+        },
+        headers=bearer(),
+    )
+    assert edited.status_code == 422
+    assert [e["field"] for e in edited.json["errors"]] == ["components.body.parameters[1]"]
+    definition = [{"type": "BODY", "text": "Hi {{1}}, your code {{2}} takes 15% off today."}]
+    preview = client.post(
+        "/api/preview", json={"definition": definition, "components": [body]}, headers=bearer()
+    )
+    assert preview.status_code == 422
+    assert [e["field"] for e in preview.json["errors"]] == ["components.body.parameters[1]"]

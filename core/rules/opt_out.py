@@ -10,7 +10,8 @@ applied like a ``user_preferences`` stop (core/meta_webhooks/clicks.py).
 
 Matched after lower-casing and folding punctuation and spaces, so "Stop Promotions!",
 "STOP_PROMOTIONS" and "stop-promotions" are one. Only whole phrases count: a button "Stop by
-our store" is not a stop.
+our store" is not a stop. A campaign whose opt-out button says something else can give it a
+payload that does (``STOP_PROMOTIONS``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ OPT_OUT_PHRASES = frozenset(
         "no more promotions",
         "no more offers",
         "no more messages",
+        # Common translations of "Stop promotions" (our phrasings, not a list Meta publishes;
+        # a wrong match only unsubscribes, the safe side of consent).
+        "detener promociones",
+        "parar promociones",
+        "parar promoções",
+        "arrêter les promotions",
+        "werbung stoppen",
+        "interrompi promozioni",
+        "stop promoties",
     }
 )
 

@@ -211,3 +211,19 @@ def test_the_campaign_page_shows_that_campaigns_open_alerts(client, make, shops)
 
     assert client.post(f"/api/alerts/{mine.id}/dismiss", headers=bearer(SHOP)).status_code == 204
     assert "was not sent" not in _page_text(client, f"/campaigns/{campaign.id}")
+
+
+def test_account_codes_meta_reports_say_what_to_do_and_133010_says_register_by_api(client, make, shops):
+    """Account errors Meta reports for the reviewed codes are critical, in Meta-free plain titles,
+    each with its own remedy; 133010's says the number is registered by API with its PIN
+    (Meta: not in WhatsApp Manager)."""
+    shop, _ = shops
+    codes = ("133010", "33", "131037", "131063", "131064")
+    for code in codes:
+        _alert(make, shop, code, title=f"(#{code}) Meta's words")
+    alerts = {a["code"]: a for a in _listed(client)}
+    assert set(alerts) == set(codes)
+    assert all(a["tone"] == "critical" and a["title"] == describe(c).title for c, a in alerts.items())
+    assert len({a["remedy"] for a in alerts.values()}) == len(codes)
+    assert "POST /{phone-number-id}/register" in alerts["133010"]["remedy"]
+    assert "PIN" in alerts["133010"]["remedy"]

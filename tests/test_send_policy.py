@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.dispatch.send_policy import MAX_BACKOFF_S, Verdict, decide
+from core.rules.failure_codes import describe
+from core.rules.meta_halts import Scope, counted, scope
 
 
-@pytest.mark.parametrize("code", ["130429", "131056", "1", "2", "4", "80007", "131016", "133004", "131000"])
+@pytest.mark.parametrize(
+    "code",
+    ["130429", "131056", "1", "2", "4", "80007", "131016", "133004", "131000", "17", "32", "613", "80008"],
+)
 def test_transient_codes_are_retried_with_a_growing_backoff(code):
     """Rate limits and outages: retried, each wait longer than the one before (up to a cap)."""
     first, second = decide(code, 1), decide(code, 2)
@@ -22,8 +27,11 @@ def test_the_pair_rate_limit_backs_off_by_powers_of_four_for_that_recipient_only
 
 
 def test_number_wide_limits_pause_the_number():
-    """130429, 4 and 80007 are limits of the number, app or account: every send waits a little."""
-    assert all(decide(code, 1).number_pause_s > 0 for code in ("130429", "4", "80007"))
+    """130429, 4 and 80007 are limits of the number, app or account: every send waits a little.
+    So are the Graph API's throttling codes 17, 32, 613 and 80008 (Meta's rate-limiting page:
+    calls fail until enough time has passed), which failed each message before."""
+    codes = ("130429", "4", "80007", "17", "32", "613", "80008")
+    assert all(decide(code, 1).number_pause_s > 0 for code in codes)
 
 
 def test_retries_are_bounded():
@@ -38,6 +46,10 @@ def test_retries_are_bounded():
     [
         *("0", "3", "10", "190", "200", "230", "299", "133010"),
         *("131048", "131042", "368", "131031", "131045"),
+        # Meta's error-code page (reference/whatsapp.md 3.4): the number deleted, a display
+        # name not approved, marketing templates off on Cloud API, a limit for misclassified
+        # templates. Every send from the number fails alike; these failed one by one before.
+        *("33", "131037", "131063", "131064"),
         *("132000", "132001", "132005", "132012", "132015", "132016", "131008"),
     ],
 )
@@ -50,3 +62,32 @@ def test_account_and_template_codes_halt_the_campaign(code):
 def test_recipient_codes_fail_the_message_only(code):
     """Not on WhatsApp, frequency-capped, opted out, in an experiment, unknown: that message fails."""
     assert decide(code, 1).verdict == Verdict.FAIL
+
+
+@pytest.mark.parametrize("code", ["131053", "100"])
+def test_header_media_and_invalid_parameter_fail_one_answer_and_halt_only_by_count(code):
+    """131053 (header media) and 100 (invalid parameter) usually hit every message, but one can
+    be a stray (a media fetch that failed once, one recipient's value): one answer fails its
+    message; the count of the campaign's last failures halts (core/dispatch/counted_halt.py)."""
+    assert decide(code, 1).verdict == Verdict.FAIL
+    assert counted(code) and scope(code) == Scope.TEMPLATE
+
+
+def test_media_a_customer_sent_is_not_the_campaigns_concern():
+    """131052: Meta could not download media *the user sent*; nothing about our template."""
+    assert decide("131052", 1).verdict == Verdict.FAIL and scope("131052") == Scope.RECIPIENT
+
+
+def test_the_133010_remedy_says_registration_is_an_api_call():
+    """Meta: a number is registered with POST /{phone-number-id}/register and its PIN, not in
+    WhatsApp Manager."""
+    remedy = describe("133010").remedy
+    assert "/register" in remedy and "PIN" in remedy and "not offer this in WhatsApp Manager" in remedy
+
+
+@pytest.mark.parametrize(
+    "code", ["17", "32", "613", "80008", "100", "131052", "131053", "131063", "131064", "131037", "33"]
+)
+def test_every_reviewed_code_has_its_own_title(code):
+    """No reviewed code falls back to "WhatsApp error N" on the merchant's pages."""
+    assert describe(code).title != f"WhatsApp error {code}" and describe(code).category != "unknown"

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.dispatch.record import Outcome, record_outcomes
 from core.models import Campaign, Message, ShopAlert
 from core.rules.meta_halts import TRIPS, WINDOW, Scope, halting_code, scope
+from core.whatsapp.send import SendResult
 from jobs.dispatch import MAX_ANSWER_S, STOP_CHECK_EVERY_S
 from tests import meta
 from tests.browser import serve
@@ -150,6 +152,53 @@ def test_one_stray_template_failure_does_not_halt_but_three_do(client, make):
     assert _state(make, campaign)[1:] == ("132001", 1, 0)
 
 
+def test_a_deleted_number_by_webhook_halts_at_once(client, make):
+    """33 (Meta: the business number was deleted) is account-wide: one failure halts."""
+    _, campaign = _campaign(make, sent=2)
+    _fail(client, [33])
+    assert _state(make, campaign)[1:] == ("33", 1, 0)
+
+
+def _answer(make, campaign, codes: list[str]) -> None:
+    """Meta refuses one queued message per code at send time; dispatch records the answers."""
+    with Session(make.engine) as session:
+        queued = session.scalars(
+            select(Message.id)
+            .where(Message.campaign_id == campaign.id, Message.status == "queued")
+            .order_by(Message.id)
+            .limit(len(codes))
+        ).all()
+    outcomes = [
+        Outcome(message_id, 1, SendResult("error", code=code, title="Media upload error", details="d"))
+        for message_id, code in zip(queued, codes, strict=True)
+    ]
+    with Session(make.engine) as session, session.begin():
+        record_outcomes(session, campaign.shop_id, campaign.id, outcomes)
+
+
+def test_header_media_refused_at_send_halts_by_count_not_on_one_answer(make):
+    """131053 answered at send time: one fails its message and the campaign goes on; the third
+    among the campaign's last failures halts it, as a status webhook would (it failed each
+    message one by one before)."""
+    _, campaign = _campaign(make, sent=0, queued=12)
+    _answer(make, campaign, ["131053"])
+    assert _state(make, campaign) == (None, None, 0, 11)
+    _answer(make, campaign, ["131026", "131053"])
+    assert _state(make, campaign)[1] is None
+    _answer(make, campaign, ["131053"])
+    reason, code, alerts, queued = _state(make, campaign)
+    assert (code, alerts, queued) == ("131053", 1, 0) and "header" in reason
+
+
+def test_an_invalid_parameter_refused_at_send_halts_by_count(make):
+    """100 (invalid parameter): three in a batch halt the campaign; one alone does not."""
+    _, campaign = _campaign(make, sent=0, queued=8)
+    _answer(make, campaign, ["100"])
+    assert _state(make, campaign)[1] is None
+    _answer(make, campaign, ["100", "100"])
+    assert _state(make, campaign)[1:] == ("100", 1, 0)
+
+
 def test_per_recipient_failures_never_halt(client, make):
     """Any number of 131026 (not on WhatsApp) leaves the campaign sending."""
     _, campaign = _campaign(make, sent=25)
@@ -167,7 +216,11 @@ def test_a_settled_campaign_is_left_alone(client, make):
 
 
 CODES = st.sampled_from(
-    ["131048", "131042", "368", "190", "132001", "132015", "131053", "131026", "131049", "131050", "131000"]
+    [
+        *("131048", "131042", "368", "190", "33", "131037", "131063", "131064"),
+        *("132001", "132015", "131053", "100"),
+        *("131026", "131049", "131050", "131000", "131052"),
+    ]
 )
 
 

@@ -30,7 +30,7 @@ from core.crypto import decrypt_token
 from core.models import Campaign, Shop, ShopAlert
 from core.rules.alert_codes import AlertCode
 from core.rules.campaign_states import CampaignStatus
-from core.templates.components import campaign_components
+from core.templates.components import campaign_components, text_problems
 from core.templates.definition import APPROVED, Template, derive_type
 from core.templates.fit import fit_problems
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
@@ -157,7 +157,7 @@ def _template_checks(shop: Shop, campaign: Campaign) -> tuple[Template | None, l
             )
         )
     components = campaign_components(campaign.template_components, campaign.template_parameters)
-    for problem in fit_problems(template, components):
+    for problem in fit_problems(template, components) + text_problems(components):
         failures.append(CheckFailure("template_parameters", problem["message"], problem["field"]))
     return template, failures
 

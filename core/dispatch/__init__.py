@@ -13,7 +13,8 @@ Lock order, shared with the webhook drain: messages first, then the campaign row
 - ``stop``: when a shop can no longer send (uninstalled, WhatsApp disconnected), and stopping
   its campaigns.
 
-Internal: ``send_policy`` (what a refused send means).
+Internal: ``send_policy`` (what a refused send means), ``counted_halt`` (the refusals that halt
+only by count).
 """
 
 __all__ = ["claim", "materialise", "progress", "rate", "record", "stop", "throttle"]

@@ -7,7 +7,8 @@
 - refused for good: the message fails with Meta's code, title and details;
 - refused for now (rate limits, outages) or never sent: the message goes back to the queue
   with a backoff;
-- account or template codes: the message fails and the campaign halts (halt.py);
+- account or template codes: the message fails and the campaign halts (halt.py); the header
+  media and an invalid parameter halt only by count (counted_halt.py);
 - no answer: nothing changes. The message stays handed over and waits for a webhook.
 
 Every counter moves in the same transaction as the rows it counts; messages are written before
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
+from core.dispatch.counted_halt import counted_halt
 from core.dispatch.send_policy import Verdict, decide
 from core.meta_webhooks.apply import STOPPED_MARKETING, release_parked
 from core.meta_webhooks.halt import HaltReason, fail_unsent, halted_already, mark_halted
@@ -126,6 +128,8 @@ def record_outcomes(
     wamids = _accept(session, shop_id, accepted, breakdown)
     summary.accepted = len(wamids)
     summary.failed = _fail(session, shop_id, failures, breakdown)
+    if summary.halt is None:
+        summary.halt = counted_halt(session, shop_id, campaign_id, failures)
     _unsubscribe_stopped(session, shop_id, failures)
     summary.requeued = _requeue(session, shop_id, requeues)
     if summary.halt is None and summary.requeued:

@@ -7,10 +7,13 @@ Meta's guidance (reference/whatsapp.md 3.4) sorts its codes in three kinds:
 - transient: throughput and rate limits, temporary outages. The message is retried with
   exponential backoff, a bounded number of times. 131056 (too many messages to one recipient)
   backs off that recipient only, by Meta's 4^X seconds; the number-wide limits (130429, 4,
-  80007) also pause the whole phone number briefly, since every send from it would meet them.
+  80007, and the Graph API's throttling codes 17, 32, 613, 80008) also pause the whole phone
+  number briefly, since every send from it would meet them.
 - account or template: the payment method, a restricted or locked account, an expired token, a
   paused or disabled template. Every further message would fail the same way and each failure
-  hurts the number's quality rating, so the campaign halts and the merchant is alerted.
+  hurts the number's quality rating, so the campaign halts and the merchant is alerted. The
+  header media (131053) and an invalid parameter (100) fail the message, and halt the campaign
+  once they are enough of its last failures (core/dispatch/counted_halt.py).
 - everything else concerns this one recipient (131026 not on WhatsApp, 131049 the per-user
   marketing limit, 131050 opted out, 130472 an experiment): the message fails and the campaign
   goes on.
@@ -44,6 +47,16 @@ RETRYABLE: dict[str, Retry] = {
     "130429": Retry(8, 1.0, number_pause_s=0.25),
     "4": Retry(6, 5.0, number_pause_s=5.0),
     "80007": Retry(6, 5.0, number_pause_s=5.0),
+    # Graph API throttling codes that Cloud API requests can meet too: 17 (the account's or
+    # user's call limit), 32 (page-level), 613 (a custom, per-endpoint limit) and 80008 (a
+    # business-use-case limit, like 80007). Meta's rate-limiting page
+    # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/): once a limit is
+    # reached requests fail "until enough time has passed for the call count to drop below the
+    # limit". A limit of the app or account, not of the message: retried, and the number waits.
+    "17": Retry(6, 5.0, number_pause_s=5.0),
+    "32": Retry(6, 5.0, number_pause_s=5.0),
+    "613": Retry(6, 5.0, number_pause_s=5.0),
+    "80008": Retry(6, 5.0, number_pause_s=5.0),
     "131056": Retry(5, 4.0, recipient_backoff=True),
     "1": Retry(3, 2.0),
     "2": Retry(5, 2.0),

@@ -4,9 +4,16 @@ A click is keyed by the reply's own wamid (``clicks.source_id``, unique per shop
 redelivered reply counts once. The campaign's ``clicked_count`` counts messages with at least
 one click: it moves only when a message gets its first click, and the message row is locked
 (locked_messages.py) before its clicks are read, so two drains cannot both count the same first click.
+
+A tap on a marketing opt-out button ("Stop promotions", by its text or payload;
+core/rules/opt_out.py) is not a click: it is the customer's stop, applied to every customer
+of the shop with that number and written back to Shopify, as a ``user_preferences`` stop
+(preferences.py).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -14,6 +21,8 @@ from sqlalchemy.orm import Session
 from core.meta_webhooks.counter_changes import CounterChanges
 from core.meta_webhooks.locked_messages import LockedMessage, LockedMessages
 from core.meta_webhooks.parse import ReplyClick
+from core.meta_webhooks.preferences import unsubscribe_recipients
+from core.rules.opt_out import is_opt_out
 
 QUICK_REPLY = "quick_reply"
 
@@ -42,12 +51,21 @@ _INSERT = text(
 def record_clicks(
     session: Session, clicks: list[tuple[int, ReplyClick]], locked: LockedMessages, changes: CounterChanges
 ) -> int:
-    """Store the clicks on our messages (others are ignored); return how many were new."""
+    """Store the clicks on our messages (others are ignored); return how many were new. Opt-out
+    taps on our messages unsubscribe their customers instead of counting."""
     found: dict[tuple[int, str], tuple[LockedMessage, ReplyClick]] = {}
+    stops: dict[tuple[int, str], datetime] = {}
     for shop_id, click in clicks:
         message = locked.for_wamid(shop_id, click.context_wamid)
-        if message is not None:
+        if message is None:
+            continue
+        if is_opt_out(click.text, click.payload):
+            key = (shop_id, click.context_wamid)
+            stops[key] = max(stops.get(key, click.at), click.at)
+        else:
             found.setdefault((shop_id, click.reply_id), (message, click))
+    # Customers after messages, before campaigns: the drain's lock order (apply.py).
+    unsubscribe_recipients(session, stops)
     if not found:
         return 0
     messages = {(m.shop_id, m.id): m for m, _ in found.values()}

@@ -86,6 +86,8 @@ class ReplyClick:
     context_wamid: str  # the message it answers
     reply_id: str  # the reply's own wamid: a redelivery carries the same one
     at: datetime
+    text: str | None = None  # the button's text as the customer saw it ("Stop promotions")
+    payload: str | None = None  # the button's payload (a template quick reply's, or its id)
 
 
 @dataclass(slots=True)
@@ -254,10 +256,16 @@ def _parse_click(item: Any, fallback_at: datetime) -> ReplyClick | None:
     )
     if not is_button or not context.get("id"):
         return None
+    # A template quick reply says {"button": {"text", "payload"}}; a reply button
+    # {"interactive": {"button_reply": {"title", "id"}}} (Meta's messages webhook reference).
+    button = _object(item.get("button")) or _object(interactive.get("button_reply"))
+    text, payload = button.get("text", button.get("title")), button.get("payload", button.get("id"))
     return ReplyClick(
         context_wamid=_identifier(context.get("id"), "context.id"),
         reply_id=_identifier(item.get("id"), "id"),
         at=meta_time(item.get("timestamp"), fallback_at),
+        text=text if isinstance(text, str) else None,
+        payload=payload if isinstance(payload, str) else None,
     )
 
 

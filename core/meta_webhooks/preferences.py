@@ -123,8 +123,9 @@ def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], 
 
 
 def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
-    """Unsubscribe the customers of messages that failed with 131050, and every customer of
-    the shop with the number they went to: ``(shop_id, wamid)`` to the failure's time. Return
+    """Unsubscribe the customers of messages that failed with 131050 (or whose opt-out button
+    was tapped, clicks.py), and every customer of the shop with the number they went to:
+    ``(shop_id, wamid)`` to the failure's (or tap's) time. Return
     how many customer rows changed."""
     if not stops:
         return 0

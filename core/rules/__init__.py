@@ -12,6 +12,8 @@ orders count.
   number quality, messaging limits, account restrictions) mean for sending.
 - ``alert_codes``: the app's own shop-alert codes, and for every alert what to do and where.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
+- ``opt_out``: which quick-reply clicks are a customer's stop, not engagement.
+- ``template_text``: what Meta refuses in a text parameter, and a customer's value made to fit.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
 - ``order_states``: which orders revenue counts, and why the others are left out.
 """
@@ -22,8 +24,10 @@ __all__ = [
     "campaign_states",
     "failure_codes",
     "meta_halts",
+    "opt_out",
     "order_states",
     "phones",
     "redaction",
     "statuses",
+    "template_text",
 ]

@@ -168,6 +168,11 @@ _KNOWN: dict[str, ErrorInfo] = {
         _info("131056", Category.RATE_LIMIT, "Too many messages to the same customer too quickly"),
         _info("4", Category.RATE_LIMIT, "Too many API calls from the app"),
         _info("80007", Category.RATE_LIMIT, "WhatsApp Business account rate limit reached"),
+        # Graph API throttling codes (Meta's rate-limiting page): retried by dispatch.
+        _info("17", Category.RATE_LIMIT, "Too many API calls for the account"),
+        _info("32", Category.RATE_LIMIT, "Too many API calls for the page"),
+        _info("613", Category.RATE_LIMIT, "An API call limit was reached"),
+        _info("80008", Category.RATE_LIMIT, "WhatsApp Business account rate limit reached"),
         _info("132000", Category.TEMPLATE, "The template's parameters do not match"),
         _info("132001", Category.TEMPLATE, "The template does not exist in this language or is not approved"),
         _info("132005", Category.TEMPLATE, "The translated template text is too long"),
@@ -198,7 +203,45 @@ _KNOWN: dict[str, ErrorInfo] = {
         _info("131031", Category.ACCOUNT, "The WhatsApp Business account is locked"),
         _info("190", Category.ACCOUNT, "The WhatsApp access token expired", _RECONNECT),
         _info("131045", Category.ACCOUNT, "The business phone number is not registered correctly"),
-        _info("133010", Category.ACCOUNT, "The business phone number is not registered on WhatsApp"),
+        _info(
+            "133010",
+            Category.ACCOUNT,
+            "The business phone number is not registered on WhatsApp",
+            # Meta: registration is an API call (POST /{phone-number-id}/register with the
+            # number's two-step verification PIN); it cannot be done in WhatsApp Manager.
+            "Register the number with the WhatsApp Cloud API: whoever manages your WhatsApp "
+            "Business account sends POST /{phone-number-id}/register with the number's six-digit "
+            "two-step verification PIN (Meta does not offer this in WhatsApp Manager). Then "
+            "relaunch.",
+        ),
+        _info(
+            "33",
+            Category.ACCOUNT,
+            "The business phone number was deleted",
+            "Connect a WhatsApp number that is in use in the app's settings, then relaunch.",
+        ),
+        _info(
+            "131037",
+            Category.ACCOUNT,
+            "The business phone number needs an approved display name",
+            "Submit a display name for the number in WhatsApp Manager and wait for Meta to approve "
+            "it, then relaunch.",
+        ),
+        _info(
+            "131063",
+            Category.ACCOUNT,
+            "Marketing templates are turned off for this WhatsApp Business account",
+            "Meta does not take marketing templates through the Cloud API for this account. Turn "
+            "them back on for the account (or ask Meta support why they are off), then relaunch.",
+        ),
+        _info(
+            "131064",
+            Category.ACCOUNT,
+            "Meta limited the account for templates in the wrong category",
+            "Meta cut the account's messaging limit because templates were sent in a category "
+            "that did not match their content. Review your templates' categories in WhatsApp "
+            "Manager; the limit lifts when Meta's enforcement period ends.",
+        ),
         _info("0", Category.ACCOUNT, "WhatsApp could not authenticate the app", _RECONNECT),
         _info(
             "3", Category.ACCOUNT, "The app lacks a permission WhatsApp requires", _RECONNECT_WITH_PERMISSIONS
@@ -206,6 +249,27 @@ _KNOWN: dict[str, ErrorInfo] = {
         _info("10", Category.ACCOUNT, "WhatsApp denied the app's permission", _RECONNECT_WITH_PERMISSIONS),
         _info("131008", Category.TEMPLATE, "A parameter the template requires is missing"),
         _info("131009", Category.TEMPLATE, "A parameter value is not valid"),
+        _info(
+            "100",
+            Category.TEMPLATE,
+            "WhatsApp refused a parameter of the message",
+            "Check the campaign's texts: no line breaks, tabs or runs of more than four spaces, "
+            "and within WhatsApp's lengths. The app cleans customers' names the same way; if "
+            "this repeats, edit the campaign and relaunch.",
+        ),
+        _info(
+            "131053",
+            Category.TEMPLATE,
+            "WhatsApp could not fetch the header image, video or document",
+            "Make sure the header's link is public, over https, and a file type and size "
+            "WhatsApp accepts, then relaunch to the customers who did not receive it.",
+        ),
+        _info(
+            "131052",
+            Category.DELIVERY,
+            "WhatsApp could not download a file the customer sent",
+            "Nothing to fix in the campaign: this concerns a file a customer sent you, not your message.",
+        ),
         _info("131000", Category.UNKNOWN, "WhatsApp failed to send for an unknown reason"),
     )
 }

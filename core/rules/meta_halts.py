@@ -1,23 +1,31 @@
 """Which of Meta's error codes stop a whole campaign, and when: the one rule that both a send
-answer (core/dispatch/send_policy.py) and a failed status webhook (core/meta_webhooks/) apply.
+answer (core/dispatch/send_policy.py, core/dispatch/counted_halt.py) and a failed status webhook
+(core/meta_webhooks/) apply.
 
 Codes are read as Meta's error-code page gives them
-(https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes), sorted by
-reach:
+(https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes,
+recorded in the team's reference notes, reference/whatsapp.md 3.4), sorted by reach:
 
 - account-wide: the account, the number or the app's access (131048 spam rate limit, 131042
   payment method, 368 restricted for a policy violation, 131031 account locked, 190 token
-  expired, 0/3/10/200-299 authentication and permissions, 131045/133010 registration). No
-  message from the number can go until it is fixed, and each refusal hurts its quality rating:
-  one such failure halts the campaign at once.
-- template-wide: the template or its parameters (132xxx, 131008 a missing parameter, 131053 the
-  header media). Every message of a campaign is built from the same template and media, so a
-  real refusal repeats for every message; but one stray failure (a pacing drop, a media fetch
-  that failed once) must not stop thousands of good sends. A status webhook halts when at least
-  ``TRIPS`` of the campaign's last ``WINDOW`` failures are template-wide (so also when all of
-  its first three are). A send answer, synchronous and about this very request, halts at once.
+  expired, 0/3/10/200-299 authentication and permissions, 131045/133010 registration, 33 the
+  number deleted, 131037 a display name not approved, 131063 marketing templates turned off on
+  Cloud API, 131064 the limit set for template-classification violations). No message from the
+  number can go until it is fixed, and each refusal hurts its quality rating: one such failure
+  halts the campaign at once.
+- template-wide: the template or its parameters (132xxx, 131008 a missing parameter). Every
+  message of a campaign is built from the same template, so a real refusal repeats for every
+  message. A send answer, synchronous and about this very request, halts at once; a status
+  webhook halts when at least ``TRIPS`` of the campaign's last ``WINDOW`` failures are
+  template-wide (so also when all of its first three are), so one stray cannot stop thousands
+  of good sends.
+- counted template-wide (``COUNTED``): 131053 the header media, 100 an invalid parameter. Both
+  usually repeat for every message, but both can also hit one message alone (a media fetch that
+  failed once; one recipient's value), so they halt by the same count on either path, never on
+  one failure.
 - everything else concerns one recipient (131026 not on WhatsApp, 131049 the per-user marketing
-  limit, 131050 opted out, 130472 an experiment...) or is transient: it never halts.
+  limit, 131050 opted out, 130472 an experiment, 131052 media a customer sent us...) or is
+  transient: it never halts.
 """
 
 from __future__ import annotations
@@ -44,6 +52,20 @@ ACCOUNT_WIDE = frozenset(
         "131031",  # account locked
         "131045",  # phone number registration error
         "133010",  # phone number not registered on WhatsApp
+        # Meta's error-code page, "Other errors": "Parameter value is not valid: the business
+        # phone number has been deleted" (reference/whatsapp.md 3.4). Nothing sends from it.
+        "33",
+        # Meta: a number from Meta's 555 range "needs display name approval before message can
+        # be sent" (reference/whatsapp.md 3.4): every send from the number is refused until then.
+        "131037",
+        # Meta: marketing templates are turned off on Cloud API for this account
+        # (disable_marketing_messages_on_cloud_api; reference/whatsapp.md 3.4): every marketing
+        # send of the account is refused until the setting changes.
+        "131063",
+        # Meta: the account's messaging limit was cut for template-classification violations and
+        # lifts only after the enforcement period (reference/whatsapp.md 3.4): every further
+        # send fails the same way.
+        "131064",
     }
 )
 PERMISSION_CODES = range(200, 300)  # Graph API permission errors: the app's access, like 10
@@ -60,9 +82,22 @@ TEMPLATE_WIDE = frozenset(
         "131008",  # a parameter the template requires is missing
     }
 )
-# The header media could not be fetched: the same media for every message, but also a code a
-# single failed download gives, so it halts only by count, never on one send answer.
-MEDIA = "131053"
+# Template-wide codes that halt only by count, on a send answer as on a status webhook.
+COUNTED = frozenset(
+    {
+        # Meta: "Media upload error: unable to upload the media used in the message" (error-code
+        # page; reference/whatsapp.md 3.4). The header media is the same for every message, but
+        # Meta's fetch of a link also fails once in a while (its own fetcher rate-limited), so one
+        # such failure must not halt.
+        "131053",
+        # Meta: "Invalid parameter: the request included one or more unsupported or misspelled
+        # parameters" (error-code page; reference/whatsapp.md 3.4 lists it with the template and
+        # request errors that halt). Our request is the same for every message but for each
+        # recipient's values, which core/templates/render.py cleans; a stray 100 may still be
+        # one recipient's.
+        "100",
+    }
+)
 
 WINDOW = 10  # a status webhook looks at the campaign's last WINDOW failures...
 TRIPS = 3  # ...and halts when at least TRIPS of them are template-wide
@@ -72,7 +107,7 @@ def scope(code: str) -> Scope:
     """How far the refusal ``code`` reaches: the account, the template, or one recipient."""
     if code in ACCOUNT_WIDE or (code.isdigit() and int(code) in PERMISSION_CODES):
         return Scope.ACCOUNT
-    if code in TEMPLATE_WIDE or code == MEDIA:
+    if code in TEMPLATE_WIDE or code in COUNTED:
         return Scope.TEMPLATE
     return Scope.RECIPIENT
 
@@ -80,6 +115,12 @@ def scope(code: str) -> Scope:
 def halts_send(code: str) -> bool:
     """A send answer with ``code`` halts the campaign at once."""
     return scope(code) == Scope.ACCOUNT or code in TEMPLATE_WIDE
+
+
+def counted(code: str) -> bool:
+    """A send answer with ``code`` halts only when the campaign's last failures trip
+    ``halting_code`` (core/dispatch/counted_halt.py)."""
+    return code in COUNTED
 
 
 def halting_code(failures: Sequence[str]) -> str | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from core.rules.template_text import refusal
+
 CUSTOMER_FIELDS = ("first_name", "last_name", "name")
 MEDIA_TYPES = ("image", "video", "document")
 BUTTON_SUB_TYPES = ("url", "quick_reply", "copy_code", "catalog", "mpm")
@@ -26,6 +28,7 @@ MAX_HEADER_TEXT = 60
 MAX_URL_SUFFIX = 2000
 MAX_PAYLOAD = 256
 MAX_COUPON = 15  # Meta: a copy-code value has at most 15 characters
+_TEXT_LIMITS = {"header": MAX_HEADER_TEXT, "body": MAX_TEXT, "button": MAX_URL_SUFFIX}
 
 
 class Problems(list):
@@ -122,14 +125,19 @@ def _text_parameter(item: object, where: str, problems: Problems, limit: int) ->
     if item.get("type", "text") != "text":
         problems.add(where, 'must be a text parameter ("type": "text")')
     elif set(rest) == {"text"} and isinstance(rest["text"], str) and rest["text"].strip():
-        if len(rest["text"]) > limit:
-            problems.add(where, f"text is longer than WhatsApp's {limit} characters")
+        # Meta refuses line breaks, tabs, runs of spaces and overlong text in every message
+        # alike (core/rules/template_text.py): refused here, naming the parameter.
+        if why := refusal(rest["text"], limit):
+            problems.add(where, why)
         return {"type": "text", "text": rest["text"], **named}
     elif rest.get("field") in CUSTOMER_FIELDS and set(rest) <= {"field", "fallback"}:
         fallback = rest.get("fallback", "")
-        if isinstance(fallback, str) and len(fallback) <= limit:
+        if not isinstance(fallback, str) or len(fallback) > limit:
+            problems.add(where, "fallback must be a short text")
+        elif why := refusal(fallback.strip(), limit):
+            problems.add(where, f"fallback {why}")
+        else:
             return {"type": "text", "field": rest["field"], "fallback": fallback.strip(), **named}
-        problems.add(where, "fallback must be a short text")
     else:
         problems.add(
             where, f"give a non-empty text, or a field among {', '.join(CUSTOMER_FIELDS)} with a fallback"
@@ -247,6 +255,21 @@ _BUTTON_PARAMETERS = {
 def is_https_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme == "https" and bool(parts.netloc) and len(value) <= 2000 and " " not in value
+
+
+def text_problems(components: list[dict]) -> Problems:
+    """The text parameters of stored ``components`` that Meta would refuse, each named by its
+    parameter: a launch checks again what a draft saved before this rule may still hold."""
+    problems = Problems()
+    for component in components:
+        limit = _TEXT_LIMITS.get(component.get("type"), MAX_TEXT)
+        for n, parameter in enumerate(component.get("parameters", [])):
+            for key in ("text", "fallback"):
+                value = parameter.get(key) if isinstance(parameter, dict) else None
+                if isinstance(value, str) and (why := refusal(value, limit)):
+                    label = "" if key == "text" else "fallback "
+                    problems.add(f"{component_field(component)}.parameters[{n}]", label + why)
+    return problems
 
 
 def campaign_components(template_components: list, template_parameters: list) -> list[dict]:

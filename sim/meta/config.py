@@ -185,7 +185,9 @@ class SimConfig:
     delivery: Delivery = field(default_factory=Delivery)
     adversity: Adversity = field(default_factory=Adversity)
     # Per-recipient rules: {"to": "+34...", "error": 131056, "times": 1} answers that error to
-    # the first sends (with "http_status": 500, as Meta answers its transient 131000); {"to": ...,
+    # the first sends (with "http_status": 500, as Meta answers its transient 131000), with
+    # Meta's title and details (sim/meta/error_texts.py); "to": "*" answers every recipient
+    # (header media 131053, a deleted number 33, a throttling 80008...); {"to": ...,
     # "disconnect": true} accepts, then drops the connection (the caller's read times out);
     # {"to": ..., "answer_without_id": true} accepts, then answers 200 without a message id.
     rules: list = field(default_factory=list)

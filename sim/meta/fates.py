@@ -16,23 +16,8 @@ import random
 from dataclasses import dataclass, field
 
 from sim.meta.config import SimConfig
+from sim.meta.error_texts import ERROR_TEXTS
 
-ERROR_TEXTS = {
-    131026: ("Message undeliverable", "Unable to deliver message. The number may not be on WhatsApp."),
-    131049: (
-        "This message was not delivered to maintain healthy ecosystem engagement.",
-        "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
-    ),
-    131050: (
-        "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages.",
-        "The user has opted out of marketing messages from this business.",
-    ),
-    130472: (
-        "User's number is part of an experiment",
-        "Failed to send message because this user's phone number is part of an experiment",
-    ),
-    132015: ("Template is paused", "The message was dropped while the template was paced for quality."),
-}
 ERROR_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
 PRICING = {"billable": True, "pricing_model": "PMP", "type": "regular"}
 

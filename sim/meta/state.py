@@ -11,6 +11,7 @@ import time
 from collections import Counter, deque
 
 from sim.meta.config import SimConfig
+from sim.meta.error_texts import ERROR_TEXTS
 from sim.meta.fates import Fate, decide, decide_for_wamid
 from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.webhooks import WebhookPoster
@@ -103,7 +104,9 @@ class MetaState:
             rule = self._rule_for(to)
             if rule is not None and "error" in rule:
                 status = int(rule.get("http_status", 400))  # Meta answers 131000 with a 500
-                raise self._refuse(GraphError(int(rule["error"]), "Stand-in rule", f"Rule for {to}", status))
+                code = int(rule["error"])
+                title, details = ERROR_TEXTS.get(code, ("Stand-in rule", f"Rule for {to}"))
+                raise self._refuse(GraphError(code, title, details, status))
             self._check_cap(phone_number_id)
             nth = self.sends[(phone_number_id, to)]
             self.sends[(phone_number_id, to)] += 1
@@ -150,7 +153,8 @@ class MetaState:
 
     def _rule_for(self, to: str) -> dict | None:
         for index, rule in enumerate(self.config.rules):
-            if rule.get("to") == to and self.rule_hits[index] < int(rule.get("times", 1_000_000)):
+            # "to": "*" answers every recipient: a code that hits a whole template or number
+            if rule.get("to") in (to, "*") and self.rule_hits[index] < int(rule.get("times", 1_000_000)):
                 self.rule_hits[index] += 1
                 return rule
         return None

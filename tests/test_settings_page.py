@@ -90,3 +90,45 @@ def test_embedded_signup_is_offered_when_meta_app_and_configuration_are_set(serv
     html = _get(app.test_client(), "/settings").get_data(as_text=True)
     assert "Connect with Facebook" in html
     assert 'data-meta-app-id="777"' in html and 'data-meta-config-id="888"' in html
+
+
+def test_settings_shows_what_metas_account_webhooks_said(client, make):
+    """After Meta's webhooks: the portfolio's limit, the number's quality event, the account's
+    restriction, each template's status with its reason, and the coexistence rate."""
+    from tests import meta as meta_bodies
+
+    shop = _connected_shop(make)
+    with Session(make.engine) as session, session.begin():
+        connection = session.get(WhatsAppConnection, shop.id)
+        connection.on_business_app = True
+        connection.messages_per_second = 20
+    entry = {"id": WABA_ID, "time": 1_790_000_000}
+    for field, value in (
+        ("business_capability_update", {"max_daily_conversations_per_business": 100000}),
+        ("phone_number_quality_update", {"display_phone_number": "15550001234", "event": "FLAGGED"}),
+        (
+            "message_template_status_update",
+            {
+                "event": "PAUSED",
+                "message_template_name": "weekly_offer",
+                "message_template_language": "en",
+                "message_template_id": 77,
+                "reason": "NONE",
+                "other_info": {"title": "SECOND_PAUSE", "description": "Paused for 6 hours"},
+            },
+        ),
+    ):
+        body = {
+            "object": "whatsapp_business_account",
+            "entry": [entry | {"changes": [{"field": field, "value": value}]}],
+        }
+        assert meta_bodies.post(client, body).status_code == 200
+    meta_bodies.drain()
+    text = _text(_get(client, "/settings"))
+    for expected in (
+        "100,000 customers per rolling 24 hours",
+        "Flagged: quality is low",
+        "Also used in the WhatsApp Business app: Meta fixes it at 20 messages a second",
+        "weekly_offer (en) PAUSED · SECOND_PAUSE",
+    ):
+        assert expected in text, expected

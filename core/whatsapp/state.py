@@ -51,10 +51,23 @@ def describe(session: Session, shop: Shop) -> dict:
     }
 
 
-def template_states(session: Session, shop_id: int) -> list[MetaTemplateState]:
-    """The shop's templates as Meta's template webhooks last described them, by name."""
+def template_states(session: Session, shop_id: int) -> list[dict]:
+    """The shop's templates as Meta's template webhooks last described them, by name; ``since``
+    is Meta's time of the newest of the two facts."""
     query = select(MetaTemplateState).where(MetaTemplateState.shop_id == shop_id)
-    return list(session.scalars(query.order_by(MetaTemplateState.name, MetaTemplateState.language)))
+    rows = session.scalars(query.order_by(MetaTemplateState.name, MetaTemplateState.language))
+    return [
+        {
+            "name": t.name,
+            "language": t.language,
+            "template_id": t.template_id,
+            "status": t.status,
+            "reason": t.reason,
+            "quality": t.quality,
+            "since": max((at for at in (t.status_at, t.quality_at) if at), default=None),
+        }
+        for t in rows
+    ]
 
 
 def note_webhooks_received(session: Session, shop_ids: Iterable[int], received_at: datetime) -> None:

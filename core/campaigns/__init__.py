@@ -4,6 +4,7 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 - ``audience``: opted-in customers narrowed by Shopify tags.
 - ``drafts``: creating a draft and changing its audience.
 - ``launch``: launch checks, launch, schedule, cancel.
+- ``messaging_limit``: Meta's messaging limit before sending, and waves a day apart past it.
 - ``resume``: sending what a halt kept back, once its cause is fixed.
 - ``preview``: the message as one customer sees it.
 - ``tracking``: each message's own tracked link, and what opening it does.
@@ -19,6 +20,7 @@ __all__ = [
     "drafts",
     "fix_loop",
     "launch",
+    "messaging_limit",
     "monitor",
     "preview",
     "resume",

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import estimate
+from core.campaigns.messaging_limit import over_limit_message, room
 from core.crypto import decrypt_token
 from core.models import Campaign, Shop, ShopAlert
 from core.rules.alert_codes import AlertCode
@@ -114,8 +115,13 @@ def _template_choices(campaign: Campaign) -> tuple:
     )
 
 
-def run_launch_checks(session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer) -> CheckResult:
-    """Meta's answer and the checks of our own data (audience, credits), in the caller's transaction."""
+def run_launch_checks(
+    session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer, spread: bool | None = None
+) -> CheckResult:
+    """Meta's answer and the checks of our own data (audience, credits, Meta's messaging limit),
+    in the caller's transaction. ``spread``: the merchant's choice to send past the messaging
+    limit in waves (None: the choice the campaign keeps)."""
+    spread = campaign.spread_over_limit if spread is None else spread
     failures, template = list(meta.failures), meta.template
     audience = estimate(session, shop.id, campaign.audience, campaign.follow_up_of)
     if audience == 0:
@@ -134,6 +140,9 @@ def run_launch_checks(session: Session, shop: Shop, campaign: Campaign, meta: Me
                 f"{shop.credits:,}. Top up before launching.",
             )
         )
+    space = room(session, shop) if audience else None
+    if space is not None and audience > space.left and not spread:
+        failures.append(CheckFailure("messaging_limit", over_limit_message(space, audience)))
     return CheckResult(failures, template, audience)
 
 
@@ -175,22 +184,42 @@ def _not_approved(template: Template) -> str:
 
 
 def launch(
-    session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer, now: datetime | None = None
+    session: Session,
+    shop: Shop,
+    campaign: Campaign,
+    meta: MetaAnswer,
+    now: datetime | None = None,
+    spread: bool | None = None,
 ) -> CheckResult:
     """Run the launch checks with Meta's answer (ask_meta); when they pass, the campaign becomes
-    PENDING (dispatch may start). The caller commits, then starts dispatch. Raises LifecycleError."""
+    PENDING (dispatch may start). ``spread``: send past Meta's messaging limit in waves (None:
+    as the campaign was told before). The caller commits, then starts dispatch. Raises
+    LifecycleError."""
     _require(campaign, LAUNCHABLE, "launched")
-    result = run_launch_checks(session, shop, campaign, meta)
+    result = run_launch_checks(session, shop, campaign, meta, spread)
     _lock(session, campaign, meta)
+    if spread is not None:
+        campaign.spread_over_limit = spread
     _require(campaign, LAUNCHABLE, "launched")  # a concurrent launch may have won
     _require_installed(session, shop, "launched")
     campaign.estimated_audience = result.audience
     if result.failures:
         return result
     _adopt_template(campaign, result.template)
+    _plan_waves(session, shop, campaign, result.audience)
     campaign.status = CampaignStatus.PENDING
     campaign.launched_at = now or datetime.now(UTC)
     return result
+
+
+def _plan_waves(session: Session, shop: Shop, campaign: Campaign, audience: int) -> None:
+    """A campaign spread over Meta's messaging limit keeps, from its launch, the size of its
+    first wave (the room left now) and of each later one (the whole limit)."""
+    space = room(session, shop) if campaign.spread_over_limit else None
+    if space is None or audience <= space.left:
+        campaign.spread_first_wave = campaign.spread_wave_size = None
+        return
+    campaign.spread_first_wave, campaign.spread_wave_size = space.left, space.limit
 
 
 def _adopt_template(campaign: Campaign, template: Template) -> None:
@@ -201,7 +230,14 @@ def _adopt_template(campaign: Campaign, template: Template) -> None:
     campaign.type = str(derive_type(template.category, template.format))
 
 
-def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime, meta: MetaAnswer) -> CheckResult:
+def schedule(
+    session: Session,
+    shop: Shop,
+    campaign: Campaign,
+    at: datetime,
+    meta: MetaAnswer,
+    spread: bool | None = None,
+) -> CheckResult:
     """Run the launch checks now (they run again when the time comes) and schedule."""
     _require(campaign, LAUNCHABLE, "scheduled")
     now = datetime.now(UTC)
@@ -209,8 +245,10 @@ def schedule(session: Session, shop: Shop, campaign: Campaign, at: datetime, met
         raise LifecycleError("scheduled_at needs a time zone offset, e.g. 2026-12-01T09:00:00+01:00")
     if not now + MIN_SCHEDULE_AHEAD <= at <= now + MAX_SCHEDULE_AHEAD:
         raise LifecycleError("scheduled_at must be between one minute and one year from now")
-    result = run_launch_checks(session, shop, campaign, meta)
+    result = run_launch_checks(session, shop, campaign, meta, spread)
     _lock(session, campaign, meta)
+    if spread is not None:
+        campaign.spread_over_limit = spread
     _require(campaign, LAUNCHABLE, "scheduled")
     _require_installed(session, shop, "scheduled")
     campaign.estimated_audience = result.audience

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
+from core.campaigns.messaging_limit import WAVE_GAP
 from core.models import Message
 
 _LOCK_UNSTARTED = text("""
@@ -26,6 +27,21 @@ _LOCK_UNSTARTED = text("""
 """)
 
 _LOCK_FAMILY = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :first FOR UPDATE")
+
+# A campaign spread over Meta's messaging limit (core/campaigns/messaging_limit.py): the messages
+# past the first wave wait, wave by wave, for their day.
+_PLAN_WAVES = text("""
+    WITH ranked AS (
+        SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM messages
+         WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND status = 'queued'
+    )
+    UPDATE messages m
+       SET retry_at = c.launched_at
+                      + CAST(:gap AS interval) * (1 + (r.n - c.spread_first_wave) / c.spread_wave_size)
+      FROM ranked r, campaigns c
+     WHERE m.shop_id = :shop_id AND m.id = r.id AND c.shop_id = :shop_id AND c.id = :campaign_id
+       AND c.spread_wave_size > 0 AND r.n >= c.spread_first_wave
+""")
 
 _MARK_STARTED = text("""
     UPDATE campaigns SET dispatch_started_at = now(), messages_count = messages_count + :created
@@ -55,6 +71,7 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     )
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    session.execute(_PLAN_WAVES, {**params, "gap": WAVE_GAP})
     session.execute(_MARK_STARTED, {**params, "created": created})
     return created
 

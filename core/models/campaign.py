@@ -51,6 +51,11 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None]
     halted_reason: Mapped[str | None] = mapped_column(Text)
     halted_code: Mapped[str | None] = mapped_column(String(32))  # Meta's code that halted dispatch
+    # Over Meta's messaging limit, the merchant may send in waves a day apart
+    # (core/campaigns/messaging_limit.py): the choice, then at launch the waves' sizes.
+    spread_over_limit: Mapped[bool] = mapped_column(server_default=text("false"))
+    spread_first_wave: Mapped[int | None]
+    spread_wave_size: Mapped[int | None]
     # "Send again to fixed customers": the campaign whose failures this one sends to again.
     follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()

@@ -52,6 +52,11 @@ class _EstimateRequest(StrictModel):
 
 class _ScheduleRequest(StrictModel):
     scheduled_at: AwareDatetime
+    spread: bool | None = None  # over Meta's messaging limit, send in waves a day apart
+
+
+class _LaunchRequest(StrictModel):
+    spread: bool | None = None
 
 
 def campaign_answer(campaign, status: int = 200):
@@ -118,9 +123,10 @@ def estimate_campaign(campaign_id: int):
 @blueprint.post("/campaigns/<id:campaign_id>/launch")
 def launch_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
+    body = parse(_LaunchRequest, request.get_json(silent=True) or {})
     release_transaction()  # the checks ask Meta first, with no transaction open
     meta = ask_meta(current_shop(), campaign)
-    result = launch(db(), current_shop(), campaign, meta)
+    result = launch(db(), current_shop(), campaign, meta, spread=body.spread)
     db().commit()  # the estimate is kept even when a check failed
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
@@ -138,7 +144,7 @@ def schedule_campaign(campaign_id: int):
     body = parse(_ScheduleRequest, request.get_json(silent=True))
     release_transaction()  # the checks ask Meta first, with no transaction open
     meta = ask_meta(current_shop(), campaign)
-    result = schedule(db(), current_shop(), campaign, body.scheduled_at, meta)
+    result = schedule(db(), current_shop(), campaign, body.scheduled_at, meta, spread=body.spread)
     db().commit()
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422

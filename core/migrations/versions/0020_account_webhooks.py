@@ -3,7 +3,8 @@ gains the portfolio's messaging limit, the number's last quality event, the acco
 event with its restrictions, and whether the number is also on the WhatsApp Business app (fixed
 at 20 messages a second); meta_template_states keeps each template's status and quality per
 shop (core/meta_webhooks/account_changes.py). shops.send_cap_per_second is the merchant's own
-lower rate, which no check with Meta raises.
+lower rate, which no check with Meta raises. campaigns.spread_* keep a campaign launched over
+Meta's messaging limit in waves a day apart (core/campaigns/messaging_limit.py).
 
 Revision ID: 0020_account_webhooks
 Revises: 0019_credit_shortfall
@@ -33,6 +34,12 @@ def upgrade() -> None:
         sa.Column('on_business_app', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     )
     op.add_column('shops', sa.Column('send_cap_per_second', sa.Integer(), nullable=True))
+    op.add_column(
+        'campaigns',
+        sa.Column('spread_over_limit', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    )
+    op.add_column('campaigns', sa.Column('spread_first_wave', sa.BigInteger(), nullable=True))
+    op.add_column('campaigns', sa.Column('spread_wave_size', sa.BigInteger(), nullable=True))
     op.create_table(
         'meta_template_states',
         sa.Column('shop_id', sa.BigInteger(), nullable=False),
@@ -53,6 +60,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('meta_template_states')
+    for column in ('spread_wave_size', 'spread_first_wave', 'spread_over_limit'):
+        op.drop_column('campaigns', column)
     op.drop_column('shops', 'send_cap_per_second')
     op.drop_column('whatsapp_connections', 'on_business_app')
     for column in ('health_at', 'account_restrictions', 'account_event', 'quality_event', 'messaging_limit'):

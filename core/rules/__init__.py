@@ -12,11 +12,13 @@ orders count.
 - ``phones``: E.164 or a precise reason why not, and a suggested fix.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
 - ``order_states``: which orders revenue counts, and why the others are left out.
+- ``credit_packs``: the credit packs sold through Shopify, and which purchase status pays.
 """
 
 __all__ = [
     "alert_codes",
     "campaign_states",
+    "credit_packs",
     "failure_codes",
     "meta_halts",
     "order_states",

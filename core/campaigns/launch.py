@@ -131,7 +131,7 @@ def run_launch_checks(session: Session, shop: Shop, campaign: Campaign, meta: Me
             CheckFailure(
                 "credits",
                 f"The campaign needs {audience:,} credits (one per recipient) and the balance is "
-                f"{shop.credits:,}. Top up before launching.",
+                f"{shop.credits:,}. Buy credits in Settings (Credits) before launching.",
             )
         )
     return CheckResult(failures, template, audience)

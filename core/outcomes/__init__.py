@@ -6,7 +6,7 @@ and the outcome settings a merchant chooses.
 - ``credits``: one credit per message, reserved at send, kept only for what Meta bills.
 - ``ledger``: the balance, what campaigns still sending hold, and each movement's campaign or purchase.
 - ``purchases``: credit packs bought through Shopify, each granted once when it is ACTIVE.
-- ``settings``: the attribution window, the rate override and the ledger as Settings shows them.
+- ``settings``: the attribution window and the rate override.
 """
 
 __all__ = ["attribution", "credits", "ledger", "purchases", "rate_card", "settings"]

@@ -120,9 +120,19 @@ def test_approved_purchase_is_credited_once_though_the_webhook_comes_three_times
         "created_at",
         "updated_at",
     }
-    for _ in range(3):
-        assert post(client, TOPIC, body).status_code == 200
+    # Three distinct deliveries (Shopify serialises an event again on a later update): each is
+    # its own inbox event, applied and read back; identical bytes would be one event already.
+    for second in range(3):
+        delivery = {
+            "app_purchase_one_time": {
+                **body["app_purchase_one_time"],
+                "updated_at": f"2026-12-07T10:00:0{second}Z",
+            }
+        }
+        assert post(client, TOPIC, delivery).status_code == 200
         run_jobs()
+    with Session(make.engine) as session:
+        assert session.scalars(select(InboxEvent.outcome)).all() == ["applied"] * 3
 
     grants = _grants(make, shop.id)
     assert [(g.amount, g.purchase_id) for g in grants] == [(1000, _purchase(make, shop.id).id)]

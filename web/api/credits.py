@@ -6,6 +6,8 @@ ACTIVE. The shop is always the session token's (web/tenancy.py)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import jsonify, request
 from sqlalchemy import select
 
@@ -84,6 +86,16 @@ def _shopify_failed(error: Exception):
     return jsonify(error="shopify_unavailable", message="Shopify did not answer; try again shortly."), 503
 
 
+def _return_url(domain: str) -> str:
+    """Where Shopify sends the merchant back: the app inside the admin; under ``make run``
+    (the Shopify stand-in, no admin) the development login, which opens Settings the same way."""
+    settings = get_settings()
+    if settings.may_mint_dev_tokens:
+        page = urlencode({"shop": domain, "next": "/settings?credit_purchase=returned"})
+        return f"{request.host_url}dev/login?{page}"
+    return return_url(settings, domain)
+
+
 @blueprint.post("/credits/purchase")
 def buy_credits():
     shop = current_shop()
@@ -92,7 +104,7 @@ def buy_credits():
     if pack is None:
         choices = ", ".join(p.id for p in PACKS)
         return jsonify(errors=[{"field": "pack", "message": f"choose one of the packs: {choices}"}]), 422
-    shop_id, back_to = shop.id, return_url(get_settings(), shop.domain)
+    shop_id, back_to = shop.id, _return_url(shop.domain)
     release_transaction()  # Shopify may take seconds: no transaction of ours waits on it
     try:
         with AdminClient(shop_id, **INTERACTIVE) as client:

@@ -271,3 +271,11 @@ def test_in_production_only_a_development_store_gets_a_test_charge(
     with AdminClient(shop.id) as client:
         started = billing.buy_pack(client, shop.id, PACKS[0], "https://admin.shopify.com/store/demo/apps/x")
     assert started.test is test_charge and _purchase(make, shop.id).test is test_charge
+
+
+def test_a_purchase_webhook_without_its_purchase_id_is_set_aside_unread(client, make, run_jobs, shop):
+    post(client, TOPIC, {"app_purchase_one_time": {"status": "ACTIVE"}})
+    run_jobs()
+    with Session(make.engine) as session:
+        assert session.scalars(select(InboxEvent.outcome)).all() == ["bad_payload"]
+    assert _grants(make, shop.id) == []

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import CreditMovement, InboxEvent
+from core.shopify.topics import purchase_gid
 from tests.browser import serve
+from tests.shopify_examples import example_body
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer
 
@@ -65,6 +67,23 @@ def test_purchases_are_shaped_as_shopifys_and_seen_by_their_shop_only(shopify):
     requests.post(created["confirmationUrl"] + "/approve", allow_redirects=False, timeout=10)
     nodes = _graphql(shopify, mine, RECENT)["data"]["currentAppInstallation"]["oneTimePurchases"]["nodes"]
     assert nodes == [{"id": purchase["id"], "status": "DECLINED"}]
+
+
+def test_the_stand_ins_webhook_body_is_shaped_as_shopifys_published_example(client, make, shopify):
+    """The stand-in's app_purchases_one_time/update body has exactly the keys of Shopify's
+    published example (tests/fixtures/shopify/webhook-examples), and the app reads the
+    purchase id from that example as from the stand-in's."""
+    installed_shop(make, shopify, SHOP, credits=0)
+    published = example_body("app_purchases_one_time/update")
+    confirmation_url = client.post(
+        "/api/credits/purchase", json={"pack": "credits_1000"}, headers=bearer(SHOP)
+    ).get_json()["confirmation_url"]
+    number = confirmation_url.rsplit("/", 1)[-1]
+    ours = shopify.http.get(f"{shopify.url}/sim/billing/{number}", timeout=10).json()["body"]
+    assert set(ours) == set(published) == {"app_purchase_one_time"}
+    assert set(ours["app_purchase_one_time"]) == set(published["app_purchase_one_time"])
+    assert purchase_gid(published) == "gid://shopify/AppPurchaseOneTime/1017262349"
+    assert purchase_gid(ours) == f"gid://shopify/AppPurchaseOneTime/{number}"
 
 
 def test_a_development_store_accepts_test_charges_only(shopify):

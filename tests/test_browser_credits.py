@@ -7,13 +7,14 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import CreditMovement
 from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
 from tests.shopify_stand_in import installed_shop
-from tests.tokens import session_token
+from tests.tokens import bearer, session_token
 
 pytestmark = pytest.mark.browser
 
@@ -71,3 +72,16 @@ def test_buy_credits_approve_on_shopify_and_see_the_balance(page, make, shopify)
         "Bought through Shopify" in row.inner_text()
         and "5,000 credits, 45.00 USD (test charge)" in row.inner_text()
     )
+
+
+def test_a_purchase_approved_without_a_return_is_credited_on_the_next_visit(page, client, make, shopify):
+    """The merchant approved, then closed the tab before Shopify brought them back, and the
+    webhook was lost: opening Settings asks Shopify again and credits the pack."""
+    installed_shop(make, shopify, SHOP, credits=0)
+    shopify.configure(webhook_url=None)
+    bought = client.post("/api/credits/purchase", json={"pack": "credits_1000"}, headers=bearer(SHOP))
+    requests.post(bought.get_json()["confirmation_url"] + "/approve", allow_redirects=False, timeout=10)
+
+    page.goto(f"{page.base_url}/settings?{admin_query(SHOP, session_token(SHOP, exp_in=600))}")
+    page.get_by_text("1,000 credits added.").wait_for()
+    assert page.locator("[data-credit-balance]").inner_text() == "1,000"

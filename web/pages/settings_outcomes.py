@@ -9,6 +9,7 @@ from flask import current_app, request
 
 from core.models import Shop
 from core.outcomes.ledger import ledger, reserved_credits
+from core.outcomes.purchases import waiting_purchases
 from core.outcomes.rate_card import shipped_card
 from core.outcomes.settings import MAX_WINDOW_DAYS
 from core.rules.credit_packs import PACKS
@@ -62,5 +63,8 @@ def credits_section(shop: Shop) -> dict:
         "reserved": reserved_credits(session, shop.id),
         "packs": PACKS,
         "movements": ledger(session, shop.id),
+        # Purchases Shopify has not settled for us yet: the page asks Shopify again on load, for
+        # a merchant who approved but neither came back nor got the webhook through.
+        "waiting": bool(waiting_purchases(session, shop.id)),
         "labels": MOVEMENT_LABELS,
     }

@@ -3,7 +3,7 @@
 // takes `open(url, "_top")` to the whole window, as Shopify's billing pages cannot be framed).
 // Shopify brings the merchant back with `credit_purchase=returned`: the page then asks our API
 // to read the purchase from Shopify, so approved credits show at once, without waiting for
-// Shopify's webhook.
+// Shopify's webhook; a later visit with a purchase still waiting asks again.
 (function () {
   "use strict";
 
@@ -45,14 +45,16 @@
     }
   }
 
-  async function confirmReturn() {
-    say("Checking your purchase with Shopify…");
+  // `returned`: the merchant is back from Shopify's page and expects an answer either way.
+  // Otherwise (a purchase still waiting on a later visit) only news is worth saying.
+  async function confirmPurchases(returned) {
+    if (returned) say("Checking your purchase with Shopify…");
     const response = await window.app.apiFetch("/api/credits/purchases/confirm", { method: "POST" });
     const answer = await response.json().catch(function () { return null; });
-    if (!response.ok || !answer) return say(problem(answer, response.status));
+    if (!response.ok || !answer) return returned ? say(problem(answer, response.status)) : null;
     balance.textContent = Number(answer.balance).toLocaleString();
     if (answer.credited > 0) say(Number(answer.credited).toLocaleString() + " credits added.");
-    else say("No new credits: a declined charge adds none, and a pending one is added as soon as Shopify confirms it.");
+    else if (returned) say("No new credits: a declined charge adds none, and a pending one is added as soon as Shopify confirms it.");
   }
 
   section.addEventListener("click", function (event) {
@@ -60,5 +62,6 @@
     if (button) buy(button);
   });
 
-  if (new URLSearchParams(location.search).get("credit_purchase") === "returned") confirmReturn();
+  const returned = new URLSearchParams(location.search).get("credit_purchase") === "returned";
+  if (returned || section.hasAttribute("data-credits-waiting")) confirmPurchases(returned);
 })();

@@ -131,14 +131,8 @@ def move_credits(
 ) -> None:
     """Add ``amount`` (negative: take) to the balance, with its ledger row."""
     if amount:
-        params = {
-            "shop_id": shop_id,
-            "kind": kind,
-            "amount": amount,
-            "campaign_id": campaign_id,
-            "note": note,
-        }
-        session.execute(_MOVE, params | {"purchase_id": purchase_id})
+        params = {"shop_id": shop_id, "kind": kind, "amount": amount, "campaign_id": campaign_id}
+        session.execute(_MOVE, params | {"purchase_id": purchase_id, "note": note})
 
 
 def record_movement(

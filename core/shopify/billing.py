@@ -22,7 +22,7 @@ from core.db import session_scope
 from core.outcomes.purchases import Applied, apply_status, record_purchase, waiting_purchases
 from core.rules.credit_packs import Pack
 from core.settings import Settings, get_settings
-from core.shopify.admin import AdminClient
+from core.shopify.admin import AdminClient, ShopifyError
 from core.shopify.queries import (
     BILLING_SHOP_PLAN,
     CREDIT_PURCHASE,
@@ -52,7 +52,7 @@ def return_url(settings: Settings, shop_domain: str) -> str:
 
 def buy_pack(client: AdminClient, shop_id: int, pack: Pack, back_to: str) -> Started:
     """Create the purchase in Shopify and keep it as waiting; UserErrors and the client's
-    errors propagate (nothing is kept then)."""
+    errors (ShopifyError for an answer without a purchase) propagate, and nothing is kept."""
     plan = (client.query(BILLING_SHOP_PLAN).get("shop") or {}).get("plan") or {}
     test = not get_settings().is_production or bool(plan.get("partnerDevelopment"))
     variables = {
@@ -66,7 +66,7 @@ def buy_pack(client: AdminClient, shop_id: int, pack: Pack, back_to: str) -> Sta
     created = client.mutate(CREDIT_PURCHASE_CREATE, variables, "appPurchaseOneTimeCreate", idempotent=False)
     purchase = created.get("appPurchaseOneTime") or {}
     if not purchase.get("id") or not created.get("confirmationUrl"):
-        raise ValueError("Shopify created no purchase to confirm")
+        raise ShopifyError("Shopify created no purchase to confirm")
     with session_scope() as session:
         record_purchase(session, shop_id, pack, purchase["id"], bool(purchase.get("test", test)))
     return Started(purchase["id"], created["confirmationUrl"], bool(purchase.get("test", test)))

@@ -17,6 +17,7 @@ from core.rules.credit_packs import PACKS, find_pack
 from core.settings import get_settings
 from core.shopify.admin import (
     AdminClient,
+    GraphQLErrors,
     ReauthorizationRequired,
     ShopifyError,
     ShopifyUnavailable,
@@ -80,6 +81,10 @@ def credits():
 def _shopify_failed(error: Exception):
     if isinstance(error, UserErrors):
         return jsonify(error="shopify_user_errors", errors=error.errors), 422
+    if isinstance(error, GraphQLErrors):
+        # Shopify refused the request itself (an app that may not bill this shop, say): its
+        # words are the merchant's best clue.
+        return jsonify(error="shopify_refused", message=f"Shopify refused the charge: {error}"), 502
     if isinstance(error, ReauthorizationRequired):
         message = "Shopify access has lapsed for this shop: open the app from the Shopify admin to renew it."
         return jsonify(error="shopify_reauthorization_required", message=message), 409

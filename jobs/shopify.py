@@ -16,6 +16,7 @@ from core.inbox.store import backlog, drop_applied_bodies
 from core.redis import get_redis
 from core.rules.failure_codes import OurCode
 from core.shopify.drain import SOURCE, DrainReport, apply_batch, note_lost_batch, take_batch
+from jobs.billing import request_purchase_check
 from jobs.customer_import import request_bulk_import
 from jobs.privacy import request_privacy_work
 from jobs.queues import DISPATCH, WEBHOOKS, enqueue, queue
@@ -79,6 +80,8 @@ def drain_shopify_inbox() -> dict:
             request_bulk_import(shop_id)
         for shop_id in report.privacy_requests:
             request_privacy_work(shop_id)
+        for shop_id, purchase_gid in report.purchases:  # committed: now ask Shopify what it says
+            request_purchase_check(shop_id, purchase_gid)
         for shop_id in report.uninstalled:  # committed: now halt its campaigns, leave its WABA
             enqueue(DISPATCH, release_whatsapp, shop_id, str(OurCode.APP_UNINSTALLED))
         if time.monotonic() - started > DRAIN_TIME_BUDGET_S:

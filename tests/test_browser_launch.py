@@ -37,8 +37,8 @@ def _open(page, campaign_id: int) -> None:
     page.goto(f"{page.base}/campaigns/{campaign_id}?" + admin_query(SHOP, token))
 
 
-def _draft(make, template: str = "weekly_offer"):
-    shop = whatsapp_shop(make)
+def _draft(make, template: str = "weekly_offer", **shop_fields):
+    shop = whatsapp_shop(make, **shop_fields)
     for n in range(12):
         make.customer(shop, phone=f"+346120{n:05d}", phone_e164=f"+346120{n:05d}")
     return make.campaign(shop, "Spring teaser", status="DRAFT", template_name=template, estimated_audience=12)
@@ -54,6 +54,20 @@ def test_a_failed_launch_check_is_shown_on_the_page(page, make, meta):
     assert "paused by Meta" in alert.inner_text()
     with Session(make.engine) as session:
         assert session.get(Campaign, (campaign.shop_id, campaign.id)).status == "DRAFT"
+
+
+def test_a_launch_refused_for_credits_links_to_buying_them(page, make, meta):
+    """Too few credits: the check's sentence comes with a "Buy credits" link to Settings'
+    credits, which opens with a fresh session token."""
+    campaign = _draft(make, credits=3)
+    _open(page, campaign.id)
+    page.get_by_role("button", name="Launch now").click()
+    alert = page.locator("[data-api-action-result]")
+    alert.get_by_text("needs 12 credits").wait_for()
+    alert.get_by_role("link", name="Buy credits").click()
+    page.get_by_role("heading", name="Credits", exact=True).wait_for()
+    assert "/settings" in page.url and "id_token=" in page.url
+    assert page.get_by_role("button", name="Buy credits: 1,000 for 10.00 USD").is_visible()
 
 
 def test_a_launched_campaign_fills_in_on_the_page(page, make, meta, run_jobs):

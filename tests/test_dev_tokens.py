@@ -70,3 +70,17 @@ def test_make_run_sets_the_opt_in_for_its_children():
     """`make run`'s stack gives its web server the explicit opt-in; nothing else sets it."""
     assert child_environment({"PATH": "/bin"})["DEV_SESSION_TOKENS"] == "1"
     assert child_environment({"PATH": "/bin"})["APP_ENV"] == "development"
+
+
+def test_login_opens_the_next_page_of_this_app_only(service_urls):
+    """Shopify's return from a charge under `make run` comes back through the login: it opens
+    the page named by ``next`` with its query, and refuses another site."""
+    client = _client(service_urls, APP_ENV="development", DEV_SESSION_TOKENS="1")
+    response = client.get(LOGIN + "&next=/settings%3Fcredit_purchase%3Dreturned&charge_id=7")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/settings?credit_purchase=returned&embedded=1&shop=demo.myshopify.com")
+    assert "id_token=" in location
+    for elsewhere in ("https://evil.example/settings", "//evil.example/x", "settings"):
+        refused = client.get("/dev/login", query_string={"shop": "demo.myshopify.com", "next": elsewhere})
+        assert refused.status_code == 400

@@ -16,7 +16,7 @@ import base64
 import ipaddress
 import time
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import Blueprint, abort, jsonify, redirect, request
@@ -95,10 +95,21 @@ def _shop_arg() -> str:
     return shop
 
 
+def _next_page() -> tuple[str, str]:
+    """The app page to open (``next``: a path of this app with its query; the home by
+    default), never another site."""
+    target = urlsplit(request.args.get("next") or "/")
+    if target.scheme or target.netloc or not target.path.startswith("/") or target.path.startswith("//"):
+        abort(400, description="next must be a path of this app")
+    return target.path, target.query
+
+
 @blueprint.get("/login")
 def login():
-    """Open the app home for ``shop`` as the admin would, with a fresh session token."""
+    """Open the app home (or the ``next`` page, as Shopify's return from a charge does) for
+    ``shop`` as the admin would, with a fresh session token."""
     shop = _shop_arg()
+    path, extra = _next_page()
     settings = get_settings()
     host = (
         base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode())
@@ -108,7 +119,7 @@ def login():
     query = urlencode(
         {"embedded": "1", "shop": shop, "host": host, "id_token": mint_session_token(settings, shop)}
     )
-    return redirect("/?" + query)
+    return redirect(f"{path}?{extra}&{query}" if extra else f"{path}?{query}")
 
 
 @blueprint.get("/session-token")

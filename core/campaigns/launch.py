@@ -137,7 +137,7 @@ def run_launch_checks(
             CheckFailure(
                 "credits",
                 f"The campaign needs {audience:,} credits (one per recipient) and the balance is "
-                f"{shop.credits:,}. Top up before launching.",
+                f"{shop.credits:,}. Buy credits in Settings (Credits) before launching.",
             )
         )
     space = room(session, shop) if audience else None

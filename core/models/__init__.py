@@ -9,7 +9,7 @@ from core.models.customer import Customer
 from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
-from core.models.outcomes import CreditMovement, Order, OrderRefund, PhoneFix
+from core.models.outcomes import CreditMovement, CreditPurchase, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import (
     CustomerDataRequest,
@@ -28,6 +28,7 @@ __all__ = [
     "CampaignTimingBucket",
     "Click",
     "CreditMovement",
+    "CreditPurchase",
     "Customer",
     "CustomerDataRequest",
     "CustomerTombstone",

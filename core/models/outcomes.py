@@ -55,7 +55,18 @@ class CreditMovement(Base):
     never goes below zero: what a settlement is owed and cannot take is its ``shortfall``."""
 
     __tablename__ = "credit_movements"
-    __table_args__ = (Index(None, "shop_id", "created_at", "id"), Index(None, "shop_id", "campaign_id"))
+    __table_args__ = (
+        Index(None, "shop_id", "created_at", "id"),
+        Index(None, "shop_id", "campaign_id"),
+        # A purchase is granted once, whatever repeats its confirmation (core/outcomes/purchases.py).
+        Index(
+            "uq_credit_movements_shop_id_purchase_id",
+            "shop_id",
+            "purchase_id",
+            unique=True,
+            postgresql_where=text("purchase_id IS NOT NULL"),
+        ),
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -65,8 +76,31 @@ class CreditMovement(Base):
     # when a credit the campaign had paid covers them after all (core/outcomes/credits.py).
     shortfall: Mapped[int] = mapped_column(server_default=text("0"))
     campaign_id: Mapped[int | None]
+    purchase_id: Mapped[int | None]  # the credit_purchases row a grant paid for
     note: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = created_at_column()
+
+
+class CreditPurchase(Base):
+    """A credit pack the merchant asked to buy through Shopify (``appPurchaseOneTimeCreate``),
+    by Shopify's purchase id. Its credits are granted once Shopify says it is ACTIVE
+    (``credited_at``, with one ``grant`` movement naming it); the key is the shop and Shopify's
+    id, so a purchase of another shop is never found, let alone credited, here."""
+
+    __tablename__ = "credit_purchases"
+    __table_args__ = (UniqueConstraint("shop_id", "purchase_gid"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    purchase_gid: Mapped[str] = mapped_column(String(255))  # gid://shopify/AppPurchaseOneTime/<n>
+    pack_id: Mapped[str] = mapped_column(String(32))
+    credits: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    test: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))  # Shopify's AppPurchaseStatus, as last read
+    created_at: Mapped[datetime] = created_at_column()
+    credited_at: Mapped[datetime | None]
 
 
 class PhoneFix(Base):

@@ -3,7 +3,8 @@
 Every change of ``shops.credits`` is also a row of ``credit_movements`` in the same
 transaction, so the balance always equals the sum of the ledger:
 
-- ``grant``: credits added (the seed, a top-up);
+- ``grant``: credits added (the seed, a credit pack bought through Shopify: the movement names
+  its ``purchase_id``, unique per purchase, so a purchase is paid out once; core/outcomes/purchases.py);
 - ``reserve``: dispatch claims a batch (core/dispatch/claim.py), one credit per message;
 - ``return``: a send Meta refused or that never left (core/dispatch/record.py), and the
   settlement below;
@@ -72,8 +73,8 @@ COVERED = "settlement: a credit the campaign had paid covers its shortfall"
 
 _MOVE = text("""
     WITH moved AS (
-        INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, note)
-        VALUES (:shop_id, :kind, :amount, :campaign_id, :note)
+        INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, purchase_id, note)
+        VALUES (:shop_id, :kind, :amount, :campaign_id, :purchase_id, :note)
         RETURNING amount
     )
     UPDATE shops SET credits = credits + (SELECT amount FROM moved) WHERE id = :shop_id
@@ -119,14 +120,19 @@ _SETTLE = text(f"""
 
 
 def move_credits(
-    session: Session, shop_id: int, kind: str, amount: int, campaign_id: int | None = None, note: str = ""
+    session: Session,
+    shop_id: int,
+    kind: str,
+    amount: int,
+    campaign_id: int | None = None,
+    note: str = "",
+    *,
+    purchase_id: int | None = None,
 ) -> None:
     """Add ``amount`` (negative: take) to the balance, with its ledger row."""
     if amount:
-        session.execute(
-            _MOVE,
-            {"shop_id": shop_id, "kind": kind, "amount": amount, "campaign_id": campaign_id, "note": note},
-        )
+        params = {"shop_id": shop_id, "kind": kind, "amount": amount, "campaign_id": campaign_id}
+        session.execute(_MOVE, params | {"purchase_id": purchase_id, "note": note})
 
 
 def record_movement(

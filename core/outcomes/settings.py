@@ -1,12 +1,9 @@
-"""The shop's outcome settings: the attribution window, the rate card override, and the credit
-ledger as Settings shows it."""
+"""The shop's outcome settings: the attribution window and the rate card override (the credit
+ledger as Settings shows it is core/outcomes/ledger.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from core.models import CreditMovement, Shop
+from core.models import Shop
 from core.outcomes.rate_card import BadRateCard, parse_override
 
 MAX_WINDOW_DAYS = 90
@@ -41,15 +38,3 @@ def update_outcome_settings(shop: Shop, body: object) -> None:
         raise SettingsProblem(errors)
     shop.attribution_window_days = window
     shop.rate_card = card
-
-
-def credit_movements(session: Session, shop_id: int, limit: int = 50) -> list[CreditMovement]:
-    """Return the shop's latest credit movements, newest first."""
-    return list(
-        session.scalars(
-            select(CreditMovement)
-            .where(CreditMovement.shop_id == shop_id)
-            .order_by(CreditMovement.created_at.desc(), CreditMovement.id.desc())
-            .limit(limit)
-        )
-    )

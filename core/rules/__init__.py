@@ -16,12 +16,14 @@ orders count.
 - ``template_text``: what Meta refuses in a text parameter, and a customer's value made to fit.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
 - ``order_states``: which orders revenue counts, and why the others are left out.
+- ``credit_packs``: the credit packs sold through Shopify, and which purchase status pays.
 """
 
 __all__ = [
     "account_events",
     "alert_codes",
     "campaign_states",
+    "credit_packs",
     "failure_codes",
     "meta_halts",
     "opt_out",

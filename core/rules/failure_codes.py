@@ -48,7 +48,7 @@ class ErrorInfo:
 CATEGORY_REMEDIES: dict[Category, str] = {
     Category.CONSENT: "Send only to customers who opted in to WhatsApp marketing; check where "
     "your audience's consent comes from.",
-    Category.CREDIT: "Top up your balance or fix the payment method, then relaunch.",
+    Category.CREDIT: "Buy credits in Settings (Credits), then relaunch.",
     Category.DATA_QUALITY: "Correct the customers' phone numbers in Shopify.",
     Category.DELIVERY: "Nothing to fix on your side for most of these; avoid resending to the "
     "same customers within 24 hours.",

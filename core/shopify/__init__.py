@@ -11,6 +11,7 @@ Met over HTTP only: the real Shopify (``https://{shop}``) or the stand-in named 
 - ``consent_writeback``: a stop given inside WhatsApp written back to Shopify.
 - ``phone_fix``: the one-click fix of a number missing its calling code.
 - ``queries``: every GraphQL document the app sends, in one place.
+- ``billing``: credit packs bought through the Billing API, credited once Shopify says ACTIVE.
 
 Internal: ``customers``, ``orders``, ``shapes``, ``topics``; and for the compliance requests
 ``erasure`` (a customer's number), ``shop_erasure`` (a shop) and ``data_export`` (a data request).
@@ -18,6 +19,7 @@ Internal: ``customers``, ``orders``, ``shapes``, ``topics``; and for the complia
 
 __all__ = [
     "admin",
+    "billing",
     "bulk_import",
     "consent_writeback",
     "drain",

@@ -45,7 +45,7 @@ from core.inbox import store as inbox
 from core.models import Shop, ShopifyWebhookDelivery
 from core.shopify.privacy import QUEUED_TOPICS, not_being_erased
 from core.shopify.shapes import BadPayload, parse_time
-from core.shopify.topics import apply_topic, names_its_shop
+from core.shopify.topics import PURCHASE_TOPIC, apply_topic, names_its_shop, purchase_gid
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class DrainReport:
     finished_exports: set[int] = field(default_factory=set)  # shops whose bulk export is done
     privacy_requests: set[int] = field(default_factory=set)  # shops whose privacy job has work
     uninstalled: set[int] = field(default_factory=set)  # shops whose app/uninstalled was applied
+    purchases: set[tuple[int, str]] = field(default_factory=set)  # (shop, purchase id) to read back
 
     def add(self, other: DrainReport) -> None:
         self.events += other.events
@@ -88,6 +89,7 @@ class DrainReport:
         self.finished_exports |= other.finished_exports
         self.privacy_requests |= other.privacy_requests
         self.uninstalled |= other.uninstalled
+        self.purchases |= other.purchases
 
 
 def _delivery(row) -> Delivery:
@@ -137,6 +139,8 @@ def apply_batch(session: Session, deliveries: Sequence[Delivery]) -> DrainReport
             # shop/redact is applied as the uninstall Shopify may never have sent (topics.py)
             if delivery.topic in UNINSTALLING_TOPICS and outcomes[delivery.id][0] == "applied":
                 report.uninstalled.add(shop.id)
+            if delivery.topic == PURCHASE_TOPIC and outcomes[delivery.id][0] == "applied":
+                report.purchases.add((shop.id, purchase_gid(_json_object(delivery.body) or {}) or ""))
         except DBAPIError as error:
             if error.connection_invalidated:
                 raise  # the connection is gone, and the transaction with it

@@ -149,6 +149,43 @@ query RecentOrders($first: Int!, $after: String, $query: String) {
 }
 """
 
+# Billing (core/shopify/billing.py). A development store accepts only test charges, and Shopify
+# says whether the shop is one in ``shop.plan.partnerDevelopment``.
+BILLING_SHOP_PLAN = "query BillingShopPlan { shop { plan { partnerDevelopment } } }"
+
+# A credit pack as a one-time purchase: Shopify answers the page to send the merchant to.
+CREDIT_PURCHASE_CREATE = """
+mutation BuyCreditPack($name: String!, $price: MoneyInput!, $returnUrl: URL!, $test: Boolean) {
+  appPurchaseOneTimeCreate(name: $name, price: $price, returnUrl: $returnUrl, test: $test) {
+    appPurchaseOneTime { id name status test createdAt price { amount currencyCode } }
+    confirmationUrl
+    userErrors { field message }
+  }
+}
+"""
+
+# One purchase read back by its id (the webhook's admin_graphql_api_id): a node of another app
+# or shop is not answered to our token, so only our own purchase comes back as one.
+CREDIT_PURCHASE = """
+query CreditPurchase($id: ID!) {
+  node(id: $id) {
+    ... on AppPurchaseOneTime { id name status test createdAt price { amount currencyCode } }
+  }
+}
+"""
+
+# The shop's latest one-time purchases of our app, newest first: read when the merchant comes
+# back from Shopify's approval page, so what they approved is credited without the webhook.
+CREDIT_PURCHASES_RECENT = """
+query RecentCreditPurchases($first: Int!) {
+  currentAppInstallation {
+    oneTimePurchases(first: $first, sortKey: CREATED_AT, reverse: true) {
+      nodes { id name status test createdAt price { amount currencyCode } }
+    }
+  }
+}
+"""
+
 # Every document above, by name: what the schema test walks.
 DOCUMENTS = {
     "CUSTOMERS_PAGE": CUSTOMERS_PAGE,
@@ -160,4 +197,8 @@ DOCUMENTS = {
     "BULK_RUN_QUERY": BULK_RUN_QUERY,
     "BULK_OPERATION": BULK_OPERATION,
     "ORDERS_PAGE": ORDERS_PAGE,
+    "BILLING_SHOP_PLAN": BILLING_SHOP_PLAN,
+    "CREDIT_PURCHASE_CREATE": CREDIT_PURCHASE_CREATE,
+    "CREDIT_PURCHASE": CREDIT_PURCHASE,
+    "CREDIT_PURCHASES_RECENT": CREDIT_PURCHASES_RECENT,
 }

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Shop
+from core.outcomes.purchases import find_purchase
 from core.rules.alert_codes import AlertCode
 from core.shopify import alerts, privacy, shapes
 from core.shopify.customers import apply_consents, lock_customers, upsert_profiles
@@ -143,6 +144,28 @@ def _data_request(session: Session, shop: Shop, body: dict, _triggered: datetime
     return "applied"
 
 
+PURCHASE_TOPIC = "app_purchases_one_time/update"
+
+
+def purchase_gid(body: dict) -> str | None:
+    """Shopify's id of the purchase an ``app_purchases_one_time/update`` body is about."""
+    gid = _object(body.get("app_purchase_one_time")).get("admin_graphql_api_id")
+    return gid if isinstance(gid, str) and gid else None
+
+
+def _purchase_updated(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:
+    """A credit pack's purchase changed in Shopify. The body's status is not trusted (it is
+    what someone holding a signed body says): "applied" only tells the drain's job to read the
+    purchase back from Shopify (core/shopify/billing.py), which credits it when ACTIVE. A
+    purchase this shop never started here is ignored."""
+    gid = purchase_gid(body)
+    if gid is None:
+        raise shapes.BadPayload(
+            "app_purchases_one_time/update without app_purchase_one_time.admin_graphql_api_id"
+        )
+    return "applied" if find_purchase(session, shop.id, gid) is not None else "ignored"
+
+
 def _object(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -166,6 +189,7 @@ HANDLERS: dict[str, Handler] = {
     "customers/redact": _customer_redact,
     "shop/redact": _shop_redact,
     "customers/data_request": _data_request,
+    PURCHASE_TOPIC: _purchase_updated,
     **ORDER_HANDLERS,
 }
 

@@ -33,6 +33,9 @@ class SimConfig:
     # whether a changed number keeps it, so the app must not rely on either; tests turn it on
     # to check that the app stores what Shopify answers and warns the merchant.
     phone_change_resets_consent: bool = False
+    # Shops that are development stores (``shop.plan.partnerDevelopment``): Shopify lets them
+    # accept test charges only.
+    development_stores: list = field(default_factory=list)
     webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
     webhook_api_version: str = "2026-10"
     # Forced answers for the next GraphQL requests, in order: {"status": 503} or

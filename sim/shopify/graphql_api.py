@@ -1,7 +1,9 @@
 """Resolvers for the part of Shopify's Admin schema the app uses, executed by graphql-core
 against the stand-in's memory: ``customers`` (with the ``updated_at`` search term),
 ``customersCount``, ``customer``, ``shop``, ``customerUpdate``,
-``customerWhatsAppMarketingConsentUpdate``, ``bulkOperationRunQuery`` and ``bulkOperation``.
+``customerWhatsAppMarketingConsentUpdate``, ``bulkOperationRunQuery``, ``bulkOperation``, and
+for billing ``appPurchaseOneTimeCreate``, ``node`` (an ``AppPurchaseOneTime``) and
+``currentAppInstallation.oneTimePurchases`` (sim/shopify/billing.py).
 The schema itself is Shopify's (sim/shopify/schema.py).
 
 Query cost follows Shopify's rules in outline: scalars and enums cost nothing, an object costs
@@ -188,6 +190,29 @@ def _bulk_operation(_root, info, id: str) -> dict | None:  # noqa: A002
     return info.context["state"].bulk.find(info.context["shop"], id)
 
 
+def _purchase_create(_root, info, name: str, price: dict, returnUrl: str, test: bool | None = None) -> dict:  # noqa: N803
+    context = info.context
+    return context["state"].purchases.create(
+        context["shop"], name, price, returnUrl, test, context["base_url"]
+    )
+
+
+def _node(_root, info, id: str) -> dict | None:  # noqa: A002
+    # Only the app's own purchases are served as nodes; anything else is null, as an id the
+    # token may not see is on Shopify.
+    return info.context["state"].purchases.node(info.context["shop"], id)
+
+
+def _current_installation(_root, info) -> dict:
+    return {"id": "gid://shopify/AppInstallation/1"}
+
+
+def _one_time_purchases(_root, info, first=None, reverse=False, **_ignored) -> dict:
+    if first is None:
+        raise ValueError("you must provide one of first or last")
+    return info.context["state"].purchases.of_shop(info.context["shop"], first, reverse)
+
+
 _RESOLVERS = {
     SCHEMA.query_type: {
         "customers": _customers,
@@ -195,11 +220,15 @@ _RESOLVERS = {
         "customer": _customer,
         "shop": _shop,
         "bulkOperation": _bulk_operation,
+        "node": _node,
+        "currentAppInstallation": _current_installation,
     },
+    SCHEMA.get_type("AppInstallation"): {"oneTimePurchases": _one_time_purchases},
     SCHEMA.mutation_type: {
         "customerUpdate": _customer_update,
         "customerWhatsAppMarketingConsentUpdate": _whatsapp_consent_update,
         "bulkOperationRunQuery": _bulk_run_query,
+        "appPurchaseOneTimeCreate": _purchase_create,
     },
 }
 for _parent, _resolvers in _RESOLVERS.items():

@@ -9,6 +9,10 @@
   ``GET /sim/shops/{shop}/count``: how many customers (makes the shop's customers if needed);
 - ``POST /sim/shops/{shop}/expire-tokens``, ``POST /sim/shops/{shop}/uninstall``;
 - ``GET /sim/bulk/<n>.jsonl``: the result of a finished bulk export (its ``url``);
+- ``GET /sim/billing/confirm/<n>``: the approval page of a one-time purchase (its
+  ``confirmationUrl``); ``POST .../approve`` or ``.../decline`` decides it and redirects to its
+  ``returnUrl``; ``POST /sim/billing/<n>/expire`` lets it lapse; ``GET /sim/billing/<n>``: its
+  shop and webhook body as they are now (sim/shopify/billing.py);
 - ``POST /sim/webhooks`` {shop, topic, customer_id?, payload?, webhook_id?, triggered_at?}:
   send one signed webhook to the app now; answers the app's HTTP status.
 """
@@ -25,6 +29,8 @@ from sim.shopify.state import OAuthError, ShopifyState, Unauthorized, webhook_pa
 
 _GRAPHQL = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 _BULK_FILE = re.compile(r"^/sim/bulk/(\d+)\.jsonl$")
+_CONFIRM = re.compile(r"^/sim/billing/confirm/(\d+)(?:/(approve|decline))?$")
+_PURCHASE = re.compile(r"^/sim/billing/(\d+)(?:/(expire))?$")
 _SHOP = re.compile(r"^/sim/shops/([a-z0-9][a-z0-9-]*\.myshopify\.com)/([a-z-]+)$")
 
 
@@ -51,6 +57,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"ok": True})
         if path == "/sim/webhooks":
             return self._webhook(self._body() or {})
+        if (match := _CONFIRM.match(path)) and match.group(2):
+            self._body()  # the form's fields: the choice is in the path
+            status = "ACTIVE" if match.group(2) == "approve" else "DECLINED"
+            back = self.state.purchases.decide(int(match.group(1)), status)
+            if back is None:
+                return self._json(404, {"errors": "Not Found"})
+            return self._redirect(back)
+        if (match := _PURCHASE.match(path)) and match.group(2) == "expire":
+            back = self.state.purchases.decide(int(match.group(1)), "EXPIRED")
+            return self._json(404 if back is None else 200, {"ok": back is not None})
         if match := _SHOP.match(path):
             return self._shop_action(match.group(1), match.group(2), self._body())
         return self._json(404, {"errors": "Not Found"})
@@ -85,7 +101,30 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"customers": self.state.count_customers(match.group(1))})
         if match := _BULK_FILE.match(path):
             return self._bulk_file(int(match.group(1)))
+        if (match := _CONFIRM.match(path)) and not match.group(2):
+            return self._html(self.state.purchases.page(int(match.group(1))))
+        if (match := _PURCHASE.match(path)) and not match.group(2):
+            found = self.state.purchases.body(int(match.group(1)))
+            if found is None:
+                return self._json(404, {"errors": "Not Found"})
+            return self._json(200, {"shop": found[0], "body": found[1]})
         return self._json(404, {"errors": "Not Found"})
+
+    def _html(self, page: str | None) -> None:
+        if page is None:
+            return self._json(404, {"errors": "Not Found"})
+        body = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(303)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _bulk_file(self, number: int) -> None:
         """A finished bulk export's JSONL (Shopify serves it from signed storage URLs)."""

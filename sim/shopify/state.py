@@ -17,6 +17,7 @@ import phonenumbers
 from graphql import GraphQLError, execute, get_operation_ast, parse
 
 from sim.shopify import customers as shapes
+from sim.shopify.billing import Purchases
 from sim.shopify.bulk import BulkExports
 from sim.shopify.config import SimConfig
 from sim.shopify.graphql_api import SCHEMA, query_cost
@@ -71,6 +72,7 @@ class ShopifyState:
         self.sender = WebhookSender(self)
         self.bulk = BulkExports(self)
         self.orders = ShopOrders()
+        self.purchases = Purchases(self)
         self.reset()
 
     def reset(self, config: bool = False) -> None:
@@ -85,6 +87,7 @@ class ShopifyState:
             self.seeded = shapes.seed_document_customers(self.config.seed_document)
         self.bulk.reset()
         self.orders.reset()
+        self.purchases.reset()
 
     # ---- shops and customers -----------------------------------------------------------------
 
@@ -178,6 +181,12 @@ class ShopifyState:
             "myshopifyDomain": domain,
             "ianaTimezone": "Europe/Madrid",
             "currencyCode": "EUR",
+            "plan": {
+                "displayName": "Development" if domain in self.config.development_stores else "Basic",
+                "publicDisplayName": "Development" if domain in self.config.development_stores else "Basic",
+                "partnerDevelopment": domain in self.config.development_stores,
+                "shopifyPlus": False,
+            },
         }
 
     def update_customer(self, domain: str, changes: dict) -> dict:

@@ -41,6 +41,7 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     campaigns,
     composer,
     consent_settings,
+    credits,
     customers,
     data_requests,
     fixes,

@@ -1,12 +1,12 @@
 """``GET``/``PUT /api/settings/outcomes``: the attribution window and the rate card override;
-``GET /api/credits``: the balance and its latest movements."""
+the credits are web/api/credits.py."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
 from core.outcomes.rate_card import shipped_card
-from core.outcomes.settings import SettingsProblem, credit_movements, update_outcome_settings
+from core.outcomes.settings import SettingsProblem, update_outcome_settings
 from web.api import blueprint
 from web.database import db
 from web.tenancy import current_shop
@@ -40,23 +40,3 @@ def change_outcome_settings():
         return jsonify(errors=problem.errors), 422
     db().commit()
     return jsonify(_settings_json(shop))
-
-
-@blueprint.get("/credits")
-def credits():
-    shop = current_shop()
-    movements = credit_movements(db(), shop.id)
-    return jsonify(
-        balance=shop.credits,
-        movements=[
-            {
-                "kind": m.kind,
-                "amount": m.amount,
-                "shortfall": m.shortfall,
-                "campaign_id": m.campaign_id,
-                "note": m.note,
-                "at": m.created_at.isoformat(),
-            }
-            for m in movements
-        ],
-    )

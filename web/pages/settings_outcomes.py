@@ -1,5 +1,5 @@
 """The Settings page's sections about outcomes: how to make a trackable template, the
-attribution window, the rate card, and the credit balance with its movements."""
+attribution window, the rate card, and the credits: balance, packs to buy and the ledger."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ import json
 from flask import current_app, request
 
 from core.models import Shop
+from core.outcomes.ledger import ledger, reserved_credits
+from core.outcomes.purchases import waiting_purchases
 from core.outcomes.rate_card import shipped_card
-from core.outcomes.settings import MAX_WINDOW_DAYS, credit_movements
+from core.outcomes.settings import MAX_WINDOW_DAYS
+from core.rules.credit_packs import PACKS
 from web.database import db
 from web.pages.settings_page import settings_section
 
 MOVEMENT_LABELS = {
     "grant": "Added",
+    "purchase": "Bought through Shopify",
     "reserve": "Reserved for sending",
     "return": "Returned",
     "charge": "Taken back",
@@ -50,4 +54,17 @@ def rates_section(shop: Shop) -> dict:
 
 @settings_section("settings/_credits.html", order=50)
 def credits_section(shop: Shop) -> dict:
-    return {"balance": shop.credits, "movements": credit_movements(db(), shop.id), "labels": MOVEMENT_LABELS}
+    """The balance, what campaigns still sending hold, the packs on sale ("Buy credits" goes
+    through Shopify: static/credits.js) and the ledger, each movement with its campaign or
+    purchase."""
+    session = db()
+    return {
+        "balance": shop.credits,
+        "reserved": reserved_credits(session, shop.id),
+        "packs": PACKS,
+        "movements": ledger(session, shop.id),
+        # Purchases Shopify has not settled for us yet: the page asks Shopify again on load, for
+        # a merchant who approved but neither came back nor got the webhook through.
+        "waiting": bool(waiting_purchases(session, shop.id)),
+        "labels": MOVEMENT_LABELS,
+    }

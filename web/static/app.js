@@ -295,10 +295,18 @@
       const response = await apiFetch(button.dataset.apiAction, { method: "POST" });
       if (response.ok) return go(location.href);
       const answer = await response.json();
-      const problems = answer.errors ? answer.errors.map(function (e) { return e.message; }) : [answer.message];
-      result.replaceChildren(...problems.map(function (text) {
+      const problems = answer.errors || [{ message: answer.message }];
+      result.replaceChildren(...problems.map(function (problem) {
         const item = document.createElement("p");
-        item.textContent = text;
+        item.textContent = problem.message;
+        // Too few credits: the way to more is the credits section of Settings.
+        if (problem.check === "credits" && button.dataset.creditsUrl) {
+          const link = document.createElement("a");
+          link.href = button.dataset.creditsUrl;
+          link.dataset.appLink = "";
+          link.textContent = "Buy credits";
+          item.append(" ", link);
+        }
         return item;
       }));
       result.hidden = false;

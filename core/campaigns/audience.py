@@ -5,6 +5,11 @@ Who agreed: Shopify's WhatsApp marketing consent says SUBSCRIBED; or, only where
 so in Settings, Shopify's SMS marketing consent says SUBSCRIBED and the customer never said no
 to WhatsApp (a WhatsApp stop always wins). OPTED_IN_SQL is the same rule for raw statements.
 
+A shop may cap marketing (``marketing_cap_hours``, Settings): a marketing campaign leaves out
+customers another marketing campaign reached, or is about to reach, in that many hours. Meta
+keeps its own per-customer limit on marketing messages and refuses the excess with 131049 after
+they are paid for in credits and quality; the cap spends neither.
+
 A "send again" (core/campaigns/fix_loop.py) is one more try of its campaign, never a second
 message: its audience leaves out every customer a campaign of the same family (the first
 campaign, and every send again of it or of another send again) has sent to, is sending to, or
@@ -15,12 +20,13 @@ its customer free to be sent again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import Select, Text, and_, cast, exists, func, literal, not_, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from core.models import Customer, Message, Shop
+from core.models import Campaign, Customer, Message, Shop
 from core.rules.campaign_states import Consent
 from core.rules.failure_codes import OurCode
 
@@ -60,24 +66,50 @@ def recipient_key():
     return func.coalesce(Customer.phone_e164, literal("customer:") + cast(Customer.id, Text))
 
 
-def recipients_query(shop_id: int, rule: dict, sent_by: Sequence[int] = ()) -> Select:
+def marketing_cap(shop: Shop, template_category: str | None) -> int | None:
+    """The hours of the shop's marketing cap when it applies to a campaign of this category."""
+    return shop.marketing_cap_hours if (template_category or "").upper() == "MARKETING" else None
+
+
+def recently_marketed(shop_id: int, hours: int):
+    """The customer got a message of a marketing campaign in the last ``hours`` hours, or one
+    waits in the queue of another marketing campaign (it is about to)."""
+    since = func.now() - timedelta(hours=hours)
+    return exists().where(
+        Message.shop_id == shop_id,
+        Message.customer_id == Customer.id,
+        or_(Message.accepted_at > since, and_(Message.status == "queued", Message.wamid.is_(None))),
+        Campaign.shop_id == Message.shop_id,
+        Campaign.id == Message.campaign_id,
+        func.upper(Campaign.template_category) == "MARKETING",
+    )
+
+
+def recipients_query(
+    shop_id: int, rule: dict, sent_by: Sequence[int] = (), cap_hours: int | None = None
+) -> Select:
     """The audience with one customer per recipient key (the earliest customer wins). A rule
     may also name its customers (``customer_ids``: a "send again" to fixed customers), and a
-    send again leaves out who the campaigns ``sent_by`` (its family) sent to."""
+    send again leaves out who the campaigns ``sent_by`` (its family) sent to; ``cap_hours``
+    leaves out who was marketed to in that many hours (``recently_marketed``)."""
     query = audience_query(shop_id, rule.get("include_tags"), rule.get("exclude_tags"))
     if rule.get("customer_ids") is not None:
         query = query.where(Customer.id.in_([int(i) for i in rule["customer_ids"]]))
     if sent_by:
         query = query.where(not_(exists().where(_sent_to_customer(shop_id, sent_by))))
+    if cap_hours:
+        query = query.where(not_(recently_marketed(shop_id, cap_hours)))
     key = recipient_key()
     return query.ext(distinct_on(key)).order_by(key, Customer.id)
 
 
-def estimate(session: Session, shop_id: int, rule: dict, follow_up_of: int | None = None) -> int:
+def estimate(
+    session: Session, shop_id: int, rule: dict, follow_up_of: int | None = None, cap_hours: int | None = None
+) -> int:
     """How many recipients ``rule`` reaches now; for a send again of ``follow_up_of``, leaving
-    out who its family sent to."""
+    out who its family sent to; with ``cap_hours``, who was marketed to in that time."""
     sent_by = follow_up_family(session, shop_id, follow_up_of) if follow_up_of is not None else ()
-    query = recipients_query(shop_id, rule, sent_by)
+    query = recipients_query(shop_id, rule, sent_by, cap_hours)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 

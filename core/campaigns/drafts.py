@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import estimate
+from core.campaigns.audience import estimate, marketing_cap
 from core.campaigns.input_limits import nul_problems, text_limit_problems
 from core.campaigns.launch import LifecycleError, TemplateNotFound, find_template
 from core.models import Campaign, Shop
@@ -107,7 +107,11 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
     campaign.template_category, campaign.template_format = template.category, template.format
     campaign.template_components, campaign.template_definition = components, template.components
     campaign.template_parameters = []
-    campaign.audience, campaign.estimated_audience = rule, estimate(session, shop.id, rule)
+    cap_hours = marketing_cap(shop, template.category)
+    campaign.audience, campaign.estimated_audience = (
+        rule,
+        estimate(session, shop.id, rule, cap_hours=cap_hours),
+    )
 
 
 def _sendable_template(shop: Shop, request: NewCampaign) -> Template:
@@ -153,7 +157,8 @@ def re_estimate(session: Session, campaign: Campaign, audience: Audience | None)
         )
     if audience is not None:
         campaign.audience = audience.model_dump()
+    cap_hours = marketing_cap(session.get(Shop, campaign.shop_id), campaign.template_category)
     campaign.estimated_audience = estimate(
-        session, campaign.shop_id, campaign.audience, campaign.follow_up_of
+        session, campaign.shop_id, campaign.audience, campaign.follow_up_of, cap_hours
     )
     return campaign.estimated_audience

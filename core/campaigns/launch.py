@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import estimate
+from core.campaigns.audience import estimate, marketing_cap
 from core.campaigns.messaging_limit import over_limit_message, room
 from core.crypto import decrypt_token
 from core.models import Campaign, Shop, ShopAlert
@@ -123,7 +123,8 @@ def run_launch_checks(
     limit in waves (None: the choice the campaign keeps)."""
     spread = campaign.spread_over_limit if spread is None else spread
     failures, template = list(meta.failures), meta.template
-    audience = estimate(session, shop.id, campaign.audience, campaign.follow_up_of)
+    cap_hours = marketing_cap(shop, campaign.template_category)
+    audience = estimate(session, shop.id, campaign.audience, campaign.follow_up_of, cap_hours)
     if audience == 0:
         failures.append(
             CheckFailure(

@@ -21,7 +21,10 @@ from core.campaigns.messaging_limit import WAVE_GAP
 from core.models import Message
 
 _LOCK_UNSTARTED = text("""
-    SELECT audience, follow_up_of FROM campaigns
+    SELECT audience, follow_up_of,
+           CASE WHEN upper(template_category) = 'MARKETING'
+                THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+      FROM campaigns
      WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND dispatch_started_at IS NULL
        FOR UPDATE
 """)
@@ -59,7 +62,7 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     if campaign is None:
         return None
     recipients = recipients_query(
-        shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign)
+        shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign), campaign.cap_hours
     ).subquery()
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code"]
     source = select(

@@ -43,6 +43,9 @@ class Shop(Base):
     messages_per_second: Mapped[int] = mapped_column(Integer, server_default=text("80"))
     # A lower rate the merchant chose (Settings); checks with Meta never send faster than it.
     send_cap_per_second: Mapped[int | None] = mapped_column(Integer)
+    # At most one marketing campaign per customer in this many hours (Settings; None: no cap),
+    # so sends Meta would refuse with 131049 (its own per-customer marketing limit) are not wasted.
+    marketing_cap_hours: Mapped[int | None] = mapped_column(Integer)
     credits: Mapped[int] = mapped_column(server_default=text("0"))
     # Days after a message reaches a customer during which their order counts for its campaign.
     attribution_window_days: Mapped[int] = mapped_column(Integer, server_default=text("7"))

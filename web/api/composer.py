@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from core.campaigns.audience import estimate
+from core.campaigns.audience import estimate, marketing_cap
 from core.campaigns.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
 from core.campaigns.preview import audience_first_recipient, preview
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
@@ -51,12 +51,16 @@ def estimate_audience():
     body = parse(_AudienceEstimate, request.get_json(silent=True))
     shop, rule = current_shop(), body.audience.model_dump()
     us = us_recipients(db(), shop.id, rule)
-    warning = marketing_us_warning(body.category, us)
-    return jsonify(
-        estimated_audience=estimate(db(), shop.id, rule),
-        us_recipients=us,
-        warnings=[warning] if warning else [],
-    )
+    warnings = [warning] if (warning := marketing_us_warning(body.category, us)) else []
+    cap = marketing_cap(shop, body.category)
+    reach = estimate(db(), shop.id, rule, cap_hours=cap)
+    left_out = estimate(db(), shop.id, rule) - reach if cap else 0
+    if left_out:
+        warnings.append(
+            f"{left_out:,} more customers are left out: another marketing campaign reached them in the "
+            f"last {cap} hours (the frequency cap in Settings)."
+        )
+    return jsonify(estimated_audience=reach, frequency_capped=left_out, us_recipients=us, warnings=warnings)
 
 
 @blueprint.post("/preview")

@@ -19,6 +19,7 @@ def consent_section(shop: Shop) -> dict:
     count = select(func.count()).select_from(Customer).where(Customer.shop_id == shop.id)
     return {
         "sms_consent_counts": shop.sms_consent_counts,
+        "marketing_cap_hours": shop.marketing_cap_hours,
         "whatsapp_subscribed": db().scalar(count.where(Customer.consent == Consent.SUBSCRIBED)) or 0,
         "sms_only": db().scalar(
             count.where(Customer.sms_consent == Consent.SUBSCRIBED, Customer.consent != Consent.SUBSCRIBED)

@@ -175,13 +175,28 @@
 })();
 
 // The Settings page's consent section: the SMS-consent toggle saves at once, then the page
-// reloads to show the new reach.
+// reloads to show the new reach; the frequency cap saves with its button.
 (function () {
   "use strict";
 
   const toggle = document.querySelector("[data-consent-toggle]");
   if (!toggle || !window.app) return;
   const result = document.querySelector("[data-consent-result]");
+
+  const capForm = document.querySelector("form[data-frequency-cap]");
+  capForm.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const value = capForm.elements.marketing_cap_hours.value.trim();
+    const response = await window.app.apiFetch("/api/settings/consent", {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ marketing_cap_hours: value === "" ? null : Number(value) }),
+    }).catch(function () { return null; });
+    if (response && response.ok) return window.app.go(location.href);
+    const answer = response ? await response.json().catch(function () { return null; }) : null;
+    result.textContent = (answer && answer.message) || "The frequency cap could not be saved.";
+    result.hidden = false;
+  });
 
   toggle.addEventListener("change", async function () {
     toggle.disabled = true;

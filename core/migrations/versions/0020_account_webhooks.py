@@ -3,7 +3,8 @@ gains the portfolio's messaging limit, the number's last quality event, the acco
 event with its restrictions, and whether the number is also on the WhatsApp Business app (fixed
 at 20 messages a second); meta_template_states keeps each template's status and quality per
 shop (core/meta_webhooks/account_changes.py). shops.send_cap_per_second is the merchant's own
-lower rate, which no check with Meta raises. campaigns.spread_* keep a campaign launched over
+lower rate, which no check with Meta raises; shops.marketing_cap_hours its frequency cap
+(at most one marketing campaign per customer in that many hours). campaigns.spread_* keep a campaign launched over
 Meta's messaging limit in waves a day apart (core/campaigns/messaging_limit.py).
 
 Revision ID: 0020_account_webhooks
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column('on_business_app', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     )
     op.add_column('shops', sa.Column('send_cap_per_second', sa.Integer(), nullable=True))
+    op.add_column('shops', sa.Column('marketing_cap_hours', sa.Integer(), nullable=True))
     op.add_column(
         'campaigns',
         sa.Column('spread_over_limit', sa.Boolean(), server_default=sa.text('false'), nullable=False),
@@ -62,6 +64,7 @@ def downgrade() -> None:
     op.drop_table('meta_template_states')
     for column in ('spread_wave_size', 'spread_first_wave', 'spread_over_limit'):
         op.drop_column('campaigns', column)
+    op.drop_column('shops', 'marketing_cap_hours')
     op.drop_column('shops', 'send_cap_per_second')
     op.drop_column('whatsapp_connections', 'on_business_app')
     for column in ('health_at', 'account_restrictions', 'account_event', 'quality_event', 'messaging_limit'):

@@ -23,6 +23,7 @@ from core.db import session_scope
 from core.inbox.store import backlog, drop_applied_bodies
 from core.meta_webhooks.apply import release_recorded
 from core.meta_webhooks.drain import SOURCE, DrainReport, drain_batch
+from core.meta_webhooks.halt import halt_tripped
 from core.meta_webhooks.parked import expire_parked, parked_retention
 from core.redis import get_redis
 from core.settings import get_settings
@@ -151,7 +152,7 @@ class _DrainRun:
 
     def _batch(self) -> bool:
         with session_scope() as session:
-            report = drain_batch(session, skip=list(self.set_aside))
+            report = drain_batch(session, skip=list(self.set_aside), halt_first=_halt_first)
             if report is not None:
                 # Before the commit that releases them: the other lane must not take them again.
                 with self._lock:
@@ -167,6 +168,15 @@ class _DrainRun:
                 self.flag_refreshed = now
                 get_redis().expire(DRAIN_PENDING_KEY, PENDING_TTL_S)
         return True
+
+
+def _halt_first(trips: list[tuple[int, str, str]]) -> None:
+    """Halt the campaigns a batch's account-wide failures trip, in a transaction of its own that
+    commits before the batch is applied: their dispatch lanes see it at their next check."""
+    with session_scope() as session:
+        halted = halt_tripped(session, trips)
+    if halted:
+        log.info("halted %d campaigns on account-wide failures ahead of their batch", halted)
 
 
 def _log_drain(total: DrainReport, batches: int, started: float) -> None:

@@ -84,3 +84,23 @@ def test_the_stand_in_refuses_a_coexistence_number_past_20_a_second(meta):
     accepted = [send["accepted_at"] for send in meta.sends()]  # the stand-in's own clock
     assert len(accepted) == answers.count(200)
     assert max(sum(1 for other in accepted if at <= other < at + 1) for at in accepted) <= 20
+
+
+def test_connect_names_the_webhook_fields_the_meta_app_lacks(meta, make, service_urls):
+    """Meta says which fields our app is subscribed to (asked with the app's own token): the
+    connection answer and Settings name those missing; with all of them, none."""
+    from sim.meta.config import DEMO_APP_ID
+    from web import create_app
+
+    make.shop(SHOP, meta_phone_number_id=None)
+    api = create_app({"APP_ENV": "test", "TESTING": True, "META_APP_ID": DEMO_APP_ID}).test_client()
+    fields = meta.configure()["app_webhook_fields"]
+    meta.configure(app_webhook_fields=[f for f in fields if f not in ("account_update", "user_preferences")])
+    answer = api.put("/api/whatsapp", json=CONNECT, headers=bearer(SHOP))
+    assert answer.status_code == 200 and answer.json["webhook_fields_missing"] == [
+        "user_preferences",
+        "account_update",
+    ]
+    meta.configure(app_webhook_fields=fields)
+    again = api.post("/api/whatsapp/refresh", headers=bearer(SHOP))
+    assert again.json["webhook_fields_missing"] == []

@@ -236,3 +236,36 @@ def test_the_rule_halts_iff_an_account_code_or_enough_template_codes_among_the_l
     assert (got is not None) == expected
     if got is not None:
         assert got in last and scope(got) != Scope.RECIPIENT
+
+
+def test_account_wide_failures_are_handed_over_before_their_batch_is_applied(client, make):
+    """The drain hands a batch's account-wide failures (only those, of known numbers) to
+    ``halt_first`` before it applies the batch; the job halts their campaign in a transaction
+    of its own, and the batch then applies without halting it twice."""
+    from core.db import session_scope
+    from core.meta_webhooks.drain import drain_batch
+    from core.meta_webhooks.halt import halt_tripped
+
+    _, campaign = _campaign(make, sent=4)
+    statuses = [
+        meta.failed(f"wamid.h-{n}", SECONDS + n, code) for n, code in enumerate((131026, 131048, 132001))
+    ]
+    assert meta.post(client, meta.statuses_body(PHONE, *statuses)).status_code == 200
+    assert (
+        meta.post(client, meta.statuses_body("9999999", meta.failed("wamid.x", SECONDS, 131048))).status_code
+        == 200
+    )
+    handed: list = []
+
+    def first(trips):
+        handed.extend(trips)
+        with session_scope() as session:
+            halt_tripped(session, trips)
+        assert _state(make, campaign)[1:] == ("131048", 1, 0)  # committed before the batch applies
+
+    with session_scope() as session:
+        report = drain_batch(session, halt_first=first)
+    assert [(code, wamid) for _, wamid, code in handed] == [("131048", "wamid.h-1")]
+    assert report.statuses == 3
+    assert _state(make, campaign)[1:] == ("131048", 1, 0)
+    assert meta.drift(make.engine, campaign) == []

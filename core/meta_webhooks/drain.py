@@ -32,6 +32,7 @@ from core.meta_webhooks.parse import (
     parse_body,
 )
 from core.meta_webhooks.routing import shops_by_phone_number, shops_by_waba
+from core.rules.meta_halts import Scope, scope
 from core.whatsapp.state import note_webhooks_received
 
 log = logging.getLogger(__name__)
@@ -129,19 +130,37 @@ class _Shops:
         return cls(shops_by_phone_number(session, numbers), shops_by_waba(session, wabas))
 
 
+# Failed statuses with an account-wide code, as (shop id, wamid, code): what halts at once.
+Trips = list[tuple[int, str, str]]
+
+
 def drain_batch(
-    session: Session, *, limit: int | None = None, max_bytes: int | None = None, skip: Collection[int] = ()
+    session: Session,
+    *,
+    limit: int | None = None,
+    max_bytes: int | None = None,
+    skip: Collection[int] = (),
+    halt_first: Callable[[Trips], None] | None = None,
 ) -> DrainReport | None:
     """Drain one batch in the caller's transaction; None when no event was waiting. Events in
-    ``skip`` (failed earlier in the same drain) wait for a later drain: no tight retry loop."""
+    ``skip`` (failed earlier in the same drain) wait for a later drain: no tight retry loop.
+
+    ``halt_first`` gets the batch's failed statuses whose code halts a campaign at once (an
+    account-wide code: core/rules/meta_halts.py) before the batch is applied, so the caller can
+    halt their campaigns in a short transaction of its own: a batch of a thousand bodies takes a
+    while to apply, and every moment of it a halted campaign would go on sending."""
     limit, max_bytes = limit or BATCH_EVENTS, max_bytes or BATCH_BYTES
     events = inbox.claim(session, SOURCE, limit=limit, max_bytes=max_bytes, skip=skip)
     if not events:
         return None
+    parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
+    shops = _Shops.of(session, parsed.values())
+    if halt_first is not None and (trips := _trips(parsed.values(), shops)):
+        halt_first(trips)
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                return _apply_events(session, events)
+                return _apply_events(session, events, parsed, shops)
         except OperationalError as error:
             # A deadlock or serialization failure is worth one more try; anything else at this
             # level is the connection or the server, and the whole transaction must go.
@@ -233,9 +252,31 @@ def _is_rollback_class(error: DBAPIError) -> bool:
     return str(getattr(error.orig, "sqlstate", "") or "").startswith("40")
 
 
-def _apply_events(session: Session, events: list[inbox.InboxEvent]) -> DrainReport:
-    parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
-    shops = _Shops.of(session, parsed.values())
+def _trips(bodies: Collection[ParsedBody], shops: _Shops) -> Trips:
+    found = []
+    for body in bodies:
+        for update in body.updates:
+            shop_id = shops.by_number.get(update.phone_number_id)
+            if shop_id is None:
+                continue
+            for status in update.statuses:
+                code = status.error.code if status.error else None
+                if code and scope(code) == Scope.ACCOUNT:
+                    found.append((shop_id, status.wamid, code))
+    return found
+
+
+def _apply_events(
+    session: Session,
+    events: list[inbox.InboxEvent],
+    parsed: dict[int, ParsedBody] | None = None,
+    shops: _Shops | None = None,
+) -> DrainReport:
+    """Apply ``events`` (parsed and routed already, or not: a half of a failed batch)."""
+    if parsed is None or len(parsed) != len(events):
+        parsed = {event.id: parse_body(event.body, event.received_at) for event in events}
+        shops = None
+    shops = shops or _Shops.of(session, parsed.values())
     note_webhooks_received(session, shops.by_number.values(), max(event.received_at for event in events))
     routed, outcomes = _Routed(), {}
     for event in events:

@@ -182,6 +182,35 @@ _RECENT_FAILURES = text("""
 """)
 
 
+_TRIPPED = text("""
+    SELECT DISTINCT ON (m.shop_id, m.campaign_id) m.shop_id, m.campaign_id, u.code
+      FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:codes AS text[]))
+           AS u(shop_id, wamid, code)
+      JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
+      JOIN campaigns c ON c.shop_id = m.shop_id AND c.id = m.campaign_id
+     WHERE c.status = 'PENDING' AND c.halted_reason IS NULL
+     ORDER BY m.shop_id, m.campaign_id
+""")
+
+
+def halt_tripped(session: Session, trips: list[tuple[int, str, str]]) -> int:
+    """Halt at once the campaigns of failed statuses whose code is account-wide (shop id, wamid,
+    code), ahead of applying the statuses themselves (core/meta_webhooks/drain.py
+    ``halt_first``); how many this call halted. The statuses are applied afterwards as usual,
+    and find their campaigns halted already."""
+    if not trips:
+        return 0
+    rows = session.execute(
+        _TRIPPED,
+        {"shop_ids": [t[0] for t in trips], "wamids": [t[1] for t in trips], "codes": [t[2] for t in trips]},
+    ).all()
+    reasons = {
+        row.code: HaltReason(row.code, details="reported in failed delivery statuses of this campaign")
+        for row in rows
+    }
+    return sum(halt_campaign(session, row.shop_id, row.campaign_id, reasons[row.code]) for row in rows)
+
+
 @dataclass(frozen=True)
 class WebhookHalt:
     shop_id: int

@@ -35,6 +35,8 @@ class WhatsAppConnection(Base):
     messages_per_second: Mapped[int] = mapped_column(Integer)  # Meta's cap for the number
     on_business_app: Mapped[bool] = mapped_column(Boolean, server_default=false())  # coexistence: 20/s
     webhooks_subscribed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Required webhook fields our Meta app lacks, as Meta said at the last check (None: unknown).
+    webhook_fields_missing: Mapped[list | None] = mapped_column(JSONB)
     connected_at: Mapped[datetime] = created_at_column()
     checked_at: Mapped[datetime] = created_at_column()  # when Meta last confirmed the facts above
     disconnected_at: Mapped[datetime | None]

@@ -34,6 +34,10 @@ NUMBER_QUALITY = "phone_number_quality_update"
 CAPABILITY = "business_capability_update"
 ACCOUNT = "account_update"
 FIELDS = frozenset({TEMPLATE_STATUS, TEMPLATE_QUALITY, NUMBER_QUALITY, CAPABILITY, ACCOUNT})
+# Every webhook field of the WhatsApp Business Account object the app must be subscribed to (in
+# the Meta app's webhook configuration): ``messages`` carries statuses, quick replies and
+# account errors; ``user_preferences`` marketing stops and resumes; the rest the fields above.
+SUBSCRIBED_FIELDS = ("messages", "user_preferences", *sorted(FIELDS))
 
 # The send code Meta answers for a template in each stopping state.
 TEMPLATE_STOPS = {"PAUSED": "132015", "DISABLED": "132016"}

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop, WhatsAppConnection
+from core.rules.account_events import SUBSCRIBED_FIELDS
+from core.settings import get_settings
 from core.whatsapp import graph
-from core.whatsapp.graph import GraphRefused, PhoneNumber
+from core.whatsapp.graph import GraphRefused, GraphUnreachable, PhoneNumber
 
 T = TypeVar("T")
 _GRAPH_ID = re.compile(r"^\d{1,64}$")
@@ -99,6 +101,9 @@ def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict
 class MetaFacts:
     number: PhoneNumber
     webhooks_subscribed: bool
+    # Webhook fields the Meta app is not subscribed to (None: not known, no app configured or
+    # Meta would not say): without them halts, template pauses or limits never reach the app.
+    missing_fields: tuple[str, ...] | None = None
 
     @property
     def messages_per_second(self) -> int:
@@ -149,7 +154,19 @@ def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
     subscribed = True
     if app_id:  # confirm that the subscription Meta took is our app's
         subscribed = app_id in _asked("waba_id", lambda: graph.subscribed_app_ids(request.waba_id, token))
-    return MetaFacts(number, subscribed)
+    return MetaFacts(number, subscribed, _missing_fields(app_id))
+
+
+def _missing_fields(app_id: str | None) -> tuple[str, ...] | None:
+    """The required webhook fields our Meta app lacks; None when that cannot be known. Not a
+    refusal: the merchant cannot fix it, the app's owner can, in the Meta app's settings."""
+    if not app_id:
+        return None
+    try:
+        subscribed = graph.app_webhook_fields(app_id, get_settings().meta_app_secret)
+    except (GraphRefused, GraphUnreachable):
+        return None
+    return tuple(field for field in SUBSCRIBED_FIELDS if field not in subscribed)
 
 
 def number_taken(session: Session, shop_id: int, phone_number_id: str) -> bool:
@@ -190,6 +207,7 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "on_business_app": number.is_on_biz_app,
         "messages_per_second": facts.messages_per_second,
         "webhooks_subscribed": facts.webhooks_subscribed,
+        "webhook_fields_missing": list(facts.missing_fields) if facts.missing_fields is not None else None,
         "checked_at": now,
         "disconnected_at": None,
     }

@@ -168,6 +168,23 @@ def subscribed_app_ids(waba_id: str, token: str) -> set[str]:
     return {str(app.get("id")) for app in apps if app.get("id")}
 
 
+def app_webhook_fields(app_id: str, app_secret: str) -> set[str]:
+    """The WhatsApp Business Account webhook fields the Meta app is subscribed to (GET
+    /{app-id}/subscriptions with the app's own access token, ``{app-id}|{app-secret}``: Graph's
+    app subscriptions edge, ``data[]`` of ``{object, callback_url, active, fields}``, each field
+    ``{name, version}``)."""
+    answer = _call("GET", graph_url(app_id, "subscriptions"), f"{app_id}|{app_secret}")
+    found: set[str] = set()
+    for item in answer.get("data") or []:
+        if not isinstance(item, dict) or item.get("object") != "whatsapp_business_account":
+            continue
+        for field in item.get("fields") or []:
+            name = field.get("name") if isinstance(field, dict) else field
+            if isinstance(name, str):
+                found.add(name)
+    return found
+
+
 def exchange_code(code: str, app_id: str, app_secret: str) -> str:
     """Exchange an Embedded Signup code for the business's token (GET /oauth/access_token with
     client_id, client_secret and code)."""

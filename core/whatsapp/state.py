@@ -45,6 +45,7 @@ def describe(session: Session, shop: Shop) -> dict:
         "account_event": row.account_event if row else None,
         "send_cap_per_second": shop.send_cap_per_second,
         "webhooks_subscribed": bool(row and row.webhooks_subscribed),
+        "webhook_fields_missing": row.webhook_fields_missing if row else None,
         "messages_per_second": shop.messages_per_second,
         "checked_at": _iso(row.checked_at if row else None),
         "last_webhook_at": _iso(row.last_webhook_at if row else None),

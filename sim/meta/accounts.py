@@ -28,6 +28,7 @@ import time
 _NODE = re.compile(r"^/v[\d.]+/(\d+)$")
 _EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
 _OAUTH = re.compile(r"^/v[\d.]+/oauth/access_token$")
+_APP_SUBSCRIPTIONS = re.compile(r"^/v[\d.]+/(\d+)/subscriptions$")
 NUMBER_DEFAULTS = {
     "verified_name": "Demo Shop",
     "quality_rating": "GREEN",
@@ -110,6 +111,8 @@ class AccountsApi:
         try:
             if _OAUTH.match(path) and method == "GET":
                 return 200, self._exchange(query)
+            if (match := _APP_SUBSCRIPTIONS.match(path)) and method == "GET":
+                return 200, self._app_subscriptions(match.group(1), token)
             if (match := _NODE.match(path)) and method == "GET":
                 return 200, self._number(match.group(1), token, query)
             if match := _EDGE.match(path):
@@ -197,6 +200,23 @@ class AccountsApi:
             paging["next"] = f"{base_url}/v25.0/{waba_id}/phone_numbers?limit={limit}&after={after}"
         nodes = [_only(self._node(pid, self.config.accounts[pid]), query, None) for pid in page]
         return {"data": nodes, "paging": paging}
+
+    def _app_subscriptions(self, app_id: str, token: str | None) -> dict:
+        """The app's webhook subscriptions, for its own app token ``{app-id}|{app-secret}``
+        only (Graph's app subscriptions edge)."""
+        if app_id != self.config.app_id or token != f"{self.config.app_id}|{self.config.app_secret}":
+            raise Refusal(400, 190, "Invalid OAuth access token - Cannot parse access token")
+        fields = [{"name": name, "version": "v25.0"} for name in self.config.app_webhook_fields]
+        return {
+            "data": [
+                {
+                    "object": "whatsapp_business_account",
+                    "callback_url": self.config.webhook_url or "",
+                    "active": True,
+                    "fields": fields,
+                }
+            ]
+        }
 
     def _exchange(self, query: dict) -> dict:
         client_id, secret, code = ((query.get(k) or [""])[0] for k in ("client_id", "client_secret", "code"))

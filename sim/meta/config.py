@@ -177,6 +177,19 @@ class SimConfig:
     webhook_url: str | None = None
     app_secret: str = "dev-only-meta-app-secret-not-for-production"
     app_id: str = DEMO_APP_ID  # the Meta app whose tokens these are (client_id of the code exchange)
+    # The WhatsApp Business Account webhook fields the Meta app is subscribed to
+    # (GET /{app-id}/subscriptions, asked with the app's own token).
+    app_webhook_fields: list = field(
+        default_factory=lambda: [
+            "messages",
+            "user_preferences",
+            "message_template_status_update",
+            "message_template_quality_update",
+            "phone_number_quality_update",
+            "account_update",
+            "business_capability_update",
+        ]
+    )
     signup_codes: dict = field(default_factory=lambda: {"demo-signup-code": "demo-signup-token"})
     management_delay_s: float = 0.0  # a slow Meta: seconds before each account endpoint answers
     cap: int = 80  # accepted sends per second per phone number; above it: 130429

@@ -34,6 +34,10 @@ def upgrade() -> None:
         'whatsapp_connections',
         sa.Column('on_business_app', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     )
+    op.add_column(
+        'whatsapp_connections',
+        sa.Column('webhook_fields_missing', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
     op.add_column('shops', sa.Column('send_cap_per_second', sa.Integer(), nullable=True))
     op.add_column('shops', sa.Column('marketing_cap_hours', sa.Integer(), nullable=True))
     op.add_column(
@@ -67,5 +71,6 @@ def downgrade() -> None:
     op.drop_column('shops', 'marketing_cap_hours')
     op.drop_column('shops', 'send_cap_per_second')
     op.drop_column('whatsapp_connections', 'on_business_app')
+    op.drop_column('whatsapp_connections', 'webhook_fields_missing')
     for column in ('health_at', 'account_restrictions', 'account_event', 'quality_event', 'messaging_limit'):
         op.drop_column('whatsapp_connections', column)

@@ -4,6 +4,8 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 - ``audience``: opted-in customers narrowed by Shopify tags.
 - ``drafts``: creating a draft and changing its audience.
 - ``launch``: launch checks, launch, schedule, cancel.
+- ``control``: unschedule, delete a draft, duplicate a campaign.
+- ``launch_summary``: what launching will do: recipients, US numbers, cost, credits left.
 - ``preview``: the message as one customer sees it.
 - ``tracking``: each message's own tracked link, and what opening it does.
 - ``monitor``: MonitorCampaignJob's work on one campaign.
@@ -13,4 +15,15 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 ``input_limits`` is internal: the lengths merchant text must fit.
 """
 
-__all__ = ["audience", "drafts", "fix_loop", "launch", "monitor", "preview", "tracking", "us_numbers"]
+__all__ = [
+    "audience",
+    "control",
+    "drafts",
+    "fix_loop",
+    "launch",
+    "launch_summary",
+    "monitor",
+    "preview",
+    "tracking",
+    "us_numbers",
+]

@@ -90,3 +90,16 @@ def test_embedded_signup_is_offered_when_meta_app_and_configuration_are_set(serv
     html = _get(app.test_client(), "/settings").get_data(as_text=True)
     assert "Connect with Facebook" in html
     assert 'data-meta-app-id="777"' in html and 'data-meta-config-id="888"' in html
+
+
+def test_the_disconnect_confirmation_counts_what_it_stops(client, make):
+    """Disconnect's confirmation names the campaigns sending now and those scheduled (issue 26);
+    a campaign whose dispatch finished is not stopped by it."""
+    shop = _connected_shop(make)
+    make.campaign(shop, "Sending", status="PENDING")
+    make.campaign(shop, "Sent out", status="PENDING", dispatch_finished_at=datetime.now(UTC))
+    make.campaign(shop, "Later", status="SCHEDULED", scheduled_at=datetime(2030, 1, 1, tzinfo=UTC))
+    make.campaign(shop, "Also later", status="SCHEDULED", scheduled_at=datetime(2030, 1, 2, tzinfo=UTC))
+    text = _text(_get(client, "/settings"))
+    assert "1 campaign sending now stops at once" in text
+    assert "2 scheduled campaigns will not launch until a number is connected again" in text

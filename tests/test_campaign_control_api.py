@@ -185,3 +185,14 @@ def test_refusals_read_as_a_merchant_would(client, make, meta):
     assert pdf.status_code == 422
     assert "This link is a PDF" in pdf.json["errors"][0]["message"]
     assert header("https://cdn.example.com/a.jpg").status_code == 201
+
+
+def test_a_send_agains_copy_stays_in_its_family(client, make, meta):
+    """A copy of a send again keeps ``follow_up_of``: it leaves out whom the family sent to."""
+    shop = whatsapp_shop(make)
+    first = make.campaign(shop, "First", status="SENT")
+    again = make.campaign(shop, "First (send again)", status="DRAFT", follow_up_of=first.id)
+    copy = client.post(f"/api/campaigns/{again.id}/duplicate", headers=bearer())
+    assert copy.status_code == 201 and copy.json["follow_up_of"] == first.id
+    plain = client.post(f"/api/campaigns/{first.id}/duplicate", headers=bearer())
+    assert plain.json["follow_up_of"] is None and plain.json["name"] == "First (copy)"

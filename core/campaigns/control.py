@@ -48,7 +48,8 @@ def delete_draft(session: Session, campaign: Campaign) -> None:
 
 def duplicate(session: Session, campaign: Campaign) -> Campaign:
     """A new DRAFT with the campaign's template, components and audience, named after it. A
-    send again's copy is a campaign of its own (it does not inherit the family's exclusions)."""
+    send again's copy stays in its family (``follow_up_of``), so it too leaves out every
+    customer the family sent to (core/campaigns/audience.py): a copy never sends twice."""
     copy = Campaign(
         shop_id=campaign.shop_id,
         status=str(CampaignStatus.DRAFT),
@@ -62,8 +63,9 @@ def duplicate(session: Session, campaign: Campaign) -> Campaign:
         template_components=list(campaign.template_components or []),
         template_definition=list(campaign.template_definition or []),
         audience=dict(campaign.audience or {}),
+        follow_up_of=campaign.follow_up_of,
     )
-    copy.estimated_audience = estimate(session, campaign.shop_id, copy.audience)
+    copy.estimated_audience = estimate(session, campaign.shop_id, copy.audience, copy.follow_up_of)
     session.add(copy)
     session.flush()
     return copy

@@ -198,7 +198,13 @@ def campaigns(rng: random.Random, customers: list[dict]) -> list[dict]:
                 },
             ],
         },
-        {"name": "New year greetings", "type": "INFORMATIONAL", "status": "SCHEDULED", "template": utility},
+        {
+            "name": "New year greetings",
+            "type": "INFORMATIONAL",
+            "status": "SCHEDULED",
+            "template": utility,
+            "scheduled_in_days": 7,
+        },
         {
             "name": "Summer clearance (cancelled)",
             "type": "PROMOTIONAL",

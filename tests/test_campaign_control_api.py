@@ -196,3 +196,57 @@ def test_a_send_agains_copy_stays_in_its_family(client, make, meta):
     assert copy.status_code == 201 and copy.json["follow_up_of"] == first.id
     plain = client.post(f"/api/campaigns/{first.id}/duplicate", headers=bearer())
     assert plain.json["follow_up_of"] is None and plain.json["name"] == "First (copy)"
+
+
+def test_templates_say_which_buttons_take_a_tracked_link(client, make, meta):
+    """Only a URL button of the form {SHOPIFY_APP_URL}/r/{{1}} takes a tracked link: the
+    template list says which, and a tracked link on another button is refused by name."""
+    _customers(make, whatsapp_shop(make))
+    templates = {t["name"]: t for t in client.get("/api/templates", headers=bearer()).json["templates"]}
+    assert templates["tracked_offer"]["trackable_buttons"] == [0]
+    assert templates["spring_lookbook"]["trackable_buttons"] == []
+    tracked = {"track": "https://demo.myshopify.com/collections/spring"}
+    body = {"type": "body", "parameters": [{"text": "Ana"}]}
+    ok = _create(
+        client,
+        name="Tracked",
+        template={"name": "tracked_offer", "language": "en"},
+        parameters=[],
+        components=[body, {"type": "button", "sub_type": "url", "index": "0", "parameters": [tracked]}],
+    )
+    assert ok.status_code == 201, ok.json
+    refused = _create(
+        client,
+        name="Not trackable",
+        template={"name": "spring_lookbook", "language": "en"},
+        parameters=[],
+        components=[
+            {
+                "type": "header",
+                "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/a.jpg"}}],
+            },
+            {"type": "body", "parameters": [{"text": "Ana"}, {"text": "SPRING"}]},
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": [tracked]},
+        ],
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json["errors"]] == ["components.button[0]"]
+    assert "a tracked link needs a template button whose URL is" in refused.json["errors"][0]["message"]
+
+
+def test_other_shops_campaigns_do_not_exist_for_the_new_actions(client, make, meta):
+    whatsapp_shop(make)
+    other = make.shop("other.myshopify.com")
+    theirs = make.campaign(
+        other, "Theirs", status="SCHEDULED", scheduled_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    for method, path in (
+        ("post", "unschedule"),
+        ("post", "duplicate"),
+        ("get", "launch-summary"),
+    ):
+        assert (
+            getattr(client, method)(f"/api/campaigns/{theirs.id}/{path}", headers=bearer()).status_code == 404
+        )
+    with Session(make.engine) as session:
+        assert session.get(Campaign, (other.id, theirs.id)).status == "SCHEDULED"

@@ -38,6 +38,7 @@ from core.crypto import decrypt_token
 from core.dispatch.progress import progress
 from core.reports.campaign import failures_by_code
 from core.templates.definition import derive_type
+from core.templates.fit import trackable_buttons
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
@@ -196,6 +197,7 @@ def templates():
                 "parameters": len(t.body_placeholders),
                 "parameter_format": t.parameter_format,
                 "components": t.components,
+                "trackable_buttons": trackable_buttons(t.components),
             }
             for t in found
         ]

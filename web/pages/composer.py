@@ -13,7 +13,7 @@ from flask import render_template
 from core.crypto import decrypt_token
 from core.rules.campaign_states import CampaignStatus
 from core.templates.definition import APPROVED, derive_type
-from core.templates.fit import is_tracking_url
+from core.templates.fit import trackable_buttons
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import shop_campaign
@@ -40,18 +40,6 @@ def sendable_templates(shop) -> tuple[list[dict], str | None]:
         for t in found
         if t.status == APPROVED and derive_type(t.category, t.format) is not None
     ], None
-
-
-def trackable_buttons(components: list) -> list[int]:
-    """The URL buttons that can carry a tracked link: those whose URL is
-    ``{SHOPIFY_APP_URL}/r/{{1}}`` (core/campaigns/tracking.py); any other link would be refused."""
-    part = next((c for c in components if str(c.get("type")).upper() == "BUTTONS"), {})
-    buttons = part.get("buttons") or []
-    return [
-        n
-        for n, button in enumerate(buttons)
-        if str(button.get("type")).upper() == "URL" and is_tracking_url(str(button.get("url") or ""))
-    ]
 
 
 def _draft_json(campaign) -> dict:

@@ -163,6 +163,11 @@ def test_the_composer_schedules_in_the_shops_time_zone(page, make):
     page.get_by_label("Template (approved in WhatsApp Manager)").select_option(
         label="order_update (en) · utility"
     )
+    field.fill("2020-01-01T10:00")
+    page.get_by_role("button", name="Schedule").click()
+    past = page.locator('[data-error-for="scheduled_at"]')
+    past.filter(has_text="This time has already passed").wait_for()
+    assert "Saved as a draft, not scheduled" in page.locator("[data-composer-status]").inner_text()
     field.fill(f"{day}T10:00")
     page.get_by_role("button", name="Schedule").click()
     page.locator("[data-scheduled-for]").wait_for()
@@ -241,3 +246,27 @@ def test_checks_before_saving_and_tracked_links_where_they_work(page, make):
 def _campaigns(make, shop) -> list:
     with Session(make.engine) as session:
         return list(session.scalars(select(Campaign).where(Campaign.shop_id == shop.id)))
+
+
+def test_the_composers_confirmation_leaves_us_numbers_out_and_can_wait(page, make, meta):
+    """From the composer: "Leave them out" ticks the audience's own box, and "Not now" keeps
+    the draft unlaunched and says so."""
+    shop = whatsapp_shop(make)
+    for phone in ("+34612000001", "+12125550101"):
+        make.customer(shop, phone=phone, phone_e164=phone)
+    _open(page, "/campaigns/new")
+    page.get_by_label("Name").fill("Weekly")
+    page.get_by_label("Template (approved in WhatsApp Manager)").select_option(
+        label="weekly_offer (en) · marketing"
+    )
+    page.get_by_role("button", name="Launch now").click()
+    dialog = page.get_by_role("dialog", name="Launch this campaign?")
+    dialog.get_by_role("button", name="Launch to 2 recipients").wait_for()
+    dialog.get_by_role("button", name="Leave them out").click()
+    dialog.get_by_role("button", name="Launch to 1 recipient").wait_for()
+    assert page.get_by_label("Leave out United States (+1) numbers").is_checked()
+    dialog.get_by_role("button", name="Not now").click()
+    page.locator("[data-composer-status]").filter(has_text="Saved as a draft and not launched").wait_for()
+    assert meta.truth()["messages"] == {}
+    (campaign,) = _campaigns(make, shop)
+    assert campaign.status == "DRAFT" and campaign.audience["exclude_us_numbers"] is True

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import estimate, follow_up_family, recipients_query
+from core.campaigns.audience import follow_up_family, recipients_query
 from core.models import Campaign, Shop
 from core.outcomes.rate_card import card_for, country_of_prefix
 from core.rules.phones import is_us_area_code
@@ -51,7 +51,9 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
     """The campaign's audience as launching it now would reach it, grouped by calling code in
     the database (a few hundred rows for any audience)."""
     rule = campaign.audience or {}
-    sent_by = follow_up_family(session, shop.id, campaign.follow_up_of) if campaign.follow_up_of else ()
+    sent_by = (
+        follow_up_family(session, shop.id, campaign.follow_up_of) if campaign.follow_up_of is not None else ()
+    )
     recipients = recipients_query(shop.id, rule, sent_by).subquery()
     digits = func.substr(recipients.c.phone_e164, 2, 3)
     rows = session.execute(select(digits, func.count()).select_from(recipients).group_by(digits)).all()
@@ -69,7 +71,7 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
             cost += rate * count
     if us:  # +1 is priced as North America above; the US part of it will fail, unbilled
         cost -= (card.rate("US", category) or 0) * us
-    total = estimate(session, shop.id, rule, campaign.follow_up_of)
+    total = sum(count for _prefix, count in rows)  # the launch check's estimate, counted once
     return LaunchSummary(total, us, max(cost, Decimal(0)), card.currency, unpriced, shop.credits)
 
 

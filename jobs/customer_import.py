@@ -12,6 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from core.db import session_scope
@@ -34,6 +35,20 @@ BULK_IMPORT_TIMEOUT_S = 1800
 
 
 # ---- the customer import -----------------------------------------------------------------------
+
+
+SHOP_DETAILS_EVERY_S = 24 * 3600
+
+
+def _shop_details_due(shop_id: int) -> bool:
+    """Whether a sync should read the shop's time zone and currency again: at most once a day
+    (a merchant who changes the shop's zone in Shopify sees schedules and times in the new one
+    within a day, and the six-hourly re-sync asks one query more only once a day). Marks the
+    read as done; without Redis it is not due (the install's full import still reads them)."""
+    try:
+        return bool(get_redis().set(f"shop-details-read:{shop_id}", 1, nx=True, ex=SHOP_DETAILS_EVERY_S))
+    except RedisError:
+        return False
 
 
 def request_customer_sync(shop_id: int) -> bool:
@@ -65,10 +80,10 @@ def sync_customers(
     clock = time.monotonic()
     try:
         with AdminClient(shop_id) as client:
-            if cursor is None and since is None:
+            if cursor is None and (_shop_details_due(shop_id) or since is None):
                 import_shop_details(client, shop_id)
-                if not paged and large_shop(client):
-                    return _start_bulk_import(client, shop_id)
+            if cursor is None and since is None and not paged and large_shop(client):
+                return _start_bulk_import(client, shop_id)
             while True:
                 page = import_page(client, shop_id, cursor, since=_moment(since))
                 pages, customers, written = pages + 1, customers + page.customers, written + page.written

@@ -181,7 +181,30 @@ def campaigns(rng: random.Random, customers: list[dict]) -> list[dict]:
             "audience": {"include_tags": ["vip"], "exclude_tags": ["wholesale"]},
         },
         {"name": "Restock alerts", "type": "CATALOG", "status": "DRAFT", "template": catalog},
-        {"name": "New year greetings", "type": "INFORMATIONAL", "status": "SCHEDULED", "template": utility},
+        {
+            # A tracked link: the template's button is the app's /r/{{1}} (sim/meta/config.py).
+            "name": "Spring edit (tracked link)",
+            "type": "PROMOTIONAL",
+            "status": "DRAFT",
+            "template": {"name": "tracked_offer", "language": "en", "category": "MARKETING"},
+            "audience": {"include_tags": ["vip"], "exclude_tags": ["wholesale"]},
+            "components": [
+                {"type": "body", "parameters": [{"field": "first_name", "fallback": "there"}]},
+                {
+                    "type": "button",
+                    "sub_type": "url",
+                    "index": "0",
+                    "parameters": [{"track": "https://demo.myshopify.com/collections/spring"}],
+                },
+            ],
+        },
+        {
+            "name": "New year greetings",
+            "type": "INFORMATIONAL",
+            "status": "SCHEDULED",
+            "template": utility,
+            "scheduled_in_days": 7,
+        },
         {
             "name": "Summer clearance (cancelled)",
             "type": "PROMOTIONAL",

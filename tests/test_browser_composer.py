@@ -79,6 +79,7 @@ def test_compose_refuse_then_launch_a_campaign_with_header_body_and_button(page,
 
     page.get_by_label("Link to the image (https, hosted by you)").fill(IMAGE)
     page.get_by_role("button", name="Launch now").click()
+    page.get_by_role("button", name="Launch to 2 recipients").click()  # the confirmation (issue 26)
     page.locator("[data-live-status]").filter(has_text="Live").wait_for()
     screenshot(page, "composer-launched")
     run_jobs()

@@ -65,6 +65,10 @@ def test_fix_all_then_send_again_on_the_demo_shop(page, base_url, shopify, make,
     screenshot(page, "fix_loop_preview")
 
     page.get_by_role("button", name=f"Fix all {len(fixable)}").click()
+    # Fix all asks first (issue 26): nothing is written to Shopify before the confirmation.
+    page.get_by_role("dialog").wait_for()
+    assert shopify.customer(SHOP, fixable[0])["phone"] != suggestions[fixable[0]]
+    page.get_by_role("button", name=f"Write {len(fixable)} numbers to Shopify").click()
     page.locator("[data-fix-progress]").wait_for()
     run_jobs()  # the worker writes every number to Shopify
     page.locator("[data-live-status]").filter(has_text="Done").wait_for(timeout=20_000)

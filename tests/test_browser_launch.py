@@ -3,6 +3,7 @@ checks speak for themselves, and a launched campaign fills in as it sends."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -37,6 +38,11 @@ def _open(page, campaign_id: int) -> None:
     page.goto(f"{page.base}/campaigns/{campaign_id}?" + admin_query(SHOP, token))
 
 
+def _confirm(page) -> None:
+    """Press the confirmation's launch button once it says what the launch will do."""
+    page.get_by_role("button", name=re.compile(r"^Launch to \d+ recipients?$")).click()
+
+
 def _draft(make, template: str = "weekly_offer", **shop_fields):
     shop = whatsapp_shop(make, **shop_fields)
     for n in range(12):
@@ -49,6 +55,7 @@ def test_a_failed_launch_check_is_shown_on_the_page(page, make, meta):
     campaign = _draft(make, template="paused_promo")
     _open(page, campaign.id)
     page.get_by_role("button", name="Launch now").click()
+    _confirm(page)  # nothing launches before the confirmation (issue 26)
     alert = page.locator("[data-api-action-result]")
     alert.wait_for()
     assert "paused by Meta" in alert.inner_text()
@@ -62,6 +69,7 @@ def test_a_launch_refused_for_credits_links_to_buying_them(page, make, meta):
     campaign = _draft(make, credits=3)
     _open(page, campaign.id)
     page.get_by_role("button", name="Launch now").click()
+    _confirm(page)
     alert = page.locator("[data-api-action-result]")
     alert.get_by_text("needs 12 credits").wait_for()
     alert.get_by_role("link", name="Buy credits").click()
@@ -76,6 +84,7 @@ def test_a_launched_campaign_fills_in_on_the_page(page, make, meta, run_jobs):
     campaign = _draft(make)
     _open(page, campaign.id)
     page.get_by_role("button", name="Launch now").click()
+    _confirm(page)
     page.locator("[data-live-status]").filter(has_text="Live").wait_for()
     run_jobs()
     page.locator('table.compact [data-metric="sent"]').filter(has_text="12").wait_for(timeout=20_000)

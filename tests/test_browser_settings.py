@@ -75,6 +75,14 @@ def test_connect_refused_token_and_disconnect_in_the_browser(page, make):
     screenshot(page, "settings-connected")
 
     page.get_by_role("button", name="Disconnect").click()
+    # Nothing happens before the confirmation says what disconnecting does (issue 26).
+    dialog = page.get_by_role("dialog", name="Disconnect this WhatsApp number?")
+    assert "No campaign is sending now." in dialog.inner_text() and "reports stay" in dialog.inner_text()
+    assert _stored_token(make) is not None
+    page.get_by_role("button", name="Keep it connected").click()
+    assert not dialog.is_visible() and _stored_token(make) is not None
+    page.get_by_role("button", name="Disconnect").click()
+    page.get_by_role("button", name="Disconnect this number").click()
     page.get_by_text("No WhatsApp Business number is connected").wait_for()
     wait_for(lambda: _stored_token(make) is None, 10, "the stored token to be deleted")
 

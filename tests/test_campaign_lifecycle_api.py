@@ -142,7 +142,10 @@ def test_schedule_then_cancel(client, make, meta):
         json={"scheduled_at": "2020-01-01T00:00:00+00:00"},
         headers=bearer(),
     )
-    assert past.status_code == 409
+    # A past time is a bad request, not a conflict with the campaign's state (issue 26).
+    assert past.status_code == 422
+    assert past.json["errors"][0]["field"] == "scheduled_at"
+    assert "already passed" in past.json["errors"][0]["message"]
     naive = client.post(
         f"/api/campaigns/{campaign_id}/schedule",
         json={"scheduled_at": "2030-01-01T00:00:00"},

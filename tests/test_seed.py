@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -164,6 +166,21 @@ def test_the_demo_document_covers_every_type_status_and_failure_category(runner,
     }
     assert missing_code_countries and all(missing_code_countries)
     assert 200 <= customers <= 1000
+
+
+def test_the_demo_schedules_at_ten_in_the_shops_zone_and_has_a_tracked_link(runner, make):
+    """The demo's scheduled campaign says when it sends (10:00 in the shop's zone, a week after
+    loading), and one draft sends a tracked link with the stand-in's tracked_offer template."""
+    result = runner.invoke(args=["seed", str(DEMO)])
+    assert result.exit_code == 0, result.output
+    with Session(make.engine) as session:
+        scheduled = session.scalar(select(Campaign).where(Campaign.name == "New year greetings"))
+        tracked = session.scalar(select(Campaign).where(Campaign.name == "Spring edit (tracked link)"))
+        zone = ZoneInfo(session.scalar(select(Shop.timezone).where(Shop.id == scheduled.shop_id)))
+    local = scheduled.scheduled_at.astimezone(zone)
+    assert (local.hour, local.minute) == (10, 0) and local > datetime.now(UTC) + timedelta(days=6)
+    assert tracked.template_name == "tracked_offer"
+    assert tracked.template_components[1]["parameters"][0]["track"].startswith("https://")
 
 
 def test_seeded_counters_equal_the_metric_definitions(runner, make):

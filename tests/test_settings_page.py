@@ -132,3 +132,16 @@ def test_settings_shows_what_metas_account_webhooks_said(client, make):
         "weekly_offer (en) PAUSED · SECOND_PAUSE",
     ):
         assert expected in text, expected
+
+
+def test_the_disconnect_confirmation_counts_what_it_stops(client, make):
+    """Disconnect's confirmation names the campaigns sending now and those scheduled (issue 26);
+    a campaign whose dispatch finished is not stopped by it."""
+    shop = _connected_shop(make)
+    make.campaign(shop, "Sending", status="PENDING")
+    make.campaign(shop, "Sent out", status="PENDING", dispatch_finished_at=datetime.now(UTC))
+    make.campaign(shop, "Later", status="SCHEDULED", scheduled_at=datetime(2030, 1, 1, tzinfo=UTC))
+    make.campaign(shop, "Also later", status="SCHEDULED", scheduled_at=datetime(2030, 1, 2, tzinfo=UTC))
+    text = _text(_get(client, "/settings"))
+    assert "1 campaign sending now stops at once" in text
+    assert "2 scheduled campaigns will not launch until a number is connected again" in text

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.models import Customer, Shop
+from core.redis import get_redis
 from jobs.customer_import import import_bulk_export, resync_customers, sync_customers
 from tests.shopify_stand_in import installed_shop
 from tests.shopify_webhooks import SHOP, post
@@ -108,3 +109,24 @@ def test_the_resync_reads_only_customers_changed_since_the_last_sync(shopify, ma
     assert shopify.stats()["graphql"] - before == 1  # one page: only the changed customer
     resynced = _shop(make, shop).customers_resync_from
     assert resynced > since
+
+
+def test_a_resync_reads_the_shops_time_zone_again_once_a_day(shopify, make, run_jobs):
+    """A zone changed in Shopify reaches the app within a day: the re-sync reads the shop's
+    details again once the last read is a day old (its Redis mark expired), not on every run."""
+    shopify.configure(customers=3)
+    shop = installed_shop(make, shopify, SHOP)
+    assert sync_customers(shop.id)["status"] == "done"
+    assert _shop(make, shop).timezone == "Europe/Madrid"  # Shopify's ianaTimezone
+    with Session(make.engine) as session, session.begin():
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        session.execute(
+            update(Shop).where(Shop.id == shop.id).values(timezone="UTC", customers_resync_from=since)
+        )
+    assert resync_customers()["queued"] == 1
+    run_jobs()
+    assert _shop(make, shop).timezone == "UTC"  # read less than a day ago: not again
+    get_redis().delete(f"shop-details-read:{shop.id}")  # a day later
+    assert resync_customers()["queued"] == 1
+    run_jobs()
+    assert _shop(make, shop).timezone == "Europe/Madrid"

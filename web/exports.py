@@ -26,12 +26,12 @@ from sqlalchemy import Select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.bulk import driver_connection
-from core.campaigns.us_numbers import US_REMEDY, is_us_area_code
+from core.campaigns.us_numbers import US_REMEDY
 from core.db import session_factory
 from core.models import Customer, Message
 from core.reports.message_list import ADMIN_CUSTOMER_URL, MessageFilter, message_query
 from core.rules.failure_codes import CATEGORY_REMEDIES, Category, OurCode, describe, known_codes
-from core.rules.phones import suggest_e164
+from core.rules.phones import is_us_area_code, suggest_e164
 
 BATCH_ROWS = 50_000
 PERMISSION_CODE = "200"  # stands for every Graph API permission code, 200-299 (core/rules/failure_codes.py)

@@ -4,6 +4,8 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 - ``audience``: opted-in customers narrowed by Shopify tags.
 - ``drafts``: creating a draft and changing its audience.
 - ``launch``: launch checks, launch, schedule, cancel.
+- ``control``: unschedule, delete a draft, duplicate a campaign.
+- ``launch_summary``: what launching will do: recipients, US numbers, cost, credits left.
 - ``messaging_limit``: Meta's messaging limit before sending, and waves a day apart past it.
 - ``resume``: sending what a halt kept back, once its cause is fixed.
 - ``preview``: the message as one customer sees it.
@@ -17,9 +19,11 @@ preview, tracked links, MonitorCampaignJob's settling, and the fix loop.
 
 __all__ = [
     "audience",
+    "control",
     "drafts",
     "fix_loop",
     "launch",
+    "launch_summary",
     "messaging_limit",
     "monitor",
     "preview",

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from core.models import Campaign, Customer, Message, Shop
 from core.rules.campaign_states import Consent
 from core.rules.failure_codes import OurCode
+from core.rules.phones import us_area_codes
 
 
 def audience_query(
@@ -89,10 +90,20 @@ def recipients_query(
     shop_id: int, rule: dict, sent_by: Sequence[int] = (), cap_hours: int | None = None
 ) -> Select:
     """The audience with one customer per recipient key (the earliest customer wins). A rule
-    may also name its customers (``customer_ids``: a "send again" to fixed customers), and a
-    send again leaves out who the campaigns ``sent_by`` (its family) sent to; ``cap_hours``
-    leaves out who was marketed to in that many hours (``recently_marketed``)."""
+    may also name its customers (``customer_ids``: a "send again" to fixed customers) or leave
+    out United States numbers (``exclude_us_numbers``), and a send again leaves out who the
+    campaigns ``sent_by`` (its family) sent to; ``cap_hours`` leaves out who was marketed to in
+    that many hours (``recently_marketed``)."""
     query = audience_query(shop_id, rule.get("include_tags"), rule.get("exclude_tags"))
+    if rule.get("exclude_us_numbers"):
+        # WhatsApp does not deliver marketing to US numbers (core/campaigns/us_numbers.py): the
+        # merchant chose to leave them out rather than pay nothing for 131049 failures.
+        us = and_(
+            Customer.phone_e164.like("+1%"),
+            func.length(Customer.phone_e164) == 12,
+            func.substr(Customer.phone_e164, 3, 3).in_(us_area_codes()),
+        )
+        query = query.where(not_(func.coalesce(us, False)))
     if rule.get("customer_ids") is not None:
         query = query.where(Customer.id.in_([int(i) for i in rule["customer_ids"]]))
     if sent_by:

@@ -43,6 +43,12 @@ MAX_TAGS = 250
 class Audience(StrictModel):
     include_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
     exclude_tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+    # Leave out United States numbers, which a marketing template does not reach (131049).
+    exclude_us_numbers: bool = False
+
+    def rule(self) -> dict:
+        """The stored rule: the flag is kept only when set, so older rules read the same."""
+        return self.model_dump(exclude={"exclude_us_numbers"} if not self.exclude_us_numbers else set())
 
 
 class NewCampaign(StrictModel):
@@ -61,9 +67,28 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
     try:
         return model.model_validate(payload if payload is not None else {})
     except ValidationError as error:
-        raise DraftProblem(
-            [{"field": ".".join(map(str, p["loc"])) or "body", "message": p["msg"]} for p in error.errors()]
-        ) from None
+        raise DraftProblem([_in_words(p) for p in error.errors()]) from None
+
+
+# What a merchant reads for the fields the composer shows, instead of pydantic's wording.
+_WORDS = {
+    ("name", "missing"): "Give the campaign a name.",
+    ("name", "string_too_short"): "Give the campaign a name.",
+    ("name", "string_too_long"): "Keep the name under 200 characters.",
+    ("template", "missing"): "Choose a template.",
+    ("template", "model_type"): "Choose a template.",
+    ("scheduled_at", "missing"): "Choose when to send it.",
+    (
+        "scheduled_at",
+        "timezone_aware",
+    ): "Give the time with its time zone offset, e.g. 2026-12-01T09:00:00+01:00.",
+}
+
+
+def _in_words(problem: dict) -> dict:
+    field = ".".join(map(str, problem["loc"])) or "body"
+    message = _WORDS.get((field, problem["type"])) or _WORDS.get((field.split(".")[0], problem["type"]))
+    return {"field": field, "message": message or problem["msg"]}
 
 
 def create_draft(session: Session, shop: Shop, request: NewCampaign) -> Campaign:
@@ -100,7 +125,7 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
         raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
     if fit := fit_problems(template, components):
         raise DraftProblem(legacy_names(request, fit))
-    rule = request.audience.model_dump()
+    rule = request.audience.rule()
     campaign.name = request.name
     campaign.type = str(derive_type(template.category, template.format))
     campaign.template_name, campaign.template_language = template.name, template.language
@@ -156,7 +181,7 @@ def re_estimate(session: Session, campaign: Campaign, audience: Audience | None)
             f"A {campaign.status} campaign keeps the audience and estimate it launched with."
         )
     if audience is not None:
-        campaign.audience = audience.model_dump()
+        campaign.audience = audience.rule()
     cap_hours = marketing_cap(session.get(Shop, campaign.shop_id), campaign.template_category)
     campaign.estimated_audience = estimate(
         session, campaign.shop_id, campaign.audience, campaign.follow_up_of, cap_hours

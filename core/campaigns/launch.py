@@ -46,6 +46,10 @@ class LifecycleError(ValueError):
     """The campaign is not in a state that allows this action; the message says why."""
 
 
+class ScheduleRefused(ValueError):
+    """The time asked for cannot be a send time; the message says why, in the merchant's words."""
+
+
 class TemplateNotFound(LookupError):
     pass
 
@@ -239,13 +243,17 @@ def schedule(
     meta: MetaAnswer,
     spread: bool | None = None,
 ) -> CheckResult:
-    """Run the launch checks now (they run again when the time comes) and schedule."""
+    """Run the launch checks now (they run again when the time comes) and schedule. A time
+    that is not ahead (a minute to a year) raises ScheduleRefused: the request is wrong, the
+    campaign's state is not (a 422, not a 409)."""
     _require(campaign, LAUNCHABLE, "scheduled")
     now = datetime.now(UTC)
     if at.tzinfo is None:
-        raise LifecycleError("scheduled_at needs a time zone offset, e.g. 2026-12-01T09:00:00+01:00")
-    if not now + MIN_SCHEDULE_AHEAD <= at <= now + MAX_SCHEDULE_AHEAD:
-        raise LifecycleError("scheduled_at must be between one minute and one year from now")
+        raise ScheduleRefused("scheduled_at needs a time zone offset, e.g. 2026-12-01T09:00:00+01:00")
+    if at < now + MIN_SCHEDULE_AHEAD:
+        raise ScheduleRefused("This time has already passed: choose a time at least a minute from now.")
+    if at > now + MAX_SCHEDULE_AHEAD:
+        raise ScheduleRefused("Choose a time within a year from now.")
     result = run_launch_checks(session, shop, campaign, meta, spread)
     _lock(session, campaign, meta)
     if spread is not None:

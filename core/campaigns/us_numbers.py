@@ -18,33 +18,17 @@ decides, read with ``phonenumbers``.
 
 from __future__ import annotations
 
-from functools import cache
-
-import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import recipients_query
+from core.rules.phones import is_us_area_code
 
 US_REMEDY = (
     "WhatsApp has not delivered marketing templates to United States (+1) numbers since "
     "1 April 2025: customers with US numbers cannot be reached by a marketing campaign; use a "
     "utility template or another channel for them."
 )
-
-
-@cache
-def is_us_area_code(area: str) -> bool:
-    """True when +1 numbers with this area code are United States numbers."""
-    try:
-        number = phonenumbers.parse(f"+1{area}2345678")
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.region_code_for_number(number) == "US"
-
-
-def is_us_number(e164: str | None) -> bool:
-    return bool(e164) and e164.startswith("+1") and len(e164) == 12 and is_us_area_code(e164[2:5])
 
 
 def us_recipients(session: Session, shop_id: int, rule: dict) -> int:

@@ -14,6 +14,7 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select, text
@@ -99,6 +100,9 @@ class SeedCampaign(_Strict):
     audience: SeedAudience = SeedAudience()
     dispatch_finished: bool | None = None
     created_at: datetime | None = None
+    # A SCHEDULED campaign sends this many days after the document is loaded (a fixed date
+    # would be in the past for a demo loaded later).
+    scheduled_in_days: int | None = Field(default=None, ge=1, le=365)
     messages: list[SeedMessage] | None = None
     # Header, body and button parameters, as in POST /api/campaigns (checked against the
     # template by the launch checks, since loading a document does not ask Meta).
@@ -261,6 +265,7 @@ def _campaign(session: Session, shop: Shop, seed: SeedCampaign) -> tuple[Campaig
         template_components=seed.components,
         created_at=created_at,
         estimated_audience=_estimated_audience(session, shop, seed),
+        scheduled_at=_scheduled_at(seed, shop.timezone),
         launched_at=created_at if launched else None,
         dispatch_started_at=created_at if launched else None,
         dispatch_finished_at=created_at + timedelta(minutes=5) if launched and finished else None,
@@ -268,6 +273,14 @@ def _campaign(session: Session, shop: Shop, seed: SeedCampaign) -> tuple[Campaig
     session.add(campaign)
     session.flush()
     return campaign, True
+
+
+def _scheduled_at(seed: SeedCampaign, zone: str) -> datetime | None:
+    """10:00 in the shop's time zone, ``scheduled_in_days`` from now."""
+    if seed.status != CampaignStatus.SCHEDULED or seed.scheduled_in_days is None:
+        return None
+    day = (datetime.now(ZoneInfo(zone)) + timedelta(days=seed.scheduled_in_days)).date()
+    return datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo(zone))
 
 
 def _estimated_audience(session: Session, shop: Shop, seed: SeedCampaign) -> int:

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import Row, Select, and_, func, or_, select
 
-from core.campaigns.us_numbers import US_REMEDY, is_us_number
+from core.campaigns.us_numbers import US_REMEDY
 from core.models import Customer, Message
 from core.rules.failure_codes import Category, OurCode, describe
-from core.rules.phones import suggest_e164
+from core.rules.phones import is_us_number, suggest_e164
 from core.rules.statuses import FAILED_STATUSES, MessageStatus
 
 ADMIN_CUSTOMER_URL = "shopify://admin/customers/{}"

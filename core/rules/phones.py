@@ -1,4 +1,5 @@
-"""Customer phone numbers: E.164 or a precise reason why not, and a suggested fix.
+"""Customer phone numbers: E.164 or a precise reason why not, a suggested fix, and which
+numbers are United States ones (core/campaigns/us_numbers.py says why that matters).
 
 Shopify stores phones as merchants and customers typed them. We parse with no default region
 on purpose: guessing the country would silently send a message to someone else's number.
@@ -9,6 +10,7 @@ address country usually tells us the code and the merchant can fix it in one cli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
@@ -89,3 +91,24 @@ def same_whatsapp_number(number: str | None, whatsapp_id: str | None) -> bool:
         return False
     key = whatsapp_number_key(number)
     return bool(key) and key == whatsapp_number_key(whatsapp_id)
+
+
+@cache
+def is_us_area_code(area: str) -> bool:
+    """True when +1 numbers with this area code are United States numbers (Canada and the
+    Caribbean share +1: the area code decides)."""
+    try:
+        number = phonenumbers.parse(f"+1{area}2345678")
+    except NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(number) == "US"
+
+
+@cache
+def us_area_codes() -> tuple[str, ...]:
+    """Every three-digit area code of the United States, for a query that leaves them out."""
+    return tuple(f"{area:03}" for area in range(200, 1000) if is_us_area_code(f"{area:03}"))
+
+
+def is_us_number(e164: str | None) -> bool:
+    return bool(e164) and e164.startswith("+1") and len(e164) == 12 and is_us_area_code(e164[2:5])

@@ -155,14 +155,49 @@ def _header_parameter(item: object, where: str, problems: Problems) -> dict | No
         return _text_parameter(item, where, problems, MAX_HEADER_TEXT)
     media = item.get(kind)
     link = media.get("link") if isinstance(media, dict) else None
-    if set(item) != {"type", kind} or not isinstance(link, str) or not is_https_url(link):
+    if set(item) != {"type", kind} or not isinstance(link, str):
         problems.add(where, f'a {kind} header is {{"type": "{kind}", "{kind}": {{"link": "https://..."}}}}')
+        return None
+    if not is_https_url(link):
+        problems.add(where, f"The {kind} link must start with https://")
+        return None
+    if wrong := _wrong_media(kind, link):
+        problems.add(where, wrong)
         return None
     extra = set(media) - {"link", "filename"} if kind == "document" else set(media) - {"link"}
     if extra:
         problems.add(where, f"unknown key(s) in {kind}: {', '.join(sorted(extra))}")
         return None
     return {"type": kind, kind: dict(media)}
+
+
+# What a link's file extension says it is; a link without one (a CDN's) is taken as given.
+_EXTENSIONS = {
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".png": "image",
+    ".mp4": "video",
+    ".3gp": "video",
+    ".pdf": "document",
+}
+_ACCEPTS = {
+    "image": "a JPEG or PNG image",
+    "video": "an MP4 or 3GPP video",
+    "document": "a PDF document",
+}
+_NAMES = {".pdf": "a PDF", ".mp4": "a video", ".3gp": "a video"}
+
+
+def _wrong_media(kind: str, link: str) -> str | None:
+    """Why the link cannot be this header (WhatsApp fetches it and refuses another type), or
+    None. Read from the extension only: the file itself is WhatsApp's to fetch."""
+    path = urlsplit(link).path.lower()
+    extension = path[path.rfind(".") :] if "." in path.rsplit("/", 1)[-1] else ""
+    found = _EXTENSIONS.get(extension)
+    if found is None or found == kind:
+        return None
+    what = _NAMES.get(extension, "an image")
+    return f"This link is {what}: {'an' if kind == 'image' else 'a'} {kind} header takes {_ACCEPTS[kind]}."
 
 
 def _url_parameter(item: object, where: str, problems: Problems) -> dict | None:

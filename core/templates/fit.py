@@ -133,3 +133,16 @@ def is_tracking_url(url: str) -> bool:
     if app_url:
         return url == app_url.rstrip("/") + TRACKED_PATH
     return url.startswith(("https://", "http://")) and url.endswith(TRACKED_PATH)
+
+
+def trackable_buttons(components: list) -> list[int]:
+    """The URL buttons that can carry a tracked link: those whose URL is
+    ``{SHOPIFY_APP_URL}/r/{{1}}`` (core/campaigns/tracking.py); a tracked link on any other
+    button is refused (_url_fit)."""
+    part = next((c for c in components if str(c.get("type")).upper() == "BUTTONS"), {})
+    buttons = part.get("buttons") or []
+    return [
+        n
+        for n, button in enumerate(buttons)
+        if str(button.get("type")).upper() == "URL" and is_tracking_url(str(button.get("url") or ""))
+    ]

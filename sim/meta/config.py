@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+TRACKED_URL = "http://127.0.0.1:8000/r/{{1}}"
+
 DEMO_TEMPLATES = [
     {
         "name": "weekly_offer",
@@ -99,6 +101,22 @@ DEMO_TEMPLATES = [
             {"type": "HEADER", "format": "TEXT", "text": "Picks for you"},
             {"type": "BODY", "text": "We chose these for you."},
             {"type": "BUTTONS", "buttons": [{"type": "MPM", "text": "View items"}]},
+        ],
+    },
+    {
+        # A tracked link (core/campaigns/tracking.py): the button's URL is the app's /r/{{1}}, so
+        # each message carries its own token and a tap is counted before the redirect. The URL is
+        # where `make run` serves the app; a real template names the app's SHOPIFY_APP_URL.
+        "name": "tracked_offer",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "BODY", "text": "Hi {{1}}, the spring edit is live: tap to see it."},
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "URL", "text": "See the edit", "url": TRACKED_URL}],
+            },
         ],
     },
     {

@@ -37,6 +37,7 @@ def require_session_token():
 from web.api import (  # noqa: E402,F401  (register their routes)
     alerts,
     campaign_actions,
+    campaign_control,
     campaign_resume,
     campaigns,
     composer,

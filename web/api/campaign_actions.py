@@ -5,7 +5,9 @@
 - ``POST /api/campaigns/<id>/estimate`` {audience?}: the reach estimate, stored;
 - ``POST /api/campaigns/<id>/launch``: 202 when dispatch starts, 422 {"errors": [{check,
   message}]} naming each failed launch check, 409 when the campaign cannot be launched;
-- ``POST /api/campaigns/<id>/schedule`` {scheduled_at}: the checks run now and again at that time;
+- ``POST /api/campaigns/<id>/schedule`` {scheduled_at} (with its offset) or {scheduled_local}
+  (a wall-clock time read in the shop's time zone): the checks run now and again at that time;
+  a time not a minute to a year ahead is a 422 naming ``scheduled_at``;
 - ``POST /api/campaigns/<id>/cancel``: DRAFT or SCHEDULED only;
 - ``GET /api/campaigns/<id>/progress``: queued / submitted / failed before send, for a progress bar;
 - ``GET /api/templates``: the shop's templates as Meta lists them, with the campaign type each gives.
@@ -16,10 +18,11 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, request
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, NaiveDatetime
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
+from core.campaigns.control import at_shop_time
 from core.campaigns.drafts import (
     Audience,
     DraftProblem,
@@ -29,12 +32,13 @@ from core.campaigns.drafts import (
     parse,
     re_estimate,
 )
-from core.campaigns.launch import LifecycleError, ask_meta, cancel, launch, schedule
+from core.campaigns.launch import LifecycleError, ScheduleRefused, ask_meta, cancel, launch, schedule
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.crypto import decrypt_token
 from core.dispatch.progress import progress
 from core.reports.campaign import failures_by_code
 from core.templates.definition import derive_type
+from core.templates.fit import trackable_buttons
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from jobs.chains import schedule_launch, start_dispatch
 from web.api import blueprint
@@ -51,7 +55,9 @@ class _EstimateRequest(StrictModel):
 
 
 class _ScheduleRequest(StrictModel):
-    scheduled_at: AwareDatetime
+    scheduled_at: AwareDatetime | None = None
+    # A wall-clock time read in the shop's time zone (what the composer's field says).
+    scheduled_local: NaiveDatetime | None = None
     spread: bool | None = None  # over Meta's messaging limit, send in waves a day apart
 
 
@@ -73,6 +79,11 @@ def _draft_problem(error: DraftProblem):
 @blueprint.errorhandler(LifecycleError)
 def _lifecycle_error(error: LifecycleError):
     return jsonify(error="conflict", message=str(error)), 409
+
+
+@blueprint.errorhandler(ScheduleRefused)
+def _schedule_refused(error: ScheduleRefused):
+    return jsonify(errors=[{"field": "scheduled_at", "message": str(error)}]), 422
 
 
 @blueprint.errorhandler(MetaUnavailable)
@@ -142,9 +153,12 @@ def launch_campaign(campaign_id: int):
 def schedule_campaign(campaign_id: int):
     campaign = campaign_of_shop(campaign_id)
     body = parse(_ScheduleRequest, request.get_json(silent=True))
+    if (body.scheduled_at is None) == (body.scheduled_local is None):
+        raise ScheduleRefused("Choose when to send it (scheduled_at with its offset, or scheduled_local).")
+    at = body.scheduled_at or at_shop_time(current_shop().timezone, body.scheduled_local)
     release_transaction()  # the checks ask Meta first, with no transaction open
     meta = ask_meta(current_shop(), campaign)
-    result = schedule(db(), current_shop(), campaign, body.scheduled_at, meta, spread=body.spread)
+    result = schedule(db(), current_shop(), campaign, at, meta, spread=body.spread)
     db().commit()
     if result.failures:
         return jsonify(errors=[f.as_dict() for f in result.failures]), 422
@@ -189,6 +203,7 @@ def templates():
                 "parameters": len(t.body_placeholders),
                 "parameter_format": t.parameter_format,
                 "components": t.components,
+                "trackable_buttons": trackable_buttons(t.components),
             }
             for t in found
         ]

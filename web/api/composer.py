@@ -49,7 +49,7 @@ def update_campaign(campaign_id: int):
 @blueprint.post("/audience/estimate")
 def estimate_audience():
     body = parse(_AudienceEstimate, request.get_json(silent=True))
-    shop, rule = current_shop(), body.audience.model_dump()
+    shop, rule = current_shop(), body.audience.rule()
     us = us_recipients(db(), shop.id, rule)
     warnings = [warning] if (warning := marketing_us_warning(body.category, us)) else []
     cap = marketing_cap(shop, body.category)
@@ -69,5 +69,5 @@ def preview_message():
     components, problems = normalise_components(body.components)
     if problems:
         raise DraftProblem(problems)
-    recipient = audience_first_recipient(db(), current_shop().id, body.audience.model_dump())
+    recipient = audience_first_recipient(db(), current_shop().id, body.audience.rule())
     return jsonify(preview=preview(body.definition, components, recipient))

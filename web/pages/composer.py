@@ -13,6 +13,7 @@ from flask import render_template
 from core.crypto import decrypt_token
 from core.rules.campaign_states import CampaignStatus
 from core.templates.definition import APPROVED, derive_type
+from core.templates.fit import trackable_buttons
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import shop_campaign
@@ -34,6 +35,7 @@ def sendable_templates(shop) -> tuple[list[dict], str | None]:
             "campaign_type": str(derive_type(t.category, t.format)),
             "parameter_format": t.parameter_format,
             "components": t.components,
+            "trackable_buttons": trackable_buttons(t.components),
         }
         for t in found
         if t.status == APPROVED and derive_type(t.category, t.format) is not None

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import render_template
+from sqlalchemy import and_, func, or_, select
 
-from core.models import Shop
+from core.models import Campaign, Shop
+from core.rules.campaign_states import CampaignStatus
 from core.settings import get_settings
 from core.whatsapp.state import describe, template_states
 from web.database import db
@@ -93,4 +95,26 @@ def whatsapp_section(shop: Shop) -> dict:
         "meta_app_id": settings.meta_app_id,
         "meta_config_id": settings.meta_config_id,
         "graph_version": settings.meta_api_version,
+        **_campaigns_at_stake(shop),
+    }
+
+
+def _campaigns_at_stake(shop: Shop) -> dict:
+    """What disconnecting would stop, said in its confirmation: campaigns sending now and
+    campaigns scheduled to send."""
+    rows = db().execute(
+        select(Campaign.status, func.count())
+        .where(
+            Campaign.shop_id == shop.id,
+            or_(
+                Campaign.status == CampaignStatus.SCHEDULED,
+                and_(Campaign.status == CampaignStatus.PENDING, Campaign.dispatch_finished_at.is_(None)),
+            ),
+        )
+        .group_by(Campaign.status)
+    )
+    counts = dict(rows.all())
+    return {
+        "sending_campaigns": counts.get(str(CampaignStatus.PENDING), 0),
+        "scheduled_campaigns": counts.get(str(CampaignStatus.SCHEDULED), 0),
     }

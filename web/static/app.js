@@ -282,38 +282,92 @@
   // Other scripts of the app (static/composer.js) call the API the same way.
   window.campaignApp = { apiFetch: apiFetch, go: go };
 
-  // ---- Campaign actions (launch) ----------------------------------------------------------
-  // POST to the API; on success reload the page (it then follows the campaign live), on 422
-  // list each failed launch check.
+  // ---- Confirmations ------------------------------------------------------------------------
+  // A button with data-opens-modal="<id>" opens that Polaris <s-modal> instead of acting; the
+  // modal's own button acts. Without polaris.js (its CDN unreachable) the same element shows
+  // as a plain dialog (app.css), so nothing acts without its confirmation either way.
+
+  function openModal(modal) {
+    if (typeof modal.showOverlay === "function") return modal.showOverlay();
+    modal.setAttribute("role", "dialog");
+    modal.setAttribute("aria-modal", "true");
+    modal.setAttribute("aria-label", modal.getAttribute("heading") || "Confirm");
+    modal.setAttribute("data-open", "");
+    const first = modal.querySelector("button:not([hidden]):not([disabled])");
+    if (first) first.focus();
+  }
+
+  function closeModal(modal) {
+    if (typeof modal.hideOverlay === "function") modal.hideOverlay();
+    modal.removeAttribute("data-open");
+  }
+
+  document.addEventListener("click", function (event) {
+    const opener = event.target.closest("[data-opens-modal]");
+    if (opener) {
+      const modal = document.getElementById(opener.dataset.opensModal);
+      if (modal) openModal(modal);
+      return;
+    }
+    // "Not now", or the confirmed action itself: the dialog goes, the action's answer shows on the page.
+    const closer = event.target.closest("[data-closes-modal], s-modal > [slot='primary-action']");
+    if (closer) closeModal(closer.closest("s-modal"));
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("s-modal[data-open]").forEach(closeModal);
+  });
+
+  // ---- Campaign actions (launch, unschedule, cancel, delete, duplicate, fix all) ------------
+  // Call the API (data-method, POST by default); on success go to data-then (its
+  // "/campaigns/0/" becomes the answer's campaign) or reload the page (it then follows the
+  // campaign live); on 422 list each failed check where data-result points (else beside the
+  // button). A button inside a confirmation closes it as it acts.
+
+  // Each problem is a sentence, or an API error {check, message}: too few credits links to
+  // the credits section of Settings (creditsUrl), where more can be bought.
+  function showProblems(result, problems, creditsUrl) {
+    result.replaceChildren(...problems.map(function (problem) {
+      const item = document.createElement("p");
+      item.textContent = typeof problem === "string" ? problem : problem.message;
+      if (problem && problem.check === "credits" && creditsUrl) {
+        const link = document.createElement("a");
+        link.href = creditsUrl;
+        link.dataset.appLink = "";
+        link.textContent = "Buy credits";
+        item.append(" ", link);
+      }
+      return item;
+    }));
+    result.hidden = false;
+  }
 
   document.addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-api-action]");
     if (!button) return;
-    const result = button.parentElement.querySelector("[data-api-action-result]");
+    const result = button.dataset.result ? document.querySelector(button.dataset.result)
+      : button.parentElement.querySelector("[data-api-action-result]");
+    const modal = button.closest("s-modal");
+    if (modal) closeModal(modal);
     button.disabled = true;
     try {
-      const response = await apiFetch(button.dataset.apiAction, { method: "POST" });
-      if (response.ok) return go(location.href);
+      const response = await apiFetch(button.dataset.apiAction, { method: button.dataset.method || "POST" });
+      if (response.ok) {
+        const answer = response.status === 204 ? {} : await response.json().catch(function () { return {}; });
+        const next = button.dataset.then;
+        return go(next ? next.replace("/campaigns/0/", "/campaigns/" + answer.id + "/").replace(/\/campaigns\/0(\?|$)/, "/campaigns/" + answer.id + "$1") : location.href);
+      }
       const answer = await response.json();
-      const problems = answer.errors || [{ message: answer.message }];
-      result.replaceChildren(...problems.map(function (problem) {
-        const item = document.createElement("p");
-        item.textContent = problem.message;
-        // Too few credits: the way to more is the credits section of Settings.
-        if (problem.check === "credits" && button.dataset.creditsUrl) {
-          const link = document.createElement("a");
-          link.href = button.dataset.creditsUrl;
-          link.dataset.appLink = "";
-          link.textContent = "Buy credits";
-          item.append(" ", link);
-        }
-        return item;
-      }));
-      result.hidden = false;
+      showProblems(result, answer.errors || [answer.message], button.dataset.creditsUrl);
     } catch (error) {
-      result.textContent = button.dataset.actionFailure || "The campaign could not be launched. Reload the page and try again.";
+      result.textContent = button.dataset.actionFailure || "That did not work. Reload the page and try again.";
       result.hidden = false;
     }
     button.disabled = false;
   });
+
+  window.app.openModal = openModal;
+  window.app.closeModal = closeModal;
+  window.app.showProblems = showProblems;
 })();

@@ -79,7 +79,11 @@
     const first = old && old.parameters[0];
     if (type === "URL" && placeholders(button.url).length) {
       const row = textParameter("Link suffix for " + button.url, "", first && !first.track ? first : null);
-      row.querySelector("[data-mode]").append(el("option", { value: "track" }, ["Tracked link to a destination"]));
+      // Only a button whose URL is {SHOPIFY_APP_URL}/r/{{1}} can carry a tracked link; a draft
+      // that already asks for one elsewhere keeps its choice, and the save says why it cannot.
+      if ((chosen().trackable_buttons || []).includes(index) || (first && first.track)) {
+        row.querySelector("[data-mode]").append(el("option", { value: "track" }, ["Tracked link to a destination"]));
+      }
       if (first && first.track) { row.querySelector("[data-mode]").value = "track"; row.querySelector("[data-value]").value = first.track; }
       const node = group(field, "Button " + (index + 1) + ": " + (button.text || "link"), [row]);
       node.dataset.sub = "url";
@@ -149,7 +153,11 @@
   function tags(name) {
     return form.elements[name].value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
   }
-  function audience() { return { include_tags: tags("include_tags"), exclude_tags: tags("exclude_tags") }; }
+  function audience() {
+    const rule = { include_tags: tags("include_tags"), exclude_tags: tags("exclude_tags") };
+    if (form.elements.exclude_us_numbers.checked) rule.exclude_us_numbers = true;
+    return rule;
+  }
   function request() {
     const template = chosen();
     return { name: form.elements.name.value.trim(), template: template ? { name: template.name, language: template.language } : null,
@@ -171,6 +179,37 @@
       target.textContent = (target.textContent ? target.textContent + " " : "") + error.message;
       target.hidden = false;
     });
+  }
+
+  // ---- Checks before saving, in the same words as the API's ----------------------------------
+  const EXTENSIONS = { ".jpg": "image", ".jpeg": "image", ".png": "image", ".mp4": "video", ".3gp": "video", ".pdf": "document" };
+  const ACCEPTS = { image: "a JPEG or PNG image", video: "an MP4 or 3GPP video", document: "a PDF document" };
+  const NAMES = { ".pdf": "a PDF", ".mp4": "a video", ".3gp": "a video" };
+  function mediaProblem(kind, link) {
+    if (!/^https:\/\/[^\s/]+/.test(link)) return "The " + kind + " link must start with https://";
+    let path = "";
+    try { path = new URL(link).pathname.toLowerCase(); } catch (error) { return "The " + kind + " link must start with https://"; }
+    const last = path.split("/").pop(), extension = last.includes(".") ? last.slice(last.lastIndexOf(".")) : "";
+    const found = EXTENSIONS[extension];
+    if (!found || found === kind) return null;
+    return "This link is " + (NAMES[extension] || "an image") + ": " + (kind === "image" ? "an " : "a ") + kind + " header takes " + ACCEPTS[kind] + ".";
+  }
+  function localProblems() {
+    const problems = [];
+    if (!form.elements.name.value.trim()) problems.push({ field: "name", message: "Give the campaign a name." });
+    if (!chosen()) problems.push({ field: "template", message: "Choose a template." });
+    slot.querySelectorAll("[data-media]").forEach(function (node) {
+      const link = node.querySelector("[data-key]").value.trim();
+      const wrong = link ? mediaProblem(node.dataset.media, link) : null;
+      if (wrong) problems.push({ field: "components.header", message: wrong });
+    });
+    slot.querySelectorAll('[data-sub="url"]').forEach(function (node) {
+      const mode = node.querySelector("[data-mode]").value, value = node.querySelector("[data-value]").value.trim();
+      if (mode === "track" && !/^https:\/\/[^\s/]+/.test(value)) {
+        problems.push({ field: node.dataset.component, message: "The tracked link's destination must start with https://" });
+      }
+    });
+    return problems;
   }
 
   // ---- Live preview and estimate ------------------------------------------------------------------
@@ -214,28 +253,46 @@
     return { ok: response.ok, answer: answer };
   }
   async function save() {
-    const body = request();
-    if (!body.template) return { ok: false, answer: { errors: [{ field: "template", message: "Choose a template." }] } };
+    const body = request(), problems = localProblems();
+    if (problems.length) return { ok: false, local: true, answer: { errors: problems } };
     const url = campaignId ? form.dataset.campaignUrl + "/" + campaignId : form.dataset.createUrl;
     const saved = await send(url, campaignId ? "PUT" : "POST", body);
     if (saved.ok) campaignId = saved.answer.id;
     return saved;
   }
+  function campaignUrl(tail) { return form.dataset.campaignUrl + "/" + campaignId + tail; }
   async function act(action) {
     clearErrors();
     const status = form.querySelector("[data-composer-status]");
-    let result = await save();
-    if (result.ok && action === "launch") result = await send(form.dataset.campaignUrl + "/" + campaignId + "/launch", "POST");
-    if (result.ok && action === "schedule") {
-      const when = form.elements.scheduled_at.value;
-      result = when ? await send(form.dataset.campaignUrl + "/" + campaignId + "/schedule", "POST", { scheduled_at: new Date(when).toISOString() })
-        : { ok: false, answer: { errors: [{ field: "scheduled_at", message: "Choose when to send it." }] } };
+    const when = form.elements.scheduled_at.value;
+    if (action === "schedule" && !when) {
+      showErrors([{ field: "scheduled_at", message: "Choose when to send it." }]);
+      status.textContent = "Nothing was saved; fix what is marked.";
+      return;
     }
+    let result = await save(), saved = result.ok;
+    if (saved && action === "launch") {
+      // The merchant sees what the launch will do (recipients, US numbers, cost, credits) first.
+      const confirmed = await window.app.confirmLaunch({ summary: campaignUrl("/launch-summary"), estimate: campaignUrl("/estimate") });
+      if (!confirmed) {
+        status.textContent = "Saved as a draft and not launched: launch it when you are ready.";
+        return;
+      }
+      result = await send(campaignUrl("/launch"), "POST");
+    }
+    // The field's wall-clock time is read in the shop's time zone by the server (scheduled_local).
+    if (saved && action === "schedule") result = await send(campaignUrl("/schedule"), "POST", { scheduled_local: when });
     if (result.ok) return app.go(form.dataset.pageUrl.replace("/campaigns/0", "/campaigns/" + campaignId));
     const answer = result.answer;
     showErrors(answer.errors || [{ field: "general", message: answer.message || "The campaign could not be saved." }]);
-    status.textContent = campaignId ? "Saved as a draft; fix what is marked and try again." : "Nothing was saved; fix what is marked.";
+    const verb = action === "launch" ? "launched" : "scheduled";
+    status.textContent = saved && action !== "draft"
+      ? "Saved as a draft, not " + verb + ": fix what is marked and try again. The draft is in your campaigns list."
+      : "Nothing was saved; fix what is marked.";
+    status.dataset.tone = "warning";
   }
+  // "Leave them out" in the launch confirmation: the audience's own checkbox follows.
+  document.addEventListener("campaign:us-left-out", function () { form.elements.exclude_us_numbers.checked = true; });
 
   form.addEventListener("click", function (event) {
     const button = event.target.closest("[data-composer-action]");

@@ -63,3 +63,42 @@ def test_account_errors_and_template_status_updates_reach_the_app_signed(app, ma
     assert len(_rows(make, select(InboxEvent))) == 2
     bad = meta.http.post(f"{meta.url}/sim/emit", json={"kind": "nope", "phone_number_id": PHONE_NUMBER_ID})
     assert bad.status_code == 400
+
+
+def test_free_pricing_types_and_contacts_reach_the_app_as_meta_sends_them(app, client, make, meta, run_jobs):
+    """A campaign Meta prices free (an entry point): its statuses say free_entry_point and not
+    billable, and their bodies name the recipients in contacts[] (never on failed)."""
+    import json
+
+    shop = whatsapp_shop(make)
+    for n in range(3):
+        make.customer(shop, phone=f"+3461500000{n}", phone_e164=f"+3461500000{n}")
+    with serve(app) as app_url:
+        meta.configure(
+            webhook_url=f"{app_url}/webhooks/meta",
+            delivery={
+                "failed": 0.0,
+                "failed_then_delivered": 0.0,
+                "username_share": 0.0,
+                "free_entry_point": 1.0,
+            },
+        )
+        created = client.post(
+            "/api/campaigns",
+            json={"name": "Entry", "template": {"name": "order_update", "language": "en"}},
+            headers=bearer(),
+        )
+        assert client.post(f"/api/campaigns/{created.json['id']}/launch", headers=bearer()).status_code == 202
+        run_jobs()
+        meta.wait_until_posted()
+        run_jobs()
+    messages = _rows(make, select(Message).where(Message.shop_id == shop.id))
+    assert {(m.pricing_type, m.pricing_billable) for m in messages} == {("free_entry_point", False)}
+    values = [
+        change["value"]
+        for event in _rows(make, select(InboxEvent))
+        for entry in json.loads(event.body)["entry"]
+        for change in entry["changes"]
+    ]
+    named = {c["wa_id"] for v in values for c in v.get("contacts", [])}
+    assert named == {f"3461500000{n}" for n in range(3)}

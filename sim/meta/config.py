@@ -168,6 +168,10 @@ class Delivery:
     failed_then_delivered: float = 0.03  # one device failed, another got it
     held: float = 0.05  # answered held_for_quality_assessment, then released
     username_share: float = 0.1  # recipients with a username: statuses by BSUID, no recipient_id
+    # Shares of messages Meta prices free (pricing.type; reference/whatsapp.md 1.3): inside a
+    # customer service window, or a free entry point (a click-to-WhatsApp ad). The rest: regular.
+    free_customer_service: float = 0.0
+    free_entry_point: float = 0.0
     # Weights of the per-recipient failure codes a campaign meets at random. Template-wide and
     # account-wide codes are not drawn at random: on Meta they hit every message of a template
     # or number at once, so a stray one would be a scenario Meta never plays (and would trip the

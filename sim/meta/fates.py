@@ -56,6 +56,7 @@ class Fate:
     template: dict | None = None  # the send's template object, exactly as it arrived
     category: str = "marketing"  # the template's category: the pricing category of its statuses
     user_id: str | None = None  # a business-scoped user id: the recipient has a username
+    pricing_type: str = "regular"  # regular, or free_customer_service / free_entry_point
     accepted_at: float | None = None  # wall-clock time the stand-in took the send (GET /sim/sends)
 
     def truth(self) -> dict:
@@ -108,7 +109,20 @@ def _fate(config, rng, wamid, phone_number_id, to, callback, now) -> Fate:
     fate = Fate(wamid, phone_number_id, to, callback, outcome, held, code)
     fate.events = _events(config, rng, outcome, code, held, now)
     fate.user_id = business_user_id(config, rng, to)
+    fate.pricing_type = _pricing_type(config, rng)  # drawn last: the draws above stay as seeded
     return fate
+
+
+def _pricing_type(config: SimConfig, rng: random.Random) -> str:
+    d = config.delivery
+    if not (d.free_customer_service or d.free_entry_point):
+        return "regular"  # no draw: fates stay what they were under the seed
+    draw = rng.random()
+    if draw < d.free_customer_service:
+        return "free_customer_service"
+    if draw < d.free_customer_service + d.free_entry_point:
+        return "free_entry_point"
+    return "regular"
 
 
 def business_user_id(config: SimConfig, rng: random.Random, to: str | None) -> str | None:
@@ -216,7 +230,13 @@ def status_object(fate: Fate, event: Event) -> dict:
     if fate.callback is not None:
         status["biz_opaque_callback_data"] = fate.callback
     if event.pricing:
-        status["pricing"] = {**PRICING, "category": fate.category}
+        free = fate.pricing_type != "regular"  # free messages are not billable (PMP)
+        status["pricing"] = {
+            **PRICING,
+            "billable": not free,
+            "type": fate.pricing_type,
+            "category": fate.category,
+        }
     if event.error_code is not None:
         title, details = ERROR_TEXTS.get(event.error_code, ("Error", "Unknown error"))
         status["errors"] = [

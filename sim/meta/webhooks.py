@@ -161,14 +161,33 @@ class WebhookPoster:
 
 
 def _change(phone_number_id: str, account: dict, statuses: list) -> dict:
-    return {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {
-                "display_phone_number": account.get("display", ""),
-                "phone_number_id": phone_number_id,
-            },
-            "statuses": statuses,
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": account.get("display", ""),
+            "phone_number_id": phone_number_id,
         },
     }
+    if contacts := _contacts(statuses):
+        value["contacts"] = contacts
+    value["statuses"] = statuses
+    return {"field": "messages", "value": value}
+
+
+def _contacts(statuses: list) -> list:
+    """Since the business-scoped user ids of 2026, a status body names its recipients in
+    ``contacts[]`` (profile, wa_id when known, user_id), on sent, delivered and read, never on
+    failed (reference/whatsapp.md 1.4)."""
+    contacts, seen = [], set()
+    for status in statuses:
+        who = (status.get("recipient_id"), status.get("recipient_user_id"))
+        if status.get("status") == "failed" or who in seen or who == (None, None):
+            continue
+        seen.add(who)
+        contact: dict = {"profile": {"name": "Customer"}}
+        if who[0]:
+            contact["wa_id"] = who[0]
+        if who[1]:
+            contact["user_id"] = who[1]
+        contacts.append(contact)
+    return contacts

@@ -2,7 +2,9 @@
 
 The order matters. Nothing is stored until Meta has confirmed the number (its fields), that it
 belongs to the WhatsApp Business Account given, that the token can read the account's message
-templates, and has taken our app's subscription to the account's webhooks. The checks run with
+templates, and has taken our app's subscription to the account's webhooks; a number not yet on
+the Cloud API is registered on the way, when the caller asks for it (core/whatsapp/registration.py),
+and its new PIN kept encrypted. The checks run with
 no database transaction open (a slow Meta must not hold locks); the store is one short
 transaction afterwards. Whether another shop holds the number is told only after Meta has
 accepted the caller's token for it (otherwise anyone with a session could learn which numbers
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop, WhatsAppConnection
-from core.whatsapp import graph
+from core.whatsapp import graph, registration
 from core.whatsapp.graph import GraphRefused, PhoneNumber
 
 T = TypeVar("T")
@@ -99,6 +101,7 @@ def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict
 class MetaFacts:
     number: PhoneNumber
     webhooks_subscribed: bool
+    pin: str | None = None  # the two-step verification PIN this check registered the number with
 
     @property
     def messages_per_second(self) -> int:
@@ -124,8 +127,9 @@ def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
         raise ConnectionRefused.on(name, prefix + refusal.message, refusal.code) from None
 
 
-def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
-    """Ask Meta everything a connection needs, then subscribe our app to the account's webhooks.
+def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool = False) -> MetaFacts:
+    """Ask Meta everything a connection needs, register the number when ``register`` and Meta
+    says it is not on the Cloud API yet, then subscribe our app to the account's webhooks.
     Raises ConnectionRefused (Meta said no) or GraphUnreachable (Meta could not be asked)."""
     token = request.access_token
     number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))
@@ -141,6 +145,11 @@ def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
         lambda: graph.read_templates(request.waba_id, token),
         "The token cannot read the message templates: ",
     )
+    pin = None
+    if register and number.needs_registration:
+        pin = _registered(request, number)
+        # What Meta says of the number now that it is on the Cloud API.
+        number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))
     _asked(
         "waba_id",
         lambda: graph.subscribe_app(request.waba_id, token),
@@ -149,7 +158,17 @@ def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
     subscribed = True
     if app_id:  # confirm that the subscription Meta took is our app's
         subscribed = app_id in _asked("waba_id", lambda: graph.subscribed_app_ids(request.waba_id, token))
-    return MetaFacts(number, subscribed)
+    return MetaFacts(number, subscribed, pin)
+
+
+def _registered(request: ConnectRequest, number: PhoneNumber) -> str:
+    """Register the number with a new PIN and answer it; Meta's refusal in words."""
+    try:
+        return registration.register_with_new_pin(request.phone_number_id, request.access_token)
+    except GraphRefused as refusal:
+        field = "access_token" if refusal.about_token else "phone_number_id"
+        words = registration.refusal_words(refusal, number)
+        raise ConnectionRefused.on(field, words, refusal.code) from None
 
 
 def number_taken(session: Session, shop_id: int, phone_number_id: str) -> bool:
@@ -187,13 +206,17 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "quality_rating": number.quality_rating,
         "messaging_limit_tier": number.messaging_limit_tier,
         "throughput_level": number.throughput_level,
+        "name_status": number.name_status,
         "on_business_app": number.is_on_biz_app,
         "messages_per_second": facts.messages_per_second,
         "webhooks_subscribed": facts.webhooks_subscribed,
         "checked_at": now,
         "disconnected_at": None,
     }
-    statement = insert(WhatsAppConnection).values(shop_id=shop_id, connected_at=now, **values)
+    registered = {}
+    if facts.pin:
+        registered = {"two_step_pin_ciphertext": encrypt_token(facts.pin), "registered_at": now}
+    statement = insert(WhatsAppConnection).values(shop_id=shop_id, connected_at=now, **values, **registered)
     # Re-checking the same number keeps when it was connected and the last webhook seen.
     same_number = WhatsAppConnection.phone_number_id == request.phone_number_id
     session.execute(
@@ -203,6 +226,12 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
                 **values,
                 "connected_at": _keep_if(same_number, WhatsAppConnection.connected_at, now),
                 "last_webhook_at": _keep_if(same_number, WhatsAppConnection.last_webhook_at, None),
+                # The PIN belongs to its number: kept on a check of the same one, never carried over.
+                "two_step_pin_ciphertext": _keep_if(
+                    same_number, WhatsAppConnection.two_step_pin_ciphertext, None
+                ),
+                "registered_at": _keep_if(same_number, WhatsAppConnection.registered_at, None),
+                **registered,
             },
         )
     )

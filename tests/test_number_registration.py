@@ -80,6 +80,13 @@ def test_the_stand_ins_registration_fits_metas_openapi(meta, monkeypatch):
     validate_meta_schema(node["code_verification_status"], "WhatsAppCodeVerificationStatus")
     validate_meta_schema(node["name_status"], "WhatsAppDisplayNameStatus")
     assert PhoneNumber.from_graph(node).needs_registration
+    unregistered_send = meta.http.post(
+        f"{meta.url}/v25.0/{NEW_NUMBER}/messages",
+        json={"messaging_product": "whatsapp", "to": "+34600000001", "type": "template"},
+        headers={"Authorization": f"Bearer {NEW_TOKEN}"},
+        timeout=10,
+    )
+    assert unregistered_send.json()["error"]["code"] == 133010  # as every send until registered
 
     sent: list[dict] = []
     call = graph._call

@@ -2,20 +2,21 @@
 
 The order matters. Nothing is stored until Meta has confirmed the number (its fields), that it
 belongs to the WhatsApp Business Account given, that the token can read the account's message
-templates, and has taken our app's subscription to the account's webhooks; a number not yet on
-the Cloud API is registered on the way, when the caller asks for it (core/whatsapp/registration.py),
-and its new PIN kept encrypted. The checks run with
-no database transaction open (a slow Meta must not hold locks); the store is one short
-transaction afterwards. Whether another shop holds the number is told only after Meta has
-accepted the caller's token for it (otherwise anyone with a session could learn which numbers
-use the app), and the unique key on ``shops.meta_phone_number_id`` decides again when storing.
-Disconnecting is core/whatsapp/release.py.
+templates, and has taken our app's subscription to the account's webhooks. Last, when the caller
+asks for it, a number not yet on the Cloud API is registered (core/whatsapp/registration.py); its
+new PIN is stored encrypted with the rest. The checks run with no database transaction open (a
+slow Meta must not hold locks); the store is one short transaction afterwards. Whether another
+shop holds the number is told only after Meta has accepted the caller's token for it (otherwise
+anyone with a session could learn which numbers use the app), and the unique key on
+``shops.meta_phone_number_id`` decides again when storing. Disconnecting is
+core/whatsapp/release.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop, WhatsAppConnection
 from core.whatsapp import graph, registration
-from core.whatsapp.graph import GraphRefused, PhoneNumber
+from core.whatsapp.graph import GraphRefused, GraphUnreachable, PhoneNumber
 
 T = TypeVar("T")
 _GRAPH_ID = re.compile(r"^\d{1,64}$")
@@ -145,11 +146,6 @@ def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool 
         lambda: graph.read_templates(request.waba_id, token),
         "The token cannot read the message templates: ",
     )
-    pin = None
-    if register and number.needs_registration:
-        pin = _registered(request, number)
-        # What Meta says of the number now that it is on the Cloud API.
-        number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))
     _asked(
         "waba_id",
         lambda: graph.subscribe_app(request.waba_id, token),
@@ -158,6 +154,14 @@ def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool 
     subscribed = True
     if app_id:  # confirm that the subscription Meta took is our app's
         subscribed = app_id in _asked("waba_id", lambda: graph.subscribed_app_ids(request.waba_id, token))
+    pin = None
+    # Registration comes last: once Meta has taken the PIN, nothing after it may fail and lose it.
+    if register and number.needs_registration:
+        pin = _registered(request, number)
+        # What Meta says of the number now that it is on the Cloud API; should that read fail,
+        # the facts read before registering do until the next check.
+        with suppress(GraphRefused, GraphUnreachable):
+            number = graph.phone_number(request.phone_number_id, token)
     return MetaFacts(number, subscribed, pin)
 
 

@@ -1,7 +1,8 @@
 """Embedded Signup v4 in a real headless chromium against the real Meta stand-in: a brand-new
 number (PENDING on Meta) is connected, registered on the Cloud API, its PIN shown once, then
 Settings shows it connected; a merchant who closes the popup, or whom Meta stops with an error,
-reads what happened in words and nothing is connected."""
+reads what happened in words and nothing is connected; a WhatsApp Business app number connects
+with no PIN, at 20 messages a second."""
 
 from __future__ import annotations
 
@@ -158,3 +159,25 @@ def test_closing_the_popup_or_an_error_from_meta_is_said_in_words(make, meta, re
     result.get_by_text("set up without a phone number").wait_for()
     shop, row = _connection(make)
     assert shop.meta_phone_number_id is None and row is None
+
+
+def test_a_whatsapp_business_app_number_connects_without_a_pin(make, meta, request):
+    """FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: Meta registered the number itself, so no PIN is
+    made or shown; Settings shows it connected at 20 messages a second."""
+    make.shop(SHOP, meta_phone_number_id=None)
+    page = request.getfixturevalue("signup")
+    page.popup.update(
+        code="demo-business-app-code",
+        message={
+            "type": "WA_EMBEDDED_SIGNUP",
+            "event": "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING",
+            "data": {"phone_number_id": "1234567893", "waba_id": "5550004", "business_id": "7770004"},
+        },
+    )
+    page.get_by_role("button", name="Connect with Facebook").click()
+    page.get_by_text("Demo Shop Corner").wait_for()
+    assert "20 messages a second" in page.locator('[data-wa="throughput"]').inner_text()
+    assert page.locator("[data-wa-pin]").count() == 0
+    assert page.locator('[data-wa="registered_at"]').count() == 0
+    _, row = _connection(make)
+    assert row.two_step_pin_ciphertext is None and row.on_business_app is True

@@ -164,7 +164,7 @@
         ? "Connecting your WhatsApp number (Meta registers a new one; this takes a few seconds)…"
         : "Connecting the number you use in the WhatsApp Business app…";
       finishSignup();
-    } else if (message.event && message.event.indexOf("FINISH") === 0 || message.event === "CANCEL") {
+    } else if (String(message.event).indexOf("FINISH") === 0 || message.event === "CANCEL") {
       signup.ended = true; // the login callback that follows must not replace these words
       window.removeEventListener("message", sessionInfo);
       show(endWords(message.event, data), "critical");

@@ -129,8 +129,8 @@ def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
 
 
 def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool = False) -> MetaFacts:
-    """Ask Meta everything a connection needs, register the number when ``register`` and Meta
-    says it is not on the Cloud API yet, then subscribe our app to the account's webhooks.
+    """Ask Meta everything a connection needs, subscribe our app to the account's webhooks, then,
+    when ``register`` and Meta says the number is not on the Cloud API yet, register it.
     Raises ConnectionRefused (Meta said no) or GraphUnreachable (Meta could not be asked)."""
     token = request.access_token
     number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))

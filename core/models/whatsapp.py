@@ -32,6 +32,7 @@ class WhatsAppConnection(Base):
     quality_rating: Mapped[str | None] = mapped_column(String(32))  # GREEN, YELLOW, RED, NA
     messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))  # TIER_250 ... TIER_UNLIMITED
     throughput_level: Mapped[str | None] = mapped_column(String(32))  # STANDARD, HIGH, ...
+    name_status: Mapped[str | None] = mapped_column(String(32))  # the display name review: APPROVED, ...
     messages_per_second: Mapped[int] = mapped_column(Integer)  # Meta's cap for the number
     on_business_app: Mapped[bool] = mapped_column(Boolean, server_default=false())  # coexistence: 20/s
     webhooks_subscribed: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -42,6 +43,10 @@ class WhatsAppConnection(Base):
     disconnected_at: Mapped[datetime | None]
     last_webhook_at: Mapped[datetime | None]
     release_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The two-step verification PIN the app registered the number with (core/whatsapp/registration.py),
+    # encrypted like the tokens, and when; both null for a number registered before it connected.
+    two_step_pin_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    registered_at: Mapped[datetime | None]
     # What Meta's account-level webhooks said last (core/meta_webhooks/account_changes.py):
     # the portfolio's messaging limit (unique customers per rolling 24 h, -1 unlimited), the
     # number's last quality event, and the account's last event with its restrictions.

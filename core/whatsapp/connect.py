@@ -2,18 +2,21 @@
 
 The order matters. Nothing is stored until Meta has confirmed the number (its fields), that it
 belongs to the WhatsApp Business Account given, that the token can read the account's message
-templates, and has taken our app's subscription to the account's webhooks. The checks run with
-no database transaction open (a slow Meta must not hold locks); the store is one short
-transaction afterwards. Whether another shop holds the number is told only after Meta has
-accepted the caller's token for it (otherwise anyone with a session could learn which numbers
-use the app), and the unique key on ``shops.meta_phone_number_id`` decides again when storing.
-Disconnecting is core/whatsapp/release.py.
+templates, and has taken our app's subscription to the account's webhooks. Last, when the caller
+asks for it, a number not yet on the Cloud API is registered (core/whatsapp/registration.py); its
+new PIN is stored encrypted with the rest. The checks run with no database transaction open (a
+slow Meta must not hold locks); the store is one short transaction afterwards. Whether another
+shop holds the number is told only after Meta has accepted the caller's token for it (otherwise
+anyone with a session could learn which numbers use the app), and the unique key on
+``shops.meta_phone_number_id`` decides again when storing. Disconnecting is
+core/whatsapp/release.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,7 +30,7 @@ from core.crypto import decrypt_token, encrypt_token
 from core.models import Shop, WhatsAppConnection
 from core.rules.account_events import SUBSCRIBED_FIELDS
 from core.settings import get_settings
-from core.whatsapp import graph
+from core.whatsapp import graph, registration
 from core.whatsapp.graph import GraphRefused, GraphUnreachable, PhoneNumber
 
 T = TypeVar("T")
@@ -101,6 +104,7 @@ def parse_fields(body: object, fields: tuple[str, ...] = CONNECT_FIELDS) -> dict
 class MetaFacts:
     number: PhoneNumber
     webhooks_subscribed: bool
+    pin: str | None = None  # the two-step verification PIN this check registered the number with
     # Webhook fields the Meta app is not subscribed to (None: not known, no app configured or
     # Meta would not say): without them halts, template pauses or limits never reach the app.
     missing_fields: tuple[str, ...] | None = None
@@ -129,8 +133,9 @@ def _asked(field: str, call: Callable[[], T], prefix: str = "") -> T:
         raise ConnectionRefused.on(name, prefix + refusal.message, refusal.code) from None
 
 
-def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
-    """Ask Meta everything a connection needs, then subscribe our app to the account's webhooks.
+def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool = False) -> MetaFacts:
+    """Ask Meta everything a connection needs, subscribe our app to the account's webhooks, then,
+    when ``register`` and Meta says the number is not on the Cloud API yet, register it.
     Raises ConnectionRefused (Meta said no) or GraphUnreachable (Meta could not be asked)."""
     token = request.access_token
     number = _asked("phone_number_id", lambda: graph.phone_number(request.phone_number_id, token))
@@ -154,7 +159,25 @@ def check_with_meta(request: ConnectRequest, app_id: str | None) -> MetaFacts:
     subscribed = True
     if app_id:  # confirm that the subscription Meta took is our app's
         subscribed = app_id in _asked("waba_id", lambda: graph.subscribed_app_ids(request.waba_id, token))
-    return MetaFacts(number, subscribed, _missing_fields(app_id))
+    pin = None
+    # Registration comes last: once Meta has taken the PIN, nothing after it may fail and lose it.
+    if register and number.needs_registration:
+        pin = _registered(request, number)
+        # What Meta says of the number now that it is on the Cloud API; should that read fail,
+        # the facts read before registering do until the next check.
+        with suppress(GraphRefused, GraphUnreachable):
+            number = graph.phone_number(request.phone_number_id, token)
+    return MetaFacts(number, subscribed, pin, _missing_fields(app_id))
+
+
+def _registered(request: ConnectRequest, number: PhoneNumber) -> str:
+    """Register the number with a new PIN and answer it; Meta's refusal in words."""
+    try:
+        return registration.register_with_new_pin(request.phone_number_id, request.access_token)
+    except GraphRefused as refusal:
+        field = "access_token" if refusal.about_token else "phone_number_id"
+        words = registration.refusal_words(refusal, number)
+        raise ConnectionRefused.on(field, words, refusal.code) from None
 
 
 def _missing_fields(app_id: str | None) -> tuple[str, ...] | None:
@@ -204,6 +227,7 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "quality_rating": number.quality_rating,
         "messaging_limit_tier": number.messaging_limit_tier,
         "throughput_level": number.throughput_level,
+        "name_status": number.name_status,
         "on_business_app": number.is_on_biz_app,
         "messages_per_second": facts.messages_per_second,
         "webhooks_subscribed": facts.webhooks_subscribed,
@@ -211,7 +235,10 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "checked_at": now,
         "disconnected_at": None,
     }
-    statement = insert(WhatsAppConnection).values(shop_id=shop_id, connected_at=now, **values)
+    registered = {}
+    if facts.pin:
+        registered = {"two_step_pin_ciphertext": encrypt_token(facts.pin), "registered_at": now}
+    statement = insert(WhatsAppConnection).values(shop_id=shop_id, connected_at=now, **values, **registered)
     # Re-checking the same number keeps when it was connected and the last webhook seen.
     same_number = WhatsAppConnection.phone_number_id == request.phone_number_id
     session.execute(
@@ -221,6 +248,12 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
                 **values,
                 "connected_at": _keep_if(same_number, WhatsAppConnection.connected_at, now),
                 "last_webhook_at": _keep_if(same_number, WhatsAppConnection.last_webhook_at, None),
+                # The PIN belongs to its number: kept on a check of the same one, never carried over.
+                "two_step_pin_ciphertext": _keep_if(
+                    same_number, WhatsAppConnection.two_step_pin_ciphertext, None
+                ),
+                "registered_at": _keep_if(same_number, WhatsAppConnection.registered_at, None),
+                **registered,
             },
         )
     )

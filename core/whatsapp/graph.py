@@ -1,7 +1,7 @@
 """The Graph API calls that connect a WhatsApp number: read the number, list the account's
 numbers and templates, subscribe our app to the account's webhooks (and unsubscribe it when the
-number is released), exchange an Embedded Signup code. Every fact used here is cited in the
-README ("Connecting WhatsApp: Meta's facts").
+number is released), exchange an Embedded Signup code, register a number on the Cloud API. Every
+fact used here is cited in the README ("Connecting WhatsApp: Meta's facts").
 
 Two failures, kept apart because the merchant's remedy differs:
 ``GraphRefused`` (Meta answered with an error: the merchant must fix an id or the token) and
@@ -25,7 +25,11 @@ _TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 # quality_rating (Meta's OpenAPI, PhoneNumberInfo), throughput {level} (Meta's throughput page),
 # whatsapp_business_manager_messaging_limit (replaces the deprecated messaging_limit_tier), and
 # is_on_biz_app: the number is also used in the WhatsApp Business app (coexistence), which fixes
-# its throughput at 20 messages a second (Meta's throughput page).
+# its throughput at 20 messages a second (Meta's throughput page). Whether the number is on the
+# Cloud API yet: status (PENDING until registered; CONNECTED after), platform_type (NOT_APPLICABLE
+# until registered; Meta's OpenAPI calls the same enum host_platform: CLOUD_API, ON_PREMISE,
+# NOT_APPLICABLE), code_verification_status (VERIFIED, UNVERIFIED) and name_status (the display
+# name's review), all named by getPhoneNumberById and WhatsAppAccountNumber in Meta's OpenAPI.
 PHONE_NUMBER_FIELDS = ",".join(
     (
         "id",
@@ -35,6 +39,10 @@ PHONE_NUMBER_FIELDS = ",".join(
         "throughput",
         "whatsapp_business_manager_messaging_limit",
         "is_on_biz_app",
+        "status",
+        "platform_type",
+        "code_verification_status",
+        "name_status",
     )
 )
 
@@ -66,6 +74,19 @@ class PhoneNumber:
     throughput_level: str | None
     messaging_limit_tier: str | None
     is_on_biz_app: bool = False
+    status: str | None = None
+    platform_type: str | None = None
+    code_verification_status: str | None = None
+    name_status: str | None = None
+
+    @property
+    def needs_registration(self) -> bool:
+        """Whether the number must still be registered on the Cloud API before it can send:
+        Meta reports it PENDING, or on no platform (NOT_APPLICABLE). A number shared with the
+        WhatsApp Business app (coexistence) is registered by Meta during its onboarding."""
+        if self.is_on_biz_app:
+            return False
+        return self.status == "PENDING" or self.platform_type == "NOT_APPLICABLE"
 
     @classmethod
     def from_graph(cls, node: dict) -> PhoneNumber:
@@ -79,7 +100,15 @@ class PhoneNumber:
             messaging_limit_tier=node.get("whatsapp_business_manager_messaging_limit")
             or node.get("messaging_limit_tier"),
             is_on_biz_app=node.get("is_on_biz_app") is True,
+            status=_text(node.get("status")),
+            platform_type=_text(node.get("platform_type")),
+            code_verification_status=_text(node.get("code_verification_status")),
+            name_status=_text(node.get("name_status")),
         )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _call(method: str, url: str, token: str | None, **kwargs) -> dict:
@@ -183,6 +212,17 @@ def app_webhook_fields(app_id: str, app_secret: str) -> set[str]:
             if isinstance(name, str):
                 found.add(name)
     return found
+
+
+def register(phone_number_id: str, token: str, pin: str) -> None:
+    """Register the number on the Cloud API with its two-step verification PIN
+    (POST /{phone-number-id}/register {"messaging_product": "whatsapp", "pin"}, answered
+    ``{"success": true}``; Meta's OpenAPI, registerWhatsAppBusinessPhoneNumber). The PIN goes in
+    the body only, never into a log line or an error message."""
+    body = {"messaging_product": "whatsapp", "pin": pin}
+    answer = _call("POST", graph_url(phone_number_id, "register"), token, json=body)
+    if answer.get("success") is not True:
+        raise GraphRefused(None, "Meta did not confirm the registration of the number.", 200)
 
 
 def exchange_code(code: str, app_id: str, app_secret: str) -> str:

@@ -129,5 +129,5 @@ def _forget(session: Session, shop_id: int, ciphertext: bytes) -> None:
             WhatsAppConnection.shop_id == shop_id,
             WhatsAppConnection.release_token_ciphertext == ciphertext,
         )
-        .values(release_token_ciphertext=None, webhooks_subscribed=False)
+        .values(release_token_ciphertext=None, two_step_pin_ciphertext=None, webhooks_subscribed=False)
     )

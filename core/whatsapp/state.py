@@ -39,6 +39,7 @@ def describe(session: Session, shop: Shop) -> dict:
         "quality_rating": row.quality_rating if row else None,
         "messaging_limit_tier": row.messaging_limit_tier if row else None,
         "throughput_level": row.throughput_level if row else None,
+        "name_status": row.name_status if row else None,
         "on_business_app": bool(row and row.on_business_app),
         "messaging_limit": row.messaging_limit if row else None,
         "quality_event": row.quality_event if row else None,
@@ -47,6 +48,10 @@ def describe(session: Session, shop: Shop) -> dict:
         "webhooks_subscribed": bool(row and row.webhooks_subscribed),
         "webhook_fields_missing": row.webhook_fields_missing if row else None,
         "messages_per_second": shop.messages_per_second,
+        # Whether the app registered the number on the Cloud API, and keeps its PIN (never shown
+        # again: the merchant saw it once, in the answer of the call that registered it).
+        "registered_at": _iso(row.registered_at if row else None),
+        "two_step_pin_kept": bool(row and row.two_step_pin_ciphertext),
         "checked_at": _iso(row.checked_at if row else None),
         "last_webhook_at": _iso(row.last_webhook_at if row else None),
     }

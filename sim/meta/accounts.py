@@ -9,7 +9,13 @@
   not subscribed, as Meta's OpenAPI ``unsubscribeFromWabaWebhooks`` shows). Every unsubscription
   asked is kept, for tests to read at ``GET /sim/subscriptions``;
 - ``GET /{version}/oauth/access_token?client_id&client_secret&code``: an Embedded Signup code
-  exchanged for a business token (``{"access_token", "token_type": "bearer"}``), once.
+  exchanged for a business token (``{"access_token", "token_type": "bearer"}``), once;
+- ``POST /{version}/{phone-number-id}/register`` {messaging_product: "whatsapp", pin}: a number
+  not yet on the Cloud API (``"status": "PENDING"``, ``"platform_type": "NOT_APPLICABLE"``) is
+  registered (``{"success": true}``; then CONNECTED on CLOUD_API, the PIN its two-step
+  verification PIN). A number whose account sets ``"pin"`` (two-step verification someone else
+  set) refuses any other PIN with 133005; the 11th request for a number within 72 hours is
+  refused with 133016, as Meta limits registration to 10 per number in a moving 72-hour window.
 
 Errors come in Graph's shape (``error {message, type, code, error_subcode?, fbtrace_id}``):
 190 for a token Meta cannot parse, 100 for an object the token cannot see, 200 for a missing
@@ -29,12 +35,20 @@ _NODE = re.compile(r"^/v[\d.]+/(\d+)$")
 _EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
 _OAUTH = re.compile(r"^/v[\d.]+/oauth/access_token$")
 _APP_SUBSCRIPTIONS = re.compile(r"^/v[\d.]+/(\d+)/subscriptions$")
+_REGISTER = re.compile(r"^/v[\d.]+/(\d+)/register$")
+_PIN = re.compile(r"^[0-9]{6}$")
+REGISTER_LIMIT, REGISTER_WINDOW_S = 10, 72 * 3600
 NUMBER_DEFAULTS = {
     "verified_name": "Demo Shop",
     "quality_rating": "GREEN",
     "throughput": "STANDARD",
     "messaging_limit": "TIER_2K",
     "is_on_biz_app": False,  # True: a coexistence number, also used in the WhatsApp Business app
+    # On the Cloud API. A brand-new number is PENDING on NOT_APPLICABLE until it is registered.
+    "status": "CONNECTED",
+    "platform_type": "CLOUD_API",
+    "code_verification_status": "VERIFIED",
+    "name_status": "APPROVED",
 }
 
 
@@ -103,7 +117,7 @@ class AccountsApi:
         return self.state.config
 
     def handle(
-        self, method: str, path: str, query: dict, token: str | None, base_url: str
+        self, method: str, path: str, query: dict, token: str | None, base_url: str, body: object = None
     ) -> tuple[int, dict] | None:
         """Answer a management request, or None when the path is not one of ours."""
         if self.config.management_delay_s and (_OAUTH.match(path) or _NODE.match(path) or _EDGE.match(path)):
@@ -113,6 +127,8 @@ class AccountsApi:
                 return 200, self._exchange(query)
             if (match := _APP_SUBSCRIPTIONS.match(path)) and method == "GET":
                 return 200, self._app_subscriptions(match.group(1), token)
+            if (match := _REGISTER.match(path)) and method == "POST":
+                return 200, self._register(match.group(1), token, body)
             if (match := _NODE.match(path)) and method == "GET":
                 return 200, self._number(match.group(1), token, query)
             if match := _EDGE.match(path):
@@ -150,8 +166,42 @@ class AccountsApi:
             "throughput": {"level": values["throughput"]},
             "whatsapp_business_manager_messaging_limit": values["messaging_limit"],
             "is_on_biz_app": bool(values["is_on_biz_app"]),
-            "status": "LINKED",  # WhatsAppPhoneNumberStatus in Meta's OpenAPI
+            "status": values["status"],
+            "platform_type": values["platform_type"],
+            "code_verification_status": values["code_verification_status"],
+            "name_status": values["name_status"],
         }
+
+    def _listed(self, phone_number_id: str, account: dict) -> dict:
+        """The node as the account's list describes it: Meta's OpenAPI gives the list its own
+        words (WhatsAppBusinessAccountPhoneNumber: ``status`` LINKED or PENDING, ``host_platform``)
+        where the node itself says CONNECTED and ``platform_type``."""
+        node = self._node(phone_number_id, account)
+        node["status"] = "PENDING" if node["status"] == "PENDING" else "LINKED"
+        node["host_platform"] = node.pop("platform_type")
+        node.pop("name_status")
+        return node
+
+    def _register(self, phone_number_id: str, token: str | None, body: object) -> dict:
+        mine = self._authorised(token)
+        account = self.config.accounts.get(phone_number_id)
+        if account is None or not any(a.get("waba_id") == account["waba_id"] for a in mine):
+            raise unsupported(phone_number_id, "post")
+        pin = body.get("pin") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            raise Refusal(400, 100, "The parameter messaging_product is required.")
+        if not isinstance(pin, str) or not _PIN.match(pin):
+            raise Refusal(400, 100, "Invalid PIN format. PIN must be exactly 6 digits")
+        now = time.time()
+        with self.lock:
+            attempts = [t for t in account.get("register_attempts", []) if now - t < REGISTER_WINDOW_S]
+            if len(attempts) >= REGISTER_LIMIT:
+                raise Refusal(400, 133016, "Account register deregister rate limit exceeded")
+            account["register_attempts"] = [*attempts, now]
+            if account.get("pin") and account["pin"] != pin:
+                raise Refusal(400, 133005, "Two step verification PIN Mismatch")
+            account.update(pin=pin, status="CONNECTED", platform_type="CLOUD_API")
+        return {"success": True}
 
     def _edge(
         self, method: str, waba_id: str, edge: str, token: str | None, query: dict, base_url: str
@@ -198,7 +248,7 @@ class AccountsApi:
         paging = {"cursors": {"before": base64.b64encode(str(start).encode()).decode(), "after": after}}
         if start + limit < len(ids):
             paging["next"] = f"{base_url}/v25.0/{waba_id}/phone_numbers?limit={limit}&after={after}"
-        nodes = [_only(self._node(pid, self.config.accounts[pid]), query, None) for pid in page]
+        nodes = [_only(self._listed(pid, self.config.accounts[pid]), query, None) for pid in page]
         return {"data": nodes, "paging": paging}
 
     def _app_subscriptions(self, app_id: str, token: str | None) -> dict:

@@ -144,7 +144,10 @@ DEMO_TEMPLATES = [
 ]
 
 # Phone number id -> the number's account, token and what Meta says about it (sim/meta/accounts.py).
-# The second number is the one the demo's Embedded Signup code ("demo-signup-code") connects.
+# The second number is the one the demo's Embedded Signup code ("demo-signup-code") connects; the
+# third is brand new, as Embedded Signup leaves one ("demo-new-number-code"): PENDING, on no
+# platform until it is registered; the fourth is shared with the WhatsApp Business app
+# (coexistence, "demo-business-app-code"), which Meta registers itself.
 DEMO_ACCOUNTS = {
     "1234567890": {"token": "demo-meta-access-token", "waba_id": "5550001", "display": "15550001234"},
     "1234567891": {
@@ -153,6 +156,28 @@ DEMO_ACCOUNTS = {
         "display": "15550005678",
         "verified_name": "Demo Shop Outlet",
     },
+    "1234567892": {
+        "token": "demo-new-number-token",
+        "waba_id": "5550003",
+        "display": "15550009012",
+        "verified_name": "Demo Shop Studio",
+        "status": "PENDING",
+        "platform_type": "NOT_APPLICABLE",
+        "quality_rating": "NA",
+        "name_status": "PENDING_REVIEW",
+    },
+    "1234567893": {
+        "token": "demo-business-app-token",
+        "waba_id": "5550004",
+        "display": "15550003456",
+        "verified_name": "Demo Shop Corner",
+        "is_on_biz_app": True,
+    },
+}
+DEMO_SIGNUP_CODES = {
+    "demo-signup-code": "demo-signup-token",
+    "demo-new-number-code": "demo-new-number-token",
+    "demo-business-app-code": "demo-business-app-token",
 }
 DEMO_APP_ID = "1000000000000001"
 
@@ -212,7 +237,7 @@ class SimConfig:
             "business_capability_update",
         ]
     )
-    signup_codes: dict = field(default_factory=lambda: {"demo-signup-code": "demo-signup-token"})
+    signup_codes: dict = field(default_factory=lambda: dict(DEMO_SIGNUP_CODES))
     management_delay_s: float = 0.0  # a slow Meta: seconds before each account endpoint answers
     cap: int = 80  # accepted sends per second per phone number; above it: 130429
     cap_tolerance: float = 0.02

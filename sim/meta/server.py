@@ -1,8 +1,9 @@
 """The stand-in's HTTP surface: Meta's two endpoints, and ``/sim/...`` for tests and benchmarks.
 
 - ``POST /{version}/{phone_number_id}/messages`` and ``GET /{version}/{waba_id}/message_templates``
-  answer as the Graph API does (bodies, codes, paging); the phone number node, the WABA's
-  ``phone_numbers`` and ``subscribed_apps`` and ``oauth/access_token`` are in sim/meta/accounts.py;
+  answer as the Graph API does (bodies, codes, paging); the phone number node and its
+  ``register``, the WABA's ``phone_numbers`` and ``subscribed_apps`` and ``oauth/access_token``
+  are in sim/meta/accounts.py;
 - ``GET /sim/truth``: every accepted message's fate; ``GET /sim/stats``: webhooks still to post;
   ``GET /sim/rate``: the busiest one-second window of accepted sends; ``GET``/``PUT /sim/config``;
   ``POST /sim/replay`` {phone_number_id, messages: [[wamid, callback, to]], events}: post that many
@@ -98,7 +99,11 @@ class Handler(BaseHTTPRequestHandler):
         """Answer the phone number, WABA edge and code exchange endpoints (sim/meta/accounts.py)."""
         url = urlsplit(self.path)
         base_url = f"http://{self.headers.get('Host', '127.0.0.1')}"
-        answer = self.server.accounts.handle(method, url.path, parse_qs(url.query), self._token(), base_url)
+        # Only a registration carries a body here; a send's body is left for _send_message.
+        body = self._body() if method == "POST" and url.path.endswith("/register") else None
+        answer = self.server.accounts.handle(
+            method, url.path, parse_qs(url.query), self._token(), base_url, body
+        )
         if answer is None:
             return False
         self._json(*answer)

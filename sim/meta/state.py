@@ -95,7 +95,10 @@ class MetaState:
     def send(self, phone_number_id: str, token: str | None, body: object) -> tuple[Fate, dict]:
         """Accept or refuse one send. Return the fate and the recipient's rule (empty when
         none): it may drop the connection or answer without the message id."""
-        self.account(phone_number_id, token)
+        account = self.account(phone_number_id, token)
+        if account.get("status") == "PENDING":  # not registered on the Cloud API yet
+            title, details = ERROR_TEXTS[133010]
+            raise self._refuse(GraphError(133010, title, details))
         to, template = _validate(body)
         found = self._check_template(template)
         sent = self._check_components(found, template.get("components"))

@@ -1,6 +1,7 @@
 """``/api/whatsapp``: connect, describe and disconnect the shop's WhatsApp number (CONTRACT.md).
 
-- ``PUT`` {waba_id, phone_number_id, access_token}: checked with Meta, subscribed, stored;
+- ``PUT`` {waba_id, phone_number_id, access_token}: checked with Meta, registered on the Cloud
+  API when Meta says it is not yet (core/whatsapp/registration.py), subscribed, stored;
 - ``POST /embedded-signup/state``: a single-use state for one Embedded Signup of this shop;
 - ``POST /embedded-signup`` {code, waba_id, phone_number_id, state}: the state checked, the code
   exchanged for the business's token at Graph's ``oauth/access_token``, then as ``PUT``;
@@ -9,9 +10,12 @@
   is released at once, then a job halts the running campaigns and unsubscribes our app from the
   WABA before the token is forgotten.
 
-Answers: 422 ``{"errors": [{"field", "message"}]}`` when the request or Meta refuses (Meta's
-own message), 409 when another shop holds the number (told only to a caller whose token Meta
-accepted for it), 503 when Meta cannot be reached; nothing is stored in any of those cases.
+Answers: the connection; with ``two_step_pin`` once, in the answer of the call that registered
+the number (the merchant keeps it; it is stored encrypted and never shown again). 422
+``{"errors": [{"field", "message"}]}`` when the request or Meta refuses (Meta's own message, or
+the registration's refusal in words), 409 when another shop holds the number (told only to a
+caller whose token Meta accepted for it), 503 when Meta cannot be reached; nothing is stored in
+any of those cases.
 """
 
 from __future__ import annotations
@@ -76,7 +80,8 @@ def connect_whatsapp_by_embedded_signup():
 
 @blueprint.post("/whatsapp/refresh")
 def refresh_whatsapp():
-    return _answer(_stored_request)
+    # A check of the stored connection never registers: nobody would be shown the new PIN.
+    return _answer(_stored_request, register=False)
 
 
 @blueprint.delete("/whatsapp")
@@ -122,15 +127,16 @@ def _stored_request() -> ConnectRequest:
     return ConnectRequest.stored(shop)
 
 
-def _answer(make_request):
-    """Check the connection with Meta, store it, answer it; or say precisely why not. Whether
+def _answer(make_request, register: bool = True):
+    """Check the connection with Meta (registering a number not on the Cloud API yet), store it,
+    answer it; or say precisely why not. Whether
     another shop holds the number is said only once Meta has accepted the caller's token for it:
     it would otherwise tell anyone with a session which numbers use the app."""
     shop_id = current_shop().id
     try:
         connect = make_request()
         release_transaction()  # hold no transaction (nor the shop's row) while Meta is asked
-        facts = check_with_meta(connect, get_settings().meta_app_id)
+        facts = check_with_meta(connect, get_settings().meta_app_id, register=register)
         if number_taken(db(), shop_id, connect.phone_number_id):
             raise NumberTaken()
         store_connection(db(), shop_id, connect, facts)
@@ -150,4 +156,7 @@ def _answer(make_request):
         return jsonify(
             error="unavailable", message="The sign-in could not be checked; try again shortly."
         ), 503
-    return jsonify(describe(db(), current_shop()))
+    answer = describe(db(), current_shop())
+    if facts.pin:  # shown this once; the merchant needs it to move the number later
+        answer["two_step_pin"] = facts.pin
+    return jsonify(answer)

@@ -39,6 +39,15 @@ TIER_LABELS = {
     "TIER_100K": "100,000 customers a day",
     "TIER_UNLIMITED": "Unlimited",
 }
+# The display name's review (name_status; WhatsAppDisplayNameStatus in Meta's OpenAPI).
+NAME_LABELS = {
+    "APPROVED": "Approved by Meta",
+    "AVAILABLE_WITHOUT_REVIEW": "Available without review",
+    "PENDING_REVIEW": "Under review by Meta",
+    "DECLINED": "Declined by Meta: change it in WhatsApp Manager",
+    "EXPIRED": "Expired: renew it in WhatsApp Manager",
+    "NONE": "None yet",
+}
 # The events of Meta's phone_number_quality_update webhook (core/rules/account_events.py).
 QUALITY_EVENTS = {
     "FLAGGED": "Flagged: quality is low; the messaging limit may go down",
@@ -84,11 +93,14 @@ def whatsapp_section(shop: Shop) -> dict:
     settings = get_settings()
     connection = describe(db(), shop)
     last_webhook = connection.get("last_webhook_at")
+    registered = connection.get("registered_at")
     return {
         "connection": connection,
         "last_webhook_at": datetime.fromisoformat(last_webhook) if last_webhook else None,
         "quality_labels": QUALITY_LABELS,
         "tier_labels": TIER_LABELS,
+        "name_labels": NAME_LABELS,
+        "registered_at": datetime.fromisoformat(registered) if registered else None,
         "quality_events": QUALITY_EVENTS,
         "templates": template_states(db(), shop.id),
         "embedded_signup": settings.embedded_signup_offered,

@@ -36,8 +36,31 @@
     return [(answer && answer.message) || "WhatsApp could not be connected (HTTP " + status + "). Try again."];
   }
 
-  // Send one request; on success reload the page (it then shows the new state), otherwise
-  // show what Meta or the app said, in place.
+  // A number the app has just registered on the Cloud API: its two-step verification PIN, shown
+  // this once (the server keeps it encrypted and never answers it again). The page reloads only
+  // when the merchant says they have kept it.
+  function showPin(answer) {
+    const intro = document.createElement("p");
+    intro.textContent = "Your number " + (answer.display_phone_number || answer.phone_number_id) +
+      " is now registered on WhatsApp. Its two-step verification PIN is:";
+    const pin = document.createElement("p");
+    pin.className = "wa-pin";
+    pin.dataset.waPin = "";
+    pin.textContent = answer.two_step_pin;
+    const keep = document.createElement("p");
+    keep.textContent = "Keep it somewhere safe: Meta asks for it to register the number again or to " +
+      "move it to another provider, and this app will not show it again.";
+    const done = document.createElement("button");
+    done.type = "button";
+    done.textContent = "I have kept the PIN";
+    done.addEventListener("click", function () { window.app.go(location.href); });
+    result.replaceChildren(intro, pin, keep, done);
+    result.dataset.tone = "success";
+    result.hidden = false;
+  }
+
+  // Send one request; on success reload the page (it then shows the new state), or first show
+  // the PIN of a number just registered; otherwise show what Meta or the app said, in place.
   async function call(path, method, payload, busyText) {
     show([busyText], "info");
     try {
@@ -47,7 +70,11 @@
         init.body = JSON.stringify(payload);
       }
       const response = await window.app.apiFetch(path, init);
-      if (response.ok) return window.app.go(location.href);
+      if (response.ok) {
+        const answer = response.status === 204 ? null : await response.json().catch(function () { return null; });
+        if (answer && answer.two_step_pin) return showPin(answer);
+        return window.app.go(location.href);
+      }
       show(problems(response.status, await response.json().catch(function () { return null; })), "critical");
     } catch (error) {
       show(["The request did not reach the app. Check the connection and try again."], "critical");
@@ -82,45 +109,75 @@
     if (action === "embedded-signup") embeddedSignup(button);
   });
 
-  // ---- Meta's Embedded Signup ------------------------------------------------------------
-  // FB.login with the configuration id and response_type "code" answers a code to exchange
-  // on our server; the popup's session-info message (type WA_EMBEDDED_SIGNUP, event FINISH)
-  // carries the WABA and phone number ids the merchant chose. Both are needed, and so is the
-  // state our server issued to this shop's session when the signup started: the server takes
-  // a code only with it (Meta's SDK carries no state of ours, so the page keeps it meanwhile).
+  // ---- Meta's Embedded Signup (v4) ----------------------------------------------------------
+  // FB.login with the configuration id and response_type "code" answers a code to exchange on
+  // our server. The version is the login configuration's: a configuration whose products are
+  // chosen is v4, and v4 takes an empty extras object and always posts its session info (Meta,
+  // developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/versions
+  // and .../embedded-signup/version-4). The popup's message (type WA_EMBEDDED_SIGNUP) tells how
+  // it ended (Meta, .../whatsapp/embedded-signup/implementation, session logging):
+  // FINISH (a Cloud API number), FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING (a number shared with
+  // the WhatsApp Business app), FINISH_ONLY_WABA (an account without a number), or CANCEL with
+  // data.current_step (closed at that step) or data.error_message (Meta reported an error).
+  // The code, the ids and the state our server issued to this shop's session when the signup
+  // started all go to our server together (Meta's SDK carries no state of ours).
 
   let signup = {};
 
+  // "PHONE_NUMBER_VERIFICATION" -> "phone number verification": Meta's step names, readable.
+  function stepWords(step) {
+    return String(step).toLowerCase().replace(/_/g, " ");
+  }
+
+  // What the merchant reads when the popup ends without a number to connect.
+  function endWords(event, data) {
+    if (event !== "CANCEL") { // FINISH_ONLY_WABA, or a finish that named no number
+      return ["Your WhatsApp Business account was set up without a phone number, so nothing was connected yet.",
+        "Add a number to it in WhatsApp Manager (or choose one in the sign-in), then Connect with Facebook again."];
+    }
+    if (data.error_message) {
+      return ["Meta stopped the sign-in with an error: " + data.error_message +
+        (data.error_id ? " (Meta's error " + data.error_id + ")" : "") + ".",
+        "Nothing was connected. Try Connect with Facebook again; if it happens again, connect with a token below."];
+    }
+    if (data.current_step) {
+      return ["You closed Facebook's sign-in at the step \u201c" + stepWords(data.current_step) + "\u201d, so nothing was connected.",
+        "Connect with Facebook again when you are ready: the steps you finished are kept by Meta."];
+    }
+    return ["Facebook's sign-in was closed before it finished, so nothing was connected."];
+  }
+
   function sessionInfo(event) {
     if (!/(^|\.)facebook\.com$/.test(new URL(event.origin).hostname)) return;
-    let data;
+    let message;
     try {
-      data = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
+      message = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
     } catch (error) {
       return;
     }
-    if (!data || data.type !== "WA_EMBEDDED_SIGNUP") return;
-    // FINISH: a Cloud API number; FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: a number shared with
-    // the WhatsApp Business app; FINISH_ONLY_WABA: an account without a number yet.
-    if (["FINISH", "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING", "FINISH_ONLY_WABA"].includes(data.event)) {
-      signup.waba_id = data.data.waba_id;
-      signup.phone_number_id = data.data.phone_number_id;
+    if (!message || message.type !== "WA_EMBEDDED_SIGNUP") return;
+    const data = message.data || {};
+    if ((message.event === "FINISH" || message.event === "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING") && data.phone_number_id) {
+      signup.waba_id = data.waba_id;
+      signup.phone_number_id = data.phone_number_id;
+      signup.busy = message.event === "FINISH"
+        ? "Connecting your WhatsApp number (Meta registers a new one; this takes a few seconds)…"
+        : "Connecting the number you use in the WhatsApp Business app…";
       finishSignup();
-    } else if (data.event === "CANCEL") {
-      show(["Embedded Signup was closed at step " + ((data.data && data.data.current_step) || "?") + "."], "critical");
-    } else if (data.event === "ERROR") {
-      show(["Meta reported: " + ((data.data && data.data.error_message) || "an error")], "critical");
+    } else if (String(message.event).indexOf("FINISH") === 0 || message.event === "CANCEL") {
+      signup.ended = true; // the login callback that follows must not replace these words
+      window.removeEventListener("message", sessionInfo);
+      show(endWords(message.event, data), "critical");
     }
   }
 
   function finishSignup() {
-    if (!signup.code || !signup.waba_id || !signup.state) return; // wait for the other parts
-    if (!signup.phone_number_id) {
-      show(["Meta did not say which phone number was chosen. Add a number in WhatsApp Manager, then connect again."], "critical");
-      return;
-    }
-    call("/api/whatsapp/embedded-signup", "POST", signup, "Connecting your WhatsApp number…");
+    if (!signup.code || !signup.phone_number_id || !signup.state) return; // wait for the other parts
+    window.removeEventListener("message", sessionInfo);
+    const busy = signup.busy;
+    const body = { code: signup.code, waba_id: signup.waba_id, phone_number_id: signup.phone_number_id, state: signup.state };
     signup = {};
+    call("/api/whatsapp/embedded-signup", "POST", body, busy);
   }
 
   function loadSdk(button) {
@@ -162,14 +219,14 @@
       if (response.authResponse && response.authResponse.code) {
         signup.code = response.authResponse.code;
         finishSignup();
-      } else {
-        show(["Embedded Signup did not finish, so nothing was connected."], "critical");
+      } else if (!signup.ended) {
+        show(["Facebook's sign-in was closed before it finished, so nothing was connected."], "critical");
       }
     }, {
       config_id: button.dataset.metaConfigId,
       response_type: "code",
       override_default_response_type: true,
-      extras: { setup: {}, sessionInfoVersion: "3" },
+      extras: {}, // v4: the login configuration chooses the flow
     });
   }
 })();

@@ -93,10 +93,16 @@ def test_imported_whatsapp_consent_alone_decides_the_estimate_by_default(client,
         3: ("UNSUBSCRIBED", "SUBSCRIBED"),
         4: ("PENDING", "PENDING"),
     }
-    assert client.get("/api/settings/consent", headers=bearer()).json == {"sms_consent_counts": False}
+    assert client.get("/api/settings/consent", headers=bearer()).json == {
+        "sms_consent_counts": False,
+        "marketing_cap_hours": None,
+    }
     assert _draft(client, "WhatsApp only")["estimated_audience"] == 1
     turned_on = client.put("/api/settings/consent", json={"sms_consent_counts": True}, headers=bearer())
-    assert turned_on.status_code == 200 and turned_on.json == {"sms_consent_counts": True}
+    assert turned_on.status_code == 200 and turned_on.json == {
+        "sms_consent_counts": True,
+        "marketing_cap_hours": None,
+    }
     assert _draft(client, "With SMS")["estimated_audience"] == 2
 
 
@@ -105,7 +111,10 @@ def test_a_bad_consent_setting_is_refused_and_changes_nothing(client, make, shop
     _connected_shop(make, shopify)
     refused = client.put("/api/settings/consent", json={"sms_consent_counts": "yes"}, headers=bearer())
     assert refused.status_code == 400 and "sms_consent_counts" in refused.json["message"]
-    assert client.get("/api/settings/consent", headers=bearer()).json == {"sms_consent_counts": False}
+    assert client.get("/api/settings/consent", headers=bearer()).json == {
+        "sms_consent_counts": False,
+        "marketing_cap_hours": None,
+    }
 
 
 def test_a_stop_inside_whatsapp_is_written_back_to_shopify(make, shopify):

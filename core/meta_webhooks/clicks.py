@@ -23,6 +23,7 @@ _ALREADY_CLICKED = text(
       FROM clicks k
       JOIN unnest(CAST(:shop_ids AS bigint[]), CAST(:message_ids AS bigint[])) AS w(shop_id, message_id)
         ON k.shop_id = w.shop_id AND k.message_id = w.message_id
+     WHERE k.shop_id = :shop_id
     """
 )
 
@@ -40,9 +41,14 @@ _INSERT = text(
 
 
 def record_clicks(
-    session: Session, clicks: list[tuple[int, ReplyClick]], locked: LockedMessages, changes: CounterChanges
+    session: Session,
+    shop_id: int,
+    clicks: list[tuple[int, ReplyClick]],
+    locked: LockedMessages,
+    changes: CounterChanges,
 ) -> int:
-    """Store the clicks on our messages (others are ignored); return how many were new."""
+    """Store the clicks (all of ``shop_id``) on our messages (others are ignored); return how
+    many were new."""
     found: dict[tuple[int, str], tuple[LockedMessage, ReplyClick]] = {}
     for shop_id, click in clicks:
         message = locked.for_wamid(shop_id, click.context_wamid)
@@ -52,7 +58,9 @@ def record_clicks(
         return 0
     messages = {(m.shop_id, m.id): m for m, _ in found.values()}
     keys = list(messages)
-    clicked_before = set(map(tuple, session.execute(_ALREADY_CLICKED, _pairs(keys)).all()))
+    clicked_before = set(
+        map(tuple, session.execute(_ALREADY_CLICKED, {"shop_id": shop_id, **_pairs(keys)}).all())
+    )
     inserted = session.execute(
         _INSERT,
         {

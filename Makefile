@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test smoke faults bench lint format clean citus citus-stop
+.PHONY: run test smoke faults bench lint format clean citus citus-stop citus-test
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ citus: $(STAMP)
 
 citus-stop: $(STAMP)
 	$(BIN)/python -m core.ops.citus_cluster stop
+
+## The tests marked citus, on the cluster (started for the run and stopped after, unless it ran).
+citus-test: $(STAMP)
+	$(BIN)/python -m core.ops.citus_cluster test $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.models import CreditMovement, Message, Shop
 from core.outcomes.credits import GRANT, RESERVE, move_credits, settle_credits
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 
 def _ledger(make, shop_id: int, campaign_id: int | None = None) -> int:
@@ -53,7 +56,7 @@ def test_settlement_keeps_billed_and_in_flight_credits_and_returns_the_rest(make
     with Session(make.engine) as session, session.begin():
         session.execute(
             update(Message)
-            .where(Message.id == rows["expired"].id)
+            .where(Message.shop_id == shop.id, Message.id == rows["expired"].id)
             .values(status="delivered", delivered_at=now)
         )
         assert settle_credits(session, shop.id, campaign.id) == -1  # delivered after all: billed

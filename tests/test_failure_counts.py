@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -20,6 +21,8 @@ from core.models import Campaign, Message
 from core.whatsapp.send import SendResult
 from tests import meta
 from tests.tokens import bearer
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 _shops = itertools.count(1)
 

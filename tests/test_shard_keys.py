@@ -11,6 +11,8 @@ from core.ops.citus import LOCAL_TABLES, REFERENCE_TABLES
 from tests.shard_keys import unscoped_tables
 from tests.sql_guard import ROOT
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 _UNIQUE_KEYS = text("""
     SELECT t.relname AS table_name, i.relname AS key_name,
            (SELECT array_agg(a.attname ORDER BY k.n)

@@ -9,7 +9,7 @@ and the nodes know each other by their socket folder and port. As in core/ops/em
 PostgreSQL refuses to run as root, so under root the servers run as the wheel's unprivileged
 user. ``stop`` stops all three by their data folders; nothing is left running.
 
-    python -m core.ops.citus_cluster build | start | stop | url
+    python -m core.ops.citus_cluster build | start | stop | url | test [pytest arguments]
 """
 
 from __future__ import annotations
@@ -284,10 +284,43 @@ def _server_env() -> dict[str, str]:
     return os.environ | {"LD_LIBRARY_PATH": f"{libs}:{PGINSTALL / 'lib'}"}
 
 
+# ---- make citus-test ---------------------------------------------------------------------------
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """``make citus-test``: start the cluster if it is not running, migrate and distribute a
+    database with the app's own commands and say how many tables Citus distributes, run the
+    tests marked ``citus`` on the cluster; stop the cluster again if this started it."""
+    was_running = all(_running(node) for node in NODES)
+    coordinator = start()
+    try:
+        _migrate_and_distribute(coordinator)
+        env = os.environ | {"DATABASE_URL": coordinator}
+        command = [sys.executable, "-m", "pytest", "-m", "citus", *pytest_args]
+        return subprocess.run(command, cwd=PROJECT_ROOT, env=env).returncode
+    finally:
+        if not was_running:
+            stop()
+
+
+def _migrate_and_distribute(coordinator: str) -> None:
+    """``flask --app web db upgrade`` (which distributes on Citus), then ``db distribute`` (a
+    second time: idempotent; it prints pg_dist_partition's count), on a fresh database."""
+    from core.ops.migrate import fresh_database
+
+    with fresh_database(coordinator, "citus_check", migrated=False) as database_url:
+        env = os.environ | {"DATABASE_URL": database_url}
+        for command in (["db", "upgrade"], ["db", "distribute"]):
+            flask = [sys.executable, "-m", "flask", "--app", "web", *command]
+            subprocess.run(flask, cwd=PROJECT_ROOT, env=env, check=True)
+
+
 def main(argv: list[str]) -> int:
     commands = {"build": build, "start": lambda: print(start()), "stop": stop, "url": lambda: print(url())}
+    if argv[:1] == ["test"]:
+        return run_tests(argv[1:])
     if len(argv) != 1 or argv[0] not in commands:
-        usage = " | ".join(commands)
+        usage = " | ".join([*commands, "test [pytest arguments]"])
         print(f"usage: python -m core.ops.citus_cluster {{{usage}}}", file=sys.stderr)
         return 2
     commands[argv[0]]()

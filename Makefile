@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test smoke faults bench lint format clean citus citus-stop citus-test
+.PHONY: run test smoke faults bench lint format clean citus citus-stop citus-test citus-bench
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ citus-stop: $(STAMP)
 ## The tests marked citus, on the cluster (started for the run and stopped after, unless it ran).
 citus-test: $(STAMP)
 	$(BIN)/python -m core.ops.citus_cluster test $(PYTEST_ARGS)
+
+## The hot paths on the cluster beside the embedded PostgreSQL, in one run (docs/scaling.md).
+citus-bench: $(STAMP)
+	$(BIN)/python -m bench.citus_compare
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -25,6 +25,8 @@ from tests.tokens import bearer, session_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 
 def _ledger(make, shop_id: int, campaign_id: int | None = None) -> int:
     with Session(make.engine) as session:
@@ -67,7 +69,7 @@ def test_settlement_keeps_billed_and_in_flight_credits_and_returns_the_rest(make
     with Session(make.engine) as session, session.begin():
         session.execute(
             update(Message)
-            .where(Message.id == rows["expired"].id)
+            .where(Message.shop_id == shop.id, Message.id == rows["expired"].id)
             .values(status="delivered", delivered_at=now)
         )
         assert settle_credits(session, shop.id, campaign.id) == -1  # delivered after all: billed

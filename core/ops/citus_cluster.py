@@ -291,6 +291,9 @@ def run_tests(pytest_args: list[str]) -> int:
     """``make citus-test``: start the cluster if it is not running, migrate and distribute a
     database with the app's own commands and say how many tables Citus distributes, run the
     tests marked ``citus`` on the cluster; stop the cluster again if this started it."""
+    # The app's commands and the tests run on the public development placeholders, as make
+    # test does (core/settings.py refuses to start without secrets otherwise).
+    os.environ.setdefault("APP_ENV", "test")
     was_running = all(_running(node) for node in NODES)
     coordinator = start()
     try:

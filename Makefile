@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test smoke faults bench lint format clean
+.PHONY: run test smoke faults bench lint format clean citus citus-stop citus-test citus-bench
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,22 @@ smoke: $(STAMP)
 ## The fault suite alone (restarts, kills, vendor errors, fuzz); `make test` runs it too.
 faults: $(STAMP)
 	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
+
+## Citus (vendor/citus/), built once into instance/citus/: a coordinator and two workers, left
+## running; `make citus-stop` stops them.
+citus: $(STAMP)
+	$(BIN)/python -m core.ops.citus_cluster start
+
+citus-stop: $(STAMP)
+	$(BIN)/python -m core.ops.citus_cluster stop
+
+## The tests marked citus, on the cluster (started for the run and stopped after, unless it ran).
+citus-test: $(STAMP)
+	$(BIN)/python -m core.ops.citus_cluster test $(PYTEST_ARGS)
+
+## The hot paths on the cluster beside the embedded PostgreSQL, in one run (docs/scaling.md).
+citus-bench: $(STAMP)
+	$(BIN)/python -m bench.citus_compare
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

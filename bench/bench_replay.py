@@ -3,7 +3,8 @@
 4 concurrent posters) to the app served by gunicorn, drained by two RQ workers, one of which is
 killed with SIGKILL mid-run and restarted. Reported: the discrepancies against the stand-in's
 ground truth, per metric and per message (target: 0), and the wall time until everything
-posted was applied."""
+posted was applied. ``replay()`` runs the same at any size: tests/test_replay.py runs a small
+one on every server CI tests (the Citus cluster too)."""
 
 from __future__ import annotations
 
@@ -43,13 +44,18 @@ TIMEOUT_S = 1800
 
 
 def run() -> list[Figure]:
+    return replay(MESSAGES, EVENTS)
+
+
+def replay(messages: int, events: int) -> list[Figure]:
+    """``events`` statuses for a campaign of ``messages`` messages, as the module says."""
     with scratch_services(), _app_server() as app_url:
         with meta_stand_in("--posters", "4", "--webhook-url", f"{app_url}/webhooks/meta") as meta_url:
-            shop_id, campaign_id = _campaign()
+            shop_id, campaign_id = _campaign(messages)
             _configure(meta_url)
             workers = [_worker(n) for n in range(2)]
             try:
-                answer, wall, killed = _replay(meta_url, shop_id, campaign_id, workers)
+                answer, wall, killed = _replay(meta_url, shop_id, campaign_id, workers, events)
             finally:
                 for worker in workers:
                     _stop(worker)
@@ -115,8 +121,8 @@ _SEED = text("""
 """)
 
 
-def _campaign() -> tuple[int, int]:
-    """A launched, fully dispatched campaign: 300,000 messages Meta accepted."""
+def _campaign(messages: int) -> tuple[int, int]:
+    """A launched, fully dispatched campaign: ``messages`` messages Meta accepted."""
     with get_engine().begin() as conn:
         shop_id = conn.execute(
             text("""
@@ -136,7 +142,7 @@ def _campaign() -> tuple[int, int]:
             """),
             {"shop_id": shop_id},
         ).scalar_one()
-        conn.execute(_SEED, {"shop_id": shop_id, "campaign_id": campaign_id, "count": MESSAGES})
+        conn.execute(_SEED, {"shop_id": shop_id, "campaign_id": campaign_id, "count": messages})
     with session_scope() as session:
         recount(session, shop_id, [campaign_id])
     with get_engine().connect() as conn:
@@ -149,7 +155,9 @@ def _configure(meta_url: str) -> None:
     requests.put(f"{meta_url}/sim/config", json=config, timeout=30).raise_for_status()
 
 
-def _replay(meta_url: str, shop_id: int, campaign_id: int, workers: list) -> tuple[dict, float, bool]:
+def _replay(
+    meta_url: str, shop_id: int, campaign_id: int, workers: list, events: int
+) -> tuple[dict, float, bool]:
     with get_engine().connect() as conn:
         rows = conn.execute(
             text("SELECT wamid, id, phone FROM messages WHERE shop_id = :s AND campaign_id = :c"),
@@ -159,14 +167,14 @@ def _replay(meta_url: str, shop_id: int, campaign_id: int, workers: list) -> tup
     started = time.monotonic()
     answer = requests.post(
         f"{meta_url}/sim/replay",
-        json={"phone_number_id": PHONE_NUMBER_ID, "messages": messages, "events": EVENTS},
+        json={"phone_number_id": PHONE_NUMBER_ID, "messages": messages, "events": events},
         timeout=600,
     ).json()
     killed = False
     deadline = started + TIMEOUT_S
     while time.monotonic() < deadline:
         stats = requests.get(f"{meta_url}/sim/stats", timeout=30).json()
-        if not killed and stats["statuses"] >= EVENTS // 2:
+        if not killed and stats["statuses"] >= events // 2:
             os.killpg(workers[0].pid, signal.SIGKILL)  # mid-run, mid-batch most likely
             workers[0].wait()
             workers[0] = _worker(2)
@@ -198,8 +206,11 @@ def _discrepancies(shop_id: int, campaign_id: int, truth: dict) -> tuple[Counter
             {"s": shop_id, "c": campaign_id},
         ).all()
         counters = conn.execute(
-            text("SELECT sent_count, delivered_count, read_count, failed_count FROM campaigns WHERE id = :c"),
-            {"c": campaign_id},
+            text(
+                "SELECT sent_count, delivered_count, read_count, failed_count FROM campaigns"
+                " WHERE shop_id = :s AND id = :c"
+            ),
+            {"s": shop_id, "c": campaign_id},
         ).one()
     for wamid, delivered, read, failed, code in rows:
         t = truth[wamid]

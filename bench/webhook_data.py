@@ -23,8 +23,9 @@ def wamid(n: int) -> str:
     return f"wamid.HBgLMzQ2MTIzNDU2NzgVAgARGBI{n:014d}"
 
 
-def build_table(engine: Engine) -> None:
-    """One shop, ten campaigns, a million messages Meta has accepted (status sent)."""
+def build_table(engine: Engine, *, messages: int = MESSAGES, campaigns: int = CAMPAIGNS) -> None:
+    """One shop, ten campaigns, a million messages Meta has accepted (status sent), or as many
+    as asked."""
     with engine.begin() as connection:
         connection.execute(
             text("INSERT INTO shops (domain, meta_phone_number_id, credits) VALUES (:domain, :phone, 0)"),
@@ -36,7 +37,7 @@ def build_table(engine: Engine) -> None:
                 " template_category) SELECT 1, 'Bench ' || g, 'PROMOTIONAL', 'PENDING', 'offer', 'en',"
                 " 'MARKETING' FROM generate_series(1, :n) g"
             ),
-            {"n": CAMPAIGNS},
+            {"n": campaigns},
         )
         connection.execute(
             text(
@@ -45,7 +46,7 @@ def build_table(engine: Engine) -> None:
                 " now() - interval '1 hour', now() - interval '1 hour'"
                 " FROM generate_series(0, :n - 1) g"
             ),
-            {"campaigns": CAMPAIGNS, "n": MESSAGES, "prefix": wamid(0)[:-14]},
+            {"campaigns": campaigns, "n": messages, "prefix": wamid(0)[:-14]},
         )
         connection.execute(
             text(

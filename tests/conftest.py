@@ -12,14 +12,17 @@ import os
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
-from core.db import get_engine
+from core.db import get_engine, libpq_url
 from core.models import Base
+from core.ops.citus import has_citus
 from core.ops.embedded import ensure_services
 from core.ops.migrate import fresh_database
 from core.redis import get_redis
+from tests.citus_plans import PlanRecorder
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
@@ -80,6 +83,35 @@ def _statements_name_their_shop(sql_guard):
     found = sql_guard.take()
     if found:
         pytest.fail("statements that would span every shard:\n" + "\n".join(map(str, found)), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def citus_plans(service_urls):
+    """On a Citus coordinator, the recorder of the hot paths' statements (tests/citus_plans.py);
+    None on a plain PostgreSQL."""
+    with psycopg.connect(libpq_url(service_urls["database_url"])) as conn:
+        on_citus = has_citus(conn)
+    if not on_citus:
+        yield None
+        return
+    recorder = PlanRecorder()
+    recorder.install()
+    yield recorder
+    recorder.remove()
+
+
+@pytest.fixture(autouse=True)
+def _hot_paths_run_on_one_shard(citus_plans, service_urls):
+    """On Citus, fail the test when a hot path ran a statement Citus plans on several shards."""
+    if citus_plans is None:
+        yield
+        return
+    citus_plans.take()
+    yield
+    found = citus_plans.multi_shard(service_urls["database_url"])
+    if found:
+        found_text = "\n".join(map(str, found))
+        pytest.fail(f"hot-path statements that span shards on Citus:\n{found_text}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

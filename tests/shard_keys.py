@@ -23,12 +23,11 @@ from sqlglot.dialects.postgres import Postgres
 
 from core.models import Base
 
-# Shop-owned tables whose keys need not begin with shop_id and which need no shop condition:
-# they are not distributed. The inbox holds bodies before anyone knows their shop (a Meta
-# body may even hold several shops' statuses): it stays a local table of the coordinator.
-LOCAL_TABLES = frozenset({"inbox_events", "alembic_version"})
-# Tables without shop_id: reference tables, replicated to every node (docs/scaling.md).
-REFERENCE_TABLES = frozenset({"shops"})
+# Where each table lives on Citus is the app's own rule, and core/ops/citus.py places the tables
+# by it: tables with shop_id are distributed, except the local ones (the inbox, stored before
+# anyone knows its shop), which need no shop condition; reference tables (shops) are copied to
+# every node.
+from core.ops.citus import LOCAL_TABLES
 
 
 def shop_owned_tables() -> frozenset[str]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Campaign, Message, MetaTemplateState, ShopAlert, WhatsAppConnection
 from core.rules.account_events import messaging_limit
 from tests import meta
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 WABA, OTHER_WABA = "61550001", "61550002"
 T0 = 1_790_000_000

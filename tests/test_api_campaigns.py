@@ -8,6 +8,8 @@ import pytest
 
 from tests.tokens import bearer
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 T = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 

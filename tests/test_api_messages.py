@@ -12,6 +12,8 @@ from tests.scenarios import mixed_campaign
 from tests.tokens import bearer
 from web.exports import safe_cell, stream_csv
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 CALLING = "CUSTOMER_IS_MISSING_CALLING_CODE"
 
 

@@ -20,6 +20,8 @@ from tests.shopify_stand_in import installed_shop
 from tests.shopify_webhooks import post
 from tests.tokens import bearer
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 SHOP, OTHER = "demo.myshopify.com", "other-shop.myshopify.com"
 TOPIC = "app_purchases_one_time/update"
 

@@ -9,13 +9,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import normalise_url
+from core.db import libpq_url, normalise_url
 from core.models import Campaign, CreditMovement, Message, Shop
+from core.ops.citus import has_citus
 from core.ops.migrate import fresh_database
 from core.outcomes.credits import GRANT, RESERVE, move_credits, settle_credits
 from tests import meta as webhooks
@@ -24,6 +26,8 @@ from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer, session_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 
 def _ledger(make, shop_id: int, campaign_id: int | None = None) -> int:
@@ -67,7 +71,7 @@ def test_settlement_keeps_billed_and_in_flight_credits_and_returns_the_rest(make
     with Session(make.engine) as session, session.begin():
         session.execute(
             update(Message)
-            .where(Message.id == rows["expired"].id)
+            .where(Message.shop_id == shop.id, Message.id == rows["expired"].id)
             .values(status="delivered", delivered_at=now)
         )
         assert settle_credits(session, shop.id, campaign.id) == -1  # delivered after all: billed
@@ -111,18 +115,29 @@ def _one_message(make, campaign_id: int, phone: str) -> Message:
 
 
 def _a_month_ago(make, message: Message) -> None:
-    """As if Meta had taken ``message`` a month ago and never said more."""
+    """As if Meta had taken ``message`` a month ago and never said more. The times are moved in
+    Python: Citus refuses ``timestamptz - interval`` over a column in an UPDATE."""
     month = timedelta(days=31)
     with Session(make.engine) as session, session.begin():
+        times = session.execute(
+            select(Message.submitted_at, Message.accepted_at).where(
+                Message.shop_id == message.shop_id, Message.id == message.id
+            )
+        ).one()
+        started = session.scalar(
+            select(Campaign.dispatch_started_at).where(
+                Campaign.shop_id == message.shop_id, Campaign.id == message.campaign_id
+            )
+        )
         session.execute(
             update(Message)
             .where(Message.shop_id == message.shop_id, Message.id == message.id)
-            .values(submitted_at=Message.submitted_at - month, accepted_at=Message.accepted_at - month)
+            .values(submitted_at=times.submitted_at - month, accepted_at=times.accepted_at - month)
         )
         session.execute(
             update(Campaign)
             .where(Campaign.shop_id == message.shop_id, Campaign.id == message.campaign_id)
-            .values(dispatch_started_at=Campaign.dispatch_started_at - month)
+            .values(dispatch_started_at=started - month)
         )
 
 
@@ -212,6 +227,9 @@ def test_the_migration_brings_a_balance_below_zero_back_to_zero_as_a_shortfall(s
     """A balance a late delivery took below zero before the fix becomes zero, with a movement
     recording what it lacked as a shortfall, so the balance still equals the ledger; after it,
     the database refuses any balance below zero."""
+    with psycopg.connect(libpq_url(service_urls["server_url"]), autocommit=True) as conn:
+        if has_citus(conn):  # db upgrade distributes at 0013, whose keys Citus refuses (0023_citus_keys)
+            pytest.skip("a migration from before 0023_citus_keys: not on a Citus coordinator")
     with fresh_database(service_urls["server_url"], "test_shortfall", migrated=False) as url:
         _upgrade(url, "0013_failure_counts")
         engine = create_engine(normalise_url(url))

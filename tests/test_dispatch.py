@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,8 @@ from jobs.chains import start_dispatch
 from jobs.dispatch import send_campaign_messages
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

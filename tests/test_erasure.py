@@ -15,6 +15,8 @@ from jobs.webhooks import sweep_meta_inbox
 from tests import meta
 from tests import shopify_webhooks as shopify
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 DIGITS = "34611122233"
 PHONE = "+" + DIGITS
 OTHER_DIGITS = "34699988877"

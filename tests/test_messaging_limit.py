@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Campaign, Message, WhatsAppConnection
 from tests.meta_stand_in import PHONE_NUMBER_ID, WABA_ID, whatsapp_shop
 from tests.tokens import bearer
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 LIMIT = 10
 

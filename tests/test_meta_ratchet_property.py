@@ -8,12 +8,15 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from core.whatsapp.callback import callback_for
 from tests import meta
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 ROW_COLUMNS = (
     "wamid, status, sent_at, delivered_at, read_at, failed_at, error_code, error_category, error_title,"

@@ -37,6 +37,7 @@ def _flask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.smoke
+@pytest.mark.citus
 def test_db_upgrade_builds_an_empty_database_and_is_idempotent(empty_database):
     """`flask --app web db upgrade` on an empty database creates every table; twice is fine."""
     env = {**os.environ, "DATABASE_URL": empty_database}
@@ -51,6 +52,7 @@ def test_db_upgrade_builds_an_empty_database_and_is_idempotent(empty_database):
     assert {"shops", "customers", "campaigns", "messages", "inbox_events", "clicks"} <= tables
 
 
+@pytest.mark.citus
 def test_models_match_the_migrations(service_urls):
     """Autogenerate against the migrated test database finds nothing to add: the models and
     the migrations describe the same schema (indexes and constraints included)."""

@@ -24,6 +24,8 @@ from jobs.monitor import run_monitor
 from jobs.queues import MONITOR, queue
 from tests.meta_stand_in import whatsapp_shop
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 NOW = datetime.now(UTC)
 TTL = timedelta(days=30)
 

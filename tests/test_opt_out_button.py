@@ -18,6 +18,8 @@ from core.models import Click, Customer
 from core.rules.opt_out import is_opt_out
 from tests import meta
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 PHONE = "1234567890"
 PYWA = Path(__file__).parent / "fixtures" / "meta" / "pywa" / "callback_button.json"
 

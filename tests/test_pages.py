@@ -11,6 +11,8 @@ from tests.browser import admin_query
 from tests.scenarios import mixed_campaign
 from tests.tokens import session_token
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
 SHOP = "demo.myshopify.com"
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,8 @@ from tests import meta as meta_bodies
 from tests.browser import serve
 from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
 from tests.tokens import bearer
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 RECIPIENTS = 24
 

@@ -7,11 +7,14 @@ import random
 import statistics
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from core.counts.timings import bucket_of, bucket_sql, timings
 from core.db import session_scope
 from tests.scenarios import T0
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 EDGES_MS = [0, 1, 999, 1000, 599_999, 600_000, 609_999, 610_000, 3_599_999, 3_600_000, 3_659_999,
             86_399_999, 86_400_000, 86_999_999, 2_591_999_999, 2_592_000_000, 10**12]  # fmt: skip

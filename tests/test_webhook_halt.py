@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -19,6 +20,8 @@ from tests import meta
 from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
 
 PHONE = "1234567890"
 SECONDS = 1700000000

@@ -276,18 +276,25 @@ def _chunk_settings(session: Session, zone: ZoneInfo, filters: MessageFilter) ->
     parallel already, and a chunk alone is then read in id order off the index, unsorted). A
     search tests the customer of every message of the campaign, in one chunk unless it matches
     thousands: the planner's own plan, one hash of the customers shared by parallel workers,
-    suits that scan."""
-    session.execute(text(_SEARCH_SETTINGS if filters.search else _CHUNK_SETTINGS), {"zone": zone.key})
+    suits that scan.
+
+    On Citus the shard's worker writes the rows, so the settings must reach it: Citus passes on
+    a transaction's SET LOCAL commands (not set_config calls) when told to; on a PostgreSQL
+    without Citus that first setting is an unused placeholder."""
+    settings = {"citus.propagate_set_commands": "local", "TimeZone": zone.key, **_SEARCH_SETTINGS}
+    if not filters.search:
+        settings |= _CHUNK_SETTINGS
+    for name, value in settings.items():
+        session.execute(text(f"SET LOCAL {name} TO {_quoted(value)}"))
 
 
-_SEARCH_SETTINGS = (
-    "SELECT set_config('TimeZone', :zone, true), set_config('DateStyle', 'ISO', true),"
-    " set_config('jit', 'off', true)"
-)
-_CHUNK_SETTINGS = (
-    f"{_SEARCH_SETTINGS}, set_config('enable_hashjoin', 'off', true),"
-    " set_config('max_parallel_workers_per_gather', '0', true)"
-)
+_SEARCH_SETTINGS = {"DateStyle": "ISO", "jit": "off"}
+_CHUNK_SETTINGS = {"enable_hashjoin": "off", "max_parallel_workers_per_gather": "0"}
+
+
+def _quoted(value: str) -> str:
+    """A SQL string literal (SET takes no bind parameters)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _last_id_of_chunk(session: Session, rows: Select, batch: int) -> int | None:

@@ -87,14 +87,11 @@ _LOCK_SHOP = text("""
 """)
 
 # Credits are reserved for the batch before it is sent, and given back for every message Meta
-# does not take (record.py): the balance can never go negative, whatever the concurrency.
-_RESERVE_CREDITS = text("""
-    WITH balance AS (SELECT credits FROM shops WHERE id = :shop_id FOR UPDATE)
-    UPDATE shops SET credits = shops.credits - LEAST(GREATEST(balance.credits, 0), :wanted)
-      FROM balance
-     WHERE shops.id = :shop_id
-    RETURNING LEAST(GREATEST(balance.credits, 0), :wanted)
-""")
+# does not take (record.py): the balance can never go negative, whatever the concurrency. The
+# balance is read under its row lock, then taken: two statements rather than one whose CTE
+# Citus would run apart from the UPDATE.
+_LOCK_BALANCE = text("SELECT credits FROM shops WHERE id = :shop_id FOR UPDATE")
+_TAKE_CREDITS = text("UPDATE shops SET credits = credits - :granted WHERE id = :shop_id")
 
 # The claimed messages were queued (_PICK): each enters the failure breakdown (core/counts/failures.py).
 _FAIL = text(f"""
@@ -137,7 +134,7 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     session.execute(_LOCK_CAMPAIGN, keys)
     _require_shop_sending(session, campaign)
     refusals, sendable = _presend_checks(rows)
-    granted = session.execute(_RESERVE_CREDITS, {**keys, "wanted": len(sendable)}).scalar_one()
+    granted = _reserve_credits(session, campaign.shop_id, len(sendable))
     record_movement(session, campaign.shop_id, RESERVE, -granted, campaign.campaign_id)
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
@@ -159,6 +156,15 @@ def _require_shop_sending(session: Session, campaign: CampaignTemplate) -> None:
         raise SendingStopped(reason)
     if campaign.phone_number_id is not None and shop.meta_phone_number_id != campaign.phone_number_id:
         raise SendingStopped(None)
+
+
+def _reserve_credits(session: Session, shop_id: int, wanted: int) -> int:
+    """Take up to ``wanted`` credits from the balance; answer how many were granted."""
+    balance = session.execute(_LOCK_BALANCE, {"shop_id": shop_id}).scalar_one()
+    granted = min(max(balance, 0), wanted)
+    if granted:
+        session.execute(_TAKE_CREDITS, {"shop_id": shop_id, "granted": granted})
+    return granted
 
 
 def _presend_checks(rows) -> tuple[list[_Refusal], list[tuple]]:

@@ -33,17 +33,21 @@ _LOCK_FAMILY = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :
 
 # A campaign spread over Meta's messaging limit (core/campaigns/messaging_limit.py): the messages
 # past the first wave wait, wave by wave, for their day.
+# Each wave's time is worked out in the CTE, not in the UPDATE's SET: Citus refuses a STABLE
+# function (timestamptz + interval) over column references in an UPDATE (docs/scaling.md).
 _PLAN_WAVES = text("""
-    WITH ranked AS (
-        SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM messages
-         WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND status = 'queued'
+    WITH waves AS (
+        SELECT r.id,
+               c.launched_at + CAST(:gap AS interval) * (1 + (r.n - c.spread_first_wave) / c.spread_wave_size)
+                   AS at
+          FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM messages
+                 WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND status = 'queued') AS r
+          JOIN campaigns c ON c.shop_id = :shop_id AND c.id = :campaign_id
+         WHERE c.spread_wave_size > 0 AND r.n >= c.spread_first_wave
     )
-    UPDATE messages m
-       SET retry_at = c.launched_at
-                      + CAST(:gap AS interval) * (1 + (r.n - c.spread_first_wave) / c.spread_wave_size)
-      FROM ranked r, campaigns c
-     WHERE m.shop_id = :shop_id AND m.id = r.id AND c.shop_id = :shop_id AND c.id = :campaign_id
-       AND c.spread_wave_size > 0 AND r.n >= c.spread_first_wave
+    UPDATE messages m SET retry_at = w.at
+      FROM waves w
+     WHERE m.shop_id = :shop_id AND m.id = w.id
 """)
 
 _MARK_STARTED = text("""

@@ -59,16 +59,19 @@ class RecordSummary:
 
 
 # A message that had failed without a wamid (its send unconfirmed for too long) keeps its status
-# and code: the wamid only moves it to the accepted side of the failure breakdown.
+# and code: the wamid only moves it to the accepted side of the failure breakdown. The time is
+# a FROM item (t), not a call inside COALESCE: Citus works out a modification's functions before
+# it sends the statement to the shard, which it cannot do for a call made for some rows only.
 _ACCEPT = text(f"""
     UPDATE messages m
        SET wamid = a.wamid, wa_id = a.wa_id,
            status = CASE WHEN m.status_rank < a.rank THEN a.status ELSE m.status END,
-           accepted_at = COALESCE(m.accepted_at, now()),
-           held_at = CASE WHEN a.status = 'held' THEN COALESCE(m.held_at, now()) ELSE m.held_at END,
+           accepted_at = COALESCE(m.accepted_at, t.now),
+           held_at = CASE WHEN a.status = 'held' THEN COALESCE(m.held_at, t.now) ELSE m.held_at END,
            retry_at = NULL
       FROM unnest(CAST(:ids AS bigint[]), CAST(:wamids AS text[]), CAST(:wa_ids AS text[]),
-                  CAST(:statuses AS text[]), CAST(:ranks AS int[])) AS a(id, wamid, wa_id, status, rank)
+                  CAST(:statuses AS text[]), CAST(:ranks AS int[])) AS a(id, wamid, wa_id, status, rank),
+           now() AS t(now)
      WHERE m.shop_id = :shop_id AND m.id = a.id AND m.wamid IS NULL
     RETURNING m.id, {entered_sql("m")}
 """)
@@ -88,10 +91,10 @@ _FAIL = text(f"""
            FOR UPDATE OF m
     )
     UPDATE messages m
-       SET status = 'failed', failed_at = COALESCE(m.failed_at, now()), error_code = f.code,
+       SET status = 'failed', failed_at = COALESCE(m.failed_at, t.now), error_code = f.code,
            error_category = f.category, error_title = f.title, error_details = f.details,
            error_source = 'meta', retry_at = NULL
-      FROM f JOIN o ON o.id = f.id
+      FROM f JOIN o ON o.id = f.id CROSS JOIN now() AS t(now)  -- t: see _ACCEPT
      WHERE m.shop_id = :shop_id AND m.id = f.id AND m.wamid IS NULL AND m.status_rank < :failed_rank
     RETURNING m.id, o.old_code, {entered_sql("m")}
 """)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from core.meta_webhooks.halt import HaltReason, halt_sending_campaigns
@@ -44,7 +46,9 @@ def _template_status(session: Session, shop_id: int, change: AccountChange) -> N
     event = (_text(value.get("event"), _WORD) or "").upper()
     if not name or not event:
         return
-    stored = session.execute(
+    stored = _store(
+        session,
+        _OLD_STATUS,
         _STORE_STATUS,
         {
             "shop_id": shop_id,
@@ -55,7 +59,7 @@ def _template_status(session: Session, shop_id: int, change: AccountChange) -> N
             "reason": _reason(value),
             "at": change.at,
         },
-    ).first()
+    )
     if stored is None:  # older than, or the same as, what Meta said before
         return
     previous = stored.previous
@@ -92,7 +96,9 @@ def _template_quality(session: Session, shop_id: int, change: AccountChange) -> 
     quality = (_text(value.get("new_quality_score"), 16) or "").upper()
     if not name or not quality:
         return
-    stored = session.execute(
+    stored = _store(
+        session,
+        _OLD_QUALITY,
         _STORE_QUALITY,
         {
             "shop_id": shop_id,
@@ -102,7 +108,7 @@ def _template_quality(session: Session, shop_id: int, change: AccountChange) -> 
             "quality": quality,
             "at": change.at,
         },
-    ).first()
+    )
     if stored is not None and quality == "RED" and stored.previous != "RED":
         _alert(
             session,
@@ -119,13 +125,15 @@ def _number_quality(session: Session, shop_id: int, change: AccountChange) -> No
     if limit is None:
         limit = rules.messaging_limit(value.get("current_limit"))
     event = (_text(value.get("event"), 32) or "").upper() or None
-    row = session.execute(
+    row = _store(
+        session,
+        _OLD_LIMIT,
         _STORE_NUMBER,
         {"shop_id": shop_id, "event": event, "limit": limit, "at": change.at, "display": _digits(value)},
-    ).first()
+    )
     if row is None:
         return
-    lowered = limit is not None and row.previous_limit is not None and _below(limit, row.previous_limit)
+    lowered = limit is not None and row.previous is not None and _below(limit, row.previous)
     if event in rules.NUMBER_WARNS or lowered:
         words = f"Meta reported {event.lower() if event else 'a change'} for the number"
         if limit is not None:
@@ -140,10 +148,13 @@ def _capability(session: Session, shop_id: int, change: AccountChange) -> None:
         limit = rules.messaging_limit(value.get("max_daily_conversation_per_phone"))
     if limit is None:
         return
-    row = session.execute(
-        _STORE_NUMBER, {"shop_id": shop_id, "event": None, "limit": limit, "at": change.at, "display": None}
-    ).first()
-    if row is not None and row.previous_limit is not None and _below(limit, row.previous_limit):
+    row = _store(
+        session,
+        _OLD_LIMIT,
+        _STORE_NUMBER,
+        {"shop_id": shop_id, "event": None, "limit": limit, "at": change.at, "display": None},
+    )
+    if row is not None and row.previous is not None and _below(limit, row.previous):
         words = f"The messaging limit went down to {_limit_words(limit)}."
         _alert(session, shop_id, AlertCode.NUMBER_QUALITY, "WhatsApp messaging limit lowered", words)
 
@@ -160,7 +171,7 @@ def _account(session: Session, shop_id: int, change: AccountChange) -> None:
             "restrictions": _json_list(restrictions),
             "at": change.at,
         },
-    ).first()
+    )
     if row is None or not event:
         return
     verdict = rules.account_verdict(value)
@@ -183,13 +194,16 @@ _APPLY: dict[str, Callable[[Session, int, AccountChange], None]] = {
 }
 
 
-# The old status comes from a snapshot taken before the statement: RETURNING sees the new row.
-# No row returned means the stored status is newer, or this very event again (a redelivery).
+# The stored value is read (its row locked) before the write, in a statement of its own: on
+# Citus an INSERT or UPDATE may not carry a subquery (docs/scaling.md). The write returns no row
+# when the stored value is newer, or this very event again (a redelivery).
+_OLD_STATUS = text("""
+    SELECT status FROM meta_template_states
+     WHERE shop_id = :shop_id AND name = :name AND language = coalesce(:language, '')
+       FOR UPDATE
+""")
+
 _STORE_STATUS = text("""
-    WITH old AS (
-        SELECT status FROM meta_template_states
-         WHERE shop_id = :shop_id AND name = :name AND language = coalesce(:language, '')
-    )
     INSERT INTO meta_template_states AS t (shop_id, name, language, template_id, status, reason, status_at)
     VALUES (:shop_id, :name, coalesce(:language, ''), :template_id, :status, :reason, :at)
     ON CONFLICT (shop_id, name, language) DO UPDATE
@@ -197,14 +211,16 @@ _STORE_STATUS = text("""
            template_id = coalesce(EXCLUDED.template_id, t.template_id)
      WHERE t.status_at IS NULL OR t.status_at < EXCLUDED.status_at
         OR (t.status_at = EXCLUDED.status_at AND t.status IS DISTINCT FROM EXCLUDED.status)
-    RETURNING (SELECT status FROM old) AS previous
+    RETURNING t.shop_id
+""")
+
+_OLD_QUALITY = text("""
+    SELECT quality FROM meta_template_states
+     WHERE shop_id = :shop_id AND name = :name AND language = coalesce(:language, '')
+       FOR UPDATE
 """)
 
 _STORE_QUALITY = text("""
-    WITH old AS (
-        SELECT quality FROM meta_template_states
-         WHERE shop_id = :shop_id AND name = :name AND language = coalesce(:language, '')
-    )
     INSERT INTO meta_template_states AS t (shop_id, name, language, template_id, quality, quality_at)
     VALUES (:shop_id, :name, coalesce(:language, ''), :template_id, :quality, :at)
     ON CONFLICT (shop_id, name, language) DO UPDATE
@@ -212,16 +228,18 @@ _STORE_QUALITY = text("""
            template_id = coalesce(EXCLUDED.template_id, t.template_id)
      WHERE t.quality_at IS NULL OR t.quality_at < EXCLUDED.quality_at
         OR (t.quality_at = EXCLUDED.quality_at AND t.quality IS DISTINCT FROM EXCLUDED.quality)
-    RETURNING (SELECT quality FROM old) AS previous
+    RETURNING t.shop_id
+""")
+
+_OLD_LIMIT = text("""
+    SELECT messaging_limit FROM whatsapp_connections
+     WHERE shop_id = :shop_id AND disconnected_at IS NULL
+       FOR UPDATE
 """)
 
 # The shop's live connection. The quality event is the number's own, so it is kept only when
 # the body names this number (or names none); the limit is the portfolio's, kept either way.
 _STORE_NUMBER = text("""
-    WITH old AS (
-        SELECT messaging_limit FROM whatsapp_connections
-         WHERE shop_id = :shop_id AND disconnected_at IS NULL
-    )
     UPDATE whatsapp_connections AS c
        SET messaging_limit = coalesce(CAST(:limit AS bigint), c.messaging_limit),
            quality_event = CASE
@@ -232,8 +250,22 @@ _STORE_NUMBER = text("""
            health_at = :at
      WHERE c.shop_id = :shop_id AND c.disconnected_at IS NULL
        AND (c.health_at IS NULL OR c.health_at <= :at)
-    RETURNING (SELECT messaging_limit FROM old) AS previous_limit
+    RETURNING c.shop_id
 """)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    previous: Any  # the value stored before this change
+
+
+def _store(session: Session, old: TextClause, store: TextClause, params: dict) -> _Stored | None:
+    """Read the stored value, then write the change; None when the write changed nothing."""
+    previous = session.execute(old, params).scalar()
+    if session.execute(store, params).first() is None:
+        return None
+    return _Stored(previous)
+
 
 _STORE_ACCOUNT = text("""
     UPDATE whatsapp_connections AS c

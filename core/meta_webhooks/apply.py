@@ -35,7 +35,13 @@ class ApplyResult:
     clicks: int = 0  # new clicks
     consents: int = 0  # customers whose marketing consent changed
     halted: int = 0  # campaigns the batch's failed statuses halted (core/rules/meta_halts.py)
-    changes: CounterChanges | None = None
+
+    def add(self, other: ApplyResult) -> None:
+        self.applied += other.applied
+        self.parked += other.parked
+        self.clicks += other.clicks
+        self.consents += other.consents
+        self.halted += other.halted
 
 
 def apply_updates(
@@ -47,40 +53,65 @@ def apply_updates(
     """Apply statuses, clicks and preference changes already routed to their shop:
     ``(shop_id, item)`` pairs, in the caller's transaction.
 
+    Shop by shop, in shop id order: every statement names its one shop, so on Citus each runs
+    on that shop's shard alone (docs/scaling.md), and two drains still take their locks in one
+    order: a shop's messages, its customers, its campaigns, then the next shop's."""
+    result = ApplyResult()
+    for shop_id in sorted({shop for shop, _ in [*statuses, *clicks, *preferences]}):
+        result.add(
+            _apply_shop(
+                session,
+                shop_id,
+                [(shop, item) for shop, item in statuses if shop == shop_id],
+                [(shop, item) for shop, item in clicks if shop == shop_id],
+                [(shop, item) for shop, item in preferences if shop == shop_id],
+            )
+        )
+    return result
+
+
+def _apply_shop(
+    session: Session,
+    shop_id: int,
+    statuses: list[tuple[int, StatusEvent]],
+    clicks: list[tuple[int, ReplyClick]],
+    preferences: list[tuple[int, PreferenceChange]],
+) -> ApplyResult:
+    """One shop's part of the batch.
+
     Rows are locked messages first, then customers, then campaigns. Messages are locked in key
     order within each statement; statuses that need our message id and clicks lock theirs in a
     second statement, so two drains crossing on those rare paths can deadlock: PostgreSQL then
     stops one, whose batch is retried (drain.py)."""
     rows = reduce_statuses(statuses)
     changes = CounterChanges()
-    by_wamid = apply_by_wamid(session, rows, changes)
+    by_wamid = apply_by_wamid(session, shop_id, rows, changes)
     binding = _named_by_callback(by_wamid.unmatched)
-    wanted = [(row.shop_id, row.wamid, row.message_id) for row in binding]
-    wanted += [(shop_id, click.context_wamid, None) for shop_id, click in clicks]
-    locked = lock_messages(session, wanted)
-    by_id = apply_by_message_id(session, binding, locked, changes)
+    wanted = [(row.wamid, row.message_id) for row in binding]
+    wanted += [(click.context_wamid, None) for _, click in clicks]
+    locked = lock_messages(session, shop_id, wanted)
+    by_id = apply_by_message_id(session, shop_id, binding, locked, changes)
     unmatched = [row for row in by_wamid.unmatched if row.message_id is None] + by_id.unmatched
     result = ApplyResult(
         applied=by_wamid.events + by_id.events,
-        clicks=record_clicks(session, clicks, locked, changes),
+        clicks=record_clicks(session, shop_id, clicks, locked, changes),
         parked=parked.park(session, unmatched),
-        changes=changes,
     )
-    result.consents = unsubscribe_recipients(session, _stops(rows, unmatched))
-    result.consents += apply_preferences(session, list(preferences))
+    result.consents = unsubscribe_recipients(session, shop_id, _stops(rows, unmatched))
+    result.consents += apply_preferences(session, shop_id, preferences)
     # Campaigns the batch's failures trip halt here, set-based: their unsent messages first,
     # then the counters, then the halts on the campaign rows (the lock order of dispatch).
-    halts = halts_for_failures(session, _failures(rows, unmatched), changes.failures)
-    changes.apply(session)
+    halts = halts_for_failures(session, shop_id, _failures(rows, unmatched), changes.failures)
+    changes.apply(session, shop_id)
     result.halted = finish_halts(session, halts)
     return result
 
 
-def _failures(rows: list[StatusRow], unmatched: list[StatusRow]) -> list[tuple[int, str, str]]:
-    """(shop id, wamid, code) of every applied failed status with a code."""
+def _failures(rows: list[StatusRow], unmatched: list[StatusRow]) -> list[tuple[str, str]]:
+    """(wamid, code) of every applied failed status with a code."""
     parked_rows = {id(row) for row in unmatched}
     return [
-        (row.shop_id, row.wamid, e.error.code)
+        (row.wamid, e.error.code)
         for row in rows
         if id(row) not in parked_rows
         for e in row.events
@@ -100,8 +131,9 @@ def _named_by_callback(rows: list[StatusRow]) -> list[StatusRow]:
     return named
 
 
-def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[tuple[int, str], datetime]:
-    """Applied rows with a 131050 failure ("the user stopped marketing messages"), to its time."""
+def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[str, datetime]:
+    """Applied rows' wamids with a 131050 failure ("the user stopped marketing messages"), to
+    its time."""
     parked_rows = {id(row) for row in unmatched}
     stops = {}
     for row in rows:
@@ -109,7 +141,7 @@ def _stops(rows: list[StatusRow], unmatched: list[StatusRow]) -> dict[tuple[int,
             continue
         times = [e.at for e in row.events if e.error is not None and e.error.code == STOPPED_MARKETING]
         if times:
-            stops[(row.shop_id, row.wamid)] = min(times)
+            stops[row.wamid] = min(times)
     return stops
 
 
@@ -119,7 +151,7 @@ def release_parked(session: Session, shop_id: int, wamids: list[str]) -> int:
     if not wamids:
         return 0
     # Lock the messages before taking their parked rows: every writer takes messages first.
-    lock_messages(session, [(shop_id, wamid, None) for wamid in wamids])
+    lock_messages(session, shop_id, [(wamid, None) for wamid in wamids])
     events = parked.take(session, shop_id, wamids)
     if not events:
         return 0

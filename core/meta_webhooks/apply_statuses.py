@@ -8,6 +8,9 @@ failure codes, billed groups), all in one round trip.
 ``apply_by_message_id`` takes the few statuses whose wamid is not recorded yet but whose
 ``biz_opaque_callback_data`` names our message: it records the wamid (counting the message as
 sent, as whoever records a wamid does) and applies the ratchet, through locked_messages.py's lock.
+
+Both take the rows of one shop and name it (``:shop``) beside the rows' own ``shop_id``: on
+Citus a statement runs on one shard only when each table in it is tied to a constant shop.
 """
 
 from __future__ import annotations
@@ -45,12 +48,13 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                    {failure_code_sql("m")} AS old_code, {billed_sql("old_")},
                    {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
+             WHERE m.shop_id = :shop
              ORDER BY m.shop_id, m.id
                FOR UPDATE OF m
         ), moved AS (
             UPDATE messages AS m SET {sets}
               FROM old o JOIN u ON u.idx = o.idx
-             WHERE m.shop_id = o.shop_id AND m.id = o.id AND {changes}
+             WHERE m.shop_id = :shop AND m.shop_id = o.shop_id AND m.id = o.id AND {changes}
             RETURNING m.shop_id, m.campaign_id,
                       (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)::int - o.delivered::int
                           AS delivered,
@@ -120,10 +124,12 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
                    {billed_sql("old_")},
                    {_durations("m", "old_")}
               FROM u JOIN messages m ON m.shop_id = u.shop_id AND m.id = u.id
+             WHERE m.shop_id = :shop
         )
         UPDATE messages AS m SET {sets}
           FROM u JOIN o ON o.shop_id = u.shop_id AND o.id = u.id
-         WHERE m.shop_id = u.shop_id AND m.id = u.id AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
+         WHERE m.shop_id = :shop AND m.shop_id = u.shop_id AND m.id = u.id
+           AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
         RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read,
@@ -150,8 +156,9 @@ class Applied:
     unmatched: list[StatusRow] = field(default_factory=list)
 
 
-def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChanges) -> Applied:
-    """Apply rows to the messages carrying their wamid; return the rows that found none."""
+def apply_by_wamid(session: Session, shop_id: int, rows: list[StatusRow], changes: CounterChanges) -> Applied:
+    """Apply rows (all of ``shop_id``) to the messages carrying their wamid; return the rows
+    that found none."""
     result = Applied()
     if not rows:
         return result
@@ -159,6 +166,7 @@ def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChan
     params = columns(rows, groups)
     params["idx"] = list(range(len(rows)))
     params["shop_id"] = [row.shop_id for row in rows]
+    params["shop"] = shop_id
     unmatched = set()
     for line in session.execute(_by_wamid(groups), params):
         if line.unmatched is not None:
@@ -182,7 +190,7 @@ def apply_by_wamid(session: Session, rows: list[StatusRow], changes: CounterChan
 
 
 def apply_by_message_id(
-    session: Session, rows: list[StatusRow], locked: LockedMessages, changes: CounterChanges
+    session: Session, shop_id: int, rows: list[StatusRow], locked: LockedMessages, changes: CounterChanges
 ) -> Applied:
     """Apply rows whose wamid no message carries to the message their biz_opaque_callback_data
     names, when that message was handed to Meta, has no wamid yet and was sent to the row's
@@ -201,6 +209,7 @@ def apply_by_message_id(
     groups = groups_of(rows)
     params = columns(rows, groups)
     params["shop_id"] = [row.shop_id for row in rows]
+    params["shop"] = shop_id
     params["id"] = [message_id for message_id, _ in matched]
     for moved in session.execute(_by_id(groups), params):
         before = locked.by_id[(moved.shop_id, moved.id)].before

@@ -32,6 +32,7 @@ _ALREADY_CLICKED = text(
       FROM clicks k
       JOIN unnest(CAST(:shop_ids AS bigint[]), CAST(:message_ids AS bigint[])) AS w(shop_id, message_id)
         ON k.shop_id = w.shop_id AND k.message_id = w.message_id
+     WHERE k.shop_id = :shop_id
     """
 )
 
@@ -49,28 +50,34 @@ _INSERT = text(
 
 
 def record_clicks(
-    session: Session, clicks: list[tuple[int, ReplyClick]], locked: LockedMessages, changes: CounterChanges
+    session: Session,
+    shop_id: int,
+    clicks: list[tuple[int, ReplyClick]],
+    locked: LockedMessages,
+    changes: CounterChanges,
 ) -> int:
-    """Store the clicks on our messages (others are ignored); return how many were new. Opt-out
-    taps on our messages unsubscribe their customers instead of counting."""
+    """Store the clicks (all of ``shop_id``) on our messages (others are ignored); return how
+    many were new. Opt-out taps on our messages unsubscribe their customers instead of counting."""
     found: dict[tuple[int, str], tuple[LockedMessage, ReplyClick]] = {}
-    stops: dict[tuple[int, str], datetime] = {}
-    for shop_id, click in clicks:
+    stops: dict[str, datetime] = {}
+    for _shop_id, click in clicks:
         message = locked.for_wamid(shop_id, click.context_wamid)
         if message is None:
             continue
         if is_opt_out(click.text, click.payload):
-            key = (shop_id, click.context_wamid)
-            stops[key] = max(stops.get(key, click.at), click.at)
+            wamid = click.context_wamid
+            stops[wamid] = max(stops.get(wamid, click.at), click.at)
         else:
             found.setdefault((shop_id, click.reply_id), (message, click))
     # Customers after messages, before campaigns: the drain's lock order (apply.py).
-    unsubscribe_recipients(session, stops)
+    unsubscribe_recipients(session, shop_id, stops)
     if not found:
         return 0
     messages = {(m.shop_id, m.id): m for m, _ in found.values()}
     keys = list(messages)
-    clicked_before = set(map(tuple, session.execute(_ALREADY_CLICKED, _pairs(keys)).all()))
+    clicked_before = set(
+        map(tuple, session.execute(_ALREADY_CLICKED, {"shop_id": shop_id, **_pairs(keys)}).all())
+    )
     inserted = session.execute(
         _INSERT,
         {

@@ -35,6 +35,7 @@ _ADD = text(
     ), locked AS (
         SELECT c.shop_id, c.id
           FROM campaigns c JOIN d ON c.shop_id = d.shop_id AND c.id = d.campaign_id
+         WHERE c.shop_id = :shop_id
          ORDER BY c.shop_id, c.id
            FOR UPDATE OF c
     )
@@ -45,7 +46,7 @@ _ADD = text(
            failed_count = c.failed_count + d.failed,
            clicked_count = c.clicked_count + d.clicked
       FROM locked l JOIN d ON d.shop_id = l.shop_id AND d.campaign_id = l.id
-     WHERE c.shop_id = l.shop_id AND c.id = l.id
+     WHERE c.shop_id = :shop_id AND c.shop_id = l.shop_id AND c.id = l.id
     """
 )
 
@@ -90,11 +91,18 @@ class CounterChanges:
     def message_clicked(self, shop_id: int, campaign_id: int) -> None:
         self._by_campaign[(shop_id, campaign_id)][-1] += 1
 
-    def apply(self, session: Session) -> None:
-        """Add the changes to the campaigns' counters (one statement, campaigns in key order)."""
+    def apply(self, session: Session, shop_id: int) -> None:
+        """Add the changes, all of ``shop_id``, to the campaigns' counters (one statement,
+        campaigns in key order; it names the shop, so on Citus it runs on one shard)."""
         moved = [(key, values) for key, values in sorted(self._by_campaign.items()) if any(values)]
+        if any(key[0] != shop_id for key, _ in moved):
+            raise ValueError(f"counter changes of other shops than {shop_id}")
         if moved:
-            params = {"shop_ids": [k[0] for k, _ in moved], "campaign_ids": [k[1] for k, _ in moved]}
+            params = {
+                "shop_id": shop_id,
+                "shop_ids": [k[0] for k, _ in moved],
+                "campaign_ids": [k[1] for k, _ in moved],
+            }
             for i, name in enumerate(FUNNEL):
                 params[name] = [values[i] for _, values in moved]
             session.execute(_ADD, params)

@@ -157,28 +157,29 @@ def halt_sending_campaigns(
     return [campaign_id for campaign_id in ids if halt_campaign(session, shop_id, campaign_id, reason)]
 
 
-# The campaigns the failed statuses of one batch belong to (still sending, not halted), each
-# with its last failure codes, oldest first: one statement for the whole batch.
+# The campaigns the failed statuses of one shop's part of a batch belong to (still sending, not
+# halted), each with its last failure codes, oldest first: one statement, naming its one shop (on
+# Citus, one shard: docs/scaling.md).
 _RECENT_FAILURES = text("""
     WITH hit AS (
-        SELECT DISTINCT m.shop_id, m.campaign_id
-          FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[])) AS u(shop_id, wamid)
-          JOIN messages m ON m.shop_id = u.shop_id AND m.wamid = u.wamid
+        SELECT DISTINCT m.campaign_id
+          FROM unnest(CAST(:wamids AS text[])) AS u(wamid)
+          JOIN messages m ON m.shop_id = :shop_id AND m.wamid = u.wamid
          WHERE m.campaign_id IS NOT NULL
     )
     SELECT c.shop_id, c.id, recent.codes
-      FROM hit JOIN campaigns c ON c.shop_id = hit.shop_id AND c.id = hit.campaign_id
+      FROM hit JOIN campaigns c ON c.shop_id = :shop_id AND c.id = hit.campaign_id
      CROSS JOIN LATERAL (
         SELECT array_agg(last.error_code ORDER BY last.failed_at, last.id) AS codes
           FROM (SELECT m.error_code, m.failed_at, m.id
                   FROM messages m
-                 WHERE m.shop_id = c.shop_id AND m.campaign_id = c.id AND m.error_code IS NOT NULL
+                 WHERE m.shop_id = :shop_id AND m.campaign_id = c.id AND m.error_code IS NOT NULL
                    AND m.status IN ('failed', 'expired')
                  ORDER BY m.failed_at DESC NULLS LAST, m.id DESC
                  LIMIT :window) AS last
      ) AS recent
      WHERE c.status = 'PENDING' AND c.halted_reason IS NULL
-     ORDER BY c.shop_id, c.id
+     ORDER BY c.id
 """)
 
 
@@ -220,22 +221,20 @@ class WebhookHalt:
 
 
 def halts_for_failures(
-    session: Session, failures: list[tuple[int, str, str]], breakdown: FailureChanges
+    session: Session, shop_id: int, failures: list[tuple[str, str]], breakdown: FailureChanges
 ) -> list[WebhookHalt]:
     """The message half of halting the campaigns a batch's failed statuses trip
-    (core/rules/meta_halts.py): ``failures`` are (shop id, wamid, code) of the batch, applied
-    already. Per-recipient codes cannot trip anything, so a batch without others reads nothing.
-    The unsent messages of each tripped campaign fail here (messages before campaign rows);
-    ``finish_halts`` records the halts once the caller has moved the campaign counters."""
-    wanted = sorted({(shop_id, wamid) for shop_id, wamid, code in failures if scope(code) != Scope.RECIPIENT})
+    (core/rules/meta_halts.py): ``failures`` are (wamid, code) of ``shop_id``'s part of the
+    batch, applied already. Per-recipient codes cannot trip anything, so a batch without others
+    reads nothing. The unsent messages of each tripped campaign fail here (messages before
+    campaign rows); ``finish_halts`` records the halts once the caller has moved the campaign
+    counters."""
+    wanted = sorted({wamid for wamid, code in failures if scope(code) != Scope.RECIPIENT})
     if not wanted:
         return []
-    rows = session.execute(
-        _RECENT_FAILURES,
-        {"shop_ids": [s for s, _ in wanted], "wamids": [w for _, w in wanted], "window": WINDOW},
-    ).all()
+    rows = session.execute(_RECENT_FAILURES, {"shop_id": shop_id, "wamids": wanted, "window": WINDOW}).all()
     halts = []
-    for shop_id, campaign_id, codes in rows:
+    for _shop_id, campaign_id, codes in rows:
         code = halting_code(codes or [])
         if code is None:
             continue

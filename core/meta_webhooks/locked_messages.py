@@ -26,22 +26,23 @@ from core.meta_webhooks.counter_changes import Funnel
 from core.meta_webhooks.ratchet import StatusRow
 from core.rules.phones import same_whatsapp_number
 
+# Every messages reference names the shop: on Citus, a statement with FOR UPDATE runs only when
+# it is tied to one shard.
 _LOCK = text(
     """
     WITH wanted AS (
-        SELECT * FROM unnest(
-            CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]), CAST(:message_ids AS bigint[])
-        ) AS w(shop_id, wamid, message_id)
+        SELECT * FROM unnest(CAST(:wamids AS text[]), CAST(:message_ids AS bigint[])) AS w(wamid, message_id)
     ), found AS (
-        SELECT m.shop_id, m.id FROM wanted w JOIN messages m ON m.shop_id = w.shop_id AND m.wamid = w.wamid
+        SELECT m.id FROM wanted w JOIN messages m ON m.shop_id = :shop_id AND m.wamid = w.wamid
         UNION
-        SELECT m.shop_id, m.id FROM wanted w JOIN messages m ON m.shop_id = w.shop_id AND m.id = w.message_id
+        SELECT m.id FROM wanted w JOIN messages m ON m.shop_id = :shop_id AND m.id = w.message_id
          WHERE m.wamid IS NULL AND m.submitted_at IS NOT NULL
     )
     SELECT m.shop_id, m.id, m.campaign_id, m.wamid, m.status, m.phone, m.wa_id,
            m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered, m.read_at IS NOT NULL AS read
-      FROM messages m JOIN found f ON m.shop_id = f.shop_id AND m.id = f.id
-     ORDER BY m.shop_id, m.id
+      FROM messages m JOIN found f ON m.id = f.id
+     WHERE m.shop_id = :shop_id
+     ORDER BY m.id
        FOR UPDATE OF m
     """
 )
@@ -98,18 +99,14 @@ class LockedMessages:
         return by_id, True
 
 
-def lock_messages(session: Session, wanted: list[tuple[int, str, int | None]]) -> LockedMessages:
-    """Lock the messages named by ``(shop_id, wamid, our message id or None)``."""
+def lock_messages(session: Session, shop_id: int, wanted: list[tuple[str, int | None]]) -> LockedMessages:
+    """Lock the messages of ``shop_id`` named by ``(wamid, our message id or None)``."""
     locked = LockedMessages()
     if not wanted:
         return locked
     rows = session.execute(
         _LOCK,
-        {
-            "shop_ids": [w[0] for w in wanted],
-            "wamids": [w[1] for w in wanted],
-            "message_ids": [w[2] for w in wanted],
-        },
+        {"shop_id": shop_id, "wamids": [w[0] for w in wanted], "message_ids": [w[1] for w in wanted]},
     )
     for row in rows:
         before = Funnel.of(wamid=row.wamid, status=row.status, delivered=row.delivered, read=row.read)

@@ -59,7 +59,7 @@ _APPLY = text(
     UPDATE customers c {_SET_CONSENT}
       FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:keys AS text[]), CAST(:values AS text[]),
                   CAST(:ats AS timestamptz[])) AS p(shop_id, phone, value, at)
-     WHERE c.shop_id = p.shop_id AND c.phone_e164 = p.phone {_NEWER}
+     WHERE c.shop_id = :shop_id AND c.shop_id = p.shop_id AND c.phone_e164 = p.phone {_NEWER}
     """
 )
 
@@ -74,8 +74,9 @@ _APPLY_BY_USER_ID = text(
               FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:keys AS text[]), CAST(:values AS text[]),
                           CAST(:ats AS timestamptz[])) AS p(shop_id, user_id, value, at)
               JOIN messages m ON m.shop_id = p.shop_id AND m.recipient_user_id = p.user_id
-             WHERE m.customer_id IS NOT NULL) AS p
-     WHERE c.shop_id = p.shop_id AND (c.id = p.customer_id OR c.phone_e164 = p.sent_to) {_NEWER}
+             WHERE m.shop_id = :shop_id AND m.customer_id IS NOT NULL) AS p
+     WHERE c.shop_id = :shop_id AND c.shop_id = p.shop_id
+       AND (c.id = p.customer_id OR c.phone_e164 = p.sent_to) {_NEWER}
     """
 )
 
@@ -88,11 +89,10 @@ _SET_STOPPED = f"""
 _STOPPED_BY_FAILURE = text(
     f"""
     UPDATE customers c {_SET_STOPPED}
-      FROM (SELECT o.at, m.shop_id, m.customer_id, m.phone
-              FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:wamids AS text[]),
-                          CAST(:ats AS timestamptz[])) AS o(shop_id, wamid, at)
-              JOIN messages m ON m.shop_id = o.shop_id AND m.wamid = o.wamid) AS o
-     WHERE c.shop_id = o.shop_id AND (c.id = o.customer_id OR c.phone_e164 = o.phone)
+      FROM (SELECT o.at, m.customer_id, m.phone
+              FROM unnest(CAST(:wamids AS text[]), CAST(:ats AS timestamptz[])) AS o(wamid, at)
+              JOIN messages m ON m.shop_id = :shop_id AND m.wamid = o.wamid) AS o
+     WHERE c.shop_id = :shop_id AND (c.id = o.customer_id OR c.phone_e164 = o.phone)
        AND c.consent <> '{Consent.REDACTED}'
        AND (c.consent_updated_at IS NULL OR c.consent_updated_at <= o.at)
     """
@@ -122,24 +122,21 @@ def unsubscribe_refused(session: Session, shop_id: int, message_ids: list[int], 
     return session.execute(_STOPPED_AT_SEND, {"shop_id": shop_id, "ids": message_ids, "at": at}).rowcount
 
 
-def unsubscribe_recipients(session: Session, stops: dict[tuple[int, str], datetime]) -> int:
-    """Unsubscribe the customers of messages that failed with 131050 (or whose opt-out button
-    was tapped, clicks.py), and every customer of the shop with the number they went to:
-    ``(shop_id, wamid)`` to the failure's (or tap's) time. Return
-    how many customer rows changed."""
+def unsubscribe_recipients(session: Session, shop_id: int, stops: dict[str, datetime]) -> int:
+    """Unsubscribe the customers of the shop's messages that failed with 131050 (or whose
+    opt-out button was tapped, clicks.py), and every customer of the shop with the number they
+    went to: their wamid to the failure's (or tap's) time. Return how many customer rows
+    changed."""
     if not stops:
         return 0
-    keys = sorted(stops)
-    params = {
-        "shop_ids": [k[0] for k in keys],
-        "wamids": [k[1] for k in keys],
-        "ats": [stops[k] for k in keys],
-    }
+    wamids = sorted(stops)
+    params = {"shop_id": shop_id, "wamids": wamids, "ats": [stops[w] for w in wamids]}
     return session.execute(_STOPPED_BY_FAILURE, params).rowcount
 
 
-def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChange]]) -> int:
-    """Apply the changes, the latest per customer; return how many customer rows changed."""
+def apply_preferences(session: Session, shop_id: int, changes: list[tuple[int, PreferenceChange]]) -> int:
+    """Apply the changes (all of ``shop_id``), the latest per customer; return how many
+    customer rows changed."""
     latest: dict[tuple[int, str, str], PreferenceChange] = {}
     for shop_id, change in changes:
         if change.value not in CHANGES:
@@ -156,6 +153,7 @@ def apply_preferences(session: Session, changes: list[tuple[int, PreferenceChang
         keys = sorted(k for k in latest if k[1] == kind)
         if keys:
             params = {
+                "shop_id": shop_id,
                 "shop_ids": [k[0] for k in keys],
                 "keys": [k[2] for k in keys],
                 "values": [latest[k].value for k in keys],

@@ -31,11 +31,9 @@ class Message(Base):
         ForeignKeyConstraint(
             ["shop_id", "campaign_id"], ["campaigns.shop_id", "campaigns.id"], ondelete="CASCADE"
         ),
-        ForeignKeyConstraint(
-            ["shop_id", "customer_id"],
-            ["customers.shop_id", "customers.id"],
-            ondelete="SET NULL (customer_id)",
-        ),
+        # No ON DELETE SET NULL: Citus refuses it on a key holding the distribution column, so
+        # removing customers empties their messages' customer_id first (core/shopify/customers.py).
+        ForeignKeyConstraint(["shop_id", "customer_id"], ["customers.shop_id", "customers.id"]),
         UniqueConstraint("shop_id", "wamid"),
         # One message per recipient per campaign: dispatch retries cannot double-send.
         UniqueConstraint("shop_id", "campaign_id", "customer_id"),

@@ -1,5 +1,6 @@
 """Run Alembic migrations programmatically (``flask --app web db upgrade``, tests), and make the
-fresh databases tests and benchmarks run on."""
+fresh databases tests and benchmarks run on. On a Citus coordinator (the database has the
+extension) both also place the tables on the nodes (core/ops/citus.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from core.db import get_engine, libpq_url, normalise_url
-from core.settings import PROJECT_ROOT
+from core.ops import citus
+from core.settings import PROJECT_ROOT, get_settings
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -24,7 +26,27 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 def upgrade(database_url: str | None = None, revision: str = "head") -> None:
+    """Migrate to ``revision``; on Citus, then distribute (idempotent, like the migrations)."""
     command.upgrade(alembic_config(database_url), revision)
+    distribute(database_url)
+
+
+def distribute(database_url: str | None = None) -> citus.Placement | None:
+    """Place the tables on the Citus nodes when the database has Citus; None when it has not."""
+    with _connect(database_url) as conn:
+        if not citus.has_citus(conn):
+            return None
+        return citus.distribute(conn)
+
+
+def distributed_table_count(database_url: str | None = None) -> int:
+    """How many tables Citus distributes in the database, as pg_dist_partition says."""
+    with _connect(database_url) as conn:
+        return citus.distributed_table_count(conn)
+
+
+def _connect(database_url: str | None) -> psycopg.Connection:
+    return psycopg.connect(libpq_url(database_url or get_settings().database_url), autocommit=True)
 
 
 @contextmanager
@@ -36,8 +58,12 @@ def fresh_database(server_url: str, prefix: str, *, migrated: bool = True) -> It
     a server, and dropping WITH (FORCE) ends the sessions a failed run left behind.
     """
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    with _admin(server_url) as admin:
+        nodes = citus.topology(admin)
+        if nodes is None:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        else:
+            citus.create_database(admin, name, nodes)
     url = make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
     try:
         if migrated:
@@ -45,5 +71,13 @@ def fresh_database(server_url: str, prefix: str, *, migrated: bool = True) -> It
         yield url
     finally:
         get_engine(url).dispose()
-        with psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with _admin(server_url) as admin:
+            if nodes is None:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            else:
+                citus.drop_database(admin, name)
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    """The server's maintenance database: on Citus, the one whose metadata names the nodes."""
+    return psycopg.connect(libpq_url(server_url, "postgres"), autocommit=True)

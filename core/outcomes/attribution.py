@@ -38,18 +38,20 @@ _LEFT_OUT = f"""
 # One row per attributed order of the given campaigns. Candidate orders are those of customers
 # who got a message of these campaigns; for each, the lateral picks the winning touch among
 # all of that customer's messages (of any campaign): a campaign only gets the orders it won.
+# Every table is tied to :shop_id itself, not through another table's shop_id: on Citus the
+# statement then runs whole on the shop's shard (a correlated tie does not tell Citus the shard).
 _ATTRIBUTED = text(f"""
     WITH candidates AS (
         SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id,
                GREATEST(o.total - COALESCE((SELECT sum(r.amount) FROM order_refunds r
-                                             WHERE r.shop_id = o.shop_id
+                                             WHERE r.shop_id = :shop_id
                                                AND r.shopify_order_id = o.shopify_order_id), 0), 0) AS net,
                {_LEFT_OUT} AS left_out
           FROM orders o
-          JOIN customers c ON c.shop_id = o.shop_id AND c.shopify_customer_id = o.shopify_customer_id
+          JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = o.shopify_customer_id
          WHERE o.shop_id = :shop_id
            AND EXISTS (SELECT 1 FROM messages m
-                        WHERE m.shop_id = o.shop_id AND m.customer_id = c.id
+                        WHERE m.shop_id = :shop_id AND m.customer_id = c.id
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
     SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
@@ -60,7 +62,7 @@ _ATTRIBUTED = text(f"""
           FROM messages m
          CROSS JOIN LATERAL (
             SELECT 3 AS touch, (SELECT max(k.clicked_at) FROM clicks k
-                                 WHERE k.shop_id = m.shop_id AND k.message_id = m.id
+                                 WHERE k.shop_id = :shop_id AND k.message_id = m.id
                                    AND k.clicked_at <= cand.ordered_at) AS at
             UNION ALL SELECT 2, CASE WHEN m.read_at <= cand.ordered_at THEN m.read_at END
             UNION ALL SELECT 1, CASE WHEN m.delivered_at <= cand.ordered_at THEN m.delivered_at END

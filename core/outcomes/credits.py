@@ -28,9 +28,12 @@ Settlement (``settle_credits``, run by MonitorCampaignJob) makes a campaign's ne
 less its shortfall, equal minus the credits its messages hold: a message handed to Meta holds
 one while it is in flight, keeps it once delivered and billed (pricing ``billable`` and type
 ``regular``), and gives it back when it failed, expired, was never confirmed, or was
-delivered free. It is one statement, so it reads the messages and the ledger in one snapshot:
-dispatch writes its reservations and the messages they pay for in one transaction, so the two
-always agree there.
+delivered free. One statement reads the messages and the ledger, in one snapshot: dispatch
+writes its reservations and the messages they pay for in one transaction, so the two always
+agree there. When something is due, the balance is locked and the two read again under the lock
+(every change of the balance takes that lock), then the movement is written: on Citus the
+balance lives on ``shops`` (a reference table) and the ledger beside the shop's other rows
+(distributed), so each statement touches one of them (docs/scaling.md).
 
 That statement counts the credits held with a pass over every message of the campaign (about
 165 ms on a million), and MonitorCampaignJob runs every few seconds to every hour for weeks: a
@@ -56,7 +59,7 @@ from core.redis import get_redis
 
 log = logging.getLogger(__name__)
 
-GRANT, RESERVE, RETURN = "grant", "reserve", "return"
+GRANT, RESERVE, RETURN, CHARGE = "grant", "reserve", "return", "charge"
 RESETTLE_AFTER_S = 3600
 _SETTLED_KEY = "credits:settled:{shop_id}:{campaign_id}"
 _PENDING = "credits_settled"  # Session.info: what this transaction settled, remembered on commit
@@ -70,14 +73,15 @@ BILLED_SQL = (
 
 SHORT = "settlement: billed after its credit came back, with no credit left to take; recorded as a shortfall"
 COVERED = "settlement: a credit the campaign had paid covers its shortfall"
+SETTLEMENT_NOTE = "settlement: billed and in-flight messages keep theirs"
 
-_MOVE = text("""
-    WITH moved AS (
-        INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, purchase_id, note)
-        VALUES (:shop_id, :kind, :amount, :campaign_id, :purchase_id, :note)
-        RETURNING amount
-    )
-    UPDATE shops SET credits = credits + (SELECT amount FROM moved) WHERE id = :shop_id
+# The balance lives on shops (a reference table on Citus) and the ledger beside the shop's other rows
+# (distributed): each statement touches one of them, so on Citus each runs as one task.
+_ADD_TO_BALANCE = text("UPDATE shops SET credits = credits + :amount WHERE id = :shop_id")
+_LOCK_BALANCE = text("SELECT GREATEST(credits, 0) FROM shops WHERE id = :shop_id FOR UPDATE")
+_INSERT_MOVEMENT = text("""
+    INSERT INTO credit_movements (shop_id, kind, amount, shortfall, campaign_id, purchase_id, note)
+    VALUES (:shop_id, :kind, :amount, :shortfall, :campaign_id, :purchase_id, :note)
 """)
 
 _SETTLE = text(f"""
@@ -93,29 +97,8 @@ _SETTLE = text(f"""
                COALESCE(sum(shortfall), 0) AS shortfall,
                count(*) FILTER (WHERE kind = 'reserve') AS reservations
           FROM credit_movements WHERE shop_id = :shop_id AND campaign_id = :campaign_id
-    ), balance AS (
-        SELECT GREATEST(credits, 0) AS n FROM shops WHERE id = :shop_id FOR UPDATE
-    ), due AS (  -- positive: to give back, first to the campaign's shortfall; negative: to take
-        SELECT -held.n - net.n AS n, net.shortfall, balance.n AS balance
-          FROM held, net, balance
-         WHERE net.reservations > 0 AND -held.n - net.n <> 0
-    ), movement AS (
-        SELECT CASE WHEN n > 0 THEN 'return' ELSE 'charge' END AS kind,
-               CASE WHEN n > 0 THEN n - LEAST(n, shortfall) ELSE -LEAST(-n, balance) END AS amount,
-               CASE WHEN n > 0 THEN -LEAST(n, shortfall) ELSE -n - LEAST(-n, balance) END AS shortfall
-          FROM due
-    ), moved AS (
-        INSERT INTO credit_movements (shop_id, kind, amount, shortfall, campaign_id, note)
-        SELECT :shop_id, kind, amount, shortfall, :campaign_id,
-               CASE WHEN shortfall > 0 THEN :short_note
-                    WHEN shortfall < 0 THEN :covered_note
-                    ELSE 'settlement: billed and in-flight messages keep theirs' END
-          FROM movement
-        RETURNING amount
     )
-    UPDATE shops SET credits = credits + (SELECT amount FROM moved)
-     WHERE id = :shop_id AND EXISTS (SELECT 1 FROM moved)
-    RETURNING (SELECT amount FROM moved)
+    SELECT held.n AS held, net.n AS net, net.shortfall, net.reservations FROM held, net
 """)
 
 
@@ -131,8 +114,8 @@ def move_credits(
 ) -> None:
     """Add ``amount`` (negative: take) to the balance, with its ledger row."""
     if amount:
-        params = {"shop_id": shop_id, "kind": kind, "amount": amount, "campaign_id": campaign_id}
-        session.execute(_MOVE, params | {"purchase_id": purchase_id, "note": note})
+        _insert_movement(session, shop_id, kind, amount, campaign_id, note, purchase_id=purchase_id)
+        session.execute(_ADD_TO_BALANCE, {"shop_id": shop_id, "amount": amount})
 
 
 def record_movement(
@@ -140,21 +123,56 @@ def record_movement(
 ) -> None:
     """Write the ledger row of a balance change the caller has already made."""
     if amount:
-        session.execute(
-            text(
-                "INSERT INTO credit_movements (shop_id, kind, amount, campaign_id, note)"
-                " VALUES (:shop_id, :kind, :amount, :campaign_id, :note)"
-            ),
-            {"shop_id": shop_id, "kind": kind, "amount": amount, "campaign_id": campaign_id, "note": note},
-        )
+        _insert_movement(session, shop_id, kind, amount, campaign_id, note)
+
+
+def _insert_movement(
+    session: Session,
+    shop_id: int,
+    kind: str,
+    amount: int,
+    campaign_id: int | None,
+    note: str,
+    *,
+    shortfall: int = 0,
+    purchase_id: int | None = None,
+) -> None:
+    params = {"shop_id": shop_id, "kind": kind, "amount": amount, "shortfall": shortfall}
+    params |= {"campaign_id": campaign_id, "purchase_id": purchase_id, "note": note}
+    session.execute(_INSERT_MOVEMENT, params)
 
 
 def settle_credits(session: Session, shop_id: int, campaign_id: int) -> int:
     """Return to the balance what the campaign's messages no longer hold (or take back what
     they hold again); answer the change. Campaigns we never reserved for are left alone."""
-    params = {"shop_id": shop_id, "campaign_id": campaign_id, "short_note": SHORT, "covered_note": COVERED}
-    changed = session.execute(_SETTLE, params).scalar()
-    return int(changed or 0)
+    keys = {"shop_id": shop_id, "campaign_id": campaign_id}
+    if not _due(session.execute(_SETTLE, keys).one()):
+        return 0
+    # Something is due: lock the balance (as every change of it does), then read again under it.
+    balance = session.execute(_LOCK_BALANCE, {"shop_id": shop_id}).scalar_one()
+    counts = session.execute(_SETTLE, keys).one()
+    due = _due(counts)
+    if not due:
+        return 0
+    shortfall_owed = int(counts.shortfall)  # sum(bigint) is numeric
+    if due > 0:  # to give back, first to the campaign's shortfall
+        covered = min(due, shortfall_owed)
+        kind, amount, shortfall = RETURN, due - covered, -covered
+    else:  # to take, as far as the balance goes; the rest is owed
+        taken = min(-due, balance)
+        kind, amount, shortfall = CHARGE, -taken, -due - taken
+    note = SHORT if shortfall > 0 else COVERED if shortfall < 0 else SETTLEMENT_NOTE
+    _insert_movement(session, shop_id, kind, amount, campaign_id, note, shortfall=shortfall)
+    if amount:
+        session.execute(_ADD_TO_BALANCE, {"shop_id": shop_id, "amount": amount})
+    return amount
+
+
+def _due(counts) -> int:
+    """Positive: credits to give back; negative: to take; 0 for a campaign never reserved for."""
+    if not counts.reservations:
+        return 0
+    return int(-counts.held - counts.net)  # sum(bigint) is numeric
 
 
 _BILLED_TOTAL = text("""

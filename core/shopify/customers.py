@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, not_, null, or_, select, text
+from sqlalchemy import and_, case, delete, func, not_, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -268,8 +268,8 @@ def _written(session: Session, statement) -> int:
 
 
 def remove_customers(session: Session, shop_id: int, ids: Iterable[int], reason: str) -> int:
-    """Tombstone and delete customers. A redaction also erases the phone numbers our messages
-    kept as sent (the campaign keeps its counts; the message rows lose who they went to).
+    """Tombstone and delete customers; their messages stay, with no customer (the campaign keeps
+    its counts). A redaction also erases the phone numbers our messages kept as sent.
     The caller holds lock_customers()."""
     ids = sorted(set(ids))
     if not ids:
@@ -292,6 +292,13 @@ def remove_customers(session: Session, shop_id: int, ids: Iterable[int], reason:
             .with_for_update()
         ).all()
         forget_sent_numbers(session, shop_id, list(sent), keep_wa_id=True)
+    # Their messages stay, without them (no ON DELETE SET NULL: migration 0023_citus_keys).
+    session.execute(
+        update(Message)
+        .where(Message.shop_id == shop_id, Message.customer_id.in_(ours.scalar_subquery()))
+        .values(customer_id=None)
+        .execution_options(synchronize_session=False)
+    )
     deleted = session.execute(
         delete(Customer).where(Customer.shop_id == shop_id, Customer.shopify_customer_id.in_(ids))
     )

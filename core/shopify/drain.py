@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.inbox import store as inbox
 from core.models import Shop, ShopifyWebhookDelivery
-from core.shopify.privacy import QUEUED_TOPICS, not_being_erased
+from core.shopify.privacy import QUEUED_TOPICS, being_erased
 from core.shopify.shapes import BadPayload, parse_time
 from core.shopify.topics import PURCHASE_TOPIC, apply_topic, names_its_shop, purchase_gid
 
@@ -167,8 +167,9 @@ def _note_failure(session: Session, report: DrainReport, delivery: Delivery, err
 
 def _shops(session: Session, domains: set[str]) -> dict[str, Shop]:
     """The shops of these domains, leaving out a shop being erased: its events find no shop."""
-    found = session.scalars(select(Shop).where(Shop.domain.in_(domains), not_being_erased()))
-    return {s.domain: s for s in found}
+    found = session.scalars(select(Shop).where(Shop.domain.in_(domains))).all()
+    erased = being_erased(session, [s.id for s in found])
+    return {s.domain: s for s in found if s.id not in erased}
 
 
 def _apply(session: Session, delivery: Delivery, shops: dict[str, Shop]) -> tuple[str, str | None]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from core.models import (
@@ -119,16 +119,23 @@ def redact_customer(
 
 def record_shop_erasure(session: Session, shop_id: int) -> None:
     """Record the erasure of the shop (once); from now on the Shopify drain treats the shop as
-    gone (not_being_erased)."""
+    gone (being_erased)."""
     if not session.scalar(
         select(exists().where(PrivacyRequest.shop_id == shop_id, PrivacyRequest.kind == SHOP))
     ):
         session.add(PrivacyRequest(shop_id=shop_id, kind=SHOP, step="rows"))
 
 
-def not_being_erased() -> ColumnElement[bool]:
-    """A condition on ``Shop``: no erasure of the shop has been asked for."""
-    return ~exists().where(PrivacyRequest.shop_id == Shop.id, PrivacyRequest.kind == SHOP)
+def being_erased(session: Session, shop_ids: Sequence[int]) -> set[int]:
+    """Which of ``shop_ids`` have had their erasure asked for. A statement of its own, naming
+    the shops, rather than a condition correlated with ``shops``: on Citus ``shops`` is a
+    reference table, and a subquery correlated with one is refused (docs/scaling.md)."""
+    if not shop_ids:
+        return set()
+    asked = select(PrivacyRequest.shop_id).where(
+        PrivacyRequest.shop_id.in_(shop_ids), PrivacyRequest.kind == SHOP
+    )
+    return set(session.scalars(asked))
 
 
 def record_data_request(session: Session, shop_id: int, body: dict, shopify_customer_id: int) -> int:

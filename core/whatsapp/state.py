@@ -78,18 +78,17 @@ def template_states(session: Session, shop_id: int) -> list[dict]:
 
 def note_webhooks_received(session: Session, shop_ids: Iterable[int], received_at: datetime) -> None:
     """Record that a Meta webhook for these shops' numbers arrived (the Settings page shows it)."""
-    ids = sorted(set(shop_ids))
-    if not ids:
-        return
-    session.execute(
-        update(WhatsAppConnection)
-        .where(WhatsAppConnection.shop_id.in_(ids), WhatsAppConnection.disconnected_at.is_(None))
-        .values(
-            last_webhook_at=func.greatest(
-                func.coalesce(WhatsAppConnection.last_webhook_at, received_at), received_at
+    # One statement per shop (a batch holds few): on Citus each runs on its shop's shard alone.
+    for shop_id in sorted(set(shop_ids)):
+        session.execute(
+            update(WhatsAppConnection)
+            .where(WhatsAppConnection.shop_id == shop_id, WhatsAppConnection.disconnected_at.is_(None))
+            .values(
+                last_webhook_at=func.greatest(
+                    func.coalesce(WhatsAppConnection.last_webhook_at, received_at), received_at
+                )
             )
         )
-    )
 
 
 def _iso(value: datetime | None) -> str | None:

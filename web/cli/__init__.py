@@ -1,5 +1,6 @@
-"""CLI commands: ``flask --app web db upgrade``, ``flask --app web seed FILE`` (campaign
-commands: web/cli/campaigns.py; the webhook inbox's failed events: web/cli/inbox.py)."""
+"""CLI commands: ``flask --app web db upgrade``, ``flask --app web db distribute``, ``flask --app
+web seed FILE`` (campaign commands: web/cli/campaigns.py; the webhook inbox's failed events:
+web/cli/inbox.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ def db_upgrade(revision: str) -> None:
     """Bring the database at DATABASE_URL to REVISION (the newest by default). Idempotent."""
     migrate.upgrade(get_settings().database_url, revision)
     click.echo(f"database at revision {revision}")
+
+
+@db_cli.command("distribute")
+def db_distribute() -> None:
+    """On Citus, distribute every shop-owned table by shop_id (co-located), copy the reference
+    tables to every node, keep the local ones on the coordinator. Idempotent; `db upgrade`
+    does it too."""
+    placement = migrate.distribute(get_settings().database_url)
+    if placement is None:
+        raise click.ClickException("the database has no Citus extension: nothing to distribute")
+    click.echo(f"distributed by shop_id: {', '.join(placement.distributed)}")
+    click.echo(f"reference: {', '.join(placement.reference)}; local: {', '.join(placement.local)}")
+    click.echo(f"distributed tables: {migrate.distributed_table_count(get_settings().database_url)}")
 
 
 @click.command("seed")

@@ -105,3 +105,34 @@ def test_an_unlimited_or_unknown_limit_is_no_check(client, make, meta):
     _already_reached(make, shop, 4)
     campaign_id = _draft(client, make, shop, 25)
     assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+
+
+def _stand_in_limit(meta, customers: int) -> None:
+    accounts = meta.configure()["accounts"]
+    accounts[PHONE_NUMBER_ID]["messaging_limit_count"] = customers
+    meta.configure(accounts=accounts)
+
+
+def test_the_stand_in_fails_what_goes_past_metas_limit(client, make, meta, run_jobs):
+    """An app that did not know the limit: Meta (the stand-in) accepts every send and fails
+    those past the limit, undeliverable."""
+    _stand_in_limit(meta, 5)
+    shop = _shop_with_limit(make, None)
+    campaign_id = _draft(client, make, shop, 8)
+    assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+    run_jobs()
+    truth = meta.truth()
+    assert truth["over_messaging_limit"] == 3
+    assert sum(1 for m in truth["messages"].values() if m["error_code"] == 131026) >= 3
+
+
+def test_knowing_the_limit_the_app_sends_nothing_meta_would_fail(client, make, meta, run_jobs):
+    """The same limit known from Meta's webhook: spread, the first wave takes the room and the
+    stand-in counts nothing past the limit."""
+    _stand_in_limit(meta, 5)
+    shop = _shop_with_limit(make, 5)
+    campaign_id = _draft(client, make, shop, 8)
+    launched = client.post(f"/api/campaigns/{campaign_id}/launch", json={"spread": True}, headers=bearer())
+    assert launched.status_code == 202
+    run_jobs()
+    assert (len(meta.sends()), meta.truth()["over_messaging_limit"]) == (5, 0)

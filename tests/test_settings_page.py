@@ -145,3 +145,18 @@ def test_the_disconnect_confirmation_counts_what_it_stops(client, make):
     text = _text(_get(client, "/settings"))
     assert "1 campaign sending now stops at once" in text
     assert "2 scheduled campaigns will not launch until a number is connected again" in text
+
+
+def test_a_campaign_to_send_shows_its_numbers_health_and_warns_when_it_is_low(client, make):
+    """A draft names the number it sends from, its quality and Meta's daily limit; a red
+    quality (or a flag) warns before it blocks sends; a sent campaign shows none of it."""
+    shop = _connected_shop(make)
+    draft = make.campaign(shop, "Next", status="DRAFT")
+    text = _text(_get(client, f"/campaigns/{draft.id}"))
+    assert "Sent from +1 555-000-1234 · quality Medium (yellow) · up to 10,000 customers a day" in text
+    assert "rates this number's quality low" not in text
+    with Session(make.engine) as session, session.begin():
+        session.get(WhatsAppConnection, shop.id).quality_rating = "RED"
+    assert "Meta rates this number's quality low" in _text(_get(client, f"/campaigns/{draft.id}"))
+    sent = make.campaign(shop, "Done", status="SENT")
+    assert "Sent from" not in _text(_get(client, f"/campaigns/{sent.id}"))

@@ -125,6 +125,14 @@ def _pricing_type(config: SimConfig, rng: random.Random) -> str:
     return "regular"
 
 
+def fail_fate(config: SimConfig, fate: Fate, code: int, now: float) -> None:
+    """Make an accepted message fail by webhook with ``code`` instead of its drawn fate (a
+    limit Meta applies after accepting the send), its events drawn from its own wamid."""
+    rng = _rng(config.seed, fate.wamid, code)
+    fate.outcome, fate.error_code, fate.held = "failed", code, False
+    fate.events = _events(config, rng, "failed", code, False, now)
+
+
 def business_user_id(config: SimConfig, rng: random.Random, to: str | None) -> str | None:
     """The recipient's business-scoped user id when they use a WhatsApp username (a share of
     recipients): their statuses then carry ``recipient_user_id`` and leave ``recipient_id``

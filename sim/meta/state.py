@@ -12,7 +12,7 @@ from collections import Counter, deque
 
 from sim.meta.config import SimConfig
 from sim.meta.error_texts import ERROR_TEXTS
-from sim.meta.fates import Fate, decide, decide_for_wamid
+from sim.meta.fates import Fate, decide, decide_for_wamid, fail_fate
 from sim.meta.template_check import TemplateMismatch, check_send
 from sim.meta.webhooks import WebhookPoster
 
@@ -22,6 +22,11 @@ SETTLE_EVERY = 1000
 
 
 COEXISTENCE_CAP = 20
+# Past the portfolio's messaging limit Meta delivers nothing more to new customers for 24 hours.
+# Meta documents no code of its own for it (third-party tables say so too); the stand-in fails
+# such a message by webhook as undeliverable, the code Meta gives when it does not say why.
+MESSAGING_LIMIT_CODE = 131026
+MESSAGING_WINDOW_S = 24 * 3600
 
 
 class GraphError(Exception):
@@ -60,6 +65,9 @@ class MetaState:
         self.sends: Counter = Counter()  # (phone number id, to) -> accepted sends
         self.rule_hits: Counter = Counter()
         self.windows: dict[str, deque] = {}
+        # Meta's messaging limit: per business account, when each recipient was last reached.
+        self.reached: dict[str, dict[str, float]] = {}
+        self.over_limit = 0  # sends past the account's messaging limit (failed by webhook)
         self.accepted_at: list[float] = []  # wall-clock time of every accepted send
         self.arrived_at: list[float] = []  # ... and of every send that reached the cap check
         self.refused: Counter = Counter()  # error code -> answers
@@ -116,6 +124,8 @@ class MetaState:
             fate = decide(
                 self.config, phone_number_id, to, nth, body.get("biz_opaque_callback_data"), time.time()
             )
+            if self._past_messaging_limit(account, to, time.time()):
+                fail_fate(self.config, fate, MESSAGING_LIMIT_CODE, time.time())
             fate.parameters = parameters
             fate.components, fate.template = sent, template
             fate.category = str(found.get("category", "MARKETING")).lower()
@@ -126,6 +136,23 @@ class MetaState:
             _settle_long_lived()
         self._post_later(fate)
         return fate, rule or {}
+
+    def _past_messaging_limit(self, account: dict, to: str, now: float) -> bool:
+        """Whether this send reaches a customer past the account's messaging limit (an account's
+        ``messaging_limit``: unique customers per rolling 24 hours; none: unlimited). A customer
+        already reached in the window costs nothing more. Called under the lock."""
+        limit = account.get("messaging_limit_count")
+        if not limit:
+            return False
+        reached = self.reached.setdefault(account.get("waba_id", ""), {})
+        for customer, at in list(reached.items()):
+            if at <= now - MESSAGING_WINDOW_S:
+                del reached[customer]
+        if to not in reached and len(reached) >= int(limit):
+            self.over_limit += 1
+            return True
+        reached[to] = now
+        return False
 
     def _refuse(self, error: GraphError) -> GraphError:
         self.refused[error.code] += 1
@@ -203,7 +230,7 @@ class MetaState:
                 messages[wamid] = [t["delivered"], t["read"], t["failed"], t["error_code"], t["callback"]]
         else:
             messages = {wamid: fate.truth() for wamid, fate in fates}
-        return {"messages": messages, "refused": refused}
+        return {"messages": messages, "refused": refused, "over_messaging_limit": self.over_limit}
 
     def send_times(self) -> dict:
         """When each accepted send arrived (wall clock), in order: a timing, not a decision, so

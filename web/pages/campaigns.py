@@ -12,14 +12,17 @@ from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
 from core.reports.metrics import signal_rules
 from core.reports.trends import type_medians
+from core.rules.account_events import messaging_limit
 from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, CampaignType
 from core.rules.failure_codes import Category
+from core.whatsapp.state import describe as describe_connection
 from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
+from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
 from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
 
 STATUS_TONES = {
@@ -107,6 +110,28 @@ def grouped_failures(errors: list[dict]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (-g["count"], g["category"]))
 
 
+def _number_health(shop, campaign: Campaign) -> dict | None:
+    """The sending number's health as Meta last reported it, for a campaign still to send or
+    sending: a low quality or a lowered limit is worth knowing before it blocks sends."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PENDING):
+        return None
+    connection = describe_connection(db(), shop)
+    if not connection.get("connected"):
+        return None
+    limit = connection.get("messaging_limit")
+    if limit is None:
+        limit = messaging_limit(connection.get("messaging_limit_tier"))
+    quality = connection.get("quality_rating")
+    event = connection.get("quality_event")
+    return {
+        "display": connection.get("display_phone_number") or connection.get("phone_number_id"),
+        "quality": QUALITY_LABELS.get(quality, quality) if quality else None,
+        "limit": limit,
+        "warn": quality == "RED" or event in ("FLAGGED", "DOWNGRADE"),
+        "event": QUALITY_EVENTS.get(event, event) if event else None,
+    }
+
+
 def campaign_context(shop, campaign: Campaign) -> dict:
     errors = cached_failures(shop.id, [campaign]).get(campaign.id, [])
     report = campaign_report(campaign, errors)
@@ -130,6 +155,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "us_warning": _us_warning(shop, campaign),
         "alerts": open_alerts(db(), shop.id, campaign.id),
         "held_back": held_back(db(), campaign),
+        "number": _number_health(shop, campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
+from core.campaigns.us_numbers import us_among
 from core.models import Campaign, Shop
 from core.outcomes.rate_card import card_for, country_of_prefix
-from core.rules.phones import is_us_area_code
 
 CENTS = Decimal("0.01")
 
@@ -59,7 +59,7 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
     rows = session.execute(select(digits, func.count()).select_from(recipients).group_by(digits)).all()
     category = (campaign.template_category or "marketing").lower()
     card = card_for(shop.rate_card)
-    us = _us_recipients(session, recipients) if category == "marketing" else 0
+    us = us_among(session, recipients) if category == "marketing" else 0
     cost, unpriced = Decimal(0), 0
     for prefix, count in rows:
         if prefix is None:
@@ -73,14 +73,3 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
         cost -= (card.rate("US", category) or 0) * us
     total = sum(count for _prefix, count in rows)  # the launch check's estimate, counted once
     return LaunchSummary(total, us, max(cost, Decimal(0)), card.currency, unpriced, shop.credits)
-
-
-def _us_recipients(session: Session, recipients) -> int:
-    area = func.substr(recipients.c.phone_e164, 3, 3)
-    rows = session.execute(
-        select(area, func.count())
-        .select_from(recipients)
-        .where(recipients.c.phone_e164.like("+1%"), func.length(recipients.c.phone_e164) == 12)
-        .group_by(area)
-    )
-    return sum(count for code, count in rows if is_us_area_code(code))

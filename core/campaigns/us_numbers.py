@@ -34,7 +34,12 @@ US_REMEDY = (
 def us_recipients(session: Session, shop_id: int, rule: dict) -> int:
     """How many of the audience's recipients have a United States number (grouped by area
     code in the database, so a large audience reads a few hundred rows at most)."""
-    recipients = recipients_query(shop_id, rule).subquery()
+    return us_among(session, recipients_query(shop_id, rule).subquery())
+
+
+def us_among(session: Session, recipients) -> int:
+    """How many rows of ``recipients`` (a subquery with ``phone_e164``) are United States
+    numbers, counted by area code in the database."""
     area = func.substr(recipients.c.phone_e164, 3, 3)
     rows = session.execute(
         select(area, func.count())

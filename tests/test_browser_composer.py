@@ -115,3 +115,40 @@ def test_edit_a_draft_through_the_same_checks(page, client, make, meta):
     page.get_by_role("heading", name="Offer, take two").wait_for()
     (campaign,) = client_campaigns(make, shop)
     assert campaign.status == "DRAFT" and campaign.template_components[0]["parameters"][1]["text"] == "CODE2"
+
+
+def test_a_holdout_set_in_the_composer_is_checked_kept_and_reported_on_the_campaign_page(
+    page, client, make, meta, run_jobs
+):
+    """A holdout over half the audience is refused beside its field before anything is saved;
+    a valid one is saved with the draft, announced on its page, and once sent the page shows
+    both groups and says when there are too few customers for an interval."""
+    shop = _shop_with_customers(make)
+    _open(page, "/campaigns/new")
+    page.get_by_label("Name").fill("Held back")
+    page.get_by_label("Template (approved in WhatsApp Manager)").select_option(
+        label="weekly_offer (en) · marketing"
+    )
+    page.get_by_label("Hold out (percent of the audience)").fill("70")
+    page.get_by_role("button", name="Save draft").click()
+    refusal = page.locator('[data-error-for="holdout"]')
+    refusal.wait_for()
+    assert refusal.inner_text() == "The holdout is a whole percent from 0 to 50."
+    assert client_campaigns(make, shop) == []
+
+    page.get_by_label("Hold out (percent of the audience)").fill("50")
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("heading", name="Held back").wait_for()
+    (campaign,) = client_campaigns(make, shop)
+    assert campaign.holdout_share == 50
+    section = page.locator("#region-holdout")
+    assert "50% of the audience will be held out at random" in section.inner_text()
+
+    assert client.post(f"/api/campaigns/{campaign.id}/launch", headers=bearer()).status_code == 202
+    run_jobs()
+    _open(page, f"/campaigns/{campaign.id}")
+    held = client.get(f"/api/campaigns/{campaign.id}", headers=bearer()).json["holdout"]["customers"]
+    assert page.locator('[data-holdout="customers"]').inner_text() == str(held)
+    assert page.locator('[data-holdout="incremental"]').inner_text().startswith("Not enough data yet")
+    download = page.get_by_role("link", name="Download the held-out customers (CSV)")
+    assert "/holdout.csv" in download.get_attribute("href")

@@ -17,7 +17,7 @@ LAYERS = [
     {"db", "redis", "crypto", "bulk"},
     {"models"},
     {"inbox", "templates", "outcomes", "migrations"},
-    {"counts", "whatsapp"},
+    {"counts", "whatsapp", "experiments"},
     {"meta_webhooks", "shopify"},
     {"campaigns"},
     {"dispatch", "reports"},

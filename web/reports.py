@@ -30,6 +30,7 @@ from werkzeug.http import generate_etag
 
 from core.counts.timings import timings
 from core.dispatch.progress import progress
+from core.experiments.holdout import holdout_report
 from core.models import Campaign, Shop
 from core.redis import get_redis
 from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
@@ -188,6 +189,7 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
         "dispatch_finished_at": _iso(campaign.dispatch_finished_at),
         "completed_at": _iso(campaign.completed_at),
         "halted_reason": campaign.halted_reason,
+        "holdout": {"share": campaign.holdout_share} if campaign.holdout_share else None,
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }
@@ -203,7 +205,24 @@ def campaign_detail(campaign: Campaign) -> dict:
     errors = cached_failures(campaign.shop_id, [campaign])
     body = campaign_json(campaign, errors.get(campaign.id, []), cached_outcomes([campaign])[campaign.id])
     body["missing_calling_code"] = cached_calling_code(campaign)
+    if campaign.holdout_share:
+        body["holdout"] = cached_holdout(campaign)
     return body
+
+
+def cached_holdout(campaign: Campaign) -> dict:
+    """core.experiments.holdout.holdout_report, cached under what it depends on: the messages
+    (their number and failures), the shop's window and when its orders last changed."""
+    shop = db().get(Shop, campaign.shop_id)
+    orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
+    started = campaign.dispatch_started_at.timestamp() if campaign.dispatch_started_at else 0
+    key = (
+        f"holdout:v1:{campaign.shop_id}:{campaign.id}:{started}:{campaign.messages_count}:"
+        f"{campaign.failed_count}:{shop.attribution_window_days}:{orders}"
+    )
+    return cached_json_many(
+        {campaign.id: key}, TTL_S, lambda _: {campaign.id: holdout_report(db(), shop, campaign)}
+    )[campaign.id]
 
 
 def detail_etag(campaign: Campaign) -> str:

@@ -13,8 +13,8 @@ they are paid for in credits and quality; the cap spends neither.
 A "send again" (core/campaigns/fix_loop.py) is one more try of its campaign, never a second
 message: its audience leaves out every customer a campaign of the same family (the first
 campaign, and every send again of it or of another send again) has sent to, is sending to, or
-may have sent to. Only a message that failed before Meta took it, for a reason we know, leaves
-its customer free to be sent again.
+may have sent to, and every customer one of them held out. Only a message that failed before
+Meta took it, for a reason we know, leaves its customer free to be sent again.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import Select, Text, and_, cast, exists, func, literal, not_, or
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from core.models import Campaign, Customer, Message, Shop
+from core.models import Campaign, CampaignHoldout, Customer, Message, Shop
 from core.rules.campaign_states import Consent
 from core.rules.failure_codes import OurCode
 from core.rules.phones import us_area_codes
@@ -108,6 +108,7 @@ def recipients_query(
         query = query.where(Customer.id.in_([int(i) for i in rule["customer_ids"]]))
     if sent_by:
         query = query.where(not_(exists().where(_sent_to_customer(shop_id, sent_by))))
+        query = query.where(not_(exists().where(_held_out_customer(shop_id, sent_by))))
     if cap_hours:
         query = query.where(not_(recently_marketed(shop_id, cap_hours)))
     key = recipient_key()
@@ -141,6 +142,16 @@ def _sent_to(shop_id: int, campaign_ids: Sequence[int]):
 
 def _sent_to_customer(shop_id: int, campaign_ids: Sequence[int]):
     return and_(_sent_to(shop_id, campaign_ids), Message.customer_id == Customer.id)
+
+
+def _held_out_customer(shop_id: int, campaign_ids: Sequence[int]):
+    """The customer is in the holdout of one of ``campaign_ids``: a send again of a campaign
+    keeps its baseline unsent, or the baseline would be spent."""
+    return and_(
+        CampaignHoldout.shop_id == shop_id,
+        CampaignHoldout.campaign_id.in_(list(campaign_ids)),
+        CampaignHoldout.customer_id == Customer.id,
+    )
 
 
 def sent_to_customers(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> set[int]:

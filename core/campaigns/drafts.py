@@ -51,10 +51,19 @@ class Audience(StrictModel):
         return self.model_dump(exclude={"exclude_us_numbers"} if not self.exclude_us_numbers else set())
 
 
+# A baseline above half the audience would cost the campaign more than it measures.
+MAX_HOLDOUT_SHARE = 50
+
+
+class Holdout(StrictModel):
+    share: int = Field(ge=0, le=MAX_HOLDOUT_SHARE, strict=True)  # whole percent of the audience
+
+
 class NewCampaign(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     template: TemplateRef
     audience: Audience = Audience()
+    holdout: Holdout | None = None
     parameters: list = []  # the older body-only form
     components: list | None = None  # Meta's component shape (core/templates/components.py)
 
@@ -78,6 +87,9 @@ _WORDS = {
     ("template", "missing"): "Choose a template.",
     ("template", "model_type"): "Choose a template.",
     ("scheduled_at", "missing"): "Choose when to send it.",
+    ("holdout.share", "less_than_equal"): f"Hold out at most {MAX_HOLDOUT_SHARE}% of the audience.",
+    ("holdout.share", "greater_than_equal"): "The holdout is a percent from 0 to 50.",
+    ("holdout.share", "int_type"): "The holdout is a whole percent, such as 10.",
     (
         "scheduled_at",
         "timezone_aware",
@@ -132,6 +144,7 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
     campaign.template_category, campaign.template_format = template.category, template.format
     campaign.template_components, campaign.template_definition = components, template.components
     campaign.template_parameters = []
+    campaign.holdout_share = request.holdout.share if request.holdout else 0
     cap_hours = marketing_cap(shop, template.category)
     campaign.audience, campaign.estimated_audience = (
         rule,

@@ -4,6 +4,10 @@ The audience is taken at launch (not at estimate time): segment membership and c
 in between, which is why the sent count can differ from the estimate. Consent is checked once
 more for each message just before it is sent (claim.py).
 
+A campaign with a holdout keeps its share of the audience unsent (core/experiments/holdout.py):
+who is kept follows from a hash of the campaign and the customer (core/experiments/split.py),
+and is written to ``campaign_holdouts`` in the same transaction as the others' messages.
+
 A "send again" leaves out the customers its family of campaigns sent to
 (core/campaigns/audience.py). Two of them launched together must not both take the same
 customer, so each takes the lock of the family's first campaign before it reads who was sent
@@ -12,16 +16,17 @@ to: the second waits, then sees the first one's messages.
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.messaging_limit import WAVE_GAP
-from core.models import Message
+from core.experiments.split import bucket_sql
+from core.models import CampaignHoldout, Message
 
 _LOCK_UNSTARTED = text("""
-    SELECT audience, follow_up_of,
+    SELECT audience, follow_up_of, holdout_share,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
       FROM campaigns
@@ -67,7 +72,11 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         return None
     recipients = recipients_query(
         shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign), campaign.cap_hours
-    ).subquery()
+    ).subquery("r")
+    kept = literal_column(bucket_sql(str(int(campaign_id)), "r.id")) < campaign.holdout_share
+    if campaign.holdout_share:
+        held = select(recipients.c.shop_id, literal(campaign_id), recipients.c.id).where(kept)
+        session.execute(insert(CampaignHoldout).from_select(["shop_id", "campaign_id", "customer_id"], held))
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code"]
     source = select(
         recipients.c.shop_id,
@@ -76,6 +85,8 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         recipients.c.phone,
         recipients.c.country_code,
     )
+    if campaign.holdout_share:
+        source = source.where(~kept)
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
     session.execute(_PLAN_WAVES, {**params, "gap": WAVE_GAP})

@@ -6,6 +6,7 @@ from core.models.billed import CampaignBilledCount
 from core.models.campaign import Campaign
 from core.models.click import Click
 from core.models.customer import Customer
+from core.models.experiment import CampaignHoldout
 from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
@@ -25,6 +26,7 @@ __all__ = [
     "CampaignBilledCount",
     "CampaignFailureCount",
     "Campaign",
+    "CampaignHoldout",
     "CampaignTimingBucket",
     "Click",
     "CreditMovement",

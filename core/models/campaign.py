@@ -56,6 +56,8 @@ class Campaign(Base):
     spread_over_limit: Mapped[bool] = mapped_column(server_default=text("false"))
     spread_first_wave: Mapped[int | None]
     spread_wave_size: Mapped[int | None]
+    # The whole percent of the audience kept unsent as a baseline (core/experiments/holdout.py).
+    holdout_share: Mapped[int] = _counter()
     # "Send again to fixed customers": the campaign whose failures this one sends to again.
     follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()

@@ -35,6 +35,14 @@ _LEFT_OUT = f"""
     END
 """
 
+# What an order ``o`` of the shop :shop_id brought in: its total less what was refunded, in the
+# shop's currency (a refund above the total, as a refund of shipping can be, nets to nothing).
+NET_SQL = """GREATEST(o.total - COALESCE((SELECT sum(r.amount) FROM order_refunds r
+                                           WHERE r.shop_id = :shop_id
+                                             AND r.shopify_order_id = o.shopify_order_id), 0), 0)"""
+# The order ``o`` counts: real and paid (_LEFT_OUT gives no reason to leave it out).
+COUNTED_SQL = f"({_LEFT_OUT}) IS NULL"
+
 # One row per attributed order of the given campaigns. Candidate orders are those of customers
 # who got a message of these campaigns; for each, the lateral picks the winning touch among
 # all of that customer's messages (of any campaign): a campaign only gets the orders it won.
@@ -43,9 +51,7 @@ _LEFT_OUT = f"""
 _ATTRIBUTED = text(f"""
     WITH candidates AS (
         SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id,
-               GREATEST(o.total - COALESCE((SELECT sum(r.amount) FROM order_refunds r
-                                             WHERE r.shop_id = :shop_id
-                                               AND r.shopify_order_id = o.shopify_order_id), 0), 0) AS net,
+               {NET_SQL} AS net,
                {_LEFT_OUT} AS left_out
           FROM orders o
           JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = o.shopify_customer_id

@@ -38,6 +38,7 @@ from web.api import (  # noqa: E402,F401  (register their routes)
     alerts,
     campaign_actions,
     campaign_control,
+    campaign_holdout,
     campaign_resume,
     campaigns,
     composer,

@@ -23,7 +23,7 @@ from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
 from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
-from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
+from web.reports import cached_calling_code, cached_failures, cached_holdout, cached_timings, detail_etag
 
 STATUS_TONES = {
     "DRAFT": "neutral",
@@ -156,6 +156,8 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "alerts": open_alerts(db(), shop.id, campaign.id),
         "held_back": held_back(db(), campaign),
         "number": _number_health(shop, campaign),
+        "holdout": cached_holdout(campaign) if campaign.holdout_share else None,
+        "holdout_since": campaign.dispatch_started_at,
         **outcome_context(shop, campaign),
         **labels(),
     }

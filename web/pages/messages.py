@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 from core.reports.message_list import MessageFilter
 from core.rules.failure_codes import Category, OurCode
 from core.rules.statuses import FAILED_STATUSES, MessageStatus
+from web.holdout_export import held_out_csv
 from web.listings import csv_response, filters_from, message_page
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels, shop_campaign
@@ -68,3 +69,10 @@ def messages_page(shop, campaign_id: int):
 def messages_csv(shop, campaign_id: int):
     """The download the page's Export link starts: the same rows as the list's filters."""
     return csv_response(shop_campaign(shop, campaign_id), query_args(page_args()))
+
+
+@blueprint.get("/campaigns/<id:campaign_id>/holdout.csv")
+@embedded_page
+def holdout_csv(shop, campaign_id: int):
+    """The download the campaign page's holdout link starts."""
+    return held_out_csv(shop_campaign(shop, campaign_id))

@@ -161,7 +161,11 @@
   function request() {
     const template = chosen();
     return { name: form.elements.name.value.trim(), template: template ? { name: template.name, language: template.language } : null,
-      audience: audience(), components: components() };
+      audience: audience(), components: components(), holdout: holdout() };
+  }
+  function holdout() {
+    const share = form.elements.holdout_share.value.trim();
+    return share === "" || share === "0" ? null : { share: Number(share) };
   }
 
   // ---- Refusals next to their fields ------------------------------------------------------------
@@ -198,6 +202,10 @@
     const problems = [];
     if (!form.elements.name.value.trim()) problems.push({ field: "name", message: "Give the campaign a name." });
     if (!chosen()) problems.push({ field: "template", message: "Choose a template." });
+    const share = form.elements.holdout_share.value.trim();
+    if (share !== "" && !(/^\d+$/.test(share) && Number(share) <= 50)) {
+      problems.push({ field: "holdout", message: "The holdout is a whole percent from 0 to 50." });
+    }
     slot.querySelectorAll("[data-media]").forEach(function (node) {
       const link = node.querySelector("[data-key]").value.trim();
       const wrong = link ? mediaProblem(node.dataset.media, link) : null;

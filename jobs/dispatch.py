@@ -126,6 +126,10 @@ def _load(session, shop_id: int, campaign_id: int) -> Lane | None:
         campaign.template_language,
         campaign_components(campaign.template_components, campaign.template_parameters),
         shop.meta_phone_number_id,
+        tuple(
+            (v["id"], v["template"]["name"], v["template"]["language"], v["components"])
+            for v in campaign.variants
+        ),
     )
     token = decrypt_token(shop.meta_access_token_ciphertext)
     return Lane(template, shop.meta_phone_number_id, token, messages_per_second(shop))

@@ -152,3 +152,43 @@ def test_a_holdout_set_in_the_composer_is_checked_kept_and_reported_on_the_campa
     assert page.locator('[data-holdout="incremental"]').inner_text().startswith("Not enough data yet")
     download = page.get_by_role("link", name="Download the held-out customers (CSV)")
     assert "/holdout.csv" in download.get_attribute("href")
+
+
+def test_an_ab_campaign_page_shows_each_variant_and_names_no_winner_early(page, client, make, meta, run_jobs):
+    """Two variants sent to three customers: the page lists both with their own template and
+    figures, and says there is not enough data to compare them rather than naming a winner."""
+    _shop_with_customers(make)
+    body = [{"type": "body", "parameters": [{"field": "first_name", "fallback": "x"}, {"text": "AB1"}]}]
+    created = client.post(
+        "/api/campaigns",
+        json={
+            "name": "Which one",
+            "variants": [
+                {"name": "Plain", "template": {"name": "weekly_offer", "language": "en"}, "share": 50},
+                {
+                    "name": "Personal",
+                    "template": {"name": "personal_offer", "language": "en"},
+                    "components": body,
+                    "share": 50,
+                },
+            ],
+        },
+        headers=bearer(),
+    )
+    assert created.status_code == 201, created.json
+    assert client.post(f"/api/campaigns/{created.json['id']}/launch", headers=bearer()).status_code == 202
+    run_jobs()
+    _open(page, f"/campaigns/{created.json['id']}")
+    rows = page.locator("#region-variants tbody tr")
+    assert rows.count() == 2
+    assert (
+        "weekly_offer (en)" in rows.nth(0).inner_text() and "personal_offer (en)" in rows.nth(1).inner_text()
+    )
+    api = client.get(f"/api/campaigns/{created.json['id']}", headers=bearer()).json["variants"]
+    assert [rows.nth(i).locator("td").nth(2).inner_text() for i in range(2)] == [
+        str(v["metrics"]["sent"]) for v in api
+    ]
+    verdict = page.locator("[data-experiment]")
+    assert verdict.get_attribute("data-experiment") == "not_enough_data"
+    assert verdict.inner_text().startswith("Not enough data yet")
+    assert page.locator("#region-variants s-badge").count() == 0

@@ -35,6 +35,7 @@ from core.models import Campaign, Shop
 from core.redis import get_redis
 from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
 from core.reports.outcomes import campaign_outcomes
+from core.reports.variants import variants_report
 from core.rules.campaign_states import SETTLED_STATUSES
 from core.templates.components import campaign_components
 from web.database import db
@@ -190,6 +191,8 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
         "completed_at": _iso(campaign.completed_at),
         "halted_reason": campaign.halted_reason,
         "holdout": {"share": campaign.holdout_share} if campaign.holdout_share else None,
+        "variants": [{k: v[k] for k in ("id", "name", "share")} for v in campaign.variants] or None,
+        "experiment": {"metric": campaign.experiment_metric} if campaign.variants else None,
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }
@@ -207,7 +210,24 @@ def campaign_detail(campaign: Campaign) -> dict:
     body["missing_calling_code"] = cached_calling_code(campaign)
     if campaign.holdout_share:
         body["holdout"] = cached_holdout(campaign)
+    if campaign.variants:
+        body["variants"], body["experiment"] = cached_variants(campaign)
     return body
+
+
+def cached_variants(campaign: Campaign) -> tuple[list[dict], dict]:
+    """core.reports.variants.variants_report, cached under the counters, the status and when
+    the shop's orders last changed (the horizon moves with the clock: the TTL covers it)."""
+    shop = db().get(Shop, campaign.shop_id)
+    orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
+    key = (
+        f"variants:v1:{campaign.shop_id}:{campaign.id}:{_outcome_counters(campaign)}:{campaign.sent_count}:"
+        f"{campaign.failed_count}:{campaign.status}:{shop.attribution_window_days}:{orders}"
+    )
+    variants, experiment = cached_json_many(
+        {campaign.id: key}, TTL_S, lambda _: {campaign.id: variants_report(db(), shop, campaign)}
+    )[campaign.id]
+    return variants, experiment
 
 
 def cached_holdout(campaign: Campaign) -> dict:

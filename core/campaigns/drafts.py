@@ -11,6 +11,14 @@ from sqlalchemy.orm import Session
 from core.campaigns.audience import estimate, marketing_cap
 from core.campaigns.input_limits import nul_problems, text_limit_problems
 from core.campaigns.launch import LifecycleError, TemplateNotFound, find_template
+from core.campaigns.variant_drafts import (
+    DEFAULT_METRIC,
+    MAX_VARIANTS,
+    MIN_VARIANTS,
+    Experiment,
+    VariantIn,
+    draft_variants,
+)
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 from core.templates.components import legacy_body, normalise_components
@@ -61,9 +69,11 @@ class Holdout(StrictModel):
 
 class NewCampaign(StrictModel):
     name: str = Field(min_length=1, max_length=200)
-    template: TemplateRef
+    template: TemplateRef | None = None  # with variants, each names its own
     audience: Audience = Audience()
     holdout: Holdout | None = None
+    variants: list[VariantIn] | None = Field(default=None, min_length=MIN_VARIANTS, max_length=MAX_VARIANTS)
+    experiment: Experiment | None = None
     parameters: list = []  # the older body-only form
     components: list | None = None  # Meta's component shape (core/templates/components.py)
 
@@ -126,17 +136,13 @@ def update_draft(session: Session, shop: Shop, campaign: Campaign, request: NewC
 
 
 def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign) -> None:
-    components, problems = draft_components(request)
-    if problems:
-        raise DraftProblem(problems)
-    template = _sendable_template(shop, request)  # Meta first: the create route holds no transaction
+    # Meta first: the create route holds no transaction.
+    template, components, variants = _variants(shop, request) if request.variants else _single(shop, request)
     taken = select(Campaign.id).where(Campaign.shop_id == shop.id, Campaign.name == request.name)
     if campaign.id is not None:
         taken = taken.where(Campaign.id != campaign.id)
     if session.scalar(taken):
         raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
-    if fit := fit_problems(template, components):
-        raise DraftProblem(legacy_names(request, fit))
     rule = request.audience.rule()
     campaign.name = request.name
     campaign.type = str(derive_type(template.category, template.format))
@@ -145,11 +151,45 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
     campaign.template_components, campaign.template_definition = components, template.components
     campaign.template_parameters = []
     campaign.holdout_share = request.holdout.share if request.holdout else 0
+    campaign.variants = variants
+    metric = request.experiment.metric if request.experiment else DEFAULT_METRIC
+    campaign.experiment_metric = metric if variants else None
     cap_hours = marketing_cap(shop, template.category)
     campaign.audience, campaign.estimated_audience = (
         rule,
         estimate(session, shop.id, rule, cap_hours=cap_hours),
     )
+
+
+def _single(shop: Shop, request: NewCampaign) -> tuple[Template, list[dict], list]:
+    """A campaign of one template: the template, its components, no variants."""
+    if request.template is None:
+        raise DraftProblem([{"field": "template", "message": _WORDS[("template", "missing")]}])
+    if request.experiment is not None:
+        raise DraftProblem([{"field": "experiment", "message": "An experiment needs two or more variants."}])
+    components, problems = draft_components(request)
+    if problems:
+        raise DraftProblem(problems)
+    template = _sendable_template(shop, request)
+    if fit := fit_problems(template, components):
+        raise DraftProblem(legacy_names(request, fit))
+    return template, components, []
+
+
+def _variants(shop: Shop, request: NewCampaign) -> tuple[Template, list[dict], list]:
+    """An A/B campaign: the first variant's template and components are the campaign's own."""
+    if request.components is not None or request.parameters:
+        raise DraftProblem([{"field": "components", "message": "Give the components in each variant."}])
+    holdout = request.holdout.share if request.holdout else 0
+    checked, problems = draft_variants(shop, request.variants, holdout)
+    if problems:
+        raise DraftProblem(problems)
+    first = checked.stored[0]["template"]
+    named = request.template and (request.template.name, request.template.language)
+    if named and named != (first["name"], first["language"]):
+        message = "With variants, the template is the first variant's."
+        raise DraftProblem([{"field": "template", "message": message}])
+    return checked.template, checked.components, checked.stored
 
 
 def _sendable_template(shop: Shop, request: NewCampaign) -> Template:

@@ -116,6 +116,7 @@ def _template_choices(campaign: Campaign) -> tuple:
         campaign.template_language,
         campaign.template_components,
         campaign.template_parameters,
+        campaign.variants,
     )
 
 
@@ -152,7 +153,20 @@ def run_launch_checks(
 
 
 def _template_checks(shop: Shop, campaign: Campaign) -> tuple[Template | None, list[CheckFailure]]:
-    name, language = campaign.template_name, campaign.template_language
+    """The campaign's template, then each other variant's (an A/B campaign's first variant is
+    the campaign's own template): approved, sendable and fitting its components."""
+    components = campaign_components(campaign.template_components, campaign.template_parameters)
+    template, failures = _check_template(shop, campaign.template_name, campaign.template_language, components)
+    for index, variant in enumerate(campaign.variants[1:], start=1):
+        name, language = variant["template"]["name"], variant["template"]["language"]
+        _, more = _check_template(shop, name, language, variant["components"], f"variants[{index}].")
+        failures += more
+    return template, failures
+
+
+def _check_template(
+    shop: Shop, name: str, language: str, components: list, prefix: str = ""
+) -> tuple[Template | None, list[CheckFailure]]:
     try:
         template = find_template(shop, name, language)
     except MetaUnavailable as error:
@@ -170,9 +184,8 @@ def _template_checks(shop: Shop, campaign: Campaign) -> tuple[Template | None, l
                 "template_category", f"{template.category.title()} templates cannot be sent as campaigns."
             )
         )
-    components = campaign_components(campaign.template_components, campaign.template_parameters)
     for problem in fit_problems(template, components) + text_problems(components):
-        failures.append(CheckFailure("template_parameters", problem["message"], problem["field"]))
+        failures.append(CheckFailure("template_parameters", problem["message"], prefix + problem["field"]))
     return template, failures
 
 

@@ -43,16 +43,20 @@ _LOCK = text(f"""
        FOR UPDATE
 """)
 
-# One pass over the campaigns' messages (a hash aggregate that PostgreSQL can run in parallel),
-# and the clicks counted from the clicks side, which is small: a per-message EXISTS or a join
-# grouped by campaign would cost a probe or a sort per message (seconds at a million messages).
-_TALLY = text("""
-    SELECT m.campaign_id AS id,
+# The metrics of a group of messages ``m`` as DESIGN.md defines them: the counters, and every
+# other grouping of the same messages (an A/B campaign's variants, core/reports/variants.py).
+METRICS_SQL = """
            count(*) AS messages_count,
            count(m.wamid) AS sent_count,
            count(*) FILTER (WHERE m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL) AS delivered_count,
            count(m.read_at) AS read_count,
-           count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count,
+           count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count"""
+
+# One pass over the campaigns' messages (a hash aggregate that PostgreSQL can run in parallel),
+# and the clicks counted from the clicks side, which is small: a per-message EXISTS or a join
+# grouped by campaign would cost a probe or a sort per message (seconds at a million messages).
+_TALLY = text(f"""
+    SELECT m.campaign_id AS id, {METRICS_SQL},
            count(m.submitted_at) AS submitted_count,
            count(*) FILTER (WHERE m.status = 'failed' AND m.submitted_at IS NULL AND m.wamid IS NULL)
                AS failed_before_send_count

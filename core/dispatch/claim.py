@@ -43,6 +43,15 @@ class CampaignTemplate:
     language: str
     components: list  # normalised (core/templates/components.py): rendered per recipient
     phone_number_id: str | None = None  # the number the lane sends from (None: not checked)
+    # An A/B campaign's variants, by id: (template name, language, components) each.
+    variants: tuple[tuple[int, str, str, list], ...] = ()
+
+    def for_variant(self, variant_id: int | None) -> tuple[str, str, list]:
+        """The template name, language and components a message of ``variant_id`` is sent."""
+        for number, name, language, components in self.variants:
+            if number == variant_id:
+                return name, language, components
+        return self.name, self.language, self.components
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class _Refusal:
 
 
 _PICK = text(f"""
-    SELECT m.id, m.send_attempts, c.phone, c.country_code, {OPTED_IN_SQL} AS opted_in,
+    SELECT m.id, m.send_attempts, m.variant_id, c.phone, c.country_code, {OPTED_IN_SQL} AS opted_in,
            c.first_name, c.last_name
       FROM messages m
       LEFT JOIN customers c ON c.shop_id = m.shop_id AND c.id = m.customer_id
@@ -216,11 +225,12 @@ def _write_submitted(session: Session, shop_id: int, sendable: list[tuple]) -> N
 def _outbound(campaign: CampaignTemplate, row, e164: str) -> Outbound:
     recipient = Recipient(row.first_name or "", row.last_name or "")
     track = functools.partial(tracked_suffix, campaign.shop_id, row.id)
+    name, language, components = campaign.for_variant(row.variant_id)
     body = send_request_body(
         e164,
-        campaign.name,
-        campaign.language,
-        send_components(campaign.components, recipient, track),
+        name,
+        language,
+        send_components(components, recipient, track),
         # Our message id, signed, echoed in every status webhook: it ties a status to its message
         # even when the webhook arrives before we have stored the wamid (core/whatsapp/callback.py).
         callback=callback_for(campaign.shop_id, row.id),

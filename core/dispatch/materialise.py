@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.messaging_limit import WAVE_GAP
-from core.experiments.split import bucket_sql
+from core.experiments.split import bucket_sql, variant_sql
 from core.models import CampaignHoldout, Message
 
 _LOCK_UNSTARTED = text("""
-    SELECT audience, follow_up_of, holdout_share,
+    SELECT audience, follow_up_of, holdout_share, variants,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
       FROM campaigns
@@ -73,17 +73,24 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     recipients = recipients_query(
         shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign), campaign.cap_hours
     ).subquery("r")
-    kept = literal_column(bucket_sql(str(int(campaign_id)), "r.id")) < campaign.holdout_share
+    drawn = bucket_sql(str(int(campaign_id)), "r.id")
+    kept = literal_column(drawn) < campaign.holdout_share
     if campaign.holdout_share:
         held = select(recipients.c.shop_id, literal(campaign_id), recipients.c.id).where(kept)
         session.execute(insert(CampaignHoldout).from_select(["shop_id", "campaign_id", "customer_id"], held))
-    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code"]
+    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
+    variant = (
+        literal_column(variant_sql(drawn, campaign.holdout_share, campaign.variants))
+        if campaign.variants
+        else literal(None)
+    )
     source = select(
         recipients.c.shop_id,
         literal(campaign_id),
         recipients.c.id,
         recipients.c.phone,
         recipients.c.country_code,
+        variant,
     )
     if campaign.holdout_share:
         source = source.where(~kept)

@@ -1,9 +1,10 @@
-"""Experiments on a campaign's audience: a share held out at random as a baseline, and what the
-campaign caused beyond it.
+"""Experiments on a campaign's audience: A/B variants and a share held out at random as a
+baseline, the split that assigns each customer, and the statistics of what the campaign caused.
 
 - ``split``: the reproducible bucket of a customer in a campaign (SQL and Python alike).
 - ``holdout``: who a campaign held out, and its read-out (incremental orders and revenue).
 - ``stats``: the incremental effect of two groups and its interval.
+- ``readout``: which A/B variant is better: the probability to be best, and when to say so.
 """
 
-__all__ = ["holdout", "split", "stats"]
+__all__ = ["holdout", "readout", "split", "stats"]

@@ -36,3 +36,29 @@ def bucket(campaign_id: int, customer_id: int) -> int:
 def held_out(campaign_id: int, customer_id: int, share: int) -> bool:
     """Whether a holdout of ``share`` percent keeps this customer unsent: the lowest buckets."""
     return bucket(campaign_id, customer_id) < share
+
+
+def _edges(holdout_share: int, variants: list[dict]) -> list[tuple[int, int]]:
+    """Each variant's upper bucket bound, in order: the holdout takes the lowest buckets, then
+    each variant as many as its share."""
+    edges, edge = [], holdout_share
+    for variant in variants:
+        edge += int(variant["share"])
+        edges.append((edge, int(variant["id"])))
+    return edges
+
+
+def variant_sql(bucket: str, holdout_share: int, variants: list[dict]) -> str:
+    """The variant id of a (not held-out) customer whose bucket is the SQL expression ``bucket``."""
+    edges = _edges(holdout_share, variants)
+    whens = " ".join(f"WHEN {bucket} < {edge} THEN {number}" for edge, number in edges[:-1])
+    return f"(CASE {whens} ELSE {edges[-1][1]} END)"
+
+
+def variant_of(campaign_id: int, customer_id: int, holdout_share: int, variants: list[dict]) -> int | None:
+    """The variant this customer is sent, as ``variant_sql`` assigns it; None when held out."""
+    drawn = bucket(campaign_id, customer_id)
+    if drawn < holdout_share:
+        return None
+    edges = _edges(holdout_share, variants)
+    return next((number for edge, number in edges if drawn < edge), edges[-1][1])

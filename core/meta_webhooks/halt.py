@@ -11,6 +11,7 @@ Messages already with Meta go on as usual, so the campaign still settles once th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -140,8 +141,9 @@ def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: Halt
 _SENDING = text("""
     SELECT id FROM campaigns
      WHERE shop_id = :shop_id AND status = 'PENDING' AND halted_reason IS NULL
-       AND (CAST(:name AS text) IS NULL OR template_name = :name)
-       AND (CAST(:language AS text) IS NULL OR template_language = :language)
+       AND (CAST(:name AS text) IS NULL
+            OR (template_name = :name AND (CAST(:language AS text) IS NULL OR template_language = :language))
+            OR variants @> CAST(:variant AS jsonb))
      ORDER BY id
 """)
 
@@ -153,7 +155,10 @@ def halt_sending_campaigns(
     given) for a reason Meta gave about the account or a template rather than one message.
     The ids this call halted, each with its own alert."""
     name, language = template or (None, None)
-    ids = session.execute(_SENDING, {"shop_id": shop_id, "name": name, "language": language}).scalars().all()
+    # An A/B campaign sending the template in any of its variants halts too.
+    variant = json.dumps([{"template": {"name": name, **({"language": language} if language else {})}}])
+    params = {"shop_id": shop_id, "name": name, "language": language, "variant": variant}
+    ids = session.execute(_SENDING, params).scalars().all()
     return [campaign_id for campaign_id in ids if halt_campaign(session, shop_id, campaign_id, reason)]
 
 

@@ -58,6 +58,10 @@ class Campaign(Base):
     spread_wave_size: Mapped[int | None]
     # The whole percent of the audience kept unsent as a baseline (core/experiments/holdout.py).
     holdout_share: Mapped[int] = _counter()
+    # A/B variants (core/reports/variants.py): [{id, name, share, template {name, language,
+    # category, format}, components, definition}], empty without; and the metric they compete on.
+    variants: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    experiment_metric: Mapped[str | None] = mapped_column(String(32))
     # "Send again to fixed customers": the campaign whose failures this one sends to again.
     follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()

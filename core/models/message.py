@@ -90,6 +90,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     campaign_id: Mapped[int]
     customer_id: Mapped[int | None]
+    variant_id: Mapped[int | None] = mapped_column(SmallInteger)  # the campaign's variant it sent, if any
     phone: Mapped[str | None] = mapped_column(String(64))  # the number we sent to, as it was
     # The customer's address country when we tried: it suggests the fix for a missing calling code.
     country_code: Mapped[str | None] = mapped_column(String(2))

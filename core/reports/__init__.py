@@ -9,6 +9,7 @@ open alerts.
 - ``trends``: rates over time by send date and type.
 - ``customer``: the customer-page block's data.
 - ``alerts``: the shop's open alerts, one per code and campaign, with what to do; dismissal.
+- ``variants``: an A/B campaign's variants side by side, and which is better.
 """
 
-__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "trends"]
+__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "trends", "variants"]

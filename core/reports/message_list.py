@@ -183,6 +183,7 @@ class MessageView:
             "failed_at": _iso(m.failed_at),
             "expired_at": _iso(m.expired_at),
             "fix": self.fix(),
+            "variant_id": m.variant_id,
         }
 
 

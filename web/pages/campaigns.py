@@ -23,7 +23,14 @@ from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
 from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
-from web.reports import cached_calling_code, cached_failures, cached_holdout, cached_timings, detail_etag
+from web.reports import (
+    cached_calling_code,
+    cached_failures,
+    cached_holdout,
+    cached_timings,
+    cached_variants,
+    detail_etag,
+)
 
 STATUS_TONES = {
     "DRAFT": "neutral",
@@ -157,10 +164,18 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "held_back": held_back(db(), campaign),
         "number": _number_health(shop, campaign),
         "holdout": cached_holdout(campaign) if campaign.holdout_share else None,
+        **_variant_context(campaign),
         "holdout_since": campaign.dispatch_started_at,
         **outcome_context(shop, campaign),
         **labels(),
     }
+
+
+def _variant_context(campaign: Campaign) -> dict:
+    if not campaign.variants:
+        return {"variants": None, "experiment": None}
+    variants, experiment = cached_variants(campaign)
+    return {"variants": variants, "experiment": experiment}
 
 
 def _us_warning(shop, campaign: Campaign) -> str | None:

@@ -1,0 +1,128 @@
+"""An A/B campaign's variants side by side: each one's funnel, clicks, orders and revenue, and
+the read-out of which is better on the campaign's metric (core/experiments/readout.py).
+
+The funnel follows DESIGN.md's definitions (core/counts/recount.py METRICS_SQL) over each
+variant's messages; orders and revenue are the campaign's attributed orders
+(core/outcomes/attribution.py), each counted for the variant of the message that won it. The
+metrics the variants compete on:
+
+- ``read_rate``: read ÷ delivered (as on the campaign page; a lower bound, read receipts can be off);
+- ``click_rate``: clicked ÷ delivered (not ÷ read: a click without a read receipt still counts);
+- ``orders_per_recipient`` and ``revenue_per_recipient``: per message the variant created.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.counts.recount import METRICS_SQL
+from core.experiments.readout import Arm, readout
+from core.models import Campaign, Shop
+from core.outcomes.attribution import attributed_orders
+from core.reports.metrics import Metrics, rates
+from core.rules.campaign_states import SETTLED_STATUSES
+
+_TALLY = text(f"""
+    SELECT m.variant_id AS id, {METRICS_SQL}
+      FROM messages m
+     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id
+     GROUP BY m.variant_id
+""")
+
+_CLICKED = text("""
+    SELECT m.variant_id AS id, count(DISTINCT k.message_id) AS clicked
+      FROM clicks k
+      JOIN messages m ON m.shop_id = k.shop_id AND m.id = k.message_id
+     WHERE k.shop_id = :shop_id AND m.campaign_id = :campaign_id
+     GROUP BY m.variant_id
+""")
+
+_VARIANT_OF = text("""
+    SELECT id, variant_id FROM messages WHERE shop_id = :shop_id AND id = ANY(CAST(:ids AS bigint[]))
+""")
+
+ORDER_METRICS = {"orders_per_recipient", "revenue_per_recipient"}
+
+
+def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[list[dict], dict] | None:
+    """The contract's ``variants`` and ``experiment`` of an A/B campaign; None without variants."""
+    if not campaign.variants:
+        return None
+    keys = {"shop_id": shop.id, "campaign_id": campaign.id}
+    tallies = {row.id: row for row in session.execute(_TALLY, keys)}
+    clicked = {row.id: row.clicked for row in session.execute(_CLICKED, keys)}
+    per_message = _orders_per_message(session, shop, campaign)
+    exponent_places = Decimal("0.01")
+    variants, arms = [], []
+    for variant in campaign.variants:
+        number = variant["id"]
+        metrics = _metrics(tallies.get(number), clicked.get(number, 0))
+        orders = per_message.get(number, {})
+        revenue = sum((value for _, value in orders.values()), Decimal(0))
+        variants.append(
+            {
+                "id": number,
+                "name": variant["name"],
+                "share": variant["share"],
+                "template": {key: variant["template"][key] for key in ("name", "language")},
+                "metrics": metrics.as_dict() | {"orders": sum(count for count, _ in orders.values())},
+                "rates": rates(metrics) | {"click_rate": _ratio(metrics.clicked, metrics.delivered)},
+                "revenue": {"amount": str(revenue.quantize(exponent_places)), "currency": shop.currency},
+            }
+        )
+        arms.append(_arm(campaign.experiment_metric, number, metrics, orders))
+    horizon = _at_horizon(shop, campaign)
+    experiment = readout(arms, campaign.experiment_metric, at_horizon=horizon, seed=campaign.id)
+    return variants, experiment
+
+
+def _metrics(row, clicked: int) -> Metrics:
+    if row is None:
+        return Metrics()
+    return Metrics(
+        row.messages_count, row.sent_count, row.delivered_count, row.read_count, row.failed_count, clicked
+    )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def _orders_per_message(session: Session, shop: Shop, campaign: Campaign) -> dict[int, dict[int, tuple]]:
+    """Per variant, per message that won orders: (orders, net revenue)."""
+    orders = attributed_orders(session, shop.id, shop.attribution_window_days, [campaign.id])
+    won: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
+    for order in orders:
+        won[order.message_id][0] += 1
+        won[order.message_id][1] += order.net
+    if not won:
+        return {}
+    variant_of = dict(session.execute(_VARIANT_OF, {"shop_id": shop.id, "ids": list(won)}).all())
+    found: dict[int, dict[int, tuple]] = defaultdict(dict)
+    for message_id, (count, net) in won.items():
+        found[variant_of.get(message_id)][message_id] = (count, net)
+    return found
+
+
+def _arm(metric: str, number: int, metrics: Metrics, orders: dict[int, tuple]) -> Arm:
+    if metric == "read_rate":
+        return Arm(number, metrics.delivered, metrics.read)
+    if metric == "click_rate":
+        return Arm(number, metrics.delivered, metrics.clicked)
+    values = [float(count if metric == "orders_per_recipient" else net) for count, net in orders.values()]
+    return Arm(number, metrics.messages, sum(values), sum(v * v for v in values))
+
+
+def _at_horizon(shop: Shop, campaign: Campaign) -> bool:
+    """The experiment's data is complete: the campaign settled and, for orders, its window closed."""
+    if campaign.status not in SETTLED_STATUSES:
+        return False
+    if campaign.experiment_metric not in ORDER_METRICS:
+        return True
+    since = campaign.dispatch_started_at or campaign.launched_at
+    return datetime.now(UTC) >= since + timedelta(days=shop.attribution_window_days)

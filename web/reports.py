@@ -193,6 +193,7 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
         "holdout": {"share": campaign.holdout_share} if campaign.holdout_share else None,
         "variants": [{k: v[k] for k in ("id", "name", "share")} for v in campaign.variants] or None,
         "experiment": {"metric": campaign.experiment_metric} if campaign.variants else None,
+        "send_time": {"mode": campaign.send_time_mode, "window_hours": campaign.send_time_window_hours},
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }

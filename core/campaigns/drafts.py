@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from core.campaigns.variant_drafts import (
     VariantIn,
     draft_variants,
 )
+from core.experiments.send_time import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, per_customer_variants
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 from core.templates.components import legacy_body, normalise_components
@@ -67,6 +68,12 @@ class Holdout(StrictModel):
     share: int = Field(ge=0, le=MAX_HOLDOUT_SHARE, strict=True)  # whole percent of the audience
 
 
+class SendTime(StrictModel):
+    mode: Literal["now", "per_customer"] = "now"
+    # The hours after the launch within which each customer is sent at their own hour.
+    window_hours: int = Field(default=24, ge=MIN_WINDOW_HOURS, le=MAX_WINDOW_HOURS, strict=True)
+
+
 class NewCampaign(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     template: TemplateRef | None = None  # with variants, each names its own
@@ -74,6 +81,7 @@ class NewCampaign(StrictModel):
     holdout: Holdout | None = None
     variants: list[VariantIn] | None = Field(default=None, min_length=MIN_VARIANTS, max_length=MAX_VARIANTS)
     experiment: Experiment | None = None
+    send_time: SendTime | None = None
     parameters: list = []  # the older body-only form
     components: list | None = None  # Meta's component shape (core/templates/components.py)
 
@@ -100,6 +108,8 @@ _WORDS = {
     ("holdout.share", "less_than_equal"): f"Hold out at most {MAX_HOLDOUT_SHARE}% of the audience.",
     ("holdout.share", "greater_than_equal"): "The holdout is a percent from 0 to 50.",
     ("holdout.share", "int_type"): "The holdout is a whole percent, such as 10.",
+    ("send_time.window_hours", "less_than_equal"): f"The window is at most {MAX_WINDOW_HOURS} hours.",
+    ("send_time.window_hours", "greater_than_equal"): "The window is at least one hour.",
     (
         "scheduled_at",
         "timezone_aware",
@@ -154,6 +164,10 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
     campaign.variants = variants
     metric = request.experiment.metric if request.experiment else DEFAULT_METRIC
     campaign.experiment_metric = metric if variants else None
+    send_time = request.send_time or SendTime()
+    campaign.send_time_mode = send_time.mode
+    timed = per_customer_variants(send_time.mode, variants) != []
+    campaign.send_time_window_hours = send_time.window_hours if timed else None
     cap_hours = marketing_cap(shop, template.category)
     campaign.audience, campaign.estimated_audience = (
         rule,

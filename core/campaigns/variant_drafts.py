@@ -33,11 +33,18 @@ class VariantTemplate(_Strict):
     language: str = Field(min_length=2, max_length=16)
 
 
+class VariantSendTime(_Strict):
+    mode: Literal["now", "per_customer"]
+
+
 class VariantIn(_Strict):
     name: str = Field(min_length=1, max_length=100)
     template: VariantTemplate
     components: list = []
     share: int = Field(ge=1, le=99, strict=True)  # whole percent of the audience
+    # Overrides the campaign's send time for this variant: a fixed time against each
+    # customer's own hour is an A/B test of its own.
+    send_time: VariantSendTime | None = None
 
 
 class Experiment(_Strict):
@@ -122,4 +129,5 @@ def _stored(number: int, variant: VariantIn, template: Template, components: lis
         },
         "components": components,
         "definition": template.components,
+        "send_time": variant.send_time.mode if variant.send_time else None,
     }

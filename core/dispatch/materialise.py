@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.messaging_limit import WAVE_GAP
+from core.experiments.send_time import per_customer_variants, plan_send_times
 from core.experiments.split import bucket_sql, variant_sql
 from core.models import CampaignHoldout, Message
 
 _LOCK_UNSTARTED = text("""
-    SELECT audience, follow_up_of, holdout_share, variants,
+    SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
       FROM campaigns
@@ -97,6 +99,9 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
     session.execute(_PLAN_WAVES, {**params, "gap": WAVE_GAP})
+    timed = per_customer_variants(campaign.send_time_mode, campaign.variants)
+    if campaign.send_time_window_hours and timed != []:
+        plan_send_times(session, shop_id, campaign_id, campaign.zone, campaign.send_time_window_hours, timed)
     session.execute(_MARK_STARTED, {**params, "created": created})
     return created
 

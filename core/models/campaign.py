@@ -62,6 +62,10 @@ class Campaign(Base):
     # category, format}, components, definition}], empty without; and the metric they compete on.
     variants: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     experiment_metric: Mapped[str | None] = mapped_column(String(32))
+    # When each customer is sent (core/experiments/send_time.py): ``now``, or ``per_customer`` at
+    # the hour they read within the window.
+    send_time_mode: Mapped[str] = mapped_column(String(16), server_default="now")
+    send_time_window_hours: Mapped[int | None]
     # "Send again to fixed customers": the campaign whose failures this one sends to again.
     follow_up_of: Mapped[int | None]
     messages_count: Mapped[int] = _counter()

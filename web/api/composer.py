@@ -5,6 +5,8 @@ that is not saved yet, and preview the message as its first recipient would see 
   every check of ``POST /api/campaigns`` (422 naming each field), 409 once it is not a draft;
 - ``POST /api/audience/estimate`` {audience, category?}: the reach, its US (+1) recipients and
   the warnings a marketing campaign gets;
+- ``POST /api/audience/send-times`` {audience, category?, window_hours}: how many customers
+  each hour of the window sends to when each is sent at the hour they read;
 - ``POST /api/preview`` {definition, components, audience?}: the message rendered as dispatch
   would render it (definition: the template's components as ``GET /api/templates`` lists
   them), or 422 naming each badly shaped component.
@@ -13,11 +15,14 @@ that is not saved yet, and preview the message as its first recipient would see 
 from __future__ import annotations
 
 from flask import jsonify, request
+from pydantic import Field
 
-from core.campaigns.audience import estimate, marketing_cap
+from core.campaigns.audience import estimate, marketing_cap, recipients_query
 from core.campaigns.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
 from core.campaigns.preview import audience_first_recipient, preview
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
+from core.experiments.send_time import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, window, zone_name
+from core.experiments.send_time import preview as send_time_preview
 from core.templates.components import normalise_components
 from web.api import blueprint
 from web.api.campaign_actions import campaign_answer
@@ -29,6 +34,12 @@ from web.tenancy import current_shop
 class _AudienceEstimate(StrictModel):
     audience: Audience = Audience()
     category: str | None = None
+
+
+class _SendTimes(StrictModel):
+    audience: Audience = Audience()
+    category: str | None = None
+    window_hours: int = Field(default=24, ge=MIN_WINDOW_HOURS, le=MAX_WINDOW_HOURS, strict=True)
 
 
 class _Preview(StrictModel):
@@ -61,6 +72,19 @@ def estimate_audience():
             f"last {cap} hours (the frequency cap in Settings)."
         )
     return jsonify(estimated_audience=reach, frequency_capped=left_out, us_recipients=us, warnings=warnings)
+
+
+@blueprint.post("/audience/send-times")
+def preview_send_times():
+    """How many of the audience each hour of the window would send to, each customer at the
+    hour they usually read (core/experiments/send_time.py)."""
+    body = parse(_SendTimes, request.get_json(silent=True))
+    shop = current_shop()
+    recipients = recipients_query(shop.id, body.audience.rule(), cap_hours=marketing_cap(shop, body.category))
+    zone = zone_name(shop.timezone)
+    w = window(db(), shop.id, zone, body.window_hours)
+    hours = send_time_preview(db(), recipients, shop.id, zone, w)
+    return jsonify(window_start=w.start.isoformat(), window_hours=w.hours, zone=zone, hours=hours)
 
 
 @blueprint.post("/preview")

@@ -192,3 +192,58 @@ def test_an_ab_campaign_page_shows_each_variant_and_names_no_winner_early(page, 
     assert verdict.get_attribute("data-experiment") == "not_enough_data"
     assert verdict.inner_text().startswith("Not enough data yet")
     assert page.locator("#region-variants s-badge").count() == 0
+
+
+def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(page, client, make, meta):
+    """Version A is the template above, version B another template with its own parameters; the
+    shares are checked by the API beside the variants; each customer's hour is previewed; the
+    saved draft opens again with both versions and the send time as they were."""
+    shop = _shop_with_customers(make)
+    _open(page, "/campaigns/new")
+    page.get_by_label("Name").fill("Two offers")
+    page.get_by_label("Template (approved in WhatsApp Manager)").select_option(
+        label="weekly_offer (en) · marketing"
+    )
+    page.get_by_label("Test other versions of the message").check()
+    page.get_by_label("Template of version B").select_option(label="personal_offer (en) · marketing")
+    version_b = page.locator('[data-variant="1"]')
+    version_b.locator("[data-parameter]").nth(0).locator("[data-mode]").select_option(
+        label="Customer's first name"
+    )
+    version_b.locator("[data-parameter]").nth(0).locator("[data-value]").fill("there")
+    version_b.locator("[data-parameter]").nth(1).locator("[data-value]").fill("B15")
+    page.get_by_label("Share of the audience for B (%)").fill("40")
+    page.get_by_label("Pick the better version by").select_option(label="Click rate")
+    page.get_by_role("button", name="Save draft").click()
+    refusal = page.locator('[data-error-for="variants"]')
+    refusal.wait_for()
+    assert "add up to 90%" in refusal.inner_text()
+    assert client_campaigns(make, shop) == []
+
+    page.get_by_label("Share of the audience for B (%)").fill("50")
+    page.get_by_label("How each customer is sent").select_option(label="Each at the hour they usually read")
+    page.get_by_label("Within (hours after sending starts)").fill("12")
+    page.locator("[data-send-hour]").first.wait_for()
+    assert page.locator("[data-send-hour]").count() == 1  # nobody read yet: everyone at once
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("heading", name="Two offers").wait_for()
+    (campaign,) = client_campaigns(make, shop)
+    assert [(v["name"], v["template"]["name"], v["share"]) for v in campaign.variants] == [
+        ("A", "weekly_offer", 50),
+        ("B", "personal_offer", 50),
+    ]
+    assert campaign.variants[1]["components"][0]["parameters"][1]["text"] == "B15"
+    assert (campaign.experiment_metric, campaign.send_time_mode, campaign.send_time_window_hours) == (
+        "click_rate",
+        "per_customer",
+        12,
+    )
+
+    _open(page, f"/campaigns/{campaign.id}/edit")
+    assert page.get_by_label("Test other versions of the message").is_checked()
+    assert page.get_by_label("Share of the audience for B (%)").input_value() == "50"
+    assert (
+        page.locator('[data-variant="1"] [data-parameter]').nth(1).locator("[data-value]").input_value()
+        == "B15"
+    )
+    assert page.get_by_label("Within (hours after sending starts)").input_value() == "12"

@@ -49,6 +49,10 @@ def _draft_json(campaign) -> dict:
         "template": {"name": campaign.template_name, "language": campaign.template_language},
         "audience": campaign.audience or {},
         "components": campaign.template_components,
+        "holdout": {"share": campaign.holdout_share} if campaign.holdout_share else None,
+        "variants": campaign.variants or None,
+        "experiment": {"metric": campaign.experiment_metric} if campaign.experiment_metric else None,
+        "send_time": {"mode": campaign.send_time_mode, "window_hours": campaign.send_time_window_hours},
     }
 
 

@@ -57,8 +57,10 @@
     if (row.dataset.parameter) parameter.parameter_name = row.dataset.parameter;
     return parameter;
   }
+  // The editor being built: the main template's (the draft's components) or an A/B variant's.
+  let editing = null;
   function given(field) {
-    const components = (draft && draft.components) || [];
+    const components = (editing ? editing.old : draft && draft.components) || [];
     return components.find(function (c) { return (c.type === "button" ? "components.button[" + c.index + "]" : "components." + c.type) === field; });
   }
   function textGroup(field, title, names, named) {
@@ -81,7 +83,7 @@
       const row = textParameter("Link suffix for " + button.url, "", first && !first.track ? first : null);
       // Only a button whose URL is {SHOPIFY_APP_URL}/r/{{1}} can carry a tracked link; a draft
       // that already asks for one elsewhere keeps its choice, and the save says why it cannot.
-      if ((chosen().trackable_buttons || []).includes(index) || (first && first.track)) {
+      if (((editing ? editing.template : chosen()).trackable_buttons || []).includes(index) || (first && first.track)) {
         row.querySelector("[data-mode]").append(el("option", { value: "track" }, ["Tracked link to a destination"]));
       }
       if (first && first.track) { row.querySelector("[data-mode]").value = "track"; row.querySelector("[data-value]").value = first.track; }
@@ -104,6 +106,13 @@
     slot.replaceChildren();
     form.querySelector("[data-no-parameters]").hidden = !!template;
     if (!template) return;
+    fields(template, slot, null);
+    refresh();
+  }
+  // One field group per parameter of ``template`` into ``target``; ``old``: the components to
+  // fill them from (null: the draft's).
+  function fields(template, target, old) {
+    editing = old ? { template: template, old: old } : null;
     const named = template.parameter_format === "NAMED", header = part(template, "HEADER"), body = part(template, "BODY");
     const format = header ? (header.format || "TEXT").toUpperCase() : null;
     const groups = [];
@@ -118,13 +127,13 @@
     }
     groups.push(textGroup("components.body", "Body", placeholders(body && body.text), named));
     ((part(template, "BUTTONS") || {}).buttons || []).forEach(function (b, i) { groups.push(buttonGroup(b, i)); });
-    groups.filter(Boolean).forEach(function (g) { slot.append(g); });
-    refresh();
+    groups.filter(Boolean).forEach(function (g) { target.append(g); });
+    editing = null;
   }
 
   // ---- Reading the fields into Meta's component shape -----------------------------------------
-  function components() {
-    return Array.from(slot.querySelectorAll("[data-component]")).map(function (node) {
+  function components(target) {
+    return Array.from((target || slot).querySelectorAll("[data-component]")).map(function (node) {
       const field = node.dataset.component;
       if (field === "components.header" && node.dataset.media) {
         const kind = node.dataset.media, link = node.querySelector("[data-key]").value.trim();
@@ -159,9 +168,15 @@
     return rule;
   }
   function request() {
-    const template = chosen();
-    return { name: form.elements.name.value.trim(), template: template ? { name: template.name, language: template.language } : null,
-      audience: audience(), components: components(), holdout: holdout() };
+    const template = chosen(), ref = template ? { name: template.name, language: template.language } : null;
+    const body = { name: form.elements.name.value.trim(), template: ref, audience: audience(), holdout: holdout(), send_time: sendTime() };
+    if (!abOn()) return Object.assign(body, { components: components() });
+    const first = { name: form.elements.variant_a_name.value.trim(), template: ref, components: components(), share: Number(form.elements.variant_a_share.value) };
+    return Object.assign(body, { variants: [first].concat(variantNodes().map(readVariant)), experiment: { metric: form.elements.experiment_metric.value } });
+  }
+  function sendTime() {
+    const mode = form.elements.send_time_mode.value;
+    return mode === "per_customer" ? { mode: mode, window_hours: Number(form.elements.send_time_window.value) } : { mode: "now" };
   }
   function holdout() {
     const share = form.elements.holdout_share.value.trim();
@@ -174,7 +189,7 @@
   }
   const CHECKS = { audience: "audience", credits: "audience", template_approved: "template", template_category: "template" };
   function slotFor(error) {
-    const field = (error.field || CHECKS[error.check] || "general").replace(/\.parameters\[\d+\]$/, "").replace(/^(\w+)\..*$/, function (m, head) { return head === "components" ? m : head; });
+    const field = (error.field || CHECKS[error.check] || "general").replace(/^(variants\[\d\]).*$/, "$1").replace(/\.parameters\[\d+\]$/, "").replace(/^(\w+)\..*$/, function (m, head) { return head === "components" ? m : head; });
     return form.querySelector('[data-error-for="' + CSS.escape(field) + '"]') || form.querySelector('[data-error-for="general"]');
   }
   function showErrors(errors) {
@@ -224,7 +239,7 @@
   let timer = null;
   function refresh() {
     clearTimeout(timer);
-    timer = setTimeout(function () { preview(); estimate(); }, 300);
+    timer = setTimeout(function () { preview(); estimate(); sendTimes(); }, 300);
   }
   async function preview() {
     const template = chosen(), target = form.querySelector("[data-live-preview] .bubble");
@@ -253,6 +268,74 @@
     out.replaceChildren(el("strong", { "data-estimate-count": "" }, [String(answer.estimated_audience)]), " subscribed recipient(s).",
       ...answer.warnings.map(function (w) { return el("span", { class: "warning", "data-us-warning": "" }, [" " + w]); }));
   }
+
+  // ---- A/B variants: the template above is version A; B, C, D each choose theirs -------------------
+  const variantList = form.querySelector("[data-variant-list]"), LETTERS = "ABCD";
+  function abOn() { return form.elements.ab.checked; }
+  function variantNodes() { return Array.from(variantList.querySelectorAll("[data-variant]")); }
+  function templateSelect(label) {
+    const choice = el("select", { "data-variant-template": "" }, [el("option", { value: "" }, ["Choose a template"])].concat(
+      templates.map(function (t, i) { return el("option", { value: String(i) }, [t.name + " (" + t.language + ") · " + (t.category || "").toLowerCase()]); })));
+    return [labelled(label, choice), choice];
+  }
+  function addVariant(given) {
+    const n = variantNodes().length + 1, letter = LETTERS[n], index = n;
+    const name = el("input", { "data-variant-name": "", maxlength: "100" }), share = el("input", { "data-variant-share": "", type: "number", min: "1", max: "99", step: "1" });
+    name.value = given ? given.name : letter;
+    share.value = given ? String(given.share) : "";
+    const [templateField, choice] = templateSelect("Template of version " + letter);
+    const when = el("select", { "data-variant-send-time": "" }, [["", "As the campaign"], ["now", "All at once"], ["per_customer", "At each customer's usual hour"]].map(function ([v, t]) { return el("option", { value: v }, [t]); }));
+    when.value = (given && given.send_time) || "";
+    const parameters = el("div", { "data-variant-parameters": "" });
+    const remove = el("button", { type: "button", "data-remove-variant": "" }, ["Remove version " + letter]);
+    const node = el("fieldset", { class: "variant", "data-variant": String(index) }, [el("legend", {}, ["Version " + letter]),
+      labelled("Version " + letter + " is called", name), templateField, labelled("Share of the audience for " + letter + " (%)", share),
+      labelled("When version " + letter + " is sent", when), parameters, remove,
+      el("p", { class: "field-error", "data-error-for": "variants[" + index + "]", hidden: "" })]);
+    choice.addEventListener("change", function () { rebuildVariant(node, null); });
+    remove.addEventListener("click", function () { node.remove(); });
+    variantList.append(node);
+    if (given) {
+      const found = templates.findIndex(function (t) { return t.name === given.template.name && t.language === given.template.language; });
+      if (found >= 0) choice.value = String(found);
+      rebuildVariant(node, given.components || []);
+    }
+    form.querySelector("[data-add-variant]").hidden = variantNodes().length >= 3;
+  }
+  function rebuildVariant(node, old) {
+    const choice = node.querySelector("[data-variant-template]"), target = node.querySelector("[data-variant-parameters]");
+    target.replaceChildren();
+    if (choice.value !== "") fields(templates[Number(choice.value)], target, old || []);
+  }
+  function readVariant(node) {
+    const choice = node.querySelector("[data-variant-template]"), template = choice.value === "" ? null : templates[Number(choice.value)];
+    const when = node.querySelector("[data-variant-send-time]").value;
+    const variant = { name: node.querySelector("[data-variant-name]").value.trim(), template: template ? { name: template.name, language: template.language } : null,
+      components: components(node.querySelector("[data-variant-parameters]")), share: Number(node.querySelector("[data-variant-share]").value) };
+    return when ? Object.assign(variant, { send_time: { mode: when } }) : variant;
+  }
+  form.elements.ab.addEventListener("change", function () {
+    form.querySelector("[data-ab-panel]").hidden = !abOn();
+    if (abOn() && !variantNodes().length) addVariant(null);
+  });
+  form.querySelector("[data-add-variant]").addEventListener("click", function () { addVariant(null); });
+
+  // ---- Send time per customer: how many go at each hour ----------------------------------------------
+  async function sendTimes() {
+    const perCustomer = form.elements.send_time_mode.value === "per_customer";
+    form.querySelector("[data-send-window]").hidden = !perCustomer;
+    if (!perCustomer) return;
+    const template = chosen(), out = form.querySelector("[data-send-times]");
+    const response = await app.apiFetch(form.dataset.sendTimesUrl, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ audience: audience(), category: template ? template.category : null, window_hours: Number(form.elements.send_time_window.value) || 24 }) });
+    if (!response.ok) return;
+    const answer = await response.json();
+    const hour = new Intl.DateTimeFormat(undefined, { timeZone: answer.zone, weekday: "short", hour: "2-digit", minute: "2-digit" });
+    out.replaceChildren(el("ul", { class: "send-times" }, answer.hours.map(function (h) {
+      return el("li", { "data-send-hour": h.at }, [hour.format(new Date(h.at)) + ": " + h.recipients]);
+    })));
+  }
+  form.elements.send_time_mode.addEventListener("change", sendTimes);
 
   // ---- Save, schedule, launch ---------------------------------------------------------------------
   async function send(url, method, body) {
@@ -318,4 +401,12 @@
   }
   build();
   estimate();
+  if (draft && draft.variants && draft.variants.length) {
+    form.elements.ab.checked = true;
+    form.querySelector("[data-ab-panel]").hidden = false;
+    form.elements.variant_a_name.value = draft.variants[0].name;
+    form.elements.variant_a_share.value = String(draft.variants[0].share);
+    draft.variants.slice(1).forEach(addVariant);
+  }
+  sendTimes();
 })();

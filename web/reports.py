@@ -33,6 +33,7 @@ from core.dispatch.progress import progress
 from core.models import Campaign, Shop
 from core.redis import get_redis
 from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
+from core.reports.meta_billing import campaign_billing
 from core.reports.outcomes import campaign_outcomes
 from core.rules.campaign_states import SETTLED_STATUSES
 from core.templates.components import campaign_components
@@ -203,6 +204,7 @@ def campaign_detail(campaign: Campaign) -> dict:
     errors = cached_failures(campaign.shop_id, [campaign])
     body = campaign_json(campaign, errors.get(campaign.id, []), cached_outcomes([campaign])[campaign.id])
     body["missing_calling_code"] = cached_calling_code(campaign)
+    body["meta_billing"] = campaign_billing(db(), campaign)  # our cost beside Meta's bill, by day
     return body
 
 

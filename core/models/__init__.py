@@ -9,6 +9,7 @@ from core.models.customer import Customer
 from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
+from core.models.meta_billing import MetaBilledRow, MetaBillingRead
 from core.models.outcomes import CreditMovement, CreditPurchase, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import (
@@ -34,6 +35,8 @@ __all__ = [
     "CustomerTombstone",
     "InboxEvent",
     "Message",
+    "MetaBilledRow",
+    "MetaBillingRead",
     "MetaTemplateState",
     "Order",
     "OrderRefund",

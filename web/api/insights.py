@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import jsonify, request
 
+from core.reports.meta_billing import billing_comparison
 from core.reports.trends import period_summary, rate_series, type_medians
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop, conditional
@@ -34,5 +35,6 @@ def trends():
             by_type=period_summary(db(), shop.id, zone, start, end),
             previous_by_type=period_summary(db(), shop.id, zone, prev_start, prev_end),
             type_medians=type_medians(db(), shop.id),
+            meta_billing=billing_comparison(db(), shop.id, start, end),  # UTC days of the period
         )
     )

@@ -10,6 +10,7 @@ from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.models import Campaign
 from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
+from core.reports.meta_billing import campaign_billing
 from core.reports.metrics import signal_rules
 from core.reports.trends import type_medians
 from core.rules.account_events import messaging_limit
@@ -156,6 +157,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "alerts": open_alerts(db(), shop.id, campaign.id),
         "held_back": held_back(db(), campaign),
         "number": _number_health(shop, campaign),
+        "meta_billing": campaign_billing(db(), campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import render_template, request
 
+from core.reports.meta_billing import billing_comparison
 from core.reports.outcomes import outcomes_by_type
 from core.reports.trends import (
     campaigns_in_period,
@@ -65,6 +66,7 @@ def trends_page(shop):
         medians=type_medians(db(), shop.id),
         outcomes=outcomes_by_type(db(), shop, settled_in_period(db(), shop.id, zone, start, end)),
         rows=rows,
+        meta_billing=billing_comparison(db(), shop.id, start, end),
         next_cursor=encode_cursor(rows[-1].sent_on.isoformat(), rows[-1][0].id) if more else None,
         types=[t.value for t in CampaignType],
         **labels(),

@@ -54,7 +54,8 @@ def test_daily_points_by_every_dimension(billed):
     from the published card (Spain's marketing rate 0.0615, Germany's utility 0.0550), the free
     reply in volume at no cost and with no tier."""
     dims = '["COUNTRY","PRICING_CATEGORY","PRICING_TYPE","TIER"]'
-    fields = f"currency,pricing_analytics.start({START}).end({START + 86400}).granularity(DAILY).dimensions({dims})"
+    day = f".start({START}).end({START + 86400}).granularity(DAILY)"
+    fields = f"currency,pricing_analytics{day}.dimensions({dims})"
     answer = _ask(billed, fields)
     assert answer.json()["currency"] == "USD"
     points = sorted(_points(answer), key=lambda p: (p["country"], p["pricing_category"]))

@@ -1,8 +1,8 @@
 """Our billed messages and their cost per UTC day, recipient country and pricing category:
 the side of the reconciliation Meta's ``pricing_analytics`` is compared with.
 
-A stand-in until core/outcomes/billed_days.py (read from kept counts) lands with the same
-signature; core/reconcile/drift.py imports ``billed_by_day`` from here only, so swapping it is
+A stand-in until ``billed_by_day`` of the outcomes package (read from kept counts) lands with
+the same signature; core/reconcile/drift.py imports ``billed_by_day`` from here only, so swapping it is
 one import. It reads the messages directly, with the billed rule of core/outcomes/credits.py
 (``BILLED_SQL``: delivered, and billable by Meta's pricing) and the pricing of
 core/reports/outcomes.py (the shop's rate card; the template's category until Meta said one).

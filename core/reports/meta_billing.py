@@ -13,9 +13,10 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Campaign
+from core.models import Campaign, MetaBillingRead
 from core.reconcile.drift import KeyFigures, Reconciliation, reconcile
 
 PLACES = Decimal("0.0001")
@@ -99,7 +100,7 @@ def campaign_days(campaign: Campaign, today: date | None = None) -> tuple[date, 
     return first, max(first, min(end, today, first + timedelta(days=MAX_CAMPAIGN_DAYS - 1)))
 
 
-def campaign_billing(session: Session, campaign: Campaign) -> dict | None:
-    """``billing_comparison`` over the campaign's days (None before it was sent)."""
-    days = campaign_days(campaign)
-    return None if days is None else billing_comparison(session, campaign.shop_id, *days)
+def last_read(session: Session, shop_id: int) -> str:
+    """When Meta's bill was last read for the shop (a cache key: a new read shows at once)."""
+    at = session.scalar(select(func.max(MetaBillingRead.read_at)).where(MetaBillingRead.shop_id == shop_id))
+    return at.isoformat() if at else "never"

@@ -10,7 +10,6 @@ from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.models import Campaign
 from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
-from core.reports.meta_billing import campaign_billing
 from core.reports.metrics import signal_rules
 from core.reports.trends import type_medians
 from core.rules.account_events import messaging_limit
@@ -24,7 +23,13 @@ from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
 from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
-from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
+from web.reports import (
+    cached_calling_code,
+    cached_campaign_billing,
+    cached_failures,
+    cached_timings,
+    detail_etag,
+)
 
 STATUS_TONES = {
     "DRAFT": "neutral",
@@ -157,7 +162,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "alerts": open_alerts(db(), shop.id, campaign.id),
         "held_back": held_back(db(), campaign),
         "number": _number_health(shop, campaign),
-        "meta_billing": campaign_billing(db(), campaign),
+        "meta_billing": cached_campaign_billing(campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }

@@ -178,3 +178,50 @@ def test_meta_refusing_keeps_what_was_stored(make, meta, run_jobs):
             session.scalars(select(MetaBillingRead.day).where(MetaBillingRead.shop_id == shop.id))
         )
     assert read_days == {YESTERDAY - timedelta(days=n) for n in range(4)}
+
+
+def test_an_account_billed_in_another_currency_or_on_a_credit_line_compares_counts(make, meta, run_jobs):
+    """Meta bills the account in EUR while our rates are USD: the costs are not compared, the
+    message counts are, and the alert says why only counts were compared. On a partner's credit
+    line Meta gives no cost at all: the counts still agree, and nothing is raised."""
+    shop = whatsapp_shop(make)
+    _delivered(make, shop, ["+34612000001"] * 3)
+    accounts = meta.configure()["accounts"]
+    accounts[PHONE_NUMBER_ID]["currency"] = "EUR"
+    meta.configure(accounts=accounts)
+    meta.http.put(
+        f"{meta.url}/sim/billing", json={"surcharges": {"ES": "0.5"}}, timeout=10
+    ).raise_for_status()
+    _meta_bills(meta, "+34612000001", 3)
+    _read(run_jobs)
+    assert _alerts(make, shop.id, AlertCode.META_BILLING_DRIFT) == []
+    _meta_bills(meta, "+34612000001", 1)
+    _read(run_jobs)
+    [alert] = _open(_alerts(make, shop.id, AlertCode.META_BILLING_DRIFT))
+    assert "Meta 4 messages, 2.25 EUR; ours 3 messages, 0.18 USD" in alert.details
+    assert (
+        "Meta bills this account in EUR, our rates are in USD: only message counts are compared."
+        in alert.details
+    )
+
+    accounts[PHONE_NUMBER_ID].update(currency="USD", cost_hidden=True)
+    meta.configure(accounts=accounts)
+    _delivered(make, shop, ["+34612000001"])
+    _read(run_jobs)
+    assert _open(_alerts(make, shop.id, AlertCode.META_BILLING_DRIFT)) == []
+    assert {row[6] for row in _rows(make, shop.id)} == {None}
+
+
+def test_two_percent_is_the_line():
+    """Within 2% of Meta's figure is agreement; beyond it, drift; against a zero, any difference."""
+    from core.reconcile.drift import KeyFigures
+
+    def figures(ours: int, meta: int) -> KeyFigures:
+        return KeyFigures(YESTERDAY, "ES", "marketing", ours, Decimal(ours), meta, Decimal(meta))
+
+    assert not figures(98, 100).volume_drifts() and not figures(102, 100).volume_drifts()
+    assert figures(97, 100).volume_drifts() and figures(103, 100).volume_drifts()
+    assert figures(1, 0).volume_drifts() and not figures(0, 0).volume_drifts()
+    assert figures(103, 100).cost_drifts(comparable=True) and not figures(103, 100).cost_drifts(
+        comparable=False
+    )

@@ -149,3 +149,59 @@ def test_an_account_paid_by_a_credit_line_gets_volume_without_cost(billed):
         _ask(billed, f"pricing_analytics.start({START}).end({START + 86400}).granularity(DAILY)")
     )
     assert points == [{"start": START, "end": START + 86400, "volume": 6}]
+
+
+def test_metas_own_example_reads_as_its_days():
+    """Meta's example answer (its days start at 07:00 UTC, a free point has no tier, categories
+    in upper case) reads as one point per day, country, category, type and tier, in our words;
+    a start given as a string and a point without cost read too."""
+    from datetime import date
+    from decimal import Decimal
+
+    from core.whatsapp.pricing_analytics import _points
+
+    analytics = {
+        "data": [
+            {
+                "data_points": [
+                    {
+                        "start": 1749193200,
+                        "end": 1749279600,
+                        "country": "IN",
+                        "pricing_type": "FREE_CUSTOMER_SERVICE",
+                        "pricing_category": "SERVICE",
+                        "volume": 2,
+                        "cost": 0,
+                    },
+                    {
+                        "start": 1749106800,
+                        "end": 1749193200,
+                        "country": "IN",
+                        "tier": "0:750000",
+                        "pricing_type": "REGULAR",
+                        "pricing_category": "AUTHENTICATION_INTERNATIONAL",
+                        "volume": 2,
+                        "cost": 4.6,
+                    },
+                    {
+                        "start": "1748761200",
+                        "end": "1748847600",
+                        "country": "US",
+                        "tier": "0:MAX",
+                        "pricing_type": "REGULAR",
+                        "pricing_category": "MARKETING_LITE",
+                        "volume": 1,
+                    },
+                ]
+            }
+        ]
+    }
+    points = [
+        (p.day, p.country, p.pricing_category, p.pricing_type, p.tier, p.volume, p.cost)
+        for p in _points(analytics)
+    ]
+    assert points == [
+        (date(2025, 6, 6), "IN", "service", "free_customer_service", "", 2, Decimal(0)),
+        (date(2025, 6, 5), "IN", "authentication_international", "regular", "0:750000", 2, Decimal("4.6")),
+        (date(2025, 6, 1), "US", "marketing_lite", "regular", "0:MAX", 1, None),
+    ]

@@ -73,13 +73,23 @@ def _points(analytics: dict) -> list[BilledPoint]:
         for block in analytics.get("data") or []
         if isinstance(block, dict)
         for raw in block.get("data_points") or []
-        if isinstance(raw, dict) and isinstance(raw.get("start"), int | float)
+        if isinstance(raw, dict) and _unix(raw.get("start")) is not None
     ]
 
 
+def _unix(value: object) -> int | None:
+    """A point's ``start``: Unix seconds, as a number or (some of Meta's examples) a string."""
+    try:
+        return int(float(str(value)))
+    except (ValueError, OverflowError):
+        return None
+
+
 def _point(raw: dict) -> BilledPoint:
-    # A DAILY point starts at its day's first second (UTC); an hour past it is still that day.
-    day = (datetime.fromtimestamp(raw["start"], UTC) + timedelta(hours=12)).date()
+    # A DAILY point starts at its day's first second: at midnight UTC by Meta's words, at 07:00
+    # UTC (Pacific midnight) in Meta's own example. Either way the bucket mostly covers the day
+    # its start plus twelve hours falls on (docs/meta-billing.md).
+    day = (datetime.fromtimestamp(_unix(raw["start"]) or 0, UTC) + timedelta(hours=12)).date()
     cost = raw.get("cost")
     return BilledPoint(
         day=day,

@@ -97,33 +97,34 @@ def reconcile(session: Session, shop_id: int, first_day: date, last_day: date) -
     shop = session.get(Shop, shop_id)
     waba_id = (shop.meta_waba_id if shop else None) or ""
     reads = read_days(session, shop_id, waba_id, first_day, last_day)
-    keys: dict[tuple, KeyFigures] = {}
-
-    def at(key: tuple) -> KeyFigures:
-        return keys.setdefault(key, KeyFigures(*key))
-
-    for key, (volume, cost) in billed_by_day(session, shop_id, first_day, last_day).items():
-        figures = at(key)
-        figures.ours_volume, figures.ours_cost = volume, cost
+    keys = {
+        key: KeyFigures(*key, ours_volume=volume, ours_cost=cost)
+        for key, (volume, cost) in billed_by_day(session, shop_id, first_day, last_day).items()
+    }
     meta_days: dict[date, int] = defaultdict(int)
     for row in billed_rows(session, shop_id, waba_id, first_day, last_day):
-        _add_meta(at((row.day, row.country, row.pricing_category)), row)
+        key = (row.day, row.country, row.pricing_category)
+        _add_meta(keys.setdefault(key, KeyFigures(*key)), row)
         meta_days[row.day] += row.volume
-    pending = {
-        k.day
-        for k in keys.values()
-        if k.day in reads and not meta_days[k.day] and reads[k.day].read_at < _end_of(k.day) + SETTLE
-    }
-    currencies = {r.currency for r in reads.values() if r.currency}
+    currencies = sorted({r.currency for r in reads.values() if r.currency})
     return Reconciliation(
         first_day,
         last_day,
         card_for(shop.rate_card if shop else None).currency,
-        min(currencies) if currencies else None,
+        currencies[0] if currencies else None,
         sorted(keys.values(), key=lambda k: (k.day, k.country, k.category)),
         set(reads),
-        pending,
+        _pending(keys.values(), reads, meta_days),
     )
+
+
+def _pending(keys, reads: dict, meta_days: dict[date, int]) -> set[date]:
+    """Days read while Meta had reported nothing for them, less than ``SETTLE`` after they ended."""
+    return {
+        k.day
+        for k in keys
+        if k.day in reads and not meta_days[k.day] and reads[k.day].read_at < _end_of(k.day) + SETTLE
+    }
 
 
 def _add_meta(figures: KeyFigures, row) -> None:

@@ -58,33 +58,30 @@ def billing_comparison(session: Session, shop_id: int, first_day: date, last_day
     by_day: dict[date, list[KeyFigures]] = defaultdict(list)
     for k in result.keys:
         by_day[k.day].append(k)
-    days = []
-    for day in sorted(by_day):
-        keys = by_day[day]
-        ours_cost = sum((k.ours_cost for k in keys), Decimal(0))
-        meta_costs = [k.meta_cost for k in keys]
-        meta_cost = None if any(c is None for c in meta_costs) else sum(meta_costs, Decimal(0))
-        status = _day_status(result, day)
-        days.append(
-            {
-                "day": day.isoformat(),
-                "status": status,
-                "ours": {"messages": sum(k.ours_volume for k in keys), "cost": _money(ours_cost)},
-                "meta": None
-                if status == "not_read"
-                else {"messages": sum(k.meta_volume for k in keys), "cost": _money(meta_cost)},
-                "drift": {"cost": None if status == "not_read" else _drift(ours_cost, meta_cost)},
-                "drifts": any((day, k.country, k.category) in drifting for k in keys),
-                "keys": [_key_json(k, (day, k.country, k.category) in drifting) for k in keys],
-            }
-        )
     return {
         "from": first_day.isoformat(),
         "to": last_day.isoformat(),
         "currency": result.our_currency,
         "meta_currency": result.meta_currency,
-        "days": days,
+        "days": [_day_json(day, by_day[day], _day_status(result, day), drifting) for day in sorted(by_day)],
         "drifting": len(drifting),
+    }
+
+
+def _day_json(day: date, keys: list[KeyFigures], status: str, drifting: set[tuple]) -> dict:
+    ours_cost = sum((k.ours_cost for k in keys), Decimal(0))
+    meta_costs = [k.meta_cost for k in keys]
+    meta_cost = None if any(c is None for c in meta_costs) else sum(meta_costs, Decimal(0))
+    read = status != "not_read"
+    flags = [(day, k.country, k.category) in drifting for k in keys]
+    return {
+        "day": day.isoformat(),
+        "status": status,
+        "ours": {"messages": sum(k.ours_volume for k in keys), "cost": _money(ours_cost)},
+        "meta": {"messages": sum(k.meta_volume for k in keys), "cost": _money(meta_cost)} if read else None,
+        "drift": {"cost": _drift(ours_cost, meta_cost) if read else None},
+        "drifts": any(flags),
+        "keys": [_key_json(k, flag) for k, flag in zip(keys, flags, strict=True)],
     }
 
 

@@ -42,6 +42,8 @@ PERIODIC_JOBS = (
     PeriodicJob("privacy-resume", "jobs.privacy.resume_privacy_requests", 60, DEFAULT),
     # Quality, limits and throughput change; a token or a subscription can be lost.
     PeriodicJob("whatsapp-recheck", "jobs.whatsapp.recheck_connections", 6 * 3600, DEFAULT),
+    # What Meta billed each account, yesterday and the days before (jobs/meta_billing.py).
+    PeriodicJob("meta-billing", "jobs.meta_billing.read_all_meta_billing", 24 * 3600, DEFAULT),
     # A released number's token waits until our app has left its WABA: retry what Meta refused to answer.
     PeriodicJob("whatsapp-unsubscribe", "jobs.whatsapp.unsubscribe_released_numbers", 300, DEFAULT),
 )

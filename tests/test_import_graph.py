@@ -18,7 +18,7 @@ LAYERS = [
     {"models"},
     {"inbox", "templates", "outcomes", "migrations"},
     {"counts", "whatsapp", "experiments"},
-    {"meta_webhooks", "shopify"},
+    {"meta_webhooks", "reconcile", "shopify"},
     {"campaigns"},
     {"dispatch", "reports"},
     {"ops"},

@@ -34,6 +34,7 @@ from core.experiments.holdout import holdout_report
 from core.models import Campaign, Shop
 from core.redis import get_redis
 from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
+from core.reports.meta_billing import billing_comparison, campaign_days, last_read
 from core.reports.outcomes import campaign_outcomes
 from core.reports.variants import variants_report
 from core.rules.campaign_states import SETTLED_STATUSES
@@ -170,6 +171,24 @@ def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
     return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))
 
 
+def cached_billing(shop_id: int, first_day: date, last_day: date) -> dict:
+    """core.reports.meta_billing.billing_comparison for these UTC days, cached for a minute: a
+    live campaign page polls every few seconds, and the comparison reads every billed message
+    of the shop on those days. A new read of Meta's bill, or new rates, show at once; our own
+    new deliveries within the minute."""
+    shop = db().get(Shop, shop_id)
+    card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
+    version = f"{last_read(db(), shop_id)}:{card}"
+    key = f"meta_billing:v1:{shop_id}:{first_day.isoformat()}:{last_day.isoformat()}:{version}"
+    return cached_json(key, TTL_S, lambda: billing_comparison(db(), shop_id, first_day, last_day))
+
+
+def cached_campaign_billing(campaign: Campaign) -> dict | None:
+    """``cached_billing`` over the UTC days the campaign was delivered (None before it was sent)."""
+    days = campaign_days(campaign)
+    return None if days is None else cached_billing(campaign.shop_id, *days)
+
+
 def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None = None) -> dict:
     """The contract's Campaign; with ``outcome`` (core/reports/outcomes.py), its orders, revenue and cost."""
     body = {
@@ -209,6 +228,7 @@ def campaign_detail(campaign: Campaign) -> dict:
     errors = cached_failures(campaign.shop_id, [campaign])
     body = campaign_json(campaign, errors.get(campaign.id, []), cached_outcomes([campaign])[campaign.id])
     body["missing_calling_code"] = cached_calling_code(campaign)
+    body["meta_billing"] = cached_campaign_billing(campaign)  # our cost beside Meta's bill, by day
     if campaign.holdout_share:
         body["holdout"] = cached_holdout(campaign)
     if campaign.variants:

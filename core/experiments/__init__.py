@@ -5,6 +5,7 @@ baseline, the split that assigns each customer, and the statistics of what the c
 - ``holdout``: who a campaign held out, and its read-out (incremental orders and revenue).
 - ``stats``: the incremental effect of two groups and its interval.
 - ``readout``: which A/B variant is better: the probability to be best, and when to say so.
+- ``send_time``: each customer's usual reading hour, and the plan that sends them at it.
 """
 
-__all__ = ["holdout", "readout", "split", "stats"]
+__all__ = ["holdout", "readout", "send_time", "split", "stats"]

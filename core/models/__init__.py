@@ -10,6 +10,7 @@ from core.models.experiment import CampaignHoldout
 from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
+from core.models.meta_billing import MetaBilledRow, MetaBillingRead
 from core.models.outcomes import CreditMovement, CreditPurchase, Order, OrderRefund, PhoneFix
 from core.models.shop import Shop, ShopAlert
 from core.models.shopify import (
@@ -36,6 +37,8 @@ __all__ = [
     "CustomerTombstone",
     "InboxEvent",
     "Message",
+    "MetaBilledRow",
+    "MetaBillingRead",
     "MetaTemplateState",
     "Order",
     "OrderRefund",

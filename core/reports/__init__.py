@@ -6,10 +6,21 @@ open alerts.
 - ``metrics``: the four core metrics, their rates and the diagnostic signals.
 - ``message_list``: per-message rows, filters and keyset pages.
 - ``outcomes``: orders, revenue, cost and the ratios between them.
+- ``meta_billing``: our cost beside what Meta billed, day by day, and the drift.
 - ``trends``: rates over time by send date and type.
 - ``customer``: the customer-page block's data.
 - ``alerts``: the shop's open alerts, one per code and campaign, with what to do; dismissal.
 - ``variants``: an A/B campaign's variants side by side, and which is better.
 """
 
-__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "trends", "variants"]
+__all__ = [
+    "alerts",
+    "campaign",
+    "customer",
+    "message_list",
+    "meta_billing",
+    "metrics",
+    "outcomes",
+    "trends",
+    "variants",
+]

@@ -28,6 +28,9 @@ class AlertCode(StrEnum):
     NUMBER_QUALITY = "NUMBER_QUALITY"  # the number flagged, or the messaging limit lowered
     ACCOUNT_RESTRICTED = "ACCOUNT_RESTRICTED"  # the account restricted or disabled by Meta
     ACCOUNT_NOTICE = "ACCOUNT_NOTICE"  # another account event worth knowing (a violation)
+    # What Meta billed (core/reconcile/):
+    META_BILLING_DRIFT = "META_BILLING_DRIFT"  # Meta billed more than 2% off our cost or count
+    META_BILLING_UNREAD = "META_BILLING_UNREAD"  # Meta refused to say what it billed
 
 
 class ActIn(StrEnum):
@@ -127,6 +130,24 @@ _OURS: dict[str, AlertGuide] = {
         None,
         "Meta reported this about the WhatsApp Business account. Sending goes on; check Business "
         "Support Home in Meta Business Suite before it leads to a restriction.",
+        Tone.WARNING,
+        ActIn.WHATSAPP,
+    ),
+    AlertCode.META_BILLING_DRIFT: AlertGuide(
+        None,
+        "The cost shown for campaigns comes from Meta's published rates; Meta's own bill for the "
+        "days above differs by more than 2%. Compare the lines above with the billing section of "
+        "WhatsApp Manager. If Meta counts more messages, check whether another app or the "
+        "WhatsApp Business app sends from this number; if the prices differ, set your rates in "
+        "Settings. This alert closes by itself once the figures agree again.",
+        Tone.WARNING,
+        ActIn.WHATSAPP,
+    ),
+    AlertCode.META_BILLING_UNREAD: AlertGuide(
+        None,
+        "The app could not read what Meta billed, so the comparison with Meta's bill is not up "
+        "to date (campaign costs still show). If Meta refused the token, reconnect WhatsApp in "
+        "Settings; a rate limit passes by itself. This alert closes once Meta answers again.",
         Tone.WARNING,
         ActIn.WHATSAPP,
     ),

@@ -5,6 +5,7 @@ again, describe, release, and send template messages.
 - ``connect``: check everything with Meta first, then store the connection.
 - ``graph``: the Graph API calls that connect a number (read, list, subscribe, exchange a code).
 - ``graph_api``: endpoint addresses, the account's template list, reading a Graph answer.
+- ``pricing_analytics``: what Meta billed the account, per day, country, category and tier.
 - ``registration``: a number not yet on the Cloud API registered with a new PIN; refusals in words.
 - ``recheck``: the periodic check of a connected number (quality, limits, throughput).
 - ``release``: a disconnected (or uninstalled) shop's number released, our app unsubscribed
@@ -20,6 +21,7 @@ __all__ = [
     "connect",
     "graph",
     "graph_api",
+    "pricing_analytics",
     "recheck",
     "release",
     "send",

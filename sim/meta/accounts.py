@@ -31,6 +31,8 @@ import re
 import threading
 import time
 
+from sim.meta.billing import BadFieldSpec, parse_field
+
 _NODE = re.compile(r"^/v[\d.]+/(\d+)$")
 _EDGE = re.compile(r"^/v[\d.]+/(\d+)/(phone_numbers|subscribed_apps)$")
 _OAUTH = re.compile(r"^/v[\d.]+/oauth/access_token$")
@@ -89,6 +91,19 @@ def _only(node: dict, query: dict, default: str | None) -> dict:
     return {key: node[key] for key in ["id", *wanted.split(",")] if key in node}
 
 
+def split_fields(fields: str) -> list[str]:
+    """The ``fields`` parameter's fields: commas inside a field's modifiers do not split."""
+    found, depth, current = [], 0, ""
+    for char in fields:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            found.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [f for f in [*found, current.strip()] if f]
+
+
 def display_number(digits: str) -> str:
     """Meta's display form of a number: "+1 555-000-1234" for 15550001234."""
     return f"+{digits[0]} {digits[1:4]}-{digits[4:7]}-{digits[7:]}" if len(digits) == 11 else f"+{digits}"
@@ -129,6 +144,8 @@ class AccountsApi:
                 return 200, self._app_subscriptions(match.group(1), token)
             if (match := _REGISTER.match(path)) and method == "POST":
                 return 200, self._register(match.group(1), token, body)
+            if (match := _NODE.match(path)) and method == "GET" and self._is_waba(match.group(1)):
+                return 200, self._waba(match.group(1), token, query)
             if (match := _NODE.match(path)) and method == "GET":
                 return 200, self._number(match.group(1), token, query)
             if match := _EDGE.match(path):
@@ -171,6 +188,38 @@ class AccountsApi:
             "code_verification_status": values["code_verification_status"],
             "name_status": values["name_status"],
         }
+
+    def _is_waba(self, object_id: str) -> bool:
+        return object_id not in self.config.accounts and any(
+            a.get("waba_id") == object_id for a in self.config.accounts.values()
+        )
+
+    def _waba(self, waba_id: str, token: str | None, query: dict) -> dict:
+        """The WABA node: ``id``, ``currency`` and ``pricing_analytics`` (sim/meta/billing.py)
+        when asked. An account may set ``"currency"`` (USD by default) and ``"cost_hidden":
+        true`` (paid through a partner's credit line: Meta leaves cost out)."""
+        mine = [a for a in self._authorised(token) if a.get("waba_id") == waba_id]
+        if not mine:
+            raise unsupported(waba_id)
+        node: dict = {"id": waba_id}
+        for field in split_fields((query.get("fields") or ["id"])[0]):
+            name, _, modifiers = field.partition(".")
+            if name == "currency":
+                node["currency"] = mine[0].get("currency", "USD")
+            elif name == "pricing_analytics":
+                try:
+                    wanted = parse_field(modifiers, time.time())
+                except BadFieldSpec as error:
+                    raise Refusal(400, 100, f"Invalid parameter: {error}") from None
+                with_cost = not mine[0].get("cost_hidden")
+                node["pricing_analytics"] = self.state.billing.answer(waba_id, wanted, with_cost)
+            elif name not in ("id", "name"):
+                raise Refusal(
+                    400,
+                    100,
+                    f"Tried accessing nonexisting field ({name}) on node type (WhatsAppBusinessAccount)",
+                )
+        return node
 
     def _listed(self, phone_number_id: str, account: dict) -> dict:
         """The node as the account's list describes it: Meta's OpenAPI gives the list its own

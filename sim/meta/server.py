@@ -1,7 +1,8 @@
 """The stand-in's HTTP surface: Meta's two endpoints, and ``/sim/...`` for tests and benchmarks.
 
 - ``POST /{version}/{phone_number_id}/messages`` and ``GET /{version}/{waba_id}/message_templates``
-  answer as the Graph API does (bodies, codes, paging); the phone number node and its
+  answer as the Graph API does (bodies, codes, paging); the WABA node (``currency`` and
+  ``pricing_analytics``, sim/meta/billing.py), the phone number node and its
   ``register``, the WABA's ``phone_numbers`` and ``subscribed_apps`` and ``oauth/access_token``
   are in sim/meta/accounts.py;
 - ``GET /sim/truth``: every accepted message's fate; ``GET /sim/stats``: webhooks still to post;
@@ -10,6 +11,8 @@
   statuses for messages the app already holds, shuffled, duplicates included;
   ``GET /sim/subscriptions``: the WABAs' subscribed apps and every unsubscription asked;
   ``GET /sim/sends``: when each accepted send arrived;
+  ``GET /sim/billing``: every message Meta billed; ``PUT /sim/billing`` {surcharges} and
+  ``POST /sim/billing/messages``: make Meta bill otherwise (sim/meta/billing.py);
   ``POST /sim/reset``: forget all messages (and with {"config": true} the configuration);
   ``POST /sim/emit`` {kind: user_preferences | account_error | template_status |
   template_quality | number_quality | capability | account_update, phone_number_id, ...}: post
@@ -49,6 +52,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_message(match.group(1))
         if path == "/sim/replay":
             return self._replay()
+        if path == "/sim/billing/messages":
+            return self._bill_others()
         if path == "/sim/emit":
             try:
                 return self._json(200, emit(self.server.state, self._body() or {}))
@@ -66,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found"})
 
     def do_PUT(self) -> None:
+        if urlsplit(self.path).path == "/sim/billing":
+            return self._surcharges()
         if urlsplit(self.path).path != "/sim/config":
             return self._json(404, {"error": "not found"})
         try:
@@ -88,6 +95,7 @@ class Handler(BaseHTTPRequestHandler):
             "/sim/config": state.config.as_dict,
             "/sim/subscriptions": self.server.accounts.record,
             "/sim/sends": state.send_times,
+            "/sim/billing": state.billing.summary,
             "/sim/stats": lambda: {"pending_webhooks": state.poster.pending(), **state.poster.stats},
             "/health": lambda: {"ok": True},
         }
@@ -140,6 +148,36 @@ class Handler(BaseHTTPRequestHandler):
         except (KeyError, TypeError, ValueError) as error:
             return self._json(400, {"error": f"bad replay: {error}"})
         return self._json(200, answer)
+
+    def _surcharges(self) -> None:
+        """``PUT /sim/billing`` {"surcharges": {"ES": "0.0100"}}: Meta bills that much more per
+        message to the country from now on (the app's rate card does not know it)."""
+        body = self._body()
+        try:
+            self.server.state.billing.set_surcharges(body["surcharges"])
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            return self._json(400, {"error": f"bad billing: {error}"})
+        return self._json(200, self.server.state.billing.summary())
+
+    def _bill_others(self) -> None:
+        """``POST /sim/billing/messages`` {phone_number_id, to, category, at, count?,
+        pricing_type?}: bill messages the app never sent, as another app (or the WhatsApp
+        Business app) on the same number would have."""
+        body = self._body()
+        try:
+            account = self.server.state.config.accounts[body["phone_number_id"]]
+            for _ in range(int(body.get("count", 1))):
+                self.server.state.billing.bill(
+                    at=int(body["at"]),
+                    waba_id=str(account["waba_id"]),
+                    phone_number=str(account.get("display", "")),
+                    to=str(body["to"]),
+                    category=str(body["category"]).lower(),
+                    pricing_type=str(body.get("pricing_type", "regular")).lower(),
+                )
+        except (KeyError, TypeError, ValueError) as error:
+            return self._json(400, {"error": f"bad billing: {error}"})
+        return self._json(200, {"ok": True})
 
     def _templates(self, waba_id: str, query: dict) -> None:
         try:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter, deque
 
+from sim.meta.billing import Ledger
 from sim.meta.config import SimConfig
 from sim.meta.error_texts import ERROR_TEXTS
 from sim.meta.fates import Fate, decide, decide_for_wamid, fail_fate
@@ -71,6 +72,7 @@ class MetaState:
         self.accepted_at: list[float] = []  # wall-clock time of every accepted send
         self.arrived_at: list[float] = []  # ... and of every send that reached the cap check
         self.refused: Counter = Counter()  # error code -> answers
+        self.billing = Ledger()  # what Meta billed: every delivered message (sim/meta/billing.py)
 
     def account(self, phone_number_id: str, token: str | None) -> dict:
         account = self.config.accounts.get(phone_number_id)
@@ -134,6 +136,7 @@ class MetaState:
             settle = len(self.fates) % SETTLE_EVERY == 0
         if settle:
             _settle_long_lived()
+        self._bill(fate, account)
         self._post_later(fate)
         return fate, rule or {}
 
@@ -153,6 +156,21 @@ class MetaState:
             return True
         reached[to] = now
         return False
+
+    def _bill(self, fate: Fate, account: dict) -> None:
+        """Bill the message if it is delivered: Meta bills at its first delivered (or read)
+        status, the time the ledger keeps."""
+        delivered = next((e for e in fate.events if e.status in ("delivered", "read")), None)
+        if delivered is None:
+            return
+        self.billing.bill(
+            at=delivered.timestamp,
+            waba_id=str(account.get("waba_id", "")),
+            phone_number=str(account.get("display", "")),
+            to=fate.to,
+            category=fate.category,
+            pricing_type=fate.pricing_type,
+        )
 
     def _refuse(self, error: GraphError) -> GraphError:
         self.refused[error.code] += 1

@@ -11,7 +11,7 @@ from web.api import blueprint
 from web.api.campaigns import campaign_of_shop, conditional
 from web.database import db
 from web.formatting import shop_zone
-from web.reports import cached_timings, previous_period, trend_period
+from web.reports import cached_billing, cached_timings, previous_period, trend_period
 from web.tenancy import current_shop
 
 
@@ -34,5 +34,6 @@ def trends():
             by_type=period_summary(db(), shop.id, zone, start, end),
             previous_by_type=period_summary(db(), shop.id, zone, prev_start, prev_end),
             type_medians=type_medians(db(), shop.id),
+            meta_billing=cached_billing(shop.id, start, end),  # UTC days of the period
         )
     )

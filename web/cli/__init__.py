@@ -1,6 +1,6 @@
 """CLI commands: ``flask --app web db upgrade``, ``flask --app web db distribute``, ``flask --app
 web seed FILE`` (campaign commands: web/cli/campaigns.py; the webhook inbox's failed events:
-web/cli/inbox.py)."""
+web/cli/inbox.py; what Meta billed: web/cli/meta_billing.py)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,11 @@ def rotate_keys_command() -> None:
 def init_app(app: Flask) -> None:
     from web.cli import campaigns as cli_campaigns
     from web.cli.inbox import inbox_cli
+    from web.cli.meta_billing import meta_billing_command
 
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(rotate_keys_command)
     app.cli.add_command(inbox_cli)
+    app.cli.add_command(meta_billing_command)
     cli_campaigns.init_app(app)

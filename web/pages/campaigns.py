@@ -25,6 +25,7 @@ from web.pages.outcomes import outcome_context
 from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
 from web.reports import (
     cached_calling_code,
+    cached_campaign_billing,
     cached_failures,
     cached_holdout,
     cached_timings,
@@ -166,6 +167,7 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "holdout": cached_holdout(campaign) if campaign.holdout_share else None,
         **_variant_context(campaign),
         "holdout_since": campaign.dispatch_started_at,
+        "meta_billing": cached_campaign_billing(campaign),
         **outcome_context(shop, campaign),
         **labels(),
     }

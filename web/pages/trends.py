@@ -21,7 +21,7 @@ from web.formatting import shop_zone
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import labels
 from web.paging import decode_cursor, encode_cursor
-from web.reports import previous_period, trend_period
+from web.reports import cached_billing, previous_period, trend_period
 
 PRESETS = (30, 90, 365)
 CAMPAIGNS_PER_PAGE = 50
@@ -65,6 +65,7 @@ def trends_page(shop):
         medians=type_medians(db(), shop.id),
         outcomes=outcomes_by_type(db(), shop, settled_in_period(db(), shop.id, zone, start, end)),
         rows=rows,
+        meta_billing=cached_billing(shop.id, start, end),
         next_cursor=encode_cursor(rows[-1].sent_on.isoformat(), rows[-1][0].id) if more else None,
         types=[t.value for t in CampaignType],
         **labels(),

@@ -130,6 +130,10 @@ def test_a_campaign_with_a_holdout_sends_to_the_rest_and_reports_what_it_earned_
     campaign_id = created.json["id"]
     assert created.json["holdout"] == {"share": 25}
     assert client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json["holdout"]["customers"] is None
+    # Before launch, the confirmation counts exactly who will be held out (the split is known).
+    summary = client.get(f"/api/campaigns/{campaign_id}/launch-summary", headers=bearer()).json
+    will_hold = sum(held_out(campaign_id, p.id, 25) for p in people)
+    assert (summary["recipients"], summary["held_out"]) == (240 - will_hold, will_hold)
     assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
     run_jobs()
 

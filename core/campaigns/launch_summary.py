@@ -1,6 +1,7 @@
 """What launching a campaign will do, said before the merchant confirms: how many recipients,
 how many of them have United States numbers a marketing template will not reach (131049), what
-Meta will charge by the shop's rate card, and the credits left after it.
+Meta will charge by the shop's rate card, and the credits left after it; a holdout's customers
+are counted apart, as they get nothing.
 
 The cost is an estimate: Meta bills a message once it is delivered, so failures cost nothing,
 and US numbers of a marketing campaign are left out of it (they fail). Credits are one per
@@ -12,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.us_numbers import us_among
+from core.experiments.split import bucket_sql
 from core.models import Campaign, Shop
 from core.outcomes.rate_card import card_for, country_of_prefix
 
@@ -31,6 +33,7 @@ class LaunchSummary:
     currency: str
     unpriced: int  # recipients whose country the rate card has no price for
     credits: int
+    held_out: int = 0  # customers of the audience the campaign's holdout keeps unsent
 
     def as_json(self) -> dict:
         return {
@@ -44,6 +47,7 @@ class LaunchSummary:
             "credits": self.credits,
             "credits_needed": self.recipients,
             "credits_after": self.credits - self.recipients,
+            "held_out": self.held_out,
         }
 
 
@@ -54,7 +58,8 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
     sent_by = (
         follow_up_family(session, shop.id, campaign.follow_up_of) if campaign.follow_up_of is not None else ()
     )
-    recipients = recipients_query(shop.id, rule, sent_by).subquery()
+    everyone = recipients_query(shop.id, rule, sent_by)
+    recipients = _without_holdout(everyone, campaign).subquery()
     digits = func.substr(recipients.c.phone_e164, 2, 3)
     rows = session.execute(select(digits, func.count()).select_from(recipients).group_by(digits)).all()
     category = (campaign.template_category or "marketing").lower()
@@ -72,4 +77,16 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
     if us:  # +1 is priced as North America above; the US part of it will fail, unbilled
         cost -= (card.rate("US", category) or 0) * us
     total = sum(count for _prefix, count in rows)  # the launch check's estimate, counted once
-    return LaunchSummary(total, us, max(cost, Decimal(0)), card.currency, unpriced, shop.credits)
+    held = 0
+    if campaign.holdout_share:
+        held = session.scalar(select(func.count()).select_from(everyone.subquery())) - total
+    return LaunchSummary(total, us, max(cost, Decimal(0)), card.currency, unpriced, shop.credits, held)
+
+
+def _without_holdout(recipients: Select, campaign: Campaign) -> Select:
+    """The recipients a holdout leaves to be sent: the split is known before launch (its hash
+    needs only the campaign and the customer), so the summary counts exactly who will get it."""
+    if not campaign.holdout_share:
+        return recipients
+    drawn = bucket_sql(str(int(campaign.id)), "customers.id")
+    return recipients.where(text(f"{drawn} >= {int(campaign.holdout_share)}"))

@@ -76,7 +76,7 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         shop_id, campaign.audience, _family_sent_by(session, shop_id, campaign), campaign.cap_hours
     ).subquery("r")
     drawn = bucket_sql(str(int(campaign_id)), "r.id")
-    kept = literal_column(drawn) < campaign.holdout_share
+    kept = literal_column(f"{drawn} < {int(campaign.holdout_share)}")
     if campaign.holdout_share:
         held = select(recipients.c.shop_id, literal(campaign_id), recipients.c.id).where(kept)
         session.execute(insert(CampaignHoldout).from_select(["shop_id", "campaign_id", "customer_id"], held))
@@ -95,7 +95,7 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         variant,
     )
     if campaign.holdout_share:
-        source = source.where(~kept)
+        source = source.where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
     session.execute(_PLAN_WAVES, {**params, "gap": WAVE_GAP})

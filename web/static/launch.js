@@ -24,7 +24,8 @@
   }
 
   function show(s) {
-    field("recipients").textContent = plural(s.recipients, "subscribed recipient");
+    field("recipients").textContent = plural(s.recipients, "subscribed recipient")
+      + (s.held_out ? "; " + plural(s.held_out, "more customer") + " held out at random, sent nothing" : "");
     field("cost").textContent = "About " + money(s.estimated_cost) + ", charged by Meta for each message delivered"
       + (s.unpriced_recipients ? " (" + plural(s.unpriced_recipients, "recipient") + " in countries your rates do not price)" : "") + ".";
     field("credits").textContent = s.credits_after >= 0

@@ -17,7 +17,9 @@ the treated group, as the campaign meant to message them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import text
@@ -35,29 +37,33 @@ METHOD = (
     f"{int(CONFIDENCE * 100)}% interval by Welch's normal approximation."
 )
 
-_GROUPS = text(f"""
-    WITH members AS (
-        SELECT DISTINCT m.customer_id, true AS treated FROM messages m
-         WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND m.customer_id IS NOT NULL
-        UNION ALL
-        SELECT h.customer_id, false FROM campaign_holdouts h
-         WHERE h.shop_id = :shop_id AND h.campaign_id = :campaign_id
-    ), per_customer AS (
-        SELECT g.treated, count(o.net) AS orders, COALESCE(sum(o.net), 0) AS revenue
-          FROM members g
-          LEFT JOIN customers c ON c.shop_id = :shop_id AND c.id = g.customer_id
-          LEFT JOIN LATERAL (
-                SELECT {NET_SQL} AS net FROM orders o
-                 WHERE o.shop_id = :shop_id AND o.shopify_customer_id = c.shopify_customer_id
-                   AND o.ordered_at >= :since AND o.ordered_at < :until AND {COUNTED_SQL}
-          ) o ON true
-         GROUP BY g.treated, g.customer_id
+# The groups' sums over the customers who ordered in the window: orders are few next to the
+# audience, so they are summed first and each buyer is looked up in the campaign's messages and
+# holdout by key; a customer without an order adds 0 to every sum and is only counted (the
+# groups' sizes come from the campaign's counter and the holdout's key).
+_BUYERS = text(f"""
+    WITH buyers AS (
+        SELECT o.shopify_customer_id, count(*) AS orders, sum({NET_SQL}) AS revenue
+          FROM orders o
+         WHERE o.shop_id = :shop_id AND o.ordered_at >= :since AND o.ordered_at < :until AND {COUNTED_SQL}
+         GROUP BY o.shopify_customer_id
     )
-    SELECT treated, count(*) AS n,
-           sum(orders) AS orders, sum(orders * orders) AS orders_sq,
-           sum(revenue) AS revenue, sum(revenue * revenue) AS revenue_sq
-      FROM per_customer GROUP BY treated
+    SELECT h.customer_id IS NULL AS treated,
+           sum(b.orders) AS orders, sum(b.orders * b.orders) AS orders_sq,
+           sum(b.revenue) AS revenue, sum(b.revenue * b.revenue) AS revenue_sq
+      FROM buyers b
+      JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = b.shopify_customer_id
+      LEFT JOIN campaign_holdouts h
+             ON h.shop_id = :shop_id AND h.campaign_id = :campaign_id AND h.customer_id = c.id
+     WHERE h.customer_id IS NOT NULL
+        OR EXISTS (SELECT 1 FROM messages m
+                    WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND m.customer_id = c.id)
+     GROUP BY 1
 """)
+
+_HELD_COUNT = text(
+    "SELECT count(*) FROM campaign_holdouts WHERE shop_id = :shop_id AND campaign_id = :campaign_id"
+)
 
 _META_EXPERIMENT = text("""
     SELECT count(DISTINCT customer_id) FROM messages
@@ -83,20 +89,23 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
         return report | {"customers": None, "orders": None, "revenue": None, "incremental_revenue": None}
     since, until, still_open = window(campaign, shop)
     params = {"shop_id": shop.id, "campaign_id": campaign.id, "since": since, "until": until}
-    groups = {row.treated: row for row in session.execute(_GROUPS, params)}
-    treated, held = groups.get(True), groups.get(False)
+    sums = {row.treated: row for row in session.execute(_BUYERS, params)}
+    keys = {"shop_id": shop.id, "campaign_id": campaign.id}
+    # Every message the campaign created is one treated customer (one message per customer).
+    sizes = {True: campaign.messages_count, False: session.scalar(_HELD_COUNT, keys)}
+    treated, held = (_Sums.of(sizes[side], sums.get(side)) for side in (True, False))
     exponent = get_currency_precision(shop.currency)
     revenue = incremental(_group(treated, "revenue"), _group(held, "revenue"))
     orders = incremental(_group(treated, "orders"), _group(held, "orders"))
     code = {"shop_id": shop.id, "campaign_id": campaign.id, "code": META_EXPERIMENT_CODE}
     return report | {
-        "customers": held.n if held else 0,
-        "orders": int(held.orders) if held else 0,
-        "revenue": _money(held.revenue if held else 0, shop.currency, exponent),
+        "customers": held.n,
+        "orders": int(held.orders),
+        "revenue": _money(held.revenue, shop.currency, exponent),
         "treated": {
-            "customers": treated.n if treated else 0,
-            "orders": int(treated.orders) if treated else 0,
-            "revenue": _money(treated.revenue if treated else 0, shop.currency, exponent),
+            "customers": treated.n,
+            "orders": int(treated.orders),
+            "revenue": _money(treated.revenue, shop.currency, exponent),
         },
         "incremental_revenue": revenue and _interval(revenue, exponent) | {"currency": shop.currency},
         "incremental_orders": orders and _interval(orders, 1),
@@ -108,10 +117,25 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
     }
 
 
-def _group(row, column: str) -> Group:
-    if row is None:
-        return Group(0, 0.0, 0.0)
-    return Group(row.n, float(getattr(row, column)), float(getattr(row, f"{column}_sq")))
+@dataclass(frozen=True)
+class _Sums:
+    """One group: its size, and its buyers' sums (zeros without a buyer)."""
+
+    n: int
+    orders: Decimal
+    orders_sq: Decimal
+    revenue: Decimal
+    revenue_sq: Decimal
+
+    @classmethod
+    def of(cls, n: int, row) -> _Sums:
+        if row is None:
+            return cls(n, Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+        return cls(n, row.orders, row.orders_sq, row.revenue, row.revenue_sq)
+
+
+def _group(sums: _Sums, column: str) -> Group:
+    return Group(sums.n, float(getattr(sums, column)), float(getattr(sums, f"{column}_sq")))
 
 
 def _interval(effect: Effect, exponent: int) -> dict:

@@ -52,6 +52,7 @@ def test_detail_explains_the_audience_gap_and_counts_calling_code_customers(clie
         "estimated": 14,
         "gap": 5,
         "not_created": 2,
+        "held_out": 0,
         "consent_changed": 0,
         "failed_at_submission": 3,
         "waiting": 0,

@@ -175,6 +175,8 @@ def test_a_campaign_with_a_holdout_sends_to_the_rest_and_reports_what_it_earned_
     assert Decimal(gain["low"]) < Decimal(gain["amount"]) < Decimal(gain["high"])
     assert holdout["window"]["open"] is True and "Welch" in holdout["method"]
     assert holdout["meta_experiment"] == {"code": "130472", "customers": 0}
+    gap = body["audience_gap"]
+    assert (gap["held_out"], gap["not_created"]) == (len(kept), 0)
 
     # The held-out customers, a page at a time and as a spreadsheet.
     listed, cursor = [], None

@@ -57,6 +57,8 @@ _PLAN_WAVES = text("""
      WHERE m.shop_id = :shop_id AND m.id = w.id
 """)
 
+_HELD_OUT = text("UPDATE campaigns SET held_out_count = :held WHERE shop_id = :shop_id AND id = :campaign_id")
+
 _MARK_STARTED = text("""
     UPDATE campaigns SET dispatch_started_at = now(), messages_count = messages_count + :created
      WHERE shop_id = :shop_id AND id = :campaign_id
@@ -79,7 +81,10 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     kept = literal_column(f"{drawn} < {int(campaign.holdout_share)}")
     if campaign.holdout_share:
         held = select(recipients.c.shop_id, literal(campaign_id), recipients.c.id).where(kept)
-        session.execute(insert(CampaignHoldout).from_select(["shop_id", "campaign_id", "customer_id"], held))
+        columns = ["shop_id", "campaign_id", "customer_id"]
+        kept_back = insert(CampaignHoldout).from_select(columns, held).returning(CampaignHoldout.customer_id)
+        held_count = session.scalar(select(func.count()).select_from(kept_back.cte("kept_back")))
+        session.execute(_HELD_OUT, {**params, "held": held_count})
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
     variant = (
         literal_column(variant_sql(drawn, campaign.holdout_share, campaign.variants))

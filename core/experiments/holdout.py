@@ -40,7 +40,7 @@ METHOD = (
 # The groups' sums over the customers who ordered in the window: orders are few next to the
 # audience, so they are summed first and each buyer is looked up in the campaign's messages and
 # holdout by key; a customer without an order adds 0 to every sum and is only counted (the
-# groups' sizes come from the campaign's counter and the holdout's key).
+# groups' sizes are the campaign's counters).
 _BUYERS = text(f"""
     WITH buyers AS (
         SELECT o.shopify_customer_id, count(*) AS orders, sum({NET_SQL}) AS revenue
@@ -60,10 +60,6 @@ _BUYERS = text(f"""
                     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND m.customer_id = c.id)
      GROUP BY 1
 """)
-
-_HELD_COUNT = text(
-    "SELECT count(*) FROM campaign_holdouts WHERE shop_id = :shop_id AND campaign_id = :campaign_id"
-)
 
 _META_EXPERIMENT = text("""
     SELECT count(DISTINCT customer_id) FROM messages
@@ -90,9 +86,8 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
     since, until, still_open = window(campaign, shop)
     params = {"shop_id": shop.id, "campaign_id": campaign.id, "since": since, "until": until}
     sums = {row.treated: row for row in session.execute(_BUYERS, params)}
-    keys = {"shop_id": shop.id, "campaign_id": campaign.id}
     # Every message the campaign created is one treated customer (one message per customer).
-    sizes = {True: campaign.messages_count, False: session.scalar(_HELD_COUNT, keys)}
+    sizes = {True: campaign.messages_count, False: campaign.held_out_count}
     treated, held = (_Sums.of(sizes[side], sums.get(side)) for side in (True, False))
     exponent = get_currency_precision(shop.currency)
     revenue = incremental(_group(treated, "revenue"), _group(held, "revenue"))

@@ -58,6 +58,7 @@ class Campaign(Base):
     spread_wave_size: Mapped[int | None]
     # The whole percent of the audience kept unsent as a baseline (core/experiments/holdout.py).
     holdout_share: Mapped[int] = _counter()
+    held_out_count: Mapped[int] = _counter()  # written once, when the audience is materialised
     # A/B variants (core/reports/variants.py): [{id, name, share, template {name, language,
     # category, format}, components, definition}], empty without; and the metric they compete on.
     variants: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))

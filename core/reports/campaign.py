@@ -81,7 +81,8 @@ def audience_gap(campaign: Campaign, errors: list[dict]) -> dict[str, int]:
 
     The estimate is taken when the campaign is built; the audience is read again at send time,
     so customers who changed consent or left in between get no message row at all
-    (``not_created``; negative when the audience grew). Of the rows that exist, some failed
+    (``not_created``; negative when the audience grew); a holdout keeps its share unsent on
+    purpose (``held_out``). Of the rows that exist, some failed
     before or at submission to Meta (ours: consent changed, no valid phone, no credit; Meta's:
     the send call was refused), and while dispatch runs some are still waiting their turn.
     """
@@ -90,7 +91,8 @@ def audience_gap(campaign: Campaign, errors: list[dict]) -> dict[str, int]:
     return {
         "estimated": campaign.estimated_audience,
         "gap": campaign.estimated_audience - campaign.sent_count,
-        "not_created": campaign.estimated_audience - campaign.messages_count,
+        "not_created": campaign.estimated_audience - campaign.messages_count - campaign.held_out_count,
+        "held_out": campaign.held_out_count,
         "consent_changed": consent,
         "failed_at_submission": at_submission - consent,
         "waiting": max(campaign.messages_count - campaign.sent_count - at_submission, 0),

@@ -1,6 +1,7 @@
 """holdouts: the whole percent of a campaign's audience kept unsent as a baseline
-(``campaigns.holdout_share``) and who was kept (``campaign_holdouts``, one row per customer,
-written when the audience is materialised; core/experiments/holdout.py)
+(``campaigns.holdout_share``), who was kept (``campaign_holdouts``, one row per customer,
+written when the audience is materialised; core/experiments/holdout.py) and how many
+(``campaigns.held_out_count``)
 
 Revision ID: 0024_holdouts
 Revises: 0023_citus_keys
@@ -19,6 +20,9 @@ def upgrade() -> None:
     op.add_column(
         'campaigns', sa.Column('holdout_share', sa.BigInteger(), server_default=sa.text('0'), nullable=False)
     )
+    op.add_column(
+        'campaigns', sa.Column('held_out_count', sa.BigInteger(), server_default=sa.text('0'), nullable=False)
+    )
     op.create_table('campaign_holdouts',
     sa.Column('shop_id', sa.BigInteger(), nullable=False),
     sa.Column('campaign_id', sa.BigInteger(), nullable=False),
@@ -33,4 +37,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('campaign_holdouts')
+    op.drop_column('campaigns', 'held_out_count')
     op.drop_column('campaigns', 'holdout_share')

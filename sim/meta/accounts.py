@@ -2,6 +2,9 @@
 
 - ``GET /{version}/{phone-number-id}?fields=...``: the number's node (display_phone_number,
   verified_name, quality_rating, throughput {level}, whatsapp_business_manager_messaging_limit);
+- ``GET /{version}/{waba-id}?fields=...``: the account's node (id, name, currency, timezone_id,
+  as Meta's OpenAPI WhatsAppBusinessAccount; id and name when no fields are asked). Its
+  ``currency`` is the account's own (``"currency"`` on any of its numbers; USD by default);
 - ``GET /{version}/{waba-id}/phone_numbers``: the account's numbers, cursor-paged;
 - ``GET``/``POST``/``DELETE /{version}/{waba-id}/subscribed_apps``: the apps subscribed to its
   webhooks (``data[].whatsapp_business_api_data {id, name, link}``) / subscribe the token's app
@@ -147,6 +150,8 @@ class AccountsApi:
     def _number(self, phone_number_id: str, token: str | None, query: dict) -> dict:
         mine = self._authorised(token)
         account = self.config.accounts.get(phone_number_id)
+        if account is None and any(a.get("waba_id") == phone_number_id for a in mine):
+            return _only(self._account(phone_number_id), query, "id,name")
         if account is None or not any(a.get("waba_id") == account["waba_id"] for a in mine):
             raise unsupported(phone_number_id)
         # Without ``fields`` Meta answers the default ones (getPhoneNumberById in Meta's OpenAPI).
@@ -155,6 +160,16 @@ class AccountsApi:
             query,
             "id,display_phone_number,verified_name,quality_rating",
         )
+
+    def _account(self, waba_id: str) -> dict:
+        """The WhatsApp Business Account's node: its numbers' account settings, USD unless one
+        of them names a ``currency``."""
+        numbers = [a for a in self.config.accounts.values() if a.get("waba_id") == waba_id]
+        currency = next((a["currency"] for a in numbers if a.get("currency")), "USD")
+        name = next(
+            (a["verified_name"] for a in numbers if a.get("verified_name")), NUMBER_DEFAULTS["verified_name"]
+        )
+        return {"id": waba_id, "name": name, "currency": currency, "timezone_id": "1"}
 
     def _node(self, phone_number_id: str, account: dict) -> dict:
         values = {**NUMBER_DEFAULTS, **account}

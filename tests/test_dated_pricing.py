@@ -17,6 +17,7 @@ from core.outcomes.billed_days import billed_by_day
 from core.outcomes.pricing import band_cost, pricing_for
 from tests import meta as webhooks
 from tests.browser import admin_query
+from tests.meta_openapi import validate_meta_schema
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID, whatsapp_shop
 from tests.tokens import bearer, session_token
 
@@ -123,13 +124,14 @@ def test_the_currency_meta_bills_the_account_in_picks_the_card(client, meta, mak
     assert "in JPY and the app has no JPY rate card" in _page(client, "/settings")
 
 
-def test_the_stand_in_answers_the_accounts_currency(meta):
-    """GET /{waba-id}?fields=currency answers the account's currency, USD unless configured."""
+def test_the_stand_in_answers_the_accounts_currency_as_meta_does(meta):
+    """GET /{waba-id}?fields=currency answers the account's currency, USD unless configured,
+    in the shape of Meta's OpenAPI WhatsAppBusinessAccount."""
     url, auth = f"{meta.url}/v25.0/{WABA_ID}", {"Authorization": f"Bearer {TOKEN}"}
-    assert meta.http.get(url, params={"fields": "currency"}, headers=auth).json() == {
-        "id": WABA_ID,
-        "currency": "USD",
-    }
+    answer = meta.http.get(url, params={"fields": "currency"}, headers=auth).json()
+    assert answer == {"id": WABA_ID, "currency": "USD"}
+    whole = meta.http.get(url, params={"fields": "id,name,currency,timezone_id"}, headers=auth).json()
+    validate_meta_schema(whole, "WhatsAppBusinessAccount")
     assert set(meta.http.get(url, headers=auth).json()) == {"id", "name"}
 
 

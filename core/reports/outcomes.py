@@ -198,8 +198,6 @@ def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) ->
         t["conversion_rate"] = _ratio(t["orders"], t["delivered"])
         t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == pricing.currency else None
         t["revenue"] = {"amount": f"{t['revenue']:.2f}", "currency": shop.currency}
-        t["cost"] = {
-            "amount": f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}",
-            "currency": pricing.currency,
-        }
+        amount = f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}"
+        t["cost"] = {"amount": amount, "currency": pricing.currency} if pricing.currency else None
     return by_type

@@ -25,6 +25,7 @@ from core.redis import get_redis
 from tests.citus_plans import PlanRecorder
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
+from tests.rate_cards import rate_cards  # noqa: F401  (fixture)
 from tests.shopify_stand_in import UNREACHABLE_SHOPIFY, _shopify_process, shopify  # noqa: F401  (fixtures)
 from tests.sql_guard import SqlGuard
 

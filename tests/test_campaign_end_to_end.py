@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.counts.recount import recount
 from core.dispatch.materialise import materialise_audience
 from core.models import Campaign, CreditMovement, Customer, InboxEvent, Message, Shop
-from core.outcomes.rate_card import shipped_card
+from core.outcomes.pricing import pricing_for
 from core.whatsapp.callback import callback_for
 from jobs.chains import start_dispatch
 from tests.browser import serve
@@ -171,7 +171,9 @@ def _cost_and_credits_match(client, make, shop_id: int, campaign_id: int, truth:
     """Cost is Meta's rate for every message the stand-in billed; the credits kept are exactly
     the billed messages, every other reservation came back, and the ledger adds up."""
     billed = [t for t in truth.values() if t["billed"]]
-    rate = shipped_card().rate("ES", "marketing")
+    rate = (
+        pricing_for(None, "USD").card_on(datetime.now(UTC).date()).rate("ES", "marketing")
+    )  # the stand-in bills in USD
     assert {t["pricing_category"] for t in billed} == {"marketing"}
     campaign = client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json
     assert campaign["billed_messages"] == len(billed)

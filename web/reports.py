@@ -32,6 +32,7 @@ from core.counts.timings import timings
 from core.dispatch.progress import progress
 from core.experiments.holdout import holdout_report
 from core.models import Campaign, Shop
+from core.outcomes.pricing import account_currency
 from core.redis import get_redis
 from core.reports.campaign import campaign_report, failures_by_code, missing_calling_code
 from core.reports.meta_billing import billing_comparison, campaign_days, last_read
@@ -165,8 +166,9 @@ def cached_outcomes(campaigns: list[Campaign]) -> dict[int, dict]:
     # The shop's window and rate card are in the key too: changing them in Settings shows at once.
     card = hashlib.sha256(json.dumps(shop.rate_card, sort_keys=True).encode()).hexdigest()[:12]
     orders = shop.orders_changed_at.timestamp() if shop.orders_changed_at else 0
-    settings = f"{shop.attribution_window_days}:{card}:{orders}"
-    keys = {c.id: f"outcomes:v2:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
+    # The account's currency picks Meta's card (core/outcomes/pricing.py): a new one shows at once.
+    settings = f"{shop.attribution_window_days}:{card}:{account_currency(db(), shop.id)}:{orders}"
+    keys = {c.id: f"outcomes:v3:{c.shop_id}:{c.id}:{_outcome_counters(c)}:{settings}" for c in campaigns}
     by_id = {c.id: c for c in campaigns}
     return cached_json_many(keys, TTL_S, lambda ids: campaign_outcomes(db(), shop, [by_id[i] for i in ids]))
 

@@ -4,13 +4,16 @@ Meta will charge by the shop's rate card, and the credits left after it; a holdo
 are counted apart, as they get nothing.
 
 The cost is an estimate: Meta bills a message once it is delivered, so failures cost nothing,
-and US numbers of a marketing campaign are left out of it (they fail). Credits are one per
+and US numbers of a marketing campaign are left out of it (they fail). It uses the card in force
+today in the account's currency (core/outcomes/pricing.py), at list rates: volume tiers only
+lower it. Credits are one per
 recipient, taken at launch as the launch check counts them (core/campaigns/launch.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Select, func, select, text
@@ -20,7 +23,8 @@ from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.us_numbers import us_among
 from core.experiments.split import bucket_sql
 from core.models import Campaign, Shop
-from core.outcomes.rate_card import card_for, country_of_prefix
+from core.outcomes.pricing import shop_pricing
+from core.outcomes.rate_card import country_of_prefix
 
 CENTS = Decimal("0.01")
 
@@ -63,24 +67,26 @@ def launch_summary(session: Session, shop: Shop, campaign: Campaign) -> LaunchSu
     digits = func.substr(recipients.c.phone_e164, 2, 3)
     rows = session.execute(select(digits, func.count()).select_from(recipients).group_by(digits)).all()
     category = (campaign.template_category or "marketing").lower()
-    card = card_for(shop.rate_card)
+    pricing = shop_pricing(session, shop)
+    card = pricing.card_on(datetime.now(UTC).date())
     us = us_among(session, recipients) if category == "marketing" else 0
     cost, unpriced = Decimal(0), 0
     for prefix, count in rows:
         if prefix is None:
             continue  # no usable number: it fails before Meta, and costs nothing
-        rate = card.rate(country_of_prefix(prefix), category)
+        rate = card.rate(country_of_prefix(prefix), category) if card else None
         if rate is None:
             unpriced += count
         else:
             cost += rate * count
-    if us:  # +1 is priced as North America above; the US part of it will fail, unbilled
+    if us and card:  # +1 is priced as North America above; the US part of it will fail, unbilled
         cost -= (card.rate("US", category) or 0) * us
     total = sum(count for _prefix, count in rows)  # the launch check's estimate, counted once
     held = 0
     if campaign.holdout_share:
         held = session.scalar(select(func.count()).select_from(everyone.subquery())) - total
-    return LaunchSummary(total, us, max(cost, Decimal(0)), card.currency, unpriced, shop.credits, held)
+    currency = pricing.currency or pricing.waba_currency or ""
+    return LaunchSummary(total, us, max(cost, Decimal(0)), currency, unpriced, shop.credits, held)
 
 
 def _without_holdout(recipients: Select, campaign: Campaign) -> Select:

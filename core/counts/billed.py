@@ -1,12 +1,20 @@
-"""The billed messages of each campaign, kept per calling code and pricing category.
+"""The billed messages of each campaign, kept per day, calling code and pricing category.
 
 What a campaign cost (core/reports/outcomes.py) is its billed messages (core/outcomes/credits.py BILLED_SQL:
-delivered, and billable by Meta's pricing) priced by the rate card, grouped by the recipient's
-calling code (the first three digits of the number we sent to) and the pricing category Meta
-reported (the campaign's template category until a status carried one). Grouping a million
-messages on every cold read took a second, so the groups are kept in ``campaign_billed_counts``
-with the number's prefix ('' once it is erased) and Meta's category ('' while Meta has not
-said). The drain moves a message between groups in the transaction that delivers it or fills
+delivered, and billable by Meta's pricing) priced by the rate card in force on the day they were
+sent, grouped by that UTC day, the recipient's calling code (the first three digits of the number
+we sent to) and the pricing category Meta reported (the campaign's template category until a
+status carried one). Grouping a million messages on every cold read took a second, so the
+groups are kept in ``campaign_billed_counts`` with the day, the number's prefix ('' once it is
+erased) and Meta's category ('' while Meta has not said).
+
+The day is the UTC day of ``sent_at`` (Meta's "sent" status), or of ``delivered_at`` when no
+"sent" status came: the card in force when a message was sent prices it, and a
+message is sent once, whereas a delivery can come days later (a phone switched off) and be
+reported out of order. Meta bills at delivery and its pricing_analytics counts by that time, so
+a message sent just before midnight UTC and delivered after it is on the next day there.
+
+The drain moves a message between groups in the transaction that delivers it or fills
 its pricing (core/meta_webhooks/apply_statuses.py); erasing a number (core/shopify/erasure.py,
 core/shopify/customers.py) moves it to the '' prefix. Rows are written after the campaign rows
 are locked, in key order (core/counts/recount.py's lock order), and the recount rebuilds them.
@@ -15,6 +23,7 @@ are locked, in key order (core/counts/recount.py's lock order), and the recount 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import NamedTuple
 
 from sqlalchemy import text
@@ -26,28 +35,33 @@ from core.outcomes.credits import BILLED_SQL
 # BILLED_SQL reads the message as ``m``: every statement that uses these names it so.
 PREFIX_SQL = f"CASE WHEN {BILLED_SQL} THEN COALESCE(substring(m.phone from 2 for 3), '') END"
 CATEGORY_SQL = "COALESCE(m.pricing_category, '')"
+DAY_SQL = "(COALESCE(m.sent_at, m.delivered_at) AT TIME ZONE 'UTC')::date"
 
 
 def billed_sql(prefix: str) -> str:
-    """The message's group as ``{prefix}billed_prefix`` (NULL when it is not billed) and
-    ``{prefix}billed_category``."""
-    return f"{PREFIX_SQL} AS {prefix}billed_prefix, {CATEGORY_SQL} AS {prefix}billed_category"
+    """The message's group as ``{prefix}billed_day``, ``{prefix}billed_prefix`` (NULL when it
+    is not billed) and ``{prefix}billed_category``."""
+    return (
+        f"{DAY_SQL} AS {prefix}billed_day, {PREFIX_SQL} AS {prefix}billed_prefix,"
+        f" {CATEGORY_SQL} AS {prefix}billed_category"
+    )
 
 
 class BilledGroup(NamedTuple):
+    day: date
     prefix: str
     category: str
 
     @classmethod
-    def of(cls, prefix: str | None, category: str) -> BilledGroup | None:
-        return None if prefix is None else cls(prefix, category)
+    def of(cls, day: date | None, prefix: str | None, category: str) -> BilledGroup | None:
+        return None if prefix is None or day is None else cls(day, prefix, category)
 
 
 _ADD = text("""
-    INSERT INTO campaign_billed_counts AS b (shop_id, campaign_id, prefix, pricing_category, messages)
-    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
+    INSERT INTO campaign_billed_counts AS b (shop_id, campaign_id, day, prefix, pricing_category, messages)
+    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]), CAST(:days AS date[]),
                          CAST(:prefixes AS text[]), CAST(:categories AS text[]), CAST(:messages AS bigint[]))
-        ON CONFLICT (shop_id, campaign_id, prefix, pricing_category) DO UPDATE
+        ON CONFLICT (shop_id, campaign_id, day, prefix, pricing_category) DO UPDATE
        SET messages = b.messages + excluded.messages
 """)
 
@@ -56,18 +70,19 @@ class BilledChanges(MessageCounts):
     """Messages entering and leaving the billed groups in one transaction, summed per group."""
 
     UPSERT = _ADD
-    PARAMS = ("shop_ids", "campaign_ids", "prefixes", "categories", "messages")
+    PARAMS = ("shop_ids", "campaign_ids", "days", "prefixes", "categories", "messages")
+    KEY_WIDTH = 3
 
 
 # core/reports/outcomes.py's groups: the template's category stands in until Meta said one.
 BILLED_GROUPS = text("""
-    SELECT b.campaign_id, b.prefix,
+    SELECT b.campaign_id, b.day, b.prefix,
            lower(COALESCE(NULLIF(b.pricing_category, ''), k.template_category)) AS category,
            sum(b.messages)::bigint AS n  -- sum(bigint) is numeric
       FROM campaign_billed_counts b
       JOIN campaigns k ON k.shop_id = b.shop_id AND k.id = b.campaign_id
      WHERE b.shop_id = :shop_id AND b.campaign_id = ANY(CAST(:campaign_ids AS bigint[])) AND b.messages <> 0
-     GROUP BY 1, 2, 3
+     GROUP BY 1, 2, 3, 4
 """)
 
 _ERASED = text(f"""
@@ -81,9 +96,9 @@ def erasing(session: Session, shop_id: int, message_ids: Sequence[int]) -> Bille
     the '' prefix, to apply once the erasure is written and the campaigns are locked."""
     changes = BilledChanges()
     for row in session.execute(_ERASED, {"shop_id": shop_id, "ids": list(message_ids)}):
-        if row.billed_prefix is not None:
-            old = BilledGroup(row.billed_prefix, row.billed_category)
-            changes.moved(shop_id, row.campaign_id, old, BilledGroup("", row.billed_category))
+        old = BilledGroup.of(row.billed_day, row.billed_prefix, row.billed_category)
+        if old is not None:
+            changes.moved(shop_id, row.campaign_id, old, old._replace(prefix=""))
     return changes
 
 
@@ -103,13 +118,14 @@ def apply_after_locking(session: Session, shop_id: int, changes: BilledChanges) 
 
 
 _TALLY = text(f"""
-    SELECT m.campaign_id, {PREFIX_SQL} AS prefix, {CATEGORY_SQL} AS category, count(*) AS messages
+    SELECT m.campaign_id, {DAY_SQL} AS day, {PREFIX_SQL} AS prefix, {CATEGORY_SQL} AS category,
+           count(*) AS messages
       FROM messages m
      WHERE m.shop_id = :shop_id AND m.campaign_id = ANY(:campaign_ids) AND {BILLED_SQL}
-     GROUP BY 1, 2, 3
+     GROUP BY 1, 2, 3, 4
 """)
 _STORED = text("""
-    SELECT campaign_id, prefix, pricing_category AS category, messages FROM campaign_billed_counts
+    SELECT campaign_id, day, prefix, pricing_category AS category, messages FROM campaign_billed_counts
      WHERE shop_id = :shop_id AND campaign_id = ANY(:campaign_ids) AND messages <> 0
 """)
 _FORGET = text(

@@ -61,7 +61,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
                       (m.read_at IS NOT NULL)::int - o.read::int AS read,
                       (m.status IN ({_FAILED}))::int - o.failed::int AS failed,
                       o.old_code, {failure_code_sql("m")} AS new_code,
-                      o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
+                      o.old_billed_day, o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
                       o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         ), timing AS (
             -- each moved message leaves its old buckets and enters its new ones
@@ -84,28 +84,32 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
             HAVING sum(f.n) <> 0
         ), billed AS (
             -- and leaves its old billed group for its new one (core/counts/billed.py)
-            SELECT b.shop_id, b.campaign_id, b.prefix, b.category, sum(b.n)::bigint AS n
-              FROM (SELECT shop_id, campaign_id, prefix, category, n FROM moved CROSS JOIN LATERAL (VALUES
-                        (old_billed_prefix, old_billed_category, -1),
-                        (new_billed_prefix, new_billed_category, 1)) AS v(prefix, category, n)
+            SELECT b.shop_id, b.campaign_id, b.day, b.prefix, b.category, sum(b.n)::bigint AS n
+              FROM (SELECT shop_id, campaign_id, day, prefix, category, n
+                      FROM moved CROSS JOIN LATERAL (VALUES
+                        (old_billed_day, old_billed_prefix, old_billed_category, -1),
+                        (new_billed_day, new_billed_prefix, new_billed_category, 1))
+                        AS v(day, prefix, category, n)
                      WHERE prefix IS NOT NULL) AS b
-             GROUP BY 1, 2, 3, 4
+             GROUP BY 1, 2, 3, 4, 5
             HAVING sum(b.n) <> 0
         )
         SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
                NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
-               NULL::bigint AS n, NULL::bigint AS ms, NULL AS code, NULL AS prefix, NULL AS category
+               NULL::bigint AS n, NULL::bigint AS ms, NULL AS code, NULL::date AS day, NULL AS prefix,
+               NULL AS category
           FROM moved GROUP BY shop_id, campaign_id
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
           FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL, NULL, NULL FROM timing
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL, NULL, NULL, NULL
+          FROM timing
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code, NULL, NULL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code, NULL, NULL, NULL
           FROM failure
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, prefix, category
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, day, prefix, category
           FROM billed
         """
     )
@@ -134,7 +138,7 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read,
                   o.old_code, o.old_accepted, {failure_code_sql("m")} AS new_code,
-                  o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
+                  o.old_billed_day, o.old_billed_prefix, o.old_billed_category, {billed_sql("new_")},
                   o.old_deliver_ms, o.old_read_ms, {_durations("m", "new_")}
         """
     )
@@ -176,9 +180,8 @@ def apply_by_wamid(session: Session, shop_id: int, rows: list[StatusRow], change
         elif line.code is not None:
             changes.failures.add(line.shop_id, line.campaign_id, FailureKey(line.code, True), line.n)
         elif line.prefix is not None:
-            changes.billed.add(
-                line.shop_id, line.campaign_id, BilledGroup(line.prefix, line.category), line.n
-            )
+            group = BilledGroup(line.day, line.prefix, line.category)
+            changes.billed.add(line.shop_id, line.campaign_id, group, line.n)
         else:
             changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
     for i, row in enumerate(rows):
@@ -218,8 +221,8 @@ def apply_by_message_id(
         old_failure = FailureKey.of(moved.old_code, moved.old_accepted)
         new_failure = FailureKey.of(moved.new_code, moved.wamid is not None)
         changes.failures.moved(moved.shop_id, moved.campaign_id, old_failure, new_failure)
-        old_billed = BilledGroup.of(moved.old_billed_prefix, moved.old_billed_category)
-        new_billed = BilledGroup.of(moved.new_billed_prefix, moved.new_billed_category)
+        old_billed = BilledGroup.of(moved.old_billed_day, moved.old_billed_prefix, moved.old_billed_category)
+        new_billed = BilledGroup.of(moved.new_billed_day, moved.new_billed_prefix, moved.new_billed_category)
         changes.billed.moved(moved.shop_id, moved.campaign_id, old_billed, new_billed)
         for kind in KINDS:
             old_ms, new_ms = getattr(moved, f"old_{kind}_ms"), getattr(moved, f"new_{kind}_ms")

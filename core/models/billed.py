@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import ForeignKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -7,9 +9,10 @@ from core.models.base import Base
 
 
 class CampaignBilledCount(Base):
-    """How many of a campaign's messages Meta bills, per calling code of the number sent to
-    (``prefix``, '' once erased) and Meta's pricing category ('' until Meta said one): what the
-    campaign's cost is priced from, kept like the counters (core/counts/billed.py)."""
+    """How many of a campaign's messages Meta bills, per UTC day they were sent (``day``: the rate
+    card in force that day prices them), calling code of the number sent to (``prefix``, '' once
+    erased) and Meta's pricing category ('' until Meta said one): what the campaign's cost is
+    priced from, kept like the counters (core/counts/billed.py)."""
 
     __tablename__ = "campaign_billed_counts"
     __table_args__ = (
@@ -20,6 +23,7 @@ class CampaignBilledCount(Base):
 
     shop_id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
     prefix: Mapped[str] = mapped_column(String(3), primary_key=True)
     pricing_category: Mapped[str] = mapped_column(String(32), primary_key=True)
     messages: Mapped[int]

@@ -33,6 +33,9 @@ class WhatsAppConnection(Base):
     messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))  # TIER_250 ... TIER_UNLIMITED
     throughput_level: Mapped[str | None] = mapped_column(String(32))  # STANDARD, HIGH, ...
     name_status: Mapped[str | None] = mapped_column(String(32))  # the display name review: APPROVED, ...
+    # The currency Meta bills the WhatsApp Business Account in (GET /{waba-id}?fields=currency):
+    # it picks the rate card (core/outcomes/pricing.py). None until Meta has said.
+    currency: Mapped[str | None] = mapped_column(String(3))
     messages_per_second: Mapped[int] = mapped_column(Integer)  # Meta's cap for the number
     on_business_app: Mapped[bool] = mapped_column(Boolean, server_default=false())  # coexistence: 20/s
     webhooks_subscribed: Mapped[bool] = mapped_column(Boolean, server_default=false())

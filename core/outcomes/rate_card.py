@@ -1,57 +1,123 @@
-"""Meta's per-message rates: the shipped card (core/outcomes/data/meta_rates.json, with its effective
-date and sources) and a shop's own override from Settings.
+"""Meta's per-message rates as data (core/outcomes/data/rates/, one file per effective date and
+currency, with each row's source and the day it was checked) and a shop's own override from
+Settings.
 
 Meta bills a delivered template message by its pricing category and the recipient's country
-calling code. The card is by market (a country, or a region such as "Rest of Western
-Europe"); an override is ``{"currency": "EUR", "rates": {"ES": {"marketing": "0.0560"},
-"*": {...}}}`` by ISO country, ``*`` for every country it does not name.
+calling code. A card is by market (a country, or a region such as "Rest of Western Europe",
+and "Other" for every country no market names); a row whose figures could not be confirmed is
+null and prices nothing, so its messages show as unpriced instead of at another market's rate.
+Utility and authentication rates fall by volume tier, per market and calendar month: a card's
+``volume_tiers`` hold the bands it knows (core/outcomes/pricing.py applies them). An override
+is ``{"currency": "EUR", "rates": {"ES": {"marketing": "0.0560"}, "*": {...}}}`` by ISO
+country, ``*`` for every country it does not name; it has no date and no tiers.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
 import phonenumbers
 
-CARD_PATH = Path(__file__).resolve().parent / "data" / "meta_rates.json"
+RATES_DIR = Path(__file__).resolve().parent / "data" / "rates"
+REVISIONS_PATH = RATES_DIR / "revisions.json"
 CATEGORIES = ("marketing", "utility", "authentication")
-# Meta's webhook categories that bill like one of the card's columns.
+TIERED = ("utility", "authentication")
+OTHER = "Other"
+# Meta's webhook categories that bill like one of the card's columns. An authentication-
+# international message is priced at the market's authentication rate: its own rate applies
+# only to an eligible business based elsewhere, which the app cannot tell.
 _BILLED_AS = {
     "marketing_lite": "marketing",
     "authentication-international": "authentication",
     "authentication_international": "authentication",
 }
+MERCHANT = "merchant"  # a merchant override's ``effective``
+
+
+def billed_as(category: str) -> str:
+    """The card's column that prices a message of Meta's pricing ``category``."""
+    return _BILLED_AS.get(category, category)
 
 
 @dataclass(frozen=True)
 class Card:
     currency: str
-    effective: str
+    effective: str  # ISO date the card took effect, or MERCHANT for an override
     sources: tuple[str, ...]
     rates: dict[str, dict[str, Decimal]]  # ISO country or "*" -> category -> rate
+    markets: dict[str, str] = field(default_factory=dict)  # ISO country or "*" -> market name
+    # category -> market -> bands ((first message of the month the band starts at, rate), ...)
+    tiers: dict[str, dict[str, tuple[tuple[int, Decimal], ...]]] = field(default_factory=dict)
+
+    @property
+    def is_override(self) -> bool:
+        return self.effective == MERCHANT
+
+    def market(self, country: str | None) -> str:
+        """The market that prices ``country`` (Other for any country no market names)."""
+        return self.markets.get(country or "*") or self.markets.get("*") or OTHER
 
     def rate(self, country: str | None, category: str) -> Decimal | None:
-        category = _BILLED_AS.get(category, category)
-        row = self.rates.get(country or "*") or self.rates.get("*") or {}
+        """The list rate, before volume tiers; None when the card has none for it."""
+        category = billed_as(category)
+        row = self.rates.get(country or "*")
+        if row is None:
+            row = self.rates.get("*") or {}
         return row.get(category)
 
+    def bands(self, country: str | None, category: str) -> tuple[tuple[int, Decimal], ...]:
+        """The volume bands of the country's market for ``category``; () when it has none."""
+        return self.tiers.get(billed_as(category), {}).get(self.market(country), ())
 
-@lru_cache(maxsize=1)
-def shipped_card() -> Card:
-    """Return Meta's published card as shipped with the app."""
-    data = json.loads(CARD_PATH.read_text())
+
+def read_card(path: Path) -> Card:
+    """Read one card file (its shape is checked by tests/test_rate_cards.py)."""
+    data = json.loads(path.read_text())
     rates: dict[str, dict[str, Decimal]] = {}
-    for name, market in data["markets"].items():
-        row = {c: Decimal(market[c]) for c in CATEGORIES}
-        for country in market["countries"]:
-            rates[country] = row
-        if name == "Other":
-            rates["*"] = row
-    return Card(data["currency"], data["effective"], tuple(data["sources"]), rates)
+    markets: dict[str, str] = {}
+    for row in data["markets"]:
+        figures = {c: Decimal(row[c]) for c in CATEGORIES if row.get(c) is not None}
+        for country in row["countries"] or (["*"] if row["market"] == OTHER else []):
+            rates[country], markets[country] = figures, row["market"]
+    tiers = {
+        category: {
+            market: tuple((int(band["from"]), Decimal(band["rate"])) for band in bands)
+            for market, bands in data["volume_tiers"].get(category, {}).items()
+        }
+        for category in TIERED
+    }
+    return Card(data["currency"], data["effective"], tuple(data["sources"]), rates, markets, tiers)
+
+
+def card_book() -> dict[str, tuple[Card, ...]]:
+    """Every card shipped in RATES_DIR, by currency, oldest first."""
+    return _book(RATES_DIR)
+
+
+def known_revisions() -> tuple[str, ...]:
+    """The dates Meta is known to have revised its rates on (REVISIONS_PATH, with sources)."""
+    return _revisions(REVISIONS_PATH)
+
+
+@lru_cache(maxsize=8)
+def _book(directory: Path) -> dict[str, tuple[Card, ...]]:
+    book: dict[str, list[Card]] = defaultdict(list)
+    for path in sorted(directory.glob("*_*.json")):
+        card = read_card(path)
+        book[card.currency].append(card)
+    return {currency: tuple(sorted(cards, key=lambda c: c.effective)) for currency, cards in book.items()}
+
+
+@lru_cache(maxsize=8)
+def _revisions(path: Path) -> tuple[str, ...]:
+    if not path.exists():
+        return ()
+    return tuple(sorted(r["effective"] for r in json.loads(path.read_text())["revisions"]))
 
 
 class BadRateCard(ValueError):
@@ -72,7 +138,7 @@ def parse_override(raw: object) -> Card:
         if not isinstance(row, dict) or not set(row) <= set(CATEGORIES):
             raise BadRateCard(f"rates of {country} must name only {', '.join(CATEGORIES)}")
         rates[country.upper()] = {category: _amount(value, country) for category, value in row.items()}
-    return Card(currency.upper(), "merchant", ("set in Settings",), rates)
+    return Card(currency.upper(), MERCHANT, ("set in Settings",), rates)
 
 
 def _amount(value: object, country: str) -> Decimal:
@@ -83,11 +149,6 @@ def _amount(value: object, country: str) -> Decimal:
     if not amount.is_finite() or amount < 0:
         raise BadRateCard(f"a rate of {country} must be zero or more")
     return amount
-
-
-def card_for(override: dict | None) -> Card:
-    """Return the shop's card: its override when it has one, Meta's otherwise."""
-    return parse_override(override) if override else shipped_card()
 
 
 @lru_cache(maxsize=4096)

@@ -29,7 +29,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Shop, ShopAlert
-from core.outcomes.rate_card import card_for
+from core.outcomes.pricing import shop_pricing
 from core.reconcile.meta_rows import billed_rows, read_days
 from core.reconcile.ours import billed_by_day
 from core.rules.alert_codes import AlertCode
@@ -72,7 +72,7 @@ def _beyond(ours: Decimal, meta: Decimal) -> bool:
 class Reconciliation:
     first_day: date
     last_day: date
-    our_currency: str
+    our_currency: str | None  # None: Meta bills in a currency no card of ours prices
     meta_currency: str | None
     keys: list[KeyFigures]
     days_read: set[date]
@@ -110,7 +110,7 @@ def reconcile(session: Session, shop_id: int, first_day: date, last_day: date) -
     return Reconciliation(
         first_day,
         last_day,
-        card_for(shop.rate_card if shop else None).currency,
+        shop_pricing(session, shop).currency if shop else None,
         currencies[0] if currencies else None,
         sorted(keys.values(), key=lambda k: (k.day, k.country, k.category)),
         set(reads),

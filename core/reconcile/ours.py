@@ -1,11 +1,13 @@
 """Our billed messages and their cost per UTC day, recipient country and pricing category:
 the side of the reconciliation Meta's ``pricing_analytics`` is compared with.
 
-A stand-in until ``billed_by_day`` of the outcomes package (read from kept counts) lands with
-the same signature; core/reconcile/drift.py imports ``billed_by_day`` from here only, so swapping it is
-one import. It reads the messages directly, with the billed rule of core/outcomes/credits.py
+Not core/outcomes/billed_days.py's kept counts, though they have the same signature: those are
+keyed by the day a message was sent and its calling code, and Meta bills by the day of delivery
+and the number's region (a Canadian +1 number is CA, not US), so comparing them would raise
+drift that is not there. It reads the messages directly, with the billed rule of core/outcomes/credits.py
 (``BILLED_SQL``: delivered, and billable by Meta's pricing) and the pricing of
-core/reports/outcomes.py (the shop's rate card; the template's category until Meta said one).
+core/outcomes/pricing.py (the card in force on the day, or the shop's override; the
+template's category until Meta said one).
 The day is the UTC day of ``delivered_at`` (the first delivered or read status's time): Meta
 bills a message when it is delivered. The country is the recipient number's, as Meta bills it.
 """
@@ -23,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from core.models import Shop
 from core.outcomes.credits import BILLED_SQL
-from core.outcomes.rate_card import card_for, country_of_prefix
+from core.outcomes.pricing import shop_pricing
+from core.outcomes.rate_card import country_of_prefix
 
 _BILLED_BY_DAY = text(f"""
     SELECT (m.delivered_at AT TIME ZONE 'UTC')::date AS day, COALESCE(m.phone, '') AS phone,
@@ -41,7 +44,7 @@ def billed_by_day(
 ) -> dict[tuple[date, str, str], tuple[int, Decimal]]:
     """(UTC day, ISO country, lower-case category) -> (billed messages, cost by the shop's card)."""
     shop = session.get(Shop, shop_id)
-    card = card_for(shop.rate_card if shop else None)
+    pricing = shop_pricing(session, shop) if shop else None
     start = datetime.combine(first_day, time(), UTC)
     keys = {
         "shop_id": shop_id,
@@ -54,7 +57,8 @@ def billed_by_day(
         category = row.category.replace("-", "_")
         tally = found[(row.day, country, category)]
         tally[0] += row.n
-        tally[1] += (card.rate(country or None, category) or Decimal(0)) * row.n
+        card = pricing.card_on(row.day) if pricing else None  # the card in force that day
+        tally[1] += ((card.rate(country or None, category) if card else None) or Decimal(0)) * row.n
     return {key: (n, cost) for key, (n, cost) in found.items()}
 
 

@@ -1,16 +1,16 @@
 """What campaigns earned and cost: attributed orders and revenue (core/outcomes/attribution.py), Meta's
-charges from the rate card (core/outcomes/rate_card.py), and the ratios a merchant compares them by.
+charges from the rate cards (core/outcomes/pricing.py), and the ratios a merchant compares them by.
 
 Cost counts billed messages only (delivered, and billable by Meta's pricing: core/outcomes/credits.py
-BILLED_SQL), grouped by the recipient's calling code and the pricing category Meta reported
-(the template's category until a status carried one): groups kept as messages move
-(core/counts/billed.py), so a campaign of a million is priced from a few rows.
+BILLED_SQL), grouped by the day they were sent, the recipient's calling code and the pricing
+category Meta reported (the template's category until a status carried one): groups kept as
+messages move (core/counts/billed.py), so a campaign of a million is priced from a few rows, each
+by the card in force on its day.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import text
@@ -19,39 +19,57 @@ from sqlalchemy.orm import Session
 from core.counts.billed import BILLED_GROUPS
 from core.models import Campaign, Shop
 from core.outcomes.attribution import CampaignRevenue, attributed_orders, revenue_by_campaign
-from core.outcomes.rate_card import Card, card_for, country_of_prefix
+from core.outcomes.pricing import Priced, Pricing, groups_of, price, shop_pricing
 
 RATE_PLACES = Decimal("0.0001")
 
 
-@dataclass
-class CampaignCost:
-    billed: int = 0
-    amount: Decimal = Decimal(0)
-    unpriced: int = 0  # billed messages the card has no rate for
+class CampaignCost(Priced):
+    """A campaign's billed messages and what they cost (core/outcomes/pricing.py's Priced)."""
 
-    def as_json(self, currency: str) -> dict | None:
-        if not self.billed:
+    def as_json(self, currency: str | None) -> dict | None:
+        if not self.billed or currency is None or self.unpriced == self.billed:
             return None
         return {"amount": f"{self.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
 
 
 def costs_by_campaign(
-    session: Session, shop_id: int, card: Card, campaign_ids: list[int]
+    session: Session, shop_id: int, pricing: Pricing, campaign_ids: list[int]
 ) -> dict[int, CampaignCost]:
-    """Return each campaign's billed messages priced by ``card``."""
-    found: dict[int, CampaignCost] = defaultdict(CampaignCost)
+    """Return each campaign's billed messages priced by the card in force on each day."""
     if not campaign_ids:
-        return found
-    for row in session.execute(BILLED_GROUPS, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)}):
-        cost = found[row.campaign_id]
-        cost.billed += row.n
-        rate = card.rate(country_of_prefix(row.prefix or ""), row.category)
-        if rate is None:
-            cost.unpriced += row.n
-        else:
-            cost.amount += rate * row.n
+        return defaultdict(CampaignCost)
+    rows = session.execute(BILLED_GROUPS, {"shop_id": shop_id, "campaign_ids": list(campaign_ids)})
+    priced = price(session, shop_id, pricing, groups_of(rows, key=lambda group: group.key.campaign_id))
+    found: dict[int, CampaignCost] = defaultdict(CampaignCost)
+    for campaign_id, p in priced.items():
+        found[campaign_id] = CampaignCost(p.billed, p.amount, p.unpriced, p.cards, p.stale)
     return found
+
+
+def rate_card_json(pricing: Pricing, cost: Priced) -> dict:
+    """Which rates priced the cost, as the API shows them: the override, or Meta's cards (by
+    effective date) in the account's currency, with what the merchant should know."""
+    cards = sorted(cost.cards)
+    newest = pricing.cards[-1].effective if pricing.cards else None
+    notes = [pricing.problem] if pricing.problem else []
+    if pricing.cards and not pricing.override and pricing.waba_currency is None:
+        notes.append(f"Meta has not told the app this account's currency yet: priced in {pricing.currency}.")
+    for revision in sorted(cost.stale):
+        notes.append(
+            f"Meta revised its rates on {revision}; the app has no {pricing.currency} card for it, so "
+            "messages sent since are priced at the older card's rates."
+        )
+    if cost.unpriced and cost.billed:
+        notes.append(f"{cost.unpriced} billed messages went to markets the card has no confirmed rate for.")
+    return {
+        "currency": pricing.currency,
+        "effective": cards[-1] if cards else newest,
+        "override": pricing.override,
+        "cards": cards,
+        "account_currency": pricing.waba_currency,
+        "notes": notes,
+    }
 
 
 def _ratio(part: Decimal | int, whole: Decimal | int) -> float | None:
@@ -67,11 +85,11 @@ def _per(cost: CampaignCost, count: int) -> str | None:
 
 
 def outcome_json(
-    campaign: Campaign, revenue: CampaignRevenue, cost: CampaignCost, card: Card, shop: Shop
+    campaign: Campaign, revenue: CampaignRevenue, cost: CampaignCost, pricing: Pricing, shop: Shop
 ) -> dict:
     """Return the campaign's orders, revenue, cost and their ratios, as the API shows them."""
     revenue_json = revenue.revenue(shop.currency)
-    cost_json = cost.as_json(card.currency)
+    cost_json = cost.as_json(pricing.currency)
     same_currency = revenue_json and cost_json and revenue_json["currency"] == cost_json["currency"]
     return {
         "orders": revenue.orders,
@@ -88,7 +106,7 @@ def outcome_json(
             "read": _per(cost, campaign.read_count),
             "click": _per(cost, campaign.clicked_count),
         },
-        "rate_card": {"currency": card.currency, "effective": card.effective},
+        "rate_card": rate_card_json(pricing, cost),
     }
 
 
@@ -113,12 +131,12 @@ def left_out_sentence(left_out: dict[str, int]) -> str:
 def campaign_outcomes(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[int, dict]:
     """Return ``outcome_json`` for each campaign, in two queries for the whole list."""
     ids = [c.id for c in campaigns]
-    card = card_for(shop.rate_card)
+    pricing = shop_pricing(session, shop)
     revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
-    costs = costs_by_campaign(session, shop.id, card, ids)
+    costs = costs_by_campaign(session, shop.id, pricing, ids)
     return {
         c.id: outcome_json(
-            c, revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost()), card, shop
+            c, revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost()), pricing, shop
         )
         for c in campaigns
     }
@@ -153,9 +171,9 @@ def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) ->
     """Return per campaign type: campaigns, delivered, clicked, orders, revenue, cost, and the
     pooled conversion (orders ÷ delivered) and return on spend (revenue ÷ cost)."""
     ids = [c.id for c in campaigns]
-    card = card_for(shop.rate_card)
+    pricing = shop_pricing(session, shop)
     revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
-    costs = costs_by_campaign(session, shop.id, card, ids)
+    costs = costs_by_campaign(session, shop.id, pricing, ids)
     by_type: dict[str, dict] = {}
     for c in campaigns:
         t = by_type.setdefault(
@@ -178,7 +196,8 @@ def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) ->
         t["cost"] += cost.amount
     for t in by_type.values():
         t["conversion_rate"] = _ratio(t["orders"], t["delivered"])
-        t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == card.currency else None
+        t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == pricing.currency else None
         t["revenue"] = {"amount": f"{t['revenue']:.2f}", "currency": shop.currency}
-        t["cost"] = {"amount": f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": card.currency}
+        amount = f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}"
+        t["cost"] = {"amount": amount, "currency": pricing.currency} if pricing.currency else None
     return by_type

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import case, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -108,6 +108,9 @@ class MetaFacts:
     # Webhook fields the Meta app is not subscribed to (None: not known, no app configured or
     # Meta would not say): without them halts, template pauses or limits never reach the app.
     missing_fields: tuple[str, ...] | None = None
+    # The currency Meta bills the account in, which picks the rate card (core/outcomes/pricing.py);
+    # None when Meta would not say this time (the one stored before is kept).
+    currency: str | None = None
 
     @property
     def messages_per_second(self) -> int:
@@ -167,7 +170,16 @@ def check_with_meta(request: ConnectRequest, app_id: str | None, register: bool 
         # the facts read before registering do until the next check.
         with suppress(GraphRefused, GraphUnreachable):
             number = graph.phone_number(request.phone_number_id, token)
-    return MetaFacts(number, subscribed, pin, _missing_fields(app_id))
+    return MetaFacts(number, subscribed, pin, _missing_fields(app_id), _currency(request))
+
+
+def _currency(request: ConnectRequest) -> str | None:
+    """The account's billing currency; None when Meta would not say (not a refusal: the
+    connection works without it, and the cost says it assumed one)."""
+    try:
+        return graph.account_currency(request.waba_id, request.access_token)
+    except (GraphRefused, GraphUnreachable):
+        return None
 
 
 def _registered(request: ConnectRequest, number: PhoneNumber) -> str:
@@ -234,6 +246,7 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "webhook_fields_missing": list(facts.missing_fields) if facts.missing_fields is not None else None,
         "checked_at": now,
         "disconnected_at": None,
+        "currency": facts.currency,
     }
     registered = {}
     if facts.pin:
@@ -253,6 +266,8 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
                     same_number, WhatsAppConnection.two_step_pin_ciphertext, None
                 ),
                 "registered_at": _keep_if(same_number, WhatsAppConnection.registered_at, None),
+                # A check that could not read the currency keeps the one read before.
+                "currency": func.coalesce(statement.excluded.currency, WhatsAppConnection.currency),
                 **registered,
             },
         )

@@ -138,6 +138,15 @@ def phone_number(phone_number_id: str, token: str) -> PhoneNumber:
     return PhoneNumber.from_graph(node)
 
 
+def account_currency(waba_id: str, token: str) -> str | None:
+    """The currency Meta bills the WhatsApp Business Account in (GET /{waba-id}?fields=currency:
+    ``currency``, three capital letters, in the WhatsAppBusinessAccount schema of Meta's
+    OpenAPI); None when Meta's answer has none."""
+    node = _call("GET", graph_url(waba_id), token, params={"fields": "currency"})
+    currency = node.get("currency")
+    return currency if isinstance(currency, str) and len(currency) == 3 and currency.isalpha() else None
+
+
 def account_phone_number_ids(waba_id: str, token: str) -> set[str]:
     """The ids of every number of the WhatsApp Business Account (GET /{waba-id}/phone_numbers,
     following Meta's cursor paging)."""

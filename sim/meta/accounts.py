@@ -2,6 +2,9 @@
 
 - ``GET /{version}/{phone-number-id}?fields=...``: the number's node (display_phone_number,
   verified_name, quality_rating, throughput {level}, whatsapp_business_manager_messaging_limit);
+- ``GET /{version}/{waba-id}?fields=...``: the account's node (id, name, currency, timezone_id,
+  as Meta's OpenAPI WhatsAppBusinessAccount; id and name when no fields are asked). Its
+  ``currency`` is the account's own (``"currency"`` on any of its numbers; USD by default);
 - ``GET /{version}/{waba-id}/phone_numbers``: the account's numbers, cursor-paged;
 - ``GET``/``POST``/``DELETE /{version}/{waba-id}/subscribed_apps``: the apps subscribed to its
   webhooks (``data[].whatsapp_business_api_data {id, name, link}``) / subscribe the token's app
@@ -164,6 +167,8 @@ class AccountsApi:
     def _number(self, phone_number_id: str, token: str | None, query: dict) -> dict:
         mine = self._authorised(token)
         account = self.config.accounts.get(phone_number_id)
+        if account is None and any(a.get("waba_id") == phone_number_id for a in mine):
+            return _only(self._account(phone_number_id), query, "id,name")
         if account is None or not any(a.get("waba_id") == account["waba_id"] for a in mine):
             raise unsupported(phone_number_id)
         # Without ``fields`` Meta answers the default ones (getPhoneNumberById in Meta's OpenAPI).
@@ -172,6 +177,16 @@ class AccountsApi:
             query,
             "id,display_phone_number,verified_name,quality_rating",
         )
+
+    def _account(self, waba_id: str) -> dict:
+        """The WhatsApp Business Account's node: its numbers' account settings, USD unless one
+        of them names a ``currency``."""
+        numbers = [a for a in self.config.accounts.values() if a.get("waba_id") == waba_id]
+        currency = next((a["currency"] for a in numbers if a.get("currency")), "USD")
+        name = next(
+            (a["verified_name"] for a in numbers if a.get("verified_name")), NUMBER_DEFAULTS["verified_name"]
+        )
+        return {"id": waba_id, "name": name, "currency": currency, "timezone_id": "1"}
 
     def _node(self, phone_number_id: str, account: dict) -> dict:
         values = {**NUMBER_DEFAULTS, **account}
@@ -201,11 +216,13 @@ class AccountsApi:
         mine = [a for a in self._authorised(token) if a.get("waba_id") == waba_id]
         if not mine:
             raise unsupported(waba_id)
+        plain = self._account(waba_id)  # id, name, currency, timezone_id
         node: dict = {"id": waba_id}
-        for field in split_fields((query.get("fields") or ["id"])[0]):
+        # Without ``fields`` Meta answers the default ones (id and name).
+        for field in split_fields((query.get("fields") or ["id,name"])[0]):
             name, _, modifiers = field.partition(".")
-            if name == "currency":
-                node["currency"] = mine[0].get("currency", "USD")
+            if name in plain:
+                node[name] = plain[name]
             elif name == "pricing_analytics":
                 try:
                     wanted = parse_field(modifiers, time.time())
@@ -213,7 +230,7 @@ class AccountsApi:
                     raise Refusal(400, 100, f"Invalid parameter: {error}") from None
                 with_cost = not mine[0].get("cost_hidden")
                 node["pricing_analytics"] = self.state.billing.answer(waba_id, wanted, with_cost)
-            elif name not in ("id", "name"):
+            else:
                 raise Refusal(
                     400,
                     100,

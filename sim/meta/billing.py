@@ -14,9 +14,10 @@ from it, in the shape of Meta's analytics page (docs/meta-billing.md): ``{"prici
 {"data": [{"data_points": [{start, end, country?, phone_number?, pricing_category?,
 pricing_type?, tier?, volume, cost}]}]}, "id": <waba-id>}``, buckets in UTC.
 
-Prices come from the published rate card the app ships (core/outcomes/data/meta_rates.json),
-read here as data: the stand-in is Meta, and Meta's prices are its published card. ``rate`` is
-the one place that reads it. Two controls make Meta bill what the app does not expect, so a
+Prices come from the published rate cards the app ships (core/outcomes/data/rates/, one per
+effective date; USD, the only currency shipped), read here as data: the stand-in is Meta, and
+Meta's prices are its published cards. ``rate`` is the one place that reads them.
+Two controls make Meta bill what the app does not expect, so a
 test can show drift: a surcharge per message to a country, and messages billed that the app
 never sent (another app, or the WhatsApp Business app, on the same number).
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import phonenumbers
 
-CARD_PATH = Path(__file__).resolve().parents[2] / "core" / "outcomes" / "data" / "meta_rates.json"
+RATES_DIR = Path(__file__).resolve().parents[2] / "core" / "outcomes" / "data" / "rates"
 GRANULARITIES = {"HALF_HOUR", "DAILY", "MONTHLY"}
 DIMENSIONS = {
     "COUNTRY": "country",
@@ -61,24 +62,34 @@ _CALL = re.compile(r"\.?([a-z_]+)\(([^()]*)\)")
 
 
 @lru_cache(maxsize=1)
-def _card() -> dict[str, dict[str, Decimal]]:
-    data = json.loads(CARD_PATH.read_text())
-    rates: dict[str, dict[str, Decimal]] = {}
-    for name, market in data["markets"].items():
-        row = {c: Decimal(market[c]) for c in ("marketing", "utility", "authentication")}
-        for country in market["countries"]:
-            rates[country] = row
-        if name == "Other":
-            rates["*"] = row
-    return rates
+def _cards() -> list[tuple[date, dict[str, dict[str, Decimal | None]]]]:
+    """Meta's USD cards, oldest first: (effective day, ISO country or "*" -> category -> price)."""
+    cards = []
+    for path in sorted(RATES_DIR.glob("*_USD.json")):
+        data = json.loads(path.read_text())
+        rates: dict[str, dict[str, Decimal | None]] = {}
+        for market in data["markets"]:
+            row = {c: _price(market.get(c)) for c in ("marketing", "utility", "authentication")}
+            for country in market["countries"]:
+                rates[country] = row
+            if market["market"] == "Other":
+                rates["*"] = row
+        cards.append((date.fromisoformat(data["effective"]), rates))
+    return cards
+
+
+def _price(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def rate(country: str, category: str, day: date) -> Decimal | None:
-    """Meta's list price of one delivered message of ``category`` to ``country`` on ``day``
-    (None: a category the card does not price). One card for every day, for now."""
-    del day  # the shipped card has one effective date
+    """Meta's list price of one delivered message of ``category`` to ``country`` on ``day``: the
+    card in force that day (the first card before it). None: a category the card does not
+    price, or a market whose figure the shipped card does not hold (billed at no cost here)."""
     category = _BILLED_AS.get(category, category)
-    return (_card().get(country) or _card()["*"]).get(category)
+    cards = _cards()
+    card = next((rates for effective, rates in reversed(cards) if effective <= day), cards[0][1])
+    return (card.get(country) or card["*"]).get(category)
 
 
 @lru_cache(maxsize=65536)

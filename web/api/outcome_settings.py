@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from core.outcomes.rate_card import shipped_card
+from core.outcomes.pricing import meta_cards
 from core.outcomes.settings import SettingsProblem, update_outcome_settings
 from web.api import blueprint
 from web.database import db
@@ -13,15 +13,18 @@ from web.tenancy import current_shop
 
 
 def _settings_json(shop) -> dict:
-    card = shipped_card()
+    """The settings; ``shipped_rate_card`` is Meta's card in force today in the account's
+    currency (null when the app has none for it), ``shipped_rate_cards`` every one of them."""
+    meta = meta_cards(db(), shop)
+    cards = [
+        {"currency": c.currency, "effective": c.effective, "sources": list(c.sources)} for c in meta.cards
+    ]
     return {
         "attribution_window_days": shop.attribution_window_days,
         "rate_card": shop.rate_card,
-        "shipped_rate_card": {
-            "currency": card.currency,
-            "effective": card.effective,
-            "sources": list(card.sources),
-        },
+        "shipped_rate_card": cards[-1] if cards else None,
+        "shipped_rate_cards": cards,
+        "account_currency": meta.waba_currency,
     }
 
 

@@ -9,8 +9,8 @@ from flask import current_app, request
 
 from core.models import Shop
 from core.outcomes.ledger import ledger, reserved_credits
+from core.outcomes.pricing import meta_cards
 from core.outcomes.purchases import waiting_purchases
-from core.outcomes.rate_card import shipped_card
 from core.outcomes.settings import MAX_WINDOW_DAYS
 from core.rules.credit_packs import PACKS
 from web.database import db
@@ -43,12 +43,21 @@ def attribution_section(shop: Shop) -> dict:
 
 @settings_section("settings/_rates.html", order=40)
 def rates_section(shop: Shop) -> dict:
-    card = shipped_card()
+    """Meta's cards for the account's currency (the newest one sampled), or why there is none,
+    and the merchant's override."""
+    meta = meta_cards(db(), shop)
+    card = meta.cards[-1] if meta.cards else None
+    sample = [(c, card.rates[c]) for c in ("ES", "US", "GB", "DE", "AT") if card and c in card.rates]
     return {
         "card": card,
+        "cards": meta.cards,
+        "problem": meta.problem,
+        "account_currency": meta.waba_currency,
         "override": json.dumps(shop.rate_card, indent=2) if shop.rate_card else "",
-        "example": json.dumps({"currency": shop.currency, "rates": {"ES": {"marketing": "0.0560"}}}),
-        "sample": [(c, card.rates[c]) for c in ("ES", "US", "GB", "DE", "AT") if c in card.rates],
+        "example": json.dumps(
+            {"currency": meta.waba_currency or shop.currency, "rates": {"ES": {"marketing": "0.0560"}}}
+        ),
+        "sample": sample,
     }
 
 

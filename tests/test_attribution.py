@@ -85,6 +85,9 @@ def test_a_refund_lowers_revenue_and_a_cancellation_removes_the_order(client, wo
     refund = refund_body(77, 9001, "19.90", NOW + timedelta(hours=1))
     _deliver(client, "refunds/create", refund)
     assert _outcome(client, world["new"]) == (1, {"amount": "40.00", "currency": "EUR"})
+    # The page shows the order as placed beside it: revenue is that less the refund.
+    body = client.get(f"/api/campaigns/{world['new'].id}", headers=bearer()).json
+    assert body["gross_revenue"] == {"amount": "59.90", "currency": "EUR"}
     later = NOW + timedelta(hours=2)
     _deliver(
         client, "orders/updated", order_body(9001, 501, "59.90", NOW, updated_at=later, refunds=[refund])

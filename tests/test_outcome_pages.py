@@ -71,6 +71,8 @@ def test_the_campaign_page_shows_orders_revenue_cost_and_the_days_after(client, 
     assert 'data-outcome="cost">$0.1845<' in html  # 3 × $0.0615
     assert 'data-outcome="return_on_spend">324.66×<' in html
     assert 'data-outcome="cost_per_delivered">$0.0615<' in html
+    assert 'data-outcome="gross_revenue">$59.90<' in html  # no refund: the same as revenue
+    assert 'data-outcome="cost_per_order">$0.1845<' in html
     assert 'data-outcome="cost_per_click">not tracked<' in html
     assert '<g data-day="1">' in html and "Day 1: 0 clicks, 1 orders." in html
 

@@ -50,7 +50,7 @@ COUNTED_SQL = f"({_LEFT_OUT}) IS NULL"
 # statement then runs whole on the shop's shard (a correlated tie does not tell Citus the shard).
 _ATTRIBUTED = text(f"""
     WITH candidates AS (
-        SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id,
+        SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id, o.total AS gross,
                {NET_SQL} AS net,
                {_LEFT_OUT} AS left_out
           FROM orders o
@@ -61,7 +61,7 @@ _ATTRIBUTED = text(f"""
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
     SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
-           cand.net, cand.currency, cand.left_out
+           cand.net, cand.gross, cand.currency, cand.left_out
       FROM candidates cand
      CROSS JOIN LATERAL (
         SELECT m.campaign_id, m.id AS message_id, t.touch
@@ -95,12 +95,14 @@ class AttributedOrder:
     net: Decimal  # total less refunds
     currency: str
     left_out: str | None = None  # why it does not count (LEFT_OUT_REASONS); None: it counts
+    gross: Decimal = Decimal(0)  # the order's total as placed, before any refund
 
 
 @dataclass
 class CampaignRevenue:
     orders: int = 0
-    amount: Decimal = Decimal("0.00")
+    amount: Decimal = Decimal("0.00")  # net: what the orders brought in, less refunds
+    gross: Decimal = Decimal("0.00")  # the same orders' totals as placed
     currencies: set[str] = field(default_factory=set)
     # Orders this campaign would have won that do not count, by why (every reason present).
     left_out: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEFT_OUT_REASONS, 0))
@@ -111,14 +113,16 @@ class CampaignRevenue:
             return
         self.orders += 1
         self.amount += order.net
+        self.gross += order.gross
         self.currencies.add(order.currency)
 
-    def revenue(self, shop_currency: str) -> dict | None:
-        """The contract's ``revenue`` {amount (decimal string), currency}; null before any order."""
+    def revenue(self, shop_currency: str, amount: Decimal | None = None) -> dict | None:
+        """The contract's ``revenue`` {amount (decimal string), currency}: net, or ``amount``
+        (the gross) when given; null before any order."""
         if not self.orders:
             return None
         currency = next(iter(self.currencies)) if len(self.currencies) == 1 else shop_currency
-        return {"amount": f"{self.amount:.2f}", "currency": currency}
+        return {"amount": f"{self.amount if amount is None else amount:.2f}", "currency": currency}
 
 
 def attributed_orders(
@@ -144,6 +148,7 @@ def attributed_orders(
             r.net,
             r.currency,
             r.left_out,
+            r.gross,
         )
         for r in session.execute(_ATTRIBUTED, params)
     ]

@@ -94,6 +94,8 @@ def outcome_json(
     return {
         "orders": revenue.orders,
         "revenue": revenue_json,
+        # The same orders before refunds; revenue is this less what was refunded.
+        "gross_revenue": revenue.revenue(shop.currency, revenue.gross),
         # Orders the campaign won that revenue does not count, by why (core/rules/order_states.py).
         "orders_left_out": dict(revenue.left_out),
         "cost": cost_json,
@@ -105,6 +107,7 @@ def outcome_json(
             "delivered": _per(cost, campaign.delivered_count),
             "read": _per(cost, campaign.read_count),
             "click": _per(cost, campaign.clicked_count),
+            "order": _per(cost, revenue.orders),
         },
         "rate_card": rate_card_json(pricing, cost),
     }

@@ -189,3 +189,75 @@ def test_pages_stay_usable_by_keyboard_without_the_cdn(page, base_url, scenario)
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     screenshot(page, "failed_messages_no_cdn")
+
+
+def test_a_finished_dispatch_says_sent_with_pending_reports_and_never_live(
+    page, base_url, make, scenario, client
+):
+    """Dispatch over with one report to come: "Sent · 1 report still pending", no "Live"; when the
+    report arrives the badge becomes "Sent" in place. The summary shows rates, money and one next step."""
+    with Session(make.engine) as session, session.begin():
+        session.execute(
+            update(Campaign).where(Campaign.id == scenario.campaign.id).values(dispatch_finished_at=T0)
+        )
+    _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
+    badge = page.locator('#region-header [data-status="PENDING"]')
+    assert badge.inner_text() == "Sent · 1 report still pending"
+    assert "Live" not in page.locator("[data-live-status]").inner_text()
+    summary = page.locator("#region-summary")
+    assert "1 message has not reported delivered or failed yet" in summary.inner_text()
+    assert summary.locator('[data-summary="delivery_rate"]').inner_text() == "55.6%"
+    assert summary.locator('[data-summary="cost"]').inner_text() == "$0.31"  # 5 delivered × $0.0615
+    # Delivered and no order yet: revenue is a measured zero, not "—".
+    assert summary.locator('[data-summary="revenue"]').inner_text() == "$0.00"
+    assert summary.locator('[data-summary="return_on_spend"]').inner_text() == "0.00×"
+    assert summary.locator("[data-next-action]").count() == 1
+    assert summary.locator('[data-next-action="fix_phones"]').is_visible()
+    # Only raised signals show; every rule waits behind the disclosure.
+    assert page.locator("[data-signal-rules] table").is_hidden()
+    assert page.locator('.signals-raised [data-signal="PHONE_DATA_FAILURES"]').is_visible()
+    screenshot(page, "campaign_sent_reports_pending")
+    with Session(make.engine) as session:
+        phone_number_id = session.get(Shop, scenario.campaign.shop_id).meta_phone_number_id
+    seconds = int((T0 + timedelta(minutes=3)).timestamp())
+    body = meta.statuses_body(
+        phone_number_id, meta.status(scenario.messages["inflight"].wamid, "delivered", seconds)
+    )
+    assert meta.post(client, body).status_code == 200
+    assert meta.drain()
+    page.wait_for_function(
+        "document.querySelector('#region-header [data-status]').textContent.trim() === 'Sent'"
+    )
+    assert "Live" not in page.locator("[data-live-status]").inner_text()
+
+
+@pytest.mark.parametrize("status", ["DRAFT", "SCHEDULED", "CANCELLED"])
+def test_a_campaign_that_sent_nothing_shows_its_audience_not_an_empty_report(page, base_url, make, status):
+    """A draft, a scheduled or a cancelled campaign shows who it is for and what it costs, no report."""
+    shop = make.shop(SHOP, timezone="Europe/Madrid")
+    make.customer(shop, phone="+34612345670", phone_e164="+34612345670", tags=["vip"])
+    campaign = make.campaign(
+        shop,
+        "Winter teaser",
+        status=status,
+        estimated_audience=1,
+        audience={"include_tags": ["vip"]},
+        scheduled_at=T0 + timedelta(days=400) if status == "SCHEDULED" else None,
+        template_parameters=["Ana"],
+    )
+    _open(page, base_url, f"/campaigns/{campaign.id}")
+    assert page.locator("#region-funnel").count() == 0 and page.locator("#region-gap").count() == 0
+    body = page.locator("main").inner_text()
+    assert "Final numbers" not in body and "Live" not in page.locator("[data-live-status]").inner_text()
+    assert (
+        page.locator("[data-audience-rule]")
+        .inner_text()
+        .startswith("Customers subscribed to WhatsApp marketing tagged with any of vip")
+    )
+    summary = page.locator("#region-summary")
+    assert summary.locator('[data-summary="audience"]').inner_text() == "1 customer"
+    if status == "CANCELLED":
+        assert "nothing was sent and nothing was charged" in summary.inner_text()
+    else:
+        assert summary.locator('[data-summary="estimated_cost"]').inner_text().startswith("$")
+    screenshot(page, f"campaign_{status.lower()}")

@@ -214,7 +214,7 @@ def test_the_cli_launches_a_draft_by_name(runner, make, meta, run_jobs):
     assert failed.exit_code != 0 and "no campaign named 'Nope'" in failed.output
     result = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])
     assert result.exit_code == 0, result.output
-    assert "launched to 4 recipient(s)" in result.output
+    assert "launched to 4 recipients" in result.output
     run_jobs()
     assert len(meta.truth()["messages"]) == 3  # the fourth recipient has no calling code
     again = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])

@@ -8,7 +8,8 @@ open alerts.
 - ``outcomes``: orders, revenue, cost and the ratios between them.
 - ``trends``: rates over time by send date and type.
 - ``customer``: the customer-page block's data.
+- ``status``: what a campaign's status says: badge, sentence, pending reports, the next action.
 - ``alerts``: the shop's open alerts, one per code and campaign, with what to do; dismissal.
 """
 
-__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "trends"]
+__all__ = ["alerts", "campaign", "customer", "message_list", "metrics", "outcomes", "status", "trends"]

@@ -206,7 +206,10 @@
               document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
               return; // settled: nothing will change any more
             }
-            announce("Live: updated at " + time + ".");
+            // "Live" only while messages are still being handed to WhatsApp; after that only a
+            // late delivery report changes anything (core/reports/status.py).
+            const line = campaign.status_line;
+            announce(line && !line.moving ? line.label + " (updated " + time + ")." : "Live: updated at " + time + ".");
           }
         } catch (error) {
           if (!loadedToken && !window.shopify && body.dataset.devTokens !== "1") return;

@@ -242,7 +242,10 @@
       body: JSON.stringify({ audience: audience(), category: template ? template.category : null }) });
     if (!response.ok) return;
     const answer = await response.json(), out = form.querySelector("[data-estimate]");
-    out.replaceChildren(el("strong", { "data-estimate-count": "" }, [String(answer.estimated_audience)]), " subscribed recipient(s).",
+    // The page's locale picks singular or plural (Intl.PluralRules, the same CLDR rules as Babel).
+    const count = answer.estimated_audience, lang = document.documentElement.lang || "en";
+    const one = new Intl.PluralRules(lang).select(count) === "one";
+    out.replaceChildren(el("strong", { "data-estimate-count": "" }, [count.toLocaleString(lang)]), one ? " subscribed recipient." : " subscribed recipients.",
       ...answer.warnings.map(function (w) { return el("span", { class: "warning", "data-us-warning": "" }, [" " + w]); }));
   }
 

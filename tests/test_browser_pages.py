@@ -261,3 +261,30 @@ def test_a_campaign_that_sent_nothing_shows_its_audience_not_an_empty_report(pag
     else:
         assert summary.locator('[data-summary="estimated_cost"]').inner_text().startswith("$")
     screenshot(page, f"campaign_{status.lower()}")
+
+
+def test_the_campaigns_list_searches_wraps_long_names_and_explains_a_reversed_range(
+    page, base_url, make, scenario
+):
+    """Search by name, cost/revenue/scheduled columns, long names wrapping inside the frame, and a
+    start date after the end date saying why nothing matches."""
+    shop_id = scenario.campaign.shop_id
+    with Session(make.engine) as session:
+        shop = session.get(Shop, shop_id)
+    long_name = "Black Friday early access for our most loyal VIP customers " * 3
+    make.campaign(shop, long_name.strip(), status="SCHEDULED", scheduled_at=T0 + timedelta(days=400))
+    _open(page, base_url, "/")
+    row = page.locator(f'tr[data-campaign-id="{scenario.campaign.id}"]')
+    assert row.locator('[data-list="cost"]').inner_text() == "$0.31"
+    assert row.locator('[data-list="revenue"]').inner_text() == "$0.00"
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")  # nothing pushed off-screen
+    screenshot(page, "campaigns_list_long_name")
+    page.get_by_label("Search by name").fill("black FRIDAY")
+    page.get_by_label("Search by name").press("Enter")
+    page.wait_for_url("**q=black**")
+    assert page.locator("tr[data-campaign-id]").count() == 1
+    assert "Black Friday" in page.locator("tr[data-campaign-id] th").inner_text()
+    _open(page, base_url, "/?from=2026-11-20&to=2026-11-01")
+    empty = page.locator("[data-reversed-range]")
+    assert "The start date (Nov 20, 2026) is after the end date (Nov 1, 2026)" in empty.inner_text()

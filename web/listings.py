@@ -47,8 +47,9 @@ def _enum_filter(args, name: str, allowed: type) -> str | None:
 
 
 def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
-    """One keyset page of the shop's campaigns, newest first, filtered by ``status``, ``type``
-    and the creation days ``from``..``to`` (shop calendar); with the next page's cursor."""
+    """One keyset page of the shop's campaigns, newest first, filtered by ``status``, ``type``,
+    the creation days ``from``..``to`` (shop calendar) and ``q`` (words of the name, any case);
+    with the next page's cursor."""
     limit = page_limit(args.get("limit"))
     query = select(Campaign).where(Campaign.shop_id == shop.id)
     if status := _enum_filter(args, "status", CampaignStatus):
@@ -56,6 +57,8 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
     query = query.where(*created_between(shop, date_param(args, "from"), date_param(args, "to")))
+    if search := (args.get("q") or "").strip()[:200]:
+        query = query.where(Campaign.name.icontains(search, autoescape=True))
     if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)

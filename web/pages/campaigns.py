@@ -21,11 +21,12 @@ from core.whatsapp.state import describe as describe_connection
 from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
+from web.inputs import date_param
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
 from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
-from web.reports import cached_calling_code, cached_failures, cached_timings, detail_etag
+from web.reports import cached_calling_code, cached_failures, cached_outcomes, cached_timings, detail_etag
 
 TYPE_LABELS = {"PROMOTIONAL": "Promotional", "INFORMATIONAL": "Informational", "CATALOG": "Catalog"}
 CATEGORY_LABELS = {
@@ -60,6 +61,7 @@ def app_home(shop):
     """The campaigns list: the app home Shopify loads with ``embedded=1&shop=&host=&id_token=``."""
     page, next_cursor = campaigns_page(shop, request.args)
     reports = {c.id: campaign_report(c, [], shop.locale) for c in page}
+    start, end = date_param(request.args, "from"), date_param(request.args, "to")
     return render_template(
         "campaigns.html",
         shop=shop,
@@ -67,10 +69,13 @@ def app_home(shop):
         reports=reports,
         next_cursor=next_cursor,
         medians=type_medians(db(), shop.id),
-        filters={k: request.args.get(k, "") for k in ("status", "type", "from", "to")},
+        outcomes=cached_outcomes(page),
+        filters={k: request.args.get(k, "") for k in ("status", "type", "from", "to", "q")},
+        # A range whose start is after its end matches nothing: the page says why.
+        reversed_range=(start, end) if start and end and start > end else None,
         statuses=list(CampaignStatus),
         types=list(CampaignType),
-        filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
+        filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "q", "cursor")),
         whatsapp_connected=is_connected(shop),
         alerts=open_alerts(db(), shop.id),
         **labels(),

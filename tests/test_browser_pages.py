@@ -288,3 +288,12 @@ def test_the_campaigns_list_searches_wraps_long_names_and_explains_a_reversed_ra
     _open(page, base_url, "/?from=2026-11-20&to=2026-11-01")
     empty = page.locator("[data-reversed-range]")
     assert "The start date (Nov 20, 2026) is after the end date (Nov 1, 2026)" in empty.inner_text()
+
+
+def test_date_pickers_say_their_date_the_way_the_pages_write_dates(page, base_url, scenario):
+    """A picker's date shows beside it in the shop locale's medium format, as every date on the pages."""
+    _open(page, base_url, "/?from=2026-11-01")
+    assert page.locator("#f-from + [data-date-echo]").inner_text() == "Nov 1, 2026"
+    assert page.locator("[data-date-range]").inner_text().startswith("Created from Nov 1, 2026")
+    page.locator("#f-to").fill("2026-11-20")
+    assert page.locator("#f-to + [data-date-echo]").inner_text() == "Nov 20, 2026"

@@ -79,6 +79,14 @@ class ShopFormat:
         """A ratio such as return on spend: "2.50×"; "—" when it cannot be computed."""
         return DASH if value is None else f"{format_decimal(value, '#,##0.00', locale=self.locale)}×"
 
+    def return_on_spend(self, outcome: dict, *, measured: bool) -> str:
+        """Revenue ÷ cost. A campaign that delivered, was billed and won no order returned
+        0.00×, a measured zero; with nothing billed there is no ratio ("—")."""
+        value = outcome["return_on_spend"]
+        if value is None and measured and outcome["cost"] and not outcome["revenue"]:
+            value = 0
+        return self.times(value)
+
     def plural(self, count: int, one: str, other: str) -> str:
         """``one`` or ``other`` by the locale's plural rule, ``{n}`` written the locale's way."""
         return plural(count, one, other, self.locale)

@@ -145,6 +145,34 @@
     result.hidden = false;
   });
 
+  // ---- Dates in the shop's format beside the date pickers -----------------------------------
+  // A native date picker writes dates the browser's way (11/20/2026 or 20/11/2026); the pages
+  // write them the shop's locale's way (Babel's medium date). Each picker says its date that
+  // way too, so one date never reads two ways on one page.
+
+  function echoDate(input) {
+    let echo = input.parentElement.querySelector("[data-date-echo]");
+    if (!echo) {
+      echo = document.createElement("span");
+      echo.className = "subdued date-echo";
+      echo.dataset.dateEcho = "";
+      echo.setAttribute("aria-live", "polite");
+      input.after(echo);
+    }
+    // The value is a wall-clock date (and time) of the shop: read and written as UTC, never shifted.
+    const withTime = input.type === "datetime-local";
+    const day = input.value ? new Date(input.value + (withTime ? ":00Z" : "T00:00:00Z")) : null;
+    const style = withTime ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "medium" };
+    echo.textContent = day && !isNaN(day)
+      ? new Intl.DateTimeFormat(document.documentElement.lang || "en", Object.assign({ timeZone: "UTC" }, style)).format(day)
+      : "";
+  }
+
+  document.querySelectorAll('input[type="date"], input[type="datetime-local"]').forEach(function (input) {
+    echoDate(input);
+    input.addEventListener("input", function () { echoDate(input); });
+  });
+
   // ---- Sections loaded after the first paint ---------------------------------------------
 
   async function fetchPage(url) {

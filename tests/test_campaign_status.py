@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
+from core.reports.metrics import signal_rules
 from core.reports.status import has_report, next_action, status_line
 from tests.browser import admin_query
 from tests.scenarios import T0, mixed_campaign
@@ -129,3 +130,10 @@ def test_a_campaign_that_sent_nothing_shows_what_it_will_send_not_a_report(clien
         assert "estimated at 53 customers; nothing was sent and nothing was charged" in text
     else:
         assert "Launching now would send to 3 customers" in text and "Cost (estimate)" in text
+
+
+def test_signal_rules_read_as_english():
+    """Every signal rule's condition reads right: "an account reason", never "a account"."""
+    conditions = [rule.condition for rule in signal_rules()]
+    assert "any message failed for an account reason" in conditions
+    assert not [c for c in conditions if " a a" in c or " a e" in c or " a u" in c or " a o" in c]

@@ -31,3 +31,9 @@ def plural(count: int, one: str, other: str, locale: str | Locale | None = "en")
     language = locale_of(locale)
     form = one if language.plural_form(count) == "one" else other
     return form.replace("{n}", number(count, language))
+
+
+def with_article(noun: str) -> str:
+    """ "a consent reason", "an account reason": English's article by the sound of the first
+    letter (the app's nouns have no silent h or "you"-sounding u)."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -132,12 +133,17 @@ def test_filter_failures_then_download_exactly_those_rows(page, base_url, scenar
     screenshot(page, "failed_messages_filtered")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download these rows as CSV").click()
+    today = datetime.now(ZoneInfo("Europe/Madrid")).date().isoformat()
+    assert download.value.suggested_filename == f"Autumn sale - messages {today}.csv"
     path = tmp_path / "export.csv"
     download.value.save_as(path)
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(int(r["message_id"]) for r in rows) == shown
     assert {r["error_category"] for r in rows} == {"data_quality"}
+    lopez = next(r for r in rows if int(r["message_id"]) == scenario.messages["lopez"].id)
+    customer_id = scenario.customers["lopez"].shopify_customer_id
+    assert lopez["customer_admin_link"] == f"https://admin.shopify.com/store/demo/customers/{customer_id}"
 
 
 def test_a_live_counter_changes_without_a_reload_and_stops_when_settled(

@@ -94,7 +94,7 @@ def test_the_app_home_opens_a_campaign_with_a_fresh_token(page, base_url, scenar
 
 
 def test_a_fix_link_opens_the_customer_in_the_shopify_admin(page, base_url, scenario):
-    """The calling-code row's link leaves the app for the customer's page in the admin (top frame)."""
+    """The calling-code row's link opens the customer's page in the admin beside the fix list."""
     customer = scenario.customers["lopez"]
     admin_pages = []
 
@@ -102,7 +102,7 @@ def test_a_fix_link_opens_the_customer_in_the_shopify_admin(page, base_url, scen
         admin_pages.append(route.request.url)
         route.fulfill(status=200, content_type="text/html", body="<title>Customer</title><h1>Customer</h1>")
 
-    page.route("https://admin.shopify.com/**", admin)
+    page.context.route("https://admin.shopify.com/**", admin)
     _open(page, base_url, f"/campaigns/{scenario.campaign.id}")
     page.get_by_role("link", name="Review and fix these customers").click()
     page.wait_for_url("**/messages?**")
@@ -110,11 +110,15 @@ def test_a_fix_link_opens_the_customer_in_the_shopify_admin(page, base_url, scen
     assert row.locator("[data-suggested]").inner_text() == "+34612345679"
     link = row.get_by_role("link", name="Open customer in Shopify")
     assert link.get_attribute("href") == f"shopify://admin/customers/{customer.shopify_customer_id}"
-    assert link.get_attribute("target") == "_top"
+    # Opened beside the fix list (issue 26: it used to replace it, target _top).
+    assert link.get_attribute("target") == "_blank"
     screenshot(page, "calling_code_fixes")
-    link.click()
-    page.wait_for_url(f"https://admin.shopify.com/store/demo/customers/{customer.shopify_customer_id}")
+    with page.context.expect_page() as opened:
+        link.click()
+    admin_tab = opened.value
+    admin_tab.wait_for_url(f"https://admin.shopify.com/store/demo/customers/{customer.shopify_customer_id}")
     assert admin_pages == [f"https://admin.shopify.com/store/demo/customers/{customer.shopify_customer_id}"]
+    assert "/messages?" in page.url and row.is_visible()  # the fix list stays open
 
 
 def test_filter_failures_then_download_exactly_those_rows(page, base_url, scenario, tmp_path):

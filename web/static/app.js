@@ -90,7 +90,8 @@
     const admin = event.target.closest('a[href^="shopify://admin/"]');
     if (admin && !window.shopify) {
       event.preventDefault();
-      window.open(adminUrl(admin.getAttribute("href")), "_top");
+      // A link that opens beside (target _blank) keeps the fix list where it is.
+      window.open(adminUrl(admin.getAttribute("href")), admin.target === "_blank" ? "_blank" : "_top");
     }
   });
 

@@ -307,6 +307,18 @@
   });
   select.addEventListener("change", build);
   form.addEventListener("input", function (event) { if (event.target !== select) refresh(); });
+
+  // Pick from the shop's tags: a click adds the tag to its field (once, whatever its capitals).
+  form.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-add-tag]");
+    if (!button) return;
+    const field = form.elements[button.closest("[data-tag-picker]").dataset.tagPicker];
+    const chosen = tags(field.name);
+    if (!chosen.some(function (t) { return t.toLowerCase() === button.dataset.addTag.toLowerCase(); })) {
+      field.value = chosen.concat([button.dataset.addTag]).join(", ");
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
   if (draft) {
     const index = templates.findIndex(function (t) { return t.name === draft.template.name && t.language === draft.template.language; });
     if (index >= 0) select.value = String(index);

@@ -238,6 +238,7 @@ def test_a_finished_dispatch_says_sent_with_pending_reports_and_never_live(
     page.wait_for_function(
         "document.querySelector('#region-header [data-status]').textContent.trim() === 'Sent'"
     )
+    page.locator("[data-live-status]").filter(has_text="Sent (updated").wait_for()
     assert "Live" not in page.locator("[data-live-status]").inner_text()
 
 

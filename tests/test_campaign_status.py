@@ -74,6 +74,16 @@ def test_only_a_campaign_still_handing_messages_over_is_moving():
         status="PENDING", messages_count=10, sent_count=4, halted_reason="Sending stopped. Paused."
     )
     assert status_line(halted).label == "Stopped" and not status_line(halted).moving
+    over = _campaign(
+        status="PENDING",
+        messages_count=10,
+        sent_count=4,
+        failed_count=6,
+        dispatch_finished_at=T0,
+        halted_reason="x",
+    )
+    assert status_line(over).label == "Stopped · 4 reports still pending"
+    assert next_action(over, status_line(over), [], 3).code == "resume"
     for status in ("DRAFT", "SCHEDULED", "CANCELLED", "SENT", "PARTIALLY_SENT", "FAILED"):
         assert not status_line(_campaign(status=status)).moving, status
     assert "Final numbers" in status_line(_campaign(status="SENT")).sentence

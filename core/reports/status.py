@@ -75,8 +75,13 @@ def status_line(campaign: Campaign, locale: str | None = "en") -> StatusLine:
 
 
 def _pending(campaign: Campaign, waiting: int, locale: str | None) -> StatusLine:
-    if campaign.dispatch_finished_at is None and campaign.halted_reason:
-        return StatusLine("Stopped", "critical", f"Sending stopped: {campaign.halted_reason}", False, waiting)
+    if campaign.halted_reason:
+        # Stopped: nothing more is handed to WhatsApp until a resume; what was handed over may
+        # still report. The reason is said once, in the page's banner.
+        label, sentence = "Stopped", "Sending stopped: nothing more goes out until you resume."
+        if campaign.dispatch_finished_at is not None and waiting:
+            label += " · " + plural(waiting, "{n} report still pending", "{n} reports still pending", locale)
+        return StatusLine(label, "critical", sentence, False, waiting)
     if campaign.dispatch_finished_at is None:
         total = max(campaign.estimated_audience, campaign.messages_count)
         handed = plural(campaign.sent_count, "{n} message", "{n} messages", locale)
@@ -131,7 +136,7 @@ def next_action(
         return NextAction("none_scheduled", "Nothing to do: it sends by itself at the scheduled time.")
     if status == CampaignStatus.CANCELLED:
         return NextAction("duplicate", "Duplicate it to send the same message again.")
-    if line.label == "Stopped":
+    if campaign.status == CampaignStatus.PENDING and campaign.halted_reason:
         return NextAction(
             "resume", "Fix what stopped sending, then resume: nothing already sent goes out again."
         )

@@ -227,8 +227,9 @@
             const campaign = await response.json();
             await refreshRegions();
             // The time as the pages write times: the shop's locale and time zone, not the browser's.
-            const root = document.documentElement;
-            const time = new Intl.DateTimeFormat(root.lang || "en", { timeStyle: "short", timeZone: root.dataset.zone || undefined }).format(new Date());
+            const zone = document.querySelector('meta[name="shop-time-zone"]');
+            const time = new Intl.DateTimeFormat(document.documentElement.lang || "en",
+              { timeStyle: "short", timeZone: zone ? zone.content : undefined }).format(new Date());
             // A campaign settles; a page following a job (the phone fixes) has none pending.
             if (SETTLED.includes(campaign.status) || campaign.pending === 0) {
               announce(campaign.pending === 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
 from core.rules.wording import locale_of, plural
 
@@ -55,7 +55,10 @@ class ShopFormat:
         decimals: "€12.50", "¥1,235", "BHD 1.250"."""
         if not value:
             return DASH
-        return format_currency(Decimal(value["amount"]), value["currency"], locale=self.locale)
+        # Rounded half up, as Meta's and Shopify's amounts are (Babel alone rounds half to even).
+        places = Decimal(1).scaleb(-get_currency_precision(value["currency"]))
+        amount = Decimal(value["amount"]).quantize(places, ROUND_HALF_UP)
+        return format_currency(amount, value["currency"], locale=self.locale)
 
     def total(self, value: dict | None, currency: str | None, *, measured: bool) -> str:
         """A campaign's revenue or cost: the amount; a zero in ``currency`` when it was measured

@@ -271,6 +271,7 @@ def test_a_campaign_that_sent_nothing_shows_its_audience_not_an_empty_report(pag
         assert "nothing was sent and nothing was charged" in summary.inner_text()
     else:
         assert summary.locator('[data-summary="estimated_cost"]').inner_text().startswith("$")
+        assert "0 credits do not cover this audience" in page.locator("[data-credits-short]").inner_text()
     screenshot(page, f"campaign_{status.lower()}")
 
 

@@ -211,6 +211,10 @@ def _expected_cells(message: dict, zone) -> dict:
         "failed_at": local(message["failed_at"] or message["expired_at"]),
         "customer_admin_url": fix.get("admin_url", ""),
         "suggested_phone": fix.get("suggested_phone") or "",
+        # Every row with a customer links to their page in the admin, as an https address.
+        "customer_admin_link": (
+            f"https://admin.shopify.com/store/demo/customers/{customer['shopify_id']}" if customer else ""
+        ),
     }
     return {name: str(safe_cell(value)) for name, value in cells.items()}
 

@@ -247,3 +247,26 @@ def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(pag
         == "B15"
     )
     assert page.get_by_label("Within (hours after sending starts)").input_value() == "12"
+
+
+def test_pick_audience_tags_from_the_shop_in_any_case(page, make):
+    """The shop's tags are offered to pick; a tag typed in other capitals reaches the same
+    customers, and the draft stores the shop's own spelling; "any" is stated."""
+    shop = whatsapp_shop(make)
+    for n, (name, tags) in enumerate(
+        [("Ana", ["VIP"]), ("Ben", ["vip", "Wholesale"]), ("Cy", ["Newsletter"])]
+    ):
+        make.customer(shop, first_name=name, tags=tags, phone=f"+3461200000{n}", phone_e164=f"+3461200000{n}")
+    _open(page, "/campaigns/new")
+    picker = page.locator('[data-tag-picker="include_tags"] [data-add-tag]')
+    assert [b.inner_text() for b in picker.all()] == ["Newsletter", "VIP", "vip", "Wholesale"]
+    assert "any of the tags to include" in page.locator("form").inner_text()
+    page.get_by_label("Template (approved in WhatsApp Manager)").select_option(
+        label="spring_lookbook (en) · marketing"
+    )
+    page.get_by_label("Only customers tagged").fill("Vip")  # neither of the shop's spellings
+    page.locator("[data-estimate-count]").filter(has_text="2").wait_for()
+    page.locator('[data-tag-picker="exclude_tags"] [data-add-tag="Wholesale"]').click()
+    assert page.get_by_label("Leave out customers tagged").input_value() == "Wholesale"
+    page.locator("[data-estimate-count]").filter(has_text="1").wait_for()
+    screenshot(page, "composer-tags")

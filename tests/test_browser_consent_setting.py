@@ -42,11 +42,16 @@ def test_the_sms_consent_toggle_saves_and_changes_the_reach(make, service_urls):
         page.goto(f"{url}/settings?{admin_query(SHOP, session_token(SHOP, exp_in=600))}")
         reach = page.locator("[data-consent-reach]")
         assert reach.inner_text().endswith(": 1")
+        # The customer who stopped WhatsApp is not counted: the toggle adds exactly one.
+        assert page.locator("[data-consent-sms-only]").inner_text() == "Turning this on adds 1 customer."
         toggle = page.get_by_label("Also send to customers who agreed to SMS marketing only")
         assert not toggle.is_checked()
         toggle.check()
         page.locator("[data-consent-reach]", has_text=": 2").wait_for()
         assert page.get_by_label("Also send to customers who agreed to SMS marketing only").is_checked()
+        assert (
+            page.locator("[data-consent-sms-only]").inner_text() == "Turning this off leaves out 1 customer."
+        )
         screenshot(page, "settings-consent")
     with Session(make.engine) as session:
         assert session.get(Shop, shop.id).sms_consent_counts is True

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
+from core.reports.campaign import missing_calling_code
 from core.settings import PROJECT_ROOT
 from tests.browser import admin_query, screenshot, serve
 from tests.test_browser_fix_phone import page  # noqa: F401  (the same headless tab)
@@ -61,6 +62,13 @@ def test_fix_all_then_send_again_on_the_demo_shop(page, base_url, shopify, make,
         if text.startswith("+"):
             suggestions[int(row.get_attribute("data-candidate"))] = text
     fixable = list(suggestions)
+    # A marketing campaign sent again fails for US numbers: the list says so before "Fix all".
+    us = {
+        int(r.get_attribute("data-candidate"))
+        for r in page.locator("tr[data-candidate]:has([data-us-fix])").all()
+    }
+    assert us and all(suggestions[sid].startswith("+1") for sid in us)
+    assert page.locator("[data-us-fix-warning]").is_visible()
     assert len(fixable) >= 30  # every calling-code failure with a country, and invalid ones we can read
     screenshot(page, "fix_loop_preview")
 
@@ -90,3 +98,13 @@ def test_fix_all_then_send_again_on_the_demo_shop(page, base_url, shopify, make,
     screenshot(page, "fix_loop_send_again")
     page.goto(_url(base_url, f"/campaigns/{black_friday.id}"))
     assert page.locator("#region-fix-loop [data-follow-up]").inner_text() == draft.name
+    # The banner counted before "Fix all" is not served stale after it (issue 26), and it never
+    # turns green: those customers still did not get the campaign.
+    with Session(make.engine) as session:
+        now = missing_calling_code(session, black_friday.shop_id, black_friday.id)
+    assert now["fixed"] > 0
+    banner = page.locator("[data-calling-code-banner]")
+    unfixed = now["customers"] - now["fixed"]
+    assert banner.get_attribute("tone") == ("warning" if unfixed else "info")
+    expected = f"{now['fixed']} of them now" if unfixed else "now have a valid number"
+    assert expected in banner.inner_text()

@@ -72,6 +72,18 @@ def test_the_estimate_follows_the_tags_and_exclusion_wins(client, make, meta):
     assert client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json["estimated_audience"] == 1
 
 
+def test_tags_match_in_any_case_and_are_kept_in_the_shops_spelling(client, make, meta):
+    """A rule typed "VIP" / "WHOLESALE" reaches the customers tagged "vip" / "wholesale", and the
+    draft stores the shop's spelling, so launching reads the same customers."""
+    _audience(make, whatsapp_shop(make))
+    created = _create(client, audience={"include_tags": ["VIP"], "exclude_tags": ["WHOLESALE", "Nobody"]})
+    assert created.json["estimated_audience"] == 1
+    with Session(make.engine) as session:
+        stored = session.scalar(select(Campaign).where(Campaign.id == created.json["id"]))
+    assert stored.audience["include_tags"] == ["vip"]
+    assert stored.audience["exclude_tags"] == ["wholesale", "Nobody"]  # no customer's tag: kept as typed
+
+
 def test_bad_drafts_name_each_problem(client, make, meta):
     """An unknown template, an authentication template, parameters that do not fit and a name
     already taken are each refused with 422 and the field at fault."""
@@ -214,7 +226,7 @@ def test_the_cli_launches_a_draft_by_name(runner, make, meta, run_jobs):
     assert failed.exit_code != 0 and "no campaign named 'Nope'" in failed.output
     result = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])
     assert result.exit_code == 0, result.output
-    assert "launched to 4 recipient(s)" in result.output
+    assert "launched to 4 recipients" in result.output
     run_jobs()
     assert len(meta.truth()["messages"]) == 3  # the fourth recipient has no calling code
     again = runner.invoke(args=["campaigns", "launch", "Demo", "--shop", shop.domain])

@@ -36,7 +36,7 @@ def test_a_marketing_draft_counts_its_us_recipients(client, make, meta):
     marketing = _draft(client, "weekly_offer", [], name="Offer").json["id"]
     utility = _draft(client, "order_update", [], name="Delays").json["id"]
     page = _text(_get(client, f"/campaigns/{marketing}"))
-    assert "2 recipient(s) have United States (+1) numbers" in page and "131049" in page
+    assert "2 recipients have United States (+1) numbers" in page and "131049" in page
     estimate = client.post(f"/api/campaigns/{marketing}/estimate", json={}, headers=bearer()).json
     assert estimate["us_recipients"] == 2 and "United States" in estimate["warnings"][0]
     assert "United States" not in _text(_get(client, f"/campaigns/{utility}"))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.crypto import encrypt_token
 from core.models import CustomerDataRequest
-from tests.browser import admin_query
+from tests.browser import admin_query, chromium, offline_cdn, serve
 from tests.shopify_webhooks import SHOP, post
 from tests.tokens import bearer, session_token
 
@@ -136,3 +136,18 @@ def test_the_download_lists_every_message_held_about_the_customer(client, make, 
     assert summer_record["customer_record"] == "deleted"
     assert data["consent"]["whatsapp"]["state"] == "SUBSCRIBED"
     assert data["consent"]["whatsapp"]["source"] == "whatsapp"
+
+
+@pytest.mark.browser
+def test_the_last_request_marked_done_leaves_the_empty_state_in_the_browser(make, requested, service_urls):
+    """Marking the only open request done in the page swaps the table for "No open requests"."""
+    from web import create_app
+
+    with serve(create_app({"APP_ENV": "test", "TESTING": True})) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        offline_cdn(page)
+        page.goto(f"{url}/settings?{admin_query(SHOP, session_token(SHOP, exp_in=600))}")
+        page.locator("[data-requests-section]").get_by_role("button", name="Mark as done").click()
+        page.locator("[data-requests-empty]").wait_for()
+        assert page.locator("[data-requests-table]").count() == 0
+        assert page.locator("[data-requests-empty]").inner_text() == "No open requests."

@@ -68,7 +68,8 @@ def test_the_campaign_page_shows_orders_revenue_cost_and_the_days_after(client, 
     assert 'data-outcome="orders">1<' in html
     assert 'data-outcome="revenue">$59.90<' in html
     assert 'data-outcome="conversion_rate">33.3%<' in html
-    assert 'data-outcome="cost">$0.1845<' in html  # 3 × $0.0615
+    # Totals in the currency's own decimals (3 × $0.0615 = $0.1845); per-message prices keep four.
+    assert 'data-outcome="cost">$0.18<' in html
     assert 'data-outcome="return_on_spend">324.66×<' in html
     assert 'data-outcome="cost_per_delivered">$0.0615<' in html
     assert 'data-outcome="gross_revenue">$59.90<' in html  # no refund: the same as revenue

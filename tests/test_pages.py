@@ -115,11 +115,12 @@ def test_the_timings_section_loads_as_a_fragment(client, scenario):
 
 
 def test_failed_messages_rows_link_to_the_customer_and_suggest_a_number(client, scenario):
-    """Each calling-code row opens the customer in the admin (top frame) and shows a valid suggestion."""
+    """Each calling-code row opens the customer in the admin beside the list (a new tab, no longer
+    the top frame, which replaced the list) and shows a valid suggestion."""
     html = _get(client, f"/campaigns/{scenario.campaign.id}/messages").get_data(as_text=True)
     lopez = scenario.customers["lopez"]
     row = re.search(rf'<tr data-message-id="{scenario.messages["lopez"].id}".*?</tr>', html, re.S).group(0)
-    assert f'href="shopify://admin/customers/{lopez.shopify_customer_id}" target="_top"' in row
+    assert f'href="shopify://admin/customers/{lopez.shopify_customer_id}" target="_blank"' in row
     assert "+34612345679" in row and "data-fix-slot" in row
     noor = re.search(rf'<tr data-message-id="{scenario.messages["nocountry"].id}".*?</tr>', html, re.S).group(
         0

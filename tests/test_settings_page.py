@@ -160,3 +160,19 @@ def test_a_campaign_to_send_shows_its_numbers_health_and_warns_when_it_is_low(cl
     assert "Meta rates this number's quality low" in _text(_get(client, f"/campaigns/{draft.id}"))
     sent = make.campaign(shop, "Done", status="SENT")
     assert "Sent from" not in _text(_get(client, f"/campaigns/{sent.id}"))
+
+
+def test_a_number_connected_without_a_check_does_not_claim_no_webhook_arrived(client, make):
+    """The demo's number (seeded, never checked with Meta) has no record of webhooks: the page
+    says they are not recorded yet, not "None yet" while webhooks arrive."""
+    make.shop(
+        SHOP,
+        meta_phone_number_id=PHONE_NUMBER_ID,
+        meta_waba_id=WABA_ID,
+        meta_access_token_ciphertext=encrypt_token(TOKEN),
+    )
+    text = _text(_get(client, "/settings"))
+    assert (
+        "Last webhook received Not recorded: webhooks are noted once the number is checked with Meta" in text
+    )
+    assert "None yet" not in text

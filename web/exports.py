@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.bulk import driver_connection
 from core.campaigns.us_numbers import US_REMEDY
 from core.db import session_factory
-from core.models import Customer, Message
+from core.models import Customer, Message, Shop
 from core.reports.message_list import ADMIN_CUSTOMER_URL, MessageFilter, message_query
 from core.rules.failure_codes import CATEGORY_REMEDIES, Category, OurCode, describe, known_codes
 from core.rules.phones import is_us_area_code, suggest_e164
@@ -56,6 +56,9 @@ HEADER = (
     "failed_at",
     "customer_admin_url",
     "suggested_phone",
+    # The customer's page in the Shopify admin as an https link a spreadsheet can open
+    # (customer_admin_url's shopify:// link opens only inside the admin).
+    "customer_admin_link",
 )
 
 # A spreadsheet runs a cell that starts with one of these as a formula. A phone number such as
@@ -135,13 +138,15 @@ _VALUES = {
     "admin_url": "CASE WHEN e.code = %(calling_code)s AND r.customer_shopify_customer_id IS NOT NULL"
                  " THEN %(admin_url)s || r.customer_shopify_customer_id END",
     "suggested": "f.suggested",
+    "admin_link": "CASE WHEN r.customer_shopify_customer_id IS NOT NULL"
+                  " THEN %(admin_customers)s || r.customer_shopify_customer_id END",
 }  # fmt: skip
 # The columns of HEADER, in order; every text a merchant or Meta can write is guarded.
 _CELLS = (
     "c.id", _guard("c.wamid"), _guard("c.status"), "c.shopify_id", _guard("c.name"),
     _guard("c.customer_phone"), _guard("c.phone"), _guard("c.code"), _guard("c.category"),
     _guard("c.title"), _guard("c.details"), _guard("c.remedy"), *(_time(name) for name in _TIMES),
-    "c.admin_url", _guard("c.suggested"),
+    "c.admin_url", _guard("c.suggested"), "c.admin_link",
 )  # fmt: skip
 
 # The inner select is kept whole by OFFSET 0: PostgreSQL would otherwise pull it up into the
@@ -213,13 +218,14 @@ def stream_csv(
     """
     yield _header()
     sessions = session_factory()  # the threads' sessions are those of the caller's database
+    admin_customers = _admin_customers(sessions, shop_id)
     with ThreadPoolExecutor(CHUNKS_IN_FLIGHT, thread_name_prefix="csv-export") as chunks:
         in_flight: deque[Future[bytes]] = deque()
         for after_id, last_id in _chunk_bounds(sessions, shop_id, campaign_id, filters, zone, batch):
             rows = message_query(shop_id, campaign_id, filters, after_id=after_id, limit=None)
             if last_id is not None:
                 rows = rows.where(Message.id <= last_id)
-            in_flight.append(chunks.submit(_chunk, sessions, rows, zone, filters))
+            in_flight.append(chunks.submit(_chunk, sessions, rows, zone, filters, admin_customers))
             if len(in_flight) == CHUNKS_IN_FLIGHT:
                 yield from _written(in_flight.popleft())
         while in_flight:
@@ -253,11 +259,25 @@ def _chunk_bounds(
         after_id = last_id
 
 
-def _chunk(sessions: sessionmaker[Session], rows: Select, zone: ZoneInfo, filters: MessageFilter) -> bytes:
+def _admin_customers(sessions: sessionmaker[Session], shop_id: int) -> str:
+    """The start of the shop's customer pages in the Shopify admin ("https://admin.shopify.com/
+    store/demo/customers/"): the store's handle is its myshopify.com subdomain."""
+    with sessions() as session, session.begin():
+        domain = session.get(Shop, shop_id).domain
+    return f"https://admin.shopify.com/store/{domain.removesuffix('.myshopify.com')}/customers/"
+
+
+def _chunk(
+    sessions: sessionmaker[Session],
+    rows: Select,
+    zone: ZoneInfo,
+    filters: MessageFilter,
+    admin_customers: str,
+) -> bytes:
     """The CSV of one chunk's rows, in a transaction of its own."""
     with sessions() as session, session.begin():
         _chunk_settings(session, zone, filters)
-        return _copy(session, rows)
+        return _copy(session, rows, admin_customers)
 
 
 def _header() -> bytes:
@@ -303,7 +323,7 @@ def _last_id_of_chunk(session: Session, rows: Select, batch: int) -> int | None:
     return session.scalar(rows.with_only_columns(Message.id).offset(batch - 1).limit(1))
 
 
-def _copy(session: Session, rows: Select) -> bytes:
+def _copy(session: Session, rows: Select, admin_customers: str) -> bytes:
     """The chunk's CSV as PostgreSQL writes it: one COPY block per row, appended as it comes
     (a list of the chunk's rows to join would hold each row twice, and an object per row)."""
     fix_ids, fix_phones = _suggestions(session, rows)
@@ -311,6 +331,7 @@ def _copy(session: Session, rows: Select) -> bytes:
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
     params = compiled.params | _taxonomy() | {"fix_ids": fix_ids, "fix_phones": fix_phones}
+    params["admin_customers"] = admin_customers
     out = bytearray()
     with (
         driver_connection(session).cursor() as cursor,

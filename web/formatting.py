@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
-MONEY = "¤#,##0.00##"  # two places at least, up to four for per-message rates
-DASH = "—"  # a rate whose denominator is zero is not 0 %: it does not exist yet
+from core.rules.wording import locale_of, plural
 
-
-def _locale(tag: str | None) -> Locale:
-    try:
-        return Locale.parse((tag or "en").replace("_", "-"), sep="-")
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
+# "—" and "0.00" are not the same answer. "—" says the figure does not exist yet: a rate whose
+# denominator is zero, revenue or cost of a campaign that delivered nothing. "0.00" (in the
+# currency's own decimals) says it was measured and is zero: a campaign that delivered messages
+# and won no order earned 0.00. Templates choose with ``total(..., measured=...)``.
+DASH = "—"
+UNIT_PRICE = "¤#,##0.00##"  # a per-message price keeps up to four places ("$0.0615")
 
 
 def shop_zone(name: str | None) -> ZoneInfo:
@@ -38,7 +36,7 @@ class ShopFormat:
     """Formatting bound to one shop; templates reach it as ``fmt``."""
 
     def __init__(self, locale: str | None, timezone: str | None):
-        self.locale = _locale(locale)
+        self.locale = locale_of(locale)
         self.zone = shop_zone(timezone)
         self.tag = str(self.locale).replace("_", "-")
         self._percent = _one_decimal(self.locale.percent_formats[None].pattern)
@@ -53,12 +51,48 @@ class ShopFormat:
         return DASH if value is None else format_decimal(value, locale=self.locale)
 
     def money(self, value: dict | None) -> str:
-        """``{"amount": "12.5", "currency": "EUR"}`` in the shop's locale: "€12.50"; per-message
-        rates keep their four places ("$0.0615")."""
+        """``{"amount": "12.5", "currency": "EUR"}`` in the shop's locale with the currency's own
+        decimals: "€12.50", "¥1,235", "BHD 1.250"."""
+        if not value:
+            return DASH
+        # Rounded half up, as Meta's and Shopify's amounts are (Babel alone rounds half to even).
+        places = Decimal(1).scaleb(-get_currency_precision(value["currency"]))
+        amount = Decimal(value["amount"]).quantize(places, ROUND_HALF_UP)
+        return format_currency(amount, value["currency"], locale=self.locale)
+
+    def total(self, value: dict | None, currency: str | None, *, measured: bool) -> str:
+        """A campaign's revenue or cost: the amount; a zero in ``currency`` when it was measured
+        and nothing came of it; "—" when there is nothing to measure yet (see DASH above)."""
+        if value:
+            return self.money(value)
+        if measured and currency:
+            return self.money({"amount": "0", "currency": currency})
+        return DASH
+
+    def unit_price(self, value: dict | None) -> str:
+        """A price per message: at least the currency's two places, up to four ("$0.0615")."""
         if not value:
             return DASH
         amount = Decimal(value["amount"])
-        return format_currency(amount, value["currency"], MONEY, locale=self.locale, currency_digits=False)
+        return format_currency(
+            amount, value["currency"], UNIT_PRICE, locale=self.locale, currency_digits=False
+        )
+
+    def times(self, value: float | None) -> str:
+        """A ratio such as return on spend: "2.50×"; "—" when it cannot be computed."""
+        return DASH if value is None else f"{format_decimal(value, '#,##0.00', locale=self.locale)}×"
+
+    def return_on_spend(self, outcome: dict, *, measured: bool) -> str:
+        """Revenue ÷ cost. A campaign that delivered, was billed and won no order returned
+        0.00×, a measured zero; with nothing billed there is no ratio ("—")."""
+        value = outcome["return_on_spend"]
+        if value is None and measured and outcome["cost"] and not outcome["revenue"]:
+            value = 0
+        return self.times(value)
+
+    def plural(self, count: int, one: str, other: str) -> str:
+        """``one`` or ``other`` by the locale's plural rule, ``{n}`` written the locale's way."""
+        return plural(count, one, other, self.locale)
 
     def percent(self, value: float | None) -> str:
         return DASH if value is None else format_percent(value, self._percent, locale=self.locale)

@@ -3,7 +3,10 @@ campaign's messages (and the CSV of the same rows)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
+from urllib.parse import quote
 
 from flask import Response
 from sqlalchemy import select, tuple_
@@ -47,8 +50,9 @@ def _enum_filter(args, name: str, allowed: type) -> str | None:
 
 
 def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
-    """One keyset page of the shop's campaigns, newest first, filtered by ``status``, ``type``
-    and the creation days ``from``..``to`` (shop calendar); with the next page's cursor."""
+    """One keyset page of the shop's campaigns, newest first, filtered by ``status``, ``type``,
+    the creation days ``from``..``to`` (shop calendar) and ``q`` (words of the name, any case);
+    with the next page's cursor."""
     limit = page_limit(args.get("limit"))
     query = select(Campaign).where(Campaign.shop_id == shop.id)
     if status := _enum_filter(args, "status", CampaignStatus):
@@ -56,12 +60,24 @@ def campaigns_page(shop, args) -> tuple[list[Campaign], str | None]:
     if kind := _enum_filter(args, "type", CampaignType):
         query = query.where(Campaign.type == kind)
     query = query.where(*created_between(shop, date_param(args, "from"), date_param(args, "to")))
+    if search := (args.get("q") or "").strip()[:200]:
+        query = query.where(Campaign.name.icontains(search, autoescape=True))
     if after := decode_cursor(args.get("cursor"), (datetime, int)):
         query = query.where(tuple_(Campaign.created_at, Campaign.id) < after)
     query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
     campaigns = list(db().scalars(query))
     page, more = campaigns[:limit], len(campaigns) > limit
     return page, (encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None)
+
+
+def csv_disposition(campaign_name: str, day: date) -> str:
+    """A file name a merchant recognises in their downloads: the campaign's name and the shop's
+    date, written ISO so the files sort by it ("Autumn sale - messages 2026-12-07.csv"); an
+    ASCII twin for old browsers, the exact name in UTF-8 for the rest (RFC 6266)."""
+    name = re.sub(r'[\x00-\x1f"\\/:*?<>|]+', " ", campaign_name).strip()[:80] or "Campaign"
+    exact = f"{name} - messages {day.isoformat()}.csv"
+    ascii_name = unicodedata.normalize("NFKD", exact).encode("ascii", "ignore").decode() or "messages.csv"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(exact)}"
 
 
 def filters_from(args) -> MessageFilter:
@@ -106,7 +122,6 @@ def csv_response(campaign, args) -> Response:
     # A WSGI server closes the answer when it is sent or the client went away: the slot comes
     # back even for a stream never started (a generator's own finally would not run then).
     response.call_on_close(slot.release)
-    filename = f"campaign-{campaign.id}-messages.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = csv_disposition(campaign.name, datetime.now(zone).date())
     response.headers["Cache-Control"] = "private, no-store"
     return response

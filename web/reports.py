@@ -8,8 +8,9 @@ failures. The pages poll every few seconds, so each answer is cached under the c
 on (a new message, send, delivery or failure changes the key at once) for at most a minute while
 the campaign is live. What the key cannot see, and the TTL bounds: an expired message turning into
 a Meta failure (a new code, same counts), a late "sent" time filled in for a message already
-delivered, and a customer whose phone was fixed in Shopify (a fix made from our page forgets the
-affected keys at once: forget_calling_code).
+delivered, and a customer whose phone was fixed in Shopify itself (a fix made from our page
+forgets the affected keys at once, forget_calling_code; "Fix all" changes the key, which names
+the shop's latest phone fix).
 
 The cache is an optimisation only: with Redis down or failing, every answer is computed.
 """
@@ -28,6 +29,7 @@ from redis import RedisError
 from werkzeug.exceptions import BadRequest
 from werkzeug.http import generate_etag
 
+from core.campaigns.fix_loop import last_fix_done
 from core.counts.timings import timings
 from core.dispatch.progress import progress
 from core.experiments.holdout import holdout_report
@@ -106,7 +108,10 @@ def cached_failures(shop_id: int, campaigns: list[Campaign]) -> dict[int, list[d
 
 
 def cached_calling_code(campaign: Campaign) -> dict[str, int]:
-    key = _key("calling_code", campaign)
+    # Keyed on the shop's latest phone fix too: "Fix all" writes in a job, which cannot forget
+    # keys the way a fix made from our page does, and the banner must not lag behind it.
+    fixed = last_fix_done(db(), campaign.shop_id)
+    key = f"{_key('calling_code', campaign)}:{fixed.timestamp() if fixed else 0}"
     return cached_json(key, TTL_S, lambda: missing_calling_code(db(), campaign.shop_id, campaign.id))
 
 
@@ -116,7 +121,9 @@ def forget_calling_code(campaigns: list[Campaign]) -> None:
     old count). Without Redis there is nothing to forget."""
     if campaigns:
         try:
-            get_redis().delete(*[_key("calling_code", c) for c in campaigns])
+            fixed = last_fix_done(db(), campaigns[0].shop_id)
+            stamp = fixed.timestamp() if fixed else 0
+            get_redis().delete(*[f"{_key('calling_code', c)}:{stamp}" for c in campaigns])
         except RedisError as error:
             log.warning("report cache unavailable, nothing forgotten: %s", error)
 

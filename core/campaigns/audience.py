@@ -45,6 +45,51 @@ def audience_query(
     return query
 
 
+# Shopify keeps a tag as the merchant first typed it ("VIP"); a merchant typing "vip" in a rule
+# means the same tag. Rules are stored in the shop's own spellings, so the audience query stays
+# an array overlap the tags' index serves.
+_TAG_SPELLINGS = text("""
+    SELECT DISTINCT t.tag
+      FROM customers c CROSS JOIN LATERAL unnest(c.tags) AS t(tag)
+     WHERE c.shop_id = :shop_id AND lower(t.tag) = ANY(:lowered)
+""")
+_SHOP_TAGS = text("""
+    SELECT t.tag
+      FROM customers c CROSS JOIN LATERAL unnest(c.tags) AS t(tag)
+     WHERE c.shop_id = :shop_id
+     GROUP BY t.tag
+     ORDER BY lower(t.tag), t.tag
+     LIMIT :limit
+""")
+
+
+def shop_tags(session: Session, shop_id: int, limit: int = 500) -> list[str]:
+    """The tags the shop's customers carry, alphabetically (any case), for the composer's picker."""
+    return list(session.scalars(_SHOP_TAGS, {"shop_id": shop_id, "limit": limit}))
+
+
+def in_shop_spelling(session: Session, shop_id: int, rule: dict) -> dict:
+    """``rule`` with each tag replaced by every spelling of it the shop's customers carry, any
+    case ("vip" -> ["VIP", "vip"]); a tag no customer carries is kept as typed."""
+    typed = [*rule.get("include_tags", []), *rule.get("exclude_tags", [])]
+    if not typed:
+        return rule
+    lowered = sorted({tag.lower() for tag in typed})
+    spellings: dict[str, list[str]] = {}
+    for tag in session.scalars(_TAG_SPELLINGS, {"shop_id": shop_id, "lowered": lowered}):
+        spellings.setdefault(tag.lower(), []).append(tag)
+
+    def spelled(tags: list[str]) -> list[str]:
+        found = [s for tag in tags for s in sorted(spellings.get(tag.lower(), [tag]))]
+        return list(dict.fromkeys(found))
+
+    return {
+        **rule,
+        "include_tags": spelled(rule.get("include_tags", [])),
+        "exclude_tags": spelled(rule.get("exclude_tags", [])),
+    }
+
+
 REFUSED = (Consent.UNSUBSCRIBED, Consent.REDACTED)
 
 OPTED_IN_SQL = f"""(c.consent = '{Consent.SUBSCRIBED}'

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns.audience import estimate, marketing_cap
+from core.campaigns.audience import estimate, in_shop_spelling, marketing_cap
 from core.campaigns.input_limits import nul_problems, text_limit_problems
 from core.campaigns.launch import LifecycleError, TemplateNotFound, find_template
 from core.campaigns.variant_drafts import (
@@ -153,7 +153,7 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
         taken = taken.where(Campaign.id != campaign.id)
     if session.scalar(taken):
         raise DraftProblem([{"field": "name", "message": "another campaign of this shop has this name"}])
-    rule = request.audience.rule()
+    rule = in_shop_spelling(session, shop.id, request.audience.rule())
     campaign.name = request.name
     campaign.type = str(derive_type(template.category, template.format))
     campaign.template_name, campaign.template_language = template.name, template.language
@@ -248,7 +248,7 @@ def re_estimate(session: Session, campaign: Campaign, audience: Audience | None)
             f"A {campaign.status} campaign keeps the audience and estimate it launched with."
         )
     if audience is not None:
-        campaign.audience = audience.rule()
+        campaign.audience = in_shop_spelling(session, campaign.shop_id, audience.rule())
     cap_hours = marketing_cap(session.get(Shop, campaign.shop_id), campaign.template_category)
     campaign.estimated_audience = estimate(
         session, campaign.shop_id, campaign.audience, campaign.follow_up_of, cap_hours

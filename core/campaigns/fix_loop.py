@@ -135,6 +135,13 @@ def _count(session: Session, shop_id: int, campaign_id: int) -> dict[str, int]:
     return dict(rows.all())
 
 
+def last_fix_done(session: Session, shop_id: int) -> datetime | None:
+    """When the shop's latest phone fix got Shopify's answer: a fix of one campaign's customer
+    changes the "now valid" count of every campaign that failed to reach them, so the pages'
+    cached counts are keyed on it (web/reports.py)."""
+    return session.scalar(select(func.max(PhoneFix.done_at)).where(PhoneFix.shop_id == shop_id))
+
+
 def fix_progress(session: Session, shop_id: int, campaign_id: int) -> dict:
     """Return the counts by state and every row with its outcome, for the page."""
     counts = _count(session, shop_id, campaign_id)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns.audience import recipients_query
 from core.rules.phones import is_us_area_code
+from core.rules.wording import plural
 
 US_REMEDY = (
     "WhatsApp has not delivered marketing templates to United States (+1) numbers since "
@@ -55,6 +56,11 @@ def marketing_us_warning(category: str | None, us_count: int) -> str | None:
     if (category or "").upper() != "MARKETING" or not us_count:
         return None
     return (
-        f"{us_count:,} recipient(s) have United States (+1) numbers. WhatsApp does not deliver "
+        plural(
+            us_count,
+            "{n} recipient has a United States (+1) number.",
+            "{n} recipients have United States (+1) numbers.",
+        )
+        + " WhatsApp does not deliver "
         "marketing templates to US numbers (paused since 1 April 2025): they will fail with 131049."
     )

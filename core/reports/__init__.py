@@ -9,6 +9,7 @@ open alerts.
 - ``meta_billing``: our cost beside what Meta billed, day by day, and the drift.
 - ``trends``: rates over time by send date and type.
 - ``customer``: the customer-page block's data.
+- ``status``: what a campaign's status says: badge, sentence, pending reports, the next action.
 - ``alerts``: the shop's open alerts, one per code and campaign, with what to do; dismissal.
 - ``variants``: an A/B campaign's variants side by side, and which is better.
 """
@@ -21,6 +22,7 @@ __all__ = [
     "meta_billing",
     "metrics",
     "outcomes",
+    "status",
     "trends",
     "variants",
 ]

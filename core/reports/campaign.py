@@ -12,6 +12,7 @@ from core.campaigns.tracking import names_tracked_button
 from core.counts.failures import failure_counts
 from core.models import Campaign, Customer, Message
 from core.reports.metrics import Metrics, rates, signals
+from core.reports.status import status_line
 from core.rules.campaign_states import SETTLED_STATUSES
 from core.rules.failure_codes import OurCode, describe
 
@@ -51,7 +52,9 @@ def failures_by_code(session: Session, shop_id: int, campaign_ids: Iterable[int]
     return breakdown
 
 
-def campaign_report(campaign: Campaign, errors: list[dict]) -> dict:
+def campaign_report(campaign: Campaign, errors: list[dict], locale: str | None = "en") -> dict:
+    """The campaign's numbers, rates, failures, signals, audience gap and what its status says
+    (core/reports/status.py), numbers in its words written the ``locale``'s way."""
     metrics = counters(campaign)
     by_category: dict[str, int] = defaultdict(int)
     for error in errors:
@@ -65,6 +68,7 @@ def campaign_report(campaign: Campaign, errors: list[dict]) -> dict:
         "errors": errors,
         "signals": [signal.as_dict() for signal in found],
         "audience_gap": audience_gap(campaign, errors),
+        "status_line": status_line(campaign, locale).as_dict(),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from core.rules.failure_codes import Category
+from core.rules.wording import with_article
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def signal_rules() -> list[SignalRule]:
         SignalRule(
             code,
             f"failed_{category}",
-            f"any message failed for a {category.replace('_', ' ')} reason",
+            f"any message failed for {with_article(category.replace('_', ' '))} reason",
             0,
             meaning,
         )

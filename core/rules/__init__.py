@@ -16,6 +16,7 @@ orders count.
 - ``template_text``: what Meta refuses in a text parameter, and a customer's value made to fit.
 - ``redaction``: which stored values are a customer's number, and how an erasure masks them.
 - ``order_states``: which orders revenue counts, and why the others are left out.
+- ``wording``: words that change with a count, by the locale's plural rule (Babel).
 - ``credit_packs``: the credit packs sold through Shopify, and which purchase status pays.
 """
 
@@ -32,4 +33,5 @@ __all__ = [
     "redaction",
     "statuses",
     "template_text",
+    "wording",
 ]

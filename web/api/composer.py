@@ -17,12 +17,13 @@ from __future__ import annotations
 from flask import jsonify, request
 from pydantic import Field
 
-from core.campaigns.audience import estimate, marketing_cap, recipients_query
+from core.campaigns.audience import estimate, in_shop_spelling, marketing_cap, recipients_query
 from core.campaigns.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
 from core.campaigns.preview import audience_first_recipient, preview
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.experiments.send_time import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, window, zone_name
 from core.experiments.send_time import preview as send_time_preview
+from core.rules.wording import plural
 from core.templates.components import normalise_components
 from web.api import blueprint
 from web.api.campaign_actions import campaign_answer
@@ -60,7 +61,8 @@ def update_campaign(campaign_id: int):
 @blueprint.post("/audience/estimate")
 def estimate_audience():
     body = parse(_AudienceEstimate, request.get_json(silent=True))
-    shop, rule = current_shop(), body.audience.rule()
+    shop = current_shop()
+    rule = in_shop_spelling(db(), shop.id, body.audience.rule())
     us = us_recipients(db(), shop.id, rule)
     warnings = [warning] if (warning := marketing_us_warning(body.category, us)) else []
     cap = marketing_cap(shop, body.category)
@@ -68,8 +70,9 @@ def estimate_audience():
     left_out = estimate(db(), shop.id, rule) - reach if cap else 0
     if left_out:
         warnings.append(
-            f"{left_out:,} more customers are left out: another marketing campaign reached them in the "
-            f"last {cap} hours (the frequency cap in Settings)."
+            plural(left_out, "{n} more customer is", "{n} more customers are")
+            + f" left out: another marketing campaign reached them in the last {cap} hours"
+            " (the frequency cap in Settings)."
         )
     return jsonify(estimated_audience=reach, frequency_capped=left_out, us_recipients=us, warnings=warnings)
 
@@ -93,5 +96,6 @@ def preview_message():
     components, problems = normalise_components(body.components)
     if problems:
         raise DraftProblem(problems)
-    recipient = audience_first_recipient(db(), current_shop().id, body.audience.rule())
+    shop_id = current_shop().id
+    recipient = audience_first_recipient(db(), shop_id, in_shop_spelling(db(), shop_id, body.audience.rule()))
     return jsonify(preview=preview(body.definition, components, recipient))

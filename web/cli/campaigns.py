@@ -20,6 +20,7 @@ from core.campaigns.monitor import MonitorResult, monitor_campaign
 from core.db import session_scope
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
+from core.rules.wording import plural
 from core.settings import get_settings
 from jobs.chains import enqueue_launch_now, ensure_monitor, keep_dispatch_alive, start_dispatch
 
@@ -97,7 +98,8 @@ def launch_command(name: str, domain: str) -> None:
             "launch checks failed:\n" + "\n".join(f"  {f.check}: {f.message}" for f in result.failures)
         )
     start_dispatch(*ids)
-    click.echo(f"campaign {ids[1]} '{name}' launched to {result.audience} recipient(s); dispatch started")
+    recipients = plural(result.audience, "{n} recipient", "{n} recipients")
+    click.echo(f"campaign {ids[1]} '{name}' launched to {recipients}; dispatch started")
 
 
 def init_app(app) -> None:

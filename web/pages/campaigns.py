@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 
+from core.campaigns.launch_summary import launch_summary
 from core.campaigns.preview import campaign_preview
 from core.campaigns.resume import held_back
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
@@ -11,6 +12,7 @@ from core.models import Campaign
 from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
 from core.reports.metrics import signal_rules
+from core.reports.status import LABELS, TONES, StatusLine, has_report, next_action
 from core.reports.trends import type_medians
 from core.rules.account_events import messaging_limit
 from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, CampaignType
@@ -19,6 +21,7 @@ from core.whatsapp.state import describe as describe_connection
 from core.whatsapp.state import is_connected
 from web.charts import FUNNEL_BAR_WIDTH, funnel
 from web.database import db
+from web.inputs import date_param
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
@@ -28,29 +31,12 @@ from web.reports import (
     cached_campaign_billing,
     cached_failures,
     cached_holdout,
+    cached_outcomes,
     cached_timings,
     cached_variants,
     detail_etag,
 )
 
-STATUS_TONES = {
-    "DRAFT": "neutral",
-    "SCHEDULED": "info",
-    "PENDING": "info",
-    "SENT": "success",
-    "PARTIALLY_SENT": "warning",
-    "FAILED": "critical",
-    "CANCELLED": "neutral",
-}
-STATUS_LABELS = {
-    "DRAFT": "Draft",
-    "SCHEDULED": "Scheduled",
-    "PENDING": "Sending",
-    "SENT": "Sent",
-    "PARTIALLY_SENT": "Partially sent",
-    "FAILED": "Failed",
-    "CANCELLED": "Cancelled",
-}
 TYPE_LABELS = {"PROMOTIONAL": "Promotional", "INFORMATIONAL": "Informational", "CATALOG": "Catalog"}
 CATEGORY_LABELS = {
     Category.CONSENT: "Consent",
@@ -70,8 +56,8 @@ def dispatching(campaign: Campaign) -> bool:
 
 def labels() -> dict:
     return {
-        "status_tones": STATUS_TONES,
-        "status_labels": STATUS_LABELS,
+        "status_tones": {str(k): v for k, v in TONES.items()},
+        "status_labels": {str(k): v for k, v in LABELS.items()},
         "type_labels": TYPE_LABELS,
         "category_labels": {str(k): v for k, v in CATEGORY_LABELS.items()},
         "dispatching": dispatching,
@@ -83,7 +69,8 @@ def labels() -> dict:
 def app_home(shop):
     """The campaigns list: the app home Shopify loads with ``embedded=1&shop=&host=&id_token=``."""
     page, next_cursor = campaigns_page(shop, request.args)
-    reports = {c.id: campaign_report(c, []) for c in page}
+    reports = {c.id: campaign_report(c, [], shop.locale) for c in page}
+    start, end = date_param(request.args, "from"), date_param(request.args, "to")
     return render_template(
         "campaigns.html",
         shop=shop,
@@ -91,10 +78,13 @@ def app_home(shop):
         reports=reports,
         next_cursor=next_cursor,
         medians=type_medians(db(), shop.id),
-        filters={k: request.args.get(k, "") for k in ("status", "type", "from", "to")},
+        outcomes=cached_outcomes(page),
+        filters={k: request.args.get(k, "") for k in ("status", "type", "from", "to", "q")},
+        # A range whose start is after its end matches nothing: the page says why.
+        reversed_range=(start, end) if start and end and start > end else None,
         statuses=list(CampaignStatus),
         types=list(CampaignType),
-        filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "cursor")),
+        filtered=any(request.args.get(k) for k in ("status", "type", "from", "to", "q", "cursor")),
         whatsapp_connected=is_connected(shop),
         alerts=open_alerts(db(), shop.id),
         **labels(),
@@ -142,9 +132,12 @@ def _number_health(shop, campaign: Campaign) -> dict | None:
 
 def campaign_context(shop, campaign: Campaign) -> dict:
     errors = cached_failures(shop.id, [campaign]).get(campaign.id, [])
-    report = campaign_report(campaign, errors)
+    report = campaign_report(campaign, errors, shop.locale)
     bars, failed_bar = funnel(report["metrics"], campaign.estimated_audience)
     settled = campaign.status in SETTLED_STATUSES
+    calling_code = cached_calling_code(campaign)
+    unfixed = calling_code["customers"] - calling_code["fixed"]
+    line = StatusLine(**report["status_line"])
     return {
         "shop": shop,
         "campaign": campaign,
@@ -158,7 +151,11 @@ def campaign_context(shop, campaign: Campaign) -> dict:
         "settled": settled,
         "live": campaign.status in (CampaignStatus.PENDING, CampaignStatus.SCHEDULED),
         "medians": type_medians(db(), shop.id).get(campaign.type, {}),
-        "calling_code": cached_calling_code(campaign),
+        "calling_code": calling_code,
+        "status": line,
+        "has_report": has_report(campaign),
+        "action": next_action(campaign, line, report["signals"], unfixed, shop.locale),
+        "launch": _launch_estimate(shop, campaign),
         "preview": campaign_preview(db(), campaign),
         "us_warning": _us_warning(shop, campaign),
         "alerts": open_alerts(db(), shop.id, campaign.id),
@@ -178,6 +175,13 @@ def _variant_context(campaign: Campaign) -> dict:
         return {"variants": None, "experiment": None}
     variants, experiment = cached_variants(campaign)
     return {"variants": variants, "experiment": experiment}
+
+
+def _launch_estimate(shop, campaign: Campaign) -> dict | None:
+    """Before sending: who launching now would reach and what Meta would charge for it."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        return None
+    return launch_summary(db(), shop, campaign).as_json()
 
 
 def _us_warning(shop, campaign: Campaign) -> str | None:

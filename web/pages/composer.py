@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from flask import render_template
 
+from core.campaigns.audience import shop_tags
 from core.crypto import decrypt_token
 from core.rules.campaign_states import CampaignStatus
 from core.templates.definition import APPROVED, derive_type
 from core.templates.fit import trackable_buttons
 from core.whatsapp.graph_api import MetaUnavailable, list_templates
+from web.database import db
 from web.pages import blueprint, embedded_page
 from web.pages.campaigns import shop_campaign
 
@@ -60,7 +62,14 @@ def _draft_json(campaign) -> dict:
 @embedded_page
 def new_campaign_page(shop):
     templates, problem = sendable_templates(shop)
-    return render_template("composer.html", shop=shop, templates=templates, problem=problem, draft=None)
+    return render_template(
+        "composer.html",
+        shop=shop,
+        templates=templates,
+        problem=problem,
+        draft=None,
+        tags=shop_tags(db(), shop.id),
+    )
 
 
 @blueprint.get("/campaigns/<id:campaign_id>/edit")
@@ -77,5 +86,10 @@ def edit_campaign_page(shop, campaign_id: int):
         ), 409
     templates, problem = sendable_templates(shop)
     return render_template(
-        "composer.html", shop=shop, templates=templates, problem=problem, draft=_draft_json(campaign)
+        "composer.html",
+        shop=shop,
+        templates=templates,
+        problem=problem,
+        draft=_draft_json(campaign),
+        tags=shop_tags(db(), shop.id),
     )

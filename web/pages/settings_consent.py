@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.campaigns.audience import opted_in
+from core.campaigns.audience import REFUSED, opted_in
 from core.models import Customer, Shop
 from core.rules.campaign_states import Consent
 from web.database import db
@@ -21,8 +21,13 @@ def consent_section(shop: Shop) -> dict:
         "sms_consent_counts": shop.sms_consent_counts,
         "marketing_cap_hours": shop.marketing_cap_hours,
         "whatsapp_subscribed": db().scalar(count.where(Customer.consent == Consent.SUBSCRIBED)) or 0,
+        # Exactly whom the toggle adds or removes: a customer who stopped WhatsApp is never added.
         "sms_only": db().scalar(
-            count.where(Customer.sms_consent == Consent.SUBSCRIBED, Customer.consent != Consent.SUBSCRIBED)
+            count.where(
+                Customer.sms_consent == Consent.SUBSCRIBED,
+                Customer.consent != Consent.SUBSCRIBED,
+                Customer.consent.not_in(REFUSED),
+            )
         )
         or 0,
         "reachable": db().scalar(count.where(opted_in())) or 0,

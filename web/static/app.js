@@ -90,7 +90,8 @@
     const admin = event.target.closest('a[href^="shopify://admin/"]');
     if (admin && !window.shopify) {
       event.preventDefault();
-      window.open(adminUrl(admin.getAttribute("href")), "_top");
+      // A link that opens beside (target _blank) keeps the fix list where it is.
+      window.open(adminUrl(admin.getAttribute("href")), admin.target === "_blank" ? "_blank" : "_top");
     }
   });
 
@@ -145,6 +146,34 @@
     result.hidden = false;
   });
 
+  // ---- Dates in the shop's format beside the date pickers -----------------------------------
+  // A native date picker writes dates the browser's way (11/20/2026 or 20/11/2026); the pages
+  // write them the shop's locale's way (Babel's medium date). Each picker says its date that
+  // way too, so one date never reads two ways on one page.
+
+  function echoDate(input) {
+    let echo = input.parentElement.querySelector("[data-date-echo]");
+    if (!echo) {
+      echo = document.createElement("span");
+      echo.className = "subdued date-echo";
+      echo.dataset.dateEcho = "";
+      echo.setAttribute("aria-live", "polite");
+      input.after(echo);
+    }
+    // The value is a wall-clock date (and time) of the shop: read and written as UTC, never shifted.
+    const withTime = input.type === "datetime-local";
+    const day = input.value ? new Date(input.value + (withTime ? ":00Z" : "T00:00:00Z")) : null;
+    const style = withTime ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "medium" };
+    echo.textContent = day && !isNaN(day)
+      ? new Intl.DateTimeFormat(document.documentElement.lang || "en", Object.assign({ timeZone: "UTC" }, style)).format(day)
+      : "";
+  }
+
+  document.querySelectorAll('input[type="date"], input[type="datetime-local"]').forEach(function (input) {
+    echoDate(input);
+    input.addEventListener("input", function () { echoDate(input); });
+  });
+
   // ---- Sections loaded after the first paint ---------------------------------------------
 
   async function fetchPage(url) {
@@ -197,7 +226,10 @@
             etag = response.headers.get("ETag");
             const campaign = await response.json();
             await refreshRegions();
-            const time = new Date().toLocaleTimeString(document.documentElement.lang);
+            // The time as the pages write times: the shop's locale and time zone, not the browser's.
+            const zone = document.querySelector('meta[name="shop-time-zone"]');
+            const time = new Intl.DateTimeFormat(document.documentElement.lang || "en",
+              { timeStyle: "short", timeZone: zone ? zone.content : undefined }).format(new Date());
             // A campaign settles; a page following a job (the phone fixes) has none pending.
             if (SETTLED.includes(campaign.status) || campaign.pending === 0) {
               announce(campaign.pending === 0
@@ -206,7 +238,10 @@
               document.querySelectorAll("[data-lazy-src]").forEach(loadLazy);
               return; // settled: nothing will change any more
             }
-            announce("Live: updated at " + time + ".");
+            // "Live" only while messages are still being handed to WhatsApp; after that only a
+            // late delivery report changes anything (core/reports/status.py).
+            const line = campaign.status_line;
+            announce(line && !line.moving ? line.label + " (updated " + time + ")." : "Live: updated at " + time + ".");
           }
         } catch (error) {
           if (!loadedToken && !window.shopify && body.dataset.devTokens !== "1") return;

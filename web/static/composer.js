@@ -265,7 +265,10 @@
       body: JSON.stringify({ audience: audience(), category: template ? template.category : null }) });
     if (!response.ok) return;
     const answer = await response.json(), out = form.querySelector("[data-estimate]");
-    out.replaceChildren(el("strong", { "data-estimate-count": "" }, [String(answer.estimated_audience)]), " subscribed recipient(s).",
+    // The page's locale picks singular or plural (Intl.PluralRules, the same CLDR rules as Babel).
+    const count = answer.estimated_audience, lang = document.documentElement.lang || "en";
+    const one = new Intl.PluralRules(lang).select(count) === "one";
+    out.replaceChildren(el("strong", { "data-estimate-count": "" }, [count.toLocaleString(lang)]), one ? " subscribed recipient." : " subscribed recipients.",
       ...answer.warnings.map(function (w) { return el("span", { class: "warning", "data-us-warning": "" }, [" " + w]); }));
   }
 
@@ -395,6 +398,18 @@
   });
   select.addEventListener("change", build);
   form.addEventListener("input", function (event) { if (event.target !== select) refresh(); });
+
+  // Pick from the shop's tags: a click adds the tag to its field (once, whatever its capitals).
+  form.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-add-tag]");
+    if (!button) return;
+    const field = form.elements[button.closest("[data-tag-picker]").dataset.tagPicker];
+    const chosen = tags(field.name);
+    if (!chosen.some(function (t) { return t.toLowerCase() === button.dataset.addTag.toLowerCase(); })) {
+      field.value = chosen.concat([button.dataset.addTag]).join(", ");
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
   if (draft) {
     const index = templates.findIndex(function (t) { return t.name === draft.template.name && t.language === draft.template.language; });
     if (index >= 0) select.value = String(index);

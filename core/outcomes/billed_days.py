@@ -13,21 +13,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.models import Shop
-from core.outcomes.pricing import groups_of, price, shop_pricing
-
-# Every campaign's kept rows of the days; the template's category until Meta said one.
-_DAYS = text("""
-    SELECT b.day, b.prefix, lower(COALESCE(NULLIF(b.pricing_category, ''), k.template_category)) AS category,
-           sum(b.messages)::bigint AS n
-      FROM campaign_billed_counts b
-      JOIN campaigns k ON k.shop_id = b.shop_id AND k.id = b.campaign_id
-     WHERE b.shop_id = :shop_id AND b.day BETWEEN :first AND :last AND b.messages <> 0
-     GROUP BY 1, 2, 3
-""")
+from core.outcomes.pricing import SHOP_DAYS, groups_of, price, shop_pricing
 
 
 def billed_by_day(
@@ -38,7 +27,7 @@ def billed_by_day(
     unknown (erased, or a calling code of no country); the cost is in the currency of the card
     that priced it (the account's, or the override's)."""
     shop = session.get(Shop, shop_id)
-    rows = session.execute(_DAYS, {"shop_id": shop_id, "first": first_day, "last": last_day})
+    rows = session.execute(SHOP_DAYS, {"shop_id": shop_id, "first": first_day, "last": last_day})
     groups = groups_of(rows, key=lambda group: (group.day, group.country or "", group.category))
     priced = price(session, shop_id, shop_pricing(session, shop), groups)
     return {key: (p.billed, p.amount) for key, p in priced.items()}

@@ -169,7 +169,7 @@ def band_cost(bands: tuple[tuple[int, Decimal], ...], before: int, count: int) -
 
 # The shop's billed messages per day, calling code and category (the template's until Meta
 # said one), every campaign: the running volume the tiers count.
-_SHOP_DAYS = text("""
+SHOP_DAYS = text("""
     SELECT b.day, b.prefix, lower(COALESCE(NULLIF(b.pricing_category, ''), k.template_category)) AS category,
            sum(b.messages)::bigint AS n
       FROM campaign_billed_counts b
@@ -207,7 +207,7 @@ class _TierVolumes:
             return None
         days = [g.day for g in groups]
         first, last = min(days).replace(day=1), max(days)
-        rows = session.execute(_SHOP_DAYS, {"shop_id": shop_id, "first": first, "last": last})
+        rows = session.execute(SHOP_DAYS, {"shop_id": shop_id, "first": first, "last": last})
         return cls(pricing, rows)
 
     def cost(self, card: Card, group: Group, bands: tuple[tuple[int, Decimal], ...]) -> Decimal:

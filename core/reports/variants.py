@@ -9,22 +9,28 @@ metrics the variants compete on:
 - ``read_rate``: read ÷ delivered (as on the campaign page; a lower bound, read receipts can be off);
 - ``click_rate``: clicked ÷ delivered (not ÷ read: a click without a read receipt still counts);
 - ``orders_per_recipient`` and ``revenue_per_recipient``: per message the variant created.
+
+Each variant's cost is its billed messages priced as the campaign's are (core/outcomes/pricing.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.counts.billed import DAY_SQL
 from core.counts.recount import METRICS_SQL
 from core.experiments.readout import Arm, readout
 from core.models import Campaign, Shop
 from core.outcomes.attribution import attributed_orders
+from core.outcomes.credits import BILLED_SQL
+from core.outcomes.pricing import Priced, groups_of, price, shop_pricing
 from core.reports.metrics import Metrics, rates
+from core.reports.outcomes import RATE_PLACES
 from core.rules.campaign_states import SETTLED_STATUSES
 
 _TALLY = text(f"""
@@ -42,6 +48,17 @@ _CLICKED = text("""
      GROUP BY m.variant_id
 """)
 
+# Each variant's billed messages by the groups the rate card prices (core/counts/billed.py's
+# day and the calling code; the template's category until Meta said one).
+_BILLED = text(f"""
+    SELECT m.variant_id, {DAY_SQL} AS day, COALESCE(substring(m.phone from 2 for 3), '') AS prefix,
+           lower(COALESCE(NULLIF(m.pricing_category, ''), k.template_category)) AS category, count(*) AS n
+      FROM messages m
+      JOIN campaigns k ON k.shop_id = m.shop_id AND k.id = m.campaign_id
+     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND {BILLED_SQL}
+     GROUP BY 1, 2, 3, 4
+""")
+
 _VARIANT_OF = text("""
     SELECT id, variant_id FROM messages WHERE shop_id = :shop_id AND id = ANY(CAST(:ids AS bigint[]))
 """)
@@ -57,6 +74,9 @@ def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[l
     tallies = {row.id: row for row in session.execute(_TALLY, keys)}
     clicked = {row.id: row.clicked for row in session.execute(_CLICKED, keys)}
     per_message = _orders_per_message(session, shop, campaign)
+    pricing = shop_pricing(session, shop)
+    billed = groups_of(session.execute(_BILLED, keys), key=lambda group: group.key.variant_id)
+    costs = price(session, shop.id, pricing, billed)
     exponent_places = Decimal("0.01")
     variants, arms = [], []
     for variant in campaign.variants:
@@ -73,12 +93,23 @@ def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[l
                 "metrics": metrics.as_dict() | {"orders": sum(count for count, _ in orders.values())},
                 "rates": rates(metrics) | {"click_rate": _ratio(metrics.clicked, metrics.delivered)},
                 "revenue": {"amount": str(revenue.quantize(exponent_places)), "currency": shop.currency},
+                "cost": _cost(costs.get(number), pricing.currency),
             }
         )
-        arms.append(_arm(campaign.experiment_metric, number, metrics, orders))
+        arm = _arm(campaign.experiment_metric, number, metrics, orders)
+        variants[-1]["value"] = round(arm.total / arm.trials, 4) if arm.trials else None  # on the metric
+        arms.append(arm)
     horizon = _at_horizon(shop, campaign)
     experiment = readout(arms, campaign.experiment_metric, at_horizon=horizon, seed=campaign.id)
     return variants, experiment
+
+
+def _cost(priced: Priced | None, currency: str | None) -> dict | None:
+    """What Meta charges for the variant's billed messages, as the campaign's cost is priced;
+    null before any is billed or when no card prices them."""
+    if priced is None or priced.billed == priced.unpriced or currency is None:
+        return None
+    return {"amount": f"{priced.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
 
 
 def _metrics(row, clicked: int) -> Metrics:

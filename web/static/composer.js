@@ -268,6 +268,7 @@
     // The page's locale picks singular or plural (Intl.PluralRules, the same CLDR rules as Babel).
     const count = answer.estimated_audience, lang = document.documentElement.lang || "en";
     const one = new Intl.PluralRules(lang).select(count) === "one";
+    variantEstimates(count, lang);
     out.replaceChildren(el("strong", { "data-estimate-count": "" }, [count.toLocaleString(lang)]), one ? " subscribed recipient." : " subscribed recipients.",
       ...answer.warnings.map(function (w) { return el("span", { class: "warning", "data-us-warning": "" }, [" " + w]); }));
   }
@@ -275,6 +276,17 @@
   // ---- A/B variants: the template above is version A; B, C, D each choose theirs -------------------
   const variantList = form.querySelector("[data-variant-list]"), LETTERS = "ABCD";
   function abOn() { return form.elements.ab.checked; }
+  // About how many each version reaches: the audience times its share (the split is random).
+  function variantEstimates(audienceSize, lang) {
+    const out = form.querySelector("[data-variant-estimates]");
+    if (!abOn()) { out.replaceChildren(); return; }
+    const shares = [[form.elements.variant_a_name.value || "A", Number(form.elements.variant_a_share.value) || 0]].concat(
+      variantNodes().map(function (node) { return [node.querySelector("[data-variant-name]").value, Number(node.querySelector("[data-variant-share]").value) || 0]; }));
+    out.replaceChildren(...shares.map(function ([name, share]) {
+      const reach = Math.round(audienceSize * share / 100);
+      return el("li", { "data-variant-estimate": "" }, [name + ": about " + reach.toLocaleString(lang) + (reach === 1 ? " recipient" : " recipients")]);
+    }));
+  }
   function variantNodes() { return Array.from(variantList.querySelectorAll("[data-variant]")); }
   function templateSelect(label) {
     const choice = el("select", { "data-variant-template": "" }, [el("option", { value: "" }, ["Choose a template"])].concat(

@@ -301,3 +301,29 @@ def test_a_quiet_campaign_is_settled_again_only_when_what_it_counts_moves(make):
     get_redis().delete(f"credits:settled:{shop.id}:{campaign.id}")
     _run_monitor(campaign)
     assert _campaign_ledger(make, campaign) == 0
+
+
+def _experiment(make, campaign, count: int) -> None:
+    """Turn ``count`` of the campaign's 131026 failures into Meta's experiment (130472)."""
+    with Session(make.engine) as session, session.begin():
+        ids = session.scalars(
+            select(Message.id)
+            .where(Message.campaign_id == campaign.id, Message.status == "failed")
+            .limit(count)
+        ).all()
+        session.execute(update(Message).where(Message.id.in_(ids)).values(error_code="130472"))
+    make.recount(campaign)
+
+
+def test_metas_own_experiment_does_not_make_a_campaign_partly_sent(make):
+    """A campaign whose only failures are customers Meta kept back in its experiment settles
+    as SENT; one with a real failure beside them is still PARTIALLY_SENT."""
+    shop = make.shop()
+    only_experiment = _campaign(make, shop, ["delivered", "read", "failed", "failed"])
+    _experiment(make, only_experiment, 2)
+    with_failure = _campaign(make, shop, ["delivered", "failed", "failed"])
+    _experiment(make, with_failure, 1)
+    with session_scope() as session:
+        assert monitor_campaign(session, shop.id, only_experiment.id, ttl=TTL).status_after == "SENT"
+        assert monitor_campaign(session, shop.id, with_failure.id, ttl=TTL).status_after == "PARTIALLY_SENT"
+    assert _status(make, only_experiment).failed_count == 2  # still reported, by its own code

@@ -31,7 +31,7 @@ from core.counts.recount import recount
 from core.models import Campaign
 from core.outcomes.credits import settle_credits_when_moved
 from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, settled_status
-from core.rules.failure_codes import ErrorInfo, OurCode, describe
+from core.rules.failure_codes import META_EXPERIMENT, ErrorInfo, OurCode, describe
 from core.rules.statuses import RANK, MessageStatus
 
 UNCONFIRMED_GRACE = timedelta(days=1)
@@ -132,10 +132,12 @@ def monitor_campaign(
         result.drifts = recount(session, shop_id, [campaign_id])  # locks the campaign row
         session.refresh(campaign)
         if _may_settle(campaign):
+            # Meta's own experiment (130472) is not the campaign failing.
+            experiment = session.scalar(_EXPERIMENT_FAILURES, {**keys, "code": META_EXPERIMENT})
             verdict = settled_status(
                 messages=campaign.messages_count,
                 delivered=campaign.delivered_count,
-                failed=campaign.failed_count,
+                failed=campaign.failed_count - experiment,
             )
             session.execute(_SETTLE, {**keys, "status": str(verdict)})
             session.refresh(campaign)
@@ -143,6 +145,13 @@ def monitor_campaign(
     result.status_after = campaign.status
     result.next_in_s = None if result.settled else next_interval_s(campaign, now)
     return result
+
+
+# The kept failure breakdown (core/counts/failures.py), recounted just before a settle.
+_EXPERIMENT_FAILURES = text("""
+    SELECT COALESCE(sum(messages), 0) FROM campaign_failure_counts
+     WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND code = :code
+""")
 
 
 def _may_settle(campaign: Campaign) -> bool:

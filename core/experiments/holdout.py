@@ -28,8 +28,7 @@ from sqlalchemy.orm import Session
 from core.experiments.stats import CONFIDENCE, MIN_GROUP, Effect, Group, incremental, money
 from core.models import Campaign, Shop
 from core.outcomes.attribution import COUNTED_SQL, NET_SQL
-
-META_EXPERIMENT_CODE = "130472"
+from core.rules.failure_codes import META_EXPERIMENT
 
 METHOD = (
     "Difference of mean net revenue per customer between the customers the campaign was sent to "
@@ -92,7 +91,7 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
     exponent = get_currency_precision(shop.currency)
     revenue = incremental(_group(treated, "revenue"), _group(held, "revenue"))
     orders = incremental(_group(treated, "orders"), _group(held, "orders"))
-    code = {"shop_id": shop.id, "campaign_id": campaign.id, "code": META_EXPERIMENT_CODE}
+    code = {"shop_id": shop.id, "campaign_id": campaign.id, "code": META_EXPERIMENT}
     return report | {
         "customers": held.n,
         "orders": int(held.orders),
@@ -106,7 +105,7 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
         "incremental_orders": orders and _interval(orders, 1),
         "window": {"from": since.isoformat(), "until": until.isoformat(), "open": still_open},
         "meta_experiment": {
-            "code": META_EXPERIMENT_CODE,
+            "code": META_EXPERIMENT,
             "customers": session.scalar(_META_EXPERIMENT, code),
         },
     }

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Meta kept the message back because the customer is in one of its own experiments: not a
+# failure of the campaign (the monitor settles as if it were not there; the holdout read-out
+# reports it beside the campaign's own holdout).
+META_EXPERIMENT = "130472"
+
 
 class Category(StrEnum):
     CONSENT = "consent"
@@ -159,7 +164,7 @@ _KNOWN: dict[str, ErrorInfo] = {
             "marketing templates at all: WhatsApp paused them for US numbers on 1 April 2025.",
         ),
         _info(
-            "130472",
+            META_EXPERIMENT,
             Category.DELIVERY,
             "The customer is part of a WhatsApp experiment",
             "Nothing to do: WhatsApp withheld the message and does not charge for it.",

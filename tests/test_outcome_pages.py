@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Order
 from tests.browser import admin_query
-from tests.tokens import session_token
+from tests.tokens import bearer, session_token
 
 SHOP = "demo.myshopify.com"
 
@@ -83,3 +83,18 @@ def test_the_trends_page_compares_outcomes_by_campaign_type(client, sold):
     html = _page(client, "/trends")
     row = html.split('data-outcome-type="PROMOTIONAL"')[1].split("</tr>")[0]
     assert "data-orders>1<" in row and "data-revenue>$59.90<" in row
+
+
+def test_the_trends_page_and_api_show_cost_revenue_and_return_over_time(client, sold):
+    """The campaign's send day and type carry its revenue, cost and return on spend, on the page
+    and in GET /api/trends (days in the shop's zone)."""
+    html = _page(client, "/trends")
+    day = sold.dispatch_started_at.date().isoformat()  # the shop's zone is UTC here
+    row = html.split(f'data-money-point="{day}:PROMOTIONAL"')[1].split("</tr>")[0]
+    assert "data-revenue>$59.90<" in row and "data-cost>$0.18<" in row
+    body = client.get("/api/trends", headers=bearer(SHOP)).json
+    (point,) = body["outcome_series"]
+    assert (point["date"], point["type"], point["orders"]) == (day, "PROMOTIONAL", 1)
+    assert point["revenue"] == {"amount": "59.90", "currency": "USD"}
+    assert point["cost"] == {"amount": "0.1845", "currency": "USD"}
+    assert point["return_on_spend"] == round(59.90 / 0.1845, 4)

@@ -11,7 +11,11 @@ by the card in force on its day.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -170,17 +174,31 @@ def days_after_sending(session: Session, shop: Shop, campaign: Campaign) -> list
     return [{"day": d, "clicks": clicks.get(d, 0), "orders": orders.get(d, 0)} for d in range(last + 1)]
 
 
-def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) -> dict[str, dict]:
-    """Return per campaign type: campaigns, delivered, clicked, orders, revenue, cost, and the
-    pooled conversion (orders ÷ delivered) and return on spend (revenue ÷ cost)."""
+@dataclass(frozen=True)
+class CampaignMoney:
+    """What each of some campaigns earned and cost, read once for every grouping of them."""
+
+    campaigns: list[Campaign]
+    pricing: Pricing
+    revenues: dict[int, CampaignRevenue]
+    costs: dict[int, CampaignCost]
+
+
+def campaign_money(session: Session, shop: Shop, campaigns: list[Campaign]) -> CampaignMoney:
     ids = [c.id for c in campaigns]
     pricing = shop_pricing(session, shop)
     revenues = revenue_by_campaign(session, shop.id, shop.attribution_window_days, ids)
-    costs = costs_by_campaign(session, shop.id, pricing, ids)
-    by_type: dict[str, dict] = {}
-    for c in campaigns:
-        t = by_type.setdefault(
-            c.type,
+    return CampaignMoney(campaigns, pricing, revenues, costs_by_campaign(session, shop.id, pricing, ids))
+
+
+def grouped_outcomes(shop: Shop, money: CampaignMoney, key: Callable[[Campaign], Hashable]) -> dict:
+    """The campaigns' outcomes summed per ``key`` of each campaign (their type, a day and type):
+    campaigns, delivered, clicked, orders, revenue, cost, and the pooled conversion (orders ÷
+    delivered) and return on spend (revenue ÷ cost)."""
+    groups: dict[Hashable, dict] = {}
+    for c in money.campaigns:
+        t = groups.setdefault(
+            key(c),
             {
                 "campaigns": 0,
                 "delivered": 0,
@@ -190,17 +208,31 @@ def outcomes_by_type(session: Session, shop: Shop, campaigns: list[Campaign]) ->
                 "cost": Decimal(0),
             },
         )
-        revenue, cost = revenues.get(c.id, CampaignRevenue()), costs.get(c.id, CampaignCost())
+        revenue = money.revenues.get(c.id, CampaignRevenue())
+        cost = money.costs.get(c.id, CampaignCost())
         t["campaigns"] += 1
         t["delivered"] += c.delivered_count
         t["clicked"] += c.clicked_count
         t["orders"] += revenue.orders
         t["revenue"] += revenue.amount
         t["cost"] += cost.amount
-    for t in by_type.values():
+    pricing = money.pricing
+    for t in groups.values():
         t["conversion_rate"] = _ratio(t["orders"], t["delivered"])
         t["return_on_spend"] = _ratio(t["revenue"], t["cost"]) if shop.currency == pricing.currency else None
         t["revenue"] = {"amount": f"{t['revenue']:.2f}", "currency": shop.currency}
         amount = f"{t['cost'].quantize(RATE_PLACES, ROUND_HALF_UP)}"
         t["cost"] = {"amount": amount, "currency": pricing.currency} if pricing.currency else None
-    return by_type
+    return groups
+
+
+def outcome_series(shop: Shop, money: CampaignMoney, zone: ZoneInfo, weekly: bool) -> list[dict]:
+    """Cost, revenue and return on spend per send day (or week, from Monday) and campaign type,
+    oldest first: the campaigns grouped by when they started sending, in the shop's zone."""
+
+    def bucket(c: Campaign) -> tuple[date, str]:
+        day = (c.dispatch_started_at or c.launched_at or c.created_at).astimezone(zone).date()
+        return (day - timedelta(days=day.weekday()) if weekly else day), c.type
+
+    groups = grouped_outcomes(shop, money, bucket)
+    return [{"date": day.isoformat(), "type": kind, **groups[(day, kind)]} for day, kind in sorted(groups)]

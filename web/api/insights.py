@@ -6,7 +6,8 @@ from datetime import datetime
 
 from flask import jsonify, request
 
-from core.reports.trends import period_summary, rate_series, type_medians
+from core.reports.outcomes import campaign_money, outcome_series
+from core.reports.trends import period_summary, rate_series, settled_in_period, type_medians
 from web.api import blueprint
 from web.api.campaigns import campaign_of_shop, conditional
 from web.database import db
@@ -30,7 +31,13 @@ def trends():
         jsonify(
             period={"from": start.isoformat(), "to": end.isoformat(), "time_zone": zone.key},
             previous_period={"from": prev_start.isoformat(), "to": prev_end.isoformat()},
-            series=rate_series(db(), shop.id, zone, start, end),
+            series=(series := rate_series(db(), shop.id, zone, start, end)),
+            outcome_series=outcome_series(
+                shop,
+                campaign_money(db(), shop, settled_in_period(db(), shop.id, zone, start, end)),
+                zone,
+                weekly=series["bucket"] == "week",
+            ),
             by_type=period_summary(db(), shop.id, zone, start, end),
             previous_by_type=period_summary(db(), shop.id, zone, prev_start, prev_end),
             type_medians=type_medians(db(), shop.id),

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import render_template, request
 
-from core.reports.outcomes import outcomes_by_type
+from core.reports.outcomes import campaign_money, grouped_outcomes, outcome_series
 from core.reports.trends import (
     campaigns_in_period,
     period_summary,
@@ -39,6 +39,7 @@ def trends_page(shop):
     start, end = trend_period(request.args, today)
     prev = previous_period(start, end)
     series = rate_series(db(), shop.id, zone, start, end)
+    money = campaign_money(db(), shop, settled_in_period(db(), shop.id, zone, start, end))
     rows = campaigns_in_period(
         db(),
         shop.id,
@@ -63,7 +64,8 @@ def trends_page(shop):
         current=period_summary(db(), shop.id, zone, start, end),
         before=period_summary(db(), shop.id, zone, *prev),
         medians=type_medians(db(), shop.id),
-        outcomes=outcomes_by_type(db(), shop, settled_in_period(db(), shop.id, zone, start, end)),
+        outcomes=grouped_outcomes(shop, money, lambda c: c.type),
+        money_series=outcome_series(shop, money, zone, weekly=series["bucket"] == "week"),
         rows=rows,
         meta_billing=cached_billing(shop.id, start, end),
         next_cursor=encode_cursor(rows[-1].sent_on.isoformat(), rows[-1][0].id) if more else None,

@@ -53,6 +53,38 @@ def chromium() -> Iterator:
             browser.close()
 
 
+@contextmanager
+def tab_on(browser, base_url: str, *, width: int = 1200, height: int = 900, **options) -> Iterator:
+    """A fresh tab of ``browser`` with Shopify's CDN refused; ``tab.base`` is the app's URL."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    tab = context.new_page()
+    offline_cdn(tab)
+    tab.base = base_url
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@contextmanager
+def app_tab(config: dict | None = None, **options) -> Iterator:
+    """The app served (test settings, plus ``config``) and a tab on it (``tab_on``'s options)."""
+    from web import create_app
+
+    app = create_app({"APP_ENV": "test", "TESTING": True, **(config or {})})
+    with serve(app) as url, chromium() as browser, tab_on(browser, url, **options) as tab:
+        yield tab
+
+
+def open_embedded(page, path: str, shop: str = "demo.myshopify.com", **extra) -> None:
+    """Open ``path`` of the app in ``page`` as the Shopify admin loads it: with a fresh
+    session token and the admin's query parameters."""
+    from tests.tokens import session_token
+
+    separator = "&" if "?" in path else "?"
+    page.goto(page.base + path + separator + admin_query(shop, session_token(shop, exp_in=600), **extra))
+
+
 def offline_cdn(page) -> None:
     """Refuse every request to Shopify's CDN, as an unreachable CDN would."""
     page.route("https://cdn.shopify.com/**", lambda route: route.abort("internetdisconnected"))

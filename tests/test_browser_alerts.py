@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import ShopAlert
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import admin_query, app_tab, screenshot
 from tests.tokens import session_token
 
 pytestmark = pytest.mark.browser
@@ -19,15 +19,8 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(service_urls):
-    from web import create_app
-
-    with serve(create_app({"APP_ENV": "test", "TESTING": True})) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base = url
+    with app_tab() as tab:
         yield tab
-        context.close()
 
 
 def test_dismiss_on_the_app_home_closes_the_alert(page, make):

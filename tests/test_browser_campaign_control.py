@@ -6,7 +6,6 @@ a merchant's words; tracked links offered only where the template can carry them
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,9 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import app_tab, open_embedded, screenshot
 from tests.meta_stand_in import whatsapp_shop
-from tests.tokens import session_token
 
 pytestmark = pytest.mark.browser
 
@@ -26,24 +24,13 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(meta):
-    from web import create_app
-
-    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
-    with serve(app) as url, chromium() as browser:
-        # The merchant's browser is in Los Angeles; the shop is elsewhere: the shop's zone wins.
-        context = browser.new_context(
-            viewport={"width": 1200, "height": 1200}, timezone_id="America/Los_Angeles"
-        )
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base = url
+    # The merchant's browser is in Los Angeles; the shop is elsewhere: the shop's zone wins.
+    with app_tab({"LIVE_POLL_MS": 300}, height=1200, timezone_id="America/Los_Angeles") as tab:
         yield tab
-        context.close()
 
 
 def _open(page, path: str) -> None:
-    token = session_token(SHOP, exp=int(time.time()) + 600)
-    page.goto(f"{page.base}{path}?" + admin_query(SHOP, token))
+    open_embedded(page, path, SHOP)
 
 
 def _text(locator) -> str:

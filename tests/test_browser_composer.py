@@ -4,15 +4,13 @@ estimate, see a refusal next to its field, launch, and edit a draft."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import app_tab, open_embedded, screenshot
 from tests.meta_stand_in import whatsapp_shop
-from tests.tokens import bearer, session_token
+from tests.tokens import bearer
 
 pytestmark = pytest.mark.browser
 
@@ -22,21 +20,12 @@ IMAGE = "https://cdn.shop.example.com/spring.jpg"
 
 @pytest.fixture
 def page(meta):
-    from web import create_app
-
-    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
-    with serve(app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 1400})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base = url
+    with app_tab({"LIVE_POLL_MS": 300}, height=1400) as tab:
         yield tab
-        context.close()
 
 
 def _open(page, path: str) -> None:
-    token = session_token(SHOP, exp=int(time.time()) + 600)
-    page.goto(f"{page.base}{path}?" + admin_query(SHOP, token))
+    open_embedded(page, path, SHOP)
 
 
 def _shop_with_customers(make):

@@ -4,15 +4,13 @@ checks speak for themselves, and a launched campaign fills in as it sends."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy.orm import Session
 
 from core.models import Campaign
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import app_tab, open_embedded, screenshot
 from tests.meta_stand_in import whatsapp_shop
-from tests.tokens import session_token
 
 pytestmark = pytest.mark.browser
 
@@ -21,21 +19,12 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(meta):
-    from web import create_app
-
-    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
-    with serve(app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base = url
+    with app_tab({"LIVE_POLL_MS": 300}) as tab:
         yield tab
-        context.close()
 
 
 def _open(page, campaign_id: int) -> None:
-    token = session_token(SHOP, exp=int(time.time()) + 600)
-    page.goto(f"{page.base}/campaigns/{campaign_id}?" + admin_query(SHOP, token))
+    open_embedded(page, f"/campaigns/{campaign_id}", SHOP)
 
 
 def _confirm(page) -> None:

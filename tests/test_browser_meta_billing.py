@@ -4,16 +4,14 @@ the daily job makes, and a day Meta billed more on shows what differs."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
 import pytest
 
 from core.reconcile.read import read_meta_billing
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import app_tab, open_embedded, screenshot
 from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
-from tests.tokens import session_token
 
 pytestmark = pytest.mark.browser
 
@@ -52,20 +50,9 @@ def campaign(make, meta):
 
 @pytest.fixture
 def page(service_urls, meta):
-    from web import create_app
-
-    with serve(create_app({"APP_ENV": "test", "TESTING": True})) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-
-        def open_path(path: str, **extra) -> None:
-            token = session_token(SHOP, exp=int(time.time()) + 600)
-            tab.goto(f"{url}{path}?{admin_query(SHOP, token, **extra)}")
-
-        tab.open_path = open_path
+    with app_tab() as tab:
+        tab.open_path = lambda path, **extra: open_embedded(tab, path, SHOP, **extra)
         yield tab
-        context.close()
 
 
 def _day_row(page):

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Shop
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
-from tests.tokens import session_token
+from tests.browser import app_tab, open_embedded, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +17,9 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(service_urls):
-    from web import create_app
-
-    with serve(create_app({"APP_ENV": "test", "TESTING": True})) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.goto(f"{url}/settings?{admin_query(SHOP, session_token(SHOP, exp_in=600))}")
+    with app_tab() as tab:
+        open_embedded(tab, "/settings", SHOP)
         yield tab
-        context.close()
 
 
 def _shop(make) -> Shop:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.meta_webhooks.halt import HaltReason, halt_campaign
 from core.models import Campaign
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import admin_query, app_tab, screenshot
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import session_token
 
@@ -21,16 +21,8 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(meta):
-    from web import create_app
-
-    app = create_app({"APP_ENV": "test", "TESTING": True, "LIVE_POLL_MS": 300})
-    with serve(app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base = url
+    with app_tab({"LIVE_POLL_MS": 300}) as tab:
         yield tab
-        context.close()
 
 
 def _halted(make) -> Campaign:

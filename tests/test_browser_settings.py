@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Shop
 from sim.meta.config import DEMO_APP_ID
-from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
+from tests.browser import admin_query, app_tab, screenshot
 from tests.meta_stand_in import PHONE_NUMBER_ID, TOKEN, WABA_ID
 from tests.tokens import session_token
 from tests.waiting import wait_for
@@ -22,21 +22,13 @@ SHOP = "demo.myshopify.com"
 
 @pytest.fixture
 def page(meta, service_urls):
-    from web import create_app
-
-    app = create_app({"APP_ENV": "test", "TESTING": True})
-    with serve(app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
-        tab.base_url = url
+    with app_tab() as tab:
         yield tab
-        context.close()
 
 
 def _open_settings(page) -> None:
     token = session_token(SHOP, exp_in=600)
-    page.goto(f"{page.base_url}/settings?{admin_query(SHOP, token)}")
+    page.goto(f"{page.base}/settings?{admin_query(SHOP, token)}")
 
 
 def _connect(page, token: str) -> None:
@@ -115,15 +107,8 @@ parent.postMessage(JSON.stringify({type: "WA_EMBEDDED_SIGNUP", event: "FINISH", 
 @pytest.fixture
 def signup_page(meta, service_urls):
     from sim.meta.config import DEMO_APP_ID
-    from web import create_app
 
-    app = create_app(
-        {"APP_ENV": "test", "TESTING": True, "META_APP_ID": DEMO_APP_ID, "META_CONFIG_ID": "424242"}
-    )
-    with serve(app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        tab = context.new_page()
-        offline_cdn(tab)
+    with app_tab({"META_APP_ID": DEMO_APP_ID, "META_CONFIG_ID": "424242"}) as tab:
         tab.route(
             "https://connect.facebook.net/**",
             lambda route: route.fulfill(body=FAKE_SDK, content_type="text/javascript"),
@@ -132,9 +117,7 @@ def signup_page(meta, service_urls):
             "https://www.facebook.com/**",
             lambda route: route.fulfill(body=SESSION_INFO_PAGE, content_type="text/html"),
         )
-        tab.base_url = url
         yield tab
-        context.close()
 
 
 def test_connect_with_facebook_runs_embedded_signup_end_to_end(signup_page, make):

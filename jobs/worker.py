@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import rq
 from rq.registry import ScheduledJobRegistry
@@ -49,6 +51,17 @@ class Worker(rq.Worker):
     whatever started it (a test run, CI's shell) along with it.
     """
 
+    def fork_work_horse(self, job, queue) -> None:
+        """Fork while no thread of this process is inside a log handler.
+
+        A handler writes to its stream under the stream's own lock, and a fork copies that lock
+        as it is: a horse forked while another thread was writing (RQ's command listener; in
+        the tests, the app served from a thread of the test process) would wait on it forever
+        at its first log line. Holding every handler's lock across the fork waits for such a
+        write to end; logging then gives the child fresh handler locks of its own."""
+        with _log_handlers_held():
+            super().fork_work_horse(job, queue)
+
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
         try:
             group = os.getpgid(self.horse_pid)
@@ -59,6 +72,22 @@ class Worker(rq.Worker):
         except OSError as error:
             if error.errno != errno.ESRCH:  # a horse that is already gone is what we wanted
                 raise
+
+
+@contextmanager
+def _log_handlers_held() -> Iterator[None]:
+    """Every handler of every logger, each locked (in one order) until the block ends."""
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    handlers = list({id(h): h for logger in loggers for h in logger.handlers}.values())
+    for handler in handlers:
+        handler.acquire()
+    try:
+        yield
+    finally:
+        for handler in reversed(handlers):
+            handler.release()
 
 
 def _due_jobs(queues) -> int:

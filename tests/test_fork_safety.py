@@ -16,6 +16,7 @@ import signal
 import time
 import traceback
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -122,3 +123,57 @@ def test_stopping_a_horse_that_has_not_left_the_workers_process_group_kills_only
     worker.kill_horse()
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+def _kill_children_after(seconds: float, done) -> None:
+    """A watchdog: if ``done`` is not set in time, kill this process's children (a work horse
+    left waiting), so the test fails instead of hanging."""
+    if done.wait(seconds):
+        return
+    while not done.is_set():  # every horse from now on is killed: the burst then ends at once
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == os.getpid():  # its parent is this process
+                    os.kill(int(stat.parent.name), signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+        done.wait(0.2)
+
+
+def test_a_horse_forked_while_another_thread_logs_is_not_left_waiting(run_jobs):
+    """A thread writes log lines without pause through a handler every logger reaches, while
+    the worker forks a horse per job, and each horse logs through that handler at once (RQ's
+    "Job OK"): a horse forked in the middle of a write would wait forever on the stream lock it
+    copied. jobs/worker.py forks only between writes, so every job finishes."""
+    import logging
+    import threading
+
+    from jobs.queues import DEFAULT, queue
+
+    handler = logging.FileHandler(os.devnull)
+    root, noise = logging.getLogger(), logging.getLogger("tests.fork_noise")
+    noise.setLevel(logging.INFO)
+    root.addHandler(handler)
+    writing, done = threading.Event(), threading.Event()
+    writing.set()
+
+    def write() -> None:
+        while writing.is_set():
+            noise.info("a line written while the worker forks")
+
+    writer = threading.Thread(target=write, name="log-writer", daemon=True)
+    watchdog = threading.Thread(target=_kill_children_after, args=(120, done), daemon=True)
+    jobs = [queue(DEFAULT).enqueue("posix.getpid") for _ in range(25)]
+    try:
+        writer.start()
+        watchdog.start()
+        run_jobs()  # RQ's worker sets signal handlers: it runs on the main thread
+    finally:
+        done.set()
+        writing.clear()
+        writer.join(timeout=10)
+        root.removeHandler(handler)
+        handler.close()
+    statuses = [job.get_status(refresh=True) for job in jobs]
+    assert statuses == ["finished"] * len(jobs), "a work horse was left waiting on a lock it inherited"

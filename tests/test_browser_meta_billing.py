@@ -16,8 +16,17 @@ from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
 pytestmark = pytest.mark.browser
 
 SHOP = "demo.myshopify.com"
+# "Yesterday" as the daily job sees it: set when each test starts (not at import: a run that
+# passes midnight UTC would otherwise expect the day before the job's).
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 NOON = datetime.combine(YESTERDAY, clock(12), UTC)
+
+
+@pytest.fixture(autouse=True)
+def _yesterday():
+    global YESTERDAY, NOON
+    YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
+    NOON = datetime.combine(YESTERDAY, clock(12), UTC)
 
 
 @pytest.fixture

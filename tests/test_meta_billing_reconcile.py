@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -19,13 +20,25 @@ from jobs.meta_billing import read_all_meta_billing
 from tests.meta_stand_in import PHONE_NUMBER_ID, whatsapp_shop
 from tests.tokens import bearer
 
+# "Yesterday" as the daily job sees it: set when each test starts (not at import: a run that
+# passes midnight UTC would otherwise expect the day before the job's).
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 NOON = datetime.combine(YESTERDAY, time(12), UTC)
+
+
+@pytest.fixture(autouse=True)
+def _yesterday():
+    global YESTERDAY, NOON
+    YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
+    NOON = datetime.combine(YESTERDAY, time(12), UTC)
+
+
 ES_MARKETING = Decimal("0.0615")  # Meta's published card, as shipped
 
 
-def _delivered(make, shop, phones: list[str], at: datetime = NOON) -> None:
-    """Messages of ours Meta delivered (and so billed) at ``at``."""
+def _delivered(make, shop, phones: list[str], at: datetime | None = None) -> None:
+    """Messages of ours Meta delivered (and so billed) at ``at`` (yesterday noon by default)."""
+    at = at or NOON
     campaign = make.campaign(shop, status="SENT", launched_at=at, dispatch_started_at=at)
     for n, phone in enumerate(phones):
         make.message(
@@ -41,7 +54,8 @@ def _delivered(make, shop, phones: list[str], at: datetime = NOON) -> None:
         )
 
 
-def _meta_bills(meta, to: str, count: int, at: datetime = NOON) -> None:
+def _meta_bills(meta, to: str, count: int, at: datetime | None = None) -> None:
+    at = at or NOON
     body = {"phone_number_id": PHONE_NUMBER_ID, "to": to, "category": "marketing", "at": int(at.timestamp())}
     meta.http.post(
         f"{meta.url}/sim/billing/messages", json={**body, "count": count}, timeout=10

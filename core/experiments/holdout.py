@@ -36,29 +36,32 @@ METHOD = (
     f"{int(CONFIDENCE * 100)}% interval by Welch's normal approximation."
 )
 
-# The groups' sums over the customers who ordered in the window: orders are few next to the
-# audience, so they are summed first and each buyer is looked up in the campaign's messages and
-# holdout by key; a customer without an order adds 0 to every sum and is only counted (the
-# groups' sizes are the campaign's counters).
-_BUYERS = text(f"""
-    WITH buyers AS (
-        SELECT o.shopify_customer_id, count(*) AS orders, sum({NET_SQL}) AS revenue
-          FROM orders o
-         WHERE o.shop_id = :shop_id AND o.ordered_at >= :since AND o.ordered_at < :until AND {COUNTED_SQL}
-         GROUP BY o.shopify_customer_id
-    )
-    SELECT h.customer_id IS NULL AS treated,
-           sum(b.orders) AS orders, sum(b.orders * b.orders) AS orders_sq,
-           sum(b.revenue) AS revenue, sum(b.revenue * b.revenue) AS revenue_sq
-      FROM buyers b
-      JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = b.shopify_customer_id
-      LEFT JOIN campaign_holdouts h
-             ON h.shop_id = :shop_id AND h.campaign_id = :campaign_id AND h.customer_id = c.id
-     WHERE h.customer_id IS NOT NULL
-        OR EXISTS (SELECT 1 FROM messages m
-                    WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND m.customer_id = c.id)
-     GROUP BY 1
-""")
+# One group's sums over its customers who ordered in the window: orders are few next to the
+# audience, so they are summed per buyer first, each buyer kept when the group holds it; a
+# customer without an order adds 0 to every sum and is only counted (the groups' sizes are the
+# campaign's counters). One plain statement per group, every table tied to :shop_id itself, so
+# that on Citus each runs whole on the shop's shard.
+_GROUP_SUMS = """
+    SELECT count(*) AS buyers,
+           COALESCE(sum(b.orders), 0) AS orders, COALESCE(sum(b.orders * b.orders), 0) AS orders_sq,
+           COALESCE(sum(b.revenue), 0) AS revenue, COALESCE(sum(b.revenue * b.revenue), 0) AS revenue_sq
+      FROM (SELECT c.id, count(*) AS orders, sum({net}) AS revenue
+              FROM orders o
+              JOIN customers c ON c.shop_id = :shop_id AND c.shopify_customer_id = o.shopify_customer_id
+             WHERE o.shop_id = :shop_id AND o.ordered_at >= :since AND o.ordered_at < :until AND {counted}
+               AND c.id IN ({members})
+             GROUP BY c.id) AS b
+"""
+_MEMBERS = {
+    True: "SELECT customer_id FROM messages WHERE shop_id = :shop_id AND campaign_id = :campaign_id",
+    False: (
+        "SELECT customer_id FROM campaign_holdouts WHERE shop_id = :shop_id AND campaign_id = :campaign_id"
+    ),
+}
+_SUMS = {
+    side: text(_GROUP_SUMS.format(net=NET_SQL, counted=COUNTED_SQL, members=members))
+    for side, members in _MEMBERS.items()
+}
 
 _META_EXPERIMENT = text("""
     SELECT count(DISTINCT customer_id) FROM messages
@@ -84,7 +87,7 @@ def holdout_report(session: Session, shop: Shop, campaign: Campaign) -> dict | N
         return report | {"customers": None, "orders": None, "revenue": None, "incremental_revenue": None}
     since, until, still_open = window(campaign, shop)
     params = {"shop_id": shop.id, "campaign_id": campaign.id, "since": since, "until": until}
-    sums = {row.treated: row for row in session.execute(_BUYERS, params)}
+    sums = {side: session.execute(statement, params).one() for side, statement in _SUMS.items()}
     # Every message the campaign created is one treated customer (one message per customer).
     sizes = {True: campaign.messages_count, False: campaign.held_out_count}
     treated, held = (_Sums.of(sizes[side], sums.get(side)) for side in (True, False))

@@ -26,7 +26,7 @@ class Metrics:
         return asdict(self)
 
 
-def _ratio(part: int, whole: int) -> float | None:
+def ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
@@ -36,10 +36,10 @@ def rates(m: Metrics, *, clicks_tracked: bool = True) -> dict[str, float | None]
     campaign whose template has nothing we can count a click on (no tracked button, no quick
     reply): zero clicks there says nothing about the message."""
     return {
-        "delivery_rate": _ratio(m.delivered, m.sent),
-        "read_rate": _ratio(m.read, m.delivered),
-        "click_through_rate": _ratio(m.clicked, m.read) if clicks_tracked else None,
-        "failure_rate": _ratio(m.failed, m.messages),
+        "delivery_rate": ratio(m.delivered, m.sent),
+        "read_rate": ratio(m.read, m.delivered),
+        "click_through_rate": ratio(m.clicked, m.read) if clicks_tracked else None,
+        "failure_rate": ratio(m.failed, m.messages),
     }
 
 

@@ -29,7 +29,7 @@ from core.models import Campaign, Shop
 from core.outcomes.attribution import attributed_orders
 from core.outcomes.credits import BILLED_SQL
 from core.outcomes.pricing import Priced, groups_of, price, shop_pricing
-from core.reports.metrics import Metrics, rates
+from core.reports.metrics import Metrics, rates, ratio
 from core.reports.outcomes import RATE_PLACES
 from core.rules.campaign_states import SETTLED_STATUSES
 
@@ -91,7 +91,7 @@ def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[l
                 "share": variant["share"],
                 "template": {key: variant["template"][key] for key in ("name", "language")},
                 "metrics": metrics.as_dict() | {"orders": sum(count for count, _ in orders.values())},
-                "rates": rates(metrics) | {"click_rate": _ratio(metrics.clicked, metrics.delivered)},
+                "rates": rates(metrics) | {"click_rate": ratio(metrics.clicked, metrics.delivered)},
                 "revenue": {"amount": str(revenue.quantize(exponent_places)), "currency": shop.currency},
                 "cost": _cost(costs.get(number), pricing.currency),
             }
@@ -118,10 +118,6 @@ def _metrics(row, clicked: int) -> Metrics:
     return Metrics(
         row.messages_count, row.sent_count, row.delivered_count, row.read_count, row.failed_count, clicked
     )
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 4)
 
 
 def _orders_per_message(session: Session, shop: Shop, campaign: Campaign) -> dict[int, dict[int, tuple]]:

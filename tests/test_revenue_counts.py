@@ -184,12 +184,49 @@ def test_refunds_are_netted_in_the_shops_currency(client, campaign, make):
     assert _report(client, campaign)["revenue"] == _usd("682.40")  # 319.95 + (404.95 - 42.50)
 
 
+def test_what_customers_paid_in_is_kept_for_display_and_never_counted_as_revenue(client, campaign, make):
+    """An order a customer paid in euros keeps its presentment total beside the shop-money one:
+    revenue stays in the shop's dollars, the report lists what was paid per currency, and the
+    campaign page shows the euros as a reference row."""
+    _deliver(client, "orders/create", _order(**REAL_AND_PAID))
+    in_euros = {
+        "shop_money": {"amount": "404.95", "currency_code": "USD"},
+        "presentment_money": {"amount": "372.60", "currency_code": "EUR"},
+    }
+    euro_order = REAL_AND_PAID | {"presentment_currency": "EUR", "total_price_set": in_euros}
+    _deliver(client, "orders/create", _order(ORDER + 1, **euro_order))
+    with Session(make.engine) as session:
+        kept = {
+            o.shopify_order_id: (str(o.total), o.currency, str(o.presentment_total), o.presentment_currency)
+            for o in session.scalars(select(Order))
+        }
+    assert kept == {
+        ORDER: ("404.95", "USD", "404.95", "USD"),
+        ORDER + 1: ("404.95", "USD", "372.60", "EUR"),
+    }
+    body = client.get(f"/api/campaigns/{campaign.id}", headers=bearer()).json
+    assert body["revenue"] == _usd("809.90")
+    assert body["paid_in"] == [_usd("404.95"), {"amount": "372.60", "currency": "EUR"}]
+    html = client.get(f"/campaigns/{campaign.id}?" + admin_query(SHOP, session_token(SHOP))).get_data(
+        as_text=True
+    )
+    assert 'data-paid-in="EUR">€372.60<' in html and 'data-paid-in="USD">$404.95<' in html
+
+
+def test_a_shop_whose_customers_all_pay_in_its_currency_shows_no_paid_in_row(client, campaign):
+    _deliver(client, "orders/create", _order(**REAL_AND_PAID))
+    html = client.get(f"/campaigns/{campaign.id}?" + admin_query(SHOP, session_token(SHOP))).get_data(
+        as_text=True
+    )
+    assert 'data-outcome="gross_revenue">$404.95<' in html and 'data-outcome="paid_in"' not in html
+
+
 def test_the_import_keeps_test_and_payment_state_and_reads_shop_money(shopify, make, run_jobs, client):
     """Orders imported through the published schema keep ``test`` and the financial status, so
     the report leaves out the same orders the webhooks would; amounts are the shop's money."""
     now = datetime.now(UTC).replace(microsecond=0)
     entries = [
-        {"id": 4001, "financial_status": "PAID"},
+        {"id": 4001, "financial_status": "PAID", "presentment": {"total": "9.20", "currency": "EUR"}},
         {"id": 4002, "financial_status": "PARTIALLY_REFUNDED", "refunds": [{"id": 95, "amount": "4.00"}]},
         {"id": 4003, "financial_status": "PAID", "test": True},
         {"id": 4004, "financial_status": "PENDING"},
@@ -214,7 +251,10 @@ def test_the_import_keeps_test_and_payment_state_and_reads_shop_money(shopify, m
     assert request_order_import(shop.id)
     run_jobs()
     with Session(make.engine) as session:
-        stored = {o.shopify_order_id: (o.test, o.financial_status) for o in session.scalars(select(Order))}
+        orders = session.scalars(select(Order)).all()
+    stored = {o.shopify_order_id: (o.test, o.financial_status) for o in orders}
+    paid_in = {o.shopify_order_id: (str(o.presentment_total), o.presentment_currency) for o in orders}
+    assert paid_in[4001] == ("9.20", "EUR") and paid_in[4002] == ("10.00", "USD")
     assert stored == {
         4001: (False, "paid"),
         4002: (False, "partially_refunded"),

@@ -25,6 +25,10 @@ class Order(Base):
     shopify_customer_id: Mapped[int | None]
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
+    # The same total in the currency the customer paid in (Shopify's presentment money), for
+    # display only: revenue is always counted in the shop's money above. None: not told.
+    presentment_total: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    presentment_currency: Mapped[str | None] = mapped_column(String(3))
     ordered_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     # What revenue counts follows from these (core/rules/order_states.py). Every Shopify writer

@@ -51,6 +51,7 @@ COUNTED_SQL = f"({_LEFT_OUT}) IS NULL"
 _ATTRIBUTED = text(f"""
     WITH candidates AS (
         SELECT o.shopify_order_id, o.ordered_at, o.currency, c.id AS customer_id, o.total AS gross,
+               o.presentment_total, o.presentment_currency,
                {NET_SQL} AS net,
                {_LEFT_OUT} AS left_out
           FROM orders o
@@ -61,7 +62,8 @@ _ATTRIBUTED = text(f"""
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
     SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
-           cand.net, cand.gross, cand.currency, cand.left_out
+           cand.net, cand.gross, cand.currency, cand.left_out, cand.presentment_total,
+           cand.presentment_currency
       FROM candidates cand
      CROSS JOIN LATERAL (
         SELECT m.campaign_id, m.id AS message_id, t.touch
@@ -96,6 +98,8 @@ class AttributedOrder:
     currency: str
     left_out: str | None = None  # why it does not count (LEFT_OUT_REASONS); None: it counts
     gross: Decimal = Decimal(0)  # the order's total as placed, before any refund
+    presentment_total: Decimal | None = None  # the total as the customer paid it, if told
+    presentment_currency: str | None = None
 
 
 @dataclass
@@ -104,6 +108,8 @@ class CampaignRevenue:
     amount: Decimal = Decimal("0.00")  # net: what the orders brought in, less refunds
     gross: Decimal = Decimal("0.00")  # the same orders' totals as placed
     currencies: set[str] = field(default_factory=set)
+    # The counted orders' totals as placed, by the currency the customers paid in (display only).
+    paid_in: dict[str, Decimal] = field(default_factory=dict)
     # Orders this campaign would have won that do not count, by why (every reason present).
     left_out: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEFT_OUT_REASONS, 0))
 
@@ -115,6 +121,9 @@ class CampaignRevenue:
         self.amount += order.net
         self.gross += order.gross
         self.currencies.add(order.currency)
+        if order.presentment_currency is not None and order.presentment_total is not None:
+            paid = self.paid_in.get(order.presentment_currency, Decimal("0.00"))
+            self.paid_in[order.presentment_currency] = paid + order.presentment_total
 
     def revenue(self, shop_currency: str, amount: Decimal | None = None) -> dict | None:
         """The contract's ``revenue`` {amount (decimal string), currency}: net, or ``amount``
@@ -149,6 +158,8 @@ def attributed_orders(
             r.currency,
             r.left_out,
             r.gross,
+            r.presentment_total,
+            r.presentment_currency,
         )
         for r in session.execute(_ATTRIBUTED, params)
     ]

@@ -100,6 +100,12 @@ def outcome_json(
         "revenue": revenue_json,
         # The same orders before refunds; revenue is this less what was refunded.
         "gross_revenue": revenue.revenue(shop.currency, revenue.gross),
+        # The same totals as the customers paid them, per presentment currency, largest first:
+        # shown beside revenue, never added to it (Shopify converts; revenue is in shop money).
+        "paid_in": [
+            {"amount": f"{amount:.2f}", "currency": currency}
+            for currency, amount in sorted(revenue.paid_in.items(), key=lambda item: (-item[1], item[0]))
+        ],
         # Orders the campaign won that revenue does not count, by why (core/rules/order_states.py).
         "orders_left_out": dict(revenue.left_out),
         "cost": cost_json,

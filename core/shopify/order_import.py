@@ -39,6 +39,14 @@ def _money(money_set: dict | None) -> Decimal:
     return Decimal(str(_shop_money(money_set).get("amount") or "0"))
 
 
+def _presentment(money_set: dict | None) -> tuple[Decimal | None, str | None]:
+    """The total as the customer paid it (``presentmentMoney``); (None, None) when not given."""
+    money = (money_set or {}).get("presentmentMoney") or {}
+    if not money.get("currencyCode") or money.get("amount") is None:
+        return None, None
+    return Decimal(str(money["amount"])), str(money["currencyCode"])
+
+
 def order_from_graphql(node: dict) -> tuple[OrderRecord, list[RefundRecord]]:
     """Read one ``orders`` node (Shopify's 2026-10 Order) into what the webhooks store."""
     order_id = _gid(node.get("id"), "order")
@@ -46,6 +54,7 @@ def order_from_graphql(node: dict) -> tuple[OrderRecord, list[RefundRecord]]:
     if ordered_at is None:
         raise BadPayload("an order needs createdAt")
     customer = node.get("customer") or {}
+    presentment_total, presentment_currency = _presentment(node.get("totalPriceSet"))
     order = OrderRecord(
         shopify_order_id=order_id,
         shopify_customer_id=_gid(customer["id"], "customer") if customer.get("id") else None,
@@ -59,6 +68,8 @@ def order_from_graphql(node: dict) -> tuple[OrderRecord, list[RefundRecord]]:
         updated_at=parse_time(node.get("updatedAt")),
         test=node.get("test") is True,
         financial_status=financial_status(node.get("displayFinancialStatus")),
+        presentment_total=presentment_total,
+        presentment_currency=presentment_currency,
     )
     refunds = [
         RefundRecord(

@@ -52,6 +52,10 @@ class OrderRecord:
     updated_at: datetime | None
     test: bool
     financial_status: str  # core/rules/order_states.py's spelling
+    # The total as the customer paid it (Shopify's presentment money), for display; None when
+    # the body does not say.
+    presentment_total: Decimal | None = None
+    presentment_currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,25 @@ def _shop_total(body: dict) -> tuple[Decimal, str]:
     return _money(amount, "total_price"), currency.upper()
 
 
+def _presentment_total(body: dict, total: Decimal, currency: str) -> tuple[Decimal | None, str | None]:
+    """The order's total in the customer's currency: ``total_price_set.presentment_money``; or,
+    when the body names only ``presentment_currency`` and it is the shop's, the shop total."""
+    presentment = _object(_object(body.get("total_price_set")).get("presentment_money"))
+    code = presentment.get("currency_code") or body.get("presentment_currency")
+    if not isinstance(code, str) or len(code) != 3:
+        return None, None
+    if "amount" in presentment:
+        return _money(presentment["amount"], "presentment_money"), code.upper()
+    return (total, currency) if code.upper() == currency else (None, None)
+
+
 def order_from_rest(body: dict) -> OrderRecord:
     """Read an order webhook body. Raises BadPayload for what is not an order."""
     ordered_at = parse_time(body.get("created_at"))
     if ordered_at is None:
         raise BadPayload("an order needs created_at")
     total, currency = _shop_total(body)
+    presentment_total, presentment_currency = _presentment_total(body, total, currency)
     customer = body.get("customer")
     return OrderRecord(
         shopify_order_id=_id(body.get("id"), "order"),
@@ -107,6 +124,8 @@ def order_from_rest(body: dict) -> OrderRecord:
         updated_at=parse_time(body.get("updated_at")),
         test=body.get("test") is True,
         financial_status=financial_status(body.get("financial_status")),
+        presentment_total=presentment_total,
+        presentment_currency=presentment_currency,
     )
 
 
@@ -196,6 +215,8 @@ def save_order(session: Session, shop_id: int, order: OrderRecord) -> bool:
         "shopify_customer_id": order.shopify_customer_id,
         "total": order.total,
         "currency": order.currency,
+        "presentment_total": order.presentment_total,
+        "presentment_currency": order.presentment_currency,
         "ordered_at": order.ordered_at,
         "cancelled_at": order.cancelled_at,
         "shopify_updated_at": order.updated_at,

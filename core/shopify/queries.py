@@ -127,7 +127,8 @@ query BulkExportState($id: ID!) {
 """
 
 # The install-time import of recent orders (core/shopify/order_import.py), oldest first. Money
-# is read in the shop's currency (``shopMoney``), as the webhooks' ``shop_money``; ``test`` and
+# is read in the shop's currency (``shopMoney``), as the webhooks' ``shop_money`` (the
+# customer's ``presentmentMoney`` is kept for display only); ``test`` and
 # ``displayFinancialStatus`` decide whether revenue counts the order (core/rules/order_states.py).
 ORDERS_PAGE = """
 query RecentOrders($first: Int!, $after: String, $query: String) {
@@ -141,7 +142,7 @@ query RecentOrders($first: Int!, $after: String, $query: String) {
       test
       displayFinancialStatus
       currencyCode
-      totalPriceSet { shopMoney { amount currencyCode } }
+      totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
       customer { id }
       refunds(first: 10) { id createdAt totalRefundedSet { shopMoney { amount currencyCode } } }
     }

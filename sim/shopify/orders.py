@@ -4,7 +4,9 @@ published schema's shape (``test``, ``displayFinancialStatus``, ``totalPriceSet.
 ``customer``, ``refunds`` with ``totalRefundedSet``). Tests and the demo put orders with
 ``PUT /sim/shops/{shop}/orders``: [{"id", "customer_id", "total", "currency", "created_at",
 "updated_at"?, "cancelled_at"?, "test"? (false), "financial_status"? (an
-``OrderDisplayFinancialStatus``, PAID by default), "refunds"?: [{"id", "amount", "created_at"}]}].
+``OrderDisplayFinancialStatus``, PAID by default), "presentment"?: {"total", "currency"} (what
+the customer paid in; the shop's total and currency by default), "refunds"?: [{"id", "amount",
+"created_at"}]}]. A MoneyBag carries both ``shopMoney`` and ``presentmentMoney``, as Shopify's does.
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ class ShopOrders:
         return nodes[:first], len(nodes) > first
 
 
-def _money(amount: object, currency: str) -> dict:
-    return {"shopMoney": {"amount": str(amount), "currencyCode": currency}}
+def _money(amount: object, currency: str, presentment: dict | None = None) -> dict:
+    paid = presentment or {"total": amount, "currency": currency}
+    return {
+        "shopMoney": {"amount": str(amount), "currencyCode": currency},
+        "presentmentMoney": {"amount": str(paid["total"]), "currencyCode": paid["currency"]},
+    }
 
 
 def _node(entry: dict) -> dict:
@@ -61,7 +67,7 @@ def _node(entry: dict) -> dict:
         "test": bool(entry.get("test", False)),
         "displayFinancialStatus": entry.get("financial_status", "PAID"),
         "currencyCode": currency,
-        "totalPriceSet": _money(entry["total"], currency),
+        "totalPriceSet": _money(entry["total"], currency, entry.get("presentment")),
         "customer": {"id": f"gid://shopify/Customer/{customer}"} if customer else None,
         "refunds": [
             {

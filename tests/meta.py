@@ -75,9 +75,17 @@ def post(client, body: dict | bytes, *, signature: str | None = None, secret: st
 
 def drain() -> dict:
     """Run the drain job's function in this process (the job itself, minus RQ's fork, and
-    without watching the empty inbox afterwards)."""
+    without watching the empty inbox afterwards).
+
+    The POSTs before it were answered, so their bodies are committed, and no other web process
+    is writing: the promise they left on the pending flag (jobs/drain_flag.py) guards nothing
+    here. It is taken away first, or the drain would sleep until its deadline (up to
+    PROMISE_S) before its last look, once per call, for nothing."""
+    from core.redis import get_redis
+    from jobs.drain_flag import release
     from jobs.webhooks import drain_meta_inbox
 
+    release(get_redis())
     return drain_meta_inbox(linger_s=0)
 
 

@@ -60,11 +60,11 @@ _ATTRIBUTED = text(f"""
                         WHERE m.shop_id = :shop_id AND m.customer_id = c.id
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
-    SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
-           cand.net, cand.gross, cand.currency, cand.left_out
+    SELECT best.campaign_id, best.message_id, best.variant_id, best.touch, cand.shopify_order_id,
+           cand.ordered_at, cand.net, cand.gross, cand.currency, cand.left_out
       FROM candidates cand
      CROSS JOIN LATERAL (
-        SELECT m.campaign_id, m.id AS message_id, t.touch
+        SELECT m.campaign_id, m.id AS message_id, m.variant_id, t.touch
           FROM messages m
          CROSS JOIN LATERAL (
             SELECT 3 AS touch, (SELECT max(k.clicked_at) FROM clicks k
@@ -96,6 +96,7 @@ class AttributedOrder:
     currency: str
     left_out: str | None = None  # why it does not count (LEFT_OUT_REASONS); None: it counts
     gross: Decimal = Decimal(0)  # the order's total as placed, before any refund
+    variant_id: int | None = None  # of the message that won it, in an A/B campaign
 
 
 @dataclass
@@ -149,6 +150,7 @@ def attributed_orders(
             r.currency,
             r.left_out,
             r.gross,
+            r.variant_id,
         )
         for r in session.execute(_ATTRIBUTED, params)
     ]

@@ -16,6 +16,7 @@ from core.experiments.split import bucket_sql, variant_of, variant_sql
 from core.meta_webhooks.halt import HaltReason, halt_sending_campaigns
 from core.models import Campaign, CampaignHoldout, Message
 from tests.browser import serve
+from tests.meta import drift as kept_drift
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import bearer
 
@@ -230,6 +231,13 @@ def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(app, c
     experiment = body["experiment"]
     assert experiment["metric"] == "click_rate" and experiment["method"].startswith("Bayesian")
     assert experiment["status"] in ("not_enough_data", "provisional", "no_clear_winner", "winner")
+    # The kept funnels (written at launch, by dispatch and by the drain) are the messages' own.
+    for variant in variants:
+        mine = [m for m in messages if m.variant_id == variant["id"]]
+        assert variant["metrics"]["messages"] == len(mine) > 0
+        assert variant["metrics"]["sent"] == sum(1 for m in mine if m.wamid is not None)
+        assert variant["metrics"]["delivered"] == sum(1 for m in mine if m.delivered_at or m.read_at)
+    assert kept_drift(make.engine, campaign) == []
 
 
 def test_a_paused_template_of_any_variant_halts_the_campaign(make):

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, entered_sql
 from core.counts.recount import recount
+from core.counts.variants import VariantChanges
 from core.models import Campaign
 from core.outcomes.credits import settle_credits_when_moved
 from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, settled_status
@@ -186,9 +187,11 @@ def _fail_messages(session: Session, statement: TextClause, info: ErrorInfo, par
             _ADD_FAILED,
             {"shop_id": params["shop_id"], "campaign_id": params["campaign_id"], "failed": len(rows)},
         )
-        breakdown = FailureChanges()
+        breakdown, variants = FailureChanges(), VariantChanges()
         breakdown.entered(params["shop_id"], rows)
         breakdown.apply(session)
+        variants.failed(params["shop_id"], rows)
+        variants.apply(session)
     return len(rows)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns.launch import CheckFailure, CheckResult, LifecycleError, MetaAnswer, uninstalled
 from core.counts.failures import FailureChanges, FailureKey
+from core.counts.variants import VariantChanges
 from core.models import Campaign, Shop
 from core.rules.campaign_states import CampaignStatus
 
@@ -34,10 +35,11 @@ _NEVER_SENT = """
 
 _HELD = text(f"SELECT count(*) FROM messages WHERE {_NEVER_SENT}")
 
-# Which counter each message leaves: failed before send (ours), or submitted (Meta refused it).
+# Which counter each message leaves: failed before send (ours), or submitted (Meta refused it);
+# per variant of an A/B campaign (core/counts/variants.py; one group of NULL without variants).
 _REQUEUE = text(f"""
     WITH held AS (
-        SELECT id, error_source = 'ours' AS ours FROM messages
+        SELECT id, error_source = 'ours' AS ours, variant_id FROM messages
          WHERE {_NEVER_SENT}
          ORDER BY id
            FOR UPDATE
@@ -48,9 +50,10 @@ _REQUEUE = text(f"""
                submitted_at = NULL
           FROM held
          WHERE m.shop_id = :shop_id AND m.id = held.id
-        RETURNING held.ours
+        RETURNING held.ours, held.variant_id
     )
-    SELECT count(*) AS requeued, count(*) FILTER (WHERE ours) AS ours FROM requeued
+    SELECT variant_id, count(*) AS requeued, count(*) FILTER (WHERE ours) AS ours FROM requeued
+     GROUP BY variant_id
 """)
 
 _REOPEN = text("""
@@ -107,12 +110,16 @@ def resume(session: Session, shop: Shop, campaign: Campaign, meta: MetaAnswer) -
     if failures:
         return CheckResult(failures, meta.template, left)
     keys = {"shop_id": campaign.shop_id, "campaign_id": campaign.id, "code": code}
-    requeued, ours = session.execute(_REQUEUE, keys).one()
+    groups = session.execute(_REQUEUE, keys).all()
+    requeued, ours = sum(group.requeued for group in groups), sum(group.ours for group in groups)
     if session.execute(_REOPEN, {**keys, "requeued": requeued, "ours": ours}).first() is None:
         raise LifecycleError("The campaign was resumed meanwhile.")
-    breakdown = FailureChanges()
+    breakdown, variants = FailureChanges(), VariantChanges()
     breakdown.add(campaign.shop_id, campaign.id, FailureKey(code, False), -requeued)
     breakdown.apply(session)
+    for group in groups:
+        variants.add(campaign.shop_id, campaign.id, group.variant_id, failed=-group.requeued)
+    variants.apply(session)
     session.execute(_RESOLVE_ALERTS, {**keys, "now": datetime.now(UTC)})
     session.expire(campaign)
     return CheckResult([], meta.template, requeued)

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.counts.variants import VariantChanges
 from core.settings import get_settings
 
 URL_BUTTON = "url_button"
@@ -55,7 +56,7 @@ _OPAQUE = re.compile(r"^[A-Za-z0-9_-]{44}$")  # base64 of a 16-byte tag and the 
 _LEGACY = re.compile(r"^([0-9a-f]{1,15})\.([0-9a-f]{1,15})\.([0-9]{1,2})\.([A-Za-z0-9_-]{22})$")
 
 _FIND = text("""
-    SELECT m.campaign_id, c.name AS campaign_name, c.template_components AS components
+    SELECT m.campaign_id, m.variant_id, c.name AS campaign_name, c.template_components AS components
       FROM messages m
       JOIN campaigns c ON c.shop_id = m.shop_id AND c.id = m.campaign_id
      WHERE m.shop_id = :shop_id AND m.id = :message_id
@@ -185,6 +186,9 @@ def open_link(session: Session, token: str, at: datetime | None = None) -> Opene
         session.execute(_INSERT_CLICK, {**keys, "kind": URL_BUTTON, "clicked_at": clicked_at})
     if first:
         session.execute(_COUNT_FIRST, {"shop_id": key.shop_id, "campaign_id": link.campaign_id})
+        variants = VariantChanges()  # after the campaign row, as every writer (core/counts/variants.py)
+        variants.add(key.shop_id, link.campaign_id, link.variant_id, clicked=1)
+        variants.apply(session)
     return Opened(with_utm(destination, link.campaign_name), first)
 
 

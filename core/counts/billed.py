@@ -6,7 +6,9 @@ sent, grouped by that UTC day, the recipient's calling code (the first three dig
 we sent to) and the pricing category Meta reported (the campaign's template category until a
 status carried one). Grouping a million messages on every cold read took a second, so the
 groups are kept in ``campaign_billed_counts`` with the day, the number's prefix ('' once it is
-erased) and Meta's category ('' while Meta has not said).
+erased) and Meta's category ('' while Meta has not said), and the message's variant in an A/B
+campaign (0 without variants; a message never changes variant), whose read-out prices each
+variant's cost from them (core/reports/variants.py).
 
 The day is the UTC day of ``sent_at`` (Meta's "sent" status), or of ``delivered_at`` when no
 "sent" status came: the card in force when a message was sent prices it, and a
@@ -35,33 +37,37 @@ from core.outcomes.credits import BILLED_SQL
 # BILLED_SQL reads the message as ``m``: every statement that uses these names it so.
 PREFIX_SQL = f"CASE WHEN {BILLED_SQL} THEN COALESCE(substring(m.phone from 2 for 3), '') END"
 CATEGORY_SQL = "COALESCE(m.pricing_category, '')"
+VARIANT_SQL = "COALESCE(m.variant_id, 0)"
 DAY_SQL = "(COALESCE(m.sent_at, m.delivered_at) AT TIME ZONE 'UTC')::date"
 
 
 def billed_sql(prefix: str) -> str:
     """The message's group as ``{prefix}billed_day``, ``{prefix}billed_prefix`` (NULL when it
-    is not billed) and ``{prefix}billed_category``."""
+    is not billed), ``{prefix}billed_category`` and ``{prefix}billed_variant``."""
     return (
         f"{DAY_SQL} AS {prefix}billed_day, {PREFIX_SQL} AS {prefix}billed_prefix,"
-        f" {CATEGORY_SQL} AS {prefix}billed_category"
+        f" {CATEGORY_SQL} AS {prefix}billed_category, {VARIANT_SQL} AS {prefix}billed_variant"
     )
 
 
 class BilledGroup(NamedTuple):
+    variant: int  # 0 without variants
     day: date
     prefix: str
     category: str
 
     @classmethod
-    def of(cls, day: date | None, prefix: str | None, category: str) -> BilledGroup | None:
-        return None if prefix is None or day is None else cls(day, prefix, category)
+    def of(cls, variant: int, day: date | None, prefix: str | None, category: str) -> BilledGroup | None:
+        return None if prefix is None or day is None else cls(variant, day, prefix, category)
 
 
 _ADD = text("""
-    INSERT INTO campaign_billed_counts AS b (shop_id, campaign_id, day, prefix, pricing_category, messages)
-    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]), CAST(:days AS date[]),
+    INSERT INTO campaign_billed_counts AS b
+           (shop_id, campaign_id, variant_id, day, prefix, pricing_category, messages)
+    SELECT * FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:campaign_ids AS bigint[]),
+                         CAST(:variant_ids AS smallint[]), CAST(:days AS date[]),
                          CAST(:prefixes AS text[]), CAST(:categories AS text[]), CAST(:messages AS bigint[]))
-        ON CONFLICT (shop_id, campaign_id, day, prefix, pricing_category) DO UPDATE
+        ON CONFLICT (shop_id, campaign_id, variant_id, day, prefix, pricing_category) DO UPDATE
        SET messages = b.messages + excluded.messages
 """)
 
@@ -70,8 +76,8 @@ class BilledChanges(MessageCounts):
     """Messages entering and leaving the billed groups in one transaction, summed per group."""
 
     UPSERT = _ADD
-    PARAMS = ("shop_ids", "campaign_ids", "days", "prefixes", "categories", "messages")
-    KEY_WIDTH = 3
+    PARAMS = ("shop_ids", "campaign_ids", "variant_ids", "days", "prefixes", "categories", "messages")
+    KEY_WIDTH = 4
 
 
 # core/reports/outcomes.py's groups: the template's category stands in until Meta said one.
@@ -96,7 +102,7 @@ def erasing(session: Session, shop_id: int, message_ids: Sequence[int]) -> Bille
     the '' prefix, to apply once the erasure is written and the campaigns are locked."""
     changes = BilledChanges()
     for row in session.execute(_ERASED, {"shop_id": shop_id, "ids": list(message_ids)}):
-        old = BilledGroup.of(row.billed_day, row.billed_prefix, row.billed_category)
+        old = BilledGroup.of(row.billed_variant, row.billed_day, row.billed_prefix, row.billed_category)
         if old is not None:
             changes.moved(shop_id, row.campaign_id, old, old._replace(prefix=""))
     return changes
@@ -118,14 +124,15 @@ def apply_after_locking(session: Session, shop_id: int, changes: BilledChanges) 
 
 
 _TALLY = text(f"""
-    SELECT m.campaign_id, {DAY_SQL} AS day, {PREFIX_SQL} AS prefix, {CATEGORY_SQL} AS category,
-           count(*) AS messages
+    SELECT m.campaign_id, {VARIANT_SQL} AS variant, {DAY_SQL} AS day, {PREFIX_SQL} AS prefix,
+           {CATEGORY_SQL} AS category, count(*) AS messages
       FROM messages m
      WHERE m.shop_id = :shop_id AND m.campaign_id = ANY(:campaign_ids) AND {BILLED_SQL}
-     GROUP BY 1, 2, 3, 4
+     GROUP BY 1, 2, 3, 4, 5
 """)
 _STORED = text("""
-    SELECT campaign_id, day, prefix, pricing_category AS category, messages FROM campaign_billed_counts
+    SELECT campaign_id, variant_id, day, prefix, pricing_category AS category, messages
+      FROM campaign_billed_counts
      WHERE shop_id = :shop_id AND campaign_id = ANY(:campaign_ids) AND messages <> 0
 """)
 _FORGET = text(

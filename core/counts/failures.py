@@ -38,10 +38,14 @@ def failure_code_sql(alias: str = "m") -> str:
 
 
 def entered_sql(alias: str = "m") -> str:
-    """A RETURNING list of each row's campaign, failure code (failure_code_sql) and whether it
-    has a wamid: what FailureChanges.entered() reads, and dispatch's accept moves."""
+    """A RETURNING list of each row's campaign, failure code (failure_code_sql), whether it
+    has a wamid and its variant: what FailureChanges.entered() and VariantChanges.failed()
+    (core/counts/variants.py) read, and dispatch's accept moves."""
     code = failure_code_sql(alias)
-    return f"{alias}.campaign_id, {code} AS failure_code, {alias}.wamid IS NOT NULL AS accepted"
+    return (
+        f"{alias}.campaign_id, {code} AS failure_code, {alias}.wamid IS NOT NULL AS accepted,"
+        f" {alias}.variant_id"
+    )
 
 
 class FailureKey(NamedTuple):

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from core.counts.billed import recount_billed
 from core.counts.failures import recount_failures
+from core.counts.funnel import METRICS_SQL
 from core.counts.timings import recount_timings
+from core.counts.variants import recount_variants
 from core.models import Campaign
 
 COUNTER_COLUMNS = (
@@ -42,15 +44,6 @@ _LOCK = text(f"""
      ORDER BY id
        FOR UPDATE
 """)
-
-# The metrics of a group of messages ``m`` as DESIGN.md defines them: the counters, and every
-# other grouping of the same messages (an A/B campaign's variants, core/reports/variants.py).
-METRICS_SQL = """
-           count(*) AS messages_count,
-           count(m.wamid) AS sent_count,
-           count(*) FILTER (WHERE m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL) AS delivered_count,
-           count(m.read_at) AS read_count,
-           count(*) FILTER (WHERE m.status IN ('failed', 'expired')) AS failed_count"""
 
 # One pass over the campaigns' messages (a hash aggregate that PostgreSQL can run in parallel),
 # and the clicks counted from the clicks side, which is small: a per-message EXISTS or a join
@@ -76,7 +69,8 @@ _CLICKED = text("""
 
 def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list[dict]:
     """Set the campaigns' counters, their time distributions (core/counts/timings.py), failure
-    breakdowns (core/counts/failures.py) and billed groups (core/counts/billed.py) to the GROUP BY of their
+    breakdowns (core/counts/failures.py), billed groups (core/counts/billed.py) and variants' funnels
+    (core/counts/variants.py) to the GROUP BY of their
     messages. Return one entry per campaign whose counters had drifted, with the old and new
     values, and one per campaign and kept table that had, for the caller to log."""
     if not campaign_ids:
@@ -96,7 +90,12 @@ def recount(session: Session, shop_id: int, campaign_ids: Sequence[int]) -> list
                 update(Campaign).where(Campaign.shop_id == shop_id, Campaign.id == campaign_id).values(**new)
             )
             drifts.append({"campaign_id": campaign_id, "old": old, "new": new})
-    kept = (("timings", recount_timings), ("failures", recount_failures), ("billed", recount_billed))
+    kept = (
+        ("timings", recount_timings),
+        ("failures", recount_failures),
+        ("billed", recount_billed),
+        ("variants", recount_variants),
+    )
     for name, recount_kept in kept:
         for campaign_id in recount_kept(session, shop_id, list(before)):
             drifts.append({"campaign_id": campaign_id, "old": {name: "drifted"}, "new": {name: "rebuilt"}})

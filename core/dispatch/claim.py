@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.campaigns.audience import OPTED_IN_SQL
 from core.campaigns.tracking import tracked_suffix
 from core.counts.failures import FailureChanges, entered_sql
+from core.counts.variants import VariantChanges
 from core.dispatch.stop import SendingStopped, refusal
 from core.outcomes.credits import RESERVE, record_movement
 from core.rules.failure_codes import OurCode, describe
@@ -148,11 +149,14 @@ def claim_batch(session: Session, campaign: CampaignTemplate, limit: int) -> lis
     for row, _e164 in sendable[granted:]:
         refusals.append(_Refusal(row.id, OurCode.INSUFFICIENT_CREDITS, row.phone, row.country_code))
     sendable = sendable[:granted]
-    failures = FailureChanges()
-    failures.entered(campaign.shop_id, _write_refusals(session, campaign.shop_id, refusals))
+    failures, variants = FailureChanges(), VariantChanges()
+    refused = _write_refusals(session, campaign.shop_id, refusals)
+    failures.entered(campaign.shop_id, refused)
+    variants.failed(campaign.shop_id, refused)
     _write_submitted(session, campaign.shop_id, sendable)
     session.execute(_COUNT, {**keys, "failed": len(refusals), "submitted": len(sendable)})
     failures.apply(session)
+    variants.apply(session)
     return [_outbound(campaign, row, e164) for row, e164 in sendable]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
 from core.campaigns.messaging_limit import WAVE_GAP
+from core.counts.variants import VariantChanges
 from core.experiments.send_time import per_customer_variants, plan_send_times
 from core.experiments.split import bucket_sql, variant_sql
 from core.models import CampaignHoldout, Message
@@ -101,13 +102,23 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     )
     if campaign.holdout_share:
         source = source.where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
-    inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
-    created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    inserted = (
+        insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.variant_id)
+    ).cte("created")
+    # Per variant of an A/B campaign, whose funnel counts its messages (core/counts/variants.py).
+    per_variant = session.execute(
+        select(inserted.c.variant_id, func.count()).group_by(inserted.c.variant_id)
+    ).all()
+    created = sum(n for _, n in per_variant)
     session.execute(_PLAN_WAVES, {**params, "gap": WAVE_GAP})
     timed = per_customer_variants(campaign.send_time_mode, campaign.variants)
     if campaign.send_time_window_hours and timed != []:
         plan_send_times(session, shop_id, campaign_id, campaign.zone, campaign.send_time_window_hours, timed)
     session.execute(_MARK_STARTED, {**params, "created": created})
+    variants = VariantChanges()
+    for variant_id, n in per_variant:
+        variants.add(shop_id, campaign_id, variant_id, messages=n)
+    variants.apply(session)
     return created
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, FailureKey, entered_sql, failure_code_sql
+from core.counts.variants import VariantChanges
 from core.dispatch.counted_halt import counted_halt
 from core.dispatch.send_policy import Verdict, decide
 from core.meta_webhooks.apply import STOPPED_MARKETING, release_parked
@@ -128,9 +129,10 @@ def record_outcomes(
     summary, accepted, failures, requeues = _sort(outcomes)
     keys = {"shop_id": shop_id, "campaign_id": campaign_id}
     breakdown = FailureChanges()  # written last, after the campaign row (core/counts/failures.py)
-    wamids = _accept(session, shop_id, accepted, breakdown)
+    variants = VariantChanges()  # likewise (core/counts/variants.py)
+    wamids = _accept(session, shop_id, accepted, breakdown, variants)
     summary.accepted = len(wamids)
-    summary.failed = _fail(session, shop_id, failures, breakdown)
+    summary.failed = _fail(session, shop_id, failures, breakdown, variants)
     if summary.halt is None:
         summary.halt = counted_halt(session, shop_id, campaign_id, failures)
     _unsubscribe_stopped(session, shop_id, failures)
@@ -139,7 +141,9 @@ def record_outcomes(
         # Sends stopped by a halt come back to the queue after it was recorded: they fail
         # with its code too, or they would wait for ever in a campaign that sends no more.
         summary.halt = halted_already(session, shop_id, campaign_id)
-    unsent = fail_unsent(session, shop_id, campaign_id, summary.halt, breakdown) if summary.halt else 0
+    unsent = 0
+    if summary.halt:
+        unsent = fail_unsent(session, shop_id, campaign_id, summary.halt, breakdown, variants)
     # Statuses that beat the send response and found no message (no callback data to tie them)
     # were parked by the drain: they apply now, with the same ratchet, before anyone can read
     # this message half-updated.
@@ -149,6 +153,7 @@ def record_outcomes(
     if summary.halt is not None:
         summary.halted_now = mark_halted(session, shop_id, campaign_id, summary.halt, unsent)
     breakdown.apply(session)
+    variants.apply(session)
     refund = summary.failed + summary.requeued
     if refund:
         session.execute(_REFUND, {"shop_id": shop_id, "refund": refund})
@@ -183,7 +188,9 @@ def _sort(outcomes: list[Outcome]):
     return summary, accepted, failures, requeues
 
 
-def _accept(session: Session, shop_id: int, accepted: list, breakdown: FailureChanges) -> list[str]:
+def _accept(
+    session: Session, shop_id: int, accepted: list, breakdown: FailureChanges, variants: VariantChanges
+) -> list[str]:
     if not accepted:
         return []
     statuses = [_status_of(result.message_status) for _, result in accepted]
@@ -201,6 +208,7 @@ def _accept(session: Session, shop_id: int, accepted: list, breakdown: FailureCh
     for row in rows:
         failed = FailureKey.of(row.failure_code, False)
         breakdown.moved(shop_id, row.campaign_id, failed, FailureKey.of(row.failure_code, True))
+        variants.add(shop_id, row.campaign_id, row.variant_id, sent=1)  # its wamid was NULL
     stored = {row.id for row in rows}
     return [result.wamid for message_id, result in accepted if message_id in stored]
 
@@ -213,7 +221,9 @@ def _status_of(message_status: str | None) -> MessageStatus:
     return MessageStatus.ACCEPTED
 
 
-def _fail(session: Session, shop_id: int, failures: list, breakdown: FailureChanges) -> int:
+def _fail(
+    session: Session, shop_id: int, failures: list, breakdown: FailureChanges, variants: VariantChanges
+) -> int:
     if not failures:
         return 0
     infos = [describe(code) for _, code, _ in failures]
@@ -235,6 +245,7 @@ def _fail(session: Session, shop_id: int, failures: list, breakdown: FailureChan
     for row in rows:
         new = FailureKey.of(row.failure_code, row.accepted)
         breakdown.moved(shop_id, row.campaign_id, FailureKey.of(row.old_code, False), new)
+    variants.failed(shop_id, rows)  # each counts as failed once more, as on the campaign (_COUNT)
     return len(rows)
 
 

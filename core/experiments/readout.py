@@ -46,27 +46,33 @@ class Arm:
 
 
 def probability_to_be_best(arms: list[Arm], kind: str, seed: int, draws: int = DRAWS) -> dict[int, float]:
-    """Each arm's probability of being the best (highest) on its posterior, by seeded draws."""
+    """Each arm's probability of being the best (highest) on its posterior, by seeded draws.
+    Each posterior's parameters are worked out once, not per draw: the draws (in arm order,
+    the first highest winning a tie) are the same, at a fraction of the time a page waits."""
     rng = random.Random(seed)
-    sample = _beta_sampler(rng) if kind == "rate" else _normal_sampler(rng)
-    wins = dict.fromkeys((arm.id for arm in arms), 0)
+    draw, parameters = (rng.betavariate, _beta) if kind == "rate" else (rng.gauss, _normal)
+    posteriors = [parameters(arm) for arm in arms]
+    wins = [0] * len(arms)
     for _ in range(draws):
-        best = max(arms, key=lambda arm: sample(arm))
-        wins[best.id] += 1
-    return {arm_id: round(count / draws, 4) for arm_id, count in wins.items()}
+        best, top = 0, None
+        for i, (a, b) in enumerate(posteriors):
+            value = draw(a, b)
+            if top is None or value > top:
+                best, top = i, value
+        wins[best] += 1
+    return {arm.id: round(count / draws, 4) for arm, count in zip(arms, wins, strict=True)}
 
 
-def _beta_sampler(rng: random.Random):
-    return lambda arm: rng.betavariate(1 + arm.total, 1 + arm.trials - arm.total)
+def _beta(arm: Arm) -> tuple[float, float]:
+    """Beta(1 + successes, 1 + failures): the rate's posterior under a uniform prior."""
+    return 1 + arm.total, 1 + arm.trials - arm.total
 
 
-def _normal_sampler(rng: random.Random):
-    def sample(arm: Arm) -> float:
-        mean = arm.total / arm.trials
-        variance = max(arm.squares - arm.total * mean, 0.0) / max(arm.trials - 1, 1)
-        return rng.gauss(mean, math.sqrt(variance / arm.trials))
-
-    return sample
+def _normal(arm: Arm) -> tuple[float, float]:
+    """The mean per recipient and the standard deviation of that mean."""
+    mean = arm.total / arm.trials
+    variance = max(arm.squares - arm.total * mean, 0.0) / max(arm.trials - 1, 1)
+    return mean, math.sqrt(variance / arm.trials)
 
 
 def winning_line(variants: int) -> float:

@@ -101,7 +101,9 @@ def _apply_shop(
     result.consents += apply_preferences(session, shop_id, preferences)
     # Campaigns the batch's failures trip halt here, set-based: their unsent messages first,
     # then the counters, then the halts on the campaign rows (the lock order of dispatch).
-    halts = halts_for_failures(session, shop_id, _failures(rows, unmatched), changes.failures)
+    halts = halts_for_failures(
+        session, shop_id, _failures(rows, unmatched), changes.failures, changes.variants
+    )
     changes.apply(session, shop_id)
     result.halted = finish_halts(session, halts)
     return result

@@ -55,7 +55,7 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
             UPDATE messages AS m SET {sets}
               FROM old o JOIN u ON u.idx = o.idx
              WHERE m.shop_id = :shop AND m.shop_id = o.shop_id AND m.id = o.id AND {changes}
-            RETURNING m.shop_id, m.campaign_id,
+            RETURNING m.shop_id, m.campaign_id, m.variant_id,
                       (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)::int - o.delivered::int
                           AS delivered,
                       (m.read_at IS NOT NULL)::int - o.read::int AS read,
@@ -84,32 +84,34 @@ def _by_wamid(groups: tuple[str, ...]) -> TextClause:
             HAVING sum(f.n) <> 0
         ), billed AS (
             -- and leaves its old billed group for its new one (core/counts/billed.py)
-            SELECT b.shop_id, b.campaign_id, b.day, b.prefix, b.category, sum(b.n)::bigint AS n
-              FROM (SELECT shop_id, campaign_id, day, prefix, category, n
+            -- (a message never changes variant)
+            SELECT b.shop_id, b.campaign_id, b.variant, b.day, b.prefix, b.category, sum(b.n)::bigint AS n
+              FROM (SELECT shop_id, campaign_id, new_billed_variant AS variant, day, prefix, category, n
                       FROM moved CROSS JOIN LATERAL (VALUES
                         (old_billed_day, old_billed_prefix, old_billed_category, -1),
                         (new_billed_day, new_billed_prefix, new_billed_category, 1))
                         AS v(day, prefix, category, n)
                      WHERE prefix IS NOT NULL) AS b
-             GROUP BY 1, 2, 3, 4, 5
+             GROUP BY 1, 2, 3, 4, 5, 6
             HAVING sum(b.n) <> 0
         )
-        SELECT shop_id, campaign_id, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
-               NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
+        SELECT shop_id, campaign_id, variant_id, sum(delivered) AS delivered, sum(read) AS read,
+               sum(failed) AS failed, NULL::int AS unmatched, NULL AS kind, NULL::int AS bucket,
                NULL::bigint AS n, NULL::bigint AS ms, NULL AS code, NULL::date AS day, NULL AS prefix,
                NULL AS category
-          FROM moved GROUP BY shop_id, campaign_id
+          FROM moved GROUP BY shop_id, campaign_id, variant_id
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, u.idx, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
           FROM u WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.idx = u.idx)
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL, NULL, NULL, NULL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, kind, bucket, n, ms, NULL, NULL, NULL, NULL
           FROM timing
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code, NULL, NULL, NULL
+        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, code, NULL, NULL, NULL
           FROM failure
         UNION ALL
-        SELECT shop_id, campaign_id, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, day, prefix, category
+        SELECT shop_id, campaign_id, variant, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, day, prefix,
+               category
           FROM billed
         """
     )
@@ -134,7 +136,7 @@ def _by_id(groups: tuple[str, ...]) -> TextClause:
           FROM u JOIN o ON o.shop_id = u.shop_id AND o.id = u.id
          WHERE m.shop_id = :shop AND m.shop_id = u.shop_id AND m.id = u.id
            AND (m.wamid IS NULL OR m.wamid = u.wamid) AND {changes}
-        RETURNING m.shop_id, m.id, m.campaign_id, m.wamid, m.status,
+        RETURNING m.shop_id, m.id, m.campaign_id, m.variant_id, m.wamid, m.status,
                   m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered,
                   m.read_at IS NOT NULL AS read,
                   o.old_code, o.old_accepted, {failure_code_sql("m")} AS new_code,
@@ -180,10 +182,12 @@ def apply_by_wamid(session: Session, shop_id: int, rows: list[StatusRow], change
         elif line.code is not None:
             changes.failures.add(line.shop_id, line.campaign_id, FailureKey(line.code, True), line.n)
         elif line.prefix is not None:
-            group = BilledGroup(line.day, line.prefix, line.category)
+            group = BilledGroup(line.variant_id, line.day, line.prefix, line.category)
             changes.billed.add(line.shop_id, line.campaign_id, group, line.n)
         else:
-            changes.add(line.shop_id, line.campaign_id, line.delivered, line.read, line.failed)
+            changes.add(
+                line.shop_id, line.campaign_id, line.variant_id, line.delivered, line.read, line.failed
+            )
     for i, row in enumerate(rows):
         if i in unmatched:
             result.unmatched.append(row)
@@ -217,12 +221,16 @@ def apply_by_message_id(
     for moved in session.execute(_by_id(groups), params):
         before = locked.by_id[(moved.shop_id, moved.id)].before
         after = Funnel.of(wamid=moved.wamid, status=moved.status, delivered=moved.delivered, read=moved.read)
-        changes.message_moved(moved.shop_id, moved.campaign_id, before, after)
+        changes.message_moved(moved.shop_id, moved.campaign_id, before, after, moved.variant_id)
         old_failure = FailureKey.of(moved.old_code, moved.old_accepted)
         new_failure = FailureKey.of(moved.new_code, moved.wamid is not None)
         changes.failures.moved(moved.shop_id, moved.campaign_id, old_failure, new_failure)
-        old_billed = BilledGroup.of(moved.old_billed_day, moved.old_billed_prefix, moved.old_billed_category)
-        new_billed = BilledGroup.of(moved.new_billed_day, moved.new_billed_prefix, moved.new_billed_category)
+        old_billed = BilledGroup.of(
+            moved.new_billed_variant, moved.old_billed_day, moved.old_billed_prefix, moved.old_billed_category
+        )
+        new_billed = BilledGroup.of(
+            moved.new_billed_variant, moved.new_billed_day, moved.new_billed_prefix, moved.new_billed_category
+        )
         changes.billed.moved(moved.shop_id, moved.campaign_id, old_billed, new_billed)
         for kind in KINDS:
             old_ms, new_ms = getattr(moved, f"old_{kind}_ms"), getattr(moved, f"new_{kind}_ms")

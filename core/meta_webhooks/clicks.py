@@ -89,7 +89,7 @@ def record_clicks(
     ).all()
     first_clicks = {(row.shop_id, row.message_id) for row in inserted} - clicked_before
     for key in first_clicks:
-        changes.message_clicked(key[0], messages[key].campaign_id)
+        changes.message_clicked(key[0], messages[key].campaign_id, messages[key].variant_id)
     return len(inserted)
 
 

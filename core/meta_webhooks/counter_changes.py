@@ -1,6 +1,6 @@
 """Campaign counter changes folded into the campaigns in the caller's transaction, with the time
-distributions (core/counts/timings.py), failure breakdowns (core/counts/failures.py) and billed messages
-(core/counts/billed.py) kept beside them.
+distributions (core/counts/timings.py), failure breakdowns (core/counts/failures.py), billed messages
+(core/counts/billed.py) and an A/B campaign's variants' funnels (core/counts/variants.py) kept beside them.
 
 Each change is the old-to-new difference of one message's funnel flags (DESIGN.md's metric
 definitions), so the counters stay equal to the GROUP BY of core/counts/recount.py whatever the order
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.counts.billed import BilledChanges
 from core.counts.failures import FailureChanges
 from core.counts.timings import TimingChanges
+from core.counts.variants import VariantChanges
 from core.rules.statuses import FAILED_STATUSES
 
 FUNNEL = ("sent", "delivered", "read", "failed", "clicked")
@@ -73,23 +74,33 @@ class CounterChanges:
         self.timings = TimingChanges()  # the distributions, kept alongside (core/counts/timings.py)
         self.failures = FailureChanges()  # the failure breakdown, likewise (core/counts/failures.py)
         self.billed = BilledChanges()  # the billed messages, likewise (core/counts/billed.py)
+        self.variants = VariantChanges()  # the variants' funnels, likewise (core/counts/variants.py)
 
-    def message_moved(self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel) -> None:
+    def message_moved(
+        self, shop_id: int, campaign_id: int, old: Funnel, new: Funnel, variant_id: int | None = None
+    ) -> None:
         if old == new:
             return
         totals = self._by_campaign[(shop_id, campaign_id)]
+        moves = {name: int(getattr(new, name)) - int(getattr(old, name)) for name in FUNNEL[:-1]}
         for i, name in enumerate(FUNNEL[:-1]):
-            totals[i] += int(getattr(new, name)) - int(getattr(old, name))
+            totals[i] += moves[name]
+        self.variants.add(shop_id, campaign_id, variant_id, **moves)
 
-    def add(self, shop_id: int, campaign_id: int, delivered: int, read: int, failed: int) -> None:
-        """Changes already summed by SQL (messages that had their wamid: sent does not move)."""
+    def add(
+        self, shop_id: int, campaign_id: int, variant_id: int | None, delivered: int, read: int, failed: int
+    ) -> None:
+        """Changes already summed by SQL per variant (messages that had their wamid: sent does
+        not move)."""
         totals = self._by_campaign[(shop_id, campaign_id)]
         totals[1] += delivered
         totals[2] += read
         totals[3] += failed
+        self.variants.add(shop_id, campaign_id, variant_id, delivered=delivered, read=read, failed=failed)
 
-    def message_clicked(self, shop_id: int, campaign_id: int) -> None:
+    def message_clicked(self, shop_id: int, campaign_id: int, variant_id: int | None) -> None:
         self._by_campaign[(shop_id, campaign_id)][-1] += 1
+        self.variants.add(shop_id, campaign_id, variant_id, clicked=1)
 
     def apply(self, session: Session, shop_id: int) -> None:
         """Add the changes, all of ``shop_id``, to the campaigns' counters (one statement,
@@ -110,3 +121,4 @@ class CounterChanges:
         self.timings.apply(session)
         self.failures.apply(session)
         self.billed.apply(session)
+        self.variants.apply(session)

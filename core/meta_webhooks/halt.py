@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.counts.failures import FailureChanges, entered_sql
+from core.counts.variants import VariantChanges
 from core.models import ShopAlert
 from core.rules.failure_codes import OurCode, describe
 from core.rules.meta_halts import WINDOW, Scope, halting_code, scope
@@ -86,10 +87,15 @@ def halted_already(session: Session, shop_id: int, campaign_id: int) -> HaltReas
 
 
 def fail_unsent(
-    session: Session, shop_id: int, campaign_id: int, reason: HaltReason, breakdown: FailureChanges
+    session: Session,
+    shop_id: int,
+    campaign_id: int,
+    reason: HaltReason,
+    breakdown: FailureChanges,
+    variants: VariantChanges,
 ) -> int:
     """The message half of a halt (messages are locked before the campaign row); the failures
-    join ``breakdown``, for the caller to apply after the campaign row."""
+    join ``breakdown`` and ``variants``, for the caller to apply after the campaign row."""
     info = describe(reason.code)
     rows = session.execute(
         _FAIL_UNSENT,
@@ -103,6 +109,7 @@ def fail_unsent(
         },
     ).all()
     breakdown.entered(shop_id, rows)
+    variants.failed(shop_id, rows)
     return len(rows)
 
 
@@ -131,10 +138,11 @@ def halt_campaign(session: Session, shop_id: int, campaign_id: int, reason: Halt
     disconnected WhatsApp), in the caller's transaction: the unsent messages first, then the
     campaign row, then the kept failure breakdown (the lock order every writer keeps). True when
     this call halted it."""
-    breakdown = FailureChanges()
-    failed = fail_unsent(session, shop_id, campaign_id, reason, breakdown)
+    breakdown, variants = FailureChanges(), VariantChanges()
+    failed = fail_unsent(session, shop_id, campaign_id, reason, breakdown, variants)
     halted = mark_halted(session, shop_id, campaign_id, reason, failed)
     breakdown.apply(session)
+    variants.apply(session)
     return halted
 
 
@@ -226,7 +234,11 @@ class WebhookHalt:
 
 
 def halts_for_failures(
-    session: Session, shop_id: int, failures: list[tuple[str, str]], breakdown: FailureChanges
+    session: Session,
+    shop_id: int,
+    failures: list[tuple[str, str]],
+    breakdown: FailureChanges,
+    variants: VariantChanges,
 ) -> list[WebhookHalt]:
     """The message half of halting the campaigns a batch's failed statuses trip
     (core/rules/meta_halts.py): ``failures`` are (wamid, code) of ``shop_id``'s part of the
@@ -246,7 +258,10 @@ def halts_for_failures(
         reason = HaltReason(code, details="reported in failed delivery statuses of this campaign")
         halts.append(
             WebhookHalt(
-                shop_id, campaign_id, reason, fail_unsent(session, shop_id, campaign_id, reason, breakdown)
+                shop_id,
+                campaign_id,
+                reason,
+                fail_unsent(session, shop_id, campaign_id, reason, breakdown, variants),
             )
         )
     return halts

@@ -38,7 +38,7 @@ _LOCK = text(
         SELECT m.id FROM wanted w JOIN messages m ON m.shop_id = :shop_id AND m.id = w.message_id
          WHERE m.wamid IS NULL AND m.submitted_at IS NOT NULL
     )
-    SELECT m.shop_id, m.id, m.campaign_id, m.wamid, m.status, m.phone, m.wa_id,
+    SELECT m.shop_id, m.id, m.campaign_id, m.variant_id, m.wamid, m.status, m.phone, m.wa_id,
            m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL AS delivered, m.read_at IS NOT NULL AS read
       FROM messages m JOIN found f ON m.id = f.id
      WHERE m.shop_id = :shop_id
@@ -56,6 +56,7 @@ class LockedMessage:
     wamid: str | None  # as locked; set here too when a status binds it, so one wamid binds once
     before: Funnel
     sent_to: tuple[str, ...] = ()  # the number we sent to, and Meta's wa_id for it when known
+    variant_id: int | None = None  # an A/B campaign's variant (core/counts/variants.py)
 
     def may_be_sent_to(self, recipients: set[str], user_id: object) -> bool:
         """Whether every number Meta named is the one we sent to; naming none, whether Meta
@@ -111,5 +112,7 @@ def lock_messages(session: Session, shop_id: int, wanted: list[tuple[str, int | 
     for row in rows:
         before = Funnel.of(wamid=row.wamid, status=row.status, delivered=row.delivered, read=row.read)
         sent_to = tuple(number for number in (row.phone, row.wa_id) if number)
-        locked.add(LockedMessage(row.shop_id, row.id, row.campaign_id, row.wamid, before, sent_to))
+        locked.add(
+            LockedMessage(row.shop_id, row.id, row.campaign_id, row.wamid, before, sent_to, row.variant_id)
+        )
     return locked

@@ -6,7 +6,7 @@ from core.models.billed import CampaignBilledCount
 from core.models.campaign import Campaign
 from core.models.click import Click
 from core.models.customer import Customer
-from core.models.experiment import CampaignHoldout
+from core.models.experiment import CampaignHoldout, CampaignVariantCount
 from core.models.failure import CampaignFailureCount
 from core.models.inbox import InboxEvent, ParkedStatus
 from core.models.message import Message
@@ -29,6 +29,7 @@ __all__ = [
     "Campaign",
     "CampaignHoldout",
     "CampaignTimingBucket",
+    "CampaignVariantCount",
     "Click",
     "CreditMovement",
     "CreditPurchase",

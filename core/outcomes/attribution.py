@@ -61,12 +61,12 @@ _ATTRIBUTED = text(f"""
                         WHERE m.shop_id = :shop_id AND m.customer_id = c.id
                           AND m.campaign_id = ANY(CAST(:campaign_ids AS bigint[])))
     )
-    SELECT best.campaign_id, best.message_id, best.touch, cand.shopify_order_id, cand.ordered_at,
-           cand.net, cand.gross, cand.currency, cand.left_out, cand.presentment_total,
+    SELECT best.campaign_id, best.message_id, best.variant_id, best.touch, cand.shopify_order_id,
+           cand.ordered_at, cand.net, cand.gross, cand.currency, cand.left_out, cand.presentment_total,
            cand.presentment_currency
       FROM candidates cand
      CROSS JOIN LATERAL (
-        SELECT m.campaign_id, m.id AS message_id, t.touch
+        SELECT m.campaign_id, m.id AS message_id, m.variant_id, t.touch
           FROM messages m
          CROSS JOIN LATERAL (
             SELECT 3 AS touch, (SELECT max(k.clicked_at) FROM clicks k
@@ -100,6 +100,7 @@ class AttributedOrder:
     gross: Decimal = Decimal(0)  # the order's total as placed, before any refund
     presentment_total: Decimal | None = None  # the total as the customer paid it, if told
     presentment_currency: str | None = None
+    variant_id: int | None = None  # of the message that won it, in an A/B campaign
 
 
 @dataclass
@@ -160,6 +161,7 @@ def attributed_orders(
             r.gross,
             r.presentment_total,
             r.presentment_currency,
+            r.variant_id,
         )
         for r in session.execute(_ATTRIBUTED, params)
     ]

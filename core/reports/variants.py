@@ -1,16 +1,18 @@
 """An A/B campaign's variants side by side: each one's funnel, clicks, orders and revenue, and
 the read-out of which is better on the campaign's metric (core/experiments/readout.py).
 
-The funnel follows DESIGN.md's definitions (core/counts/recount.py METRICS_SQL) over each
-variant's messages; orders and revenue are the campaign's attributed orders
-(core/outcomes/attribution.py), each counted for the variant of the message that won it. The
-metrics the variants compete on:
+The funnel is each variant's kept row (core/counts/variants.py: DESIGN.md's definitions over the
+variant's messages, kept by every writer), so a read costs a few rows whatever the campaign's
+size; orders and revenue are the campaign's attributed orders (core/outcomes/attribution.py,
+computed when asked, never stored), each counted for the variant of the message that won it.
+The metrics the variants compete on:
 
 - ``read_rate``: read ÷ delivered (as on the campaign page; a lower bound, read receipts can be off);
 - ``click_rate``: clicked ÷ delivered (not ÷ read: a click without a read receipt still counts);
 - ``orders_per_recipient`` and ``revenue_per_recipient``: per message the variant created.
 
-Each variant's cost is its billed messages priced as the campaign's are (core/outcomes/pricing.py).
+Each variant's cost is its kept billed groups (core/counts/billed.py) priced as the campaign's are
+(core/outcomes/pricing.py).
 """
 
 from __future__ import annotations
@@ -22,45 +24,25 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.counts.billed import DAY_SQL
-from core.counts.recount import METRICS_SQL
+from core.counts.variants import VariantCounts, variant_counts
 from core.experiments.readout import Arm, readout
 from core.models import Campaign, Shop
 from core.outcomes.attribution import attributed_orders
-from core.outcomes.credits import BILLED_SQL
 from core.outcomes.pricing import Priced, groups_of, price, shop_pricing
 from core.reports.metrics import Metrics, rates, ratio
 from core.reports.outcomes import RATE_PLACES
 from core.rules.campaign_states import SETTLED_STATUSES
 
-_TALLY = text(f"""
-    SELECT m.variant_id AS id, {METRICS_SQL}
-      FROM messages m
-     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id
-     GROUP BY m.variant_id
-""")
-
-_CLICKED = text("""
-    SELECT m.variant_id AS id, count(DISTINCT k.message_id) AS clicked
-      FROM clicks k
-      JOIN messages m ON m.shop_id = k.shop_id AND m.id = k.message_id
-     WHERE k.shop_id = :shop_id AND m.campaign_id = :campaign_id
-     GROUP BY m.variant_id
-""")
-
-# Each variant's billed messages by the groups the rate card prices (core/counts/billed.py's
-# day and the calling code; the template's category until Meta said one).
-_BILLED = text(f"""
-    SELECT m.variant_id, {DAY_SQL} AS day, COALESCE(substring(m.phone from 2 for 3), '') AS prefix,
-           lower(COALESCE(NULLIF(m.pricing_category, ''), k.template_category)) AS category, count(*) AS n
-      FROM messages m
-      JOIN campaigns k ON k.shop_id = m.shop_id AND k.id = m.campaign_id
-     WHERE m.shop_id = :shop_id AND m.campaign_id = :campaign_id AND {BILLED_SQL}
+# Each variant's billed messages by the groups the rate card prices, from the kept groups
+# (core/counts/billed.py BILLED_GROUPS, per variant; the template's category until Meta said one).
+BILLED_BY_VARIANT = text("""
+    SELECT b.variant_id, b.day, b.prefix,
+           lower(COALESCE(NULLIF(b.pricing_category, ''), k.template_category)) AS category,
+           sum(b.messages)::bigint AS n  -- sum(bigint) is numeric
+      FROM campaign_billed_counts b
+      JOIN campaigns k ON k.shop_id = :shop_id AND k.id = :campaign_id
+     WHERE b.shop_id = :shop_id AND b.campaign_id = :campaign_id AND b.messages <> 0
      GROUP BY 1, 2, 3, 4
-""")
-
-_VARIANT_OF = text("""
-    SELECT id, variant_id FROM messages WHERE shop_id = :shop_id AND id = ANY(CAST(:ids AS bigint[]))
 """)
 
 ORDER_METRICS = {"orders_per_recipient", "revenue_per_recipient"}
@@ -71,17 +53,16 @@ def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[l
     if not campaign.variants:
         return None
     keys = {"shop_id": shop.id, "campaign_id": campaign.id}
-    tallies = {row.id: row for row in session.execute(_TALLY, keys)}
-    clicked = {row.id: row.clicked for row in session.execute(_CLICKED, keys)}
+    tallies = variant_counts(session, shop.id, campaign.id)
     per_message = _orders_per_message(session, shop, campaign)
     pricing = shop_pricing(session, shop)
-    billed = groups_of(session.execute(_BILLED, keys), key=lambda group: group.key.variant_id)
+    billed = groups_of(session.execute(BILLED_BY_VARIANT, keys), key=lambda group: group.key.variant_id)
     costs = price(session, shop.id, pricing, billed)
     exponent_places = Decimal("0.01")
     variants, arms = [], []
     for variant in campaign.variants:
         number = variant["id"]
-        metrics = _metrics(tallies.get(number), clicked.get(number, 0))
+        metrics = _metrics(tallies.get(number, VariantCounts()))
         orders = per_message.get(number, {})
         revenue = sum((value for _, value in orders.values()), Decimal(0))
         variants.append(
@@ -112,27 +93,20 @@ def _cost(priced: Priced | None, currency: str | None) -> dict | None:
     return {"amount": f"{priced.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
 
 
-def _metrics(row, clicked: int) -> Metrics:
-    if row is None:
-        return Metrics()
-    return Metrics(
-        row.messages_count, row.sent_count, row.delivered_count, row.read_count, row.failed_count, clicked
-    )
+def _metrics(kept: VariantCounts) -> Metrics:
+    return Metrics(kept.messages, kept.sent, kept.delivered, kept.read, kept.failed, kept.clicked)
 
 
 def _orders_per_message(session: Session, shop: Shop, campaign: Campaign) -> dict[int, dict[int, tuple]]:
     """Per variant, per message that won orders: (orders, net revenue)."""
     orders = attributed_orders(session, shop.id, shop.attribution_window_days, [campaign.id])
-    won: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
+    won: dict[tuple[int | None, int], list] = defaultdict(lambda: [0, Decimal(0)])
     for order in orders:
-        won[order.message_id][0] += 1
-        won[order.message_id][1] += order.net
-    if not won:
-        return {}
-    variant_of = dict(session.execute(_VARIANT_OF, {"shop_id": shop.id, "ids": list(won)}).all())
+        won[(order.variant_id, order.message_id)][0] += 1
+        won[(order.variant_id, order.message_id)][1] += order.net
     found: dict[int, dict[int, tuple]] = defaultdict(dict)
-    for message_id, (count, net) in won.items():
-        found[variant_of.get(message_id)][message_id] = (count, net)
+    for (variant_id, message_id), (count, net) in won.items():
+        found[variant_id][message_id] = (count, net)
     return found
 
 

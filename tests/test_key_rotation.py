@@ -22,6 +22,9 @@ PREVIOUS_SECRET = "previous-shopify-client-secret-0123456789"
 @pytest.mark.parametrize(
     "value",
     ["not-a-key", "c2hvcnQ=", f"{NEW},also-not-a-key", " , "],
+    # Named, not shown: NEW is drawn afresh in each process, and parallel runs (pytest-xdist)
+    # need every process to collect the same test ids.
+    ids=["not-base64", "short", "good-then-bad", "empty-list"],
 )
 def test_a_bad_fernet_key_stops_the_start_naming_the_variable(value):
     """A key that is not urlsafe base64 of 32 bytes (or an empty list) is refused at start."""

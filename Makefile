@@ -15,9 +15,12 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(BIN)/python -m core.ops.devstack
 
-## The whole suite (DATABASE_URL / REDIS_URL when set, the embedded servers otherwise).
+## The whole suite (DATABASE_URL / REDIS_URL when set, the embedded servers otherwise), in
+## TEST_WORKERS processes (pytest-xdist), each with its own database and Redis database; a file's
+## tests stay in one process, in order. TEST_WORKERS=0 runs them in this process alone.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## The newcomer's path: a smoke subset on the embedded servers.
 smoke: $(STAMP)

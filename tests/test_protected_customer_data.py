@@ -23,6 +23,7 @@ from core.shopify.orders import ORDER_HANDLERS
 from core.shopify.topics import HANDLERS
 from jobs.shopify import drain_shopify_inbox
 from jobs.worker import run_worker
+from sim.shopify.webhooks import included
 from tests import shopify_webhooks
 from tests.meta_stand_in import whatsapp_shop
 from tests.shopify_examples import example_body
@@ -43,29 +44,6 @@ def _subscription(topic: str) -> dict:
 
 def include_fields(topic: str) -> list[str]:
     return _subscription(topic)["include_fields"]
-
-
-def reduce_to(body: dict, fields: list[str]) -> dict:
-    """``body`` as Shopify sends it under ``include_fields``: only the named fields, a nested
-    one named with a period (``customer.id``), applied to every element of a list."""
-    wanted: dict[str, list[str]] = {}
-    for field in fields:
-        head, _, rest = field.partition(".")
-        wanted.setdefault(head, []).append(rest)
-    return {
-        key: value if "" in rests else _reduce_value(value, rests)
-        for key, rests in wanted.items()
-        if key in body
-        for value in [body[key]]
-    }
-
-
-def _reduce_value(value: object, fields: list[str]) -> object:
-    if isinstance(value, dict):
-        return reduce_to(value, fields)
-    if isinstance(value, list):
-        return [_reduce_value(item, fields) for item in value]
-    return value  # null where an object could be: Shopify sends the null
 
 
 def _paid(body: dict) -> dict:
@@ -157,7 +135,7 @@ def test_reduced_order_bodies_store_what_the_full_bodies_store(client, make):
     full, reduced = make.shop(FULL, currency="USD"), make.shop(REDUCED, currency="USD")
     for topic, body in order_bodies():
         assert shopify_webhooks.post(client, topic, body, shop=FULL).status_code == 200
-        small = reduce_to(body, include_fields(topic))
+        small = included(body, include_fields(topic))
         assert shopify_webhooks.post(client, topic, small, shop=REDUCED).status_code == 200
     drain_shopify_inbox()
     with Session(make.engine) as session:
@@ -279,7 +257,7 @@ def test_customer_topics_carry_only_what_the_customer_sync_reads(client, make):
     full, reduced = make.shop(FULL), make.shop(REDUCED)
     for topic, body in customer_bodies():
         assert shopify_webhooks.post(client, topic, body, shop=FULL).status_code == 200
-        small = reduce_to(body, fields)
+        small = included(body, fields)
         assert "email" not in small and set(small["default_address"]) == {"country_code"}
         assert shopify_webhooks.post(client, topic, small, shop=REDUCED).status_code == 200
         seen: set[str] = set()

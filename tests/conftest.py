@@ -23,6 +23,7 @@ from core.ops.embedded import ensure_services
 from core.ops.migrate import fresh_database
 from core.redis import get_redis
 from tests.citus_plans import PlanRecorder
+from tests.citus_refusals import RefusalRecorder
 from tests.factories import Factories
 from tests.meta_stand_in import _meta_process, meta  # noqa: F401  (fixtures)
 from tests.rate_cards import rate_cards  # noqa: F401  (fixture)
@@ -113,6 +114,32 @@ def _hot_paths_run_on_one_shard(citus_plans, service_urls):
     if found:
         found_text = "\n".join(map(str, found))
         pytest.fail(f"hot-path statements that span shards on Citus:\n{found_text}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def citus_refusals(citus_plans):
+    """On a Citus coordinator, the recorder of the statements it refused
+    (tests/citus_refusals.py); None on a plain PostgreSQL."""
+    if citus_plans is None:
+        yield None
+        return
+    recorder = RefusalRecorder()
+    recorder.install()
+    yield recorder
+    recorder.remove()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_refused_by_citus(citus_refusals):
+    """On Citus, fail the test when the coordinator refused one of its statements, caught or not."""
+    if citus_refusals is None:
+        yield
+        return
+    citus_refusals.take()
+    yield
+    found = citus_refusals.take()
+    if found:
+        pytest.fail("statements Citus refused:\n" + "\n".join(map(str, found)), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

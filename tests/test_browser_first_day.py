@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import CreditMovement, Message, Shop
+from core.models import CreditMovement, Message, Shop, WhatsAppConnection
 from sim.meta.config import DEMO_APP_ID
 from tests.browser import admin_query, chromium, offline_cdn, screenshot, serve
 from tests.test_browser_signup_v4 import FAKE_SDK
@@ -99,7 +99,8 @@ def test_install_buy_credits_connect_a_new_number_and_send_the_first_campaign(
     page.get_by_role("button", name="Connect with Facebook").click()
     pin = page.locator("[data-wa-pin]")
     pin.wait_for()
-    assert re.fullmatch(r"[0-9]{6}", pin.inner_text().strip())
+    shown_pin = pin.inner_text().strip()
+    assert re.fullmatch(r"[0-9]{6}", shown_pin)
     page.get_by_role("button", name="I have kept the PIN").click()
     page.locator('[data-wa="phone_number_id"]').filter(has_text=NEW_NUMBER).wait_for()
     screenshot(page, "first-day-connected")
@@ -129,7 +130,10 @@ def test_install_buy_credits_connect_a_new_number_and_send_the_first_campaign(
             select(Message.wamid).where(Message.campaign_id == created.json["id"], Message.wamid.is_not(None))
         ).all()
         number = session.get(Shop, shop.id).meta_phone_number_id
+        connection = session.get(WhatsAppConnection, shop.id)
     assert number == NEW_NUMBER  # sent from the new number: Meta refuses an unregistered one (133010)
+    assert connection.registered_at is not None and connection.two_step_pin_ciphertext
+    assert shown_pin.encode() not in connection.two_step_pin_ciphertext  # kept encrypted
     assert grants == [1000]  # credited once: the return and the webhook
     truth = meta.truth()["messages"]
     assert sent and all(wamid in truth for wamid in sent)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.meta_webhooks.halt import HaltReason, halt_campaign
 from core.models import Campaign
+from core.rules.failure_codes import describe
 from tests.browser import admin_query, app_tab, screenshot
 from tests.meta_stand_in import whatsapp_shop
 from tests.tokens import session_token
@@ -45,10 +46,10 @@ def test_a_halted_campaign_says_why_and_resumes_what_never_left(page, make, meta
     token = session_token(SHOP, exp=int(time.time()) + 600)
     page.goto(f"{page.base}/campaigns/{campaign.id}?" + admin_query(SHOP, token))
     banner = page.locator("[data-halted]")
-    assert (
-        "131048" in banner.inner_text()
-        and "6 messages of this campaign were never sent" in banner.inner_text()
-    )
+    said = banner.inner_text()
+    assert "131048" in said and "6 messages of this campaign were never sent" in said
+    # The reason is one the merchant can act on: Meta's remedy for the code, in the banner.
+    assert describe("131048").remedy in said
     screenshot(page, "campaign-halted")
     page.get_by_role("button", name="Resume sending").click()
     banner.wait_for(state="detached")  # the page reloads as the resumed campaign

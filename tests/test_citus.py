@@ -4,6 +4,8 @@ PostgreSQL without Citus only the placement rule itself is checked, the others a
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -49,6 +51,24 @@ def test_a_table_without_shop_id_that_nobody_placed_stops_the_placement(service_
             citus.placement(conn)
         conn.execute("DROP TABLE exchange_rates")
         assert citus.placement(conn).distributed == ("shop_things",)
+
+
+def test_the_scaling_doc_names_every_table_where_it_lives(service_urls):
+    """docs/scaling.md's table of placements lists exactly the tables the rule places, so a
+    table a later revision adds is named there too (the rule distributes it either way)."""
+    rows = {}
+    for line in (ROOT / "docs" / "scaling.md").read_text().splitlines():
+        if line.startswith("| `"):
+            names, kind = line.split(" | ")[:2]
+            rows[kind] = set(re.findall(r"`(\w+)`", names.split(" (")[0]))  # not the remark after
+    with _connect(service_urls["database_url"]) as conn:
+        wanted = citus.placement(conn)
+    distributed = next(names for kind, names in rows.items() if kind.startswith("distributed"))
+    assert distributed == set(wanted.distributed)
+    assert rows["reference (a copy on every node)"] == set(wanted.reference)
+    assert set().union(*(names for kind, names in rows.items() if kind.startswith("local"))) == set(
+        wanted.local
+    )
 
 
 def test_referenced_tables_are_distributed_before_the_tables_that_reference_them():

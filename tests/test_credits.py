@@ -191,6 +191,15 @@ def test_a_late_delivery_never_takes_the_balance_below_zero_and_records_the_shor
         as_text=True
     )
     assert re.search(r'<tr data-movement="charge">.*?<span data-shortfall>\(short by 1\)</span>', page, re.S)
+    # Settings' ledger: each reservation, return and settlement in words, with its campaign linked.
+    rows = re.findall(r'<tr data-movement="(\w+)">(.*?)</tr>', page, re.S)
+    assert {kind for kind, _row in rows} == {"grant", "reserve", "return", "charge"}
+    words = {"reserve": "Reserved for sending", "return": "Returned", "charge": "Taken back"}
+    for kind, row in rows:
+        if kind != "grant":
+            assert words[kind] in row and re.search(
+                r'href="[^"]*/campaigns/\d+[^"]*">(Autumn|Late)</a>', row
+            ), row
 
     failed = webhooks.failed(bea.wamid, 1760000100, 131026, recipient_id="34612000002")
     assert webhooks.post(client, webhooks.statuses_body(shop.meta_phone_number_id, failed)).status_code == 200

@@ -185,7 +185,13 @@ def test_a_campaign_of_two_variants_and_a_holdout_sends_each_its_template(app, c
     assert created.json["experiment"] == {"metric": "click_rate"}
     assert created.json["template"]["name"] == "weekly_offer"
     with serve(app) as app_url:  # Meta posts its statuses to the app, signed
-        meta.configure(webhook_url=f"{app_url}/webhooks/meta", delivery={"failed": 0.0})
+        # Statuses shuffled and duplicated as Meta posts them, their posting not stretched over
+        # Meta's minutes (time_scale): the read-outs, not the delays, are what this test reads.
+        meta.configure(
+            webhook_url=f"{app_url}/webhooks/meta",
+            delivery={"failed": 0.0},
+            adversity={"post_delay_s": [0, 0.5], "time_scale": 1e5},
+        )
         assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
         run_jobs()
         meta.wait_until_posted()

@@ -95,9 +95,7 @@ def _order(client, order_id: int, customer: Customer, total: str, at: datetime, 
     assert shopify_webhooks.post(client, "orders/create", body).status_code == 200
 
 
-# Not on the Citus cluster yet: there the held-out group's orders read as none (the
-# holdout read-out's statements return no buyer on a coordinator); on PostgreSQL it
-# runs in both passes of CI. To be found and fixed, then marked citus again.
+@pytest.mark.citus  # also on the Citus cluster (make citus-test)
 def test_a_campaign_with_a_holdout_sends_to_the_rest_and_reports_what_it_earned_beyond_it(
     client, make, meta, run_jobs
 ):

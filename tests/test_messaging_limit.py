@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Campaign, Message, WhatsAppConnection
+from core.models import Campaign, Message, ShopAlert, WhatsAppConnection
+from jobs.launch import launch_scheduled_campaign
 from tests.meta_stand_in import PHONE_NUMBER_ID, WABA_ID, whatsapp_shop
 from tests.tokens import bearer
 
@@ -136,3 +137,35 @@ def test_knowing_the_limit_the_app_sends_nothing_meta_would_fail(client, make, m
     assert launched.status_code == 202
     run_jobs()
     assert (len(meta.sends()), meta.truth()["over_messaging_limit"]) == (5, 0)
+
+
+def _schedule(client, campaign_id: int, **extra) -> datetime:
+    at = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+    answer = client.post(
+        f"/api/campaigns/{campaign_id}/schedule",
+        json={"scheduled_at": at.isoformat(), **extra},
+        headers=bearer(),
+    )
+    assert answer.status_code == 200, answer.json
+    return at
+
+
+def test_a_scheduled_launch_is_held_to_the_room_left_when_it_is_due(client, make, meta, run_jobs):
+    """Scheduled while the limit had room for all 8, due after another campaign took 4 of the
+    10: it goes back to draft with the numbers; scheduled again to spread, it sends the 6 the
+    room leaves and keeps the rest for the next day."""
+    shop = _shop_with_limit(make, LIMIT)
+    campaign_id = _draft(client, make, shop, 8)
+    at = _schedule(client, campaign_id)
+    _already_reached(make, shop, 4)
+    assert launch_scheduled_campaign(shop.id, campaign_id, at.isoformat()) is False
+    with Session(make.engine) as session:
+        assert session.get(Campaign, (shop.id, campaign_id)).status == "DRAFT"
+        alert = session.scalar(select(ShopAlert).where(ShopAlert.campaign_id == campaign_id))
+    assert alert.code == "LAUNCH_CHECKS_FAILED" and "6 can be reached now" in alert.details
+    at = _schedule(client, campaign_id, spread=True)
+    assert launch_scheduled_campaign(shop.id, campaign_id, at.isoformat()) is True
+    run_jobs()
+    assert len(meta.sends()) == 6
+    with Session(make.engine) as session:
+        assert session.get(Campaign, (shop.id, campaign_id)).spread_first_wave == 6

@@ -1,6 +1,7 @@
-"""Protected customer data: order webhooks carry only what attribution reads (``include_fields``
-in shopify.app.toml, bound to Shopify's published bodies), and no customer's phone or name
-reaches a log line on the way from a customer webhook to a sent message."""
+"""Protected customer data: order webhooks carry only what attribution reads and customer
+webhooks only what the customer sync reads (``include_fields`` in shopify.app.toml, bound to
+Shopify's published bodies), and no customer's phone or name reaches a log line on the way from
+a customer webhook to a sent message."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from core.models import InboxEvent, Order, OrderRefund
+from core.models import Customer, InboxEvent, Order, OrderRefund
 from core.shopify.orders import ORDER_HANDLERS
+from core.shopify.topics import HANDLERS
 from jobs.shopify import drain_shopify_inbox
 from jobs.worker import run_worker
+from sim.shopify.webhooks import included
 from tests import shopify_webhooks
 from tests.meta_stand_in import whatsapp_shop
 from tests.shopify_examples import example_body
@@ -28,6 +31,7 @@ from tests.tokens import bearer
 
 APP_TOML = Path(__file__).resolve().parent.parent / "shopify.app.toml"
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/cancelled")
+CUSTOMER_TOPICS = ("customers/create", "customers/update")
 FULL, REDUCED = "full.myshopify.com", "reduced.myshopify.com"
 
 
@@ -40,29 +44,6 @@ def _subscription(topic: str) -> dict:
 
 def include_fields(topic: str) -> list[str]:
     return _subscription(topic)["include_fields"]
-
-
-def reduce_to(body: dict, fields: list[str]) -> dict:
-    """``body`` as Shopify sends it under ``include_fields``: only the named fields, a nested
-    one named with a period (``customer.id``), applied to every element of a list."""
-    wanted: dict[str, list[str]] = {}
-    for field in fields:
-        head, _, rest = field.partition(".")
-        wanted.setdefault(head, []).append(rest)
-    return {
-        key: value if "" in rests else _reduce_value(value, rests)
-        for key, rests in wanted.items()
-        if key in body
-        for value in [body[key]]
-    }
-
-
-def _reduce_value(value: object, fields: list[str]) -> object:
-    if isinstance(value, dict):
-        return reduce_to(value, fields)
-    if isinstance(value, list):
-        return [_reduce_value(item, fields) for item in value]
-    return value  # null where an object could be: Shopify sends the null
 
 
 def _paid(body: dict) -> dict:
@@ -154,7 +135,7 @@ def test_reduced_order_bodies_store_what_the_full_bodies_store(client, make):
     full, reduced = make.shop(FULL, currency="USD"), make.shop(REDUCED, currency="USD")
     for topic, body in order_bodies():
         assert shopify_webhooks.post(client, topic, body, shop=FULL).status_code == 200
-        small = reduce_to(body, include_fields(topic))
+        small = included(body, include_fields(topic))
         assert shopify_webhooks.post(client, topic, small, shop=REDUCED).status_code == 200
     drain_shopify_inbox()
     with Session(make.engine) as session:
@@ -226,6 +207,71 @@ def test_every_field_the_order_handlers_read_is_in_include_fields(make):
             session.rollback()
         assert "customer.id" in seen or body["customer"] is None
         assert [path for path in sorted(seen) if not _covered(path, include_fields(topic))] == []
+
+
+def customer_bodies() -> list[tuple[str, dict]]:
+    """Shopify's published customer bodies of each topic, one of them with a phone, and an API
+    2024-10 body (comma-separated tags, the SMS consent), each with a customer id of its own."""
+    bodies = [(topic, example_body(topic)) for topic in CUSTOMER_TOPICS]
+    bodies[0][1]["phone"] = "+16135550142"
+    older = example_body("customers/update") | {"tags": "vip, wholesale"}
+    bodies.append(
+        (
+            "customers/update",
+            older | shopify_webhooks.consent_body(older["id"], "subscribed", older["updated_at"]),
+        )
+    )
+    for n, (_topic, body) in enumerate(bodies):
+        body["id"] += n
+    return bodies
+
+
+def _customers(make, shop_id: int) -> list[tuple]:
+    with Session(make.engine) as session:
+        rows = session.execute(
+            select(
+                Customer.shopify_customer_id,
+                Customer.first_name,
+                Customer.last_name,
+                Customer.phone,
+                Customer.phone_e164,
+                Customer.country_code,
+                Customer.tags,
+                Customer.sms_consent,
+                Customer.shopify_updated_at,
+            )
+            .where(Customer.shop_id == shop_id)
+            .order_by(Customer.shopify_customer_id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_customer_topics_carry_only_what_the_customer_sync_reads(client, make):
+    """customers/create and customers/update share a subscription with ``include_fields``: no
+    email, no address but the default one's country code, no note. Each published body posted
+    whole to one shop and reduced to those fields to another leaves both shops with the same
+    customers, and the handler, run with each field it reads noted, reads nothing left out."""
+    fields = include_fields("customers/create")
+    assert include_fields("customers/update") == fields and "updated_at" in fields
+    assert not {"email", "addresses", "default_address", "note", "customer"} & set(fields)
+    full, reduced = make.shop(FULL), make.shop(REDUCED)
+    for topic, body in customer_bodies():
+        assert shopify_webhooks.post(client, topic, body, shop=FULL).status_code == 200
+        small = included(body, fields)
+        assert "email" not in small and set(small["default_address"]) == {"country_code"}
+        assert shopify_webhooks.post(client, topic, small, shop=REDUCED).status_code == 200
+        seen: set[str] = set()
+        with Session(make.engine) as session:
+            assert HANDLERS[topic](session, full, Reads(body, seen), datetime.now(UTC)) == "applied"
+            session.rollback()
+        assert [path for path in sorted(seen) if not _covered(path, fields)] == []
+    drain_shopify_inbox()
+    with Session(make.engine) as session:
+        assert set(session.scalars(select(InboxEvent.outcome))) == {"applied"}
+    customers = _customers(make, full.id)
+    assert len(customers) == 3 and any(row[6] == ["vip", "wholesale"] for row in customers)
+    assert any(row[5] == "CA" for row in customers) and any(row[4] for row in customers)
+    assert _customers(make, reduced.id) == customers
 
 
 # ---- no phone or name in the logs ---------------------------------------------------------------

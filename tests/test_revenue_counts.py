@@ -23,6 +23,10 @@ from tests.shopify_examples import example_body
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import bearer, session_token
 
+# Also on the Citus cluster (make citus-test): order and refund webhooks and the import write
+# through the shop's row, a reference table there.
+pytestmark = pytest.mark.citus
+
 SHOP = "demo.myshopify.com"
 PUBLISHED = example_body("orders/create")
 BUYER = PUBLISHED["customer"]["id"]

@@ -29,12 +29,20 @@ def _number(meta, **facts) -> None:
     meta.configure(accounts=accounts)
 
 
-def test_a_number_shared_with_the_business_app_sends_at_20_a_second(client, meta, make):
+def test_a_number_shared_with_the_business_app_sends_at_20_a_second(client, meta, make, run_jobs):
+    """20 whatever throughput Meta reports, after a merchant's higher cap and the 6-hourly check too."""
+    from jobs.whatsapp import recheck_connections
+
     make.shop(SHOP, meta_phone_number_id=None)
     _number(meta, is_on_biz_app=True, throughput="HIGH")
     answer = client.put("/api/whatsapp", json=CONNECT, headers=bearer(SHOP))
     assert answer.status_code == 200, answer.json
     assert (answer.json["messages_per_second"], answer.json["on_business_app"]) == (20, True)
+    assert _rate(make) == 20
+    capped = client.put("/api/whatsapp/send-cap", json={"messages_per_second": 500}, headers=bearer(SHOP))
+    assert (capped.json["messages_per_second"], capped.json["send_cap_per_second"]) == (20, 500)
+    recheck_connections()
+    run_jobs()
     assert _rate(make) == 20
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from jsonschema.exceptions import ValidationError
 
 from core.dispatch.send_policy import MAX_BACKOFF_S, Verdict, decide
 from core.rules.failure_codes import describe
 from core.rules.meta_halts import Scope, counted, scope
+from tests.meta_openapi import validate_meta_schema
 
 
 @pytest.mark.parametrize(
@@ -78,11 +80,22 @@ def test_media_a_customer_sent_is_not_the_campaigns_concern():
     assert decide("131052", 1).verdict == Verdict.FAIL and scope("131052") == Scope.RECIPIENT
 
 
+REGISTRATION = "WhatsAppBusinessPhoneNumberRegistrationRequest"
+
+
 def test_the_133010_remedy_says_registration_is_an_api_call():
     """Meta: a number is registered with POST /{phone-number-id}/register and its PIN, not in
     WhatsApp Manager."""
     remedy = describe("133010").remedy
     assert "/register" in remedy and "PIN" in remedy and "not offer this in WhatsApp Manager" in remedy
+    # Meta's OpenAPI description: POST /{Phone-Number-ID}/register takes the six-digit PIN the
+    # remedy names (WhatsAppBusinessPhoneNumberRegistrationRequest: pin ^[0-9]{6}$, required).
+    assert "six-digit" in remedy
+    validate_meta_schema({"messaging_product": "whatsapp", "pin": "123456"}, REGISTRATION)
+    with pytest.raises(ValidationError):
+        validate_meta_schema({"messaging_product": "whatsapp", "pin": "1234"}, REGISTRATION)
+    with pytest.raises(ValidationError):
+        validate_meta_schema({"messaging_product": "whatsapp"}, REGISTRATION)
 
 
 @pytest.mark.parametrize(

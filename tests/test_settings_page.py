@@ -41,6 +41,7 @@ def _connected_shop(make):
                 quality_rating="YELLOW",
                 messaging_limit_tier="TIER_10K",
                 throughput_level="STANDARD",
+                name_status="APPROVED",
                 messages_per_second=80,
                 webhooks_subscribed=True,
                 last_webhook_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
@@ -64,13 +65,15 @@ def test_an_unconnected_shop_sees_a_call_to_action_on_both_pages(client, make):
 
 
 def test_a_connected_shop_sees_what_meta_said_about_its_number(client, make):
-    """Connected: number, verified name, quality, messaging limit, throughput, webhooks, last webhook."""
+    """Connected: number, verified name and its review, quality, messaging limit, throughput,
+    webhooks, last webhook."""
     _connected_shop(make)
     assert "Connect your WhatsApp Business number" not in _text(_get(client, "/"))
     text = _text(_get(client, "/settings"))
     for expected in (
         "+1 555-000-1234",
         "Demo Shop",
+        "Approved by Meta",
         "Medium (yellow)",
         "10,000 customers a day",
         "Standard: we send at most 80 messages a second",

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from core.crypto import encrypt_token
 from core.models import Customer
 from core.settings import load_settings
+from core.shopify.billing import return_url
 from tests.shopify_webhooks import SHOP, customer_body, post
 from tests.waiting import wait_for
 
@@ -139,9 +140,17 @@ def test_the_background_process_applies_webhooks_while_the_cli_runs(client, make
 
 def test_tracked_links_follow_the_clis_tunnel():
     """Under the CLI (APP_URL set, SHOPIFY_APP_URL not), the app's public URL is the tunnel; a
-    SHOPIFY_APP_URL set by hand still wins."""
+    SHOPIFY_APP_URL set by hand still wins. Shopify's approval page sends the merchant back to
+    the app inside the admin (which opens application_url, the tunnel the CLI writes there), never
+    to the development login of ``make run``, though the CLI sets APP_ENV=development."""
     env = {"APP_ENV": "test", "APP_URL": TUNNEL + "/"}
     assert load_settings(env).shopify_app_url == TUNNEL
+    cli = {k: v for k, v in _cli_env(3000).items() if k not in ("SHOPIFY_APP_URL", "DEV_SESSION_TOKENS")}
+    under_cli = load_settings(cli | {"SHOPIFY_API_KEY": "cli-client-id"})
+    assert under_cli.shopify_app_url == TUNNEL and not under_cli.may_mint_dev_tokens
+    assert return_url(under_cli, "firstday.myshopify.com") == (
+        "https://admin.shopify.com/store/firstday/apps/cli-client-id/settings?credit_purchase=returned"
+    )
     assert load_settings(env | {"SHOPIFY_APP_URL": "https://app.example.com"}).shopify_app_url == (
         "https://app.example.com"
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.models import Customer, InboxEvent
 from core.settings import get_settings
 from core.shopify import signature
+from sim.shopify.config import app_include_fields
 from tests.browser import serve
 from tests.shopify_stand_in import installed_shop
 from tests.tokens import session_token
@@ -187,6 +188,12 @@ def test_webhooks_reach_the_served_app_signed_and_are_applied(shopify, make, run
     assert [e.topic for e in events] == ["customers/update", "customers/delete"]
     assert [e.outcome for e in events] == ["applied", "applied"]
     assert events[1].headers["X-Shopify-Webhook-Id"] == sent["webhook_id"]
+    # Sent as the app subscribes the topic (shopify.app.toml include_fields): no email, no address
+    # but the default one's country code.
+    update = json.loads(bytes(events[0].body))
+    heads = {name.split(".")[0] for name in app_include_fields()["customers/update"]}
+    assert set(update) <= heads and "email" not in update
+    assert update["phone"] == "+34612345679" and set(update.get("default_address") or {}) <= {"country_code"}
 
 
 def test_the_stand_ins_signature_is_shopifys(shopify, service_urls):

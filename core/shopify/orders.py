@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -261,8 +261,15 @@ def save_refunds(session: Session, shop_id: int, refunds: list[RefundRecord]) ->
 
 
 def touch_orders(session: Session, shop_id: int) -> None:
-    """Mark the shop's orders as changed (the cached outcomes follow)."""
-    session.execute(update(Shop).where(Shop.id == shop_id).values(orders_changed_at=func.clock_timestamp()))
+    """Mark the shop's orders as changed (the cached outcomes follow).
+
+    The time is the app's, sent as a value: ``shops`` is a reference table on Citus, which
+    refuses a VOLATILE function such as clock_timestamp() in an UPDATE of it (it would differ
+    from node to node), and so refused every order webhook there. The value only has to
+    change with each change of the orders (it keys the cache), not agree with the database's
+    clock."""
+    changed_at = datetime.now(UTC)
+    session.execute(update(Shop).where(Shop.id == shop_id).values(orders_changed_at=changed_at))
 
 
 def order_changed(session: Session, shop: Shop, body: dict, _triggered: datetime) -> str:

@@ -31,19 +31,10 @@ class BadEmit(ValueError):
 def emit(state, request: dict) -> dict:
     """Build the body ``request`` asks for and post it, signed, to the app. Return the body."""
     kind = request.get("kind")
-    builders = {
-        "user_preferences": _preferences,
-        "account_error": _account_error,
-        "template_status": _template_status,
-        "template_quality": _template_quality,
-        "number_quality": _number_quality,
-        "capability": _capability,
-        "account_update": _account_update,
-    }
-    if kind not in builders:
-        raise BadEmit(f"kind must be one of {', '.join(builders)}")
+    if kind not in BUILDERS:
+        raise BadEmit(f"kind must be one of {', '.join(BUILDERS)}")
     account_id, account = _account(state, request.get("phone_number_id"))
-    field, value = builders[kind](request, account_id, account)
+    field, value = BUILDERS[kind](request, account_id, account)
     if kind == "template_status":
         _set_template_status(state, value)
     body = {"object": "whatsapp_business_account", "entry": [_entry(account, field, value)]}
@@ -97,6 +88,9 @@ def _preferences(request: dict, phone_number_id: str, account: dict) -> tuple[st
     }
 
 
+# Source: Meta's errors webhook reference (webhooks/reference/messages/errors), as recorded in
+# reference/whatsapp.md 1.5: value.errors beside the metadata, no statuses; each error is
+# checked against the OpenAPI's StatusError in tests/test_sim_meta_webhooks.py.
 def _account_error(request: dict, phone_number_id: str, account: dict) -> tuple[str, dict]:
     code = int(request.get("code", 131042))
     error = {
@@ -109,6 +103,10 @@ def _account_error(request: dict, phone_number_id: str, account: dict) -> tuple[
     return "messages", {**_metadata(phone_number_id, account), "errors": [error]}
 
 
+# Source: Meta's message_template_status_update reference; pywa's real example
+# (tests/fixtures/meta/pywa/template_status_update.json, "approved"); the PAUSED event that
+# goes with pacing's 132015 drops: reference/whatsapp.md 3.4. Shape checked against the pywa
+# example in tests/test_sim_meta_webhooks.py.
 def _template_status(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
     value = {
         "event": request.get("event", "PAUSED"),
@@ -138,6 +136,9 @@ def _set_template_status(state, value: dict) -> None:
         ]
 
 
+# Source: Meta's message_template_quality_update reference; pywa's real example
+# (tests/fixtures/meta/pywa/template_quality_update.json, "yellow"), checked against it in
+# tests/test_sim_meta_webhooks.py.
 def _template_quality(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
     return "message_template_quality_update", {
         "previous_quality_score": request.get("previous", "GREEN"),
@@ -148,6 +149,9 @@ def _template_quality(request: dict, _phone_number_id: str, _account: dict) -> t
     }
 
 
+# Source: Meta's phone_number_quality_update reference (reference/whatsapp.md 3.5 names its
+# THROUGHPUT_UPGRADE event). Neither the vendored OpenAPI (no webhook
+# schemas) nor the pywa examples hold one, so this shape is checked against nothing local.
 def _number_quality(request: dict, _phone_number_id: str, account: dict) -> tuple[str, dict]:
     """``old_limit`` only for messaging limit changes, as Meta's reference says."""
     value = {
@@ -161,6 +165,8 @@ def _number_quality(request: dict, _phone_number_id: str, account: dict) -> tupl
     return "phone_number_quality_update", value
 
 
+# Source: Meta's business_capability_update reference (the portfolio's messaging limit,
+# reference/whatsapp.md 3.5). Like the number's quality event, no local example to check it by.
 def _capability(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
     limit = int(request.get("limit", 2000))
     return "business_capability_update", {
@@ -171,6 +177,9 @@ def _capability(request: dict, _phone_number_id: str, _account: dict) -> tuple[s
     }
 
 
+# Source: Meta's account_update reference; pywa's real examples
+# (tests/fixtures/meta/pywa/account_update.json: account_restriction, account_violation,
+# account_disabled), checked against them in tests/test_sim_meta_webhooks.py.
 def _account_update(request: dict, _phone_number_id: str, _account: dict) -> tuple[str, dict]:
     event = request.get("event", "ACCOUNT_RESTRICTION")
     value: dict = {"event": event}
@@ -200,3 +209,15 @@ def _post(config, body: dict) -> None:
     )
     if response.status_code != 200:
         raise BadEmit(f"the app answered {response.status_code}")
+
+
+# Every kind of body POST /sim/emit builds: (request, phone number id, account) -> (field, value).
+BUILDERS = {
+    "user_preferences": _preferences,
+    "account_error": _account_error,
+    "template_status": _template_status,
+    "template_quality": _template_quality,
+    "number_quality": _number_quality,
+    "capability": _capability,
+    "account_update": _account_update,
+}

@@ -3,11 +3,26 @@ it with ``PUT /sim/config`` or a JSON file given to ``python -m sim.shopify --co
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 # The app's development placeholders (core/settings.py), so the demo needs no configuration.
 DEV_API_KEY = "dev-shopify-api-key"
 DEV_API_SECRET = "dev-only-shopify-api-secret-not-for-production"
+APP_TOML = Path(__file__).resolve().parents[2] / "shopify.app.toml"
+
+
+def app_include_fields() -> dict[str, list[str]]:
+    """The ``include_fields`` the app's shopify.app.toml subscribes each topic with, as Shopify
+    reads them from the deployed configuration."""
+    subscriptions = tomllib.loads(APP_TOML.read_text())["webhooks"]["subscriptions"]
+    return {
+        topic: list(subscription["include_fields"])
+        for subscription in subscriptions
+        if "include_fields" in subscription
+        for topic in subscription.get("topics", [])
+    }
 
 
 @dataclass
@@ -38,6 +53,9 @@ class SimConfig:
     development_stores: list = field(default_factory=list)
     webhook_url: str | None = None  # the app's POST /webhooks/shopify (None: post nothing)
     webhook_api_version: str = "2026-10"
+    # Topic -> the only fields its bodies carry (sim/shopify/webhooks.py included), from the app's
+    # shopify.app.toml as Shopify takes them; a test may set its own.
+    include_fields: dict = field(default_factory=app_include_fields)
     # Forced answers for the next GraphQL requests, in order: {"status": 503} or
     # {"status": 429, "retry_after": 0.2} (retry_after is optional).
     faults: list = field(default_factory=list)

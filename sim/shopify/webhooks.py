@@ -2,7 +2,8 @@
 
 ``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the raw body keyed with the app's
 client secret. Each delivery has its own ``X-Shopify-Webhook-Id``; a delivery the app does not
-answer with 2xx is sent again with the same id and body, as Shopify retries.
+answer with 2xx is sent again with the same id and body, as Shopify retries. A topic subscribed
+with ``include_fields`` carries only those fields (``included``), as Shopify sends it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ RETRY_DELAY_S = 0.5
 
 def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def included(body: dict, include_fields: list[str]) -> dict:
+    """``body`` as Shopify sends it under ``include_fields``: only the named fields, a nested
+    one named with a period (``customer.id``), applied to every element of a list."""
+    wanted: dict[str, list[str]] = {}
+    for name in include_fields:
+        head, _, rest = name.partition(".")
+        wanted.setdefault(head, []).append(rest)
+    return {
+        key: body[key] if "" in rests else _included_value(body[key], rests)
+        for key, rests in wanted.items()
+        if key in body
+    }
+
+
+def _included_value(value: object, include_fields: list[str]) -> object:
+    if isinstance(value, dict):
+        return included(value, include_fields)
+    if isinstance(value, list):
+        return [_included_value(item, include_fields) for item in value]
+    return value  # null where an object could be: Shopify sends the null
 
 
 class WebhookSender:
@@ -79,11 +102,17 @@ class WebhookSender:
                 time.sleep(RETRY_DELAY_S)
         return {"status": status, "webhook_id": webhook_id, "triggered_at": triggered_at}
 
+    def subscribed(self, topic: str, payload: dict) -> dict:
+        """The body of ``topic`` as the app's subscription asks for it."""
+        fields = self.state.config.include_fields.get(topic)
+        return included(payload, fields) if fields else payload
+
     def send_later(self, shop: str, topic: str, payload: dict) -> None:
-        """Queue a delivery for the sender thread (Shopify delivers after answering the call)."""
+        """Queue a delivery for the sender thread (Shopify delivers after answering the call),
+        reduced to the subscription's ``include_fields``."""
         if not self.state.config.webhook_url:
             return
-        self.outbox.put((shop, topic, payload))
+        self.outbox.put((shop, topic, self.subscribed(topic, payload)))
         if self.thread is None or not self.thread.is_alive():
             self.thread = threading.Thread(target=self._run, name="shopify-webhooks", daemon=True)
             self.thread.start()

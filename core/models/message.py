@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,6 +75,17 @@ class Message(Base):
             "campaign_id",
             "customer_id",
             postgresql_where="error_code = 'CUSTOMER_IS_MISSING_CALLING_CODE' AND status = 'failed'",
+        ),
+        # A campaign's latest failures, newest first: the circuit breaker reads the last few on
+        # every batch that carries a counted code (core/meta_webhooks/halt.py), without sorting
+        # all of a large campaign's failures (migration 0030_recent_failures).
+        Index(
+            "ix_messages_recent_failures",
+            "shop_id",
+            "campaign_id",
+            text("failed_at DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where="error_code IS NOT NULL AND status IN ('failed', 'expired')",
         ),
         # The failure breakdown by code, index-only (migration 0004_pages).
         Index(

@@ -136,6 +136,7 @@ def test_a_new_number_is_registered_with_a_pin_shown_once(api, meta, make, shop,
 
     later = api.get("/api/whatsapp", headers=bearer(SHOP)).json
     assert "two_step_pin" not in later and later["two_step_pin_kept"] is True
+    assert later["number_status"] == "CONNECTED"  # as Meta reads it after the registration
     # A check of the same number keeps the PIN and registers nothing again.
     again = api.post("/api/whatsapp/refresh", headers=bearer(SHOP))
     assert again.status_code == 200 and "two_step_pin" not in again.json

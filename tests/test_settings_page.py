@@ -42,6 +42,7 @@ def _connected_shop(make):
                 messaging_limit_tier="TIER_10K",
                 throughput_level="STANDARD",
                 name_status="APPROVED",
+                number_status="CONNECTED",
                 messages_per_second=80,
                 webhooks_subscribed=True,
                 last_webhook_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
@@ -74,6 +75,7 @@ def test_a_connected_shop_sees_what_meta_said_about_its_number(client, make):
         "+1 555-000-1234",
         "Demo Shop",
         "Approved by Meta",
+        "Connected: it can send",
         "Medium (yellow)",
         "10,000 customers a day",
         "Standard: we send at most 80 messages a second",
@@ -161,6 +163,12 @@ def test_a_campaign_to_send_shows_its_numbers_health_and_warns_when_it_is_low(cl
     with Session(make.engine) as session, session.begin():
         session.get(WhatsAppConnection, shop.id).quality_rating = "RED"
     assert "Meta rates this number's quality low" in _text(_get(client, f"/campaigns/{draft.id}"))
+    assert "Meta reports the sending number as" not in _text(_get(client, f"/campaigns/{draft.id}"))
+    with Session(make.engine) as session, session.begin():
+        session.get(WhatsAppConnection, shop.id).number_status = "RESTRICTED"
+    assert "Meta reports the sending number as restricted by Meta: it cannot start conversations" in _text(
+        _get(client, f"/campaigns/{draft.id}")
+    )
     sent = make.campaign(shop, "Done", status="SENT")
     assert "Sent from" not in _text(_get(client, f"/campaigns/{sent.id}"))
 

@@ -33,6 +33,9 @@ class WhatsAppConnection(Base):
     messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))  # TIER_250 ... TIER_UNLIMITED
     throughput_level: Mapped[str | None] = mapped_column(String(32))  # STANDARD, HIGH, ...
     name_status: Mapped[str | None] = mapped_column(String(32))  # the display name review: APPROVED, ...
+    # The number's own status as Meta reports it (WhatsAppAccountNumberStatus: CONNECTED,
+    # PENDING, FLAGGED, RESTRICTED, DISCONNECTED, UNVERIFIED); migration 0031_number_status.
+    number_status: Mapped[str | None] = mapped_column(String(32))
     # The currency Meta bills the WhatsApp Business Account in (GET /{waba-id}?fields=currency):
     # it picks the rate card (core/outcomes/pricing.py). None until Meta has said.
     currency: Mapped[str | None] = mapped_column(String(3))

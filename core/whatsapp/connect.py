@@ -240,6 +240,7 @@ def _upsert_row(session: Session, shop_id: int, request: ConnectRequest, facts: 
         "messaging_limit_tier": number.messaging_limit_tier,
         "throughput_level": number.throughput_level,
         "name_status": number.name_status,
+        "number_status": number.status,
         "on_business_app": number.is_on_biz_app,
         "messages_per_second": facts.messages_per_second,
         "webhooks_subscribed": facts.webhooks_subscribed,

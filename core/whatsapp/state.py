@@ -40,6 +40,7 @@ def describe(session: Session, shop: Shop) -> dict:
         "messaging_limit_tier": row.messaging_limit_tier if row else None,
         "throughput_level": row.throughput_level if row else None,
         "name_status": row.name_status if row else None,
+        "number_status": row.number_status if row else None,
         "on_business_app": bool(row and row.on_business_app),
         "messaging_limit": row.messaging_limit if row else None,
         "quality_event": row.quality_event if row else None,

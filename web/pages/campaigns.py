@@ -25,7 +25,12 @@ from web.inputs import date_param
 from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
-from web.pages.settings_page import QUALITY_EVENTS, QUALITY_LABELS
+from web.pages.settings_page import (
+    NUMBER_STATUS_LABELS,
+    NUMBER_STATUS_WARNINGS,
+    QUALITY_EVENTS,
+    QUALITY_LABELS,
+)
 from web.reports import (
     cached_calling_code,
     cached_campaign_billing,
@@ -121,12 +126,15 @@ def _number_health(shop, campaign: Campaign) -> dict | None:
         limit = messaging_limit(connection.get("messaging_limit_tier"))
     quality = connection.get("quality_rating")
     event = connection.get("quality_event")
+    status = connection.get("number_status")
     return {
         "display": connection.get("display_phone_number") or connection.get("phone_number_id"),
         "quality": QUALITY_LABELS.get(quality, quality) if quality else None,
         "limit": limit,
         "warn": quality == "RED" or event in ("FLAGGED", "DOWNGRADE"),
         "event": QUALITY_EVENTS.get(event, event) if event else None,
+        # A status that stops or threatens sends (Meta's own word for it), said before launch.
+        "status": NUMBER_STATUS_LABELS.get(status, status) if status in NUMBER_STATUS_WARNINGS else None,
     }
 
 

@@ -48,6 +48,17 @@ NAME_LABELS = {
     "EXPIRED": "Expired: renew it in WhatsApp Manager",
     "NONE": "None yet",
 }
+# The number's status (WhatsAppAccountNumberStatus in Meta's OpenAPI), and whether it can send.
+NUMBER_STATUS_LABELS = {
+    "CONNECTED": "Connected: it can send",
+    "PENDING": "Pending: not registered on the WhatsApp Cloud API yet, so it cannot send",
+    "FLAGGED": "Flagged by Meta for low quality: its messaging limit may go down",
+    "RESTRICTED": "Restricted by Meta: it cannot start conversations for now",
+    "DISCONNECTED": "Disconnected from the WhatsApp Cloud API: it cannot send",
+    "UNVERIFIED": "Not verified by Meta yet",
+}
+# Statuses that stop or threaten sends: said on a campaign still to send, as a warning.
+NUMBER_STATUS_WARNINGS = ("PENDING", "FLAGGED", "RESTRICTED", "DISCONNECTED")
 # The events of Meta's phone_number_quality_update webhook (core/rules/account_events.py).
 QUALITY_EVENTS = {
     "FLAGGED": "Flagged: quality is low; the messaging limit may go down",
@@ -100,6 +111,7 @@ def whatsapp_section(shop: Shop) -> dict:
         "quality_labels": QUALITY_LABELS,
         "tier_labels": TIER_LABELS,
         "name_labels": NAME_LABELS,
+        "number_status_labels": NUMBER_STATUS_LABELS,
         "registered_at": datetime.fromisoformat(registered) if registered else None,
         "quality_events": QUALITY_EVENTS,
         "templates": template_states(db(), shop.id),

@@ -58,6 +58,15 @@ def test_the_cap_leaves_out_who_another_marketing_campaign_reached_in_time(clien
     ).json
     assert (estimate["estimated_audience"], estimate["frequency_capped"]) == (6, 4)
     assert any("4 more customers are left out" in w for w in estimate["warnings"])
+    capped = estimate["frequency_capped_customers"]  # who the cap leaves out, each linked in Shopify
+    assert {c["id"] for c in capped} == {p.id for p in people[:3] + people[6:7]}
+    by_id = {p.id: p for p in people}
+    for c in capped:
+        person = by_id[c["id"]]
+        assert c["name"] == person.first_name + (f" {person.last_name}" if person.last_name else "")
+        assert c["shopify_admin_url"] == f"shopify://admin/customers/{person.shopify_customer_id}"
+    example = ", ".join(c["name"] for c in capped[:3])
+    assert any(f"for example {example} and 1 more." in w for w in estimate["warnings"])
     utility = client.post(
         "/api/audience/estimate", json={"audience": {}, "category": "UTILITY"}, headers=bearer()
     )

@@ -160,6 +160,15 @@ def recipients_query(
     return query.ext(distinct_on(key)).order_by(key, Customer.id)
 
 
+def frequency_capped(
+    session: Session, shop_id: int, rule: dict, cap_hours: int, limit: int = 5
+) -> list[Customer]:
+    """The first ``limit`` customers of ``rule``'s audience that the frequency cap leaves out:
+    a marketing campaign reached them in the last ``cap_hours`` hours, or is about to."""
+    query = recipients_query(shop_id, rule).where(recently_marketed(shop_id, cap_hours)).limit(limit)
+    return list(session.scalars(query))
+
+
 def estimate(
     session: Session, shop_id: int, rule: dict, follow_up_of: int | None = None, cap_hours: int | None = None
 ) -> int:

@@ -17,12 +17,19 @@ from __future__ import annotations
 from flask import jsonify, request
 from pydantic import Field
 
-from core.campaigns.audience import estimate, in_shop_spelling, marketing_cap, recipients_query
+from core.campaigns.audience import (
+    estimate,
+    frequency_capped,
+    in_shop_spelling,
+    marketing_cap,
+    recipients_query,
+)
 from core.campaigns.drafts import Audience, DraftProblem, NewCampaign, StrictModel, parse, update_draft
 from core.campaigns.preview import audience_first_recipient, preview
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
 from core.experiments.send_time import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, window, zone_name
 from core.experiments.send_time import preview as send_time_preview
+from core.reports.message_list import ADMIN_CUSTOMER_URL
 from core.rules.wording import plural
 from core.templates.components import normalise_components
 from web.api import blueprint
@@ -68,13 +75,36 @@ def estimate_audience():
     cap = marketing_cap(shop, body.category)
     reach = estimate(db(), shop.id, rule, cap_hours=cap)
     left_out = estimate(db(), shop.id, rule) - reach if cap else 0
+    capped = [_capped_customer(c) for c in frequency_capped(db(), shop.id, rule, cap)] if left_out else []
     if left_out:
         warnings.append(
             plural(left_out, "{n} more customer is", "{n} more customers are")
             + f" left out: another marketing campaign reached them in the last {cap} hours"
-            " (the frequency cap in Settings)."
+            f" (the frequency cap in Settings){_for_example(capped, left_out)}."
         )
-    return jsonify(estimated_audience=reach, frequency_capped=left_out, us_recipients=us, warnings=warnings)
+    return jsonify(
+        estimated_audience=reach,
+        frequency_capped=left_out,
+        frequency_capped_customers=capped,
+        us_recipients=us,
+        warnings=warnings,
+    )
+
+
+def _capped_customer(customer) -> dict:
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
+    admin = ADMIN_CUSTOMER_URL.format(customer.shopify_customer_id) if customer.shopify_customer_id else None
+    return {"id": customer.id, "name": name or None, "shopify_admin_url": admin}
+
+
+def _for_example(capped: list[dict], left_out: int) -> str:
+    """ ", for example Ana Ruiz, Bo Li and 3 more": who the cap leaves out, by name."""
+    names = [c["name"] for c in capped if c["name"]][:3]
+    if not names:
+        return ""
+    rest = left_out - len(names)
+    listed = ", ".join(names) if not rest else ", ".join(names) + f" and {rest} more"
+    return f", for example {listed}"
 
 
 @blueprint.post("/audience/send-times")

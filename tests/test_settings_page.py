@@ -158,7 +158,16 @@ def test_a_campaign_to_send_shows_its_numbers_health_and_warns_when_it_is_low(cl
     shop = _connected_shop(make)
     draft = make.campaign(shop, "Next", status="DRAFT")
     text = _text(_get(client, f"/campaigns/{draft.id}"))
-    assert "Sent from +1 555-000-1234 · quality Medium (yellow) · up to 10,000 customers a day" in text
+    assert (
+        "Sent from +1 555-000-1234 · quality Medium (yellow) · up to 10,000 customers a day"
+        " · at most 80 messages a second" in text
+    )
+    assert "display name:" not in text  # approved: nothing to say
+    with Session(make.engine) as session, session.begin():
+        session.get(WhatsAppConnection, shop.id).name_status = "DECLINED"
+    assert "display name: Declined by Meta: change it in WhatsApp Manager" in _text(
+        _get(client, f"/campaigns/{draft.id}")
+    )
     assert "rates this number's quality low" not in text
     with Session(make.engine) as session, session.begin():
         session.get(WhatsAppConnection, shop.id).quality_rating = "RED"

@@ -26,6 +26,7 @@ from web.listings import campaigns_page
 from web.pages import blueprint, embedded_page
 from web.pages.outcomes import outcome_context
 from web.pages.settings_page import (
+    NAME_LABELS,
     NUMBER_STATUS_LABELS,
     NUMBER_STATUS_WARNINGS,
     QUALITY_EVENTS,
@@ -135,6 +136,12 @@ def _number_health(shop, campaign: Campaign) -> dict | None:
         "event": QUALITY_EVENTS.get(event, event) if event else None,
         # A status that stops or threatens sends (Meta's own word for it), said before launch.
         "status": NUMBER_STATUS_LABELS.get(status, status) if status in NUMBER_STATUS_WARNINGS else None,
+        "per_second": connection.get("messages_per_second"),
+        # The display name's review, when it is not simply approved: a declined or expired name
+        # is one the merchant must fix in WhatsApp Manager.
+        "name": NAME_LABELS.get(name, name)
+        if (name := connection.get("name_status")) not in (None, "APPROVED")
+        else None,
     }
 
 

@@ -402,6 +402,28 @@
     button.disabled = false;
   });
 
+  // ---- Tables as cards on a phone --------------------------------------------------------
+  // Under 640 px app.css lays each row out as a card; every cell then shows its column's
+  // heading before its value (data-label), read once from the table's own header row.
+  function labelCells(root) {
+    root.querySelectorAll("table.data, table[data-cards]").forEach(function (table) {
+      const headings = Array.from(table.querySelectorAll("thead th")).map(function (th) {
+        return th.textContent.trim();
+      });
+      if (!headings.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.from(row.children).forEach(function (cell, n) {
+          if (!cell.hasAttribute("data-label") && headings[n]) cell.setAttribute("data-label", headings[n]);
+        });
+      });
+    });
+  }
+  labelCells(document);
+  // Lazy sections and live numbers bring rows after load; they get their labels as they come.
+  new MutationObserver(function (changes) {
+    if (changes.some(function (c) { return c.addedNodes.length; })) labelCells(document);
+  }).observe(document.body, { childList: true, subtree: true });
+
   window.app.openModal = openModal;
   window.app.closeModal = closeModal;
   window.app.showProblems = showProblems;

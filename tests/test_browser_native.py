@@ -1,0 +1,98 @@
+"""Every page as the Shopify admin shows it, in one walk: axe-core finds no serious or critical
+accessibility violation, and on a phone (375 px) nothing scrolls sideways (issue 26, section 3).
+
+One browser and one served app for all pages and both widths keep this cheap: each page is
+loaded once per width; axe runs on the desktop width (the phone's layout differs only in CSS,
+checked by its width and by the composer's stacking).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser import app_tab, open_embedded, tab_on
+from tests.meta_stand_in import whatsapp_shop
+from tests.scenarios import mixed_campaign
+
+pytestmark = pytest.mark.browser
+
+SHOP = "demo.myshopify.com"
+AXE = (Path(__file__).parent / "fixtures" / "axe" / "axe.min.js").read_text(encoding="utf-8")
+PHONE = 375
+
+
+def _pages(make) -> dict[str, str]:
+    shop = whatsapp_shop(make, SHOP, timezone="Europe/Madrid")
+    failed = mixed_campaign(make, shop).campaign
+    draft = make.campaign(shop, "Winter draft", status="DRAFT", estimated_audience=3)
+    return {
+        "app home": "/",
+        "composer": "/campaigns/new",
+        "campaign with failures": f"/campaigns/{failed.id}",
+        "draft": f"/campaigns/{draft.id}",
+        "messages": f"/campaigns/{failed.id}/messages",
+        "fixes": f"/campaigns/{failed.id}/fixes",
+        "trends": "/trends",
+        "settings": "/settings",
+    }
+
+
+def _serious_violations(tab) -> list[str]:
+    tab.add_script_tag(content=AXE)
+    found = tab.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.id} (${v.impact}): `
+                    + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+        }"""
+    )
+    return found
+
+
+def _sideways(tab) -> tuple[int, list[str]]:
+    """The page's scroll width, and (to say what to fix) the innermost elements past the edge."""
+    return tab.evaluate(
+        """(edge) => {
+            const past = Array.from(document.querySelectorAll('body *')).filter(
+                e => e.getClientRects().length && (e.getBoundingClientRect().right > edge + 1
+                    || e.scrollWidth > Math.max(e.clientWidth, 1) + 1
+                        && getComputedStyle(e).overflowX === 'visible'));
+            const innermost = past.filter(e => !past.some(o => o !== e && e.contains(o)));
+            const name = e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string'
+                ? '.' + e.className.trim().split(/\\s+/).join('.') : '');
+            return [document.scrollingElement.scrollWidth, innermost.slice(0, 4).map(name)];
+        }""",
+        PHONE,
+    )
+
+
+def test_every_page_is_accessible_and_fits_a_phone(make, meta):
+    pages = _pages(make)
+    problems: dict[str, list[str]] = {}
+    with app_tab() as desktop:
+        for name, path in pages.items():
+            open_embedded(desktop, path, SHOP)
+            desktop.locator("main").wait_for()
+            if found := _serious_violations(desktop):
+                problems[name] = found
+        with tab_on(desktop.context.browser, desktop.base, width=PHONE, height=800, is_mobile=True) as phone:
+            for name, path in pages.items():
+                open_embedded(phone, path, SHOP)
+                phone.locator("main").wait_for()
+                if name == "composer":  # its two columns (form, then preview) stack
+                    form, preview = phone.locator(".composer-columns > *").all()[:2]
+                    assert (
+                        preview.bounding_box()["y"]
+                        >= form.bounding_box()["y"] + form.bounding_box()["height"]
+                    )
+                width, past = _sideways(phone)
+                if width > PHONE:
+                    problems.setdefault(name, []).append(
+                        f"scrolls sideways on a phone: {width} px wide ({past})"
+                    )
+    report = [f"{name}: {line}" for name, lines in problems.items() for line in lines]
+    assert not report, "\n".join(report)

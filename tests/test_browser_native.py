@@ -96,3 +96,52 @@ def test_every_page_is_accessible_and_fits_a_phone(make, meta):
                     )
     report = [f"{name}: {line}" for name, lines in problems.items() for line in lines]
     assert not report, "\n".join(report)
+
+
+# App Bridge's documented toast API (shopify.toast.show), stood in for offline: what it is asked
+# to show is kept in localStorage, which outlives the reload a done action ends with.
+APP_BRIDGE_TOASTS = """
+window.shopify = {toast: {show: function (message) {
+  const shown = JSON.parse(localStorage.getItem("shown-toasts") || "[]");
+  shown.push(message);
+  localStorage.setItem("shown-toasts", JSON.stringify(shown));
+}}};
+"""
+
+
+def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
+    """polaris.js loads as Shopify documents it (no defer); a done action says so in a toast:
+    App Bridge's inside the admin, the page's own status line without it; the settings forms
+    that save carry data-save-bar, and a Save from the bar (a submit event) saves the form."""
+    shop = whatsapp_shop(make, SHOP, timezone="Europe/Madrid")
+    draft = make.campaign(shop, "Winter draft", status="DRAFT", estimated_audience=3)
+    with app_tab() as tab:
+        open_embedded(tab, f"/campaigns/{draft.id}", SHOP)
+        polaris = tab.evaluate(
+            """() => { const s = document.querySelector('head script[src$="/polaris.js"]');
+                       return s && {defer: s.defer, async: s.async}; }"""
+        )
+        assert polaris == {"defer": False, "async": False}
+        # Without App Bridge: the next page's status line says what was done.
+        tab.locator(".campaign-actions").get_by_role("button", name="Duplicate").first.click()
+        tab.wait_for_url("**/edit?**")
+        assert tab.locator("[data-toast]").inner_text() == "Campaign duplicated as a draft"
+
+        with tab_on(tab.context.browser, tab.base) as admin:
+            admin.add_init_script(APP_BRIDGE_TOASTS)
+            open_embedded(admin, "/settings", SHOP)
+            unsaved = admin.evaluate(
+                """() => Array.from(document.querySelectorAll('main form:not([data-save-bar])'),
+                                    f => Object.keys(f.dataset).join(' '))"""
+            )
+            # The connect form runs Meta's sign-up; the consent toggle saves as it is switched.
+            assert sorted(unsaved) == ["consentForm", "waConnect"]
+            days = admin.get_by_label("Attribution window (days)")
+            days.fill("9")
+            with admin.expect_navigation():  # saved, the page reloads with the stored value
+                days.evaluate("input => input.form.requestSubmit()")  # what the save bar's Save does
+            shown = admin.evaluate("JSON.parse(localStorage.getItem('shown-toasts'))")
+            assert shown == ["Attribution window saved"]
+            admin.reload()
+            assert admin.get_by_label("Attribution window (days)").input_value() == "9"
+            assert admin.locator("[data-toast]").is_hidden()  # App Bridge showed it, not the page

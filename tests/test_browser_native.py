@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser import app_tab, open_embedded, tab_on
 from tests.meta_stand_in import whatsapp_shop
-from tests.scenarios import mixed_campaign
+from tests.scenarios import T0, mixed_campaign
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +27,9 @@ def _pages(make) -> dict[str, str]:
     shop = whatsapp_shop(make, SHOP, timezone="Europe/Madrid")
     failed = mixed_campaign(make, shop).campaign
     draft = make.campaign(shop, "Winter draft", status="DRAFT", estimated_audience=3)
+    make.campaign(
+        shop, "Sending now", status="PENDING", estimated_audience=10, launched_at=T0
+    )  # a progress bar
     return {
         "app home": "/",
         "composer": "/campaigns/new",
@@ -77,6 +80,10 @@ def test_every_page_is_accessible_and_fits_a_phone(make, meta):
         for name, path in pages.items():
             open_embedded(desktop, path, SHOP)
             desktop.locator("main").wait_for()
+            if name == "app home":  # Polaris's progress bar, its native one shown while the CDN is out
+                bar = desktop.locator("s-progress")
+                assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("0", "10")
+                assert bar.locator("progress").is_visible()
             if found := _serious_violations(desktop):
                 problems[name] = found
         with tab_on(desktop.context.browser, desktop.base, width=PHONE, height=800, is_mobile=True) as phone:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import app_tab, open_embedded, tab_on
-from tests.meta_stand_in import whatsapp_shop
+from tests.meta_stand_in import demo_connection, whatsapp_shop
 from tests.scenarios import T0, mixed_campaign
 
 pytestmark = pytest.mark.browser
@@ -117,7 +117,8 @@ window.shopify = {toast: {show: function (message) {
 
 
 def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
-    """polaris.js loads as Shopify documents it (no defer); a done action says so in a toast:
+    """polaris.js loads as Shopify documents it (no defer); an empty campaign list leads to the
+    composer; a done action says so in a toast:
     App Bridge's inside the admin, the page's own status line without it; the settings forms
     that save carry data-save-bar, and a Save from the bar (a submit event) saves the form."""
     shop = whatsapp_shop(make, SHOP, timezone="Europe/Madrid")
@@ -133,6 +134,12 @@ def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
         tab.locator(".campaign-actions").get_by_role("button", name="Duplicate").first.click()
         tab.wait_for_url("**/edit?**")
         assert tab.locator("[data-toast]").inner_text() == "Campaign duplicated as a draft"
+
+        # A shop with no campaign yet: the empty list says what to do next, and leads there.
+        make.shop("empty.myshopify.com", **demo_connection() | {"meta_phone_number_id": "5550009"})
+        open_embedded(tab, "/", "empty.myshopify.com")
+        tab.locator("[data-next-step]").get_by_role("link", name="Create your first campaign").click()
+        tab.wait_for_url("**/campaigns/new?**")
 
         with tab_on(tab.context.browser, tab.base) as admin:
             admin.add_init_script(APP_BRIDGE_TOASTS)

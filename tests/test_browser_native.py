@@ -138,6 +138,18 @@ def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
         # A shop with no campaign yet: the empty list says what to do next, and leads there.
         make.shop("empty.myshopify.com", **demo_connection() | {"meta_phone_number_id": "5550009"})
         open_embedded(tab, "/", "empty.myshopify.com")
+        # The primary action sits in the page header (s-page's slot) once Polaris defines the
+        # components; until then the page's own link stands in. Bare definitions stand in for
+        # polaris.js here: what is checked is our swap and navigation, not Polaris's drawing.
+        header = tab.locator('s-page > s-button[slot="primary-action"]')
+        assert header.is_hidden() and tab.locator(".page-actions a").is_visible()
+        tab.evaluate(
+            "['s-page', 's-button'].forEach(n => customElements.define(n, class extends HTMLElement {}))"
+        )
+        assert header.is_visible() and tab.locator(".page-actions").is_hidden()
+        header.click()
+        tab.wait_for_url("**/campaigns/new?**id_token=**")
+        open_embedded(tab, "/", "empty.myshopify.com")
         tab.locator("[data-next-step]").get_by_role("link", name="Create your first campaign").click()
         tab.wait_for_url("**/campaigns/new?**")
 

@@ -81,10 +81,11 @@
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0) return;
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    const link = event.target.closest("a[data-app-link]");
+    // s-button with an href (a page header's primary action) navigates like a link.
+    const link = event.target.closest("a[data-app-link], s-button[data-app-link][href]");
     if (link) {
       event.preventDefault();
-      go(link.href);
+      go(link.getAttribute("href"));
       return;
     }
     const admin = event.target.closest('a[href^="shopify://admin/"]');

@@ -117,8 +117,8 @@ window.shopify = {toast: {show: function (message) {
 
 
 def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
-    """polaris.js loads as Shopify documents it (no defer); an empty campaign list leads to the
-    composer; a done action says so in a toast:
+    """polaris.js loads as Shopify documents it (no defer); the composer's estimate shows it is
+    counting; an empty campaign list leads to the composer; a done action says so in a toast:
     App Bridge's inside the admin, the page's own status line without it; the settings forms
     that save carry data-save-bar, and a Save from the bar (a submit event) saves the form."""
     shop = whatsapp_shop(make, SHOP, timezone="Europe/Madrid")
@@ -134,6 +134,23 @@ def test_done_actions_toast_and_settings_forms_carry_the_save_bar(make, meta):
         tab.locator(".campaign-actions").get_by_role("button", name="Duplicate").first.click()
         tab.wait_for_url("**/edit?**")
         assert tab.locator("[data-toast]").inner_text() == "Campaign duplicated as a draft"
+
+        # The composer's estimate says it is counting until the count arrives.
+        held = []
+
+        def hold(route):
+            held.append(route)
+
+        tab.route("**/api/audience/estimate", hold)
+        open_embedded(tab, "/campaigns/new", SHOP)
+        estimate = tab.locator("[data-estimate]")
+        estimate.locator("[data-estimate-loading]").wait_for()
+        assert estimate.get_attribute("aria-busy") == "true"
+        tab.unroute("**/api/audience/estimate", hold)
+        for route in held:
+            route.continue_()
+        estimate.locator("[data-estimate-count]").wait_for()
+        assert estimate.get_attribute("aria-busy") is None
 
         # A shop with no campaign yet: the empty list says what to do next, and leads there.
         make.shop("empty.myshopify.com", **demo_connection() | {"meta_phone_number_id": "5550009"})

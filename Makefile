@@ -12,8 +12,9 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 ## Start web, worker and stand-ins on the embedded PostgreSQL and Redis; Ctrl-C stops all.
+## `make run ARGS=--verbose` also shows the worker's line for every job it runs.
 run: $(STAMP)
-	$(BIN)/python -m core.ops.devstack
+	$(BIN)/python -m core.ops.devstack $(ARGS)
 
 ## The whole suite (DATABASE_URL / REDIS_URL when set, the embedded servers otherwise), in
 ## TEST_WORKERS processes (pytest-xdist), each with its own database and Redis database; a file's

@@ -115,12 +115,25 @@ def _quiet_periodic_jobs() -> None:
         logger.addFilter(QuietPeriodicJobs())
 
 
+def quiet_routine_job_lines() -> None:
+    """RQ's own INFO lines (each job picked up, OK, its result kept; the scheduler's rounds) off:
+    under `make run` they would bury the web server's requests. A failing job is logged at
+    WARNING or above, which stays, and so do the jobs' own log lines (other loggers)."""
+    for name in ("rq.worker", "rq.scheduler", "rq.job", "rq.queue"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__.split("\n")[0])
     parser.add_argument("--burst", action="store_true", help="exit when nothing is queued or due")
     parser.add_argument("--name", help="worker name (default: RQ's)")
+    parser.add_argument(
+        "--quiet-jobs", action="store_true", help="leave out RQ's routine lines for each job (errors stay)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.quiet_jobs:
+        quiet_routine_job_lines()
     start_embedded_services_unless_production()
     get_settings()  # a production start with a missing secret stops here, naming it
     # Every job runs in a work horse forked from this process. What exists now (the imported

@@ -61,11 +61,12 @@ def test_unique_jobs_are_enqueued_once_while_pending(run_jobs):
 
 
 def test_worker_cli_burst_runs_due_scheduled_jobs_and_exits(make):
-    """`python -m jobs.worker --burst` runs what is queued and what falls due, then exits."""
+    """`python -m jobs.worker --burst` runs what is queued and what falls due, then exits; with
+    --quiet-jobs (as `make run` starts it) RQ's routine line for each job stays off the console."""
     campaign = _drifted_campaign(make)
-    enqueue(MONITOR, MONITOR_CAMPAIGN, campaign.shop_id, campaign.id, delay=timedelta(seconds=0))
+    job = enqueue(MONITOR, MONITOR_CAMPAIGN, campaign.shop_id, campaign.id, delay=timedelta(seconds=0))
     result = subprocess.run(
-        [sys.executable, "-m", "jobs.worker", "--burst"],
+        [sys.executable, "-m", "jobs.worker", "--burst", "--quiet-jobs"],
         cwd=ROOT,
         env=os.environ.copy(),
         capture_output=True,
@@ -74,6 +75,7 @@ def test_worker_cli_burst_runs_due_scheduled_jobs_and_exits(make):
     )
     assert result.returncode == 0, result.stderr
     assert _counters(make, campaign) == (3, 3)
+    assert job.id not in result.stderr and "Job OK" not in result.stderr, result.stderr
 
 
 def test_a_periodic_run_that_finds_nothing_logs_nothing_at_info(run_jobs, caplog):

@@ -28,12 +28,13 @@ STOP_TIMEOUT_S = 10
 
 
 def child_commands(
-    port: int, shopify_port: int | None = None, meta_port: int | None = None
+    port: int, shopify_port: int | None = None, meta_port: int | None = None, *, verbose: bool = False
 ) -> dict[str, list[str]]:
     """The processes to run. With ``shopify_port``, the Shopify stand-in first (so the app home
     can exchange its session token from the first page load), serving the demo shop's
     customers and posting its webhooks to the web server. With ``meta_port``, the Meta
-    stand-in too (campaigns are sent to it), posting its status webhooks to the web server."""
+    stand-in too (campaigns are sent to it), posting its status webhooks to the web server.
+    The worker leaves out RQ's routine lines for each job unless ``verbose``."""
     python = sys.executable
     commands = {}
     if shopify_port is not None:
@@ -65,7 +66,8 @@ def child_commands(
             '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss',
             "web:create_app()",
         ],
-        "worker": [python, "-m", "jobs.worker", "--name", f"devstack-{os.getpid()}"],
+        "worker": [python, "-m", "jobs.worker", "--name", f"devstack-{os.getpid()}"]
+        + ([] if verbose else ["--quiet-jobs"]),
     }
 
 
@@ -167,18 +169,17 @@ def _login_url(port: int) -> str:
 
 def _banner(port: int) -> str:
     return (
-        f"\n  Open {_login_url(port)}\n"
-        f"  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
+        f"\n  Shopify Admin API: {os.environ['SHOPIFY_ADMIN_URL']}\n"
         f"  Meta Graph API: {os.environ['META_GRAPH_URL']}; launch a demo campaign from its page, or:\n"
         f"    META_GRAPH_URL={os.environ['META_GRAPH_URL']} .venv/bin/flask --app web campaigns launch "
         f"'Spring teaser' --shop {DEMO_SHOP}\n"
-        "  Ctrl-C stops everything.\n"
+        "  Ctrl-C stops everything; `make run ARGS=--verbose` shows every job the worker runs.\n"
     )
 
 
 def _watch(children: dict[str, subprocess.Popen], port: int) -> int:
-    """Wait until a child dies (answer 1). Once the web server answers, say so with the URL
-    again: by then the children's start-up lines have scrolled the banner away."""
+    """Wait until a child dies (answer 1). Once the web server answers, print the URL to open,
+    once: below the children's start-up lines, where it stays in view."""
     ready = False
     while True:
         dead = [name for name, child in children.items() if child.poll() is not None]
@@ -199,7 +200,8 @@ def _serving(port: int) -> bool:
     return True
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    verbose = "--verbose" in (sys.argv[1:] if argv is None else argv)
     # Said explicitly, for this process (the migration and the seed) and its children: the
     # settings fall back to the public development placeholders only when APP_ENV says so.
     os.environ["APP_ENV"] = os.environ.get("APP_ENV") or "development"
@@ -211,7 +213,7 @@ def main() -> int:
         print("embedded servers (pid): " + ", ".join(f"{k} {v}" for k, v in started.items()), flush=True)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    children = spawn(child_commands(port, shopify_port, meta_port))
+    children = spawn(child_commands(port, shopify_port, meta_port, verbose=verbose))
     print("started (pid): " + ", ".join(f"{k} {c.pid}" for k, c in children.items()), flush=True)
     print(_banner(port), flush=True)
     status = 0

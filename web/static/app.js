@@ -81,10 +81,11 @@
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0) return;
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    const link = event.target.closest("a[data-app-link]");
+    // s-button with an href (a page header's primary action) navigates like a link.
+    const link = event.target.closest("a[data-app-link], s-button[data-app-link][href]");
     if (link) {
       event.preventDefault();
-      go(link.href);
+      go(link.getAttribute("href"));
       return;
     }
     const admin = event.target.closest('a[href^="shopify://admin/"]');
@@ -105,6 +106,34 @@
     }
     go(url.toString());
   });
+
+  // ---- Toasts for done actions -------------------------------------------------------------
+  // Inside the admin, App Bridge's shopify.toast shows the message in the admin's frame, where it
+  // outlives the page's own reload. Without App Bridge (make run's plain browser) the message
+  // waits in sessionStorage and the next page shows it in its status line for a few seconds.
+  const TOAST_KEY = "app.toast";
+
+  function toast(message) {
+    if (!message) return;
+    if (window.shopify && window.shopify.toast && typeof window.shopify.toast.show === "function") {
+      window.shopify.toast.show(message);
+      return;
+    }
+    try { sessionStorage.setItem(TOAST_KEY, message); } catch (error) { /* private mode: no toast */ }
+  }
+
+  (function showWaitingToast() {
+    let message = null;
+    try {
+      message = sessionStorage.getItem(TOAST_KEY);
+      sessionStorage.removeItem(TOAST_KEY);
+    } catch (error) { return; }
+    const line = document.querySelector("[data-toast]");
+    if (!message || !line) return;
+    line.textContent = message;
+    line.hidden = false;
+    setTimeout(function () { line.hidden = true; }, 5000);
+  })();
 
   // ---- Settings forms sent as JSON (Settings: attribution window, rate card) -------------
   // Each named field becomes a key: numbers stay numbers, a data-json textarea is parsed (empty
@@ -132,7 +161,10 @@
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(jsonBody(form)),
       });
-      if (response.ok) return go(location.href);
+      if (response.ok) {
+        toast(form.dataset.done || "Saved");
+        return go(location.href);
+      }
       const answer = await response.json();
       problems = answer.errors ? answer.errors.map(function (e) { return e.message; }) : [answer.message];
     } catch (error) {
@@ -389,6 +421,7 @@
     try {
       const response = await apiFetch(button.dataset.apiAction, { method: button.dataset.method || "POST" });
       if (response.ok) {
+        toast(button.dataset.done);
         const answer = response.status === 204 ? {} : await response.json().catch(function () { return {}; });
         const next = button.dataset.then;
         return go(next ? next.replace("/campaigns/0/", "/campaigns/" + answer.id + "/").replace(/\/campaigns\/0(\?|$)/, "/campaigns/" + answer.id + "$1") : location.href);
@@ -402,6 +435,29 @@
     button.disabled = false;
   });
 
+  // ---- Tables as cards on a phone --------------------------------------------------------
+  // Under 640 px app.css lays each row out as a card; every cell then shows its column's
+  // heading before its value (data-label), read once from the table's own header row.
+  function labelCells(root) {
+    root.querySelectorAll("table.data, table[data-cards]").forEach(function (table) {
+      const headings = Array.from(table.querySelectorAll("thead th")).map(function (th) {
+        return th.textContent.trim();
+      });
+      if (!headings.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.from(row.children).forEach(function (cell, n) {
+          if (!cell.hasAttribute("data-label") && headings[n]) cell.setAttribute("data-label", headings[n]);
+        });
+      });
+    });
+  }
+  labelCells(document);
+  // Lazy sections and live numbers bring rows after load; they get their labels as they come.
+  new MutationObserver(function (changes) {
+    if (changes.some(function (c) { return c.addedNodes.length; })) labelCells(document);
+  }).observe(document.body, { childList: true, subtree: true });
+
+  window.app.toast = toast;
   window.app.openModal = openModal;
   window.app.closeModal = closeModal;
   window.app.showProblems = showProblems;

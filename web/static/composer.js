@@ -259,12 +259,22 @@
     if (p.buttons.length) nodes.push(el("ul", { class: "preview-buttons" }, p.buttons.map(function (b) { return el("li", {}, [b.text + (b.url ? " → " + b.url : "")]); })));
     target.replaceChildren(...nodes);
   }
+  // Counting a large shop's audience takes a moment: the line says so meanwhile, and only the
+  // answer to the latest question is shown (an older one arriving late is dropped).
+  let estimateAsked = 0;
   async function estimate() {
-    const template = chosen();
+    const template = chosen(), out = form.querySelector("[data-estimate]"), asked = ++estimateAsked;
+    out.setAttribute("aria-busy", "true");
+    out.replaceChildren(el("span", { class: "subdued", "data-estimate-loading": "" }, ["Counting the recipients…"]));
     const response = await app.apiFetch(form.dataset.estimateUrl, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ audience: audience(), category: template ? template.category : null }) });
-    if (!response.ok) return;
-    const answer = await response.json(), out = form.querySelector("[data-estimate]");
+      body: JSON.stringify({ audience: audience(), category: template ? template.category : null }) }).catch(function () { return null; });
+    if (asked !== estimateAsked) return;
+    out.removeAttribute("aria-busy");
+    if (!response || !response.ok) {
+      out.replaceChildren("The recipients could not be counted just now; the launch confirmation counts them again.");
+      return;
+    }
+    const answer = await response.json();
     // The page's locale picks singular or plural (Intl.PluralRules, the same CLDR rules as Babel).
     const count = answer.estimated_audience, lang = document.documentElement.lang || "en";
     const one = new Intl.PluralRules(lang).select(count) === "one";

@@ -249,7 +249,10 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ marketing_cap_hours: value === "" ? null : Number(value) }),
     }).catch(function () { return null; });
-    if (response && response.ok) return window.app.go(location.href);
+    if (response && response.ok) {
+      window.app.toast("Frequency cap saved");
+      return window.app.go(location.href);
+    }
     const answer = response ? await response.json().catch(function () { return null; }) : null;
     result.textContent = (answer && answer.message) || "The frequency cap could not be saved.";
     result.hidden = false;
@@ -263,7 +266,10 @@
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ sms_consent_counts: toggle.checked }),
       });
-      if (response.ok) return window.app.go(location.href);
+      if (response.ok) {
+        window.app.toast("Consent setting saved");
+        return window.app.go(location.href);
+      }
       const answer = await response.json().catch(function () { return null; });
       result.textContent = (answer && answer.message) || "The setting could not be saved (HTTP " + response.status + ").";
     } catch (error) {

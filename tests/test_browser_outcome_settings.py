@@ -1,5 +1,6 @@
 """The outcome sections of the Settings page in a real headless chromium: the attribution
-window and the rate card are saved through the API as JSON, a bad rate card shows why."""
+window and the merchant's own rates (a form per market) are saved through the API as JSON, a
+bad rate shows why, and "Use Meta's rates" forgets the merchant's."""
 
 from __future__ import annotations
 
@@ -42,17 +43,50 @@ def test_saving_the_window_and_a_rate_card(page, make):
     assert page.get_by_label("Attribution window (days)").input_value() == "14"
     assert _shop(make).attribution_window_days == 14
 
-    rates = page.get_by_label("Your own rates (JSON, empty for Meta's)")
-    rates.fill('{"currency": "EUR", "rates": {"XX1": {"marketing": "0.05"}}}')
+    # Own rates: one row per market; the page says they reprice past campaigns too.
+    assert "past ones included" in page.locator("[data-reprice-warning]").inner_text()
+    assert page.get_by_label("Currency of your rates").input_value() == "EUR"
+    page.get_by_label("Country", exact=True).select_option("ES")
+    page.get_by_label("Marketing, Spain").fill("0.05x")
     page.get_by_role("button", name="Save rates").click()
-    alert = page.locator("#rates [data-api-action-result]")
+    alert = page.locator("#rates [data-api-action-result]").first
     alert.wait_for()
-    assert "not a two-letter country code" in alert.inner_text()
+    assert "a rate of ES is not a number" in alert.inner_text()  # the API's reason, beside the form
     assert _shop(make).rate_card is None
 
-    rates.fill('{"currency": "EUR", "rates": {"ES": {"marketing": "0.05"}}}')
+    page.get_by_label("Marketing, Spain").fill("0.05")
     with page.expect_navigation():
         page.get_by_role("button", name="Save rates").click()
-    assert '"ES"' in page.get_by_label("Your own rates (JSON, empty for Meta's)").input_value()
+    assert page.get_by_label("Marketing, Spain").input_value() == "0.05"
     assert _shop(make).rate_card == {"currency": "EUR", "rates": {"ES": {"marketing": "0.05"}}}
+
+    # Add a market, price every other country, remove Spain: one save stores exactly that.
+    page.get_by_role("button", name="Add a market").click()
+    new_country = page.get_by_label("Country", exact=True).last
+    assert new_country.evaluate("select => select === document.activeElement")
+    new_country.select_option("DE")
+    page.get_by_label("Utility, Germany").fill("0.03")
+    page.get_by_label("Marketing, every other country").fill("0.07")
+    page.get_by_role("button", name="Remove Spain").click()
+    assert page.get_by_label("Marketing, Spain").count() == 0
+    assert page.get_by_role("button", name="Add a market").evaluate("b => b === document.activeElement")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save rates").click()
+    assert _shop(make).rate_card == {
+        "currency": "EUR",
+        "rates": {"DE": {"utility": "0.03"}, "*": {"marketing": "0.07"}},
+    }
     screenshot(page, "settings_outcomes")
+
+    # A country twice is said before anything is sent.
+    page.get_by_role("button", name="Add a market").click()
+    page.get_by_label("Country", exact=True).last.select_option("DE")
+    page.get_by_label("Marketing, Germany").last.fill("0.04")
+    page.get_by_role("button", name="Save rates").click()
+    assert "Germany (DE) has two rows" in alert.inner_text()
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Use Meta's rates").click()
+    assert _shop(make).rate_card is None
+    assert page.get_by_role("button", name="Use Meta's rates").count() == 0
+    assert page.get_by_label("Marketing, every other country").input_value() == ""

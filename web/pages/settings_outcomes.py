@@ -3,16 +3,16 @@ attribution window, the rate card, and the credits: balance, packs to buy and th
 
 from __future__ import annotations
 
-import json
-
 from flask import current_app, request
 
 from core.models import Shop
 from core.outcomes.ledger import ledger, reserved_credits
 from core.outcomes.pricing import meta_cards
 from core.outcomes.purchases import waiting_purchases
+from core.outcomes.rate_card import CATEGORIES
 from core.outcomes.settings import MAX_WINDOW_DAYS
 from core.rules.credit_packs import PACKS
+from core.rules.wording import locale_of
 from web.database import db
 from web.pages.settings_page import settings_section
 
@@ -44,21 +44,34 @@ def attribution_section(shop: Shop) -> dict:
 @settings_section("settings/_rates.html", order=40)
 def rates_section(shop: Shop) -> dict:
     """Meta's cards for the account's currency (the newest one sampled), or why there is none,
-    and the merchant's override."""
+    and the merchant's override as the form's rows: one per market, "*" apart."""
     meta = meta_cards(db(), shop)
     card = meta.cards[-1] if meta.cards else None
     sample = [(c, card.rates[c]) for c in ("ES", "US", "GB", "DE", "AT") if card and c in card.rates]
+    override = shop.rate_card or {}
+    markets = {code: row for code, row in override.get("rates", {}).items() if code != "*"}
     return {
         "card": card,
         "cards": meta.cards,
         "problem": meta.problem,
         "account_currency": meta.waba_currency,
-        "override": json.dumps(shop.rate_card, indent=2) if shop.rate_card else "",
-        "example": json.dumps(
-            {"currency": meta.waba_currency or shop.currency, "rates": {"ES": {"marketing": "0.0560"}}}
-        ),
+        "has_override": bool(shop.rate_card),
+        "currency": override.get("currency") or meta.waba_currency or shop.currency,
+        "markets": sorted(markets.items()),
+        "other": override.get("rates", {}).get("*", {}),
+        "categories": CATEGORIES,
+        "countries": countries(shop.locale),
         "sample": sample,
     }
+
+
+def countries(locale: str | None) -> list[tuple[str, str]]:
+    """Every country with a two-letter code, named in the shop's language, by name."""
+    names = locale_of(locale).territories
+    return sorted(
+        ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
+        key=lambda pair: pair[1],
+    )
 
 
 @settings_section("settings/_credits.html", order=50)

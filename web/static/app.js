@@ -146,8 +146,70 @@
       else if (field.dataset.json !== undefined) body[field.name] = field.value.trim() ? JSON.parse(field.value) : null;
       else body[field.name] = field.value;
     });
+    form.querySelectorAll("[data-rate-card]").forEach(function (card) {
+      body[card.dataset.rateCard] = rateCard(card);
+    });
     return body;
   }
+
+  // ---- Own rates, one row per market (Settings) -----------------------------------------
+  // The rows become {"currency", "rates": {"ES": {"marketing": "0.05"}, "*": {...}}}, amounts
+  // as typed (the API says which is not a number); blank amounts and empty rows are left out.
+  // A problem the merchant can see before sending (no country, a country twice) is said here.
+
+  class RateProblem extends Error {}
+
+  function rateCard(card) {
+    const rates = {};
+    card.querySelectorAll("[data-market]").forEach(function (row) {
+      const amounts = {};
+      row.querySelectorAll("[data-rate]").forEach(function (input) {
+        if (input.value.trim()) amounts[input.dataset.rate] = input.value.trim();
+      });
+      if (!Object.keys(amounts).length) return;
+      const select = row.querySelector("[data-rate-country]");
+      const code = select ? select.value : "*";
+      if (!code) throw new RateProblem("Choose the country of each row with rates.");
+      if (rates[code]) throw new RateProblem(select.selectedOptions[0].text + " has two rows: keep one.");
+      rates[code] = amounts;
+    });
+    if (!Object.keys(rates).length) {
+      throw new RateProblem("Give at least one rate, or use Meta's rates.");
+    }
+    return { currency: card.querySelector("[data-rate-currency]").value.trim().toUpperCase(), rates: rates };
+  }
+
+  function nameMarket(row) {
+    const select = row.querySelector("[data-rate-country]");
+    if (!select) return;
+    const name = select.value ? select.selectedOptions[0].text.replace(/ \(..\)$/, "") : "new market";
+    row.querySelectorAll("[data-rate]").forEach(function (input) {
+      input.setAttribute("aria-label", input.dataset.rate[0].toUpperCase() + input.dataset.rate.slice(1) + ", " + name);
+    });
+    row.querySelector("[data-remove-market]").setAttribute("aria-label", "Remove " + name);
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-rate-country]")) nameMarket(event.target.closest("[data-market]"));
+  });
+
+  document.addEventListener("click", function (event) {
+    const add = event.target.closest("[data-add-market]");
+    const remove = event.target.closest("[data-remove-market]");
+    if (add) {
+      const form = add.form;
+      const template = form.querySelector("[data-market-template]");
+      const row = template.content.firstElementChild.cloneNode(true);
+      form.querySelector("[data-market-rows]").append(row);
+      row.querySelector("[data-rate-country]").focus();
+      form.dispatchEvent(new Event("change", { bubbles: true }));  // the save bar sees the change
+    } else if (remove) {
+      const form = remove.form;
+      remove.closest("[data-market]").remove();
+      form.querySelector("[data-add-market]").focus();  // the removed button took the focus with it
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
 
   document.addEventListener("submit", async function (event) {
     const form = event.target.closest("form[data-api-json]");
@@ -168,7 +230,8 @@
       const answer = await response.json();
       problems = answer.errors ? answer.errors.map(function (e) { return e.message; }) : [answer.message];
     } catch (error) {
-      problems = [error instanceof SyntaxError ? "That is not valid JSON." : "Not saved: try again."];
+      problems = [error instanceof RateProblem ? error.message
+        : error instanceof SyntaxError ? "That is not valid JSON." : "Not saved: try again."];
     }
     result.replaceChildren(...problems.map(function (text) {
       const item = document.createElement("p");

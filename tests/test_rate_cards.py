@@ -13,7 +13,15 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 
-from core.outcomes.rate_card import CATEGORIES, RATES_DIR, REVISIONS_PATH, card_book, read_card
+from core.outcomes.rate_card import (
+    CATEGORIES,
+    RATES_DIR,
+    REVISIONS_PATH,
+    card_book,
+    country_of_prefix,
+    priced_countries,
+    read_card,
+)
 
 # Meta's markets of the per-message cards (Meta's pricing page); nine more from 2026-10-01.
 MARKETS = {
@@ -137,3 +145,12 @@ def test_the_cards_read_as_the_pricing_reads_them():
         assert revision["source"].startswith("https://")
         _checked(revision["checked"])
     assert "USD" in revisions["currencies"]["published"]
+
+
+def test_the_countries_a_merchant_can_price_are_those_a_message_is_priced_as():
+    """Settings offers a rate per country the pricing can see: each is what its calling code
+    reads as; a country sharing its code with a larger one (Canada, Kazakhstan) is not one."""
+    countries = priced_countries()
+    assert {"US", "RU", "ES", "GB", "IN"} <= countries and not {"CA", "KZ"} & countries
+    for country in countries:
+        assert country_of_prefix(str(phonenumbers.country_code_for_region(country))) == country

@@ -151,6 +151,15 @@ def _amount(value: object, country: str) -> Decimal:
     return amount
 
 
+def priced_countries() -> frozenset[str]:
+    """The countries a message can be priced as: the main country of each calling code (what
+    country_of_prefix returns), so a rate for Canada, which shares +1, would never apply."""
+    codes = (
+        phonenumbers.region_code_for_country_code(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+    )
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha())
+
+
 @lru_cache(maxsize=4096)
 def country_of_prefix(digits: str) -> str | None:
     """Return the main ISO country of the calling code that begins ``digits`` (the digits

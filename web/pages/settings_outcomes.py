@@ -9,7 +9,7 @@ from core.models import Shop
 from core.outcomes.ledger import ledger, reserved_credits
 from core.outcomes.pricing import meta_cards
 from core.outcomes.purchases import waiting_purchases
-from core.outcomes.rate_card import CATEGORIES
+from core.outcomes.rate_card import CATEGORIES, priced_countries
 from core.outcomes.settings import MAX_WINDOW_DAYS
 from core.rules.credit_packs import PACKS
 from core.rules.wording import locale_of
@@ -60,18 +60,18 @@ def rates_section(shop: Shop) -> dict:
         "markets": sorted(markets.items()),
         "other": override.get("rates", {}).get("*", {}),
         "categories": CATEGORIES,
-        "countries": countries(shop.locale),
+        "countries": countries(shop.locale, kept=markets),
         "sample": sample,
     }
 
 
-def countries(locale: str | None) -> list[tuple[str, str]]:
-    """Every country with a two-letter code, named in the shop's language, by name."""
+def countries(locale: str | None, kept=()) -> list[tuple[str, str]]:
+    """The countries a rate can be set for, named in the shop's language and sorted by name:
+    those the app prices messages as (by calling code), and any the merchant's rates already
+    name, so saving the form never drops one."""
     names = locale_of(locale).territories
-    return sorted(
-        ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
-        key=lambda pair: pair[1],
-    )
+    codes = priced_countries() | set(kept)
+    return sorted(((code, names.get(code, code)) for code in codes), key=lambda pair: pair[1])
 
 
 @settings_section("settings/_credits.html", order=50)

@@ -72,6 +72,15 @@ def test_saving_the_window_and_a_rate_card(page, make):
     page.get_by_role("button", name="Remove Spain").click()
     assert page.get_by_label("Marketing, Spain").count() == 0
     assert page.get_by_role("button", name="Add a market").evaluate("b => b === document.activeElement")
+    # The save bar's Discard (a reset event) brings back the rows as stored.
+    page.get_by_role("button", name="Save rates").evaluate("b => b.form.reset()")
+    assert page.get_by_label("Marketing, Spain").input_value() == "0.05"
+    assert page.get_by_label("Country", exact=True).count() == 1
+    page.get_by_role("button", name="Add a market").click()
+    page.get_by_label("Country", exact=True).last.select_option("DE")
+    page.get_by_label("Utility, Germany").fill("0.03")
+    page.get_by_label("Marketing, every other country").fill("0.07")
+    page.get_by_role("button", name="Remove Spain").click()
     with page.expect_navigation():
         page.get_by_role("button", name="Save rates").click()
     assert _shop(make).rate_card == {

@@ -189,6 +189,13 @@
     row.querySelector("[data-remove-market]").setAttribute("aria-label", "Remove " + name);
   }
 
+  // The save bar's Discard resets the form (a reset event): the rows come back as stored, the
+  // added ones gone and the removed ones back, not only the values of the rows still there.
+  document.querySelectorAll("[data-market-rows]").forEach(function (rows) {
+    const stored = rows.innerHTML;
+    rows.closest("form").addEventListener("reset", function () { rows.innerHTML = stored; });
+  });
+
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-rate-country]")) nameMarket(event.target.closest("[data-market]"));
   });

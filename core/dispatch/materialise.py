@@ -25,10 +25,12 @@ from core.campaigns.messaging_limit import WAVE_GAP
 from core.counts.variants import VariantChanges
 from core.experiments.send_time import per_customer_variants, plan_send_times
 from core.experiments.split import bucket_sql, variant_sql
+from core.experiments.test_then_send import in_test_sql
 from core.models import CampaignHoldout, Message
 
 _LOCK_UNSTARTED = text("""
     SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           test_then_send,
            (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
@@ -102,6 +104,10 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     )
     if campaign.holdout_share:
         source = source.where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
+    if campaign.test_then_send:
+        # Test then send: only the test share now; the rest waits for the winner (materialise_rest).
+        share = campaign.test_then_send["share"]
+        source = source.where(literal_column(in_test_sql(campaign_id, share, "r.id")))
     inserted = (
         insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.variant_id)
     ).cte("created")
@@ -118,6 +124,54 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     variants = VariantChanges()
     for variant_id, n in per_variant:
         variants.add(shop_id, campaign_id, variant_id, messages=n)
+    variants.apply(session)
+    return created
+
+
+_LOCK_TESTED = text("""
+    SELECT audience, follow_up_of, holdout_share,
+           CASE WHEN upper(template_category) = 'MARKETING'
+                THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+      FROM campaigns
+     WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND test_then_send IS NOT NULL
+       FOR UPDATE
+""")
+
+_MARK_REST = text("""
+    UPDATE campaigns SET dispatch_finished_at = NULL, messages_count = messages_count + :created
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: int) -> int | None:
+    """The rest of a test-then-send campaign's audience (core/experiments/test_then_send.py),
+    as of now, sent the ``winner`` variant: one queued message per recipient the test did not
+    message and the holdout does not keep, and dispatch open again. None when the campaign is not
+    a PENDING test then send. The caller holds the campaign's lock and records that the rest
+    went, in the same transaction: a second call would find everyone messaged and add none."""
+    params = {"shop_id": shop_id, "campaign_id": campaign_id}
+    campaign = session.execute(_LOCK_TESTED, params).one_or_none()
+    if campaign is None:
+        return None
+    # The campaign itself is in the family: who its test messaged (or held out) is left out, as
+    # a send again leaves out who its family messaged.
+    family = [*_family_sent_by(session, shop_id, campaign), campaign_id]
+    recipients = recipients_query(shop_id, campaign.audience, family, campaign.cap_hours).subquery("r")
+    drawn = bucket_sql(str(int(campaign_id)), "r.id")
+    source = select(
+        recipients.c.shop_id,
+        literal(campaign_id),
+        recipients.c.id,
+        recipients.c.phone,
+        recipients.c.country_code,
+        literal(int(winner)),
+    ).where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
+    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
+    inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
+    created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    session.execute(_MARK_REST, {**params, "created": created})
+    variants = VariantChanges()
+    variants.add(shop_id, campaign_id, int(winner), messages=created)
     variants.apply(session)
     return created
 

@@ -1,0 +1,172 @@
+"""Test then send: an A/B campaign's variants go to a test share of its audience, and after the
+test's hours the winner goes to the rest, once, through the API, dispatch and the Meta stand-in.
+The clock is moved by setting the test's start back in the database, and the rest's job is run
+directly (twice, as a retry would)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.experiments import test_then_send as tested
+from core.experiments.split import variant_of
+from core.models import Campaign, CampaignHoldout, Message
+from jobs.monitor import run_monitor
+from jobs.test_then_send import send_rest_job
+from tests.browser import admin_query, serve
+from tests.meta import drift as kept_drift
+from tests.meta_stand_in import whatsapp_shop
+from tests.test_experiments import PERSONAL, _variant
+from tests.tokens import bearer, session_token
+
+pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
+
+SHOP = "demo.myshopify.com"  # the shop of bearer() and whatsapp_shop()
+
+
+def _body(**test_then_send) -> dict:
+    return {
+        "name": "Test first",
+        "variants": [
+            _variant("Plain", "weekly_offer", 45),
+            _variant("Personal", "personal_offer", 45, PERSONAL),
+        ],
+        "holdout": {"share": 10},
+        **({"test_then_send": test_then_send} if test_then_send else {}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (_body(share=4, hours=4), "test_then_send.share", "at least 5%"),
+        (_body(share=51, hours=4), "test_then_send.share", "at most 50%"),
+        (_body(share=20, hours=0), "test_then_send.hours", "at least one hour"),
+        (_body(share=20, hours=73), "test_then_send.hours", "at most 72 hours"),
+        (
+            {
+                "name": "Lone",
+                "template": {"name": "weekly_offer", "language": "en"},
+                "test_then_send": {"share": 20, "hours": 4},
+            },
+            "test_then_send",
+            "two or more variants",
+        ),
+    ],
+)
+def test_test_then_send_is_checked_before_a_draft_is_saved(client, make, meta, body, field, words):
+    whatsapp_shop(make)
+    answer = client.post("/api/campaigns", json=body, headers=bearer())
+    assert answer.status_code == 422, answer.json
+    assert any(e["field"] == field and words in e["message"] for e in answer.json["errors"]), answer.json
+
+
+def _page(client, campaign_id: int) -> str:
+    """The campaign page's text, as the merchant's browser gets it."""
+    page = client.get(f"/campaigns/{campaign_id}?{admin_query(SHOP, session_token(SHOP))}")
+    assert page.status_code == 200
+    return " ".join(page.get_data(as_text=True).split())
+
+
+def _sent(meta) -> Counter:
+    """How many messages the stand-in took for each phone number."""
+    return Counter(m["to"] for m in meta.truth()["messages"].values())
+
+
+def test_the_test_share_gets_the_variants_then_the_rest_gets_the_winner_once(
+    app, client, make, meta, run_jobs
+):
+    shop = whatsapp_shop(make)
+    people = [
+        make.customer(shop, first_name=f"C{i}", phone=f"+3461880{i:04d}", phone_e164=f"+3461880{i:04d}")
+        for i in range(200)
+    ]
+    created = client.post("/api/campaigns", json=_body(share=30, hours=4), headers=bearer())
+    assert created.status_code == 201, created.json
+    campaign_id = created.json["id"]
+    assert created.json["test_then_send"]["share"] == 30 and created.json["test_then_send"]["part"] == "test"
+
+    with serve(app) as app_url:
+        meta.configure(
+            webhook_url=f"{app_url}/webhooks/meta",
+            # Every message reaches its phone, so both parts can settle now rather than at expiry.
+            delivery={"failed": 0.0, "failed_then_delivered": 0.0, "sent_only": 0.0, "held": 0.0},
+            adversity={"post_delay_s": [0, 0.05], "time_scale": 1e5},
+        )
+        assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+        run_jobs()
+        meta.wait_until_posted()
+        run_jobs()
+
+        with Session(make.engine) as session:
+            campaign = session.get(Campaign, (shop.id, campaign_id))
+            first = {
+                m.customer_id: m.variant_id
+                for m in session.scalars(select(Message).where(Message.campaign_id == campaign_id))
+            }
+        variants = campaign.variants
+        assigned = {p.id: variant_of(campaign_id, p.id, 10, variants) for p in people}
+        test = {p.id for p in people if assigned[p.id] is not None and tested.in_test(campaign_id, p.id, 30)}
+        # Only the test share, each customer with the variant the split gives them, both variants.
+        assert first == {c: assigned[c] for c in test}
+        assert set(first.values()) == {1, 2}
+        # Every test message is delivered and dispatch is over, yet the campaign waits for its rest.
+        assert run_monitor(shop.id, campaign_id, reconcile=True).status_after == "PENDING"
+        body = client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json
+        assert body["metrics"]["delivered"] == body["metrics"]["messages"] == len(first)
+        assert body["dispatch_finished_at"] is not None
+        assert body["test_then_send"]["part"] == "test" and body["test_then_send"]["rest_due_at"]
+        assert "the test part is running" in _page(client, campaign_id)
+
+        assert send_rest_job(shop.id, campaign_id) is None  # the test's hours have not passed
+        with make.engine.begin() as connection:  # four hours and a minute later
+            connection.execute(
+                text(
+                    "UPDATE campaigns SET dispatch_started_at = dispatch_started_at - interval '241 minutes'"
+                    " WHERE shop_id = :shop AND id = :id"
+                ),
+                {"shop": shop.id, "id": campaign_id},
+            )
+        assert run_monitor(shop.id, campaign_id).due_for_rest
+        rest = send_rest_job(shop.id, campaign_id)
+        assert send_rest_job(shop.id, campaign_id) is None  # a second run does nothing
+        run_jobs()
+        meta.wait_until_posted()
+        run_jobs()
+
+    with Session(make.engine) as session:
+        campaign = session.get(Campaign, (shop.id, campaign_id))
+        messages = {
+            m.customer_id: m.variant_id
+            for m in session.scalars(select(Message).where(Message.campaign_id == campaign_id))
+        }
+        held = set(
+            session.scalars(
+                select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign_id)
+            )
+        )
+    choice = campaign.test_then_send
+    winner = choice["winner"]
+    assert winner in (1, 2) and choice["reason"]
+    # The rest: everyone neither tested nor held out, each sent the winner; the test unchanged.
+    others = {c for c, v in assigned.items() if v is not None} - test
+    assert rest == choice["rest_messages"] == len(others) > 0
+    assert messages == {**first, **{c: winner for c in others}}
+    assert held == {c for c, v in assigned.items() if v is None} and not held & set(messages)
+    # Nobody got two messages: Meta took one per phone, and as many as the campaign has.
+    sent = _sent(meta)
+    assert set(sent.values()) == {1} and sum(sent.values()) == len(messages) == campaign.messages_count
+    # The campaign settles once both parts are delivered.
+    assert run_monitor(shop.id, campaign_id, reconcile=True).status_after == "SENT"
+    page = client.get(f"/api/campaigns/{campaign_id}", headers=bearer()).json
+    assert page["test_then_send"]["part"] == "rest"
+    assert (
+        page["test_then_send"]["winner"]["id"] == winner
+        and page["test_then_send"]["reason"] == choice["reason"]
+    )
+    assert page["metrics"]["messages"] == len(messages)
+    assert send_rest_job(shop.id, campaign_id) is None  # settled: nothing more to do
+    assert kept_drift(make.engine, campaign) == []

@@ -150,8 +150,10 @@ def monitor_campaign(
     rest_at = rest_due_at(campaign.test_then_send, campaign.dispatch_started_at)
     if rest_at is not None and campaign.status == CampaignStatus.PENDING:
         # Should the rest's own job be lost, the watch queues it (jobs/monitor.py).
+        # Once due, the usual interval: the queued job needs no watch spinning until it runs.
         result.due_for_rest = rest_at <= now
-        result.next_in_s = min(result.next_in_s, max((rest_at - now).total_seconds(), 0))
+        if not result.due_for_rest:
+            result.next_in_s = min(result.next_in_s, (rest_at - now).total_seconds())
     return result
 
 

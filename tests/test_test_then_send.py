@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import rq
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from core.dispatch.materialise import materialise_audience
 from core.experiments import test_then_send as tested
 from core.experiments.split import variant_of
 from core.models import Campaign, CampaignHoldout, Message
@@ -195,3 +197,38 @@ def test_the_test_share_gets_the_variants_then_the_rest_gets_the_winner_once(app
 def test_the_rest_gets_the_winner_or_else_the_best_so_far(experiment, values, winner, words):
     assert tested.choose_winner(experiment, values)[0] == winner
     assert words in tested.choose_winner(experiment, values)[1]
+
+
+def test_the_rest_goes_at_each_customers_hour_when_the_campaign_sends_so(client, make, meta):
+    """No dispatch here: the launch's materialise and the rest's job, run directly."""
+    shop = whatsapp_shop(make, timezone="Europe/Madrid")
+    people = [
+        make.customer(shop, first_name=f"D{i}", phone=f"+3461660{i:04d}", phone_e164=f"+3461660{i:04d}")
+        for i in range(40)
+    ]
+    body = _body(share=50, hours=2) | {"send_time": {"mode": "per_customer", "window_hours": 24}}
+    created = client.post("/api/campaigns", json=body, headers=bearer())
+    assert created.status_code == 201, created.json
+    campaign_id = created.json["id"]
+    assert client.post(f"/api/campaigns/{campaign_id}/launch", headers=bearer()).status_code == 202
+    with Session(make.engine) as session:
+        assert materialise_audience(session, shop.id, campaign_id) > 0
+        session.execute(
+            text(
+                "UPDATE campaigns SET dispatch_started_at = now() - interval '3 hours'"
+                " WHERE shop_id = :shop AND id = :id"
+            ),
+            {"shop": shop.id, "id": campaign_id},
+        )
+        session.commit()
+        tested_ids = set(
+            session.scalars(select(Message.customer_id).where(Message.campaign_id == campaign_id))
+        )
+    before = datetime.now(UTC)
+    assert send_rest_job(shop.id, campaign_id) > 0
+    with Session(make.engine) as session:
+        messages = session.scalars(select(Message).where(Message.campaign_id == campaign_id)).all()
+    rest = [m for m in messages if m.customer_id not in tested_ids]
+    assert rest and len(messages) < len(people)  # the holdout kept its share
+    start = before.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    assert all(m.retry_at is not None and start <= m.retry_at < start + timedelta(hours=26) for m in rest)

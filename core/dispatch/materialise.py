@@ -129,7 +129,8 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
 
 
 _LOCK_TESTED = text("""
-    SELECT audience, follow_up_of, holdout_share,
+    SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
       FROM campaigns
@@ -169,6 +170,12 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    timed = per_customer_variants(campaign.send_time_mode, campaign.variants)
+    if campaign.send_time_window_hours and (timed is None or int(winner) in timed):
+        # The winner goes at each customer's hour as it did in the test, within a window from now
+        # (a test message of the winner still waiting for its hour keeps it: the plan only delays).
+        zone, hours = campaign.zone, campaign.send_time_window_hours
+        plan_send_times(session, shop_id, campaign_id, zone, hours, [int(winner)])
     session.execute(_MARK_REST, {**params, "created": created})
     variants = VariantChanges()
     variants.add(shop_id, campaign_id, int(winner), messages=created)

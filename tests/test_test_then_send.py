@@ -232,3 +232,21 @@ def test_the_rest_goes_at_each_customers_hour_when_the_campaign_sends_so(client,
     assert rest and len(messages) < len(people)  # the holdout kept its share
     start = before.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     assert all(m.retry_at is not None and start <= m.retry_at < start + timedelta(hours=26) for m in rest)
+
+
+def test_a_draft_keeps_changes_and_drops_its_test_then_send(client, make, meta):
+    whatsapp_shop(make)
+    created = client.post("/api/campaigns", json=_body(share=20, hours=4), headers=bearer())
+    assert created.status_code == 201, created.json
+    url = f"/api/campaigns/{created.json['id']}"
+    changed = client.put(url, json=_body(share=40, hours=12), headers=bearer())
+    assert changed.status_code == 200, changed.json
+    assert {k: changed.json["test_then_send"][k] for k in ("share", "hours", "part")} == {
+        "share": 40,
+        "hours": 12,
+        "part": "test",
+    }
+    assert client.put(url, json=_body(share=40, hours=80), headers=bearer()).status_code == 422
+    dropped = client.put(url, json=_body(), headers=bearer())
+    assert dropped.status_code == 200 and dropped.json["test_then_send"] is None
+    assert client.get(url, headers=bearer()).json["test_then_send"] is None

@@ -130,6 +130,12 @@ def test_the_test_share_gets_the_variants_then_the_rest_gets_the_winner_once(app
         assert "the test part is running" in _page(client, campaign_id)
 
         assert send_rest_job(shop.id, campaign_id) is None  # the test's hours have not passed
+        # Customers who joined since the launch are in the rest's audience, under the same split.
+        people += [
+            make.customer(shop, first_name=f"N{i}", phone=f"+3461881{i:04d}", phone_e164=f"+3461881{i:04d}")
+            for i in range(30)
+        ]
+        assigned = {p.id: variant_of(campaign_id, p.id, 10, variants) for p in people}
         with make.engine.begin() as connection:  # four hours and a minute later
             connection.execute(
                 text(
@@ -164,6 +170,7 @@ def test_the_test_share_gets_the_variants_then_the_rest_gets_the_winner_once(app
     assert rest == choice["rest_messages"] == len(others) > 0
     assert messages == {**first, **{c: winner for c in others}}
     assert held == {c for c, v in assigned.items() if v is None} and not held & set(messages)
+    assert campaign.held_out_count == len(held)
     # Nobody got two messages: Meta took one per phone, and as many as the campaign has.
     sent = _sent(meta)
     assert set(sent.values()) == {1} and sum(sent.values()) == len(messages) == campaign.messages_count

@@ -159,6 +159,9 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     family = [*_family_sent_by(session, shop_id, campaign), campaign_id]
     recipients = recipients_query(shop_id, campaign.audience, family, campaign.cap_hours).subquery("r")
     drawn = bucket_sql(str(int(campaign_id)), "r.id")
+    if campaign.holdout_share:
+        # Customers who joined the audience since the launch are held out by the same rule.
+        _hold_out(session, params, recipients, literal_column(f"{drawn} < {int(campaign.holdout_share)}"))
     source = select(
         recipients.c.shop_id,
         literal(campaign_id),
@@ -181,6 +184,23 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     variants.add(shop_id, campaign_id, int(winner), messages=created)
     variants.apply(session)
     return created
+
+
+_MORE_HELD_OUT = text("""
+    UPDATE campaigns SET held_out_count = held_out_count + :held
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def _hold_out(session: Session, params: dict, recipients, kept) -> None:
+    """Write the held-out customers among ``recipients`` not written yet, and count them."""
+    held = select(recipients.c.shop_id, literal(params["campaign_id"]), recipients.c.id).where(kept)
+    columns = ["shop_id", "campaign_id", "customer_id"]
+    statement = insert(CampaignHoldout).from_select(columns, held).on_conflict_do_nothing()
+    written = session.scalar(
+        select(func.count()).select_from(statement.returning(CampaignHoldout.customer_id).cte("held"))
+    )
+    session.execute(_MORE_HELD_OUT, {**params, "held": written})
 
 
 def _family_sent_by(session: Session, shop_id: int, campaign) -> list[int]:

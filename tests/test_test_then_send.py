@@ -25,6 +25,7 @@ from tests.browser import admin_query, serve
 from tests.meta import drift as kept_drift
 from tests.meta_stand_in import whatsapp_shop
 from tests.test_experiments import PERSONAL, _variant
+from tests.test_messaging_limit import _shop_with_limit
 from tests.tokens import bearer, session_token
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (make citus-test)
@@ -257,3 +258,43 @@ def test_a_draft_keeps_changes_and_drops_its_test_then_send(client, make, meta):
     dropped = client.put(url, json=_body(), headers=bearer())
     assert dropped.status_code == 200 and dropped.json["test_then_send"] is None
     assert client.get(url, headers=bearer()).json["test_then_send"] is None
+
+
+def test_a_spread_campaigns_rest_waits_for_the_room_metas_limit_leaves(client, make, meta):
+    """The rest of a campaign spread over Meta's messaging limit (10 a day here) sends what the
+    room left allows now, the others a day later. No dispatch: nothing was accepted yet."""
+    shop = _shop_with_limit(make, 10)
+    for i in range(25):
+        make.customer(shop, first_name=f"W{i}", phone=f"+3461550{i:04d}", phone_e164=f"+3461550{i:04d}")
+    body = _body(share=20, hours=1) | {"holdout": None}
+    body["variants"][0]["share"] = body["variants"][1]["share"] = 50
+    created = client.post("/api/campaigns", json=body, headers=bearer())
+    assert created.status_code == 201, created.json
+    campaign_id = created.json["id"]
+    launched = client.post(f"/api/campaigns/{campaign_id}/launch", json={"spread": True}, headers=bearer())
+    assert launched.status_code == 202, launched.json
+    with Session(make.engine) as session:
+        assert materialise_audience(session, shop.id, campaign_id) > 0
+        session.execute(
+            text(
+                "UPDATE campaigns SET dispatch_started_at = now() - interval '2 hours'"
+                " WHERE shop_id = :shop AND id = :id"
+            ),
+            {"shop": shop.id, "id": campaign_id},
+        )
+        session.commit()
+        test = session.scalars(select(Message).where(Message.campaign_id == campaign_id)).all()
+    before = datetime.now(UTC)
+    rest = send_rest_job(shop.id, campaign_id)
+    with Session(make.engine) as session:
+        winner = session.get(Campaign, (shop.id, campaign_id)).test_then_send["winner"]
+        later = session.scalars(
+            select(Message).where(
+                Message.campaign_id == campaign_id, Message.retry_at > before + timedelta(hours=23)
+            )
+        ).all()
+    waiting_winners = sum(1 for m in test if m.variant_id == winner)
+    assert rest + len(test) == 25
+    # The winner's messages still queued beyond the 10 of the room go a day later, all of the rest.
+    assert len(later) == waiting_winners + rest - 10 > 0
+    assert {m.variant_id for m in later} == {winner} and not {m.id for m in later} & {m.id for m in test}

@@ -16,17 +16,19 @@ to: the second waits, then sees the first one's messages.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
-from core.campaigns.messaging_limit import WAVE_GAP
+from core.campaigns.messaging_limit import WAVE_GAP, room
 from core.counts.variants import VariantChanges
 from core.experiments.send_time import per_customer_variants, plan_send_times
 from core.experiments.split import bucket_sql, variant_sql
 from core.experiments.test_then_send import in_test_sql
-from core.models import CampaignHoldout, Message
+from core.models import CampaignHoldout, Message, Shop
 
 _LOCK_UNSTARTED = text("""
     SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
@@ -130,6 +132,7 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
 
 _LOCK_TESTED = text("""
     SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           spread_over_limit,
            (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
@@ -173,6 +176,8 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
     inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    if campaign.spread_over_limit:
+        _plan_rest_waves(session, params, int(winner))
     timed = per_customer_variants(campaign.send_time_mode, campaign.variants)
     if campaign.send_time_window_hours and (timed is None or int(winner) in timed):
         # The winner goes at each customer's hour as it did in the test, within a window from now
@@ -184,6 +189,32 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     variants.add(shop_id, campaign_id, int(winner), messages=created)
     variants.apply(session)
     return created
+
+
+# The rest of a campaign spread over Meta's messaging limit: the room left now goes now, the
+# others wave by wave (as _PLAN_WAVES, from now). The winner's test messages still waiting count
+# first (lower ids), and keep their own later time (GREATEST ignores a null).
+_PLAN_REST_WAVES = text("""
+    WITH waves AS (
+        SELECT r.id, CAST(:start AS timestamptz) + CAST(:gap AS interval) * (1 + (r.n - :first) / :size) AS at
+          FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM messages
+                 WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND status = 'queued'
+                   AND submitted_at IS NULL AND variant_id = :winner) AS r
+         WHERE r.n >= :first
+    )
+    UPDATE messages m SET retry_at = GREATEST(m.retry_at, w.at)
+      FROM waves w
+     WHERE m.shop_id = :shop_id AND m.id = w.id
+""")
+
+
+def _plan_rest_waves(session: Session, params: dict, winner: int) -> None:
+    shop = session.get(Shop, params["shop_id"])
+    space = room(session, shop)
+    if space is None:
+        return
+    waves = {"start": datetime.now(UTC), "gap": WAVE_GAP, "first": space.left, "size": space.limit}
+    session.execute(_PLAN_REST_WAVES, {**params, **waves, "winner": winner})
 
 
 _MORE_HELD_OUT = text("""

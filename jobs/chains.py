@@ -36,6 +36,7 @@ PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.D
 SEND_CAMPAIGN_MESSAGES = "jobs.dispatch.send_campaign_messages"
 MONITOR_CAMPAIGN = "jobs.monitor.monitor_campaign_job"
 LAUNCH_SCHEDULED_CAMPAIGN = "jobs.launch.launch_scheduled_campaign"
+SEND_REST = "jobs.test_then_send.send_rest_job"
 
 
 def dispatch_job_id(shop_id: int, campaign_id: int, lane: int) -> str:
@@ -107,6 +108,12 @@ def enqueue_launch_now(shop_id: int, campaign_id: int) -> None:
     """Queue the launch of a scheduled campaign found due (its own job may have been lost)."""
     job_id = f"launch-{shop_id}-{campaign_id}-due"
     ensure_job(DEFAULT, LAUNCH_SCHEDULED_CAMPAIGN, shop_id, campaign_id, job_id=job_id)
+
+
+def enqueue_rest_now(shop_id: int, campaign_id: int) -> None:
+    """Queue the rest of a test then send whose test has run its hours (at most one pending;
+    the job itself does nothing once the rest went)."""
+    ensure_job(DEFAULT, SEND_REST, shop_id, campaign_id, job_id=f"rest-{shop_id}-{campaign_id}")
 
 
 def run_again_in(seconds: float) -> bool:

@@ -5,6 +5,8 @@ and repeated by the worker under the same id (jobs/chains.py), at an interval th
 campaign ages. The work itself is core/campaigns/monitor.py. Besides, each run:
 
 - queues the launch of a SCHEDULED campaign whose time has come (should its own job be lost);
+- queues the rest of a test then send whose test has run its hours (jobs/test_then_send.py),
+  running again at that time if its interval would pass it;
 - restarts dispatch lanes that died (a killed work horse) while messages still wait;
 - takes the reconciliation path (a full GROUP BY) at most every few minutes, and whenever the
   counters say the campaign could settle.
@@ -21,7 +23,7 @@ from core.campaigns.monitor import MonitorResult, monitor_campaign
 from core.db import session_scope
 from core.redis import get_redis
 from core.settings import get_settings
-from jobs.chains import enqueue_launch_now, keep_dispatch_alive, run_again_in
+from jobs.chains import enqueue_launch_now, enqueue_rest_now, keep_dispatch_alive, run_again_in
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def run_monitor(shop_id: int, campaign_id: int, *, reconcile: bool | None = None
         )
     if result.due_for_launch:
         enqueue_launch_now(shop_id, campaign_id)
+    if result.due_for_rest:
+        enqueue_rest_now(shop_id, campaign_id)
     elif result.status_after == "PENDING":
         keep_dispatch_alive(shop_id, campaign_id)
     if result.settled:

@@ -223,6 +223,14 @@ def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(pag
     page.get_by_label("Within (hours after sending starts)").fill("12")
     page.locator("[data-send-hour]").first.wait_for()
     assert page.locator("[data-send-hour]").count() == 1  # nobody read yet: everyone at once
+    page.get_by_label("Test first, then send the winner to the rest").check()
+    page.get_by_label("Test share of the audience (%)").fill("60")
+    page.get_by_role("button", name="Save draft").click()
+    refusal = page.locator('[data-error-for="test_then_send"]')
+    refusal.wait_for()
+    assert refusal.inner_text() == "Test on at most 50% of the audience."
+    page.get_by_label("Test share of the audience (%)").fill("25")
+    page.get_by_label("Send the winner after (hours)").fill("6")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("heading", name="Two offers").wait_for()
     (campaign,) = client_campaigns(make, shop)
@@ -236,9 +244,12 @@ def test_an_ab_test_with_send_time_per_customer_is_composed_saved_and_edited(pag
         "per_customer",
         12,
     )
+    assert campaign.test_then_send == {"share": 25, "hours": 6}
 
     _open(page, f"/campaigns/{campaign.id}/edit")
     assert page.get_by_label("Test other versions of the message").is_checked()
+    assert page.get_by_label("Test first, then send the winner to the rest").is_checked()
+    assert page.get_by_label("Test share of the audience (%)").input_value() == "25"
     assert page.get_by_label("Share of the audience for B (%)").input_value() == "50"
     assert (
         page.locator('[data-variant="1"] [data-parameter]').nth(1).locator("[data-value]").input_value()

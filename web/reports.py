@@ -33,6 +33,7 @@ from core.campaigns.fix_loop import last_fix_done
 from core.counts.timings import timings
 from core.dispatch.progress import progress
 from core.experiments.holdout import holdout_report
+from core.experiments.test_then_send import test_then_send_json
 from core.models import Campaign, Shop
 from core.outcomes.pricing import account_currency
 from core.redis import get_redis
@@ -222,6 +223,9 @@ def campaign_json(campaign: Campaign, errors: list[dict], outcome: dict | None =
         "variants": [{k: v[k] for k in ("id", "name", "share")} for v in campaign.variants] or None,
         "experiment": {"metric": campaign.experiment_metric} if campaign.variants else None,
         "send_time": {"mode": campaign.send_time_mode, "window_hours": campaign.send_time_window_hours},
+        "test_then_send": test_then_send_json(
+            campaign.test_then_send, campaign.dispatch_started_at, campaign.variants
+        ),
         "progress": progress(campaign),
         **campaign_report(campaign, errors),
     }

@@ -60,6 +60,10 @@ class Audience(StrictModel):
         return self.model_dump(exclude={"exclude_us_numbers"} if not self.exclude_us_numbers else set())
 
 
+# A test share under 5% says little; over half, the winner reaches fewer than the test did.
+MIN_TEST_SHARE, MAX_TEST_SHARE = 5, 50
+MIN_TEST_HOURS, MAX_TEST_HOURS = 1, 72
+
 # A baseline above half the audience would cost the campaign more than it measures.
 MAX_HOLDOUT_SHARE = 50
 
@@ -74,6 +78,14 @@ class SendTime(StrictModel):
     window_hours: int = Field(default=24, ge=MIN_WINDOW_HOURS, le=MAX_WINDOW_HOURS, strict=True)
 
 
+class TestThenSend(StrictModel):
+    """Send the variants to a test share of the audience first, and after ``hours`` the winner
+    to the rest (core/experiments/test_then_send.py)."""
+
+    share: int = Field(ge=MIN_TEST_SHARE, le=MAX_TEST_SHARE, strict=True)  # whole percent
+    hours: int = Field(ge=MIN_TEST_HOURS, le=MAX_TEST_HOURS, strict=True)
+
+
 class NewCampaign(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     template: TemplateRef | None = None  # with variants, each names its own
@@ -82,6 +94,7 @@ class NewCampaign(StrictModel):
     variants: list[VariantIn] | None = Field(default=None, min_length=MIN_VARIANTS, max_length=MAX_VARIANTS)
     experiment: Experiment | None = None
     send_time: SendTime | None = None
+    test_then_send: TestThenSend | None = None
     parameters: list = []  # the older body-only form
     components: list | None = None  # Meta's component shape (core/templates/components.py)
 
@@ -108,6 +121,10 @@ _WORDS = {
     ("holdout.share", "less_than_equal"): f"Hold out at most {MAX_HOLDOUT_SHARE}% of the audience.",
     ("holdout.share", "greater_than_equal"): "The holdout is a percent from 0 to 50.",
     ("holdout.share", "int_type"): "The holdout is a whole percent, such as 10.",
+    ("test_then_send.share", "less_than_equal"): f"Test on at most {MAX_TEST_SHARE}% of the audience.",
+    ("test_then_send.share", "greater_than_equal"): f"Test on at least {MIN_TEST_SHARE}% of the audience.",
+    ("test_then_send.hours", "less_than_equal"): f"The test runs at most {MAX_TEST_HOURS} hours.",
+    ("test_then_send.hours", "greater_than_equal"): "The test runs at least one hour.",
     ("send_time.window_hours", "less_than_equal"): f"The window is at most {MAX_WINDOW_HOURS} hours.",
     ("send_time.window_hours", "greater_than_equal"): "The window is at least one hour.",
     (
@@ -164,6 +181,7 @@ def _fill(session: Session, shop: Shop, campaign: Campaign, request: NewCampaign
     campaign.variants = variants
     metric = request.experiment.metric if request.experiment else DEFAULT_METRIC
     campaign.experiment_metric = metric if variants else None
+    campaign.test_then_send = request.test_then_send.model_dump() if request.test_then_send else None
     send_time = request.send_time or SendTime()
     campaign.send_time_mode = send_time.mode
     timed = per_customer_variants(send_time.mode, variants) != []
@@ -181,6 +199,9 @@ def _single(shop: Shop, request: NewCampaign) -> tuple[Template, list[dict], lis
         raise DraftProblem([{"field": "template", "message": _WORDS[("template", "missing")]}])
     if request.experiment is not None:
         raise DraftProblem([{"field": "experiment", "message": "An experiment needs two or more variants."}])
+    if request.test_then_send is not None:
+        message = "Test then send needs two or more variants."
+        raise DraftProblem([{"field": "test_then_send", "message": message}])
     components, problems = draft_components(request)
     if problems:
         raise DraftProblem(problems)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from core.counts.failures import FailureChanges, entered_sql
 from core.counts.recount import recount
 from core.counts.variants import VariantChanges
+from core.experiments.test_then_send import rest_due_at, waiting_for_rest
 from core.models import Campaign
 from core.outcomes.credits import settle_credits_when_moved
 from core.rules.campaign_states import SETTLED_STATUSES, CampaignStatus, settled_status
@@ -58,6 +59,7 @@ class MonitorResult:
     reconciled: bool = False
     drifts: list = field(default_factory=list)
     due_for_launch: bool = False
+    due_for_rest: bool = False  # a test then send whose test has run its hours
     next_in_s: float | None = None  # None: nothing more to watch
 
     @property
@@ -145,6 +147,13 @@ def monitor_campaign(
     settle_credits_when_moved(session, campaign)
     result.status_after = campaign.status
     result.next_in_s = None if result.settled else next_interval_s(campaign, now)
+    rest_at = rest_due_at(campaign.test_then_send, campaign.dispatch_started_at)
+    if rest_at is not None and campaign.status == CampaignStatus.PENDING:
+        # Should the rest's own job be lost, the watch queues it (jobs/monitor.py).
+        # Once due, the usual interval: the queued job needs no watch spinning until it runs.
+        result.due_for_rest = rest_at <= now
+        if not result.due_for_rest:
+            result.next_in_s = min(result.next_in_s, (rest_at - now).total_seconds())
     return result
 
 
@@ -158,6 +167,8 @@ _EXPERIMENT_FAILURES = text("""
 def _may_settle(campaign: Campaign) -> bool:
     """The counter path: constant time, from the campaign row alone."""
     terminal = campaign.delivered_count + campaign.failed_count
+    if waiting_for_rest(campaign.test_then_send):
+        return False  # the test part alone: the winner is still to go to the rest
     return campaign.dispatch_finished_at is not None and terminal >= campaign.messages_count
 
 

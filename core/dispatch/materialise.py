@@ -16,19 +16,23 @@ to: the second waits, then sees the first one's messages.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.campaigns.audience import follow_up_family, recipients_query
-from core.campaigns.messaging_limit import WAVE_GAP
+from core.campaigns.messaging_limit import WAVE_GAP, room
 from core.counts.variants import VariantChanges
 from core.experiments.send_time import per_customer_variants, plan_send_times
 from core.experiments.split import bucket_sql, variant_sql
-from core.models import CampaignHoldout, Message
+from core.experiments.test_then_send import in_test_sql
+from core.models import CampaignHoldout, Message, Shop
 
 _LOCK_UNSTARTED = text("""
     SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           test_then_send,
            (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
            CASE WHEN upper(template_category) = 'MARKETING'
                 THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
@@ -102,6 +106,10 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     )
     if campaign.holdout_share:
         source = source.where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
+    if campaign.test_then_send:
+        # Test then send: only the test share now; the rest waits for the winner (materialise_rest).
+        share = campaign.test_then_send["share"]
+        source = source.where(literal_column(in_test_sql(campaign_id, share, "r.id")))
     inserted = (
         insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.variant_id)
     ).cte("created")
@@ -120,6 +128,110 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         variants.add(shop_id, campaign_id, variant_id, messages=n)
     variants.apply(session)
     return created
+
+
+_LOCK_TESTED = text("""
+    SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+           spread_over_limit,
+           (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
+           CASE WHEN upper(template_category) = 'MARKETING'
+                THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+      FROM campaigns
+     WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND test_then_send IS NOT NULL
+       FOR UPDATE
+""")
+
+_MARK_REST = text("""
+    UPDATE campaigns SET dispatch_finished_at = NULL, messages_count = messages_count + :created
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: int) -> int | None:
+    """The rest of a test-then-send campaign's audience (core/experiments/test_then_send.py),
+    as of now, sent the ``winner`` variant: one queued message per recipient the test did not
+    message and the holdout does not keep, and dispatch open again. None when the campaign is not
+    a PENDING test then send. The caller holds the campaign's lock and records that the rest
+    went, in the same transaction: a second call would find everyone messaged and add none."""
+    params = {"shop_id": shop_id, "campaign_id": campaign_id}
+    campaign = session.execute(_LOCK_TESTED, params).one_or_none()
+    if campaign is None:
+        return None
+    # The campaign itself is in the family: who its test messaged (or held out) is left out, as
+    # a send again leaves out who its family messaged.
+    family = [*_family_sent_by(session, shop_id, campaign), campaign_id]
+    recipients = recipients_query(shop_id, campaign.audience, family, campaign.cap_hours).subquery("r")
+    drawn = bucket_sql(str(int(campaign_id)), "r.id")
+    if campaign.holdout_share:
+        # Customers who joined the audience since the launch are held out by the same rule.
+        _hold_out(session, params, recipients, literal_column(f"{drawn} < {int(campaign.holdout_share)}"))
+    source = select(
+        recipients.c.shop_id,
+        literal(campaign_id),
+        recipients.c.id,
+        recipients.c.phone,
+        recipients.c.country_code,
+        literal(int(winner)),
+    ).where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
+    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
+    inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
+    created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
+    if campaign.spread_over_limit:
+        _plan_rest_waves(session, params, int(winner))
+    timed = per_customer_variants(campaign.send_time_mode, campaign.variants)
+    if campaign.send_time_window_hours and (timed is None or int(winner) in timed):
+        # The winner goes at each customer's hour as it did in the test, within a window from now
+        # (a test message of the winner still waiting for its hour keeps it: the plan only delays).
+        zone, hours = campaign.zone, campaign.send_time_window_hours
+        plan_send_times(session, shop_id, campaign_id, zone, hours, [int(winner)])
+    session.execute(_MARK_REST, {**params, "created": created})
+    variants = VariantChanges()
+    variants.add(shop_id, campaign_id, int(winner), messages=created)
+    variants.apply(session)
+    return created
+
+
+# The rest of a campaign spread over Meta's messaging limit: the room left now goes now, the
+# others wave by wave (as _PLAN_WAVES, from now). The winner's test messages still waiting count
+# first (lower ids), and keep their own later time (GREATEST ignores a null).
+_PLAN_REST_WAVES = text("""
+    WITH waves AS (
+        SELECT r.id, CAST(:start AS timestamptz) + CAST(:gap AS interval) * (1 + (r.n - :first) / :size) AS at
+          FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM messages
+                 WHERE shop_id = :shop_id AND campaign_id = :campaign_id AND status = 'queued'
+                   AND submitted_at IS NULL AND variant_id = :winner) AS r
+         WHERE r.n >= :first
+    )
+    UPDATE messages m SET retry_at = GREATEST(m.retry_at, w.at)
+      FROM waves w
+     WHERE m.shop_id = :shop_id AND m.id = w.id
+""")
+
+
+def _plan_rest_waves(session: Session, params: dict, winner: int) -> None:
+    shop = session.get(Shop, params["shop_id"])
+    space = room(session, shop)
+    if space is None:
+        return
+    waves = {"start": datetime.now(UTC), "gap": WAVE_GAP, "first": space.left, "size": space.limit}
+    session.execute(_PLAN_REST_WAVES, {**params, **waves, "winner": winner})
+
+
+_MORE_HELD_OUT = text("""
+    UPDATE campaigns SET held_out_count = held_out_count + :held
+     WHERE shop_id = :shop_id AND id = :campaign_id
+""")
+
+
+def _hold_out(session: Session, params: dict, recipients, kept) -> None:
+    """Write the held-out customers among ``recipients`` not written yet, and count them."""
+    held = select(recipients.c.shop_id, literal(params["campaign_id"]), recipients.c.id).where(kept)
+    columns = ["shop_id", "campaign_id", "customer_id"]
+    statement = insert(CampaignHoldout).from_select(columns, held).on_conflict_do_nothing()
+    written = session.scalar(
+        select(func.count()).select_from(statement.returning(CampaignHoldout.customer_id).cte("held"))
+    )
+    session.execute(_MORE_HELD_OUT, {**params, "held": written})
 
 
 def _family_sent_by(session: Session, shop_id: int, campaign) -> list[int]:

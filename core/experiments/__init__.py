@@ -6,6 +6,7 @@ baseline, the split that assigns each customer, and the statistics of what the c
 - ``stats``: the incremental effect of two groups and its interval.
 - ``readout``: which A/B variant is better: the probability to be best, and when to say so.
 - ``send_time``: each customer's usual reading hour, and the plan that sends them at it.
+- ``test_then_send``: who is in a test share, when the rest goes, and which variant it gets.
 """
 
-__all__ = ["holdout", "readout", "send_time", "split", "stats"]
+__all__ = ["holdout", "readout", "send_time", "split", "stats", "test_then_send"]

@@ -63,6 +63,9 @@ class Campaign(Base):
     # category, format}, components, definition}], empty without; and the metric they compete on.
     variants: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     experiment_metric: Mapped[str | None] = mapped_column(String(32))
+    # Test then send (core/experiments/test_then_send.py): {share, hours} sends the variants to a
+    # test share first; the rest's job adds {winner, reason, rest_at, rest_messages}. Null without.
+    test_then_send: Mapped[dict | None] = mapped_column(JSONB)
     # When each customer is sent (core/experiments/send_time.py): ``now``, or ``per_customer`` at
     # the hour they read within the window.
     send_time_mode: Mapped[str] = mapped_column(String(16), server_default="now")

@@ -48,8 +48,12 @@ BILLED_BY_VARIANT = text("""
 ORDER_METRICS = {"orders_per_recipient", "revenue_per_recipient"}
 
 
-def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[list[dict], dict] | None:
-    """The contract's ``variants`` and ``experiment`` of an A/B campaign; None without variants."""
+def variants_report(
+    session: Session, shop: Shop, campaign: Campaign, *, at_horizon: bool | None = None
+) -> tuple[list[dict], dict] | None:
+    """The contract's ``variants`` and ``experiment`` of an A/B campaign; None without variants.
+    ``at_horizon``: read the experiment as complete (a test then send's test, its hours run),
+    instead of by the campaign's state."""
     if not campaign.variants:
         return None
     keys = {"shop_id": shop.id, "campaign_id": campaign.id}
@@ -80,7 +84,7 @@ def variants_report(session: Session, shop: Shop, campaign: Campaign) -> tuple[l
         arm = _arm(campaign.experiment_metric, number, metrics, orders)
         variants[-1]["value"] = round(arm.total / arm.trials, 4) if arm.trials else None  # on the metric
         arms.append(arm)
-    horizon = _at_horizon(shop, campaign)
+    horizon = _at_horizon(shop, campaign) if at_horizon is None else at_horizon
     experiment = readout(arms, campaign.experiment_metric, at_horizon=horizon, seed=campaign.id)
     return variants, experiment
 

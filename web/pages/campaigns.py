@@ -8,6 +8,7 @@ from core.campaigns.launch_summary import launch_summary
 from core.campaigns.preview import campaign_preview
 from core.campaigns.resume import held_back
 from core.campaigns.us_numbers import marketing_us_warning, us_recipients
+from core.experiments.test_then_send import rest_due_at, test_then_send_json
 from core.models import Campaign
 from core.reports.alerts import open_alerts
 from core.reports.campaign import campaign_report
@@ -187,9 +188,11 @@ def campaign_context(shop, campaign: Campaign) -> dict:
 
 def _variant_context(campaign: Campaign) -> dict:
     if not campaign.variants:
-        return {"variants": None, "experiment": None}
+        return {"variants": None, "experiment": None, "test_then_send": None}
     variants, experiment = cached_variants(campaign)
-    return {"variants": variants, "experiment": experiment}
+    tested = test_then_send_json(campaign.test_then_send, campaign.dispatch_started_at, campaign.variants)
+    due = rest_due_at(campaign.test_then_send, campaign.dispatch_started_at)
+    return {"variants": variants, "experiment": experiment, "test_then_send": tested, "rest_due_at": due}
 
 
 def _launch_estimate(shop, campaign: Campaign) -> dict | None:

@@ -55,6 +55,7 @@ def _draft_json(campaign) -> dict:
         "variants": campaign.variants or None,
         "experiment": {"metric": campaign.experiment_metric} if campaign.experiment_metric else None,
         "send_time": {"mode": campaign.send_time_mode, "window_hours": campaign.send_time_window_hours},
+        "test_then_send": campaign.test_then_send,
     }
 
 

@@ -172,7 +172,11 @@
     const body = { name: form.elements.name.value.trim(), template: ref, audience: audience(), holdout: holdout(), send_time: sendTime() };
     if (!abOn()) return Object.assign(body, { components: components() });
     const first = { name: form.elements.variant_a_name.value.trim(), template: ref, components: components(), share: Number(form.elements.variant_a_share.value) };
-    return Object.assign(body, { variants: [first].concat(variantNodes().map(readVariant)), experiment: { metric: form.elements.experiment_metric.value } });
+    return Object.assign(body, { variants: [first].concat(variantNodes().map(readVariant)), experiment: { metric: form.elements.experiment_metric.value }, test_then_send: testThenSend() });
+  }
+  function testThenSend() {
+    if (!form.elements.test_then_send.checked) return null;
+    return { share: Number(form.elements.test_share.value), hours: Number(form.elements.test_hours.value) };
   }
   function sendTime() {
     const mode = form.elements.send_time_mode.value;

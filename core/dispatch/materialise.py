@@ -30,12 +30,16 @@ from core.experiments.split import bucket_sql, variant_sql
 from core.experiments.test_then_send import in_test_sql
 from core.models import CampaignHoldout, Message, Shop
 
-_LOCK_UNSTARTED = text("""
-    SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
-           test_then_send,
-           (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
-           CASE WHEN upper(template_category) = 'MARKETING'
-                THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+# What materialising a campaign's audience reads of it (and of its shop), read by name.
+_PLAN_COLUMNS = """
+    audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
+    (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
+    CASE WHEN upper(template_category) = 'MARKETING'
+         THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+"""
+
+_LOCK_UNSTARTED = text(f"""
+    SELECT {_PLAN_COLUMNS}, test_then_send
       FROM campaigns
      WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND dispatch_started_at IS NULL
        FOR UPDATE
@@ -130,12 +134,8 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
     return created
 
 
-_LOCK_TESTED = text("""
-    SELECT audience, follow_up_of, holdout_share, variants, send_time_mode, send_time_window_hours,
-           spread_over_limit,
-           (SELECT timezone FROM shops WHERE id = :shop_id) AS zone,
-           CASE WHEN upper(template_category) = 'MARKETING'
-                THEN (SELECT marketing_cap_hours FROM shops WHERE id = :shop_id) END AS cap_hours
+_LOCK_TESTED = text(f"""
+    SELECT {_PLAN_COLUMNS}, spread_over_limit
       FROM campaigns
      WHERE shop_id = :shop_id AND id = :campaign_id AND status = 'PENDING' AND test_then_send IS NOT NULL
        FOR UPDATE

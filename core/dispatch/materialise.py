@@ -45,6 +45,22 @@ _LOCK_UNSTARTED = text(f"""
        FOR UPDATE
 """)
 
+# A message row per recipient of ``recipients`` (a subquery of the audience), in this order.
+_MESSAGE_COLUMNS = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
+
+
+def _message_rows(recipients, campaign_id: int, variant):
+    """The rows _MESSAGE_COLUMNS names: each recipient's message of ``campaign_id``, of ``variant``."""
+    return select(
+        recipients.c.shop_id,
+        literal(campaign_id),
+        recipients.c.id,
+        recipients.c.phone,
+        recipients.c.country_code,
+        variant,
+    )
+
+
 _LOCK_FAMILY = text("SELECT 1 FROM campaigns WHERE shop_id = :shop_id AND id = :first FOR UPDATE")
 
 # A campaign spread over Meta's messaging limit (core/campaigns/messaging_limit.py): the messages
@@ -94,20 +110,12 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         kept_back = insert(CampaignHoldout).from_select(columns, held).returning(CampaignHoldout.customer_id)
         held_count = session.scalar(select(func.count()).select_from(kept_back.cte("kept_back")))
         session.execute(_HELD_OUT, {**params, "held": held_count})
-    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
     variant = (
         literal_column(variant_sql(drawn, campaign.holdout_share, campaign.variants))
         if campaign.variants
         else literal(None)
     )
-    source = select(
-        recipients.c.shop_id,
-        literal(campaign_id),
-        recipients.c.id,
-        recipients.c.phone,
-        recipients.c.country_code,
-        variant,
-    )
+    source = _message_rows(recipients, campaign_id, variant)
     if campaign.holdout_share:
         source = source.where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
     if campaign.test_then_send:
@@ -115,7 +123,10 @@ def materialise_audience(session: Session, shop_id: int, campaign_id: int) -> in
         share = campaign.test_then_send["share"]
         source = source.where(literal_column(in_test_sql(campaign_id, share, "r.id")))
     inserted = (
-        insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.variant_id)
+        insert(Message)
+        .from_select(_MESSAGE_COLUMNS, source)
+        .on_conflict_do_nothing()
+        .returning(Message.variant_id)
     ).cte("created")
     # Per variant of an A/B campaign, whose funnel counts its messages (core/counts/variants.py).
     per_variant = session.execute(
@@ -165,16 +176,12 @@ def materialise_rest(session: Session, shop_id: int, campaign_id: int, winner: i
     if campaign.holdout_share:
         # Customers who joined the audience since the launch are held out by the same rule.
         _hold_out(session, params, recipients, literal_column(f"{drawn} < {int(campaign.holdout_share)}"))
-    source = select(
-        recipients.c.shop_id,
-        literal(campaign_id),
-        recipients.c.id,
-        recipients.c.phone,
-        recipients.c.country_code,
-        literal(int(winner)),
-    ).where(literal_column(f"{drawn} >= {int(campaign.holdout_share)}"))
-    columns = ["shop_id", "campaign_id", "customer_id", "phone", "country_code", "variant_id"]
-    inserted = insert(Message).from_select(columns, source).on_conflict_do_nothing().returning(Message.id)
+    source = _message_rows(recipients, campaign_id, literal(int(winner))).where(
+        literal_column(f"{drawn} >= {int(campaign.holdout_share)}")
+    )
+    inserted = (
+        insert(Message).from_select(_MESSAGE_COLUMNS, source).on_conflict_do_nothing().returning(Message.id)
+    )
     created = session.scalar(select(func.count()).select_from(inserted.cte("created")))
     if campaign.spread_over_limit:
         _plan_rest_waves(session, params, int(winner))

@@ -20,12 +20,11 @@ them from the messages (``recount_variants``) and corrects any drift.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.counts.funnel import METRICS_SQL
+from core.counts.funnel import METRICS_SQL, Metrics
 from core.counts.kept_rows import RowChanges, rebuild
 
 FUNNEL = ("messages", "sent", "delivered", "read", "failed", "clicked")
@@ -77,25 +76,16 @@ class VariantChanges(RowChanges):
             self.add(shop_id, row.campaign_id, row.variant_id, failed=1)
 
 
-class VariantCounts(NamedTuple):
-    messages: int = 0
-    sent: int = 0
-    delivered: int = 0
-    read: int = 0
-    failed: int = 0
-    clicked: int = 0
-
-
 _READ = text("""
     SELECT variant_id, messages, sent, delivered, read, failed, clicked FROM campaign_variant_counts
      WHERE shop_id = :shop_id AND campaign_id = :campaign_id
 """)
 
 
-def variant_counts(session: Session, shop_id: int, campaign_id: int) -> dict[int, VariantCounts]:
+def variant_counts(session: Session, shop_id: int, campaign_id: int) -> dict[int, Metrics]:
     """Each variant's kept funnel (a variant without a message yet is absent)."""
     params = {"shop_id": shop_id, "campaign_id": campaign_id}
-    return {row.variant_id: VariantCounts(*row[1:]) for row in session.execute(_READ, params)}
+    return {row.variant_id: Metrics(*row[1:]) for row in session.execute(_READ, params)}
 
 
 # The definition the rows must equal: METRICS_SQL per variant, and the clicked messages counted

@@ -9,21 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from core.counts.funnel import Metrics
 from core.rules.failure_codes import Category
 from core.rules.wording import with_article
-
-
-@dataclass(frozen=True)
-class Metrics:
-    messages: int = 0
-    sent: int = 0
-    delivered: int = 0
-    read: int = 0
-    failed: int = 0
-    clicked: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def ratio(part: int, whole: int) -> float | None:

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.counts.variants import VariantCounts, variant_counts
+from core.counts.variants import variant_counts
 from core.experiments.readout import Arm, readout
 from core.models import Campaign, Shop
 from core.outcomes.attribution import attributed_orders
@@ -66,7 +66,7 @@ def variants_report(
     variants, arms = [], []
     for variant in campaign.variants:
         number = variant["id"]
-        metrics = _metrics(tallies.get(number, VariantCounts()))
+        metrics = tallies.get(number, Metrics())
         orders = per_message.get(number, {})
         revenue = sum((value for _, value in orders.values()), Decimal(0))
         variants.append(
@@ -95,10 +95,6 @@ def _cost(priced: Priced | None, currency: str | None) -> dict | None:
     if priced is None or priced.billed == priced.unpriced or currency is None:
         return None
     return {"amount": f"{priced.amount.quantize(RATE_PLACES, ROUND_HALF_UP)}", "currency": currency}
-
-
-def _metrics(kept: VariantCounts) -> Metrics:
-    return Metrics(kept.messages, kept.sent, kept.delivered, kept.read, kept.failed, kept.clicked)
 
 
 def _orders_per_message(session: Session, shop: Shop, campaign: Campaign) -> dict[int, dict[int, tuple]]:
